@@ -1,0 +1,30 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.geoattr-installed
+
+.PHONY: demo test install bench clean regenerate
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/geoattr demo --out demo_output
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
+
+regenerate: $(STAMP)
+	$(PY) -m geoattr.datasets.synthetic
+
+clean:
+	rm -rf $(VENV) demo_output .pytest_cache build *.egg-info

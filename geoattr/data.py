@@ -1,0 +1,472 @@
+"""``PanelData``: the one container every model in geoattr reads.
+
+It holds the long panel on the (unit, year) index, the commuting flows, centrality,
+the unit -> region mapping, polygons and the age-sex population, checks that all of
+them refer to the same units, and keeps the row accounting (read / used / dropped and
+why).  It also aggregates itself to regions following the conventions of MODEL.md.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geoattr.accounting import Accounting, format_ids
+from geoattr.exceptions import DroppedRowsWarning, InputError
+from geoattr.io import validation as val
+
+__all__ = ["PanelData", "COUNT_COLUMNS"]
+
+#: Panel columns that are counts: summed when aggregating to regions, never negative.
+COUNT_COLUMNS: tuple[str, ...] = (
+    "population",
+    "jobs",
+    "births",
+    "deaths",
+    "employed_residents",
+)
+#: Columns that are counts but may be negative (summed when aggregating).
+SIGNED_COUNT_COLUMNS: tuple[str, ...] = ("net_migration",)
+
+
+def _check_panel(panel: pd.DataFrame) -> pd.DataFrame:
+    if not isinstance(panel, pd.DataFrame):
+        raise TypeError(f"panel must be a pandas DataFrame, {type(panel).__name__} was given instead")
+    if not isinstance(panel.index, pd.MultiIndex) or panel.index.nlevels != 2:
+        raise InputError(
+            "panel must be indexed by (unit, year); it has index "
+            f"{list(panel.index.names)}. Use panel.set_index(['unit', 'year']) or "
+            "geoattr.io.read_panel(...)."
+        )
+    out = panel.copy()
+    units = val.normalise_ids(out.index.get_level_values(0), name="unit")
+    years = pd.Index(out.index.get_level_values(1))
+    if not pd.api.types.is_integer_dtype(years):
+        try:
+            years = years.astype(int)
+        except (TypeError, ValueError) as err:
+            raise InputError(
+                f"panel years must be integers; got values like {list(years[:3])}"
+            ) from err
+    out.index = pd.MultiIndex.from_arrays(
+        [pd.Index(units.to_numpy(), dtype=object), years], names=["unit", "year"]
+    )
+    val.require_unique(out, None, table="panel")
+    val.require_columns(
+        out,
+        ["population"],
+        table="panel",
+        hint="rename the population-on-1-January column to 'population'",
+    )
+    val.require_numeric(out, list(out.columns), table="panel")
+    for col in out.columns:
+        out[col] = pd.to_numeric(out[col])
+    present = [c for c in COUNT_COLUMNS if c in out.columns]
+    if present:
+        val.require_nonnegative(out, present, table="panel")
+    pop = out["population"]
+    bad = pop.index[pop.notna() & (pop <= 0)]
+    if len(bad):
+        raise InputError(
+            f"panel has zero or negative population in {len(bad)} row(s): "
+            f"{format_ids(bad)}. Population on 1 January is the denominator of every rate: "
+            "fix or remove these rows."
+        )
+    return out.sort_index()
+
+
+class PanelData:
+    """Aligned inputs of the attractiveness model.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        Long panel indexed by (unit, year) with at least ``population`` (1 January of the
+        year); usually also ``jobs`` (by workplace) and ``net_migration`` (persons
+        during the year), optionally ``births``, ``deaths`` and user regressors.
+    flows : pandas.DataFrame, optional
+        Commuting table with columns ``year, origin, destination, count``.
+    centrality : pandas.Series, optional
+        Centrality index (0-1000) per unit.
+    regions : pandas.Series, optional
+        Unit -> region id.
+    polygons : geopandas.GeoDataFrame, optional
+        Unit polygons indexed by unit id (column ``name`` optional).
+    population_by_age : pandas.DataFrame, optional
+        Columns ``unit, year, sex, age, population`` (for the demographic supply term).
+    employment_rates, death_probabilities : pandas.DataFrame, optional
+        National rates by age (index) and sex (columns ``female``, ``male``).
+    on_mismatch : {"raise", "drop"}, default "raise"
+        What to do when the units of polygons, flows, centrality or regions differ from
+        the panel's: raise an error listing them, or drop the units that are not in all
+        inputs, record the number in the accounting and warn.
+    accounting : Accounting, optional
+        Accounting of earlier steps (readers) to continue.
+    centrality_mean : float, optional
+        The constant centrality is centred on (``mean(c / 1000)`` over municipalities).
+        Computed from ``centrality`` when not given; region-level data carry the
+        municipal constant so that coefficients transfer.
+    level : str, default "municipality"
+        Label of the unit level (``"municipality"`` or ``"region"``).
+
+    Notes
+    -----
+    Ids are strings throughout.  The inputs are copied, never modified.
+    """
+
+    def __init__(
+        self,
+        panel: pd.DataFrame,
+        *,
+        flows: pd.DataFrame | None = None,
+        centrality: pd.Series | None = None,
+        regions: pd.Series | None = None,
+        polygons: gpd.GeoDataFrame | None = None,
+        population_by_age: pd.DataFrame | None = None,
+        employment_rates: pd.DataFrame | None = None,
+        death_probabilities: pd.DataFrame | None = None,
+        on_mismatch: Literal["raise", "drop"] = "raise",
+        accounting: Accounting | None = None,
+        centrality_mean: float | None = None,
+        level: str = "municipality",
+    ) -> None:
+        if on_mismatch not in ("raise", "drop"):
+            raise ValueError(f"on_mismatch must be 'raise' or 'drop', got {on_mismatch!r}")
+        self.accounting = Accounting() if accounting is None else accounting
+        self.level = level
+        self.panel = _check_panel(panel)
+        if "panel" not in self.accounting:
+            self.accounting.record("panel", read=len(self.panel))
+        units = pd.Index(self.panel.index.get_level_values("unit").unique())
+
+        self.polygons = None if polygons is None else self._check_polygons(polygons)
+        self.centrality = None if centrality is None else self._check_series(centrality, "centrality")
+        self.regions = None if regions is None else self._check_regions(regions)
+        self.flows = None if flows is None else self._check_flows(flows)
+        self.population_by_age = (
+            None if population_by_age is None else self._check_age(population_by_age)
+        )
+        self.employment_rates = (
+            None if employment_rates is None else self._check_rates(employment_rates, "employment_rates")
+        )
+        self.death_probabilities = (
+            None
+            if death_probabilities is None
+            else self._check_rates(death_probabilities, "death_probabilities")
+        )
+        self._align(units, on_mismatch)
+        if self.centrality is not None:
+            self.centrality_mean = (
+                float((self.centrality / 1000.0).mean()) if centrality_mean is None else float(centrality_mean)
+            )
+        else:
+            self.centrality_mean = centrality_mean
+
+    # ------------------------------------------------------------------ checks
+    @staticmethod
+    def _check_series(s: pd.Series, name: str) -> pd.Series:
+        if not isinstance(s, pd.Series):
+            raise TypeError(f"{name} must be a pandas Series indexed by unit, {type(s).__name__} was given")
+        out = s.copy()
+        out.index = pd.Index(val.normalise_ids(out.index, name=f"{name} index").to_numpy(), dtype=object, name="unit")
+        val.require_unique(out.to_frame(name), None, table=name)
+        frame = out.to_frame(name)
+        val.require_numeric(frame, [name], table=name)
+        val.require_no_missing(frame, [name], table=name)
+        return pd.to_numeric(out).rename(name)
+
+    @staticmethod
+    def _check_regions(s: pd.Series) -> pd.Series:
+        if not isinstance(s, pd.Series):
+            raise TypeError(f"regions must be a pandas Series unit -> region, {type(s).__name__} was given")
+        out = s.copy()
+        out.index = pd.Index(val.normalise_ids(out.index, name="regions index").to_numpy(), dtype=object, name="unit")
+        val.require_unique(out.to_frame("region"), None, table="regions")
+        val.require_no_missing(out.to_frame("region"), ["region"], table="regions")
+        return pd.Series(
+            val.normalise_ids(out, name="region").to_numpy(), index=out.index, name="region", dtype=object
+        )
+
+    @staticmethod
+    def _check_polygons(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        if not isinstance(gdf, gpd.GeoDataFrame):
+            raise TypeError(f"polygons must be a GeoDataFrame, {type(gdf).__name__} was given")
+        out = gdf.copy()
+        out.index = pd.Index(val.normalise_ids(out.index, name="polygons index").to_numpy(), dtype=object, name="unit")
+        val.require_unique(pd.DataFrame(index=out.index), None, table="polygons")
+        if "name" not in out.columns:
+            out["name"] = out.index.astype(str)
+        return out
+
+    def _check_flows(self, flows: pd.DataFrame) -> pd.DataFrame:
+        val.require_columns(flows, ["year", "origin", "destination", "count"], table="flows",
+                            hint="use geoattr.io.read_flows(..., origin=, destination=, value=) to rename")
+        out = flows[["year", "origin", "destination", "count"]].copy()
+        val.require_no_missing(out, list(out.columns), table="flows")
+        val.require_numeric(out, ["count", "year"], table="flows")
+        out["count"] = pd.to_numeric(out["count"])
+        out["year"] = pd.to_numeric(out["year"]).astype(int)
+        val.require_nonnegative(out, ["count"], table="flows")
+        out["origin"] = val.normalise_ids(out["origin"], name="origin").to_numpy()
+        out["destination"] = val.normalise_ids(out["destination"], name="destination").to_numpy()
+        val.require_unique(out, ["year", "origin", "destination"], table="flows")
+        if "flows" not in self.accounting:
+            self.accounting.record("flows", read=len(out))
+        return out.reset_index(drop=True)
+
+    @staticmethod
+    def _check_age(df: pd.DataFrame) -> pd.DataFrame:
+        val.require_columns(df, ["unit", "year", "sex", "age", "population"], table="population_by_age")
+        out = df[["unit", "year", "sex", "age", "population"]].copy()
+        val.require_no_missing(out, list(out.columns), table="population_by_age")
+        val.require_numeric(out, ["year", "age", "population"], table="population_by_age")
+        val.require_nonnegative(out, ["population"], table="population_by_age")
+        out["unit"] = val.normalise_ids(out["unit"], name="unit").to_numpy()
+        out["sex"] = out["sex"].astype(str).str.lower()
+        bad = sorted(set(out["sex"]) - {"female", "male"})
+        if bad:
+            raise InputError(
+                f"population_by_age column 'sex' has values {bad}; use 'female' and 'male'"
+            )
+        val.require_unique(out, ["unit", "year", "sex", "age"], table="population_by_age")
+        return out.reset_index(drop=True)
+
+    @staticmethod
+    def _check_rates(df: pd.DataFrame, name: str) -> pd.DataFrame:
+        val.require_columns(df, ["female", "male"], table=name,
+                            hint="index: age (int); columns: 'female', 'male'")
+        out = df[["female", "male"]].copy()
+        val.require_numeric(out, ["female", "male"], table=name)
+        out = out.apply(pd.to_numeric)
+        bad = out[(out < 0) | (out > 1)].stack()
+        if len(bad):
+            raise InputError(
+                f"{name} must lie in [0, 1]; {len(bad)} value(s) outside it at (age, sex) "
+                f"{format_ids(bad.index)}"
+            )
+        out.index = pd.Index(out.index.astype(int), name="age")
+        return out
+
+    def _align(self, units: pd.Index, on_mismatch: str) -> None:
+        """Check that every auxiliary input refers to the panel's units."""
+        unit_set = set(units)
+        problems: dict[str, tuple[set[str], set[str]]] = {}
+        sources: dict[str, set[str]] = {}
+        if self.polygons is not None:
+            sources["polygons"] = set(self.polygons.index)
+        if self.centrality is not None:
+            sources["centrality"] = set(self.centrality.index)
+        if self.regions is not None:
+            sources["regions"] = set(self.regions.index)
+        for name, ids in sources.items():
+            only_panel, only_other = unit_set - ids, ids - unit_set
+            if only_panel or (only_other and name == "polygons"):
+                problems[name] = (only_panel, only_other)
+        flow_ids: set[str] = set()
+        if self.flows is not None:
+            flow_ids = set(self.flows["origin"]) | set(self.flows["destination"])
+            unknown = flow_ids - unit_set
+            if unknown:
+                problems["flows"] = (set(), unknown)
+        if self.population_by_age is not None:
+            unknown = set(self.population_by_age["unit"]) - unit_set
+            if unknown:
+                problems["population_by_age"] = (set(), unknown)
+        if not problems:
+            self._drop_extra(unit_set)
+            return
+        if on_mismatch == "raise":
+            lines = []
+            for name, (only_panel, only_other) in problems.items():
+                if only_panel:
+                    lines.append(f"{len(only_panel)} panel unit(s) missing from {name}: {format_ids(only_panel)}")
+                if only_other:
+                    lines.append(f"{len(only_other)} unit(s) in {name} but not in the panel: {format_ids(only_other)}")
+            raise InputError(
+                "the units of the inputs differ:\n  " + "\n  ".join(lines)
+                + "\nFix the ids (harmonise codes with a crosswalk), or pass on_mismatch='drop' "
+                "to keep only the units present everywhere (the drop is counted and reported)."
+            )
+        keep = set(unit_set)
+        for name, (only_panel, _) in problems.items():
+            keep -= only_panel
+        dropped_units = unit_set - keep
+        mask = self.panel.index.get_level_values("unit").isin(list(keep))
+        n_drop = int((~mask).sum())
+        if n_drop:
+            self.panel = self.panel[mask]
+            self.accounting.record(
+                "panel", read=len(mask), dropped={"unit missing from another input": n_drop},
+                note=f"dropped units: {format_ids(dropped_units)}",
+            )
+        self._drop_extra(keep)
+        warnings.warn(
+            f"on_mismatch='drop': {len(dropped_units)} unit(s) dropped ({n_drop} panel rows): "
+            f"{format_ids(dropped_units)}; see the accounting for the other inputs",
+            DroppedRowsWarning,
+            stacklevel=3,
+        )
+
+    def _drop_extra(self, keep: set[str]) -> None:
+        """Restrict auxiliary inputs to ``keep``, recording what was removed."""
+        keep_list = list(keep)
+        if self.polygons is not None:
+            m = self.polygons.index.isin(keep_list)
+            if (~m).any():
+                self.accounting.record("polygons", read=len(m), dropped={"unit not in panel": int((~m).sum())})
+            self.polygons = self.polygons[m]
+        for attr in ("centrality", "regions"):
+            s = getattr(self, attr)
+            if s is not None:
+                m = s.index.isin(keep_list)
+                if (~m).any():
+                    self.accounting.record(attr, read=len(m), dropped={"unit not in panel": int((~m).sum())})
+                setattr(self, attr, s[m])
+        if self.flows is not None:
+            m = self.flows["origin"].isin(keep_list) & self.flows["destination"].isin(keep_list)
+            if (~m).any():
+                self.accounting.record("flows", read=len(m), dropped={"origin or destination dropped": int((~m).sum())})
+            self.flows = self.flows[m].reset_index(drop=True)
+        if self.population_by_age is not None:
+            m = self.population_by_age["unit"].isin(keep_list)
+            if (~m).any():
+                self.accounting.record("population_by_age", read=len(m), dropped={"unit dropped": int((~m).sum())})
+            self.population_by_age = self.population_by_age[m].reset_index(drop=True)
+
+    # ------------------------------------------------------------------ access
+    @property
+    def units(self) -> pd.Index:
+        """Unit ids (sorted strings)."""
+        return pd.Index(self.panel.index.get_level_values("unit").unique(), name="unit")
+
+    @property
+    def years(self) -> pd.Index:
+        """Years present in the panel (sorted)."""
+        return pd.Index(sorted(self.panel.index.get_level_values("year").unique()), name="year")
+
+    @property
+    def names(self) -> pd.Series:
+        """Unit names (from the polygons' ``name`` column, else the ids)."""
+        if self.polygons is not None and "name" in self.polygons:
+            return self.polygons["name"].reindex(self.units).fillna(pd.Series(self.units, index=self.units))
+        return pd.Series(self.units, index=self.units, name="name")
+
+    def column(self, name: str) -> pd.Series:
+        """A panel column as a Series on (unit, year); error naming the columns available."""
+        if name not in self.panel.columns:
+            raise InputError(
+                f"the panel has no column {name!r}; it has {list(self.panel.columns)}"
+            )
+        return self.panel[name]
+
+    def __repr__(self) -> str:
+        parts = [f"{len(self.units)} {self.level} units", f"years {self.years.min()}-{self.years.max()}"]
+        if self.flows is not None:
+            parts.append(f"{len(self.flows)} flow rows")
+        return f"PanelData({', '.join(parts)})"
+
+    # ------------------------------------------------------------------ aggregation
+    def aggregate(self, regions: pd.Series | None = None, *, level: str = "region") -> "PanelData":
+        """Aggregate to regions following the conventions of MODEL.md.
+
+        Counts (population, jobs, net migration, births, deaths, flows and age-sex
+        population) are summed; flows are aggregated region x region (commuting inside
+        a region becomes the region's diagonal); centrality becomes the
+        population-weighted mean of the municipal index, weighted by each municipality's
+        mean population over the panel years; the centring constant stays the municipal
+        one so that region coefficients carry over to municipalities.  Other numeric
+        panel columns are averaged with population weights (they are treated as rates).
+
+        Parameters
+        ----------
+        regions : pandas.Series, optional
+            Unit -> region mapping; defaults to the ``regions`` given to the constructor.
+        level : str, default "region"
+            Label of the new level.
+
+        Returns
+        -------
+        PanelData
+            A new object indexed by (region, year); polygons are dissolved by region.
+        """
+        mapping = self.regions if regions is None else self._check_regions(regions)
+        if mapping is None:
+            raise InputError("no unit -> region mapping: pass regions= here or to PanelData(...)")
+        missing = set(self.units) - set(mapping.index)
+        if missing:
+            raise InputError(
+                f"{len(missing)} unit(s) have no region in the mapping: {format_ids(missing)}; "
+                "add them to the mapping"
+            )
+        mapping = mapping.reindex(self.units)
+        reg = self.panel.index.get_level_values("unit").map(mapping)
+        yrs = self.panel.index.get_level_values("year")
+        sums = [c for c in self.panel.columns if c in COUNT_COLUMNS + SIGNED_COUNT_COLUMNS]
+        rates = [c for c in self.panel.columns if c not in sums]
+        grouped = self.panel[sums].groupby([reg, yrs])
+        panel = grouped.sum(min_count=1)
+        if rates:
+            w = self.panel["population"]
+            wsum = w.groupby([reg, yrs]).sum()
+            rate_part = self.panel[rates].mul(w, axis=0).groupby([reg, yrs]).sum(min_count=1).div(wsum, axis=0)
+            panel = panel.join(rate_part)
+        panel.index = panel.index.set_names(["unit", "year"])
+        flows = None
+        if self.flows is not None:
+            f = self.flows.assign(
+                origin=self.flows["origin"].map(mapping), destination=self.flows["destination"].map(mapping)
+            )
+            flows = f.groupby(["year", "origin", "destination"], as_index=False)["count"].sum()
+        centrality = None
+        if self.centrality is not None:
+            wpop = self.panel["population"].groupby(level="unit").mean().reindex(self.units)
+            c = self.centrality.reindex(self.units)
+            centrality = (c * wpop).groupby(mapping).sum() / wpop.groupby(mapping).sum()
+            centrality.index.name = "unit"
+        polygons = None
+        if self.polygons is not None:
+            g = self.polygons[["geometry"]].copy()
+            g["region"] = mapping.reindex(g.index).to_numpy()
+            polygons = g.dissolve(by="region")
+            polygons.index.name = "unit"
+            polygons["name"] = polygons.index.astype(str)
+        age = None
+        if self.population_by_age is not None:
+            a = self.population_by_age.assign(unit=self.population_by_age["unit"].map(mapping))
+            age = a.groupby(["unit", "year", "sex", "age"], as_index=False)["population"].sum()
+        acc = Accounting().merge(self.accounting)
+        acc.note("panel", f"aggregated {len(self.units)} units to {mapping.nunique()} regions")
+        return PanelData(
+            panel,
+            flows=flows,
+            centrality=centrality,
+            polygons=polygons,
+            population_by_age=age,
+            employment_rates=self.employment_rates,
+            death_probabilities=self.death_probabilities,
+            accounting=acc,
+            centrality_mean=self.centrality_mean,
+            level=level,
+        )
+
+    def region_of(self) -> pd.Series:
+        """Unit -> region mapping restricted to the panel's units (error if absent)."""
+        if self.regions is None:
+            raise InputError("this PanelData has no regions; pass regions= to PanelData(...)")
+        return self.regions.reindex(self.units)
+
+    def to_dict(self) -> Mapping[str, Any]:
+        """Summary for ``run.json``."""
+        return {
+            "level": self.level,
+            "units": int(len(self.units)),
+            "years": [int(self.years.min()), int(self.years.max())],
+            "panel_rows": int(len(self.panel)),
+            "flow_rows": None if self.flows is None else int(len(self.flows)),
+            "centrality_mean": None if self.centrality_mean is None else float(self.centrality_mean),
+        }

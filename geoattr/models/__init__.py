@@ -1,0 +1,1 @@
+"""Estimators and results (filled in below)."""

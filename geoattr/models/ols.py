@@ -1,0 +1,305 @@
+"""Pooled and year-by-year least squares of the attractiveness model.
+
+The numerical engine is :class:`linearmodels.panel.PooledOLS` (weighted when
+population weights are asked for); geoattr adds the specification logic, region-level
+estimation applied to municipalities and labelled results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from linearmodels.panel import PooledOLS
+
+from geoattr.data import PanelData
+from geoattr.exceptions import InputError
+from geoattr.models.results import RegressionResults
+from geoattr.variables import CommutingYear, Design, build_design
+
+__all__ = ["LeastSquares", "AttractivenessResults", "estimate", "estimate_by_year", "YearlyResults"]
+
+CovType = Literal["unadjusted", "robust", "clustered", "driscoll-kraay"]
+_COV = {
+    "unadjusted": ("unadjusted", {}),
+    "robust": ("robust", {}),
+    "clustered": ("clustered", {"cluster_entity": True}),
+    "driscoll-kraay": ("kernel", {}),
+}
+
+
+def _check_rank(X: pd.DataFrame) -> None:
+    """Raise naming the columns involved when ``X`` is rank deficient."""
+    arr = X.to_numpy(dtype=float)
+    rank = np.linalg.matrix_rank(arr)
+    if rank == arr.shape[1]:
+        return
+    const = [c for c in X.columns if np.ptp(X[c].to_numpy()) == 0]
+    culprits: list[str] = []
+    if len(const) > 1 or (const and "const" not in X.columns):
+        culprits = const
+    else:
+        for c in X.columns:
+            others = X.drop(columns=[c]).to_numpy(dtype=float)
+            if np.linalg.matrix_rank(others) == rank:
+                culprits.append(c)
+    raise InputError(
+        f"the regressors are collinear (rank {rank} of {arr.shape[1]} columns); "
+        f"the columns involved: {culprits}. Drop one of them or the constant."
+    )
+
+
+class LeastSquares:
+    """Pooled (weighted) least squares on a :class:`~geoattr.variables.Design`.
+
+    Parameters
+    ----------
+    design : Design
+        Dependent variable and regressors.
+    weighted : bool, default False
+        Population-weighted least squares (weights = population on 1 January), so that
+        small municipalities do not dominate; default ordinary least squares.
+
+    Notes
+    -----
+    The constructor checks the input and estimates nothing; :meth:`fit` returns a new
+    :class:`~geoattr.models.results.RegressionResults`.
+    """
+
+    def __init__(self, design: Design, *, weighted: bool = False) -> None:
+        if not isinstance(design, Design):
+            raise TypeError(f"design must be a geoattr Design, {type(design).__name__} was given")
+        if len(design.y) <= design.X.shape[1]:
+            raise InputError(
+                f"{len(design.y)} observations for {design.X.shape[1]} regressors: widen years= or use fewer terms"
+            )
+        _check_rank(design.X)
+        self.design = design
+        self.weighted = weighted
+
+    def fit(self, *, cov_type: CovType = "clustered", **cov_config: Any) -> RegressionResults:
+        """Estimate.
+
+        Parameters
+        ----------
+        cov_type : {"clustered", "robust", "unadjusted", "driscoll-kraay"}, default "clustered"
+            ``clustered``: clustered by unit; ``driscoll-kraay``: linearmodels' kernel
+            (Driscoll-Kraay) estimator robust to cross-sectional and serial correlation.
+        **cov_config
+            Passed to linearmodels (e.g. ``bandwidth`` for Driscoll-Kraay).
+
+        Returns
+        -------
+        RegressionResults
+        """
+        if cov_type not in _COV:
+            raise ValueError(f"cov_type must be one of {sorted(_COV)}, got {cov_type!r}")
+        lm_cov, extra = _COV[cov_type]
+        d = self.design
+        w = d.population if self.weighted else None
+        res = PooledOLS(d.y, d.X, weights=w, check_rank=False).fit(cov_type=lm_cov, **extra, **cov_config)
+        fitted = (d.X @ res.params).rename("fitted")
+        resid = (d.y - fitted).rename("resid")
+        info = {"Specification": d.spec, "Level": d.level, "Years": f"{d.years[0]}-{d.years[1]}"}
+        return RegressionResults(
+            params=res.params.rename("estimate"),
+            cov=res.cov,
+            y=d.y,
+            fitted_values=fitted,
+            resids=resid,
+            nobs=int(res.nobs),
+            df_resid=float(res.df_resid),
+            loglik=float(res.loglik),
+            rsquared=float(res.rsquared),
+            model="wls" if self.weighted else "ols",
+            cov_type=cov_type,
+            info=info,
+            notes=list(d.notes),
+        )
+
+
+@dataclass(frozen=True)
+class AttractivenessResults:
+    """The fitted attractiveness model and what it implies for each unit.
+
+    Attributes
+    ----------
+    results : RegressionResults
+        Estimates at the estimation level.
+    design : Design
+        Design at the estimation level.
+    unit_design : Design
+        Design at the municipality (unit) level, to which the coefficients are applied
+        (the same object as ``design`` for municipality-level estimation).
+    data, unit_data : PanelData
+        Data at the estimation level and at the unit level.
+    level : str
+        ``"municipality"`` or ``"region"`` (estimation level).
+    """
+
+    results: RegressionResults
+    design: Design
+    unit_design: Design
+    data: PanelData
+    unit_data: PanelData
+    level: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def expected(self) -> pd.Series:
+        """Expected net migration rate of each unit: unit regressors x coefficients."""
+        return self.results.predict(self.unit_design.X).rename("expected")
+
+    @property
+    def spec(self) -> str:
+        """Specification name."""
+        return self.design.spec
+
+
+def estimate(
+    data: PanelData,
+    spec: str | Sequence[str] = "2022",
+    *,
+    level: Literal["municipality", "region"] = "municipality",
+    years: tuple[int, int] | None = None,
+    commuting_year: CommutingYear = "same",
+    weighted: bool = False,
+    cov_type: CovType = "clustered",
+    regions: pd.Series | None = None,
+    **design_options: Any,
+) -> AttractivenessResults:
+    """Estimate the attractiveness model (pooled least squares).
+
+    Parameters
+    ----------
+    data : PanelData
+        Municipality-level data.
+    spec : {"2022", "2019", "2018"} or list of terms, default "2022"
+    level : {"municipality", "region"}, default "municipality"
+        ``"region"`` aggregates to regions (counts summed, flows region x region,
+        centrality population-weighted with the municipal centring constant),
+        estimates there, and applies the coefficients to the municipalities.
+    years : (int, int), optional
+        Inclusive range of the dependent variable's years.
+    commuting_year : int or "same", default "same"
+    weighted : bool, default False
+        Population-weighted least squares.
+    cov_type : str, default "clustered"
+        See :meth:`LeastSquares.fit`.
+    regions : pandas.Series, optional
+        Unit -> region mapping (defaults to ``data.regions``).
+    **design_options
+        Passed to :func:`geoattr.variables.build_design` (``year_effects``,
+        ``relative_to_national``, ``extra``, ``min_share``, ``top_k``,
+        ``include_diagonal``, ``on_missing``, ``constant``).
+
+    Returns
+    -------
+    AttractivenessResults
+    """
+    if level not in ("municipality", "region"):
+        raise ValueError(f"level must be 'municipality' or 'region', got {level!r}")
+    unit_design = build_design(data, spec, years=years, commuting_year=commuting_year, **design_options)
+    if level == "municipality":
+        est_data, design = data, unit_design
+    else:
+        est_data = data.aggregate(regions)
+        design = build_design(est_data, spec, years=unit_design.years, commuting_year=commuting_year,
+                              **design_options)
+    res = LeastSquares(design, weighted=weighted).fit(cov_type=cov_type)
+    return AttractivenessResults(
+        results=res, design=design, unit_design=unit_design, data=est_data, unit_data=data, level=level,
+        options={"spec": spec, "years": list(unit_design.years), "commuting_year": commuting_year,
+                 "weighted": weighted, "cov_type": cov_type, **design_options},
+    )
+
+
+@dataclass(frozen=True)
+class YearlyResults:
+    """Year-by-year cross-section estimates.
+
+    Attributes
+    ----------
+    results : dict[int, RegressionResults]
+    spec, level : str
+    """
+
+    results: dict[int, RegressionResults]
+    spec: str
+    level: str
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long table: spec, level, year, term, estimate, std_error, t, p, significance flag."""
+        rows = []
+        for year, r in self.results.items():
+            f = r.to_frame().reset_index()
+            f.insert(0, "year", year)
+            rows.append(f)
+        out = pd.concat(rows, ignore_index=True)
+        out.insert(0, "level", self.level)
+        out.insert(0, "spec", self.spec)
+        out["significant"] = np.select([out["p"] < 0.01, out["p"] < 0.05, out["p"] < 0.1], ["***", "**", "*"], "")
+        return out[["spec", "level", "year", "term", "estimate", "std_error", "t", "p", "significant"]]
+
+    def table(self, value: str = "estimate") -> pd.DataFrame:
+        """Wide table: terms x years of ``value`` (``estimate``, ``t``, ``p``...)."""
+        return self.to_frame().pivot(index="term", columns="year", values=value)
+
+    def vra_sum(self, terms: Sequence[str] = ("vra", "vra_l1", "vra_l2")) -> pd.DataFrame:
+        """Sum of the VRA coefficients by year with its standard error (from the covariance).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index year; columns ``estimate``, ``std_error``, plus the ``centrality``
+            coefficient and its standard error when present.
+        """
+        rows = {}
+        for year, r in self.results.items():
+            present = [t for t in terms if t in r.params.index]
+            if not present:
+                raise InputError(f"none of {list(terms)} were estimated; terms are {list(r.params.index)}")
+            a = r.params[present].sum()
+            se = float(np.sqrt(r.cov.loc[present, present].to_numpy().sum()))
+            row = {"vra_sum": a, "vra_sum_se": se}
+            if "centrality" in r.params.index:
+                row["centrality"] = r.params["centrality"]
+                row["centrality_se"] = r.std_errors["centrality"]
+            rows[year] = row
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis("year")
+
+
+def estimate_by_year(
+    design: Design, *, weighted: bool = False, cov_type: CovType = "robust"
+) -> YearlyResults:
+    """Estimate the model separately for every year (cross sections).
+
+    Parameters
+    ----------
+    design : Design
+        Pooled design; year dummies, if any, are dropped per year.
+    weighted : bool, default False
+    cov_type : str, default "robust"
+        Heteroskedasticity-robust by default (one observation per unit and year).
+
+    Returns
+    -------
+    YearlyResults
+    """
+    years = sorted(design.y.index.get_level_values("year").unique())
+    out: dict[int, RegressionResults] = {}
+    Xcols = [c for c in design.X.columns if not c.startswith("year_")]
+    for t in years:
+        m = design.y.index.get_level_values("year") == t
+        sub = Design(
+            y=design.y[m], X=design.X.loc[m, Xcols], population=design.population[m], spec=design.spec,
+            level=design.level, years=(t, t), notes=design.notes, accounting=design.accounting,
+        )
+        try:
+            out[t] = LeastSquares(sub, weighted=weighted).fit(cov_type=cov_type)
+        except InputError as err:
+            raise InputError(f"year {t}: {err}") from err
+    return YearlyResults(results=out, spec=design.spec, level=design.level)

@@ -1,0 +1,343 @@
+"""One results family for every geoattr estimator.
+
+Modelled on ``linearmodels.panel.results``: labelled pandas properties, lazy
+statistics, a ``summary`` object with text, HTML and LaTeX renderings, plus
+``to_frame()`` and the statsmodels aliases ``bse`` and ``tvalues``.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = ["RegressionResults", "Summary"]
+
+
+def _stars(p: float) -> str:
+    if not np.isfinite(p):
+        return ""
+    return "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.1 else ""
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Printable summary of a :class:`RegressionResults`.
+
+    Use ``as_text()``, ``as_html()`` or ``as_latex()``; ``str()`` gives the text.
+    """
+
+    title: str
+    info: list[tuple[str, str]]
+    table: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    def as_text(self) -> str:
+        """Plain-text rendering."""
+        width = 78
+        lines = [self.title.center(width), "=" * width]
+        half = (len(self.info) + 1) // 2
+        left, right = self.info[:half], self.info[half:]
+        for i in range(half):
+            lk, lv = left[i]
+            row = f"{lk + ':':<18}{lv:>18}"
+            if i < len(right):
+                rk, rv = right[i]
+                row += f"    {rk + ':':<18}{rv:>18}"
+            lines.append(row)
+        lines.append("=" * width)
+        lines.append(self.table.to_string(float_format=lambda v: f"{v:.4f}"))
+        lines.append("=" * width)
+        lines.extend(self.notes)
+        return "\n".join(lines)
+
+    def as_html(self) -> str:
+        """HTML rendering (two tables, as linearmodels does)."""
+        info = "".join(
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in self.info
+        )
+        notes = "".join(f"<p>{html.escape(n)}</p>" for n in self.notes)
+        return (
+            f"<table class='geoattr-summary'><caption>{html.escape(self.title)}</caption>{info}</table>"
+            + self.table.to_html(float_format=lambda v: f"{v:.4f}", classes="geoattr-params")
+            + notes
+        )
+
+    def as_latex(self) -> str:
+        """LaTeX (booktabs) rendering of the coefficient table with the fit statistics."""
+        t = self.table
+        lines = [
+            "\\begin{table}[htbp]",
+            "\\centering",
+            f"\\caption{{{_tex(self.title)}}}",
+            "\\begin{tabular}{l" + "r" * len(t.columns) + "}",
+            "\\toprule",
+            " & ".join([""] + [_tex(str(c)) for c in t.columns]) + " \\\\",
+            "\\midrule",
+        ]
+        for name, row in t.iterrows():
+            cells = [_tex(str(name))] + [f"{v:.4f}" if isinstance(v, (int, float, np.floating)) else _tex(str(v)) for v in row]
+            lines.append(" & ".join(cells) + " \\\\")
+        lines.append("\\midrule")
+        for k, v in self.info:
+            lines.append(f"{_tex(k)} & \\multicolumn{{{len(t.columns)}}}{{r}}{{{_tex(v)}}} \\\\")
+        lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.as_text()
+
+    def _repr_html_(self) -> str:
+        return self.as_html()
+
+
+def _tex(s: str) -> str:
+    for a, b in (("\\", "\\textbackslash{}"), ("_", "\\_"), ("%", "\\%"), ("&", "\\&"), ("#", "\\#"), ("$", "\\$")):
+        s = s.replace(a, b)
+    return s
+
+
+class RegressionResults:
+    """Results of a geoattr estimator.
+
+    Parameters
+    ----------
+    params : pandas.Series
+        Estimates, labelled by term (spatial parameters ``rho``/``lambda`` included).
+    cov : pandas.DataFrame
+        Covariance of ``params``.
+    y, fitted_values, resids : pandas.Series
+        On the (unit, year) index of the estimation sample.
+    nobs : int
+    df_resid : float
+        Residual degrees of freedom (used for t-based p-values when ``dist="t"``).
+    loglik : float
+        Log-likelihood (Gaussian; for weighted least squares the weighted one).
+    rsquared : float
+        Definition in ``rsquared_definition``.
+    model : str
+        Estimator name (``"ols"``, ``"wls"``, ``"sar"``...).
+    cov_type : str
+        Covariance estimator.
+    dist : {"t", "normal"}
+        Reference distribution of the t statistics.
+    info : mapping, optional
+        Extra facts shown in the summary (spec, level, years, weights...).
+    notes : list of str, optional
+        Substitutions and other caveats, shown in the summary.
+    n_params_ll : int, optional
+        Number of estimated parameters counted in AIC/BIC (default ``len(params)``).
+
+    Notes
+    -----
+    ``rsquared`` is ``1 - SSR/SST`` of the (weighted) model with the constant,
+    as linearmodels computes it; ``rsquared_adj`` adjusts it with ``nobs - 1`` and
+    ``df_resid``.  ``aic = 2k - 2 loglik`` and ``bic = k ln(n) - 2 loglik`` with *k* the
+    number of regression parameters (the error variance is not counted, as in
+    statsmodels).
+    """
+
+    def __init__(
+        self,
+        *,
+        params: pd.Series,
+        cov: pd.DataFrame,
+        y: pd.Series,
+        fitted_values: pd.Series,
+        resids: pd.Series,
+        nobs: int,
+        df_resid: float,
+        loglik: float,
+        rsquared: float,
+        model: str,
+        cov_type: str,
+        dist: str = "t",
+        info: Mapping[str, Any] | None = None,
+        notes: list[str] | None = None,
+        n_params_ll: int | None = None,
+        rsquared_definition: str = "1 - SSR/SST (centred), weighted when weights are used",
+    ) -> None:
+        self._params = params.astype(float)
+        self._cov = cov.astype(float)
+        self._y = y
+        self._fitted = fitted_values
+        self._resids = resids
+        self.nobs = int(nobs)
+        self.df_resid = float(df_resid)
+        self.loglik = float(loglik)
+        self.rsquared = float(rsquared)
+        self.model = model
+        self.cov_type = cov_type
+        self.dist = dist
+        self.info = dict(info or {})
+        self.notes = list(notes or [])
+        self._k = len(params) if n_params_ll is None else int(n_params_ll)
+        self.rsquared_definition = rsquared_definition
+
+    # --- labelled outputs
+    @property
+    def params(self) -> pd.Series:
+        """Estimates by term."""
+        return self._params.copy()
+
+    @property
+    def cov(self) -> pd.DataFrame:
+        """Covariance matrix of the estimates."""
+        return self._cov.copy()
+
+    @cached_property
+    def std_errors(self) -> pd.Series:
+        """Standard errors (square roots of the covariance diagonal)."""
+        return pd.Series(np.sqrt(np.diag(self._cov.to_numpy())), index=self._params.index, name="std_error")
+
+    @property
+    def bse(self) -> pd.Series:
+        """Alias of :attr:`std_errors` (statsmodels name)."""
+        return self.std_errors
+
+    @cached_property
+    def tstats(self) -> pd.Series:
+        """t (or z) statistics ``params / std_errors``."""
+        return (self._params / self.std_errors).rename("t")
+
+    @property
+    def tvalues(self) -> pd.Series:
+        """Alias of :attr:`tstats` (statsmodels name)."""
+        return self.tstats
+
+    @cached_property
+    def pvalues(self) -> pd.Series:
+        """Two-sided p-values from the t distribution with ``df_resid`` (or the normal)."""
+        t = self.tstats.to_numpy()
+        if self.dist == "t":
+            p = 2 * stats.t.sf(np.abs(t), self.df_resid)
+        else:
+            p = 2 * stats.norm.sf(np.abs(t))
+        return pd.Series(p, index=self._params.index, name="p")
+
+    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        """Confidence intervals with columns ``lower`` and ``upper``.
+
+        Parameters
+        ----------
+        level : float, default 0.95
+        """
+        if not 0 < level < 1:
+            raise ValueError(f"level must be in (0, 1), got {level}")
+        q = (
+            stats.t.ppf(0.5 + level / 2, self.df_resid)
+            if self.dist == "t"
+            else stats.norm.ppf(0.5 + level / 2)
+        )
+        se = self.std_errors
+        return pd.DataFrame({"lower": self._params - q * se, "upper": self._params + q * se})
+
+    @property
+    def y(self) -> pd.Series:
+        """Dependent variable of the estimation sample."""
+        return self._y.copy()
+
+    @property
+    def fitted_values(self) -> pd.Series:
+        """Fitted values on the (unit, year) index."""
+        return self._fitted.copy()
+
+    @property
+    def resids(self) -> pd.Series:
+        """Residuals ``y - fitted`` on the (unit, year) index."""
+        return self._resids.copy()
+
+    @property
+    def nparams(self) -> int:
+        """Number of parameters counted in AIC/BIC."""
+        return self._k
+
+    @property
+    def rsquared_adj(self) -> float:
+        """Adjusted R²: ``1 - (1 - R²) (n - 1) / df_resid``."""
+        return 1.0 - (1.0 - self.rsquared) * (self.nobs - 1) / self.df_resid
+
+    @property
+    def aic(self) -> float:
+        """Akaike information criterion ``2k - 2 loglik``."""
+        return 2 * self._k - 2 * self.loglik
+
+    @property
+    def bic(self) -> float:
+        """Bayesian information criterion ``k ln(n) - 2 loglik``."""
+        return self._k * np.log(self.nobs) - 2 * self.loglik
+
+    def to_frame(self) -> pd.DataFrame:
+        """Coefficient table: estimate, std_error, t, p, lower, upper (95 %)."""
+        ci = self.conf_int()
+        return pd.DataFrame(
+            {
+                "estimate": self._params,
+                "std_error": self.std_errors,
+                "t": self.tstats,
+                "p": self.pvalues,
+                "lower": ci["lower"],
+                "upper": ci["upper"],
+            }
+        ).rename_axis("term")
+
+    def fit_statistics(self) -> pd.Series:
+        """nobs, r2, adj_r2, loglik, aic, bic as a Series."""
+        return pd.Series(
+            {
+                "nobs": self.nobs,
+                "r2": self.rsquared,
+                "adj_r2": self.rsquared_adj,
+                "loglik": self.loglik,
+                "aic": self.aic,
+                "bic": self.bic,
+            }
+        )
+
+    def predict(self, X: pd.DataFrame) -> pd.Series:
+        """Linear prediction ``X @ params`` for new regressors (same term names).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Must contain every term in :attr:`params` that is not a spatial parameter.
+        """
+        terms = [t for t in self._params.index if t not in ("rho", "lambda")]
+        missing = [t for t in terms if t not in X.columns]
+        if missing:
+            raise ValueError(f"X lacks the term(s) {missing} estimated by this model; it has {list(X.columns)}")
+        return (X[terms] @ self._params[terms]).rename("fitted")
+
+    @property
+    def summary(self) -> Summary:
+        """Summary with ``as_text()``, ``as_html()`` and ``as_latex()``."""
+        frame = self.to_frame()
+        frame[""] = [_stars(p) for p in frame["p"]]
+        info = [(str(k), str(v)) for k, v in self.info.items()]
+        info += [
+            ("Estimator", self.model),
+            ("Covariance", self.cov_type),
+            ("No. observations", f"{self.nobs}"),
+            ("R-squared", f"{self.rsquared:.4f}"),
+            ("Adj. R-squared", f"{self.rsquared_adj:.4f}"),
+            ("Log-likelihood", f"{self.loglik:.3f}"),
+            ("AIC", f"{self.aic:.3f}"),
+            ("BIC", f"{self.bic:.3f}"),
+        ]
+        notes = self.notes + ["Significance: *** p<0.01, ** p<0.05, * p<0.1"]
+        return Summary(title=f"geoattr {self.model.upper()} estimation results", info=info, table=frame, notes=notes)
+
+    def __str__(self) -> str:
+        return self.summary.as_text()
+
+    def __repr__(self) -> str:
+        return f"<RegressionResults model={self.model!r} nobs={self.nobs} terms={list(self._params.index)}>"
+
+    def _repr_html_(self) -> str:
+        return self.summary.as_html()

@@ -1,0 +1,336 @@
+"""The main job: read a run configuration, estimate, write the outputs.
+
+``geoattr demo`` and ``geoattr run CONFIG.toml`` are thin wrappers over :func:`run`.
+The configuration keys are documented in the README ("Run configuration").
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+import tomllib
+from collections.abc import Callable, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from geoattr.accounting import Accounting
+from geoattr.attractiveness import attractiveness, cumulate, rankings, region_attractiveness
+from geoattr.data import PanelData
+from geoattr.exceptions import InputError
+from geoattr.maps import attractiveness_map
+from geoattr.models.ols import AttractivenessResults, estimate, estimate_by_year
+
+__all__ = ["DEFAULT_CONFIG", "load_config", "run", "synthetic_panel_data", "RunOutputs"]
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "data": {"source": "synthetic", "seed": 2022, "years": None, "commuting_year": "same"},
+    "model": {"spec": ["2022", "2019", "2018"], "level": ["region", "municipality"]},
+    "output": {"top_n": 10, "map": True},
+}
+
+_DATA_KEYS = {
+    "source", "seed", "dir", "years", "commuting_year", "regions", "panel", "flows", "centrality",
+    "polygons", "population_by_age", "employment_rates", "death_probabilities", "on_mismatch",
+}
+_MODEL_KEYS = {
+    "spec", "level", "weighted", "cov_type", "year_effects", "relative_to_national", "extra",
+    "min_share", "top_k", "include_diagonal", "on_missing",
+}
+_OUTPUT_KEYS = {"top_n", "map"}
+_SECTIONS = {"data": _DATA_KEYS, "model": _MODEL_KEYS, "output": _OUTPUT_KEYS}
+_VERSIONED = ["geoattr", "numpy", "pandas", "scipy", "geopandas", "shapely", "libpysal", "spreg",
+              "linearmodels", "folium", "esda"]
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read and check a TOML run configuration.
+
+    Unknown sections or keys raise an error naming them (typos are not ignored).
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    dict
+        The configuration with ``_config_dir`` set to the file's folder (relative data
+        paths are resolved against it unless ``--data-dir`` is given).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"configuration file {str(path)!r} does not exist")
+    try:
+        cfg = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(f"{path}: not valid TOML: {err}") from err
+    check_config(cfg)
+    cfg["_config_dir"] = str(path.resolve().parent)
+    return cfg
+
+
+def check_config(cfg: Mapping[str, Any]) -> None:
+    """Raise :class:`InputError` naming unknown sections/keys or invalid values."""
+    unknown = set(cfg) - set(_SECTIONS) - {"_config_dir"}
+    if unknown:
+        raise InputError(f"unknown configuration section(s) {sorted(unknown)}; allowed: {sorted(_SECTIONS)}")
+    for sec, keys in _SECTIONS.items():
+        bad = set(cfg.get(sec, {})) - keys
+        if bad:
+            raise InputError(f"unknown key(s) {sorted(bad)} in [{sec}]; allowed: {sorted(keys)}")
+    data = cfg.get("data", {})
+    src = data.get("source", "synthetic")
+    if src not in ("synthetic", "files"):
+        raise InputError(
+            f"[data] source = {src!r} is not supported; use 'synthetic' (embedded default) or "
+            "'files' (panel/flows/... tables named in [data])"
+        )
+    cy = data.get("commuting_year", "same")
+    if not (cy == "same" or isinstance(cy, int)):
+        raise InputError(f"[data] commuting_year must be an integer year or \"same\", got {cy!r}")
+    yrs = data.get("years")
+    if yrs is not None and (not isinstance(yrs, list) or len(yrs) != 2 or not all(isinstance(v, int) for v in yrs)):
+        raise InputError(f"[data] years must be [first, last] (integers), got {yrs!r}")
+    model = cfg.get("model", {})
+    for s in _as_list(model.get("spec", "2022")):
+        if s not in ("2018", "2019", "2022"):
+            raise InputError(f"[model] spec {s!r} is unknown; use \"2018\", \"2019\" or \"2022\"")
+    for lv in _as_list(model.get("level", "municipality")):
+        if lv not in ("region", "municipality"):
+            raise InputError(f"[model] level {lv!r} is unknown; use \"region\" or \"municipality\"")
+
+
+def _as_list(v: Any) -> list[Any]:
+    return list(v) if isinstance(v, (list, tuple)) else [v]
+
+
+def synthetic_panel_data(seed: int = 2022) -> PanelData:
+    """The embedded synthetic Norway as a :class:`PanelData` (municipality level)."""
+    from geoattr.datasets import synthetic_norway
+
+    ds = synthetic_norway(seed)
+    return PanelData(
+        ds.panel,
+        flows=ds.flows,
+        centrality=ds.centrality,
+        regions=ds.regions,
+        polygons=ds.polygons,
+        population_by_age=ds.population_by_age,
+        employment_rates=ds.employment_rates,
+        death_probabilities=ds.death_probabilities,
+    )
+
+
+def _resolve(base: Path, p: str) -> Path:
+    q = Path(p)
+    return q if q.is_absolute() else base / q
+
+
+def _files_panel_data(data_cfg: Mapping[str, Any], base: Path, acc: Accounting) -> PanelData:
+    """Build PanelData from the tables named in ``[data]`` (source = "files")."""
+    from geoattr import io
+
+    def spec(name: str, required: bool = True) -> Mapping[str, Any] | None:
+        s = data_cfg.get(name)
+        if s is None and required:
+            raise InputError(f"[data] {name} = {{ path = ... }} is required for source = 'files'")
+        if s is not None and "path" not in s:
+            raise InputError(f"[data] {name} needs a path")
+        return s
+
+    p = spec("panel")
+    panel = io.read_panel(
+        _resolve(base, p["path"]), unit=p.get("unit_column", "unit"), year=p.get("year_column", "year"),
+        columns=p.get("columns"), accounting=acc,
+    )
+    f = spec("flows")
+    flows = io.read_flows(
+        _resolve(base, f["path"]), origin=f.get("origin", "origin"), destination=f.get("destination", "destination"),
+        value=f.get("value", "count"), year=f.get("year", "year"), accounting=acc,
+    )
+    kw: dict[str, Any] = {}
+    if (c := spec("centrality", False)) is not None:
+        kw["centrality"] = io.read_series(_resolve(base, c["path"]), key=c.get("unit_column", "unit"),
+                                          value=c.get("value_column", "centrality"), name="centrality")
+    if (r := spec("regions", False)) is not None:
+        kw["regions"] = io.read_mapping(_resolve(base, r["path"]), key=r.get("unit_column", "unit"),
+                                        value=r.get("region_column", "region"))
+    if (g := spec("polygons", False)) is not None:
+        kw["polygons"] = io.read_polygons(_resolve(base, g["path"]), id_column=g.get("id_column", "unit"),
+                                          name_column=g.get("name_column"), accounting=acc)
+    if (a := spec("population_by_age", False)) is not None:
+        kw["population_by_age"] = pd.read_csv(_resolve(base, a["path"]), dtype={"unit": str})
+    for name in ("employment_rates", "death_probabilities"):
+        if (e := spec(name, False)) is not None:
+            kw[name] = pd.read_csv(_resolve(base, e["path"]), index_col="age")
+    return PanelData(panel, flows=flows, on_mismatch=data_cfg.get("on_mismatch", "raise"), accounting=acc, **kw)
+
+
+@dataclass
+class RunOutputs:
+    """What :func:`run` produced: the files and the fitted main model."""
+
+    out: Path
+    files: dict[str, Path]
+    main: AttractivenessResults
+    fits: dict[tuple[str, str], AttractivenessResults] = field(default_factory=dict)
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str):
+        t0 = time.perf_counter()
+        yield
+        self.timings[name] = round(time.perf_counter() - t0, 4)
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in _VERSIONED:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def run(
+    config: Mapping[str, Any] | None = None,
+    *,
+    out: str | Path,
+    data_dir: str | Path | None = None,
+    progress: bool = True,
+    data: PanelData | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> RunOutputs:
+    """Run the attractiveness model and write every output to ``out``.
+
+    Parameters
+    ----------
+    config : mapping, optional
+        Parsed configuration (see :func:`load_config`); default :data:`DEFAULT_CONFIG`.
+    out : str or Path
+        Output folder (created).
+    data_dir : str or Path, optional
+        Base folder for relative data paths (overrides ``[data] dir``).
+    progress : bool, default True
+        Show progress bars.
+    data : PanelData, optional
+        Use these data instead of reading them from the configuration.
+    echo : callable, optional
+        Where to print short messages.
+
+    Returns
+    -------
+    RunOutputs
+        Paths of ``coefficients.csv``, ``fit.csv``, ``yearly_coefficients.csv``,
+        ``attractiveness.csv``, ``rankings.csv``, ``map.html`` and ``run.json``.
+    """
+    from tqdm.auto import tqdm
+
+    cfg = {k: dict(v) for k, v in (config or DEFAULT_CONFIG).items() if not k.startswith("_")}
+    check_config(cfg)
+    timer = _Timer()
+    t_start = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    dcfg, mcfg, ocfg = cfg.get("data", {}), cfg.get("model", {}), cfg.get("output", {})
+    base = Path(data_dir) if data_dir else _resolve(Path((config or {}).get("_config_dir", ".")), dcfg.get("dir", "."))
+
+    with timer("read data"):
+        if data is None:
+            if dcfg.get("source", "synthetic") == "synthetic":
+                data = synthetic_panel_data(int(dcfg.get("seed", 2022)))
+            else:
+                data = _files_panel_data(dcfg, base, Accounting())
+    specs = [str(s) for s in _as_list(mcfg.get("spec", "2022"))]
+    levels = _as_list(mcfg.get("level", "municipality"))
+    years = tuple(dcfg["years"]) if dcfg.get("years") else None
+    design_opts = {k: mcfg[k] for k in ("year_effects", "relative_to_national", "min_share", "top_k",
+                                        "include_diagonal", "on_missing") if k in mcfg}
+    if "extra" in mcfg:
+        design_opts["extra"] = list(mcfg["extra"])
+    fits: dict[tuple[str, str], AttractivenessResults] = {}
+    coef_rows, fit_rows, yearly = [], [], []
+    grid = [(s, lv) for s in specs for lv in levels]
+    bar = tqdm(grid, desc="estimating", disable=not progress, unit="model")
+    with timer("estimate"):
+        for s, lv in bar:
+            bar.set_postfix_str(f"spec {s}, {lv}")
+            fit = estimate(data, s, level=lv, years=years, commuting_year=dcfg.get("commuting_year", "same"),
+                           weighted=bool(mcfg.get("weighted", False)), cov_type=mcfg.get("cov_type", "clustered"),
+                           **design_opts)
+            years = years or fit.unit_design.years
+            fits[(s, lv)] = fit
+            f = fit.results.to_frame().reset_index()[["term", "estimate", "std_error", "t", "p"]]
+            f.insert(0, "level", lv)
+            f.insert(0, "spec", s)
+            coef_rows.append(f)
+            fs = fit.results.fit_statistics()
+            fit_rows.append({"spec": s, "level": lv, **fs.to_dict()})
+    with timer("estimate by year"):
+        for (s, lv), fit in tqdm(fits.items(), desc="year by year", disable=not progress, unit="model"):
+            yearly.append(estimate_by_year(fit.design, weighted=bool(mcfg.get("weighted", False))).to_frame())
+
+    main = fits[(specs[0], levels[0])]
+    top_n = int(ocfg.get("top_n", 10))
+    with timer("attractiveness"):
+        att = attractiveness(main)
+        cum = cumulate(att)
+        rank_m = rankings(cum, n=top_n, names=data.names, level="municipality")
+        rank_tables = [rank_m]
+        if data.regions is not None:
+            ratt = region_attractiveness(main, att)
+            rank_tables.append(rankings(cumulate(ratt), n=min(top_n, ratt.index.get_level_values(0).nunique() // 2 or 1),
+                                        level="region"))
+    files: dict[str, Path] = {}
+    with timer("write tables"):
+        files["coefficients"] = out / "coefficients.csv"
+        pd.concat(coef_rows, ignore_index=True).to_csv(files["coefficients"], index=False)
+        files["fit"] = out / "fit.csv"
+        pd.DataFrame(fit_rows)[["spec", "level", "nobs", "r2", "adj_r2", "loglik", "aic", "bic"]].to_csv(
+            files["fit"], index=False)
+        files["yearly_coefficients"] = out / "yearly_coefficients.csv"
+        pd.concat(yearly, ignore_index=True).to_csv(files["yearly_coefficients"], index=False)
+        files["attractiveness"] = out / "attractiveness.csv"
+        att.reset_index()[["unit", "year", "actual", "expected", "residual", "residual_persons"]].to_csv(
+            files["attractiveness"], index=False)
+        files["rankings"] = out / "rankings.csv"
+        pd.concat(rank_tables, ignore_index=True).to_csv(files["rankings"], index=False)
+    if ocfg.get("map", True) and data.polygons is not None:
+        with timer("map"):
+            vals = cum.join(att.groupby(level="unit")[["actual", "expected"]].sum())
+            files["map"] = out / "map.html"
+            attractiveness_map(data.polygons, vals[["actual", "expected", "residual", "residual_persons"]],
+                               layer_name=f"Attractiveness {main.spec} ({main.level} model), cumulative "
+                                          f"{years[0]}-{years[1]}", path=files["map"])
+    timer.timings["total"] = round(time.perf_counter() - t_start, 4)
+    acc = main.unit_design.accounting
+    run_info = {
+        "geoattr_run": 1,
+        "config": cfg,
+        "data": data.to_dict(),
+        "main": {"spec": main.spec, "level": main.level, "years": list(main.unit_design.years)},
+        "notes": main.unit_design.notes + ([f"estimated on {main.level}s; coefficients applied to municipalities"]
+                                           if main.level == "region" else []),
+        "row_accounting": acc.to_dict(),
+        "versions": _versions(),
+        "timings_seconds": timer.timings,
+        "outputs": {k: v.name for k, v in files.items()},
+    }
+    files["run"] = out / "run.json"
+    files["run"].write_text(json.dumps(run_info, indent=2, default=str), encoding="utf-8")
+    if echo:
+        echo(f"geoattr: wrote {len(files)} files to {out.resolve()}")
+        for k, v in files.items():
+            echo(f"  {k:<20} {v.resolve()}")
+    return RunOutputs(out=out, files=files, main=main, fits=fits)
