@@ -1,7 +1,36 @@
-"""geoattr: spatial econometrics of residential attractiveness."""
+"""geoattr: spatial econometrics of residential attractiveness.
+
+The public namespace is small; the building blocks live in sub-packages:
+``geoattr.io`` (readers), ``geoattr.weights`` (libpysal ``Graph`` builders),
+``geoattr.variables`` (RA, VRA, NV, AMI, DS, centrality, designs), ``geoattr.models``
+(estimators and results), ``geoattr.datasets`` (the embedded synthetic Norway).
+"""
 
 from __future__ import annotations
 
 from geoattr._version import __version__
+from geoattr.attractiveness import attractiveness, cumulate, rankings, region_attractiveness
+from geoattr.data import PanelData
+from geoattr.decomposition import decompose
+from geoattr.models.ols import estimate, estimate_by_year
 
-__all__ = ["__version__"]
+__all__ = [
+    "__version__",
+    "PanelData",
+    "estimate",
+    "estimate_by_year",
+    "attractiveness",
+    "cumulate",
+    "rankings",
+    "region_attractiveness",
+    "decompose",
+    "show_versions",
+]
+
+
+def show_versions() -> None:
+    """Print the versions of Python, geoattr and its dependencies."""
+    from geoattr.pipeline import _versions
+
+    for k, v in _versions().items():
+        print(f"{k:<14} {v}")

@@ -243,7 +243,8 @@ class PanelData:
         out = df[["female", "male"]].copy()
         val.require_numeric(out, ["female", "male"], table=name)
         out = out.apply(pd.to_numeric)
-        bad = out[(out < 0) | (out > 1)].stack()
+        mask = ((out < 0) | (out > 1)).stack()
+        bad = mask[mask]
         if len(bad):
             raise InputError(
                 f"{name} must lie in [0, 1]; {len(bad)} value(s) outside it at (age, sex) "

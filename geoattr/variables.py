@@ -68,20 +68,23 @@ def _long(df: pd.DataFrame, name: str) -> pd.Series:
     return out.rename(name)
 
 
-def net_migration_rate(data: PanelData) -> pd.Series:
+def net_migration_rate(data: PanelData, column: str = "net_migration") -> pd.Series:
     """Net migration in % of the population on 1 January: ``100 * NM / P``.
 
     Parameters
     ----------
     data : PanelData
-        Needs the panel columns ``net_migration`` and ``population``.
+        Needs the panel columns ``net_migration`` (or ``column``) and ``population``.
+    column : str, default "net_migration"
+        Net migration column (persons); a subgroup's column (e.g.
+        ``net_migration__female``) gives that group's contribution to the rate.
 
     Returns
     -------
     pandas.Series
         Named ``y`` on the (unit, year) index.
     """
-    nm = data.column("net_migration")
+    nm = data.column(column)
     return (100.0 * nm / data.column("population")).rename("y")
 
 
@@ -455,6 +458,7 @@ def build_design(
     top_k: int | None = None,
     include_diagonal: bool = True,
     on_missing: Literal["raise", "drop"] = "raise",
+    dependent: str = "net_migration",
 ) -> Design:
     """Build ``y`` and the regressors of a specification.
 
@@ -485,6 +489,9 @@ def build_design(
     on_missing : {"raise", "drop"}, default "raise"
         Rows with a missing value in ``y`` or a regressor: raise an error naming them,
         or drop them and record the count in the accounting.
+    dependent : str, default "net_migration"
+        Panel column of net migration in persons; ``y = 100 * dependent / population``
+        (the total population, so that subgroup rates add up to the total rate).
 
     Returns
     -------
@@ -515,14 +522,14 @@ def build_design(
     notes: list[str] = []
     acc = Accounting().merge(data.accounting)
 
-    for col in ("net_migration", "population"):
+    for col in (dependent, "population"):
         data.column(col)
     _check_complete(data.column("population"), yrs, units, what="population",
                     hint="population on 1 January is the denominator of y; add it or narrow years=")
     cols: dict[str, pd.Series] = {}
-    y = net_migration_rate(data)
+    y = net_migration_rate(data, dependent)
     if relative_to_national:
-        nat = 100.0 * data.column("net_migration").groupby(level="year").sum() / data.column(
+        nat = 100.0 * data.column(dependent).groupby(level="year").sum() / data.column(
             "population").groupby(level="year").sum()
         y = (y - nat.reindex(y.index.get_level_values("year")).to_numpy()).rename("y")
         notes.append("y is net migration relative to the national rate of the year")

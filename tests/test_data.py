@@ -74,7 +74,7 @@ def test_flows_unknown_ids_listed():
 
 def test_polygon_panel_mismatch_raise_and_drop():
     polys = _polys(["0101", "0102", "0104"])
-    with pytest.raises(InputError, match=r"1 panel unit\(s\) missing from polygons: '0103'.*"
+    with pytest.raises(InputError, match=r"(?s)1 panel unit\(s\) missing from polygons: '0103'.*"
                                          r"1 unit\(s\) in polygons but not in the panel: '0104'.*on_mismatch='drop'"):
         PanelData(toy_panel(), polygons=polys)
     with pytest.warns(DroppedRowsWarning, match=r"1 unit\(s\) dropped \(6 panel rows\): '0103'"):

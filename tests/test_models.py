@@ -55,9 +55,9 @@ def test_clustered_covariance_is_the_unit_sandwich():
     for g in np.unique(groups):
         s = X[groups == g].T @ e[groups == g]
         meat += np.outer(s, s)
-    G = len(np.unique(groups))
-    # linearmodels' default clustered estimator: G/(G-1) group correction (hand sandwich)
-    V = XtXi @ meat @ XtXi * G / (G - 1)
+    n, k = X.shape
+    # linearmodels' default clustered estimator: the sandwich scaled by n/(n-k), no G/(G-1) correction
+    V = XtXi @ meat @ XtXi * n / (n - k)
     np.testing.assert_allclose(r.cov.to_numpy(), V, rtol=1e-6)
 
 

@@ -86,7 +86,8 @@ class LeastSquares:
         Parameters
         ----------
         cov_type : {"clustered", "robust", "unadjusted", "driscoll-kraay"}, default "clustered"
-            ``clustered``: clustered by unit; ``driscoll-kraay``: linearmodels' kernel
+            ``clustered``: clustered by unit (linearmodels: the sandwich scaled by
+            ``n / (n - k)``, no ``G / (G - 1)`` group correction); ``driscoll-kraay``: linearmodels' kernel
             (Driscoll-Kraay) estimator robust to cross-sectional and serial correlation.
         **cov_config
             Passed to linearmodels (e.g. ``bandwidth`` for Driscoll-Kraay).

@@ -1,0 +1,219 @@
+"""Decomposition of population change into births, deaths and the forces of migration.
+
+Over a period, in persons per year (the mean over the period's years):
+
+* ``observed``: population change ``P[t+1] - P[t]``;
+* births: ``expected_births`` (national age-specific fertility applied to the unit's
+  women) and ``fertility_deviation`` (actual minus expected);
+* deaths (negative numbers): ``expected_deaths`` (national death probabilities applied
+  to the unit's population by age and sex) and ``mortality_deviation``;
+* net migration, split with the model: ``national_immigration`` (the national net
+  migration rate of the year applied to the unit's population), ``centrality``,
+  ``neighbour_job_growth`` and ``own_job_growth`` (the VRA terms split into the
+  off-diagonal and diagonal commuting parts, or the ``nv`` and ``ra`` terms of the 2018
+  specification), ``demographic_supply``, ``other`` (terms without a named force: log
+  population, AMI, user regressors and the constant beyond national immigration) and
+  ``attractiveness`` (the residual);
+* ``discrepancy``: observed change minus births + deaths + net migration (zero when the
+  data satisfy the demographic accounting identity).
+
+The components other than ``observed`` add up to ``observed`` exactly for every unit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from geoattr.exceptions import InputError
+from geoattr.models.ols import AttractivenessResults
+from geoattr.variables import commuting_weights, own_neighbour_growth, relative_job_growth
+
+__all__ = ["decompose", "COMPONENTS"]
+
+COMPONENTS = (
+    "expected_births",
+    "fertility_deviation",
+    "expected_deaths",
+    "mortality_deviation",
+    "national_immigration",
+    "centrality",
+    "neighbour_job_growth",
+    "own_job_growth",
+    "demographic_supply",
+    "other",
+    "attractiveness",
+    "discrepancy",
+)
+
+
+def _expected_vital(
+    pop_by_age: pd.DataFrame, rates: pd.DataFrame, actual: pd.Series, idx: pd.MultiIndex, *, female_only: bool
+) -> pd.Series:
+    """National age(-sex) rates applied to each unit, scaled to the national total each year."""
+    pa = pop_by_age[pop_by_age["year"].isin(idx.get_level_values("year").unique())]
+    if female_only:
+        pa = pa[pa["sex"] == "female"]
+        r = rates["female"] if isinstance(rates, pd.DataFrame) else rates
+        rate = r.reindex(pa["age"]).fillna(0.0).to_numpy()
+    else:
+        rate = np.where(
+            pa["sex"].to_numpy() == "female",
+            rates["female"].reindex(pa["age"]).fillna(0.0).to_numpy(),
+            rates["male"].reindex(pa["age"]).fillna(0.0).to_numpy(),
+        )
+    raw = pd.Series(pa["population"].to_numpy() * rate, index=pd.MultiIndex.from_frame(pa[["unit", "year"]]))
+    raw = raw.groupby(level=[0, 1]).sum()
+    raw.index = raw.index.set_names(["unit", "year"])
+    raw = raw.reindex(idx).fillna(0.0)
+    nat_actual = actual.groupby(level="year").sum()
+    nat_raw = raw.groupby(level="year").sum()
+    scale = (nat_actual / nat_raw.replace(0, np.nan)).fillna(1.0)
+    return raw * scale.reindex(idx.get_level_values("year")).to_numpy()
+
+
+def decompose(
+    fit: AttractivenessResults,
+    *,
+    years: tuple[int, int] | None = None,
+    fertility_rates: pd.Series | pd.DataFrame | None = None,
+    death_probabilities: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Decompose population change over a period, in persons per year.
+
+    Parameters
+    ----------
+    fit : AttractivenessResults
+        A fitted attractiveness model (municipality or region level; the components are
+        computed for the units of ``fit.unit_design`` with the estimated coefficients).
+    years : (int, int), optional
+        Inclusive period; default the model's years.  Each year needs the population of
+        1 January of the next year for the observed change.
+    fertility_rates : Series or DataFrame, optional
+        National births per woman by age (index age; a Series or a ``female`` column).
+        With ``births`` in the panel, expected births use these rates scaled so that
+        they add up to the national births of each year.
+    death_probabilities : DataFrame, optional
+        National death probabilities by age and sex (default: the data's own).  With
+        ``deaths`` in the panel, expected deaths are scaled to the national deaths of
+        each year.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long table with columns ``unit, component, persons_per_year``; one component is
+        ``observed`` and the others (see :data:`COMPONENTS`) add up to it.  When births
+        or deaths are not in the panel their components are absent and the net of
+        natural change falls into ``discrepancy``.
+    """
+    d = fit.unit_design
+    data = fit.unit_data
+    lo, hi = d.years if years is None else years
+    if lo < d.years[0] or hi > d.years[1]:
+        raise InputError(f"years {lo}-{hi} lie outside the model's years {d.years[0]}-{d.years[1]}")
+    mask = (d.y.index.get_level_values("year") >= lo) & (d.y.index.get_level_values("year") <= hi)
+    idx = d.y.index[mask]
+    X = d.X[mask]
+    pop = d.population[mask]
+    params = fit.results.params
+    persons = pop / 100.0
+
+    nxt = data.column("population")
+    nxt = pd.Series(nxt.to_numpy(), index=pd.MultiIndex.from_arrays(
+        [nxt.index.get_level_values("unit"), nxt.index.get_level_values("year") - 1], names=["unit", "year"]))
+    nxt = nxt.reindex(idx)
+    if nxt.isna().any():
+        bad = idx[nxt.isna().to_numpy()]
+        yrs = sorted({y + 1 for y in bad.get_level_values("year")})
+        raise InputError(
+            f"the observed change needs the population of 1 January {yrs}, missing for {len(bad)} unit-year(s); "
+            "shorten years="
+        )
+    comp: dict[str, pd.Series] = {"observed": nxt - pop}
+    nm = data.column("net_migration").reindex(idx)
+    natural = pd.Series(0.0, index=idx)
+    if "births" in data.panel.columns:
+        births = data.column("births").reindex(idx)
+        rates = fertility_rates
+        if rates is None:
+            raise InputError("births are in the panel: pass fertility_rates= (national births per woman by age)")
+        if data.population_by_age is None:
+            raise InputError("expected births need population_by_age in the PanelData")
+        eb = _expected_vital(data.population_by_age, rates, births, idx, female_only=True)
+        comp["expected_births"] = eb
+        comp["fertility_deviation"] = births - eb
+        natural = natural + births
+    if "deaths" in data.panel.columns:
+        deaths = data.column("deaths").reindex(idx)
+        q = death_probabilities if death_probabilities is not None else data.death_probabilities
+        if q is None or data.population_by_age is None:
+            raise InputError("expected deaths need death_probabilities and population_by_age in the PanelData")
+        ed = _expected_vital(data.population_by_age, q, deaths, idx, female_only=False)
+        comp["expected_deaths"] = -ed
+        comp["mortality_deviation"] = -(deaths - ed)
+        natural = natural - deaths
+
+    # national net migration rate of each year (all units of the data)
+    nat = 100.0 * data.column("net_migration").groupby(level="year").sum() / data.column("population").groupby(
+        level="year").sum()
+    nat_rate = pd.Series(nat.reindex(idx.get_level_values("year")).to_numpy(), index=idx)
+    fitted = X[params.index.intersection(X.columns)] @ params[params.index.intersection(X.columns)]
+    intercept = pd.Series(0.0, index=idx)
+    for t in params.index:
+        if t == "const" or t.startswith("year_"):
+            intercept = intercept + params[t] * X[t]
+    comp["national_immigration"] = nat_rate * persons
+    other = (intercept - nat_rate)
+    named = {"centrality": "centrality", "ds": "demographic_supply"}
+    for t, c in named.items():
+        if t in params.index:
+            comp[c] = params[t] * X[t] * persons
+    own = pd.Series(0.0, index=idx)
+    nb = pd.Series(0.0, index=idx)
+    vra_terms = [t for t in params.index if t.startswith("vra")]
+    if vra_terms:
+        max_lag = max(int(t.split("_l")[1]) if "_l" in t else 0 for t in vra_terms)
+        ra = relative_job_growth(data.column("jobs"))
+        cw = commuting_weights(data, range(d.years[0] - max_lag, d.years[1] + 1),
+                               commuting_year=fit.options.get("commuting_year", "same"),
+                               min_share=fit.options.get("min_share", 0.0), top_k=fit.options.get("top_k"),
+                               include_diagonal=fit.options.get("include_diagonal", True))
+        parts = own_neighbour_growth(ra, cw, years=d.years, lags=range(max_lag + 1), renormalise=False).reindex(idx)
+        for t in vra_terms:
+            sfx = t[3:]
+            own = own + params[t] * parts["own" + sfx]
+            nb = nb + params[t] * parts["nv" + sfx]
+    for t in params.index:
+        if t.startswith("ra"):
+            own = own + params[t] * X[t]
+        elif t.startswith("nv"):
+            nb = nb + params[t] * X[t]
+    handled = set(named) | set(vra_terms) | {t for t in params.index if t.startswith(("ra", "nv", "year_"))} | {"const"}
+    for t in params.index:
+        if t not in handled and t in X.columns:
+            other = other + params[t] * X[t]
+    comp["neighbour_job_growth"] = nb * persons
+    comp["own_job_growth"] = own * persons
+    comp["other"] = other * persons
+    y = d.y[mask]
+    comp["attractiveness"] = (y - fitted) * persons
+    if "relative_to_national" in fit.options and fit.options["relative_to_national"]:
+        # y was expressed relative to the national rate: add it back so the parts sum to NM
+        comp["other"] = comp["other"] + nat_rate * persons
+    migration = sum(comp[c] for c in ("national_immigration", "centrality", "demographic_supply",
+                                      "neighbour_job_growth", "own_job_growth", "other", "attractiveness")
+                    if c in comp)
+    # the migration parts reproduce net migration in persons exactly
+    gap = (nm - migration).abs().max()
+    if gap > 1e-6 * max(1.0, float(nm.abs().max())):
+        raise InputError(
+            f"the migration components do not reproduce net migration (largest gap {gap:.3g} persons); "
+            "the model's dependent variable must be net migration in % of population"
+        )
+    comp["discrepancy"] = comp["observed"] - (natural + nm)
+    frame = pd.DataFrame(comp)
+    per_year = frame.groupby(level="unit").mean()
+    order = ["observed"] + [c for c in COMPONENTS if c in per_year.columns]
+    long = per_year[order].stack().rename("persons_per_year").reset_index()
+    long.columns = ["unit", "component", "persons_per_year"]
+    return long

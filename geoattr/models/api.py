@@ -1,0 +1,255 @@
+"""``geoattr.fit``: one front door for every estimator.
+
+``fit(formula, data, *, model, weights=None, effects=None, method="ml", cov_type=..., **options)``
+
+The formula is ``"y ~ a + b + lag(c, 1) + W(d)"``: column names of ``data``,
+``lag(x, k)`` (the value of *x* in year *t-k* of the same unit), ``W(x)`` (the
+spatial lag of *x* within each year with the ``weights`` graph); ``- 1`` or ``+ 0``
+drops the constant.  With a :class:`~geoattr.data.PanelData`, model variables
+(``vra``, ``centrality``, ``ds``...) are built first and ``y`` is the net migration
+rate.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from scipy import sparse
+
+from geoattr.accounting import format_ids
+from geoattr.data import PanelData
+from geoattr.exceptions import InputError
+from geoattr.models.ols import LeastSquares
+from geoattr.models.panel import fit_panel
+from geoattr.models.results import RegressionResults
+from geoattr.variables import Design, build_design
+
+__all__ = ["fit", "parse_formula", "spatial_lag", "MODELS"]
+
+MODELS = {
+    "ols": "pooled least squares",
+    "wls": "population-weighted least squares",
+    "slx": "least squares with spatially lagged regressors WX",
+    "fe": "fixed effects (linearmodels PanelOLS)",
+    "re": "random effects (linearmodels RandomEffects)",
+    "fd": "first differences (linearmodels FirstDifferenceOLS)",
+}
+
+_TERM = re.compile(r"^(?:(W)\()?(?:lag\(\s*([A-Za-z_][\w]*)\s*,\s*(\d+)\s*\)|([A-Za-z_][\w]*))\)?$")
+
+
+@dataclass(frozen=True)
+class Term:
+    """A parsed formula term: variable, time lag and whether it is spatially lagged."""
+
+    variable: str
+    lag: int = 0
+    spatial: bool = False
+
+    @property
+    def name(self) -> str:
+        """Output name: ``x``, ``x_l1``, ``W_x``, ``W_x_l1``."""
+        base = self.variable if self.lag == 0 else f"{self.variable}_l{self.lag}"
+        return f"W_{base}" if self.spatial else base
+
+
+def parse_formula(formula: str) -> tuple[str, list[Term], bool]:
+    """Parse ``"y ~ a + lag(b, 1) + W(c) - 1"``.
+
+    Returns
+    -------
+    (str, list of Term, bool)
+        Dependent variable, terms, and whether there is a constant.
+    """
+    if not isinstance(formula, str) or formula.count("~") != 1:
+        raise InputError(f"formula must look like 'y ~ x1 + x2', got {formula!r}")
+    lhs, rhs = (s.strip() for s in formula.split("~"))
+    if not re.fullmatch(r"[A-Za-z_]\w*", lhs):
+        raise InputError(f"the left-hand side must be one column name, got {lhs!r}")
+    constant = True
+    terms: list[Term] = []
+    rhs = rhs.replace("- 1", "+ -1").replace("-1", "+ -1")
+    for raw in [t.strip() for t in rhs.split("+") if t.strip()]:
+        if raw in ("0", "-1"):
+            constant = False
+            continue
+        if raw == "1":
+            continue
+        m = _TERM.match(raw.replace(" ", ""))
+        if not m or (m.group(1) and not raw.replace(" ", "").endswith(")")):
+            raise InputError(
+                f"cannot read the term {raw!r}; use a column name, lag(x, k) or W(x) (e.g. W(lag(x, 1)))"
+            )
+        spatial = bool(m.group(1))
+        var = m.group(2) or m.group(4)
+        lag = int(m.group(3)) if m.group(3) else 0
+        terms.append(Term(var, lag, spatial))
+    if not terms and not constant:
+        raise InputError("the formula has no regressors")
+    return lhs, terms, constant
+
+
+def _time_lag(s: pd.Series, k: int) -> pd.Series:
+    """Value in year t-k of the same unit (NaN when that year is absent)."""
+    if k == 0:
+        return s
+    prev = s.copy()
+    prev.index = pd.MultiIndex.from_arrays(
+        [s.index.get_level_values(0), s.index.get_level_values(1) + k], names=s.index.names
+    )
+    return prev.reindex(s.index)
+
+
+def _graph_matrix(graph: Any, units: pd.Index) -> sparse.csr_matrix:
+    from geoattr import weights as gw
+
+    return gw.to_sparse(graph, units)
+
+
+def spatial_lag(s: pd.Series, graph: Any) -> pd.Series:
+    """Spatial lag ``W x`` within each year.
+
+    Parameters
+    ----------
+    s : pandas.Series
+        On the (unit, year) index.
+    graph : libpysal.graph.Graph
+        Weights whose ids are the units (rows as stored: pass a row-standardised graph
+        for averages of neighbours).
+
+    Returns
+    -------
+    pandas.Series
+        Named ``W_<name>``; a unit's neighbours must be observed in the same year
+        (error naming the missing (unit, year) pairs otherwise).
+    """
+    units = pd.Index(graph.unique_ids)
+    wide = s.unstack(level=1)
+    missing = sorted(set(units) - set(wide.index))
+    if missing:
+        raise InputError(f"{len(missing)} unit(s) of the weights are not in the data: {format_ids(missing)}")
+    wide = wide.reindex(units)
+    if wide.isna().any().any():
+        cells = wide.isna().stack()
+        cells = cells[cells].index
+        raise InputError(
+            f"the spatial lag needs every unit in every year; {len(cells)} (unit, year) value(s) are missing: "
+            f"{format_ids(cells)}. Balance the panel (drop those years or units) first."
+        )
+    W = _graph_matrix(graph, units)
+    lagged = pd.DataFrame(W @ wide.to_numpy(), index=units, columns=wide.columns)
+    out = lagged.stack()
+    out.index = out.index.set_names(s.index.names)
+    return out.reindex(s.index).rename(f"W_{s.name}")
+
+
+def _frame(data: pd.DataFrame | PanelData, lhs: str, terms: list[Term], build: Mapping[str, Any]) -> pd.DataFrame:
+    if isinstance(data, PanelData):
+        vars_needed = sorted({t.variable for t in terms})
+        d = build_design(data, vars_needed, constant=False, **build)
+        df = d.X.copy()
+        if lhs != "y" and lhs in data.panel.columns:
+            df[lhs] = data.column(lhs).reindex(df.index)
+        else:
+            df[lhs] = d.y
+        df["population"] = d.population
+        return df
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"data must be a DataFrame on (unit, year) or a PanelData, {type(data).__name__} was given")
+    if not isinstance(data.index, pd.MultiIndex) or data.index.nlevels != 2:
+        raise InputError("data must be indexed by (unit, year): use data.set_index(['unit', 'year'])")
+    if build:
+        raise InputError(f"options {sorted(build)} apply to PanelData input only")
+    return data
+
+
+def fit(
+    formula: str,
+    data: pd.DataFrame | PanelData,
+    *,
+    model: str = "ols",
+    weights: Any = None,
+    effects: str | None = None,
+    method: str = "ml",
+    cov_type: str | None = None,
+    **options: Any,
+) -> RegressionResults:
+    """Estimate any geoattr model from a formula.
+
+    Parameters
+    ----------
+    formula : str
+        ``"y ~ x1 + lag(x2, 1) + W(x3)"``; see the module docstring.
+    data : DataFrame or PanelData
+        A DataFrame on the (unit, year) index, or a PanelData (model variables built
+        with :func:`geoattr.variables.build_design`; pass its options such as
+        ``years=``, ``commuting_year=`` here).
+    model : str, default "ols"
+        One of :data:`MODELS`.
+    weights : libpysal.graph.Graph, optional
+        Spatial weights for ``W(...)`` terms and spatial models; ids must match the
+        data's units.  Commuting graphs should be passed through
+        :func:`geoattr.weights.without_diagonal` for spatial terms (MODEL.md).
+    effects : {"unit", "time", "twoway"}, optional
+        Panel effects for ``fe``/``re``.
+    method : str, default "ml"
+        Estimation method of the spatial models.
+    cov_type : str, optional
+        Covariance; default ``"clustered"`` (by unit) for least squares and panels.
+    **options
+        ``population`` weights for ``wls`` come from the ``population`` column; other
+        options are passed to the design builder (PanelData input).
+
+    Returns
+    -------
+    RegressionResults
+    """
+    if model not in MODELS:
+        raise InputError(f"unknown model {model!r}; choose one of {sorted(MODELS)}")
+    lhs, terms, constant = parse_formula(formula)
+    if model == "slx":
+        if weights is None:
+            raise InputError("model='slx' needs weights= (a libpysal Graph)")
+        terms = terms + [Term(t.variable, t.lag, True) for t in terms if not t.spatial]
+    build = {k: options.pop(k) for k in list(options) if k in (
+        "years", "commuting_year", "min_share", "top_k", "include_diagonal", "on_missing", "dependent")}
+    if options:
+        raise InputError(f"unknown option(s) {sorted(options)} for model {model!r}")
+    df = _frame(data, lhs, terms, build)
+    needed = [lhs] + sorted({t.variable for t in terms})
+    missing_cols = [c for c in needed if c not in df.columns]
+    if missing_cols:
+        raise InputError(f"column(s) {missing_cols} are not in the data; it has {list(df.columns)}")
+    cols: dict[str, pd.Series] = {}
+    for t in terms:
+        s = _time_lag(df[t.variable], t.lag).rename(t.name if not t.spatial else t.name[2:])
+        if t.spatial:
+            if weights is None:
+                raise InputError(f"the term W({t.variable}) needs weights=")
+            s = spatial_lag(s, weights)
+        cols[t.name] = s
+    X = pd.DataFrame(cols, index=df.index)
+    if constant:
+        X.insert(0, "const", 1.0)
+    y = df[lhs].rename("y")
+    ok = y.notna() & X.notna().all(axis=1)
+    dropped = int((~ok).sum())
+    y, X = y[ok], X[ok]
+    pop = df["population"][ok] if "population" in df.columns else pd.Series(1.0, index=y.index)
+    years = (int(y.index.get_level_values(1).min()), int(y.index.get_level_values(1).max()))
+    notes = [f"{dropped} row(s) without the lags or values needed were left out"] if dropped else []
+    design = Design(y=y, X=X, population=pop, spec=formula, level="unit", years=years, notes=notes)
+    if model in ("ols", "wls", "slx"):
+        if model == "wls" and "population" not in df.columns:
+            raise InputError("model='wls' weights by a 'population' column, which the data lack")
+        res = LeastSquares(design, weighted=model == "wls").fit(cov_type=cov_type or "clustered")
+        res.notes.extend(notes)
+        return res
+    res = fit_panel(y, X, model=model, effects=(effects or "unit") if model != "fd" else None,
+                    cov_type=cov_type or "clustered")
+    res.notes.extend(notes)
+    return res

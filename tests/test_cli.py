@@ -1,0 +1,108 @@
+"""The main job: `geoattr demo` and `geoattr run CONFIG.toml` write every output."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from geoattr import cli, pipeline
+from geoattr.exceptions import InputError
+from tests.conftest import toy_flows, toy_panel
+
+TERMS = {"const", "vra", "vra_l1", "vra_l2", "centrality", "ds", "ra", "ra_l1", "ra_l2", "nv", "nv_l1", "nv_l2",
+         "log_pop", "ami"}
+
+
+@pytest.mark.slow
+def test_demo_writes_all_outputs(tmp_path, capsys):
+    assert cli.main(["demo", "--out", str(tmp_path), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert str(tmp_path.resolve()) in printed
+    coef = pd.read_csv(tmp_path / "coefficients.csv")
+    assert list(coef.columns) == ["spec", "level", "term", "estimate", "std_error", "t", "p"]
+    assert set(coef.term) == TERMS
+    assert set(coef.spec.astype(str)) == {"2018", "2019", "2022"}
+    fit = pd.read_csv(tmp_path / "fit.csv")
+    assert list(fit.columns) == ["spec", "level", "nobs", "r2", "adj_r2", "loglik", "aic", "bic"]
+    assert len(fit) == 6
+    att = pd.read_csv(tmp_path / "attractiveness.csv", dtype={"unit": str})
+    assert list(att.columns) == ["unit", "year", "actual", "expected", "residual", "residual_persons"]
+    assert (att.actual - att.expected - att.residual).abs().max() < 1e-9
+    rk = pd.read_csv(tmp_path / "rankings.csv", dtype={"unit": str})
+    assert set(rk.level) == {"municipality", "region"} and set(rk.list) == {"top", "bottom"}
+    html = (tmp_path / "map.html").read_text()
+    assert "folium" in html and "residual" in html
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert {"config", "versions", "timings_seconds", "row_accounting", "notes"} <= set(run)
+    assert run["versions"]["libpysal"] != "not installed"
+    acc = {a["table"]: a for a in run["row_accounting"]}
+    assert acc["design"]["used"] == len(att)
+
+
+def _write_files(tmp_path):
+    p = toy_panel().reset_index().rename(columns={"unit": "kommune", "population": "folketall"})
+    p.to_csv(tmp_path / "panel.csv", index=False)
+    toy_flows().rename(columns={"origin": "bosted", "destination": "arbeidssted", "count": "n"}).to_csv(
+        tmp_path / "flows.csv", index=False)
+    pd.DataFrame({"kommune": ["0101", "0102", "0103"], "index": [800, 500, 200]}).to_csv(
+        tmp_path / "cent.csv", index=False)
+    pd.DataFrame({"kommune": ["0101", "0102", "0103"], "reg": ["R1", "R1", "R2"]}).to_csv(
+        tmp_path / "reg.csv", index=False)
+
+
+CONFIG = """
+[data]
+source = "files"
+years = [2003, 2005]
+commuting_year = "same"
+panel = { path = "panel.csv", unit_column = "kommune", year_column = "year", columns = { folketall = "population", jobs = "jobs", net_migration = "net_migration" } }
+flows = { path = "flows.csv", origin = "bosted", destination = "arbeidssted", value = "n" }
+centrality = { path = "cent.csv", unit_column = "kommune", value_column = "index" }
+regions = { path = "reg.csv", unit_column = "kommune", region_column = "reg" }
+
+[model]
+spec = "2019"
+level = "municipality"
+cov_type = "robust"
+"""
+
+
+def test_run_config_from_files(tmp_path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    _write_files(data_dir)
+    (tmp_path / "run.toml").write_text(CONFIG)
+    out = tmp_path / "out"
+    rc = cli.main(["run", str(tmp_path / "run.toml"), "--out", str(out), "--data-dir", str(data_dir), "--no-progress"])
+    assert rc == 0
+    coef = pd.read_csv(out / "coefficients.csv")
+    assert list(coef.term) == ["const", "vra", "vra_l1", "vra_l2", "centrality"]
+    att = pd.read_csv(out / "attractiveness.csv", dtype={"unit": str})
+    assert sorted(att.unit.unique()) == ["0101", "0102", "0103"]
+    assert sorted(att.year.unique()) == [2003, 2004, 2005]
+    assert not (out / "map.html").exists()  # no polygons given
+
+
+def test_unknown_config_key(tmp_path):
+    (tmp_path / "bad.toml").write_text("[model]\nspecification = '2022'\n")
+    with pytest.raises(InputError, match=r"unknown key\(s\) \['specification'\] in \[model\]"):
+        pipeline.load_config(tmp_path / "bad.toml")
+    assert cli.main(["run", str(tmp_path / "bad.toml"), "--out", str(tmp_path / "o")]) == 2
+
+
+def test_bad_config_values(tmp_path):
+    for text, msg in [
+        ("[data]\nsource = 'ssb2'\n", r"source = 'ssb2' is not supported"),
+        ("[data]\ncommuting_year = 'first'\n", r"commuting_year must be an integer year or \"same\""),
+        ("[data]\nyears = [2003]\n", r"years must be \[first, last\]"),
+        ("[model]\nspec = '2020'\n", r"spec '2020' is unknown"),
+        ("[model]\nlevel = 'county'\n", r"level 'county' is unknown"),
+        ("[plots]\nx = 1\n", r"unknown configuration section\(s\) \['plots'\]"),
+    ]:
+        (tmp_path / "c.toml").write_text(text)
+        with pytest.raises(InputError, match=msg):
+            pipeline.load_config(tmp_path / "c.toml")
+    with pytest.raises(InputError, match="does not exist"):
+        pipeline.load_config(tmp_path / "missing.toml")
