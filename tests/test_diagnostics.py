@@ -1,0 +1,78 @@
+"""Spatial diagnostics pinned to spreg (LMtests, MoranRes) on the same data; tolerance 1e-8 relative."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from libpysal.graph import Graph
+from scipy import sparse
+
+from geoattr.exceptions import InputError
+from geoattr.models.diagnostics import likelihood_ratio, lm_tests, moran_residuals, panel_weights
+from geoattr.models.ols import LeastSquares
+from geoattr.variables import Design
+
+spreg = pytest.importorskip("spreg")
+
+
+def _case(n_side=10, rho=0.3, seed=0):
+    from libpysal.weights import lat2W
+
+    w = lat2W(n_side, n_side, rook=False)
+    w.transform = "r"
+    n = w.n
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 2))
+    W = sparse.csr_matrix(w.sparse)
+    y = np.linalg.solve(np.eye(n) - rho * W.toarray(), 1 + X @ [1.0, -0.5] + rng.normal(size=n))
+    idx = pd.MultiIndex.from_arrays([[f"{i:03d}" for i in range(n)], [2020] * n], names=["unit", "year"])
+    Xd = pd.DataFrame({"const": 1.0, "x1": X[:, 0], "x2": X[:, 1]}, index=idx)
+    d = Design(y=pd.Series(y, index=idx, name="y"), X=Xd, population=pd.Series(1.0, index=idx), spec="t",
+               level="unit", years=(2020, 2020))
+    res = LeastSquares(d).fit(cov_type="unadjusted")
+    return w, W, X, y, Xd, res
+
+
+def test_lm_tests_match_spreg():
+    w, W, X, y, Xd, res = _case()
+    ols = spreg.OLS(y[:, None], X, w=w, spat_diag=True)
+    ours = lm_tests(res, Xd, W)
+    ref = {"lm_lag": ols.lm_lag, "robust_lm_lag": ols.rlm_lag, "lm_error": ols.lm_error,
+           "robust_lm_error": ols.rlm_error, "sarma": ols.lm_sarma}
+    for k, (stat, p) in ref.items():
+        assert ours.loc[k, "statistic"] == pytest.approx(stat, rel=1e-8), k
+        assert ours.loc[k, "pvalue"] == pytest.approx(p, rel=1e-6, abs=1e-300), k
+
+
+def test_moran_residuals_match_spreg():
+    w, W, X, y, Xd, res = _case(rho=0.5, seed=2)
+    ols = spreg.OLS(y[:, None], X, w=w, spat_diag=True, moran=True)
+    m = moran_residuals(res, Xd, W)
+    I, z, p = ols.moran_res
+    assert m.statistic == pytest.approx(z, rel=1e-8)
+    assert m.pvalue == pytest.approx(p, rel=1e-6)
+    assert f"I = {I:.6f}" in m.null
+
+
+def test_panel_weights_block_diagonal():
+    ids = ["a", "b", "c"]
+    g = Graph.from_arrays(["a", "b", "b", "c"], ["b", "a", "c", "b"], [1.0, 0.5, 0.5, 1.0])
+    idx = pd.MultiIndex.from_product([ids, [2001, 2002]], names=["unit", "year"])
+    Wp = panel_weights(g, idx).toarray()
+    # (a, 2001) row links to (b, 2001) only; (b, 2002) to (a, 2002) and (c, 2002)
+    assert Wp[0, 2] == 1.0 and Wp[0].sum() == 1.0
+    assert Wp[3, 1] == 0.5 and Wp[3, 5] == 0.5 and Wp[3, [0, 2, 4]].sum() == 0
+    with pytest.raises(InputError, match=r"1 unit\(s\) of the data are not in the weights: 'd'"):
+        panel_weights(g, pd.MultiIndex.from_product([ids + ["d"], [2001]], names=["unit", "year"]))
+
+
+def test_likelihood_ratio_by_hand():
+    _, _, _, _, Xd, res = _case()
+    d = Design(y=res.y, X=Xd[["const", "x1"]], population=pd.Series(1.0, index=Xd.index), spec="t", level="u",
+               years=(2020, 2020))
+    small = LeastSquares(d).fit(cov_type="unadjusted")
+    lr = likelihood_ratio(small, res)
+    assert lr.statistic == pytest.approx(2 * (res.loglik - small.loglik), rel=1e-12) and lr.df == 1
+    with pytest.raises(InputError, match="must have more parameters"):
+        likelihood_ratio(res, small)
