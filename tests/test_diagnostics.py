@@ -48,7 +48,7 @@ def test_lm_tests_match_spreg():
 def test_moran_residuals_match_spreg():
     w, W, X, y, Xd, res = _case(rho=0.5, seed=2)
     ols = spreg.OLS(y[:, None], X, w=w, spat_diag=True, moran=True)
-    m = moran_residuals(res, Xd, W)
+    m = moran_residuals(res.resids, Xd, W)
     I, z, p = ols.moran_res
     assert m.statistic == pytest.approx(z, rel=1e-8)
     assert m.pvalue == pytest.approx(p, rel=1e-6)

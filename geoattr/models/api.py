@@ -37,6 +37,13 @@ MODELS = {
     "fe": "fixed effects (linearmodels PanelOLS)",
     "re": "random effects (linearmodels RandomEffects)",
     "fd": "first differences (linearmodels FirstDifferenceOLS)",
+    "sar": "spatial lag of y (ML, sparse)",
+    "sem": "spatial error (ML, sparse)",
+    "sdm": "spatial Durbin: lag of y and WX (ML)",
+    "sdem": "spatial Durbin error: error and WX (ML)",
+    "sac": "spatial lag and spatial error, optionally with different weights (ML)",
+    "sar_fe": "spatial lag panel with fixed effects (ML on within-transformed data)",
+    "sem_fe": "spatial error panel with fixed effects (ML on within-transformed data)",
 }
 
 _TERM = re.compile(r"^(?:(W)\()?(?:lag\(\s*([A-Za-z_][\w]*)\s*,\s*(\d+)\s*\)|([A-Za-z_][\w]*))\)?$")
@@ -197,12 +204,17 @@ def fit(
     effects : {"unit", "time", "twoway"}, optional
         Panel effects for ``fe``/``re``.
     method : str, default "ml"
-        Estimation method of the spatial models.
+        Estimation method of the spatial models (maximum likelihood; the
+        log-determinant method of the engine may be named instead: ``"lu"``,
+        ``"eigen"``).
     cov_type : str, optional
         Covariance; default ``"clustered"`` (by unit) for least squares and panels.
     **options
-        ``population`` weights for ``wls`` come from the ``population`` column; other
-        options are passed to the design builder (PanelData input).
+        ``error_weights=`` (a Graph) gives ``sac`` a different W for the error term;
+        ``balance="drop"`` lets the spatial panel models drop units not observed in
+        every year (reported in the notes); design options (``years``,
+        ``commuting_year``...) apply to PanelData input.  ``wls`` weights by the
+        ``population`` column.
 
     Returns
     -------
@@ -215,6 +227,8 @@ def fit(
         if weights is None:
             raise InputError("model='slx' needs weights= (a libpysal Graph)")
         terms = terms + [Term(t.variable, t.lag, True) for t in terms if not t.spatial]
+    error_weights = options.pop("error_weights", None)
+    balance = options.pop("balance", "raise")
     build = {k: options.pop(k) for k in list(options) if k in (
         "years", "commuting_year", "min_share", "top_k", "include_diagonal", "on_missing", "dependent")}
     if options:
@@ -247,6 +261,20 @@ def fit(
         if model == "wls" and "population" not in df.columns:
             raise InputError("model='wls' weights by a 'population' column, which the data lack")
         res = LeastSquares(design, weighted=model == "wls").fit(cov_type=cov_type or "clustered")
+        res.notes.extend(notes)
+        return res
+    if model in ("sar", "sem", "sdm", "sdem", "sac", "sar_fe", "sem_fe"):
+        if weights is None:
+            raise InputError(f"model={model!r} needs weights= (a libpysal Graph)")
+        if model.endswith("_fe"):
+            from geoattr.models.spatial_panel import fit_spatial_panel
+
+            res = fit_spatial_panel(y, X, weights, model=model, effects=effects or "unit", balance=balance)
+        else:
+            from geoattr.models.spatial import fit_spatial
+
+            res = fit_spatial(y, X, weights, model=model, error_graph=error_weights,
+                              method=method if method != "ml" else "auto")
         res.notes.extend(notes)
         return res
     res = fit_panel(y, X, model=model, effects=(effects or "unit") if model != "fd" else None,

@@ -117,7 +117,7 @@ def lm_tests(res: RegressionResults, X: pd.DataFrame, W: sparse.spmatrix) -> pd.
     ).T
 
 
-def moran_residuals(res: RegressionResults, X: pd.DataFrame, W: sparse.spmatrix) -> HypothesisTest:
+def moran_residuals(resid: pd.Series, X: pd.DataFrame | None, W: sparse.spmatrix) -> HypothesisTest:
     """Moran's I of regression residuals with its exact mean and variance (Cliff and Ord).
 
     ``I = (N / S0) e'We / e'e``; under the null of no spatial autocorrelation
@@ -126,12 +126,26 @@ def moran_residuals(res: RegressionResults, X: pd.DataFrame, W: sparse.spmatrix)
     with ``M = I - X(X'X)^{-1}X'``; the traces are expanded so that only W times X
     is formed.  The p-value is two-sided from the normal approximation.
 
+    Parameters
+    ----------
+    resid : pandas.Series
+        Residuals on the observations' index.
+    X : pandas.DataFrame or None
+        The regressors of a least-squares fit (same index) for the exact moments;
+        ``None`` treats the residuals as deviations from a mean (``X`` = constant),
+        the usual approximation for residuals of ML and panel estimators.
+    W : scipy.sparse matrix
+        Weights over the observations in the order of ``resid``.
+
     Returns
     -------
     HypothesisTest
         ``statistic`` is the z value; Moran's I, its mean and variance are in ``null``.
     """
-    Xa, e, _ = _xy(res, X)
+    e = resid.to_numpy(dtype=float)
+    Xa = np.ones((len(e), 1)) if X is None else X.reindex(resid.index).to_numpy(dtype=float)
+    if X is None:
+        e = e - e.mean()
     W = sparse.csr_matrix(W)
     n, k = Xa.shape
     S0 = W.sum()

@@ -1,0 +1,270 @@
+"""Compare the commuting-weighted VRA model with panel and spatial alternatives.
+
+:func:`compare` runs a grid of models x weights on the same sample and returns one
+tidy table: coefficients with standard errors (one column per model), and rows for
+log-likelihood, AIC, BIC, R², residual Moran's I under every weights matrix, LM tests
+and the root mean squared error when whole years are held out.
+
+The reference is the VRA model estimated by pooled OLS (``vra_ols``).  The spatial
+alternatives replace the commuting-weighted growth by the unit's own relative job
+growth (``ra``, ``ra_l1``, ``ra_l2``) and let a spatial term carry the neighbours'
+influence — the question the users ask is whether commuting weights beat them.  The
+regressor sets are parameters (``terms`` and ``alternative_terms``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geoattr.data import PanelData
+from geoattr.exceptions import GeoattrWarning, InputError
+from geoattr.models.diagnostics import lm_tests, moran_residuals, panel_weights
+from geoattr.models.ols import LeastSquares
+from geoattr.models.panel import fit_panel
+from geoattr.models.results import RegressionResults, _stars
+from geoattr.variables import Design, build_design
+
+__all__ = ["compare", "Comparison", "GRID_MODELS"]
+
+#: Models of the comparison grid and whether they use a weights matrix.
+GRID_MODELS: dict[str, bool] = {
+    "vra_ols": False, "ols": False, "fe": False, "re": False,
+    "slx": True, "sar": True, "sem": True, "sdm": True, "sdem": True, "sac": True,
+    "sar_fe": True, "sem_fe": True,
+}
+
+
+@dataclass
+class Comparison:
+    """The comparison of models: fitted results and the tidy table.
+
+    Attributes
+    ----------
+    results : dict[str, RegressionResults]
+        Column name (``model`` or ``model|weights``) -> results.
+    table : pandas.DataFrame
+        Rows: ``<term>`` and ``<term> (se)`` for every coefficient, then statistics
+        (``nobs, loglik, aic, bic, r2, moran_I_z[<w>], moran_p[<w>], lm_lag[<w>],
+        lm_error[<w>], rmse_holdout``); one column per model.
+    errors : dict[str, str]
+        Models that could not be estimated and why (nothing is dropped silently).
+    """
+
+    results: dict[str, RegressionResults]
+    table: pd.DataFrame
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def to_csv(self, path: Any) -> None:
+        """Write the table as CSV (rows: statistics, columns: models)."""
+        self.table.to_csv(path, index_label="row")
+
+    def to_html(self) -> str:
+        """The table as an HTML fragment."""
+        return self.table.to_html(float_format=lambda v: f"{v:.4f}", na_rep="")
+
+    def to_latex(self, *, precision: int = 3, stars: bool = True) -> str:
+        """Booktabs LaTeX: coefficients with stars, standard errors in parentheses below."""
+        from geoattr.models.results import _tex
+
+        cols = list(self.table.columns)
+        lines = ["\\begin{tabular}{l" + "c" * len(cols) + "}", "\\toprule",
+                 " & ".join([""] + [_tex(c) for c in cols]) + " \\\\", "\\midrule"]
+        coef_rows = [r for r in self.table.index if not r.endswith(" (se)") and r in self._coef_terms]
+        for r in coef_rows:
+            est, se = self.table.loc[r], self.table.loc[f"{r} (se)"]
+            p = self._pvalues.loc[r] if r in self._pvalues.index else pd.Series(np.nan, index=cols)
+            cells = [f"{v:.{precision}f}{_stars(pp) if stars else ''}" if pd.notna(v) else ""
+                     for v, pp in zip(est, p)]
+            lines.append(" & ".join([_tex(r)] + cells) + " \\\\")
+            lines.append(" & ".join([""] + [f"({v:.{precision}f})" if pd.notna(v) else "" for v in se]) + " \\\\")
+        lines.append("\\midrule")
+        for r in [r for r in self.table.index if r not in self._coef_terms and not r.endswith(" (se)")]:
+            lines.append(" & ".join([_tex(r)] + [f"{v:.{precision}f}" if pd.notna(v) else "" for v in
+                                                 self.table.loc[r]]) + " \\\\")
+        lines += ["\\bottomrule", "\\end{tabular}"]
+        return "\n".join(lines)
+
+    _coef_terms: list[str] = field(default_factory=list, repr=False)
+    _pvalues: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+
+
+def _fit_one(model: str, d: Design, graph: Any, cov_type: str) -> RegressionResults:
+    from geoattr.models.api import spatial_lag
+
+    y, X = d.y, d.X
+    if model in ("vra_ols", "ols"):
+        return LeastSquares(d).fit(cov_type=cov_type)
+    if model in ("fe", "re"):
+        return fit_panel(y, X, model=model, effects="unit", cov_type=cov_type)
+    if model == "slx":
+        WX = pd.DataFrame({f"W_{c}": spatial_lag(X[c].rename(c), graph) for c in X.columns if c != "const"})
+        return LeastSquares(Design(y=y, X=pd.concat([X, WX], axis=1), population=d.population, spec=d.spec,
+                                   level=d.level, years=d.years)).fit(cov_type=cov_type)
+    if model in ("sar", "sem", "sdm", "sdem", "sac"):
+        from geoattr.models.spatial import fit_spatial
+
+        return fit_spatial(y, X, graph, model=model)
+    if model in ("sar_fe", "sem_fe"):
+        from geoattr.models.spatial_panel import fit_spatial_panel
+
+        return fit_spatial_panel(y, X, graph, model=model)
+    raise InputError(f"unknown model {model!r}; choose from {sorted(GRID_MODELS)}")
+
+
+def _holdout_rmse(model: str, d: Design, graph: Any, cov_type: str, holdout: Sequence[int]) -> float:
+    """RMSE of predictions for held-out years from a fit on the other years (X b, no spatial feedback
+    beyond the estimated rho for lag models: predictions use the reduced form)."""
+    yrs = d.y.index.get_level_values("year")
+    errs = []
+    for t in holdout:
+        tr, te = yrs != t, yrs == t
+        dt = Design(y=d.y[tr], X=d.X[tr], population=d.population[tr], spec=d.spec, level=d.level, years=d.years)
+        r = _fit_one(model, dt, graph, cov_type)
+        Xte = d.X[te]
+        if model == "slx":
+            from geoattr.models.api import spatial_lag
+
+            Xte = pd.concat([Xte, pd.DataFrame({f"W_{c}": spatial_lag(Xte[c].rename(c), graph)
+                                                 for c in Xte.columns if c != "const"})], axis=1)
+        if model in ("sdm", "sdem"):
+            from geoattr.models.spatial import _lagged_X
+
+            Xte = _lagged_X(Xte, panel_weights(graph, Xte.index))
+        terms = [p for p in r.params.index if p in Xte.columns]
+        pred = Xte[terms].to_numpy() @ r.params[terms].to_numpy()
+        if "rho" in r.params.index:
+            from scipy import sparse
+            from scipy.sparse.linalg import spsolve
+
+            W = panel_weights(graph, Xte.index)
+            pred = spsolve(sparse.identity(W.shape[0], format="csc") - r.params["rho"] * W.tocsc(), pred)
+        if model == "fe":
+            # unit effects estimated on the training years
+            base = (d.y[tr] - d.X[tr][terms] @ r.params[terms]).groupby(level="unit").mean()
+            pred = pred + base.reindex(Xte.index.get_level_values("unit")).fillna(0).to_numpy()
+        errs.append(d.y[te].to_numpy() - pred)
+    e = np.concatenate(errs)
+    return float(np.sqrt(np.mean(e**2)))
+
+
+def compare(
+    data: PanelData,
+    *,
+    weights: Mapping[str, Any],
+    models: Sequence[str] = ("vra_ols", "slx", "sar", "sem", "sdm", "fe", "re", "sar_fe", "sem_fe"),
+    terms: str | Sequence[str] = "2022",
+    alternative_terms: Sequence[str] | None = None,
+    years: tuple[int, int] | None = None,
+    holdout_years: Sequence[int] | None = None,
+    cov_type: str = "clustered",
+    commuting_year: int | str = "same",
+) -> Comparison:
+    """Run models x weights on one sample and tabulate them.
+
+    Parameters
+    ----------
+    data : PanelData
+    weights : mapping name -> Graph
+        E.g. ``{"commuting": without_diagonal(commuting(...)), "queen": ..., "knn6": ...,
+        "distance": ...}``; row-standardise geometric graphs first.  Each is used by
+        every spatial model, and every model's residuals are tested (Moran's I, LM)
+        under each of them.
+    models : sequence of str
+        From :data:`GRID_MODELS`; non-spatial models are run once.
+    terms : str or list, default "2022"
+        Regressors of ``vra_ols`` (a specification name or terms).
+    alternative_terms : list of str, optional
+        Regressors of the other models; default the VRA terms replaced by own growth
+        (``ra, ra_l1, ra_l2``) and the rest kept.
+    years : (int, int), optional
+    holdout_years : sequence of int, optional
+        Years held out one at a time for the out-of-sample RMSE row (default: the
+        last three years).
+    cov_type : str, default "clustered"
+        Covariance of the least-squares and panel models (spatial ML: information matrix).
+    commuting_year : int or "same"
+
+    Returns
+    -------
+    Comparison
+    """
+    unknown = [m for m in models if m not in GRID_MODELS]
+    if unknown:
+        raise InputError(f"unknown model(s) {unknown}; choose from {sorted(GRID_MODELS)}")
+    if not weights and any(GRID_MODELS[m] for m in models):
+        raise InputError("spatial models need weights={name: Graph, ...}")
+    base = build_design(data, terms, years=years, commuting_year=commuting_year)
+    if alternative_terms is None:
+        alt = [t.replace("vra", "ra") if t.startswith("vra") else t for t in base.X.columns if t != "const"]
+    else:
+        alt = list(alternative_terms)
+    alt_design = build_design(data, alt, years=base.years, commuting_year=commuting_year)
+    holdout = list(holdout_years) if holdout_years is not None else list(range(base.years[1] - 2, base.years[1] + 1))
+    results: dict[str, RegressionResults] = {}
+    designs: dict[str, Design] = {}
+    errors: dict[str, str] = {}
+    rmse: dict[str, float] = {}
+    for m in models:
+        runs = [(m, None)] if not GRID_MODELS[m] else [(f"{m}|{w}", g) for w, g in weights.items()]
+        for name, g in runs:
+            d = base if m == "vra_ols" else alt_design
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", GeoattrWarning)
+                    results[name] = _fit_one(m, d, g, cov_type)
+                    rmse[name] = _holdout_rmse(m, d, g, cov_type, holdout)
+                if caught:
+                    results[name].notes.extend(str(w.message) for w in caught)
+                designs[name] = d
+            except (InputError, np.linalg.LinAlgError, ValueError, ImportError) as err:
+                errors[name] = f"{type(err).__name__}: {err}"
+    if errors:
+        warnings.warn(f"{len(errors)} model(s) could not be estimated: {errors}", GeoattrWarning, stacklevel=2)
+    coef_terms: list[str] = []
+    for r in results.values():
+        for t in r.params.index:
+            if t not in coef_terms:
+                coef_terms.append(t)
+    rows: dict[str, dict[str, float]] = {}
+    pvals: dict[str, dict[str, float]] = {}
+    for t in coef_terms:
+        rows[t] = {n: r.params.get(t, np.nan) for n, r in results.items()}
+        rows[f"{t} (se)"] = {n: r.std_errors.get(t, np.nan) for n, r in results.items()}
+        pvals[t] = {n: r.pvalues.get(t, np.nan) for n, r in results.items()}
+    for stat in ("nobs", "loglik", "aic", "bic", "r2"):
+        rows[stat] = {n: (r.rsquared if stat == "r2" else getattr(r, stat)) for n, r in results.items()}
+    for wname, g in weights.items():
+        rows[f"moran_I_z[{wname}]"], rows[f"moran_p[{wname}]"] = {}, {}
+        rows[f"lm_lag_p[{wname}]"], rows[f"lm_error_p[{wname}]"] = {}, {}
+        for n, r in results.items():
+            idx = r.resids.index
+            try:
+                Wp = panel_weights(g, idx)
+                least_squares = r.model in ("ols", "wls") and "const" in r.params.index
+                if least_squares:
+                    Xr = designs[n].X.reindex(idx)
+                    if n.startswith("slx"):
+                        Xr = None  # WX columns are not in the design; use the mean-deviation moments
+                    mt = moran_residuals(r.resids, Xr, Wp)
+                    if Xr is not None:
+                        lm = lm_tests(r, Xr, Wp)
+                        rows[f"lm_lag_p[{wname}]"][n] = lm.loc["lm_lag", "pvalue"]
+                        rows[f"lm_error_p[{wname}]"][n] = lm.loc["lm_error", "pvalue"]
+                else:
+                    mt = moran_residuals(r.resids, None, Wp)
+                rows[f"moran_I_z[{wname}]"][n] = mt.statistic
+                rows[f"moran_p[{wname}]"][n] = mt.pvalue
+            except InputError as err:
+                errors[f"{n} moran[{wname}]"] = str(err)
+    rows["rmse_holdout"] = rmse
+    table = pd.DataFrame(rows).T.reindex(columns=list(results))
+    comp = Comparison(results=results, table=table, errors=errors)
+    comp._coef_terms = coef_terms
+    comp._pvalues = pd.DataFrame(pvals).T.reindex(columns=list(results))
+    return comp
