@@ -31,6 +31,10 @@ __all__ = ["DEFAULT_CONFIG", "load_config", "run", "synthetic_panel_data", "RunO
 DEFAULT_CONFIG: dict[str, Any] = {
     "data": {"source": "synthetic", "seed": 2022, "years": None, "commuting_year": "same"},
     "model": {"spec": ["2022", "2019", "2018"], "level": ["region", "municipality"]},
+    "analyses": {"yearly": True, "subgroups": True, "subgroup_periods": "halves", "decomposition": True,
+                 "barometer": True, "drivers": "auto", "uncertainty": True, "persistence": True,
+                 "regimes": "centrality"},
+    "comparison": {"enabled": True},
     "output": {"top_n": 10, "map": True},
 }
 
@@ -43,7 +47,14 @@ _MODEL_KEYS = {
     "min_share", "top_k", "include_diagonal", "on_missing",
 }
 _OUTPUT_KEYS = {"top_n", "map"}
-_SECTIONS = {"data": _DATA_KEYS, "model": _MODEL_KEYS, "output": _OUTPUT_KEYS}
+_ANALYSES_KEYS = {
+    "yearly", "subgroups", "subgroup_periods", "decomposition", "decomposition_years", "barometer",
+    "barometer_flows", "barometer_period_length", "drivers", "driver_periods", "uncertainty", "persistence",
+    "regimes", "fertility_rates",
+}
+_COMPARISON_KEYS = {"enabled", "models", "weights", "knn", "distance_band", "holdout_years", "weights_year"}
+_SECTIONS = {"data": _DATA_KEYS, "model": _MODEL_KEYS, "output": _OUTPUT_KEYS, "analyses": _ANALYSES_KEYS,
+             "comparison": _COMPARISON_KEYS}
 _VERSIONED = ["geoattr", "numpy", "pandas", "scipy", "geopandas", "shapely", "libpysal", "spreg",
               "linearmodels", "folium", "esda"]
 
@@ -313,6 +324,15 @@ def run(
             attractiveness_map(data.polygons, vals[["actual", "expected", "residual", "residual_persons"]],
                                layer_name=f"Attractiveness {main.spec} ({main.level} model), cumulative "
                                           f"{years[0]}-{years[1]}", path=files["map"])
+    acfg = cfg.get("analyses", {})
+    extra_info: dict[str, Any] = {}
+    if acfg:
+        with timer("analyses"):
+            extra_info.update(_run_analyses(main, data, acfg, out, files, progress=progress))
+    ccfg = cfg.get("comparison", {})
+    if ccfg.get("enabled", False):
+        with timer("comparison"):
+            extra_info.update(_run_comparison(data, ccfg, main, out, files))
     timer.timings["total"] = round(time.perf_counter() - t_start, 4)
     acc = main.unit_design.accounting
     run_info = {
@@ -323,6 +343,7 @@ def run(
         "notes": main.unit_design.notes + ([f"estimated on {main.level}s; coefficients applied to municipalities"]
                                            if main.level == "region" else []),
         "row_accounting": acc.to_dict(),
+        "analyses": extra_info,
         "versions": _versions(),
         "timings_seconds": timer.timings,
         "outputs": {k: v.name for k, v in files.items()},
@@ -334,3 +355,131 @@ def run(
         for k, v in files.items():
             echo(f"  {k:<20} {v.resolve()}")
     return RunOutputs(out=out, files=files, main=main, fits=fits)
+
+
+_FLOW_PREFIX = "flow__"
+_DRIVER_PREFIX = "driver__"
+
+
+def _halves(years: tuple[int, int]) -> list[tuple[int, int]]:
+    mid = (years[0] + years[1]) // 2
+    return [(years[0], mid), (mid + 1, years[1])]
+
+
+def _centrality_classes(data: PanelData) -> pd.Series:
+    """Tertiles of the centrality index: 'central', 'intermediate', 'peripheral'."""
+    c = data.centrality
+    if c is None:
+        raise InputError("regimes = 'centrality' needs centrality in the data")
+    return pd.qcut(c, 3, labels=["peripheral", "intermediate", "central"]).astype(str)
+
+
+def _run_analyses(main: AttractivenessResults, data: PanelData, acfg: Mapping[str, Any], out: Path,
+                  files: dict[str, Path], *, progress: bool) -> dict[str, Any]:
+    """The analyses of ``[analyses]``: each writes its table and returns facts for run.json."""
+    from geoattr import analysis
+    from geoattr.decomposition import decompose
+
+    info: dict[str, Any] = {}
+    years = main.unit_design.years
+    spec = main.spec
+    level = main.level
+    if acfg.get("subgroups", False):
+        groups = {c.split("__", 1)[1]: c for c in data.panel.columns if c.startswith("net_migration__")}
+        periods = acfg.get("subgroup_periods", "halves")
+        periods = _halves(years) if periods == "halves" else [tuple(p) for p in periods]
+        sub = analysis.subgroups(data, spec, groups=groups, periods=periods, level=level, years=years)
+        files["subgroups"] = out / "subgroups.csv"
+        sub.to_csv(files["subgroups"], index=False)
+    if acfg.get("decomposition", False):
+        dyears = tuple(acfg.get("decomposition_years", (years[0], years[1] - 1)))
+        fert = acfg.get("fertility_rates")
+        if fert is None and "births" in data.panel.columns:
+            fert = getattr(data, "fertility_rates", None)
+        try:
+            dec = decompose(main, years=dyears, fertility_rates=fert)
+        except InputError as err:
+            if "births" not in str(err) and "population of 1 January" not in str(err):
+                raise
+            info["decomposition_note"] = str(err)
+            dec = None
+        if dec is not None:
+            files["decomposition"] = out / "decomposition.csv"
+            dec.to_csv(files["decomposition"], index=False)
+            info["decomposition_years"] = list(dyears)
+    if acfg.get("barometer", False):
+        from geoattr.barometer import barometer
+
+        flows = acfg.get("barometer_flows") or [c for c in data.panel.columns if c.startswith(_FLOW_PREFIX)]
+        bar = barometer(data, period_length=int(acfg.get("barometer_period_length", 3)), flow_columns=flows or None)
+        files["barometer"] = out / "barometer.csv"
+        bar.to_frame().to_csv(files["barometer"], index=False)
+    drv = acfg.get("drivers", False)
+    if drv:
+        from geoattr.attractiveness import attractiveness
+        from geoattr.drivers import drivers
+
+        cols = [c for c in data.panel.columns if c.startswith(_DRIVER_PREFIX)] if drv == "auto" else list(drv)
+        if cols:
+            att = attractiveness(main)["residual"]
+            cand = data.panel[cols].reindex(att.index)
+            periods = acfg.get("driver_periods", "halves")
+            periods = _halves(years) if periods == "halves" else [tuple(p) for p in periods]
+            dres = drivers(att, cand, periods=periods)
+            files["drivers"] = out / "drivers.csv"
+            dres.to_frame().to_csv(files["drivers"], index=False)
+    if acfg.get("uncertainty", False):
+        from geoattr.attractiveness import attractiveness
+
+        pi = analysis.prediction_intervals(main)
+        files["prediction_intervals"] = out / "prediction_intervals.csv"
+        pi.reset_index().to_csv(files["prediction_intervals"], index=False)
+        eb = analysis.shrunken_attractiveness(attractiveness(main))
+        files["shrunken_attractiveness"] = out / "shrunken_attractiveness.csv"
+        eb.rename_axis("unit").reset_index().to_csv(files["shrunken_attractiveness"], index=False)
+        info["empirical_bayes_tau2"] = eb.attrs["tau2"]
+        info["prediction_interval_coverage"] = float(1 - pi["outside"].mean())
+    if acfg.get("persistence", False):
+        from geoattr.attractiveness import attractiveness
+
+        per = analysis.persistence(attractiveness(main))
+        info["persistence"] = {"persistent_share": per.persistent_share, "ar1_first_differences": per.ar1,
+                               **{f"wooldridge_{k}": v for k, v in per.serial_correlation.to_series().items()}}
+    reg = acfg.get("regimes", False)
+    if reg:
+        classes = _centrality_classes(data) if reg == "centrality" else reg
+        rr = analysis.regimes(data, spec, regime=classes, years=years)
+        files["regimes"] = out / "regimes.csv"
+        rr.coefficients.rename_axis("term").reset_index().to_csv(files["regimes"], index=False)
+        info["chow"] = rr.chow.to_series().to_dict()
+    return info
+
+
+def _run_comparison(data: PanelData, ccfg: Mapping[str, Any], main: AttractivenessResults, out: Path,
+                    files: dict[str, Path]) -> dict[str, Any]:
+    """The specification comparison of ``[comparison]``: comparison.csv and comparison.tex."""
+    from geoattr import weights as gw
+    from geoattr.compare import compare
+
+    wanted = ccfg.get("weights", ["commuting", "queen", "knn", "distance"])
+    years = main.unit_design.years
+    graphs: dict[str, Any] = {}
+    if "commuting" in wanted:
+        wyear = ccfg.get("weights_year", years[1])
+        graphs["commuting"] = gw.without_diagonal(gw.commuting(data.flows, year=int(wyear), ids=data.units))
+    if data.polygons is not None:
+        poly = data.polygons
+        if "queen" in wanted:
+            graphs["queen"] = gw.row_standardise(gw.contiguity(poly))
+        if "knn" in wanted:
+            graphs[f"knn{int(ccfg.get('knn', 6))}"] = gw.row_standardise(gw.knn(poly, int(ccfg.get("knn", 6))))
+        if "distance" in wanted:
+            graphs["distance"] = gw.row_standardise(gw.distance_band(poly, float(ccfg.get("distance_band", 60000))))
+    models = ccfg.get("models", ["vra_ols", "slx", "sar", "sem", "sdm", "fe", "re", "sar_fe", "sem_fe"])
+    comp = compare(data, weights=graphs, models=models, terms=main.spec, years=years,
+                   holdout_years=ccfg.get("holdout_years"))
+    files["comparison"] = out / "comparison.csv"
+    comp.to_csv(files["comparison"])
+    files["comparison_tex"] = out / "comparison.tex"
+    files["comparison_tex"].write_text(comp.to_latex(), encoding="utf-8")
+    return {"comparison_errors": comp.errors, "comparison_weights": list(graphs)}

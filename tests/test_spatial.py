@@ -1,0 +1,129 @@
+"""Spatial models through geoattr.fit, pinned to spreg (same data; tolerances as stated)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from libpysal.graph import Graph
+
+from geoattr.exceptions import InputError
+from geoattr.models.api import fit
+from geoattr.models.spatial import fit_spatial
+from geoattr.models.spatial_panel import fit_spatial_panel
+
+spreg = pytest.importorskip("spreg")
+
+
+def _grid(side=12):
+    """Queen contiguity of a side x side grid of squares; string ids; row-standardised."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    ids = [f"{i:03d}" for i in range(side * side)]
+    gdf = gpd.GeoDataFrame(geometry=[box(i % side, i // side, i % side + 1, i // side + 1) for i in range(side * side)],
+                           index=pd.Index(ids, name="unit"))
+    g = Graph.build_contiguity(gdf, rook=False).transform("r")
+    w = g.to_W()
+    return w, g, ids
+
+
+def _cross_section(model="sar", rho=0.4, seed=0, side=12):
+    w, g, ids = _grid(side)
+    n = w.n
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 2))
+    W = w.sparse.toarray()
+    e = rng.normal(size=n)
+    if model == "sar":
+        y = np.linalg.solve(np.eye(n) - rho * W, 1 + X @ [1.0, -0.5] + e)
+    else:
+        y = 1 + X @ [1.0, -0.5] + np.linalg.solve(np.eye(n) - rho * W, e)
+    idx = pd.MultiIndex.from_arrays([ids, [2020] * n], names=["unit", "year"])
+    df = pd.DataFrame({"y": y, "x1": X[:, 0], "x2": X[:, 1]}, index=idx)
+    return w, g, df, X, y
+
+
+def test_sar_matches_spreg_ml_lag():
+    w, g, df, X, y = _cross_section("sar")
+    r = fit("y ~ x1 + x2", df, model="sar", weights=g)
+    ref = spreg.ML_Lag(y[:, None], X, w=w, method="full")
+    # engine tolerance: coefficients 1e-6 relative, standard errors 1e-4 (issue 9)
+    np.testing.assert_allclose(r.params.to_numpy(), ref.betas.ravel(), rtol=1e-6)
+    np.testing.assert_allclose(r.std_errors.to_numpy(), np.sqrt(np.diag(ref.vm)), rtol=1e-4)
+    assert r.loglik == pytest.approx(ref.logll, rel=1e-6)
+    assert list(r.params.index) == ["const", "x1", "x2", "rho"]
+    imp = r.impacts(draws=200)
+    assert imp.loc[("x1", "total"), "estimate"] == pytest.approx(r.params["x1"] / (1 - r.params["rho"]), rel=1e-9)
+
+
+def test_sem_matches_spreg_ml_error():
+    w, g, df, X, y = _cross_section("sem", rho=0.5, seed=1)
+    r = fit("y ~ x1 + x2", df, model="sem", weights=g)
+    ref = spreg.ML_Error(y[:, None], X, w=w, method="full")
+    np.testing.assert_allclose(r.params.to_numpy(), ref.betas.ravel(), rtol=1e-6)
+    np.testing.assert_allclose(r.std_errors.to_numpy(), np.sqrt(np.diag(ref.vm)), rtol=1e-4)
+    assert "lambda" in r.params.index
+    with pytest.raises(InputError, match="impacts need a spatial lag of y"):
+        r.impacts()
+
+
+def test_sdm_adds_spatial_lags_of_x():
+    w, g, df, X, y = _cross_section("sar")
+    r = fit("y ~ x1 + x2", df, model="sdm", weights=g)
+    assert list(r.params.index) == ["const", "x1", "x2", "W_x1", "W_x2", "rho"]
+    WX = w.sparse @ X
+    ref = spreg.ML_Lag(y[:, None], np.column_stack([X, WX]), w=w, method="full")
+    np.testing.assert_allclose(r.params.to_numpy(), ref.betas.ravel(), rtol=1e-6)
+
+
+def test_sac_recovers_parameters_and_accepts_two_weights():
+    w, g, ids = _grid(20)
+    n = w.n
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(n, 2))
+    W = w.sparse.toarray()
+    u = np.linalg.solve(np.eye(n) - 0.3 * W, rng.normal(size=n) * 0.5)
+    y = np.linalg.solve(np.eye(n) - 0.4 * W, 1 + X @ [1.0, -0.5] + u)
+    idx = pd.MultiIndex.from_arrays([ids, [2020] * n], names=["unit", "year"])
+    df = pd.DataFrame({"y": y, "x1": X[:, 0], "x2": X[:, 1]}, index=idx)
+    r = fit("y ~ x1 + x2", df, model="sac", weights=g)
+    # generator truth: rho 0.4, lambda 0.3; within 3 standard errors
+    assert abs(r.params["rho"] - 0.4) < 3 * r.std_errors["rho"]
+    assert abs(r.params["lambda"] - 0.3) < 3 * r.std_errors["lambda"]
+    assert abs(r.params["x1"] - 1.0) < 3 * r.std_errors["x1"]
+    # SAR is SAC with lambda = 0: the SAC maximum cannot be lower
+    assert r.loglik >= fit("y ~ x1 + x2", df, model="sar", weights=g).loglik - 1e-8
+    import geopandas as gpd
+
+    pts = gpd.GeoSeries(gpd.points_from_xy(np.arange(n) % 20, np.arange(n) // 20), index=pd.Index(ids))
+    knn = Graph.build_knn(pts, k=4).transform("r")
+    r2 = fit("y ~ x1 + x2", df, model="sac", weights=g, error_weights=knn)
+    assert any("different weights" in n for n in r2.notes)
+
+
+def test_spatial_panel_fe_balanced_and_errors():
+    w, g, ids = _grid(10)
+    n, T = w.n, 6
+    rng = np.random.default_rng(7)
+    W = w.sparse.toarray()
+    A = np.linalg.inv(np.eye(n) - 0.35 * W)
+    alpha = rng.normal(size=n)
+    rows = []
+    for t in range(T):
+        x = rng.normal(size=n)
+        y = A @ (alpha + 0.8 * x + rng.normal(size=n) * 0.5)
+        rows.append(pd.DataFrame({"unit": ids, "year": 2000 + t, "x": x, "y": y}))
+    df = pd.concat(rows).set_index(["unit", "year"]).sort_index()
+    r = fit("y ~ x", df, model="sar_fe", weights=g)
+    assert r.model == "sar_fe"
+    assert abs(r.params["rho"] - 0.35) < 3 * r.std_errors["rho"]
+    assert abs(r.params["x"] - 0.8) < 3 * r.std_errors["x"]
+    assert "const" not in r.params.index
+    # equals the lag model on within-transformed data (Elhorst): same estimates
+    dm = df - df.groupby(level=0).transform("mean")
+    r_within = fit_spatial(dm["y"], dm[["x"]], g, model="sar")
+    np.testing.assert_allclose(r.params.to_numpy(), r_within.params.to_numpy(), rtol=1e-10)
+    unbalanced = df.drop(index=("003", 2002))
+    with pytest.raises(InputError, match=r"balanced panel: 1 unit\(s\) .*'003'.*balance='drop'"):
+        fit_spatial_panel(unbalanced["y"], unbalanced[["x"]], g, model="sar_fe")
