@@ -85,7 +85,13 @@ def _sac(y: np.ndarray, X: np.ndarray, W1: sparse.csr_matrix, W2: sparse.csr_mat
         s2 = e @ e / n
         return n / 2 * np.log(s2) - _logdet(W1, rho) - _logdet(W2, lam)
 
-    best = optimize.minimize(nll, x0=[0.0, 0.0], method="L-BFGS-B", bounds=[bounds, bounds])
+    best = optimize.minimize(nll, x0=[0.0, 0.0], method="L-BFGS-B", bounds=[bounds, bounds],
+                             options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 500})
+    # polish the optimum (the concentrated likelihood is smooth inside the bounds)
+    polish = optimize.minimize(nll, x0=best.x, method="Nelder-Mead",
+                               options={"xatol": 1e-10, "fatol": 1e-13, "maxiter": 2000})
+    if polish.fun <= best.fun and np.all((polish.x > bounds[0]) & (polish.x < bounds[1])):
+        best = polish
     rho, lam = best.x
     b, e = beta_e(rho, lam)
     s2 = e @ e / n
@@ -155,7 +161,10 @@ def fit_spatial(
         ``params`` end with ``rho`` and/or ``lambda``; ``resids`` are the innovations
         ``e`` (``y - rho W y - X b`` for the lag model; the spatially filtered
         residuals for the error model); ``rsquared`` is the squared correlation of
-        ``y`` and the fitted values ``y - e`` (a pseudo R²).
+        ``y`` and the fitted values ``y - e`` (a pseudo R²).  Standard errors: the
+        analytic information matrix for the lag and error models (as spreg and
+        spatialreg); for SAC the observed information, a central finite-difference
+        Hessian of the full log-likelihood in (beta, rho, lambda, sigma2).
     """
     if model not in SPATIAL_MODELS:
         raise InputError(f"unknown spatial model {model!r}; choose one of {SPATIAL_MODELS}")
