@@ -1,0 +1,120 @@
+"""Geometric weights: contiguity, k nearest neighbours and distance bands (libpysal builders).
+
+Each builder takes a GeoDataFrame indexed by unit id and returns a libpysal ``Graph``
+with those ids, keeping units without neighbours as explicit isolates (with an
+:class:`~geoattr.exceptions.IsolatesWarning`).  The weights are the builders' natural
+ones (binary, or inverse distance); pass them through :func:`row_standardise` for the
+usual spatial lag.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from libpysal.graph import Graph
+
+from geoattr.accounting import format_ids
+from geoattr.exceptions import GeographicCRSWarning, InputError, IsolatesWarning
+from geoattr.io import validation as val
+
+__all__ = ["contiguity", "knn", "distance_band", "row_standardise", "align"]
+
+
+def _prepare(gdf: gpd.GeoDataFrame, ids: Sequence[str] | None, *, distance: bool) -> gpd.GeoDataFrame:
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise TypeError(f"gdf must be a GeoDataFrame, {type(gdf).__name__} was given instead")
+    out = gdf[[gdf.geometry.name]].copy()
+    out.index = pd.Index(val.normalise_ids(out.index, name="gdf index").to_numpy(), dtype=object, name="unit")
+    val.require_unique(pd.DataFrame(index=out.index), None, table="polygons")
+    empty = out.index[out.geometry.isna() | out.geometry.is_empty]
+    if len(empty):
+        raise InputError(f"{len(empty)} unit(s) have no geometry: {format_ids(empty)}")
+    if ids is not None:
+        ids = pd.Index(val.normalise_ids(pd.Index(ids), name="ids").to_numpy(), dtype=object)
+        val.require_same_ids(ids, out.index, a_name="ids", b_name="the polygons",
+                             hint="pass the polygons of exactly the data's units")
+        out = out.loc[ids]
+    if distance:
+        if out.crs is None:
+            raise InputError("the polygons have no CRS; set one with set_crs() (distance builders need metres)")
+        if out.crs.is_geographic:
+            warnings.warn(
+                f"the CRS {out.crs.to_string()} is geographic (degrees): distances are not in metres; "
+                "use to_crs(), e.g. EPSG:25833 for Norway", GeographicCRSWarning, stacklevel=3)
+    return out
+
+
+def _warn_isolates(g: Graph) -> Graph:
+    iso = list(g.isolates)
+    if iso:
+        warnings.warn(f"{len(iso)} unit(s) have no neighbours and are kept as isolates: {format_ids(iso)}",
+                      IsolatesWarning, stacklevel=3)
+    return g
+
+
+def contiguity(gdf: gpd.GeoDataFrame, *, rook: bool = False, ids: Sequence[str] | None = None) -> Graph:
+    """Queen (default) or rook contiguity.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        Polygons indexed by unit id.
+    rook : bool, default False
+        Rook (shared edge) instead of queen (shared edge or vertex).
+    ids : sequence of str, optional
+        Units to keep, in this order (must be the polygons' ids).
+    """
+    g = Graph.build_contiguity(_prepare(gdf, ids, distance=False), rook=rook)
+    return _warn_isolates(g)
+
+
+def knn(gdf: gpd.GeoDataFrame, k: int, *, ids: Sequence[str] | None = None) -> Graph:
+    """The ``k`` nearest neighbours of each unit's representative point (binary weights)."""
+    pts = _prepare(gdf, ids, distance=True)
+    if not 1 <= k < len(pts):
+        raise InputError(f"k must be between 1 and the number of units minus one ({len(pts) - 1}), got {k}")
+    rep = gpd.GeoSeries(pts.geometry.representative_point(), index=pts.index, crs=pts.crs)
+    return Graph.build_knn(rep, k=k)
+
+
+def distance_band(gdf: gpd.GeoDataFrame, threshold: float, *, binary: bool = True, alpha: float = -1.0,
+                  ids: Sequence[str] | None = None) -> Graph:
+    """Units within ``threshold`` (CRS units, metres) of each other's representative points.
+
+    ``binary=False`` gives inverse-distance weights ``d**alpha``.
+    """
+    if threshold <= 0:
+        raise InputError(f"threshold must be positive, got {threshold}")
+    pts = _prepare(gdf, ids, distance=True)
+    rep = gpd.GeoSeries(pts.geometry.representative_point(), index=pts.index, crs=pts.crs)
+    return _warn_isolates(Graph.build_distance_band(rep, threshold, binary=binary, alpha=alpha))
+
+
+def row_standardise(graph: Graph) -> Graph:
+    """Row-standardised copy (``Graph.transform("r")``); isolates stay isolates."""
+    return graph.transform("r")
+
+
+def align(graph: Graph, ids: Sequence[str] | pd.Index, *, drop_missing: bool = False) -> Graph:
+    """The graph restricted to (and ordered like) ``ids``.
+
+    Ids of the data missing from the graph raise an error listing them, unless
+    ``drop_missing`` (then only the ids present are kept).  Extra graph ids are
+    removed with ``Graph.subgraph`` (their links disappear).
+    """
+    ids = pd.Index(val.normalise_ids(pd.Index(ids), name="ids").to_numpy(), dtype=object)
+    missing = [i for i in ids if i not in set(graph.unique_ids)]
+    if missing and not drop_missing:
+        raise InputError(f"{len(missing)} id(s) are not in the weights: {format_ids(missing)}; "
+                         "rebuild the weights for these units or pass drop_missing=True")
+    keep = [i for i in ids if i not in set(missing)]
+    sub = graph.subgraph(keep)
+    adj = sub.adjacency
+    pos = pd.Series(np.arange(len(keep)), index=keep)
+    order = np.lexsort((pos.reindex(adj.index.get_level_values("neighbor")).to_numpy(),
+                        pos.reindex(adj.index.get_level_values("focal")).to_numpy()))
+    return Graph(adj.iloc[order], transformation=graph.transformation, is_sorted=True)
