@@ -76,3 +76,32 @@ def test_likelihood_ratio_by_hand():
     assert lr.statistic == pytest.approx(2 * (res.loglik - small.loglik), rel=1e-12) and lr.df == 1
     with pytest.raises(InputError, match="must have more parameters"):
         likelihood_ratio(res, small)
+
+
+def test_j_test_prefers_the_true_weights():
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from geoattr.models.diagnostics import j_test
+
+    side = 18
+    n = side * side
+    ids = [f"{i:03d}" for i in range(n)]
+    gdf = gpd.GeoDataFrame(geometry=[box(i % side, i // side, i % side + 1, i // side + 1) for i in range(n)],
+                           index=pd.Index(ids, name="unit"))
+    queen = Graph.build_contiguity(gdf, rook=False).transform("r")
+    rng = np.random.default_rng(5)
+    perm = rng.permutation(n)  # placebo weights: the grid with units shuffled
+    placebo = Graph.from_arrays([ids[perm[ids.index(f)]] for f in queen.adjacency.index.get_level_values(0)],
+                                [ids[perm[ids.index(j)]] for j in queen.adjacency.index.get_level_values(1)],
+                                queen.adjacency.to_numpy())
+    x = rng.normal(size=n)
+    W = queen.sparse.toarray()  # N = 324, dense only to generate the data
+    y = np.linalg.solve(np.eye(n) - 0.6 * W, 1 + x + rng.normal(size=n))
+    df = pd.DataFrame({"y": y, "x": x}, index=pd.MultiIndex.from_arrays([ids, [2020] * n], names=["unit", "year"]))
+    jt = j_test("y ~ x", df, model="sar", weights_a=queen, weights_b=placebo, names=("queen", "placebo"))
+    # generator truth: the queen model is right, so it is not rejected and the placebo is
+    assert jt.loc["H0: queen", "pvalue"] > 0.01
+    assert jt.loc["H0: placebo", "pvalue"] < 0.001
+    with pytest.raises(InputError, match="j_test supports"):
+        j_test("y ~ x", df, model="fe", weights_a=queen, weights_b=placebo)
