@@ -37,6 +37,7 @@ MODELS = {
     "fe": "fixed effects (linearmodels PanelOLS)",
     "re": "random effects (linearmodels RandomEffects)",
     "fd": "first differences (linearmodels FirstDifferenceOLS)",
+    "iv": "two-stage least squares (linearmodels IV2SLS): endog= and instruments=",
     "sar": "spatial lag of y (ML, sparse)",
     "sem": "spatial error (ML, sparse)",
     "sdm": "spatial Durbin: lag of y and WX (ML)",
@@ -228,13 +229,17 @@ def fit(
             raise InputError("model='slx' needs weights= (a libpysal Graph)")
         terms = terms + [Term(t.variable, t.lag, True) for t in terms if not t.spatial]
     error_weights = options.pop("error_weights", None)
+    endog = list(options.pop("endog", []) or [])
+    instruments = list(options.pop("instruments", []) or [])
     balance = options.pop("balance", "raise")
     build = {k: options.pop(k) for k in list(options) if k in (
         "years", "commuting_year", "min_share", "top_k", "include_diagonal", "on_missing", "dependent")}
     if options:
         raise InputError(f"unknown option(s) {sorted(options)} for model {model!r}")
     df = _frame(data, lhs, terms, build)
-    needed = [lhs] + sorted({t.variable for t in terms})
+    if model == "iv" and (not endog or not instruments):
+        raise InputError("model='iv' needs endog= and instruments= (lists of column names)")
+    needed = [lhs] + sorted({t.variable for t in terms}) + instruments
     missing_cols = [c for c in needed if c not in df.columns]
     if missing_cols:
         raise InputError(f"column(s) {missing_cols} are not in the data; it has {list(df.columns)}")
@@ -263,6 +268,8 @@ def fit(
         res = LeastSquares(design, weighted=model == "wls").fit(cov_type=cov_type or "clustered")
         res.notes.extend(notes)
         return res
+    if model == "iv":
+        return _fit_iv(y, X, df.loc[y.index, instruments], endog, cov_type or "clustered", notes)
     if model in ("sar", "sem", "sdm", "sdem", "sac", "sar_fe", "sem_fe"):
         if weights is None:
             raise InputError(f"model={model!r} needs weights= (a libpysal Graph)")
@@ -281,3 +288,35 @@ def fit(
                     cov_type=cov_type or "clustered")
     res.notes.extend(notes)
     return res
+
+
+def _fit_iv(y: pd.Series, X: pd.DataFrame, Z: pd.DataFrame, endog: list[str], cov_type: str,
+            notes: list[str]) -> RegressionResults:
+    """Two-stage least squares with linearmodels; first-stage F statistics in the notes."""
+    from linearmodels.iv import IV2SLS
+
+    missing = [e for e in endog if e not in X.columns]
+    if missing:
+        raise InputError(f"endog {missing} must be regressors of the formula; they are {list(X.columns)}")
+    exog = X.drop(columns=endog)
+    kw: dict[str, Any] = {}
+    lm_cov = {"clustered": "clustered", "robust": "robust", "unadjusted": "unadjusted"}.get(cov_type)
+    if lm_cov is None:
+        raise ValueError(f"cov_type for model='iv' must be clustered, robust or unadjusted, got {cov_type!r}")
+    if lm_cov == "clustered":
+        kw["clusters"] = pd.Series(pd.factorize(y.index.get_level_values(0))[0], index=y.index)
+    def flat(f: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFrame:
+        return f.reset_index(drop=True)  # linearmodels' IV estimators want a plain index
+
+    res = IV2SLS(flat(y), flat(exog), flat(X[endog]), flat(Z)).fit(
+        cov_type=lm_cov, **({"clusters": flat(kw["clusters"])} if "clusters" in kw else {}))
+    fs = res.first_stage.diagnostics
+    notes = notes + [f"first-stage partial F for {e}: {fs.loc[e, 'f.stat']:.2f}" for e in endog]
+    params = res.params.reindex(list(X.columns))
+    cov = res.cov.reindex(index=list(X.columns), columns=list(X.columns))
+    fitted = pd.Series(X.to_numpy() @ params.to_numpy(), index=y.index, name="fitted")
+    return RegressionResults(
+        params=params.rename("estimate"), cov=cov, y=y, fitted_values=fitted, resids=(y - fitted).rename("resid"),
+        nobs=int(res.nobs), df_resid=float(res.df_resid), loglik=float("nan"), rsquared=float(res.rsquared),
+        model="iv", cov_type=cov_type, info={"Instruments": ", ".join(Z.columns)}, notes=notes,
+    )
