@@ -116,7 +116,10 @@ class PanelData:
 
     Notes
     -----
-    Ids are strings throughout.  The inputs are copied, never modified.
+    Ids are strings throughout.  The inputs are copied, never modified.  A PanelData
+    is treated as immutable after construction: derived objects (commuting weights,
+    the region aggregation, DS) are cached on it, so build a new object rather than
+    changing its tables in place.
     """
 
     def __init__(
@@ -139,6 +142,7 @@ class PanelData:
             raise ValueError(f"on_mismatch must be 'raise' or 'drop', got {on_mismatch!r}")
         self.accounting = Accounting() if accounting is None else accounting
         self.level = level
+        self._cache: dict[Any, Any] = {}
         self.panel = _check_panel(panel)
         if "panel" not in self.accounting:
             self.accounting.record("panel", read=len(self.panel))
@@ -227,8 +231,8 @@ class PanelData:
         val.require_numeric(out, ["year", "age", "population"], table="population_by_age")
         val.require_nonnegative(out, ["population"], table="population_by_age")
         out["unit"] = val.normalise_ids(out["unit"], name="unit").to_numpy()
-        out["sex"] = out["sex"].astype(str).str.lower()
-        bad = sorted(set(out["sex"]) - {"female", "male"})
+        out["sex"] = out["sex"].astype(str).str.lower().astype(object)
+        bad = sorted(set(out["sex"].unique()) - {"female", "male"})
         if bad:
             raise InputError(
                 f"population_by_age column 'sex' has values {bad}; use 'female' and 'male'"
@@ -270,12 +274,12 @@ class PanelData:
                 problems[name] = (only_panel, only_other)
         flow_ids: set[str] = set()
         if self.flows is not None:
-            flow_ids = set(self.flows["origin"]) | set(self.flows["destination"])
+            flow_ids = set(self.flows["origin"].unique()) | set(self.flows["destination"].unique())
             unknown = flow_ids - unit_set
             if unknown:
                 problems["flows"] = (set(), unknown)
         if self.population_by_age is not None:
-            unknown = set(self.population_by_age["unit"]) - unit_set
+            unknown = set(self.population_by_age["unit"].unique()) - unit_set
             if unknown:
                 problems["population_by_age"] = (set(), unknown)
         if not problems:
@@ -395,6 +399,8 @@ class PanelData:
         PanelData
             A new object indexed by (region, year); polygons are dissolved by region.
         """
+        if regions is None and ("aggregate", level) in self._cache:
+            return self._cache[("aggregate", level)]
         mapping = self.regions if regions is None else self._check_regions(regions)
         if mapping is None:
             raise InputError("no unit -> region mapping: pass regions= here or to PanelData(...)")
@@ -442,7 +448,7 @@ class PanelData:
             age = a.groupby(["unit", "year", "sex", "age"], as_index=False)["population"].sum()
         acc = Accounting().merge(self.accounting)
         acc.note("panel", f"aggregated {len(self.units)} units to {mapping.nunique()} regions")
-        return PanelData(
+        out = PanelData(
             panel,
             flows=flows,
             centrality=centrality,
@@ -454,6 +460,9 @@ class PanelData:
             centrality_mean=self.centrality_mean,
             level=level,
         )
+        if regions is None:
+            self._cache[("aggregate", level)] = out
+        return out
 
     def region_of(self) -> pd.Series:
         """Unit -> region mapping restricted to the panel's units (error if absent)."""

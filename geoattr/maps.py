@@ -23,7 +23,7 @@ def attractiveness_map(
     cmap: str = "RdBu",
     layer_name: str = "Attractiveness",
     simplify: float | None = 200.0,
-    tiles: str | None = "CartoDB positron",
+    tiles: str | None = "OpenStreetMap",
     path: str | Path | None = None,
 ):
     """Choropleth of ``values[column]`` on the polygons, diverging colours centred on zero.
@@ -70,7 +70,7 @@ def attractiveness_map(
         gdf["name"] = gdf.index.astype(str)
     joined = gdf.join(values, how="left")
     joined["rank"] = joined[column].rank(ascending=False, method="min").astype(int)
-    joined.insert(0, "unit", joined.index.astype(str))
+    joined = joined.rename_axis("unit").reset_index()
     num_cols = [c for c in values.columns if pd.api.types.is_numeric_dtype(values[c])]
     for c in num_cols:
         joined[c] = joined[c].round(3)

@@ -171,7 +171,10 @@ def commuting_weights(
     if data.flows is None:
         raise InputError("commuting flows are needed for VRA/NV/AMI: pass flows= to PanelData(...)")
     fixed = None if commuting_year == "same" else int(commuting_year)
-    return gw.commuting_by_year(
+    key = ("weights", tuple(years), fixed, min_share, top_k, include_diagonal)
+    if key in data._cache:
+        return data._cache[key]
+    data._cache[key] = gw.commuting_by_year(
         data.flows,
         years,
         fixed_year=fixed,
@@ -180,6 +183,7 @@ def commuting_weights(
         top_k=top_k,
         include_diagonal=include_diagonal,
     )
+    return data._cache[key]
 
 
 def _apply(graph, units: pd.Index, values: np.ndarray) -> np.ndarray:
@@ -471,7 +475,7 @@ def build_design(
     years : (int, int), optional
         Inclusive range of the dependent variable's years.  The lags need jobs (and
         weights) two and three years further back.  Default: every year for which the
-        lags can be computed.
+        lags can be computed, to the last year with net migration.
     commuting_year : int or "same", default "same"
         Which commuting matrix to use (see :func:`commuting_weights`).
     constant : bool, default True
@@ -511,10 +515,16 @@ def build_design(
     growth_terms = [t for t in terms if t.split("_l")[0] in ("vra", "ra", "nv")]
     max_lag = max([int(t.split("_l")[1]) if "_l" in t else 0 for t in growth_terms], default=0)
     needs_jobs = bool(growth_terms) or "ds" in terms
-    available = data.years
     if years is None:
-        first = int(available.min()) + (max_lag + 1 if needs_jobs else 0)
-        years = (first, int(available.max()))
+        # the years where y can be computed, from the first year the lags allow
+        dep = data.column(dependent)
+        y_years = dep.index.get_level_values("year")[dep.notna().to_numpy()]
+        first = int(y_years.min())
+        if needs_jobs:
+            jobs = data.column("jobs")
+            j_years = jobs.index.get_level_values("year")[jobs.notna().to_numpy()]
+            first = max(first, int(j_years.min()) + max_lag + 1)
+        years = (first, int(y_years.max()))
     years = (int(years[0]), int(years[1]))
     if years[0] > years[1]:
         raise InputError(f"years must be [first, last] with first <= last, got {list(years)}")
@@ -594,10 +604,13 @@ def build_design(
                 raise InputError(f"the 2022 specification's ds term needs {need}: pass it to PanelData(...)")
         _check_complete(data.column("jobs"), yrs, units, what="jobs",
                         hint="DS divides by jobs by workplace in year t")
-        cols["ds"] = demographic_supply(
-            data.population_by_age, data.column("jobs"), data.employment_rates,
-            data.death_probabilities, years=yrs,
-        )
+        key = ("ds", tuple(yrs))
+        if key not in data._cache:
+            data._cache[key] = demographic_supply(
+                data.population_by_age, data.column("jobs"), data.employment_rates,
+                data.death_probabilities, years=yrs,
+            )
+        cols["ds"] = data._cache[key]
     if "log_pop" in terms:
         cols["log_pop"] = np.log(data.column("population")).rename("log_pop")
     for t in terms:

@@ -45,11 +45,26 @@ def normalise_ids(values: pd.Series | pd.Index | Sequence, *, name: str, width: 
     pandas.Series
         Object-dtype strings, positionally aligned with ``values``.
     """
-    s = pd.Series(values.to_numpy() if isinstance(values, (pd.Series, pd.Index)) else list(values), dtype=object)
-    miss = s.isna().to_numpy() | s.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy()
+    raw = pd.Series(values.to_numpy() if isinstance(values, (pd.Series, pd.Index)) else list(values))
+    kind = pd.api.types.infer_dtype(raw, skipna=True)
+    miss = raw.isna().to_numpy()
+    if kind == "string":
+        stripped = raw.astype(object).where(~miss, "").astype(str).str.strip()
+        miss = miss | (stripped == "").to_numpy()
     if miss.any():
         pos = np.flatnonzero(miss)
         raise InputError(f"{name} has {len(pos)} missing id(s) at row position(s) {format_ids(pos)}; every row needs an id")
+    if kind == "string":
+        out = stripped
+        if width is not None:
+            out = out.str.zfill(width)
+        return pd.Series(out.to_numpy(dtype=object), dtype=object)
+    if kind == "integer":
+        out = raw.astype(np.int64).astype(str)
+        if width is not None:
+            out = out.str.zfill(width)
+        return pd.Series(out.to_numpy(dtype=object), dtype=object)
+    s = raw.astype(object)
 
     def conv(v: object) -> str:
         if isinstance(v, (bool, np.bool_)):

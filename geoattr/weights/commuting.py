@@ -88,10 +88,10 @@ def commuting(
     df["destination"] = val.normalise_ids(df["destination"], name="destination").to_numpy()
     val.require_unique(df, ["origin", "destination"], table="flows")
     if ids is None:
-        all_ids = pd.Index(sorted(set(df["origin"]) | set(df["destination"])))
+        all_ids = pd.Index(sorted(set(df["origin"].unique()) | set(df["destination"].unique())))
     else:
         all_ids = pd.Index(val.normalise_ids(pd.Index(ids), name="ids").to_numpy())
-        unknown = (set(df["origin"]) | set(df["destination"])) - set(all_ids)
+        unknown = (set(df["origin"].unique()) | set(df["destination"].unique())) - set(all_ids)
         if unknown:
             raise InputError(
                 f"{len(unknown)} id(s) in the flows are not among ids: {format_ids(unknown)}; "
@@ -108,7 +108,7 @@ def commuting(
             raise ValueError(f"top_k must be >= 1, got {top_k}")
         df = df.sort_values(["origin", "weight", "destination"], ascending=[True, False, True], kind="mergesort")
         df = _standardise(df.groupby("origin", sort=False).head(top_k).drop(columns="weight"))
-    isolates = sorted(set(all_ids) - set(df["origin"]))
+    isolates = sorted(set(all_ids) - set(df["origin"].unique()))
     if isolates:
         warnings.warn(
             f"{len(isolates)} unit(s) have no commuting flows and are kept as isolates: {format_ids(isolates)}",
