@@ -288,9 +288,14 @@ def run(
             coef_rows.append(f)
             fs = fit.results.fit_statistics()
             fit_rows.append({"spec": s, "level": lv, **fs.to_dict()})
-    with timer("estimate by year"):
-        for (s, lv), fit in tqdm(fits.items(), desc="year by year", disable=not progress, unit="model"):
-            yearly.append(estimate_by_year(fit.design, weighted=bool(mcfg.get("weighted", False))).to_frame())
+    yearly_skipped: dict[str, dict[int, str]] = {}
+    if cfg.get("analyses", {}).get("yearly", True):
+        with timer("estimate by year"):
+            for (s, lv), fit in tqdm(fits.items(), desc="year by year", disable=not progress, unit="model"):
+                yr = estimate_by_year(fit.design, weighted=bool(mcfg.get("weighted", False)))
+                yearly.append(yr.to_frame())
+                if yr.skipped:
+                    yearly_skipped[f"{s}|{lv}"] = yr.skipped
 
     main = fits[(specs[0], levels[0])]
     top_n = int(ocfg.get("top_n", 10))
@@ -310,8 +315,9 @@ def run(
         files["fit"] = out / "fit.csv"
         pd.DataFrame(fit_rows)[["spec", "level", "nobs", "r2", "adj_r2", "loglik", "aic", "bic"]].to_csv(
             files["fit"], index=False)
-        files["yearly_coefficients"] = out / "yearly_coefficients.csv"
-        pd.concat(yearly, ignore_index=True).to_csv(files["yearly_coefficients"], index=False)
+        if yearly:
+            files["yearly_coefficients"] = out / "yearly_coefficients.csv"
+            pd.concat(yearly, ignore_index=True).to_csv(files["yearly_coefficients"], index=False)
         files["attractiveness"] = out / "attractiveness.csv"
         att.reset_index()[["unit", "year", "actual", "expected", "residual", "residual_persons"]].to_csv(
             files["attractiveness"], index=False)
@@ -344,6 +350,7 @@ def run(
                                            if main.level == "region" else []),
         "row_accounting": acc.to_dict(),
         "analyses": extra_info,
+        "yearly_skipped": yearly_skipped,
         "versions": _versions(),
         "timings_seconds": timer.timings,
         "outputs": {k: v.name for k, v in files.items()},

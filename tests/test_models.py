@@ -150,3 +150,10 @@ def test_pooled_estimates_recover_synthetic_truth(synthetic, synthetic_data):
     truth = synthetic.truth.coefficients
     z = ((r.params[truth.index] - truth) / r.std_errors[truth.index]).abs()
     assert (z < 3).all(), z
+
+
+def test_year_by_year_skips_years_that_cannot_be_estimated(toy_data):
+    fit = estimate(toy_data, "2019", years=(2003, 2005))
+    yr = estimate_by_year(fit.design)
+    assert yr.results == {} and sorted(yr.skipped) == [2003, 2004, 2005]
+    assert "3 observations for 5 regressors" in yr.skipped[2003]

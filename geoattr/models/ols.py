@@ -231,10 +231,14 @@ class YearlyResults:
     results: dict[int, RegressionResults]
     spec: str
     level: str
+    skipped: dict[int, str] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
         """Long table: spec, level, year, term, estimate, std_error, t, p, significance flag."""
         rows = []
+        if not self.results:
+            return pd.DataFrame(columns=["spec", "level", "year", "term", "estimate", "std_error", "t", "p",
+                                         "significant"])
         for year, r in self.results.items():
             f = r.to_frame().reset_index()
             f.insert(0, "year", year)
@@ -289,9 +293,12 @@ def estimate_by_year(
     Returns
     -------
     YearlyResults
+        Years whose cross-section cannot be estimated (fewer observations than
+        regressors, collinear regressors) are listed in ``skipped`` with the reason.
     """
     years = sorted(design.y.index.get_level_values("year").unique())
     out: dict[int, RegressionResults] = {}
+    skipped: dict[int, str] = {}
     Xcols = [c for c in design.X.columns if not c.startswith("year_")]
     for t in years:
         m = design.y.index.get_level_values("year") == t
@@ -302,5 +309,5 @@ def estimate_by_year(
         try:
             out[t] = LeastSquares(sub, weighted=weighted).fit(cov_type=cov_type)
         except InputError as err:
-            raise InputError(f"year {t}: {err}") from err
-    return YearlyResults(results=out, spec=design.spec, level=design.level)
+            skipped[t] = str(err)
+    return YearlyResults(results=out, spec=design.spec, level=design.level, skipped=skipped)
