@@ -118,36 +118,50 @@ def _fit_one(model: str, d: Design, graph: Any, cov_type: str) -> RegressionResu
 
 
 def _holdout_rmse(model: str, d: Design, graph: Any, cov_type: str, holdout: Sequence[int]) -> float:
-    """RMSE of predictions for held-out years from a fit on the other years (X b, no spatial feedback
-    beyond the estimated rho for lag models: predictions use the reduced form)."""
+    """Root mean squared error of predictions for whole held-out years.
+
+    The model is fitted on the other years; the prediction for a held-out year is the
+    structural mean ``m = X b`` (plus, for fixed-effects models, each unit's effect
+    estimated on the training years), and for models with a spatial lag of y the
+    reduced form ``(I - rho W)^{-1} m``.  Spatial error terms have mean zero and do not
+    enter the prediction.
+    """
+    from scipy import sparse
+    from scipy.sparse.linalg import spsolve
+
+    from geoattr.models.api import spatial_lag
+    from geoattr.models.spatial import _lagged_X
+
     yrs = d.y.index.get_level_values("year")
     errs = []
     for t in holdout:
         tr, te = yrs != t, yrs == t
         dt = Design(y=d.y[tr], X=d.X[tr], population=d.population[tr], spec=d.spec, level=d.level, years=d.years)
         r = _fit_one(model, dt, graph, cov_type)
-        Xte = d.X[te]
+        Xtr, Xte = d.X[tr], d.X[te]
         if model == "slx":
-            from geoattr.models.api import spatial_lag
-
-            Xte = pd.concat([Xte, pd.DataFrame({f"W_{c}": spatial_lag(Xte[c].rename(c), graph)
-                                                 for c in Xte.columns if c != "const"})], axis=1)
+            def add_wx(X):
+                return pd.concat([X, pd.DataFrame({f"W_{c}": spatial_lag(X[c].rename(c), graph)
+                                                   for c in X.columns if c != "const"})], axis=1)
+            Xtr, Xte = add_wx(Xtr), add_wx(Xte)
         if model in ("sdm", "sdem"):
-            from geoattr.models.spatial import _lagged_X
-
-            Xte = _lagged_X(Xte, panel_weights(graph, Xte.index))
+            Xtr, Xte = _lagged_X(Xtr, panel_weights(graph, Xtr.index)), _lagged_X(Xte, panel_weights(graph, Xte.index))
         terms = [p for p in r.params.index if p in Xte.columns]
-        pred = Xte[terms].to_numpy() @ r.params[terms].to_numpy()
-        if "rho" in r.params.index:
-            from scipy import sparse
-            from scipy.sparse.linalg import spsolve
-
+        b = r.params[terms].to_numpy()
+        m = Xte[terms].to_numpy() @ b
+        rho = r.params.get("rho", 0.0)
+        if model in ("fe", "sar_fe", "sem_fe"):
+            ytr = d.y[tr]
+            struct = ytr - Xtr[terms].to_numpy() @ b
+            if rho:
+                Wtr = panel_weights(graph, ytr.index)
+                struct = struct - rho * (Wtr @ ytr.to_numpy())
+            alpha = struct.groupby(level="unit").mean()
+            m = m + alpha.reindex(Xte.index.get_level_values("unit")).fillna(0.0).to_numpy()
+        pred = m
+        if rho:
             W = panel_weights(graph, Xte.index)
-            pred = spsolve(sparse.identity(W.shape[0], format="csc") - r.params["rho"] * W.tocsc(), pred)
-        if model == "fe":
-            # unit effects estimated on the training years
-            base = (d.y[tr] - d.X[tr][terms] @ r.params[terms]).groupby(level="unit").mean()
-            pred = pred + base.reindex(Xte.index.get_level_values("unit")).fillna(0).to_numpy()
+            pred = spsolve(sparse.identity(W.shape[0], format="csc") - rho * W.tocsc(), m)
         errs.append(d.y[te].to_numpy() - pred)
     e = np.concatenate(errs)
     return float(np.sqrt(np.mean(e**2)))
@@ -185,7 +199,7 @@ def compare(
     years : (int, int), optional
     holdout_years : sequence of int, optional
         Years held out one at a time for the out-of-sample RMSE row (default: the
-        last three years).
+        last year; each held-out year refits every model).
     cov_type : str, default "clustered"
         Covariance of the least-squares and panel models (spatial ML: information matrix).
     commuting_year : int or "same"
@@ -205,7 +219,7 @@ def compare(
     else:
         alt = list(alternative_terms)
     alt_design = build_design(data, alt, years=base.years, commuting_year=commuting_year)
-    holdout = list(holdout_years) if holdout_years is not None else list(range(base.years[1] - 2, base.years[1] + 1))
+    holdout = list(holdout_years) if holdout_years is not None else [base.years[1]]
     results: dict[str, RegressionResults] = {}
     designs: dict[str, Design] = {}
     errors: dict[str, str] = {}

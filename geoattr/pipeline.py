@@ -10,6 +10,7 @@ import json
 import platform
 import time
 import tomllib
+import warnings
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ import pandas as pd
 from geoattr.accounting import Accounting
 from geoattr.attractiveness import attractiveness, cumulate, rankings, region_attractiveness
 from geoattr.data import PanelData
-from geoattr.exceptions import InputError
+from geoattr.exceptions import GeoattrWarning, InputError
 from geoattr.maps import attractiveness_map
 from geoattr.models.ols import AttractivenessResults, estimate, estimate_by_year
 
@@ -238,14 +239,44 @@ def run(
     data : PanelData, optional
         Use these data instead of reading them from the configuration.
     echo : callable, optional
-        Where to print short messages.
+        Where to print short messages (also the geoattr warnings of the run).
 
     Returns
     -------
     RunOutputs
         Paths of ``coefficients.csv``, ``fit.csv``, ``yearly_coefficients.csv``,
-        ``attractiveness.csv``, ``rankings.csv``, ``map.html`` and ``run.json``.
+        ``attractiveness.csv``, ``rankings.csv``, ``map.html``, the analyses'
+        tables and ``run.json``.  geoattr warnings raised during the run (isolates,
+        repaired geometries...) are collected into ``run.json`` under ``warnings``.
     """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", GeoattrWarning)
+        result = _run(config, out=out, data_dir=data_dir, progress=progress, data=data, echo=echo)
+    messages = []
+    for w in caught:
+        if issubclass(w.category, GeoattrWarning):
+            messages.append(f"{w.category.__name__}: {w.message}")
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if messages:
+        info = json.loads(result.files["run"].read_text(encoding="utf-8"))
+        info["warnings"] = list(dict.fromkeys(messages))
+        result.files["run"].write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
+        if echo:
+            for m in info["warnings"]:
+                echo(f"  warning: {m}")
+    return result
+
+
+def _run(
+    config: Mapping[str, Any] | None = None,
+    *,
+    out: str | Path,
+    data_dir: str | Path | None = None,
+    progress: bool = True,
+    data: PanelData | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> RunOutputs:
     from tqdm.auto import tqdm
 
     cfg = {k: dict(v) for k, v in (config or DEFAULT_CONFIG).items() if not k.startswith("_")}
@@ -469,6 +500,9 @@ def _run_comparison(data: PanelData, ccfg: Mapping[str, Any], main: Attractivene
     from geoattr.compare import compare
 
     wanted = ccfg.get("weights", ["commuting", "queen", "knn", "distance"])
+    unknown = [w for w in wanted if w not in ("commuting", "queen", "knn", "distance")]
+    if unknown:
+        raise InputError(f"[comparison] weights {unknown} are unknown; use commuting, queen, knn, distance")
     years = main.unit_design.years
     graphs: dict[str, Any] = {}
     if "commuting" in wanted:

@@ -37,6 +37,7 @@ def test_demo_writes_all_outputs(tmp_path, capsys):
     run = json.loads((tmp_path / "run.json").read_text())
     assert {"config", "versions", "timings_seconds", "row_accounting", "notes"} <= set(run)
     assert run["versions"]["libpysal"] != "not installed"
+    assert any(w.startswith("IsolatesWarning") for w in run["warnings"])  # the islands, in contiguity weights
     acc = {a["table"]: a for a in run["row_accounting"]}
     assert acc["design"]["used"] == len(att)
 

@@ -100,3 +100,11 @@ def test_panel_bad_input():
     X1 = pd.concat([X, X.loc[one].set_axis(pd.MultiIndex.from_tuples([("9999", 2005)], names=["unit", "year"]))])
     with pytest.raises(InputError, match=r"1 unit\(s\) have a single year.*'9999'"):
         fit_panel(y1, X1, model="fe")
+
+
+def test_fixed_effects_drop_time_invariant_regressors_with_a_note():
+    y, X = _panel()
+    X = X.assign(centrality=np.repeat(np.arange(40, dtype=float), 6))
+    r = fit_panel(y, X, model="fe")
+    assert "centrality" not in r.params.index
+    assert any("absorbed by the unit effects and dropped: ['centrality']" in n for n in r.notes)

@@ -30,16 +30,20 @@ def test_commuting_shares_by_hand():
 def test_rows_sum_to_one_and_options_renormalise():
     f = pd.DataFrame({"origin": ["a"] * 4 + ["b"] * 2, "destination": ["a", "b", "c", "d", "b", "a"],
                       "count": [50, 30, 15, 5, 90, 10]})
-    W = _dense(gw.commuting(f), ["a", "b", "c", "d"])
+    with pytest.warns(IsolatesWarning, match=r"2 unit\(s\) have no commuting flows"):  # c, d: no residents
+        W = _dense(gw.commuting(f), ["a", "b", "c", "d"])
     np.testing.assert_allclose(W[:2].sum(axis=1), 1.0)
     # min_share 0.1 drops a->d (0.05) and renormalises: 50/95, 30/95, 15/95
-    W2 = _dense(gw.commuting(f, min_share=0.1), ["a", "b", "c", "d"])
+    with pytest.warns(IsolatesWarning):
+        W2 = _dense(gw.commuting(f, min_share=0.1), ["a", "b", "c", "d"])
     np.testing.assert_allclose(W2[0], [50 / 95, 30 / 95, 15 / 95, 0], rtol=1e-12)
     # top_k 2 keeps a and b: 50/80, 30/80
-    W3 = _dense(gw.commuting(f, top_k=2), ["a", "b", "c", "d"])
+    with pytest.warns(IsolatesWarning):
+        W3 = _dense(gw.commuting(f, top_k=2), ["a", "b", "c", "d"])
     np.testing.assert_allclose(W3[0], [50 / 80, 30 / 80, 0, 0], rtol=1e-12)
     # no diagonal: a -> (30, 15, 5)/50, b -> a only
-    W4 = _dense(gw.commuting(f, include_diagonal=False), ["a", "b", "c", "d"])
+    with pytest.warns(IsolatesWarning):
+        W4 = _dense(gw.commuting(f, include_diagonal=False), ["a", "b", "c", "d"])
     np.testing.assert_allclose(W4[0], [0, 0.6, 0.3, 0.1], rtol=1e-12)
     np.testing.assert_allclose(W4[1], [1, 0, 0, 0], rtol=1e-12)
 

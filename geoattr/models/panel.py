@@ -93,7 +93,8 @@ def fit_panel(
 
     Notes
     -----
-    Validates that the index is (unit, year) and that every unit appears at least
+    With unit effects, regressors that do not vary within units (e.g. centrality) are
+    absorbed: they are dropped and named in ``notes``.  Validates that the index is (unit, year) and that every unit appears at least
     twice for ``fe``/``fd`` (single-observation units are reported by id).
     """
     if model not in ("fe", "re", "fd"):
@@ -113,6 +114,13 @@ def fit_panel(
         )
     lm_cov, extra = _cov(cov_type)
     info = {"Effects": str(effects)}
+    notes: list[str] = []
+    if model == "fe" and effects in ("unit", "twoway"):
+        within = X - X.groupby(level=0).transform("mean")
+        absorbed = [c for c in X.columns if c != "const" and within[c].abs().max() < 1e-12]
+        if absorbed:
+            X = X.drop(columns=absorbed)
+            notes.append(f"time-invariant regressor(s) absorbed by the unit effects and dropped: {absorbed}")
     if model == "fe":
         ent = effects in ("unit", "twoway")
         tim = effects in ("time", "twoway")
@@ -146,6 +154,7 @@ def fit_panel(
         model=model,
         cov_type=cov_type,
         info=info,
+        notes=notes,
         rsquared_definition="linearmodels rsquared: within (fe), GLS (re), differenced (fd)",
     )
 
