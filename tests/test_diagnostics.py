@@ -105,3 +105,42 @@ def test_j_test_prefers_the_true_weights():
     assert jt.loc["H0: placebo", "pvalue"] < 0.001
     with pytest.raises(InputError, match="j_test supports"):
         j_test("y ~ x", df, model="fe", weights_a=queen, weights_b=placebo)
+
+
+def test_panel_lm_tests_detect_a_spatial_lag_in_a_fe_panel():
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from geoattr.models.diagnostics import panel_lm_tests
+
+    side, T = 12, 5
+    n = side * side
+    ids = [f"{i:03d}" for i in range(n)]
+    gdf = gpd.GeoDataFrame(geometry=[box(i % side, i // side, i % side + 1, i // side + 1) for i in range(n)],
+                           index=pd.Index(ids, name="unit"))
+    g = Graph.build_contiguity(gdf, rook=False).transform("r")
+    W = g.sparse.toarray()  # N = 144, data generation only
+    rng = np.random.default_rng(11)
+    alpha = rng.normal(size=n) * 2
+    frames = []
+    for rho, tag in ((0.5, "lag"), (0.0, "none")):
+        rows = []
+        for t in range(T):
+            x = rng.normal(size=n)
+            y = np.linalg.solve(np.eye(n) - rho * W, alpha + x + rng.normal(size=n))
+            rows.append(pd.DataFrame({"unit": ids, "year": 2000 + t, "x": x, "y": y}))
+        frames.append((tag, pd.concat(rows).set_index(["unit", "year"]).sort_index()))
+    for tag, df in frames:
+        lm = panel_lm_tests(df["y"], df[["x"]].assign(const=1.0), g)
+        if tag == "lag":
+            assert lm.loc["lm_lag", "pvalue"] < 1e-6
+        else:
+            assert lm.loc["lm_lag", "pvalue"] > 0.01 and lm.loc["lm_error", "pvalue"] > 0.01
+    # within-transformed pooled LM equals lm_tests on demeaned data by hand
+    df = frames[0][1]
+    dm = df - df.groupby(level=0).transform("mean")
+    d = Design(y=dm["y"], X=dm[["x"]], population=pd.Series(1.0, index=dm.index), spec="t", level="u", years=(2000, 2004))
+    ref = lm_tests(LeastSquares(d).fit(cov_type="unadjusted"), dm[["x"]], panel_weights(g, dm.index))
+    pd.testing.assert_frame_equal(panel_lm_tests(df["y"], df[["x"]], g), ref)
+    with pytest.raises(InputError, match="effects must be 'unit', 'twoway' or None"):
+        panel_lm_tests(df["y"], df[["x"]], g, effects="time")

@@ -19,7 +19,7 @@ from geoattr.exceptions import InputError
 from geoattr.models.panel import HypothesisTest
 from geoattr.models.results import RegressionResults
 
-__all__ = ["panel_weights", "lm_tests", "moran_residuals", "likelihood_ratio", "j_test"]
+__all__ = ["panel_weights", "lm_tests", "panel_lm_tests", "moran_residuals", "likelihood_ratio", "j_test"]
 
 
 def panel_weights(graph, index: pd.MultiIndex) -> sparse.csr_matrix:
@@ -249,3 +249,50 @@ def j_test(
         rows[f"H0: {na}"] = {"coefficient": ra.params["_j_prediction"], "statistic": ra.tstats["_j_prediction"],
                              "pvalue": ra.pvalues["_j_prediction"]}
     return pd.DataFrame(rows).T
+
+
+def panel_lm_tests(y: pd.Series, X: pd.DataFrame, graph, *, effects: str = "unit") -> pd.DataFrame:
+    """LM tests for a spatial lag or error in a fixed-effects panel.
+
+    The tests of :func:`lm_tests` on the within-transformed data (unit, or unit and
+    year, means removed) with ``W_NT = I_T (x) W``, so that ``T1 = T tr(W'W + WW)``
+    (Anselin, Le Gallo and Jayet 2008; Elhorst 2014, section 3.4).  ``effects=None``
+    gives the pooled tests.
+
+    Parameters
+    ----------
+    y, X : Series, DataFrame
+        On the (unit, year) index; time-invariant columns (the constant) are dropped
+        by the transformation.
+    graph : libpysal.graph.Graph
+    effects : {"unit", "twoway"} or None
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`lm_tests`.
+    """
+    from geoattr.models.ols import LeastSquares
+    from geoattr.variables import Design
+
+    if effects not in ("unit", "twoway", None):
+        raise InputError(f"effects must be 'unit', 'twoway' or None, got {effects!r}")
+
+    def within(df: pd.DataFrame) -> pd.DataFrame:
+        if effects is None:
+            return df
+        out = df - df.groupby(level=0).transform("mean")
+        if effects == "twoway":
+            out = out - df.groupby(level=1).transform("mean") + df.mean()
+        return out
+
+    yw = within(y.to_frame("y"))["y"]
+    Xw = within(X)
+    keep = [c for c in Xw.columns if Xw[c].abs().max() > 1e-12]
+    Xw = Xw[keep]
+    if effects is None and "const" not in Xw.columns:
+        Xw.insert(0, "const", 1.0)
+    d = Design(y=yw.rename("y"), X=Xw, population=pd.Series(1.0, index=yw.index), spec="panel-lm", level="unit",
+               years=(int(y.index.get_level_values(1).min()), int(y.index.get_level_values(1).max())))
+    res = LeastSquares(d).fit(cov_type="unadjusted")
+    return lm_tests(res, Xw, panel_weights(graph, yw.index))
