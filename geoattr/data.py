@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from geoattr.accounting import Accounting, format_ids

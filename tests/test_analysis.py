@@ -11,7 +11,6 @@ import pytest
 from scipy import stats
 
 from geoattr.analysis import persistence, prediction_intervals, regimes, shrunken_attractiveness, subgroups
-from geoattr.attractiveness import attractiveness
 from geoattr.data import PanelData
 from geoattr.exceptions import InputError
 from geoattr.models.ols import estimate

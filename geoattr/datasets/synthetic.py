@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from scipy.cluster.vq import kmeans2
-from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry import Point, Polygon
 
 __all__ = ["SyntheticNorway", "SyntheticTruth", "synthetic_norway", "generate", "DEFAULT_SEED"]
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 
 from geoattr.accounting import format_ids
