@@ -100,6 +100,9 @@ class PanelData:
         Columns ``unit, year, sex, age, population`` (for the demographic supply term).
     employment_rates, death_probabilities : pandas.DataFrame, optional
         National rates by age (index) and sex (columns ``female``, ``male``).
+    fertility_rates : pandas.Series, optional
+        National births per woman by age of the mother (index age), for the expected
+        births of the decomposition.
     on_mismatch : {"raise", "drop"}, default "raise"
         What to do when the units of polygons, flows, centrality or regions differ from
         the panel's: raise an error listing them, or drop the units that are not in all
@@ -132,6 +135,7 @@ class PanelData:
         population_by_age: pd.DataFrame | None = None,
         employment_rates: pd.DataFrame | None = None,
         death_probabilities: pd.DataFrame | None = None,
+        fertility_rates: pd.Series | None = None,
         on_mismatch: Literal["raise", "drop"] = "raise",
         accounting: Accounting | None = None,
         centrality_mean: float | None = None,
@@ -162,6 +166,14 @@ class PanelData:
             if death_probabilities is None
             else self._check_rates(death_probabilities, "death_probabilities")
         )
+        self.fertility_rates = None
+        if fertility_rates is not None:
+            f = pd.to_numeric(pd.Series(fertility_rates), errors="coerce")
+            bad = f.index[f.isna() | (f < 0) | (f > 1)]
+            if len(bad):
+                raise InputError(f"fertility_rates must be births per woman in [0, 1]; ages {format_ids(bad)} are not")
+            f.index = pd.Index(f.index.astype(int), name="age")
+            self.fertility_rates = f.rename("fertility")
         self._align(units, on_mismatch)
         if self.centrality is not None:
             self.centrality_mean = (
@@ -455,6 +467,7 @@ class PanelData:
             population_by_age=age,
             employment_rates=self.employment_rates,
             death_probabilities=self.death_probabilities,
+            fertility_rates=self.fertility_rates,
             accounting=acc,
             centrality_mean=self.centrality_mean,
             level=level,

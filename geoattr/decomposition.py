@@ -90,7 +90,8 @@ def decompose(
         Inclusive period; default the model's years.  Each year needs the population of
         1 January of the next year for the observed change.
     fertility_rates : Series or DataFrame, optional
-        National births per woman by age (index age; a Series or a ``female`` column).
+        National births per woman by age (index age; a Series or a ``female`` column);
+        default the data's own ``fertility_rates``.
         With ``births`` in the panel, expected births use these rates scaled so that
         they add up to the national births of each year.
     death_probabilities : DataFrame, optional
@@ -134,9 +135,10 @@ def decompose(
     natural = pd.Series(0.0, index=idx)
     if "births" in data.panel.columns:
         births = data.column("births").reindex(idx)
-        rates = fertility_rates
+        rates = fertility_rates if fertility_rates is not None else data.fertility_rates
         if rates is None:
-            raise InputError("births are in the panel: pass fertility_rates= (national births per woman by age)")
+            raise InputError("births are in the panel: pass fertility_rates= (national births per woman by age) "
+                             "here or to PanelData(...)")
         if data.population_by_age is None:
             raise InputError("expected births need population_by_age in the PanelData")
         eb = _expected_vital(data.population_by_age, rates, births, idx, female_only=True)

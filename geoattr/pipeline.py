@@ -136,6 +136,7 @@ def synthetic_panel_data(seed: int = 2022) -> PanelData:
         population_by_age=ds.population_by_age,
         employment_rates=ds.employment_rates,
         death_probabilities=ds.death_probabilities,
+        fertility_rates=ds.fertility_rates,
     )
 
 

@@ -127,3 +127,8 @@ def test_region_polygons_dissolved():
     r = d.aggregate()
     assert r.polygons.loc["R1", "geometry"].area == pytest.approx(2.0)
     assert np.isclose(r.polygons.loc["R2", "geometry"].area, 1.0)
+
+
+def test_fertility_rates_validated():
+    with pytest.raises(InputError, match=r"fertility_rates must be births per woman in \[0, 1\]; ages 30 are not"):
+        PanelData(toy_panel(), fertility_rates=pd.Series({29: 0.1, 30: 1.5}))

@@ -66,7 +66,7 @@ def test_years_outside_model(toy_data):
 def test_synthetic_decomposition_identity_and_no_discrepancy(synthetic, synthetic_data):
     """Generator truth: P[t+1] = P[t] + births - deaths + NM, so the discrepancy is 0."""
     fit = estimate(synthetic_data, "2022", years=(2005, 2022))
-    dec = decompose(fit, fertility_rates=synthetic.fertility_rates)
+    dec = decompose(fit)  # the data carry the generator's fertility rates
     w = _wide(dec)
     np.testing.assert_allclose(w.drop(columns="observed").sum(axis=1), w["observed"], atol=1e-6)
     assert w["discrepancy"].abs().max() < 1e-6
