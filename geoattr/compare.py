@@ -167,6 +167,19 @@ def _holdout_rmse(model: str, d: Design, graph: Any, cov_type: str, holdout: Seq
     return float(np.sqrt(np.mean(e**2)))
 
 
+def _task(args: tuple) -> tuple[RegressionResults | None, str | None, float, list[str]]:
+    """Fit one model of the grid and its holdout RMSE, collecting its warnings."""
+    name, m, d, g, cov_type, holdout = args
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", GeoattrWarning)
+        try:
+            res = _fit_one(m, d, g, cov_type)
+            score = _holdout_rmse(m, d, g, cov_type, holdout) if holdout else float("nan")
+        except (InputError, np.linalg.LinAlgError, ValueError, ImportError) as err:
+            return None, f"{type(err).__name__}: {err}", float("nan"), []
+    return res, None, score, list(dict.fromkeys(str(w.message) for w in caught))
+
+
 def compare(
     data: PanelData,
     *,
@@ -224,20 +237,18 @@ def compare(
     designs: dict[str, Design] = {}
     errors: dict[str, str] = {}
     rmse: dict[str, float] = {}
+    tasks = []
     for m in models:
         runs = [(m, None)] if not GRID_MODELS[m] else [(f"{m}|{w}", g) for w, g in weights.items()]
         for name, g in runs:
-            d = base if m == "vra_ols" else alt_design
-            try:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always", GeoattrWarning)
-                    results[name] = _fit_one(m, d, g, cov_type)
-                    rmse[name] = _holdout_rmse(m, d, g, cov_type, holdout)
-                if caught:
-                    results[name].notes.extend(str(w.message) for w in caught)
-                designs[name] = d
-            except (InputError, np.linalg.LinAlgError, ValueError, ImportError) as err:
-                errors[name] = f"{type(err).__name__}: {err}"
+            tasks.append((name, m, base if m == "vra_ols" else alt_design, g, cov_type, holdout))
+    outcomes = [_task(t) for t in tasks]
+    for (name, _, d, *_rest), (res, err, score, caught) in zip(tasks, outcomes):
+        if err is not None:
+            errors[name] = err
+            continue
+        res.notes.extend(caught)
+        results[name], rmse[name], designs[name] = res, score, d
     if errors:
         warnings.warn(f"{len(errors)} model(s) could not be estimated: {errors}", GeoattrWarning, stacklevel=2)
     coef_terms: list[str] = []

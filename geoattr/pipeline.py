@@ -35,7 +35,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "analyses": {"yearly": True, "subgroups": True, "subgroup_periods": "halves", "decomposition": True,
                  "barometer": False, "drivers": False, "uncertainty": True, "persistence": True,
                  "regimes": "centrality"},
-    "comparison": {"enabled": True},
+    "comparison": {"enabled": True, "years": "last10"},
     "output": {"top_n": 10, "map": True},
 }
 
@@ -53,7 +53,7 @@ _ANALYSES_KEYS = {
     "barometer_flows", "barometer_period_length", "drivers", "driver_periods", "uncertainty", "persistence",
     "regimes", "fertility_rates",
 }
-_COMPARISON_KEYS = {"enabled", "models", "weights", "knn", "distance_band", "holdout_years", "weights_year"}
+_COMPARISON_KEYS = {"enabled", "models", "weights", "knn", "distance_band", "holdout_years", "weights_year", "years"}
 _SECTIONS = {"data": _DATA_KEYS, "model": _MODEL_KEYS, "output": _OUTPUT_KEYS, "analyses": _ANALYSES_KEYS,
              "comparison": _COMPARISON_KEYS}
 _VERSIONED = ["geoattr", "numpy", "pandas", "scipy", "geopandas", "shapely", "libpysal", "spreg",
@@ -518,10 +518,15 @@ def _run_comparison(data: PanelData, ccfg: Mapping[str, Any], main: Attractivene
         if "distance" in wanted:
             graphs["distance"] = gw.row_standardise(gw.distance_band(poly, float(ccfg.get("distance_band", 60000))))
     models = ccfg.get("models", ["vra_ols", "slx", "sar", "sem", "sdm", "fe", "re", "sar_fe", "sem_fe"])
+    cyears = ccfg.get("years")
+    if cyears == "last10":
+        years = (max(years[0], years[1] - 9), years[1])
+    elif cyears is not None:
+        years = (int(cyears[0]), int(cyears[1]))
     comp = compare(data, weights=graphs, models=models, terms=main.spec, years=years,
                    holdout_years=ccfg.get("holdout_years"))
     files["comparison"] = out / "comparison.csv"
     comp.to_csv(files["comparison"])
     files["comparison_tex"] = out / "comparison.tex"
     files["comparison_tex"].write_text(comp.to_latex(), encoding="utf-8")
-    return {"comparison_errors": comp.errors, "comparison_weights": list(graphs)}
+    return {"comparison_errors": comp.errors, "comparison_weights": list(graphs), "comparison_years": list(years)}
