@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from geoattr._version import __version__
 from geoattr.attractiveness import attractiveness, cumulate, rankings, region_attractiveness
+from geoattr.barometer import BarometerResults, barometer
 from geoattr.data import PanelData
 from geoattr.decomposition import decompose
+from geoattr.drivers import DriversResults, drivers
 from geoattr.models.ols import estimate, estimate_by_year
 
 __all__ = [
@@ -24,6 +26,10 @@ __all__ = [
     "rankings",
     "region_attractiveness",
     "decompose",
+    "barometer",
+    "BarometerResults",
+    "drivers",
+    "DriversResults",
     "show_versions",
 ]
 

@@ -33,7 +33,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "data": {"source": "synthetic", "seed": 2022, "years": None, "commuting_year": "same"},
     "model": {"spec": ["2022", "2019", "2018"], "level": ["region", "municipality"]},
     "analyses": {"yearly": True, "subgroups": True, "subgroup_periods": "halves", "decomposition": True,
-                 "barometer": False, "drivers": False, "uncertainty": True, "persistence": True,
+                 "barometer": True, "drivers": "auto", "uncertainty": True, "persistence": True,
                  "regimes": "centrality"},
     "comparison": {"enabled": True, "years": "last10"},
     "output": {"top_n": 10, "map": True},

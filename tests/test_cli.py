@@ -34,6 +34,13 @@ def test_demo_writes_all_outputs(tmp_path, capsys):
     assert set(rk.level) == {"municipality", "region"} and set(rk.list) == {"top", "bottom"}
     html = (tmp_path / "map.html").read_text()
     assert "folium" in html and "residual" in html
+    for name in ("subgroups", "decomposition", "barometer", "drivers", "prediction_intervals", "shrunken_attractiveness",
+                 "regimes", "comparison"):
+        assert (tmp_path / f"{name}.csv").exists(), name
+    dec = pd.read_csv(tmp_path / "decomposition.csv", dtype={"unit": str}).pivot(
+        index="unit", columns="component", values="persons_per_year")
+    assert (dec.drop(columns="observed").sum(axis=1) - dec["observed"]).abs().max() < 1e-6
+    assert "\\toprule" in (tmp_path / "comparison.tex").read_text()
     run = json.loads((tmp_path / "run.json").read_text())
     assert {"config", "versions", "timings_seconds", "row_accounting", "notes"} <= set(run)
     assert run["versions"]["libpysal"] != "not installed"
