@@ -157,3 +157,17 @@ def test_year_by_year_skips_years_that_cannot_be_estimated(toy_data):
     yr = estimate_by_year(fit.design)
     assert yr.results == {} and sorted(yr.skipped) == [2003, 2004, 2005]
     assert "3 observations for 5 regressors" in yr.skipped[2003]
+
+
+@pytest.mark.parametrize("cov_type", ["robust", "unadjusted"])
+def test_year_by_year_fast_path_equals_linearmodels(cov_type):
+    d = _design()
+    fast = estimate_by_year(d, cov_type=cov_type)
+    for t, r in fast.results.items():
+        m = d.y.index.get_level_values("year") == t
+        sub = Design(y=d.y[m], X=d.X[m], population=d.population[m], spec=d.spec, level=d.level, years=(t, t))
+        ref = LeastSquares(sub).fit(cov_type=cov_type)  # linearmodels PooledOLS
+        np.testing.assert_allclose(r.params, ref.params, rtol=1e-10)
+        np.testing.assert_allclose(r.cov.to_numpy(), ref.cov.to_numpy(), rtol=1e-10)
+        assert r.loglik == pytest.approx(ref.loglik, rel=1e-10)
+        assert r.rsquared == pytest.approx(ref.rsquared, rel=1e-10)
