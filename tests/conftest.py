@@ -77,3 +77,13 @@ def real_data_dir():
     if not REAL_DATA.exists():
         pytest.skip(f"real Norway data not found at {REAL_DATA}")
     return REAL_DATA
+
+
+def square_grid(side: int):
+    """A side x side grid of unit squares indexed by zero-padded string ids (for weights tests)."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    ids = [f"{i:03d}" for i in range(side * side)]
+    return gpd.GeoDataFrame(geometry=[box(i % side, i // side, i % side + 1, i // side + 1) for i in range(side * side)],
+                            index=pd.Index(ids, name="unit"))

@@ -9,6 +9,7 @@ from libpysal.graph import Graph
 from scipy import sparse
 
 from geoattr.exceptions import InputError
+from tests.conftest import square_grid
 from geoattr.models.diagnostics import likelihood_ratio, lm_tests, moran_residuals, panel_weights
 from geoattr.models.ols import LeastSquares
 from geoattr.variables import Design
@@ -79,16 +80,12 @@ def test_likelihood_ratio_by_hand():
 
 
 def test_j_test_prefers_the_true_weights():
-    import geopandas as gpd
-    from shapely.geometry import box
-
     from geoattr.models.diagnostics import j_test
 
     side = 18
     n = side * side
     ids = [f"{i:03d}" for i in range(n)]
-    gdf = gpd.GeoDataFrame(geometry=[box(i % side, i // side, i % side + 1, i // side + 1) for i in range(n)],
-                           index=pd.Index(ids, name="unit"))
+    gdf = square_grid(side)
     queen = Graph.build_contiguity(gdf, rook=False).transform("r")
     rng = np.random.default_rng(5)
     perm = rng.permutation(n)  # placebo weights: the grid with units shuffled
@@ -108,16 +105,12 @@ def test_j_test_prefers_the_true_weights():
 
 
 def test_panel_lm_tests_detect_a_spatial_lag_in_a_fe_panel():
-    import geopandas as gpd
-    from shapely.geometry import box
-
     from geoattr.models.diagnostics import panel_lm_tests
 
     side, T = 12, 5
     n = side * side
     ids = [f"{i:03d}" for i in range(n)]
-    gdf = gpd.GeoDataFrame(geometry=[box(i % side, i // side, i % side + 1, i // side + 1) for i in range(n)],
-                           index=pd.Index(ids, name="unit"))
+    gdf = square_grid(side)
     g = Graph.build_contiguity(gdf, rook=False).transform("r")
     W = g.sparse.toarray()  # N = 144, data generation only
     rng = np.random.default_rng(11)

@@ -8,6 +8,7 @@ import pytest
 from libpysal.graph import Graph
 
 from geoattr.exceptions import InputError
+from tests.conftest import square_grid
 from geoattr.models.api import fit
 from geoattr.models.spatial import fit_spatial
 from geoattr.models.spatial_panel import fit_spatial_panel
@@ -17,12 +18,8 @@ spreg = pytest.importorskip("spreg")
 
 def _grid(side=12):
     """Queen contiguity of a side x side grid of squares; string ids; row-standardised."""
-    import geopandas as gpd
-    from shapely.geometry import box
-
     ids = [f"{i:03d}" for i in range(side * side)]
-    gdf = gpd.GeoDataFrame(geometry=[box(i % side, i // side, i % side + 1, i // side + 1) for i in range(side * side)],
-                           index=pd.Index(ids, name="unit"))
+    gdf = square_grid(side)
     g = Graph.build_contiguity(gdf, rook=False).transform("r")
     w = g.to_W()
     return w, g, ids
