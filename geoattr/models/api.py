@@ -43,6 +43,8 @@ MODELS = {
     "sdm": "spatial Durbin: lag of y and WX (ML)",
     "sdem": "spatial Durbin error: error and WX (ML)",
     "sac": "spatial lag and spatial error, optionally with different weights (ML)",
+    "gmm_lag": "spatial two-stage least squares (spreg GM_Lag; endog=, instruments= optional)",
+    "gmm_error": "heteroskedasticity-robust GMM spatial error (spreg GM_Error_Het)",
     "sar_fe": "spatial lag panel with fixed effects (ML on within-transformed data)",
     "sem_fe": "spatial error panel with fixed effects (ML on within-transformed data)",
 }
@@ -237,7 +239,7 @@ def fit(
     if options:
         raise InputError(f"unknown option(s) {sorted(options)} for model {model!r}")
     df = _frame(data, lhs, terms, build)
-    if model == "iv" and (not endog or not instruments):
+    if model in ("iv",) and (not endog or not instruments):
         raise InputError("model='iv' needs endog= and instruments= (lists of column names)")
     needed = [lhs] + sorted({t.variable for t in terms}) + instruments
     missing_cols = [c for c in needed if c not in df.columns]
@@ -270,6 +272,16 @@ def fit(
         return res
     if model == "iv":
         return _fit_iv(y, X, df.loc[y.index, instruments], endog, cov_type or "clustered", notes)
+    if model in ("gmm_lag", "gmm_error"):
+        if weights is None:
+            raise InputError(f"model={model!r} needs weights= (a libpysal Graph)")
+        from geoattr.models.spatial import fit_gmm
+
+        ex = X[endog] if endog else None
+        res = fit_gmm(y, X.drop(columns=endog) if endog else X, weights, model=model, endog=ex,
+                      instruments=df.loc[y.index, instruments] if instruments else None)
+        res.notes.extend(notes)
+        return res
     if model in ("sar", "sem", "sdm", "sdem", "sac", "sar_fe", "sem_fe"):
         if weights is None:
             raise InputError(f"model={model!r} needs weights= (a libpysal Graph)")
