@@ -141,3 +141,23 @@ def test_gmm_lag_and_error_equal_spreg():
     assert list(e.params.index)[-1] == "lambda"
     with pytest.raises(InputError, match="needs weights="):
         fit("y ~ x1", df, model="gmm_lag")
+
+
+def test_sar_re_recovers_truth():
+    w, g, ids = _grid(14)
+    n, T = w.n, 8
+    rng = np.random.default_rng(21)
+    A = np.linalg.inv(np.eye(n) - 0.3 * w.sparse.toarray())  # N = 196, data generation only
+    mu = rng.normal(size=n) * 0.8  # random effects independent of x
+    rows = []
+    for t in range(T):
+        x = rng.normal(size=n)
+        rows.append(pd.DataFrame({"unit": ids, "year": 2000 + t, "x": x, "y": A @ (1 + 0.7 * x + mu + rng.normal(size=n))}))
+    df = pd.concat(rows).set_index(["unit", "year"]).sort_index()
+    r = fit("y ~ x", df, model="sar_re", weights=g)
+    # generator truth: rho 0.3, beta 0.7, phi = 1 / (T * 0.64 + 1) = 0.163
+    assert abs(r.params["rho"] - 0.3) < 3 * r.std_errors["rho"]
+    assert abs(r.params["x"] - 0.7) < 3 * r.std_errors["x"]
+    assert float(r.info["phi"]) == pytest.approx(1 / (T * 0.64 + 1), abs=0.06)
+    # nested: the pooled lag model (phi = 1) cannot have a higher likelihood
+    assert r.loglik >= fit("y ~ x", df, model="sar", weights=g).loglik - 1e-6
