@@ -1,12 +1,29 @@
-"""Validators shared by the readers and :class:`~geoattr.data.PanelData`.
+"""Validators shared by the readers, :class:`~geoattr.data.PanelData` and the builders.
 
-Each raises :class:`~geoattr.exceptions.InputError` with a message that names the
-table, the columns and the offending rows or ids, and says how to fix the input.
+Each validator raises :class:`~geoattr.exceptions.InputError` (a ``ValueError``) with
+a message that names the table, the columns and the offending rows or ids (at most
+ten of them, then "and N more"), and says how to fix the input.  Rows are named by
+their index labels; for a table read from a file that is the 0-based data row (the
+header is not counted).
+
+Examples
+--------
+>>> import pandas as pd
+>>> from geoattr.io import validation as val
+>>> val.normalise_ids([301, "1103 ", 5001.0], name="kommunenummer", width=4).tolist()
+['0301', '1103', '5001']
+>>> df = pd.DataFrame({"count": [1, -2]})
+>>> val.require_nonnegative(df, ["count"], table="flows")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+geoattr.exceptions.InputError: table 'flows' has negative values: ... -2 in row(s) 1. ...
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,158 +43,364 @@ __all__ = [
     "require_same_ids",
 ]
 
+#: How many offending rows, values or ids a message lists.
+LIMIT = 10
 
-def normalise_ids(values: pd.Series | pd.Index | Sequence, *, name: str, width: int | None = None) -> pd.Series:
+# "301.0", "0301.00": a whole number written by a float column; the ".0" part is dropped.
+_WHOLE_FLOAT_STR = re.compile(r"^\d+\.0+$")
+# Symbols SSB (and PxWeb) use for missing, confidential or not applicable cells.
+_SSB_SYMBOLS = {".", "..", "...", ":", "-"}
+
+
+def _plain(v: Any) -> Any:
+    """Numpy scalars (also inside tuples) as Python values, for readable messages."""
+    if isinstance(v, tuple):
+        return tuple(_plain(x) for x in v)
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _in_order(items: Iterable[Any], limit: int = LIMIT, *, total: int | None = None) -> str:
+    """Like :func:`format_ids` but in the given order (so rows and values line up).
+
+    ``total`` is the full count when ``items`` was already cut to the first few.
+    """
+    items = [_plain(i) for i in items]
+    n = len(items) if total is None else total
+    shown = ", ".join(repr(i) for i in items[:limit])
+    if n > limit:
+        shown += f" and {n - limit} more"
+    return shown
+
+
+def _column_list(columns: Iterable[str] | str) -> list[str]:
+    return [columns] if isinstance(columns, str) else list(columns)
+
+
+def normalise_ids(
+    values: pd.Series | pd.Index | Sequence, *, name: str, width: int | None = None
+) -> pd.Series:
     """Turn ids into strings without losing leading zeros.
 
     Parameters
     ----------
     values : Series, Index or sequence
-        Ids as read.  Integers, and floats that are whole numbers (``301.0`` from a
-        CSV column with gaps), become ``"301"``; strings are stripped of white space.
+        Ids as read.  Strings are stripped of surrounding white space and otherwise
+        kept as they are (``"0301"`` stays ``"0301"``), except that a string holding a
+        whole number with a decimal part of zeros (``"301.0"``, written by a float
+        column) loses that part.  Integers, and floats that are whole numbers
+        (``301.0`` from a CSV column with gaps), become ``"301"``.
     name : str
-        What the ids are (for error messages).
+        What the ids are (for error messages), e.g. ``"flows column 'origin'"``.
     width : int, optional
-        Zero-pad to this width (``width=4``: ``301 -> "0301"``).
+        Zero-pad to this width (``width=4``: ``301 -> "0301"``).  Use it for files
+        that store codes as numbers; ids already this long or longer are unchanged.
 
     Returns
     -------
     pandas.Series
-        Object-dtype strings, positionally aligned with ``values``.
+        Object-dtype strings on a fresh ``RangeIndex``, positionally aligned with
+        ``values``.
+
+    Raises
+    ------
+    InputError
+        Missing or blank ids (naming their row positions), non-integer numbers or
+        booleans used as ids.
+
+    Examples
+    --------
+    >>> normalise_ids(pd.Series(["0301", " 1103"]), name="unit").tolist()
+    ['0301', '1103']
+    >>> normalise_ids([301, 1103], name="unit", width=4).tolist()
+    ['0301', '1103']
     """
-    raw = pd.Series(values.to_numpy() if isinstance(values, (pd.Series, pd.Index)) else list(values))
-    kind = pd.api.types.infer_dtype(raw, skipna=True)
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"{name}: expected a sequence of ids, got the single string {values!r}")
+    arr = (
+        values.to_numpy(dtype=object) if isinstance(values, (pd.Series, pd.Index)) else list(values)
+    )
+    raw = pd.Series(arr, dtype=object)
     miss = raw.isna().to_numpy()
+    kind = pd.api.types.infer_dtype(raw, skipna=True)
+    stripped = None
     if kind == "string":
-        stripped = raw.astype(object).where(~miss, "").astype(str).str.strip()
+        stripped = raw.where(~miss, "").astype(str).str.strip()
         miss = miss | (stripped == "").to_numpy()
+    elif kind != "integer":
+        miss = miss | raw.map(lambda v: isinstance(v, str) and v.strip() == "").to_numpy(dtype=bool)
     if miss.any():
         pos = np.flatnonzero(miss)
-        raise InputError(f"{name} has {len(pos)} missing id(s) at row position(s) {format_ids(pos)}; every row needs an id")
-    if kind == "string":
-        out = stripped
+        raise InputError(
+            f"{name} has {len(pos)} missing or blank id(s) at row position(s) {_in_order(pos)}; "
+            "every row needs an id: fill them in or remove these rows"
+        )
+    if kind in ("string", "integer"):  # vectorised fast paths (long tables)
+        if stripped is not None:
+            res = stripped
+            if res.str.contains(".", regex=False).any():
+                res = res.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
+        else:
+            res = raw.astype(np.int64).astype(str)
         if width is not None:
-            out = out.str.zfill(width)
-        return pd.Series(out.to_numpy(dtype=object), dtype=object)
-    if kind == "integer":
-        out = raw.astype(np.int64).astype(str)
-        if width is not None:
-            out = out.str.zfill(width)
-        return pd.Series(out.to_numpy(dtype=object), dtype=object)
-    s = raw.astype(object)
+            res = res.str.zfill(int(width))
+        return pd.Series(res.to_numpy(dtype=object), dtype=object)
 
-    def conv(v: object) -> str:
+    bad: list[tuple[int, Any]] = []
+
+    def conv(pos: int, v: Any) -> str:
+        if isinstance(v, str):
+            s = v.strip()
+            return s.split(".", 1)[0] if _WHOLE_FLOAT_STR.match(s) else s
         if isinstance(v, (bool, np.bool_)):
-            return str(v)
+            bad.append((pos, v))
+            return ""
         if isinstance(v, (int, np.integer)):
             return str(int(v))
         if isinstance(v, (float, np.floating)):
-            if float(v).is_integer():
+            if np.isfinite(v) and float(v).is_integer():
                 return str(int(v))
-            raise InputError(f"{name} has a non-integer numeric id {v!r}; ids must be codes such as '0301'")
+            bad.append((pos, v))
+            return ""
         return str(v).strip()
 
-    out = s.map(conv)
+    out = [conv(i, v) for i, v in enumerate(raw.to_numpy())]
+    if bad:
+        raise InputError(
+            f"{name} has {len(bad)} id(s) that are not codes (non-integer numbers or booleans): "
+            + ", ".join(f"{_plain(v)!r} at row position {p}" for p, v in bad[:LIMIT])
+            + (f" and {len(bad) - LIMIT} more" if len(bad) > LIMIT else "")
+            + "; ids must be codes such as '0301': read the column as text (dtype=str)"
+        )
+    res = pd.Series(out, dtype=object)
     if width is not None:
-        out = out.str.zfill(width)
-    return out.astype(object)
+        res = res.str.zfill(int(width)).astype(object)
+    return res
 
 
-def require_columns(df: pd.DataFrame, columns: Iterable[str], *, table: str, hint: str | None = None) -> None:
-    """Raise when ``df`` lacks any of ``columns``."""
-    missing = [c for c in columns if c not in df.columns]
+def require_columns(
+    df: pd.DataFrame, columns: Iterable[str], *, table: str, hint: str | None = None
+) -> None:
+    """Raise when ``df`` lacks any of ``columns``.
+
+    Parameters
+    ----------
+    df : DataFrame
+    columns : iterable of str
+        Required column names.
+    table : str
+        Table name for the message.
+    hint : str, optional
+        How to fix it, appended to the message (e.g. ``"pass value='sysselsatte'"``).
+
+    Raises
+    ------
+    InputError
+        ``"table 'flows' lacks column(s) 'count'; it has: ...; <hint>"``.
+    """
+    missing = [c for c in _column_list(columns) if c not in df.columns]
     if missing:
-        msg = f"table {table!r} lacks column(s) {format_ids(missing)}; it has: {format_ids(list(df.columns), 20)}"
+        msg = (
+            f"table {table!r} lacks column(s) {_in_order(missing)}; "
+            f"it has: {_in_order([str(c) for c in df.columns], 30)}"
+        )
         if hint:
             msg += f"; {hint}"
         raise InputError(msg)
 
 
-def _rows(df: pd.DataFrame, mask: np.ndarray) -> list:
-    return list(df.index[mask])
-
-
 def require_numeric(df: pd.DataFrame, columns: Iterable[str], *, table: str) -> None:
-    """Raise naming each column that holds values that are not numbers, and the rows."""
+    """Raise naming each column with values that cannot be converted to numbers.
+
+    Columns of a numeric dtype pass; other columns pass when every non-missing value
+    converts with :func:`pandas.to_numeric` (e.g. ``"12"`` read as text).  Missing
+    values are not this check's business (see :func:`require_no_missing`).
+
+    Raises
+    ------
+    InputError
+        Naming, per column, the number of bad values and up to 10 of them with their
+        rows (in the same order), and how to fix them.
+    """
+    cols = _column_list(columns)
+    require_columns(df, cols, table=table)
     problems = []
-    for c in columns:
+    symbols = False
+    for c in cols:
         col = df[c]
-        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        if pd.api.types.is_numeric_dtype(col):
             continue
         conv = pd.to_numeric(col, errors="coerce")
         bad = conv.isna().to_numpy() & col.notna().to_numpy()
         if bad.any():
-            rows = _rows(df, bad)
-            vals = [col.iloc[i] for i in np.flatnonzero(bad)[:10]]
-            problems.append(f"column {c!r}: {int(bad.sum())} non-numeric value(s) {format_ids(vals)} "
-                            f"in row(s) {format_ids(rows)}")
+            pos = np.flatnonzero(bad)
+            vals = [col.iloc[i] for i in pos[:LIMIT]]
+            symbols = symbols or any(isinstance(v, str) and v.strip() in _SSB_SYMBOLS for v in vals)
+            problems.append(
+                f"column {c!r}: {len(pos)} non-numeric value(s) {_in_order(vals, total=len(pos))} "
+                f"in row(s) {_in_order(df.index[pos])}"
+            )
     if problems:
-        raise InputError(
-            f"table {table!r} has non-numeric values: " + "; ".join(problems)
-            + ". Clean them or convert with pd.to_numeric(..., errors='coerce') and decide about the missing values."
+        msg = (
+            f"table {table!r} has non-numeric values: "
+            + "; ".join(problems)
+            + ". Clean them, or convert with pd.to_numeric(..., errors='coerce') and decide "
+            "what the "
+            "resulting missing values mean"
         )
+        if symbols:
+            msg += " ('.', '..', ':' are SSB's symbols for missing or confidential cells)"
+        raise InputError(msg + ".")
 
 
 def require_no_missing(df: pd.DataFrame, columns: Iterable[str], *, table: str) -> None:
-    """Raise naming the columns with missing values and up to 10 rows."""
+    """Raise naming the columns with missing values and up to 10 of their rows.
+
+    Raises
+    ------
+    InputError
+        ``"table 'flows' has missing values: column 'count': 2 missing value(s) in
+        row(s) 3, 7. ..."``
+    """
+    cols = _column_list(columns)
+    require_columns(df, cols, table=table)
     problems = []
-    for c in columns:
+    for c in cols:
         bad = df[c].isna().to_numpy()
         if bad.any():
-            problems.append(f"column {c!r}: {int(bad.sum())} missing value(s) in row(s) {format_ids(_rows(df, bad))}")
+            problems.append(
+                f"column {c!r}: {int(bad.sum())} missing value(s) "
+                f"in row(s) {_in_order(df.index[bad])}"
+            )
     if problems:
-        raise InputError(f"table {table!r} has missing values: " + "; ".join(problems) + ". Fill or remove these rows.")
+        raise InputError(
+            f"table {table!r} has missing values: "
+            + "; ".join(problems)
+            + ". Fill them in or remove these rows."
+        )
 
 
 def _sign_check(df: pd.DataFrame, columns: Iterable[str], *, table: str, strict: bool) -> None:
+    cols = _column_list(columns)
+    require_columns(df, cols, table=table)
+    what = "zero or negative" if strict else "negative"
     problems = []
-    for c in columns:
+    for c in cols:
         v = pd.to_numeric(df[c], errors="coerce")
-        bad = (v <= 0 if strict else v < 0).fillna(False).to_numpy()
+        bad = (v <= 0 if strict else v < 0).fillna(False).to_numpy(dtype=bool)
         if bad.any():
-            vals = v[bad].tolist()[:10]
-            problems.append(f"column {c!r}: {int(bad.sum())} {'zero or negative' if strict else 'negative'} "
-                            f"value(s) {format_ids(vals)} in row(s) {format_ids(_rows(df, bad))}")
+            pos = np.flatnonzero(bad)
+            problems.append(
+                f"column {c!r}: {len(pos)} {what} value(s) "
+                f"{_in_order(v.iloc[pos[:LIMIT]].tolist(), total=len(pos))} "
+                f"in row(s) {_in_order(df.index[pos])}"
+            )
     if problems:
-        raise InputError(f"table {table!r} has " + "; ".join(problems) + ". Counts cannot be negative: fix these rows.")
+        must = "must be positive" if strict else "cannot be negative"
+        raise InputError(
+            f"table {table!r} has {what} values: "
+            + "; ".join(problems)
+            + f". These values {must}: fix or remove these rows."
+        )
 
 
 def require_nonnegative(df: pd.DataFrame, columns: Iterable[str], *, table: str) -> None:
-    """Raise naming rows with negative values."""
+    """Raise naming the rows (index labels) with negative values, and the values.
+
+    Missing values pass (see :func:`require_no_missing`).
+    """
     _sign_check(df, columns, table=table, strict=False)
 
 
 def require_positive(df: pd.DataFrame, columns: Iterable[str], *, table: str) -> None:
-    """Raise naming rows with zero or negative values."""
+    """Raise naming the rows (index labels) with zero or negative values, and the values.
+
+    Missing values pass (see :func:`require_no_missing`).
+    """
     _sign_check(df, columns, table=table, strict=True)
 
 
-def require_unique(df_or_index: pd.DataFrame | pd.Index, keys: Sequence[str] | None, *, table: str) -> None:
-    """Raise listing duplicated keys (``keys=None``: the index)."""
+def require_unique(
+    df_or_index: pd.DataFrame | pd.Series | pd.Index, keys: Sequence[str] | None, *, table: str
+) -> None:
+    """Raise listing duplicated keys.
+
+    Parameters
+    ----------
+    df_or_index : DataFrame, Series or Index
+    keys : sequence of str or None
+        Key columns, e.g. ``["year", "origin", "destination"]``; ``None`` checks the
+        index (a MultiIndex gives tuple keys such as ``('0301', 2005)``).
+    table : str
+
+    Raises
+    ------
+    InputError
+        Listing up to 10 duplicated keys and how many rows they cover; suggests
+        ``drop_duplicates`` or aggregating with ``groupby().sum()``.
+    """
     if keys is None:
-        idx = df_or_index.index if isinstance(df_or_index, pd.DataFrame) else df_or_index
-        dup = idx.duplicated(keep=False)
-        labels = idx[dup]
+        idx = df_or_index if isinstance(df_or_index, pd.Index) else df_or_index.index
+        dup = np.asarray(idx.duplicated(keep=False))
+        labels = list(idx[dup])
+        names = [n for n in idx.names if n is not None]
+        what = f"index ({', '.join(map(str, names))})" if names else "index"
     else:
-        dup = df_or_index.duplicated(subset=list(keys), keep=False).to_numpy()
-        sub = df_or_index.loc[dup, list(keys)]
-        labels = list(sub.itertuples(index=False, name=None)) if len(keys) > 1 else list(sub[keys[0]])
-    if np.asarray(dup).any():
-        uniq = list(dict.fromkeys(labels))
+        keys = _column_list(keys)
+        if isinstance(df_or_index, pd.Index):
+            raise TypeError(
+                "require_unique: keys= needs a DataFrame; pass keys=None to check an Index"
+            )
+        require_columns(df_or_index, keys, table=table)
+        dup = df_or_index.duplicated(subset=keys, keep=False).to_numpy()
+        sub = df_or_index.loc[dup, keys]
+        labels = (
+            list(sub.itertuples(index=False, name=None)) if len(keys) > 1 else list(sub[keys[0]])
+        )
+        what = f"({', '.join(keys)})"
+    if dup.any():
+        uniq = list(dict.fromkeys(_plain(x) for x in labels))
         raise InputError(
-            f"table {table!r} has {len(uniq)} duplicate key(s) over {int(np.asarray(dup).sum())} rows: "
-            f"{format_ids(uniq)}. Keep one row per key (drop_duplicates) or aggregate them (groupby().sum())."
+            f"table {table!r} has {len(uniq)} duplicate key(s) {what} over {int(dup.sum())} rows: "
+            f"{format_ids(uniq)}. Keep one row per key (drop_duplicates) or aggregate them "
+            "(groupby().sum())."
         )
 
 
-def compare_id_sets(a: Iterable[str], b: Iterable[str], *, a_name: str, b_name: str) -> tuple[set, set]:
-    """Ids only in ``a`` and ids only in ``b``."""
+def compare_id_sets(
+    a: Iterable[str], b: Iterable[str], *, a_name: str, b_name: str
+) -> tuple[set, set]:
+    """Ids only in ``a`` and ids only in ``b``.
+
+    Parameters
+    ----------
+    a, b : iterable of str
+    a_name, b_name : str
+        What the two collections are (kept for symmetry with :func:`require_same_ids`).
+
+    Returns
+    -------
+    (set, set)
+        ``(only_in_a, only_in_b)``.
+
+    Examples
+    --------
+    >>> compare_id_sets(["0301", "1103"], ["0301"], a_name="panel", b_name="polygons")
+    ({'1103'}, set())
+    """
     sa, sb = set(a), set(b)
     return sa - sb, sb - sa
 
 
-def require_same_ids(a: Iterable[str], b: Iterable[str], *, a_name: str, b_name: str, hint: str | None = None) -> None:
-    """Raise listing up to 10 ids present on one side only."""
+def require_same_ids(
+    a: Iterable[str], b: Iterable[str], *, a_name: str, b_name: str, hint: str | None = None
+) -> None:
+    """Raise listing up to 10 ids present on one side only.
+
+    Raises
+    ------
+    InputError
+        ``"the ids of panel and polygons differ: 1 id(s) only in panel: '1103'; ... . <hint>"``.
+    """
     only_a, only_b = compare_id_sets(a, b, a_name=a_name, b_name=b_name)
     if only_a or only_b:
         parts = []
@@ -185,4 +408,8 @@ def require_same_ids(a: Iterable[str], b: Iterable[str], *, a_name: str, b_name:
             parts.append(f"{len(only_a)} id(s) only in {a_name}: {format_ids(only_a)}")
         if only_b:
             parts.append(f"{len(only_b)} id(s) only in {b_name}: {format_ids(only_b)}")
-        raise InputError("the ids differ: " + "; ".join(parts) + (f". {hint}" if hint else ""))
+        raise InputError(
+            f"the ids of {a_name} and {b_name} differ: "
+            + "; ".join(parts)
+            + (f". {hint}" if hint else "")
+        )
