@@ -98,10 +98,10 @@ def check_config(cfg: Mapping[str, Any]) -> None:
             raise InputError(f"unknown key(s) {sorted(bad)} in [{sec}]; allowed: {sorted(keys)}")
     data = cfg.get("data", {})
     src = data.get("source", "synthetic")
-    if src not in ("synthetic", "files"):
+    if src not in ("synthetic", "files", "ssb"):
         raise InputError(
-            f"[data] source = {src!r} is not supported; use 'synthetic' (embedded default) or "
-            "'files' (panel/flows/... tables named in [data])"
+            f"[data] source = {src!r} is not supported; use 'synthetic' (embedded default), "
+            "'files' (panel/flows/... tables named in [data]) or 'ssb' (a folder of Statistics Norway tables)"
         )
     cy = data.get("commuting_year", "same")
     if not (cy == "same" or isinstance(cy, int)):
@@ -138,6 +138,23 @@ def synthetic_panel_data(seed: int = 2022) -> PanelData:
         death_probabilities=ds.death_probabilities,
         fertility_rates=ds.fertility_rates,
     )
+
+
+def _ssb_panel_data(data_cfg: Mapping[str, Any], base: Path) -> PanelData:
+    """The SSB directory adapter, with an optional region mapping from ``[data] regions``."""
+    from geoattr import io
+    from geoattr.datasets import norway
+
+    data = norway.load(base, panel=data_cfg.get("panel", "2003-2016"))
+    r = data_cfg.get("regions")
+    if r is not None:
+        if "path" not in r:
+            raise InputError("[data] regions needs a path")
+        mapping = io.read_mapping(_resolve(base, r["path"]), key=r.get("unit_column", "unit"),
+                                  value=r.get("region_column", "region"), id_width=4)
+        data = PanelData(data.panel, flows=data.flows, centrality=data.centrality, regions=mapping.reindex(data.units),
+                         accounting=data.accounting)
+    return data
 
 
 def _resolve(base: Path, p: str) -> Path:
@@ -293,6 +310,8 @@ def _run(
         if data is None:
             if dcfg.get("source", "synthetic") == "synthetic":
                 data = synthetic_panel_data(int(dcfg.get("seed", 2022)))
+            elif dcfg["source"] == "ssb":
+                data = _ssb_panel_data(dcfg, base)
             else:
                 data = _files_panel_data(dcfg, base, Accounting())
     specs = [str(s) for s in _as_list(mcfg.get("spec", "2022"))]

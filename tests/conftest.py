@@ -72,7 +72,7 @@ def synthetic_data():
     return synthetic_panel_data()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def real_data_dir():
     if not REAL_DATA.exists():
         pytest.skip(f"real Norway data not found at {REAL_DATA}")
