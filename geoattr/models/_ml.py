@@ -57,6 +57,7 @@ place of ``tr(W_A' W_A)``; its standard errors then differ from its own ``"full"
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from collections.abc import Callable
@@ -75,8 +76,8 @@ __all__ = ["MLResult", "ml_lag", "ml_error", "logdet", "EXACT_TRACE_MAX_N", "EIG
 
 #: Largest N for which ``traces="auto"`` computes ``tr(W_A' W_A)`` exactly (sparse LU of
 #: ``A'A``); above it the asymmetry correction is estimated stochastically.  Measured on
-#: queen grids (whole lag fit): N = 30,000 exact 2.7 s / 680 MB peak, stochastic 2.3 s /
-#: 500 MB; N = 100,000 exact 12.5 s / 1.95 GB, stochastic ~13 s / 1.0 GB.
+#: queen grids (whole lag fit, peak RSS of the process): N = 30,000 exact 2.7 s / 680 MB,
+#: stochastic 2.3 s / 500 MB; N = 100,000 exact 12.5 s / 1.95 GB, stochastic 8 s / 0.83 GB.
 EXACT_TRACE_MAX_N = 30_000
 #: Largest N accepted by ``method="eigen"`` (dense ``N x N`` eigenproblem and inverse).
 EIGEN_MAX_N = 5_000
@@ -302,6 +303,24 @@ def _check_method(method: str, n: int) -> str:
             "use method='lu'"
         )
     return method
+
+
+def _blas_limit(active: bool) -> contextlib.AbstractContextManager[Any]:
+    """Single-threaded BLAS for the sparse path (a no-op without threadpoolctl).
+
+    SuperLU and the small dense operations of the sparse path make many tiny BLAS calls.
+    With a multi-threaded BLAS and another busy process on the machine they slow down
+    several-fold (measured, N = 100,000 error model on 2 cores while another job ran:
+    7.8 s single-threaded against 17-58 s threaded); on an idle machine one thread is as
+    fast.  The dense eigen method keeps the threads.
+    """
+    if not active:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 # --------------------------------------------------------------------------- log-determinant
@@ -805,72 +824,73 @@ def ml_lag(
     n, k = Xv.shape
     meth = _check_method(method, n)
     bnd = _check_bounds(bounds, Wc)
-    jac = _Jacobian(Wc, meth, bnd)
+    with _blas_limit(meth == "lu"):
+        jac = _Jacobian(Wc, meth, bnd)
 
-    wy = Wc @ yv
-    Q, R = np.linalg.qr(Xv)
-    b0 = np.linalg.solve(R, Q.T @ yv)
-    b1 = np.linalg.solve(R, Q.T @ wy)
-    e0 = yv - Xv @ b0
-    e1 = wy - Xv @ b1
-    a00, a01, a11 = float(e0 @ e0), float(e0 @ e1), float(e1 @ e1)
+        wy = Wc @ yv
+        Q, R = np.linalg.qr(Xv)
+        b0 = np.linalg.solve(R, Q.T @ yv)
+        b1 = np.linalg.solve(R, Q.T @ wy)
+        e0 = yv - Xv @ b0
+        e1 = wy - Xv @ b1
+        a00, a01, a11 = float(e0 @ e0), float(e0 @ e1), float(e1 @ e1)
 
-    def sse(r: float) -> float:
-        return max(a00 - 2 * r * a01 + r * r * a11, 1e-300)
+        def sse(r: float) -> float:
+            return max(a00 - 2 * r * a01 + r * r * a11, 1e-300)
 
-    def score_part(r: float) -> float:
-        return 0.5 * n * (-2 * a01 + 2 * r * a11) / sse(r)
+        def score_part(r: float) -> float:
+            return 0.5 * n * (-2 * a01 + 2 * r * a11) / sse(r)
 
-    rho, ld, tr1, ok, msg, iterations = _search(sse, score_part, jac, bnd, tol, n)
-    _warn_bounds("rho", rho, bnd, ok, msg)
+        rho, ld, tr1, ok, msg, iterations = _search(sse, score_part, jac, bnd, tol, n)
+        _warn_bounds("rho", rho, bnd, ok, msg)
 
-    beta = b0 - rho * b1
-    u = e0 - rho * e1
-    sig2 = float(u @ u) / n
-    loglik = -(0.5 * n * math.log(sig2) - ld) - 0.5 * n * _LN2PI - 0.5 * n
+        beta = b0 - rho * b1
+        u = e0 - rho * e1
+        sig2 = float(u @ u) / n
+        loglik = -(0.5 * n * math.log(sig2) - ld) - 0.5 * n * _LN2PI - 0.5 * n
 
-    predy_e = jac.solve(rho, Xv @ beta)
-    wpy = Wc @ predy_e
-    xtx = Xv.T @ Xv
-    xtwpy = Xv.T @ wpy
-    wpywpy = float(wpy @ wpy)
+        predy_e = jac.solve(rho, Xv @ beta)
+        wpy = Wc @ predy_e
+        xtx = Xv.T @ Xv
+        xtwpy = Xv.T @ wpy
+        wpywpy = float(wpy @ wpy)
 
-    def inv_information(t: dict[str, float]) -> np.ndarray:
-        """Inverse of the information matrix of (beta, rho, sigma2), Anselin (1988)."""
-        v = np.zeros((k + 2, k + 2))
-        v[:k, :k] = xtx / sig2
-        v[:k, k] = v[k, :k] = xtwpy / sig2
-        v[k, k] = t["tr2"] + t["tr3"] + wpywpy / sig2
-        v[k, k + 1] = v[k + 1, k] = t["tr1"] / sig2
-        v[k + 1, k + 1] = n / (2.0 * sig2**2)
-        return np.linalg.inv(v)
+        def inv_information(t: dict[str, float]) -> np.ndarray:
+            """Inverse of the information matrix of (beta, rho, sigma2), Anselin (1988)."""
+            v = np.zeros((k + 2, k + 2))
+            v[:k, :k] = xtx / sig2
+            v[:k, k] = v[k, :k] = xtwpy / sig2
+            v[k, k] = t["tr2"] + t["tr3"] + wpywpy / sig2
+            v[k, k + 1] = v[k + 1, k] = t["tr1"] / sig2
+            v[k + 1, k + 1] = n / (2.0 * sig2**2)
+            return np.linalg.inv(v)
 
-    tr, trace_method, tr_se, sens = jac.traces(
-        rho, ld, tr1, bnd, traces, n_probes, seed, lambda t: inv_information(t)[:-1, :-1]
-    )
-    vm1 = inv_information(tr)
-    return MLResult(
-        params=np.append(beta, rho),
-        cov=vm1[:-1, :-1],
-        sigma2=sig2,
-        loglik=float(loglik),
-        resid=u,
-        predy=yv - u,
-        iterations=iterations,
-        converged=ok,
-        method=meth,
-        trace_error=tr_se,
-        extra={
-            "traces": tr,
-            "trace_method": trace_method,
-            "bounds": bnd,
-            "logdet": ld,
-            "var_sigma2": float(vm1[-1, -1]),
-            "se_sensitivity": sens,
-            "predy_e": predy_e,
-            "e_pred": yv - predy_e,
-        },
-    )
+        tr, trace_method, tr_se, sens = jac.traces(
+            rho, ld, tr1, bnd, traces, n_probes, seed, lambda t: inv_information(t)[:-1, :-1]
+        )
+        vm1 = inv_information(tr)
+        return MLResult(
+            params=np.append(beta, rho),
+            cov=vm1[:-1, :-1],
+            sigma2=sig2,
+            loglik=float(loglik),
+            resid=u,
+            predy=yv - u,
+            iterations=iterations,
+            converged=ok,
+            method=meth,
+            trace_error=tr_se,
+            extra={
+                "traces": tr,
+                "trace_method": trace_method,
+                "bounds": bnd,
+                "logdet": ld,
+                "var_sigma2": float(vm1[-1, -1]),
+                "se_sensitivity": sens,
+                "predy_e": predy_e,
+                "e_pred": yv - predy_e,
+            },
+        )
 
 
 def ml_error(
@@ -895,70 +915,73 @@ def ml_error(
     n, k = Xv.shape
     meth = _check_method(method, n)
     bnd = _check_bounds(bounds, Wc)
-    jac = _Jacobian(Wc, meth, bnd)
+    with _blas_limit(meth == "lu"):
+        jac = _Jacobian(Wc, meth, bnd)
 
-    wy = Wc @ yv
-    wx = np.asarray(Wc @ Xv)
+        wy = Wc @ yv
+        wx = np.asarray(Wc @ Xv)
 
-    def fit(lam: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        ys = yv - lam * wy
-        xs = Xv - lam * wx
-        b = np.linalg.lstsq(xs, ys, rcond=None)[0]
-        return b, ys - xs @ b, xs
+        def fit(lam: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            ys = yv - lam * wy
+            xs = Xv - lam * wx
+            b = np.linalg.lstsq(xs, ys, rcond=None)[0]
+            return b, ys - xs @ b, xs
 
-    def sse(lam: float) -> float:
-        e = fit(lam)[1]
-        return float(e @ e)
+        def sse(lam: float) -> float:
+            e = fit(lam)[1]
+            return float(e @ e)
 
-    def score_part(lam: float) -> float:
-        b, e, _ = fit(lam)
-        u = yv - Xv @ b
-        return -n * float(e @ (Wc @ u)) / float(e @ e)
+        def score_part(lam: float) -> float:
+            b, e, _ = fit(lam)
+            u = yv - Xv @ b
+            return -n * float(e @ (Wc @ u)) / float(e @ e)
 
-    lam, ld, tr1, ok, msg, iterations = _search(sse, score_part, jac, bnd, tol, n)
-    _warn_bounds("lambda", lam, bnd, ok, msg)
+        lam, ld, tr1, ok, msg, iterations = _search(sse, score_part, jac, bnd, tol, n)
+        _warn_bounds("lambda", lam, bnd, ok, msg)
 
-    beta, e_filtered, xs = fit(lam)
-    u = yv - Xv @ beta
-    sig2 = float(e_filtered @ e_filtered) / n
-    loglik = -(0.5 * n * math.log(sig2) - ld) - 0.5 * n * _LN2PI - 0.5 * n
+        beta, e_filtered, xs = fit(lam)
+        u = yv - Xv @ beta
+        sig2 = float(e_filtered @ e_filtered) / n
+        loglik = -(0.5 * n * math.log(sig2) - ld) - 0.5 * n * _LN2PI - 0.5 * n
 
-    xsxsi = np.linalg.inv(xs.T @ xs)
+        xsxsi = np.linalg.inv(xs.T @ xs)
 
-    def inv_information(t: dict[str, float]) -> tuple[np.ndarray, float]:
-        """Covariance of (beta, lambda) and variance of sigma2, Anselin (1988)."""
-        v = np.array([[t["tr2"] + t["tr3"], t["tr1"] / sig2], [t["tr1"] / sig2, n / (2 * sig2**2)]])
-        vm1 = np.linalg.inv(v)
-        cov = np.zeros((k + 1, k + 1))
-        cov[:k, :k] = sig2 * xsxsi
-        cov[k, k] = vm1[0, 0]
-        return cov, float(vm1[1, 1])
+        def inv_information(t: dict[str, float]) -> tuple[np.ndarray, float]:
+            """Covariance of (beta, lambda) and variance of sigma2, Anselin (1988)."""
+            v = np.array(
+                [[t["tr2"] + t["tr3"], t["tr1"] / sig2], [t["tr1"] / sig2, n / (2 * sig2**2)]]
+            )
+            vm1 = np.linalg.inv(v)
+            cov = np.zeros((k + 1, k + 1))
+            cov[:k, :k] = sig2 * xsxsi
+            cov[k, k] = vm1[0, 0]
+            return cov, float(vm1[1, 1])
 
-    tr, trace_method, tr_se, sens = jac.traces(
-        lam, ld, tr1, bnd, traces, n_probes, seed, lambda t: inv_information(t)[0]
-    )
-    cov, var_sigma2 = inv_information(tr)
-    return MLResult(
-        params=np.append(beta, lam),
-        cov=cov,
-        sigma2=sig2,
-        loglik=float(loglik),
-        resid=u,
-        predy=yv - u,
-        iterations=iterations,
-        converged=ok,
-        method=meth,
-        trace_error=tr_se,
-        extra={
-            "traces": tr,
-            "trace_method": trace_method,
-            "bounds": bnd,
-            "logdet": ld,
-            "var_sigma2": var_sigma2,
-            "se_sensitivity": sens,
-            "e_filtered": e_filtered,
-        },
-    )
+        tr, trace_method, tr_se, sens = jac.traces(
+            lam, ld, tr1, bnd, traces, n_probes, seed, lambda t: inv_information(t)[0]
+        )
+        cov, var_sigma2 = inv_information(tr)
+        return MLResult(
+            params=np.append(beta, lam),
+            cov=cov,
+            sigma2=sig2,
+            loglik=float(loglik),
+            resid=u,
+            predy=yv - u,
+            iterations=iterations,
+            converged=ok,
+            method=meth,
+            trace_error=tr_se,
+            extra={
+                "traces": tr,
+                "trace_method": trace_method,
+                "bounds": bnd,
+                "logdet": ld,
+                "var_sigma2": var_sigma2,
+                "se_sensitivity": sens,
+                "e_filtered": e_filtered,
+            },
+        )
 
 
 ml_lag.__doc__ = (ml_lag.__doc__ or "") + _DOC_COMMON
