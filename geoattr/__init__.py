@@ -14,6 +14,7 @@ from geoattr.barometer import BarometerResults, barometer
 from geoattr.data import PanelData
 from geoattr.decomposition import decompose
 from geoattr.drivers import DriversResults, drivers
+from geoattr.harmonise import Crosswalk, harmonise_flows, harmonise_panel
 from geoattr.models.ols import estimate, estimate_by_year
 
 __all__ = [
@@ -30,6 +31,9 @@ __all__ = [
     "BarometerResults",
     "drivers",
     "DriversResults",
+    "Crosswalk",
+    "harmonise_panel",
+    "harmonise_flows",
     "show_versions",
 ]
 
