@@ -40,7 +40,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 
 _DATA_KEYS = {
-    "source", "seed", "dir", "years", "commuting_year", "regions", "panel", "flows", "centrality",
+    "source", "seed", "dir", "units", "years", "commuting_year", "regions", "panel", "flows", "centrality",
     "polygons", "population_by_age", "employment_rates", "death_probabilities", "on_mismatch",
 }
 _MODEL_KEYS = {
@@ -145,15 +145,21 @@ def _ssb_panel_data(data_cfg: Mapping[str, Any], base: Path) -> PanelData:
     from geoattr import io
     from geoattr.datasets import norway
 
-    data = norway.load(base, panel=data_cfg.get("panel", "2003-2016"))
+    data = norway.load(base, panel=data_cfg.get("panel", "2003-2016"), units=data_cfg.get("units", "2017"))
+    report = getattr(data, "harmonisation_report", None)
     r = data_cfg.get("regions")
     if r is not None:
         if "path" not in r:
             raise InputError("[data] regions needs a path")
         mapping = io.read_mapping(_resolve(base, r["path"]), key=r.get("unit_column", "unit"),
                                   value=r.get("region_column", "region"), id_width=4)
+        if data_cfg.get("units", "2017") == "stable":
+            raise InputError("[data] regions cannot be combined with units = 'stable' yet (the mapping is on 2017 "
+                             "codes); the 85 functional regions are used")
         data = PanelData(data.panel, flows=data.flows, centrality=data.centrality, regions=mapping.reindex(data.units),
                          accounting=data.accounting)
+    if report is not None:
+        data.harmonisation_report = report
     return data
 
 
@@ -374,6 +380,9 @@ def _run(
             files["attractiveness"], index=False)
         files["rankings"] = out / "rankings.csv"
         pd.concat(rank_tables, ignore_index=True).to_csv(files["rankings"], index=False)
+    if getattr(data, "harmonisation_report", None) is not None:
+        files["harmonisation"] = out / "harmonisation.csv"
+        data.harmonisation_report.to_csv(files["harmonisation"], index=False)
     if ocfg.get("map", True) and data.polygons is not None:
         with timer("map"):
             vals = cum.join(att.groupby(level="unit")[["actual", "expected"]].sum())

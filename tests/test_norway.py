@@ -44,6 +44,21 @@ def test_vra_by_hand_from_the_raw_commuting_table(ssb, real_data_dir):
     assert any("commuting matrix of 2017" in n for n in d.notes)
 
 
+def test_stable_units(real_data_dir):
+    from geoattr.exceptions import InvalidGeometryWarning
+
+    with pytest.warns(InvalidGeometryWarning, match="invalid geometr"):  # ~8 % of the 2024 polygons as published
+        d = norway.load(real_data_dir, units="stable")
+    assert len(d.units) == 353 and len(d.polygons) == 353 and d.polygons.crs.to_epsg() == 25833
+    # national totals survive the merges exactly
+    raw = pd.read_csv(real_data_dir / "jobs" / "kommune_panel_2003_2016.csv")
+    tot = raw.groupby("year")[["folketall", "arbeidsplasser"]].sum()
+    got = d.panel.groupby(level="year")[["population", "jobs"]].sum()
+    assert (got["population"].to_numpy() == tot["folketall"].to_numpy()).all()
+    assert (got["jobs"].to_numpy() == tot["arbeidsplasser"].to_numpy()).all()
+    assert d.regions.nunique() == 85
+
+
 def test_missing_folder_error(tmp_path):
     with pytest.raises(InputError, match=r"SSB file 'jobs/kommune_panel_2003_2016.csv' not found"):
         norway.load(tmp_path)
@@ -60,7 +75,10 @@ def test_run_example_config(real_data_dir, tmp_path):
     fit = pd.read_csv(tmp_path / "fit.csv")
     assert fit.nobs.iloc[0] == 85 * 11
     att = pd.read_csv(tmp_path / "attractiveness.csv", dtype={"unit": str})
-    assert att.unit.nunique() == 426 and sorted(att.year.unique()) == list(range(2006, 2017))
+    assert att.unit.nunique() == 353 and sorted(att.year.unique()) == list(range(2006, 2017))
+    assert (tmp_path / "map.html").exists()
+    rep = pd.read_csv(tmp_path / "harmonisation.csv")
+    assert {"merge", "recode"} <= set(rep.kind)
     run = json.loads((tmp_path / "run.json").read_text())
     notes = " ".join(a["notes"] and " ".join(a["notes"]) or "" for a in run["row_accounting"])
     assert "2017 commuting matrix" in notes

@@ -37,7 +37,9 @@ FILES = {
     "centrality": "centrality/sentralitetsindeks_2020_kommuner_b2024.csv",
     "crosswalk": "crosswalk/kommune_to_2024_by_year.csv",
     "regions85": "regions/regioner_85_kommuner_2016.csv",
+    "polygons2024": "polygons/kommuner_2024.geojson",
 }
+STABLE_YEARS = range(2017, 2025)
 
 
 def _path(data_dir: Path, key: str) -> Path:
@@ -68,7 +70,8 @@ def _centrality_for(codes: pd.Index, year: int, data_dir: Path, acc: Accounting)
     return pd.Series(values.to_numpy(dtype=float), index=pd.Index(codes, name="unit"), name="centrality")
 
 
-def load(data_dir: str | Path, *, panel: str = "2003-2016", regions: str = "regions85") -> PanelData:
+def load(data_dir: str | Path, *, panel: str = "2003-2016", regions: str = "regions85",
+         units: str = "2017") -> PanelData:
     """Load SSB tables from ``data_dir`` into a :class:`~geoattr.data.PanelData`.
 
     Parameters
@@ -79,6 +82,13 @@ def load(data_dir: str | Path, *, panel: str = "2003-2016", regions: str = "regi
         Which panel to build (see the module docstring).
     regions : {"regions85"}, default "regions85"
         Unit -> region mapping: the 85 functional regions (2017 codes).
+    units : {"2017", "stable"}, default "2017"
+        ``"stable"`` recodes panel and flows to the 353 stable units (codes linked
+        through the crosswalk in 2017-2024 merged; only merges happen), with the 2024
+        polygons dissolved to them (so the results can be mapped); centrality becomes
+        the population-weighted mean of the merged codes, and a stable unit whose
+        codes lie in two functional regions goes to the region holding most of its
+        population (listed in the accounting).
 
     Returns
     -------
@@ -92,6 +102,8 @@ def load(data_dir: str | Path, *, panel: str = "2003-2016", regions: str = "regi
         raise InputError(f"panel {panel!r} is not available; implemented: '2003-2016' (2017 codes)")
     if regions != "regions85":
         raise InputError(f"regions {regions!r} is not available; implemented: 'regions85'")
+    if units not in ("2017", "stable"):
+        raise InputError(f"units must be '2017' or 'stable', got {units!r}")
     acc = Accounting()
     raw = pd.read_csv(_path(data_dir, "panel_2003_2016"), dtype={"kommunenummer": str})
     val.require_columns(raw, ["kommunenummer", "year", "folketall", "befolkningsvekst_pct", "fodselsoverskudd_pct",
@@ -107,6 +119,7 @@ def load(data_dir: str | Path, *, panel: str = "2003-2016", regions: str = "regi
                                        names=["unit", "year"]))
     acc.note("panel", "net migration = (befolkningsvekst_pct - fodselsoverskudd_pct) x folketall / 100 "
                       "(published rates rounded to 0.01 %)")
+    units_kind = units
     units = pd.Index(sorted(panel_df.index.get_level_values("unit").unique()))
     flows = read_flows(_path(data_dir, "commuting"), origin="bosted", destination="arbeidssted",
                        value="sysselsatte", accounting=acc)
@@ -121,8 +134,49 @@ def load(data_dir: str | Path, *, panel: str = "2003-2016", regions: str = "regi
     missing = sorted(set(units) - set(reg.index))
     if missing:
         raise InputError(f"{len(missing)} unit(s) have no functional region: {format_ids(missing)}")
+    if units_kind == "stable":
+        return _stable(panel_df, f17.reset_index(drop=True), centrality, reg.reindex(units), data_dir, acc)
     data = PanelData(panel_df, flows=f17.reset_index(drop=True), centrality=centrality, regions=reg.reindex(units),
                      accounting=acc)
     if np.isnan(data.panel["net_migration"]).any():  # pragma: no cover - the published file is complete
         acc.note("panel", f"{int(data.panel['net_migration'].isna().sum())} missing net-migration value(s)")
+    return data
+
+
+def _stable(panel: pd.DataFrame, flows: pd.DataFrame, centrality: pd.Series, regions: pd.Series, data_dir: Path,
+            acc: Accounting) -> PanelData:
+    """Recode the 2017-code panel and flows to the stable units of 2017-2024 and attach polygons."""
+    import geopandas as gpd
+
+    from geoattr.harmonise import Crosswalk, harmonise_flows, harmonise_panel
+    from geoattr.io import read_polygons
+
+    cw = Crosswalk.from_frame(pd.read_csv(_path(data_dir, "crosswalk"), dtype={"kommunenummer": str,
+                                                                               "kommunenummer_2024": str}))
+    hp = harmonise_panel(panel, cw, years_of_codes=2017, stable_years=STABLE_YEARS)
+    hf = harmonise_flows(flows, cw, years_of_codes=2017, stable_years=STABLE_YEARS)
+    stable_of_2017 = cw.stable_units(STABLE_YEARS).reindex(centrality.index)
+    pop = panel["population"].groupby(level="unit").mean().reindex(centrality.index)
+    cent = (centrality * pop).groupby(stable_of_2017).sum() / pop.groupby(stable_of_2017).sum()
+    by_region = pd.DataFrame({"stable": stable_of_2017, "region": regions, "pop": pop})
+    share = by_region.groupby(["stable", "region"])["pop"].sum().reset_index().sort_values(
+        ["stable", "pop"], ascending=[True, False])
+    straddle = share.groupby("stable").size()
+    straddle = straddle[straddle > 1]
+    reg = share.drop_duplicates("stable").set_index("stable")["region"]
+    if len(straddle):
+        acc.note("regions", f"{len(straddle)} stable unit(s) straddle two regions and go to the one holding most of "
+                            f"their population: {format_ids(straddle.index)}")
+    polys = read_polygons(_path(data_dir, "polygons2024"), id_column="kommunenummer", name_column="kommunenavn",
+                          accounting=acc)
+    target = cw.stable_targets(STABLE_YEARS).reindex(polys.index)
+    g = polys.assign(stable=target.to_numpy())
+    names = g.groupby("stable")["name"].agg(lambda s: "/".join(sorted(s)))
+    dissolved = g[["stable", "geometry"]].dissolve(by="stable")
+    dissolved = gpd.GeoDataFrame({"name": names.reindex(dissolved.index).to_numpy()}, geometry=dissolved.geometry,
+                                 index=pd.Index(dissolved.index, name="unit"), crs=polys.crs).to_crs(25833)
+    acc.note("panel", f"recoded to {hp.panel.index.get_level_values(0).nunique()} stable units (2017-2024)")
+    data = PanelData(hp.panel, flows=hf.flows, centrality=cent.rename("centrality"), regions=reg.rename("region"),
+                     polygons=dissolved, accounting=acc)
+    data.harmonisation_report = hp.report
     return data
