@@ -35,7 +35,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "analyses": {"yearly": True, "subgroups": True, "subgroup_periods": "halves", "decomposition": True,
                  "barometer": True, "drivers": "auto", "uncertainty": True, "persistence": True,
                  "regimes": "centrality"},
-    "comparison": {"enabled": True, "years": "last10"},
+    "comparison": {"enabled": False},
     "output": {"top_n": 10, "map": True},
 }
 
@@ -282,13 +282,12 @@ def run(
             messages.append(f"{w.category.__name__}: {w.message}")
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    if messages:
-        info = json.loads(result.files["run"].read_text(encoding="utf-8"))
-        info["warnings"] = list(dict.fromkeys(messages))
-        result.files["run"].write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
-        if echo:
-            for m in info["warnings"]:
-                echo(f"  warning: {m}")
+    info = json.loads(result.files["run"].read_text(encoding="utf-8"))
+    info["warnings"] = list(dict.fromkeys(messages))
+    result.files["run"].write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
+    if echo:
+        for m in info["warnings"]:
+            echo(f"  warning: {m}")
     return result
 
 
