@@ -397,3 +397,29 @@ def test_eigen_refuses_large_n(small, monkeypatch):
         InputError, match=r"method='eigen' needs a dense 25 x 25 eigenproblem .* use method='lu'"
     ):
         ml_error(y, X, W, method="eigen")
+
+
+@pytest.mark.parametrize("engine", ["ml_lag", "ml_error"])
+def test_periods_block_equals_full_block_diagonal(engine):
+    """periods=T with one N x N block reproduces the fit with the explicit I_T (x) W (1e-9)."""
+    import scipy.sparse as sps
+    from libpysal.weights import lat2W
+
+    from geoattr.models import _ml
+
+    w = lat2W(9, 9, rook=False)
+    w.transform = "r"
+    Wb = sps.csr_matrix(w.sparse)
+    T, nb = 4, Wb.shape[0]
+    rng = np.random.default_rng(3)
+    X = np.column_stack([np.ones(T * nb), rng.normal(size=(T * nb, 2))])
+    W_full = sps.kron(sps.identity(T), Wb, format="csr")
+    y = sps.linalg.spsolve((sps.identity(T * nb) - 0.35 * W_full).tocsc(), X @ [1.0, 0.5, -0.3] + rng.normal(size=T * nb))
+    fn = getattr(_ml, engine)
+    full = fn(y, X, W_full)
+    block = fn(y, X, Wb, periods=T)
+    np.testing.assert_allclose(block.params, full.params, rtol=1e-9)
+    np.testing.assert_allclose(block.cov, full.cov, rtol=1e-7)
+    assert block.loglik == pytest.approx(full.loglik, rel=1e-10)
+    with pytest.raises(_ml.InputError, match=r"periods=5 with an N x N W of N=81 needs y of length 405"):
+        fn(y, X, Wb, periods=5)

@@ -530,6 +530,49 @@ class _Jacobian:
         return se, sens, done
 
 
+class _BlockJacobian:
+    """Jacobian terms of ``I_NT - rho (I_T (x) W)`` (year-major order) from one N x N block.
+
+    ``log|I_NT - rho (I_T (x) W)| = T log|I_N - rho W|`` and every trace is T times the
+    block's, so a pooled panel costs the factorisations of one cross-section.
+    """
+
+    def __init__(self, inner: "_Jacobian", periods: int, W_full: sp.csr_matrix) -> None:
+        self.inner, self.T, self.W, self.n = inner, periods, W_full, W_full.shape[0]
+
+    def logdet(self, rho: float) -> float:
+        return self.T * self.inner.logdet(rho)
+
+    def logdet_tr1(self, rho: float) -> tuple[float, float]:
+        ld, t1 = self.inner.logdet_tr1(rho)
+        return self.T * ld, self.T * t1
+
+    def solve(self, rho: float, b: np.ndarray) -> np.ndarray:
+        B = np.asarray(b, dtype=float).reshape(self.T, -1).T  # N x T: one column per period
+        return np.asarray(self.inner.solve(rho, B)).T.ravel()
+
+    def traces(self, rho, ld, tr1, bounds, how, n_probes, seed, cov_of):  # noqa: ANN001, ANN201
+        T = self.T
+        tr, method, se, sens = self.inner.traces(
+            rho, ld / T, tr1 / T, bounds, how, n_probes, seed,
+            lambda t: cov_of({k: T * v for k, v in t.items()}))
+        return {k: T * v for k, v in tr.items()}, method, None if se is None else T * se, sens
+
+
+def _panel_setup(y: Any, X: Any, W: Any, periods: int, method: str, bounds: Any):
+    """Inputs for a pooled panel: W is one period's N x N matrix, y and X stacked by period."""
+    Wb = _as_sparse_w(W)
+    nb = Wb.shape[0]
+    if periods < 1 or np.asarray(y).shape[0] != periods * nb:
+        raise InputError(f"periods={periods} with an N x N W of N={nb} needs y of length {periods * nb} "
+                         f"(stacked period by period), got {np.asarray(y).shape[0]}")
+    W_full = sp.kron(sp.identity(periods, format="csr"), Wb, format="csr")
+    yv, Xv, Wc = _check_inputs(y, X, W_full)
+    meth = _check_method(method, nb)
+    bnd = _check_bounds(bounds, Wb)
+    return yv, Xv, Wc, meth, bnd, Wb
+
+
 class _Singular(Exception):
     """I - rho W is singular at the evaluated rho."""
 
@@ -813,19 +856,27 @@ def ml_lag(
     traces: str = "auto",
     n_probes: int = 100,
     seed: int | None = 0,
+    periods: int = 1,
 ) -> MLResult:
     """Maximum-likelihood spatial lag model ``y = rho W y + X beta + e``.
+
+    With ``periods = T > 1``, ``W`` is one period's N x N matrix and y, X are stacked
+    period by period (a pooled panel with ``I_T (x) W``); log-determinants and traces
+    come from the single block.
 
     Reproduces ``spreg.ML_Lag`` (same concentrated likelihood, information matrix and
     definitions of residuals and sigma2) with sparse algebra only.
     """
-    yv, Xv, Wc = _check_inputs(y, X, W)
+    if periods == 1:
+        yv, Xv, Wc = _check_inputs(y, X, W)
+        meth = _check_method(method, Wc.shape[0])
+        bnd = _check_bounds(bounds, Wc)
+    else:
+        yv, Xv, Wc, meth, bnd, Wb = _panel_setup(y, X, W, periods, method, bounds)
     _check_options(tol, traces, n_probes)
     n, k = Xv.shape
-    meth = _check_method(method, n)
-    bnd = _check_bounds(bounds, Wc)
     with _blas_limit(meth == "lu"):
-        jac = _Jacobian(Wc, meth, bnd)
+        jac = _Jacobian(Wc, meth, bnd) if periods == 1 else _BlockJacobian(_Jacobian(Wb, meth, bnd), periods, Wc)
 
         wy = Wc @ yv
         Q, R = np.linalg.qr(Xv)
@@ -904,19 +955,24 @@ def ml_error(
     traces: str = "auto",
     n_probes: int = 100,
     seed: int | None = 0,
+    periods: int = 1,
 ) -> MLResult:
     """Maximum-likelihood spatial error model ``y = X beta + u``, ``u = lambda W u + e``.
 
     Reproduces ``spreg.ML_Error`` (same concentrated likelihood, information matrix and
-    definitions of residuals and sigma2) with sparse algebra only.
+    definitions of residuals and sigma2) with sparse algebra only.  ``periods`` as in
+    :func:`ml_lag`.
     """
-    yv, Xv, Wc = _check_inputs(y, X, W)
+    if periods == 1:
+        yv, Xv, Wc = _check_inputs(y, X, W)
+        meth = _check_method(method, Wc.shape[0])
+        bnd = _check_bounds(bounds, Wc)
+    else:
+        yv, Xv, Wc, meth, bnd, Wb = _panel_setup(y, X, W, periods, method, bounds)
     _check_options(tol, traces, n_probes)
     n, k = Xv.shape
-    meth = _check_method(method, n)
-    bnd = _check_bounds(bounds, Wc)
     with _blas_limit(meth == "lu"):
-        jac = _Jacobian(Wc, meth, bnd)
+        jac = _Jacobian(Wc, meth, bnd) if periods == 1 else _BlockJacobian(_Jacobian(Wb, meth, bnd), periods, Wc)
 
         wy = Wc @ yv
         wx = np.asarray(Wc @ Xv)

@@ -54,6 +54,12 @@ class SpatialResults(RegressionResults):
         return impacts(self._params, self._cov, W, draws=draws, level=level, seed=seed, trace=self._traces)
 
 
+def _year_major(units, years) -> pd.MultiIndex:
+    """(unit, year) labels ordered period by period, units in the weights' order."""
+    return pd.MultiIndex.from_arrays([np.tile(np.asarray(units, dtype=object), len(years)),
+                                      np.repeat(np.asarray(years), len(units))])
+
+
 def _lagged_X(X: pd.DataFrame, W: sparse.csr_matrix) -> pd.DataFrame:
     cols = [c for c in X.columns if np.ptp(X[c].to_numpy()) > 0 and not c.startswith("year_")]
     WX = pd.DataFrame(W @ X[cols].to_numpy(), index=X.index, columns=[f"W_{c}" for c in cols])
@@ -191,12 +197,24 @@ def fit_spatial(
         from geoattr.models import _ml
 
         engine = _ml.ml_lag if model in ("sar", "sdm") else _ml.ml_error
-        r = engine(ya, Xa, W, method=method)
+        T = int(units_per_year.size)
+        if Wu is not None and T > 1:
+            # balanced pooled panel: stack period by period and let the engine work on one N x N block
+            pos = pd.Series(np.arange(len(y)), index=y.index)
+            order = pos.reindex(_year_major(graph.unique_ids, sorted(units_per_year.index))).to_numpy()
+            r = engine(ya[order], Xa[order], Wu, method=method, periods=T)
+            inverse = np.empty_like(order)
+            inverse[order] = np.arange(len(order))
+        else:
+            order = inverse = None
+            r = engine(ya, Xa, W, method=method)
         par = "rho" if model in ("sar", "sdm") else "lambda"
         pnames = names + [par]
         params = pd.Series(np.asarray(r.params, dtype=float), index=pnames)
         cov = pd.DataFrame(np.asarray(r.cov, dtype=float), index=pnames, columns=pnames)
         e = np.asarray(r.extra.get("e_filtered", r.resid) if model in ("sem", "sdem") else r.resid, dtype=float)
+        if inverse is not None:
+            e = e[inverse]
         loglik, converged = float(r.loglik), bool(r.converged)
         if r.trace_error is not None:
             notes.append(f"standard errors use stochastic trace estimates (error {r.trace_error:.2e})")
