@@ -423,3 +423,21 @@ def test_periods_block_equals_full_block_diagonal(engine):
     assert block.loglik == pytest.approx(full.loglik, rel=1e-10)
     with pytest.raises(_ml.InputError, match=r"periods=5 with an N x N W of N=81 needs y of length 405"):
         fn(y, X, Wb, periods=5)
+
+
+def test_periods_does_not_mutate_w():
+    import scipy.sparse as sps
+    from libpysal.weights import lat2W
+
+    from geoattr.models import _ml
+
+    w = lat2W(6, 6)
+    w.transform = "r"
+    Wb = sps.csr_matrix(w.sparse)
+    before = (Wb.data.copy(), Wb.indices.copy(), Wb.indptr.copy())
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=72)
+    X = np.column_stack([np.ones(72), rng.normal(size=72)])
+    _ml.ml_lag(y, X, Wb, periods=2)
+    for a, b in zip(before, (Wb.data, Wb.indices, Wb.indptr)):
+        np.testing.assert_array_equal(a, b)

@@ -143,3 +143,10 @@ def test_align():
     assert list(sub.unique_ids) == ["c", "a"]
     with pytest.raises(InputError, match=r"1 id\(s\) are not in the weights: 'z'"):
         gw.align(g, ["a", "z"])
+
+
+def test_to_sparse_returns_a_copy():
+    g = gw.commuting(toy_flows(), year=2001)
+    m = gw.to_sparse(g, g.unique_ids)
+    m.data[:] = 0.0
+    assert g.sparse.sum() == pytest.approx(3.0)  # the graph's own weights are untouched

@@ -561,7 +561,7 @@ class _BlockJacobian:
 
 def _panel_setup(y: Any, X: Any, W: Any, periods: int, method: str, bounds: Any):
     """Inputs for a pooled panel: W is one period's N x N matrix, y and X stacked by period."""
-    Wb = _as_sparse_w(W)
+    Wb = _as_sparse_w(W).copy()  # the block's factorisation work must not touch the caller's matrix
     nb = Wb.shape[0]
     if periods < 1 or np.asarray(y).shape[0] != periods * nb:
         raise InputError(f"periods={periods} with an N x N W of N={nb} needs y of length {periods * nb} "

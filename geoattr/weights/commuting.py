@@ -222,7 +222,7 @@ def to_sparse(graph: Graph, ids: Sequence[str] | pd.Index) -> sparse.csr_matrix:
                 f"the weights' ids differ from the data's: {len(only_g)} only in the weights ({format_ids(only_g)}), "
                 f"{len(only_i)} only in the data ({format_ids(only_i)}); use geoattr.weights.align()"
             )
-    m = graph.sparse.tocsr()
+    m = graph.sparse.tocsr(copy=True)  # a copy: never hand out the graph's cached matrix
     if gids.equals(ids):
         return m
     p = gids.get_indexer(ids)
