@@ -176,37 +176,33 @@ def cohort_residual_net_migration(
     pa = _check_age_table(population_by_age)
     top = int(pa["age"].max())
     q = _check_q(death_probabilities, np.arange(top + 1))
-    wide = pa.pivot_table(index=["unit", "year", "sex"], columns="age", values="population", aggfunc="sum")
-    wide = wide.reindex(columns=range(top + 1))
+    units = sorted(pa["unit"].unique())
     all_years = sorted(pa["year"].unique())
     want = sorted(set(years) if years is not None else {y for y in all_years if y + 1 in all_years})
+    span = sorted(set(want) | {y + 1 for y in want})
+    full = pd.MultiIndex.from_product([units, span, ["female", "male"]], names=["unit", "year", "sex"])
+    wide = pa.pivot_table(index=["unit", "year", "sex"], columns="age", values="population", aggfunc="sum")
+    arr = wide.reindex(index=full, columns=range(top + 1)).to_numpy(float).reshape(len(units), len(span), 2, top + 1)
+    qs = np.stack([q["female"].reindex(range(top + 1)).to_numpy(float), q["male"].reindex(range(top + 1)).to_numpy(float)])
+    pos = {y: i for i, y in enumerate(span)}
     rows, skipped = [], []
-    present = set(zip(pa["unit"], pa["year"]))
-    for unit in sorted(pa["unit"].unique()):
-        for t in want:
-            if (unit, t) not in present or (unit, t + 1) not in present:
-                skipped.append((unit, t))
-                continue
-            nm = births = deaths = pop = pop_next = 0.0
-            for sex in ("female", "male"):
-                if (unit, t, sex) not in wide.index:
-                    continue
-                p0 = wide.loc[(unit, t, sex)].to_numpy(float)
-                p1 = wide.loc[(unit, t + 1, sex)].to_numpy(float)
-                qs = q[sex].reindex(range(top + 1)).to_numpy(float)
-                surv = p0 * (1 - qs)
-                expected = np.zeros_like(p0)
-                expected[1:] = surv[:-1]
-                expected[top] += surv[top]
-                nm += float((p1[1:] - expected[1:]).sum())
-                b = p1[0] / (1 - qs[0] / 2)
-                births += b
-                deaths += float((p0 * qs).sum()) + (b - p1[0])
-                pop += p0.sum()
-                pop_next += p1.sum()
-            rows.append((unit, t, nm, births, deaths, pop, pop_next))
-    table = pd.DataFrame(rows, columns=["unit", "year", "net_migration_estimate", "births_estimate",
-                                        "deaths_estimate", "population", "population_next"]).set_index(["unit", "year"])
+    for t in want:
+        p0, p1 = arr[:, pos[t]], arr[:, pos[t + 1]]  # (unit, sex, age)
+        ok = ~(np.isnan(p0).any(axis=(1, 2)) | np.isnan(p1).any(axis=(1, 2)))
+        skipped += [(u, t) for u, good in zip(units, ok) if not good]
+        surv = p0 * (1 - qs[None])
+        expected = np.zeros_like(p0)
+        expected[..., 1:] = surv[..., :-1]
+        expected[..., top] += surv[..., top]
+        nm = (p1[..., 1:] - expected[..., 1:]).sum(axis=(1, 2))
+        b = p1[..., 0] / (1 - qs[None, :, 0] / 2)
+        births = b.sum(axis=1)
+        deaths = (p0 * qs[None]).sum(axis=(1, 2)) + (b - p1[..., 0]).sum(axis=1)
+        rows.append(pd.DataFrame({"unit": np.asarray(units, dtype=object)[ok], "year": t, "net_migration_estimate": nm[ok],
+                                  "births_estimate": births[ok], "deaths_estimate": deaths[ok],
+                                  "population": p0.sum(axis=(1, 2))[ok], "population_next": p1.sum(axis=(1, 2))[ok]}))
+    table = pd.concat(rows, ignore_index=True).set_index(["unit", "year"]).sort_index()
+    skipped = sorted(skipped)
     table["estimated"] = True
     return CohortResidual(table=table, skipped=skipped)
 

@@ -34,7 +34,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "model": {"spec": ["2022", "2019", "2018"], "level": ["region", "municipality"]},
     "analyses": {"yearly": True, "subgroups": True, "subgroup_periods": "halves", "decomposition": True,
                  "barometer": True, "drivers": "auto", "uncertainty": True, "persistence": True,
-                 "regimes": "centrality"},
+                 "regimes": "centrality", "cohort_residual": True},
     "comparison": {"enabled": False},
     "output": {"top_n": 10, "map": True},
 }
@@ -51,7 +51,7 @@ _OUTPUT_KEYS = {"top_n", "map"}
 _ANALYSES_KEYS = {
     "yearly", "subgroups", "subgroup_periods", "decomposition", "decomposition_years", "barometer",
     "barometer_flows", "barometer_period_length", "drivers", "driver_periods", "uncertainty", "persistence",
-    "regimes", "fertility_rates",
+    "regimes", "fertility_rates", "cohort_residual",
 }
 _COMPARISON_KEYS = {"enabled", "models", "weights", "knn", "distance_band", "holdout_years", "weights_year", "years"}
 _SECTIONS = {"data": _DATA_KEYS, "model": _MODEL_KEYS, "output": _OUTPUT_KEYS, "analyses": _ANALYSES_KEYS,
@@ -511,6 +511,24 @@ def _run_analyses(main: AttractivenessResults, data: PanelData, acfg: Mapping[st
         per = analysis.persistence(attractiveness(main))
         info["persistence"] = {"persistent_share": per.persistent_share, "ar1_first_differences": per.ar1,
                                **{f"wooldridge_{k}": v for k, v in per.serial_correlation.to_series().items()}}
+    if acfg.get("cohort_residual", False) and data.population_by_age is not None:
+        from geoattr.demography import cohort_residual_net_migration, compare_net_migration, \
+            death_probabilities_from_population
+
+        q = data.death_probabilities
+        if q is None:
+            q = death_probabilities_from_population(data.population_by_age)
+            info["cohort_residual_death_probabilities"] = "estimated from the population's cohort survival (Gompertz)"
+        cr = cohort_residual_net_migration(data.population_by_age, q)
+        table = cr.table.join(data.panel[["net_migration"]], how="left").rename(
+            columns={"net_migration": "net_migration_published"})
+        files["cohort_residual"] = out / "cohort_residual.csv"
+        table.reset_index().to_csv(files["cohort_residual"], index=False)
+        if table["net_migration_published"].notna().sum() >= 3:
+            info["cohort_residual_agreement"] = compare_net_migration(
+                table["net_migration_estimate"], table["net_migration_published"],
+                population=table["population"]).to_dict()
+        info["cohort_residual_skipped"] = len(cr.skipped)
     reg = acfg.get("regimes", False)
     if reg:
         classes = _centrality_classes(data) if reg == "centrality" else reg
