@@ -41,7 +41,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
 
 _DATA_KEYS = {
     "source", "seed", "dir", "units", "years", "commuting_year", "regions", "panel", "flows", "centrality",
-    "polygons", "population_by_age", "employment_rates", "death_probabilities", "on_mismatch",
+    "polygons", "population_by_age", "employment_rates", "death_probabilities", "on_mismatch", "crosswalk",
 }
 _MODEL_KEYS = {
     "spec", "level", "weighted", "cov_type", "year_effects", "relative_to_national", "extra",
@@ -190,6 +190,9 @@ def _files_panel_data(data_cfg: Mapping[str, Any], base: Path, acc: Accounting) 
         _resolve(base, f["path"]), origin=f.get("origin", "origin"), destination=f.get("destination", "destination"),
         value=f.get("value", "count"), year=f.get("year", "year"), accounting=acc,
     )
+    report = None
+    if (x := spec("crosswalk", False)) is not None:
+        panel, flows, report = _harmonise_files(panel, flows, x, base, acc)
     kw: dict[str, Any] = {}
     if (c := spec("centrality", False)) is not None:
         kw["centrality"] = io.read_series(_resolve(base, c["path"]), key=c.get("unit_column", "unit"),
@@ -205,7 +208,53 @@ def _files_panel_data(data_cfg: Mapping[str, Any], base: Path, acc: Accounting) 
     for name in ("employment_rates", "death_probabilities"):
         if (e := spec(name, False)) is not None:
             kw[name] = pd.read_csv(_resolve(base, e["path"]), index_col="age")
-    return PanelData(panel, flows=flows, on_mismatch=data_cfg.get("on_mismatch", "raise"), accounting=acc, **kw)
+    data = PanelData(panel, flows=flows, on_mismatch=data_cfg.get("on_mismatch", "raise"), accounting=acc, **kw)
+    if report is not None:
+        data.harmonisation_report = report
+    return data
+
+
+_CROSSWALK_KEYS = {"path", "year", "source", "target", "weight", "units", "code_year", "id_width"}
+
+
+def _harmonise_files(
+    panel: pd.DataFrame, flows: pd.DataFrame, x: Mapping[str, Any], base: Path, acc: Accounting
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Recode the panel and the flows with ``[data] crosswalk`` (both ends of every flow).
+
+    The report (merges, splits, recodes) becomes ``harmonisation.csv``.  Centrality,
+    regions and polygons must already be on the harmonised units.
+    """
+    from geoattr.harmonise import Crosswalk, harmonise_flows, harmonise_panel
+
+    bad = set(x) - _CROSSWALK_KEYS
+    if bad:
+        raise InputError(f"unknown key(s) {sorted(bad)} in [data] crosswalk; allowed: {sorted(_CROSSWALK_KEYS)}")
+    units = x.get("units", "stable")
+    if units not in ("stable", "target"):
+        raise InputError(f"[data] crosswalk units = {units!r} is unknown; use \"stable\" (merges only) or "
+                         "\"target\" (the crosswalk's target codes, split codes shared out by its weights)")
+    table = pd.read_csv(_resolve(base, x["path"]), dtype={x.get("source", "source"): str,
+                                                          x.get("target", "target"): str})
+    cw = Crosswalk.from_frame(table, year=x.get("year", "year"), source=x.get("source", "source"),
+                              target=x.get("target", "target"), weight=x.get("weight", "weight"),
+                              id_width=x.get("id_width"))
+    code_year = x.get("code_year")
+    years = sorted(set(cw.years) | set(panel.index.get_level_values("year").unique().tolist())
+                   | set(flows["year"].unique().tolist()))
+    years = [y for y in years if y in cw.years] if code_year is None else None
+    hp = harmonise_panel(panel, cw, target=units, years_of_codes=code_year, stable_years=years)
+    hf = harmonise_flows(flows, cw, target=units, years_of_codes=code_year, stable_years=years)
+    for res in (hp, hf):
+        for a in res.accounting:
+            acc.record(a.table, read=a.read, dropped=a.dropped, note="; ".join(a.notes) or None)
+    report = pd.concat([hp.report.assign(table="panel"), hf.report.assign(table="flows")], ignore_index=True)
+    if units == "target" and bool(hp.split_weighted.any()):
+        warnings.warn(
+            f"{int(hp.split_weighted.sum())} panel rows include shares of split codes, divided by the crosswalk's "
+            "weights (see harmonisation.csv, kind='split'); use units = \"stable\" to merge instead",
+            GeoattrWarning, stacklevel=2)
+    return hp.panel, hf.flows, report
 
 
 @dataclass

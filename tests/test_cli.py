@@ -94,6 +94,59 @@ def test_run_config_from_files(tmp_path):
     assert not (out / "map.html").exists()  # no polygons given
 
 
+def test_run_with_crosswalk_merges_old_codes(tmp_path):
+    """Unit 0103 delivered as two old codes 0104 + 0105 (halves): the crosswalk merges them
+    back, so the run must reproduce the run on the merged data (tolerance 1e-9) and
+    harmonisation.csv must list both merges, in the panel and at both ends of the flows."""
+    base = tmp_path / "ref"
+    base.mkdir()
+    _write_files(base)
+    (tmp_path / "run.toml").write_text(CONFIG)
+    cli.main(["run", str(tmp_path / "run.toml"), "--out", str(tmp_path / "o1"), "--data-dir", str(base),
+              "--no-progress"])
+
+    split = tmp_path / "split"
+    split.mkdir()
+    _write_files(split)
+    p = pd.read_csv(split / "panel.csv", dtype={"kommune": str})
+    half = p[p.kommune == "0103"].copy()
+    half[["folketall", "jobs", "net_migration"]] /= 2
+    p = pd.concat([p[p.kommune != "0103"], half.assign(kommune="0104"), half.assign(kommune="0105")])
+    p.to_csv(split / "panel.csv", index=False)
+    f = pd.read_csv(split / "flows.csv", dtype={"bosted": str, "arbeidssted": str})
+    rows = []
+    for r in f.itertuples(index=False):
+        o = ["0104", "0105"] if r.bosted == "0103" else [r.bosted]
+        d = ["0104", "0105"] if r.arbeidssted == "0103" else [r.arbeidssted]
+        rows += [(r.year, a, b, r.n / (len(o) * len(d))) for a in o for b in d]
+    pd.DataFrame(rows, columns=["year", "bosted", "arbeidssted", "n"]).to_csv(split / "flows.csv", index=False)
+    pd.DataFrame([(y, c, {"0104": "0103", "0105": "0103"}.get(c, c), 1.0)
+                  for y in range(2000, 2009) for c in ["0101", "0102", "0104", "0105"]],
+                 columns=["aar", "gammel", "ny", "vekt"]).to_csv(split / "cw.csv", index=False)
+    cfg = CONFIG.replace("[model]", 'crosswalk = { path = "cw.csv", year = "aar", source = "gammel", target = "ny", '
+                                    'weight = "vekt" }\n\n[model]')
+    (tmp_path / "run2.toml").write_text(cfg)
+    out = tmp_path / "o2"
+    assert cli.main(["run", str(tmp_path / "run2.toml"), "--out", str(out), "--data-dir", str(split),
+                     "--no-progress"]) == 0
+    a = pd.read_csv(tmp_path / "o1" / "coefficients.csv")
+    b = pd.read_csv(out / "coefficients.csv")
+    assert (a.estimate - b.estimate).abs().max() < 1e-9
+    rep = pd.read_csv(out / "harmonisation.csv", dtype={"source": str, "target": str})
+    merged = rep[rep.kind == "merge"]
+    assert set(merged.source) == {"0104", "0105"} and set(merged.target) == {"0103"}
+    assert set(merged.table) == {"panel", "flows"}
+
+
+def test_crosswalk_config_errors(tmp_path):
+    _write_files(tmp_path)
+    for extra, msg in [('crosswalk = { path = "cw.csv", units = "2024" }', r"crosswalk units = '2024' is unknown"),
+                       ('crosswalk = { path = "cw.csv", sheet = 1 }', r"unknown key\(s\) \['sheet'\] in \[data\] crosswalk")]:
+        (tmp_path / "c.toml").write_text(CONFIG.replace("[model]", extra + "\n\n[model]"))
+        with pytest.raises(InputError, match=msg):
+            pipeline.run(pipeline.load_config(tmp_path / "c.toml"), out=tmp_path / "o", progress=False)
+
+
 def test_unknown_config_key(tmp_path):
     (tmp_path / "bad.toml").write_text("[model]\nspecification = '2022'\n")
     with pytest.raises(InputError, match=r"unknown key\(s\) \['specification'\] in \[model\]"):
