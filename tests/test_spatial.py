@@ -161,3 +161,70 @@ def test_sar_re_recovers_truth():
     assert float(r.info["phi"]) == pytest.approx(1 / (T * 0.64 + 1), abs=0.06)
     # nested: the pooled lag model (phi = 1) cannot have a higher likelihood
     assert r.loglik >= fit("y ~ x", df, model="sar", weights=g).loglik - 1e-6
+
+
+def _sem_re_data(side: int, T: int, seed: int, lam: float = 0.5, s_mu: float = 0.8):
+    w, g, ids = _grid(side)
+    n = w.n
+    rng = np.random.default_rng(seed)
+    B_inv = np.linalg.inv(np.eye(n) - lam * w.sparse.toarray())  # small N, data generation only
+    mu = rng.normal(size=n) * s_mu
+    rows = []
+    for t in range(T):
+        x = rng.normal(size=n)
+        rows.append(pd.DataFrame({"unit": ids, "year": 2000 + t, "x": x,
+                                  "y": 1 + 0.7 * x + mu + B_inv @ rng.normal(size=n)}))
+    return pd.concat(rows).set_index(["unit", "year"]).sort_index(), w, g
+
+
+def test_sem_re_matches_the_dense_exact_likelihood():
+    """Reference: the Gaussian log-likelihood of y with the dense NT x NT covariance
+    s2 [J_T (x) phi^2 I + I_T (x) (B'B)^-1] (N = 25, T = 4, built explicitly only here),
+    maximised by scipy from a different start.  geoattr's sparse formula must give the
+    same value at its estimate (1e-8) and the same optimum (parameters 1e-4)."""
+    from scipy import optimize
+
+    df, w, g = _sem_re_data(5, 4, seed=3)
+    r = fit("y ~ x", df, model="sem_re", weights=g)
+    W = w.sparse.toarray()
+    ids = list(g.unique_ids)
+    years = sorted(df.index.get_level_values(1).unique())
+    full = pd.MultiIndex.from_product([ids, years])
+    y = df["y"].reindex(full).to_numpy()
+    X = np.column_stack([np.ones(len(y)), df["x"].reindex(full).to_numpy()])
+    n, T = len(ids), len(years)
+
+    def dense_ll(theta):  # observations in unit-major order (unit outer, year inner)
+        b0, b1, lam, phi, log_s2 = theta
+        Binv = np.linalg.inv(np.eye(n) - lam * W)
+        S = np.kron(phi**2 * np.eye(n), np.ones((T, T))) + np.kron(Binv @ Binv.T, np.eye(T))
+        S *= np.exp(log_s2)
+        e = y - X @ np.array([b0, b1])
+        sign, ld = np.linalg.slogdet(S)
+        return -0.5 * (len(y) * np.log(2 * np.pi) + ld + e @ np.linalg.solve(S, e))
+
+    phi, s2 = float(r.info["phi"]), float(r.info["sigma2"])
+    theta = np.array([r.params["const"], r.params["x"], r.params["lambda"], phi, np.log(s2)])
+    assert dense_ll(theta) == pytest.approx(r.loglik, abs=1e-8)
+    opt = optimize.minimize(lambda t: -dense_ll(t), x0=[0.0, 0.0, 0.0, 0.3, 0.0], method="Nelder-Mead",
+                            options={"xatol": 1e-9, "fatol": 1e-12, "maxiter": 20000, "maxfev": 20000})
+    assert -opt.fun <= r.loglik + 1e-7
+    np.testing.assert_allclose(opt.x[:4], theta[:4], atol=1e-4)
+
+
+def test_sem_re_recovers_truth_and_nests_pooled_sem():
+    df, _, g = _sem_re_data(14, 8, seed=5)
+    r = fit("y ~ x", df, model="sem_re", weights=g)
+    # generator truth: lambda 0.5, beta 0.7, sigma2 1, sigma2_mu 0.64
+    assert abs(r.params["lambda"] - 0.5) < 3 * r.std_errors["lambda"]
+    assert abs(r.params["x"] - 0.7) < 3 * r.std_errors["x"]
+    assert float(r.info["sigma2_mu"]) == pytest.approx(0.64, abs=0.25)
+    assert r.model == "sem_re" and r.resids.index.equals(df.index)
+    # the pooled error model is the case phi = 0: it cannot have a higher likelihood
+    assert r.loglik >= fit("y ~ x", df, model="sem", weights=g).loglik - 1e-6
+
+
+def test_sem_re_unbalanced_panel_error():
+    df, _, g = _sem_re_data(5, 4, seed=3)
+    with pytest.raises(InputError, match=r"balanced panel: 1 unit\(s\)"):
+        fit("y ~ x", df.drop(index=(df.index[0][0], 2001)), model="sem_re", weights=g)

@@ -48,6 +48,7 @@ MODELS = {
     "sar_fe": "spatial lag panel with fixed effects (ML on within-transformed data)",
     "sem_fe": "spatial error panel with fixed effects (ML on within-transformed data)",
     "sar_re": "spatial lag panel with random effects (Elhorst's ML, phi concentrated)",
+    "sem_re": "spatial error panel with random effects (Elhorst's ML, sparse log-determinants)",
 }
 
 _TERM = re.compile(r"^(?:(W)\()?(?:lag\(\s*([A-Za-z_][\w]*)\s*,\s*(\d+)\s*\)|([A-Za-z_][\w]*))\)?$")
@@ -283,13 +284,17 @@ def fit(
                       instruments=df.loc[y.index, instruments] if instruments else None)
         res.notes.extend(notes)
         return res
-    if model in ("sar", "sem", "sdm", "sdem", "sac", "sar_fe", "sem_fe", "sar_re"):
+    if model in ("sar", "sem", "sdm", "sdem", "sac", "sar_fe", "sem_fe", "sar_re", "sem_re"):
         if weights is None:
             raise InputError(f"model={model!r} needs weights= (a libpysal Graph)")
         if model == "sar_re":
             from geoattr.models.spatial_panel import fit_sar_re
 
             res = fit_sar_re(y, X, weights, balance=balance)
+        elif model == "sem_re":
+            from geoattr.models.spatial_panel import fit_sem_re
+
+            res = fit_sem_re(y, X, weights, balance=balance)
         elif model.endswith("_fe"):
             from geoattr.models.spatial_panel import fit_spatial_panel
 
