@@ -119,6 +119,55 @@ def _sac(y: np.ndarray, X: np.ndarray, W1: sparse.csr_matrix, W2: sparse.csr_mat
     return b, rho, lam, s2, ll, cov, e, converged, edge, I
 
 
+#: largest number of units for which the SAC information matrix uses dense N x N blocks
+SAC_DENSE_MAX_N = 3000
+
+
+def _sac_information(X: np.ndarray, b: np.ndarray, rho: float, lam: float, s2: float,
+                     W1: sparse.csr_matrix, W2: sparse.csr_matrix, W1u: np.ndarray, W2u: np.ndarray,
+                     periods: int) -> np.ndarray:
+    """Analytic (expected) information matrix of SAC, as spatialreg's ``sacsarlm``.
+
+    Parameter order ``(sigma2, rho, lambda, beta)``.  The traces come from dense blocks
+    ``W1u, W2u`` over the units (``N <= SAC_DENSE_MAX_N``; one cross-section of a
+    balanced pooled panel, multiplied by ``periods``); the terms in ``X b`` are computed
+    over all observations with sparse solves.
+    """
+    from scipy.sparse.linalg import splu
+
+    n_obs, k = X.shape
+    N = W1u.shape[0]
+    I = np.eye(N)
+    AI = np.linalg.inv(I - rho * W1u)  # dense N x N: N <= SAC_DENSE_MAX_N
+    BI = np.linalg.inv(I - lam * W2u)
+    Bu = I - lam * W2u
+    WA, WB = W1u @ AI, W2u @ BI
+    BWABI = Bu @ WA @ BI
+    T = periods
+    tr_WA2 = T * np.trace(WA @ WA)
+    tr_BWABI = T * np.sum(BWABI * BWABI)
+    tr_WB2 = T * np.trace(WB @ WB)
+    tr_WBtWB = T * np.sum(WB * WB)
+    tr_WA, tr_WB = T * np.trace(WA), T * np.trace(WB)
+    tr_32 = T * (np.sum(WB * BWABI) + np.trace(W2u @ WA @ BI))
+    In = sparse.identity(n_obs, format="csc")
+    Bs = (In - lam * W2).tocsr()
+    Bx = Bs @ X
+    Axb = splu((In - rho * W1).tocsc()).solve(X @ b)
+    BWAxb = Bs @ (W1 @ Axb)
+    p3 = k + 3
+    V = np.zeros((p3, p3))
+    V[3:, 3:] = Bx.T @ Bx / s2
+    V[0, 0] = n_obs / (2 * s2 * s2)
+    V[1, 1] = tr_WA2 + tr_BWABI + BWAxb @ BWAxb / s2
+    V[2, 2] = tr_WB2 + tr_WBtWB
+    V[1, 3:] = V[3:, 1] = Bx.T @ BWAxb / s2
+    V[1, 0] = V[0, 1] = tr_WA / s2
+    V[2, 0] = V[0, 2] = tr_WB / s2
+    V[2, 1] = V[1, 2] = tr_32
+    return V
+
+
 def _hessian(f, x: np.ndarray) -> np.ndarray:
     """Central-difference Hessian (k is small: regressors plus three parameters)."""
     k = len(x)
@@ -169,8 +218,9 @@ def fit_spatial(
         residuals for the error model); ``rsquared`` is the squared correlation of
         ``y`` and the fitted values ``y - e`` (a pseudo R²).  Standard errors: the
         analytic information matrix for the lag and error models (as spreg and
-        spatialreg); for SAC the observed information, a central finite-difference
-        Hessian of the full log-likelihood in (beta, rho, lambda, sigma2).
+        spatialreg) and for SAC (as spatialreg's ``sacsarlm``; dense N x N blocks over
+        the units, up to ``SAC_DENSE_MAX_N`` units, beyond that the observed
+        information from a finite-difference Hessian of the full log-likelihood).
     """
     if model not in SPATIAL_MODELS:
         raise InputError(f"unknown spatial model {model!r}; choose one of {SPATIAL_MODELS}")
@@ -221,6 +271,24 @@ def fit_spatial(
     else:
         W2 = W if error_graph is None else panel_weights(error_graph, y.index)
         b, rho, lam, s2, loglik, C, e, converged, edge, _ = _sac(ya, Xa, W, W2)
+        if Wu is not None and n_units <= SAC_DENSE_MAX_N:
+            from geoattr import weights as gw
+
+            units = pd.Index(graph.unique_ids)
+            W2u = Wu if error_graph is None else gw.to_sparse(error_graph, units)
+            V = _sac_information(Xa, b, rho, lam, s2, W, W2, Wu.toarray(), W2u.toarray(),
+                                 int(units_per_year.size))
+            try:
+                Vi = np.linalg.inv(V)
+            except np.linalg.LinAlgError:
+                notes.append("SAC: the information matrix is singular; observed information used")
+            else:
+                k = Xa.shape[1]
+                order = [*range(3, 3 + k), 1, 2]  # beta, rho, lambda
+                C = Vi[np.ix_(order, order)]
+        else:
+            notes.append(f"SAC standard errors from the observed information (finite-difference Hessian): "
+                         f"the analytic information needs dense blocks, allowed up to {SAC_DENSE_MAX_N} units")
         pnames = names + ["rho", "lambda"]
         params = pd.Series(np.r_[b, rho, lam], index=pnames)
         cov = pd.DataFrame(C, index=pnames, columns=pnames)
