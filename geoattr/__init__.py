@@ -11,10 +11,12 @@ from __future__ import annotations
 from geoattr._version import __version__
 from geoattr.attractiveness import attractiveness, cumulate, rankings, region_attractiveness
 from geoattr.barometer import BarometerResults, barometer
+from geoattr.compare import compare  # the function shadows the module name, as users call geoattr.compare(...)
 from geoattr.data import PanelData
 from geoattr.decomposition import decompose
 from geoattr.drivers import DriversResults, drivers
 from geoattr.harmonise import Crosswalk, harmonise_flows, harmonise_panel
+from geoattr.models.api import fit
 from geoattr.models.ols import estimate, estimate_by_year
 
 __all__ = [
@@ -22,6 +24,8 @@ __all__ = [
     "PanelData",
     "estimate",
     "estimate_by_year",
+    "fit",
+    "compare",
     "attractiveness",
     "cumulate",
     "rankings",

@@ -96,3 +96,13 @@ def test_front_door_errors():
 def test_front_door_with_panel_data(toy_data):
     r = fit("y ~ vra + centrality", toy_data, years=(2003, 2005), cov_type="robust")
     assert list(r.params.index) == ["const", "vra", "centrality"] and r.nobs == 9
+
+
+def test_front_doors_in_the_top_level_namespace():
+    import geoattr
+    from geoattr.compare import compare as compare_fn
+
+    assert geoattr.fit is fit
+    assert geoattr.compare is compare_fn
+    with pytest.raises(InputError, match="unknown model 'sar_xx'"):
+        geoattr.fit("y ~ x", pd.DataFrame({"y": [1.0], "x": [2.0]}), model="sar_xx")
