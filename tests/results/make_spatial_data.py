@@ -32,3 +32,16 @@ y = np.linalg.solve(np.eye(n) - 0.4 * W, 1 + X @ [1.0, -0.5] + u)
 pd.DataFrame({"unit": ids, "y": y, "x1": X[:, 0], "x2": X[:, 1]}).to_csv(HERE / "spatial_data.csv", index=False)
 for name, g in (("queen", queen), ("knn4", knn)):
     g.adjacency.reset_index().to_csv(HERE / f"spatial_weights_{name}.csv", index=False)
+
+# Spatial panel (issue 9, item 7): the same grid, T = 5, unit effects; y from a SAR process
+# (rho = 0.35) and, for the error model, y_sem from a SEM process (lambda = 0.4).
+T = 5
+alpha = rng.normal(size=n)
+rows = []
+for t in range(T):
+    x = rng.normal(size=(n, 2))
+    y_sar = np.linalg.solve(np.eye(n) - 0.35 * W, alpha + x @ [0.8, -0.4] + rng.normal(size=n) * 0.5)
+    y_sem = alpha + x @ [0.8, -0.4] + np.linalg.solve(np.eye(n) - 0.4 * W, rng.normal(size=n) * 0.5)
+    rows.append(pd.DataFrame({"unit": ids, "year": 2010 + t, "y_sar": y_sar, "y_sem": y_sem,
+                              "x1": x[:, 0], "x2": x[:, 1]}))
+pd.concat(rows).to_csv(HERE / "spatial_panel_data.csv", index=False)

@@ -28,6 +28,17 @@ add("sem", errorsarlm(f, d, queen, method = "eigen"))
 add("sdm", lagsarlm(f, d, queen, method = "eigen", Durbin = TRUE))
 add("sac", sacsarlm(f, d, queen, method = "eigen"))
 add("sac_knn_error", sacsarlm(f, d, listw = queen, listw2 = knn4, method = "eigen"))
+# Spatial panels with unit fixed effects (Elhorst): ML on the within-transformed data with
+# W_NT = I_T (x) W (splm has no Debian package; this is its within estimator's likelihood)
+p <- read.csv(file.path(dir, "spatial_panel_data.csv"), colClasses = c(unit = "character"))
+p <- p[order(p$year, match(p$unit, d$unit)), ]
+dm <- function(v) v - ave(v, p$unit)
+pw <- data.frame(y_sar = dm(p$y_sar), y_sem = dm(p$y_sem), x1 = dm(p$x1), x2 = dm(p$x2))
+m1 <- listw2mat(queen)
+TT <- length(unique(p$year))
+queen_nt <- mat2listw(kronecker(diag(TT), m1), style = "W")
+add("sar_fe_within", lagsarlm(y_sar ~ x1 + x2 - 1, pw, queen_nt, method = "eigen"))
+add("sem_fe_within", errorsarlm(y_sem ~ x1 + x2 - 1, pw, queen_nt, method = "eigen"))
 res <- do.call(rbind, out)
 res$term[res$term == "(Intercept)"] <- "const"
 res$term <- sub("^lag\\.", "W_", res$term)
