@@ -252,3 +252,21 @@ def test_spatial_panel_fe_equals_spreg(model, engine):
     ref = getattr(spreg, engine)(np.column_stack(Ys), np.column_stack(Xs), w)
     np.testing.assert_allclose(r.params.to_numpy(), np.asarray(ref.betas).ravel(), rtol=1e-6)
     np.testing.assert_allclose(r.std_errors.to_numpy(), np.sqrt(np.diag(ref.vm)), rtol=1e-5)
+
+
+def test_commuting_weights_lose_their_diagonal_in_spatial_terms():
+    """A Graph with self-weights (commuting shares incl. local workers) as W: fit drops
+    the diagonal and renormalises (MODEL.md), so it equals the fit with the off-diagonal
+    graph (1e-10), and says so in the notes."""
+    _, g, df, _, _ = _cross_section("sar", side=8)
+    adj = g.adjacency
+    ids = list(g.unique_ids)
+    selfw = pd.Series(1.0, index=pd.MultiIndex.from_arrays([ids, ids], names=["focal", "neighbor"]))
+    with_diag = pd.concat([adj * 0.6, selfw * 0.4]).rename("weight").sort_index()
+    gc = Graph(with_diag, transformation="r")
+    r0 = fit("y ~ x1 + x2", df, model="sar", weights=g)
+    r1 = fit("y ~ x1 + x2 + W(x1)", df, model="sar", weights=gc)
+    r2 = fit("y ~ x1 + x2 + W(x1)", df, model="sar", weights=g)
+    np.testing.assert_allclose(r1.params.to_numpy(), r2.params.to_numpy(), rtol=1e-10)
+    assert any("64 self-weight(s)" in n and "renormalised" in n for n in r1.notes)
+    assert not any("self-weight" in n for n in r0.notes)

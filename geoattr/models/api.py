@@ -159,6 +159,23 @@ def spatial_lag(s: pd.Series, graph: Any) -> pd.Series:
     return out.reindex(s.index).rename(f"W_{s.name}")
 
 
+def _off_diagonal(graph: Any, name: str, notes: list[str]) -> Any:
+    """Commuting weights (self-weights on the diagonal) as the W of a spatial term: drop the
+    diagonal and renormalise the rows (MODEL.md conventions), with a note."""
+    if graph is None or not hasattr(graph, "adjacency"):
+        return graph
+    adj = graph.adjacency
+    self_w = (adj.index.get_level_values("focal") == adj.index.get_level_values("neighbor")) & (adj.to_numpy() != 0)
+    n_self = int(self_w.sum())
+    if not n_self:
+        return graph
+    from geoattr.weights import without_diagonal
+
+    notes.append(f"{name}: {n_self} self-weight(s) (commuting shares of residents working locally) dropped and the "
+                 "rows renormalised for the spatial terms")
+    return without_diagonal(graph)
+
+
 def _frame(data: pd.DataFrame | PanelData, lhs: str, terms: list[Term], build: Mapping[str, Any]) -> pd.DataFrame:
     if isinstance(data, PanelData):
         vars_needed = sorted({t.variable for t in terms})
@@ -204,8 +221,9 @@ def fit(
         One of :data:`MODELS`.
     weights : libpysal.graph.Graph, optional
         Spatial weights for ``W(...)`` terms and spatial models; ids must match the
-        data's units.  Commuting graphs should be passed through
-        :func:`geoattr.weights.without_diagonal` for spatial terms (MODEL.md).
+        data's units.  Commuting graphs (with self-weights on the diagonal) are
+        passed through :func:`geoattr.weights.without_diagonal` automatically: the
+        diagonal is dropped and the rows renormalised (MODEL.md), and a note says so.
     effects : {"unit", "time", "twoway"}, optional
         Panel effects for ``fe``/``re``.
     method : str, default "ml"
@@ -233,6 +251,9 @@ def fit(
             raise InputError("model='slx' needs weights= (a libpysal Graph)")
         terms = terms + [Term(t.variable, t.lag, True) for t in terms if not t.spatial]
     error_weights = options.pop("error_weights", None)
+    diag_notes: list[str] = []
+    weights = _off_diagonal(weights, "weights", diag_notes)
+    error_weights = _off_diagonal(error_weights, "error_weights", diag_notes)
     endog = list(options.pop("endog", []) or [])
     instruments = list(options.pop("instruments", []) or [])
     balance = options.pop("balance", "raise")
@@ -265,6 +286,7 @@ def fit(
     pop = df["population"][ok] if "population" in df.columns else pd.Series(1.0, index=y.index)
     years = (int(y.index.get_level_values(1).min()), int(y.index.get_level_values(1).max()))
     notes = [f"{dropped} row(s) without the lags or values needed were left out"] if dropped else []
+    notes += diag_notes
     design = Design(y=y, X=X, population=pop, spec=formula, level="unit", years=years, notes=notes)
     if model in ("ols", "wls", "slx"):
         if model == "wls" and "population" not in df.columns:
