@@ -141,26 +141,42 @@ def synthetic_panel_data(seed: int = 2022) -> PanelData:
 
 
 def _ssb_panel_data(data_cfg: Mapping[str, Any], base: Path) -> PanelData:
-    """The SSB directory adapter, with an optional region mapping from ``[data] regions``."""
+    """The SSB directory adapter; ``[data] regions`` is a built-in name or a mapping file."""
     from geoattr import io
     from geoattr.datasets import norway
 
-    data = norway.load(base, panel=data_cfg.get("panel", "2003-2016"), units=data_cfg.get("units", "2017"))
-    report = getattr(data, "harmonisation_report", None)
     r = data_cfg.get("regions")
-    if r is not None:
+    units = data_cfg.get("units", "2017")
+    data = norway.load(base, panel=data_cfg.get("panel", "2003-2016"), units=units,
+                       regions=r if isinstance(r, str) else "regions85")
+    if isinstance(r, Mapping):
         if "path" not in r:
-            raise InputError("[data] regions needs a path")
+            raise InputError("[data] regions needs a path (or a built-in name: 'regions85', 'ba159')")
+        code_year = int(r.get("code_year", 2017))
         mapping = io.read_mapping(_resolve(base, r["path"]), key=r.get("unit_column", "unit"),
                                   value=r.get("region_column", "region"), id_width=4)
-        if data_cfg.get("units", "2017") == "stable":
-            raise InputError("[data] regions cannot be combined with units = 'stable' yet (the mapping is on 2017 "
-                             "codes); the 85 functional regions are used")
-        data = PanelData(data.panel, flows=data.flows, centrality=data.centrality, regions=mapping.reindex(data.units),
-                         accounting=data.accounting)
-    if report is not None:
-        data.harmonisation_report = report
+        if units == "stable":
+            from geoattr.harmonise import Crosswalk
+
+            cw = Crosswalk.from_frame(pd.read_csv(base / norway.FILES["crosswalk"],
+                                                  dtype={"kommunenummer": str, "kommunenummer_2024": str}))
+            regions = norway.regions_to_stable(mapping, cw, data.units, code_year=code_year,
+                                               population=norway.population_by_code(base, code_year),
+                                               accounting=data.accounting, name=str(r["path"]))
+        else:
+            regions = mapping.reindex(data.units)
+        data = _with_regions(data, regions)
     return data
+
+
+def _with_regions(data: PanelData, regions: pd.Series) -> PanelData:
+    """The same data with another unit -> region mapping (extra attributes kept)."""
+    new = PanelData(data.panel, flows=data.flows, centrality=data.centrality, regions=regions,
+                    polygons=data.polygons, accounting=data.accounting)
+    for attr in ("harmonisation_report", "flags", "net_migration_agreement"):
+        if hasattr(data, attr):
+            setattr(new, attr, getattr(data, attr))
+    return new
 
 
 def _resolve(base: Path, p: str) -> Path:
@@ -424,8 +440,12 @@ def _run(
             files["yearly_coefficients"] = out / "yearly_coefficients.csv"
             pd.concat(yearly, ignore_index=True).to_csv(files["yearly_coefficients"], index=False)
         files["attractiveness"] = out / "attractiveness.csv"
-        att.reset_index()[["unit", "year", "actual", "expected", "residual", "residual_persons"]].to_csv(
-            files["attractiveness"], index=False)
+        att_out = att.reset_index()[["unit", "year", "actual", "expected", "residual", "residual_persons"]]
+        flags = getattr(data, "flags", None)
+        if flags is not None:  # e.g. net migration estimated by the cohort residual method, interpolated inputs
+            f = flags.reindex(pd.MultiIndex.from_frame(att_out[["unit", "year"]])).fillna(False).astype(bool)
+            att_out = pd.concat([att_out, f.reset_index(drop=True)], axis=1)
+        att_out.to_csv(files["attractiveness"], index=False)
         files["rankings"] = out / "rankings.csv"
         pd.concat(rank_tables, ignore_index=True).to_csv(files["rankings"], index=False)
     if getattr(data, "harmonisation_report", None) is not None:
@@ -458,6 +478,8 @@ def _run(
                                            if main.level == "region" else []),
         "row_accounting": acc.to_dict(),
         "analyses": extra_info,
+        **({"net_migration_agreement": getattr(data, "net_migration_agreement").to_dict()}
+           if getattr(data, "net_migration_agreement", None) is not None else {}),
         "yearly_skipped": yearly_skipped,
         "versions": _versions(),
         "timings_seconds": timer.timings,

@@ -18,6 +18,7 @@ implemented yet.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,7 +29,7 @@ from geoattr.exceptions import InputError
 from geoattr.io import read_flows, read_mapping
 from geoattr.io import validation as val
 
-__all__ = ["load", "FILES"]
+__all__ = ["load", "FILES", "regions_to_stable", "population_by_code"]
 
 #: Default file names inside the SSB directory (relative paths).
 FILES = {
@@ -38,7 +39,12 @@ FILES = {
     "crosswalk": "crosswalk/kommune_to_2024_by_year.csv",
     "regions85": "regions/regioner_85_kommuner_2016.csv",
     "polygons2024": "polygons/kommuner_2024.geojson",
+    "jobs_11618": "jobs/sysselsatte_11618_2017_2022.csv",
+    "population_by_age": "population/population_by_age_sex_b2024.csv.gz",
+    "ba_regions2024": "regions/ba_regioner_2024.csv",
 }
+#: Rindal: 1567 until 2018, 5061 from 2019; absent from the 2019 commuting table and zero in 11618 2019.
+RINDAL = {"codes": ("1567", "5061"), "year": 2019}
 STABLE_YEARS = range(2017, 2025)
 
 
@@ -98,13 +104,22 @@ def load(data_dir: str | Path, *, panel: str = "2003-2016", regions: str = "regi
         substituted (commuting year, centrality codes) and dropped (other flow years).
     """
     data_dir = Path(data_dir)
-    if panel != "2003-2016":
-        raise InputError(f"panel {panel!r} is not available; implemented: '2003-2016' (2017 codes)")
-    if regions != "regions85":
-        raise InputError(f"regions {regions!r} is not available; implemented: 'regions85'")
+    if panel not in ("2003-2016", "2003-2022"):
+        raise InputError(f"panel {panel!r} is not available; use '2003-2016' (2017 codes or stable units) or "
+                         "'2003-2022' (stable units)")
+    if regions not in ("regions85", "ba159"):
+        raise InputError(f"regions {regions!r} is not available; use 'regions85' (85 functional regions) or 'ba159' "
+                         "(SSB's 159 commuting regions)")
     if units not in ("2017", "stable"):
         raise InputError(f"units must be '2017' or 'stable', got {units!r}")
     acc = Accounting()
+    if panel == "2003-2022":
+        if units != "stable":
+            raise InputError("panel '2003-2022' spans four code structures: it is built on units='stable' only")
+        return _load_2003_2022(data_dir, regions=regions, acc=acc)
+    if regions == "ba159":
+        raise InputError("regions 'ba159' (on 2024 codes) is available with panel='2003-2022'; the 2003-2016 panel "
+                         "uses the 85 functional regions of its 2017 codes")
     raw = pd.read_csv(_path(data_dir, "panel_2003_2016"), dtype={"kommunenummer": str})
     val.require_columns(raw, ["kommunenummer", "year", "folketall", "befolkningsvekst_pct", "fodselsoverskudd_pct",
                               "arbeidsplasser"], table="kommune_panel_2003_2016")
@@ -180,3 +195,315 @@ def _stable(panel: pd.DataFrame, flows: pd.DataFrame, centrality: pd.Series, reg
                      polygons=dissolved, accounting=acc)
     data.harmonisation_report = hp.report
     return data
+
+
+# --------------------------------------------------------------------------- 2003-2022
+def _stable_map_2024(cw: Any) -> pd.Series:
+    """2024 code -> stable unit id."""
+    return cw.stable_targets(STABLE_YEARS)
+
+
+def _population_by_age_stable(data_dir: Path, to_stable: pd.Series, acc: Accounting) -> pd.DataFrame:
+    """Population by single age and sex (07459, 2024 codes) summed to stable units.
+
+    A (stable unit, year) for which some of its 2024 codes have no rows (1160 and 1576
+    lack 2005) is dropped whole, and counted: a partial sum would look like emigration.
+    """
+    pa = pd.read_csv(_path(data_dir, "population_by_age"), dtype={"kommunenummer": str})
+    val.require_columns(pa, ["kommunenummer", "year", "sex", "age", "population"], table="population_by_age")
+    pa["kommunenummer"] = val.normalise_ids(pa["kommunenummer"], name="kommunenummer", width=4).to_numpy()
+    acc.record("population_by_age", read=len(pa))
+    unknown = sorted(set(pa["kommunenummer"].unique()) - set(to_stable.index))
+    if unknown:
+        raise InputError(f"{len(unknown)} code(s) of the population table are not 2024 codes of the crosswalk: "
+                         f"{format_ids(unknown)}")
+    pa["unit"] = to_stable.reindex(pa["kommunenummer"]).to_numpy()
+    members = to_stable.groupby(to_stable).size()
+    have = pa.groupby(["unit", "year"])["kommunenummer"].nunique()
+    incomplete = have[have < members.reindex(have.index.get_level_values(0)).to_numpy()]
+    # units absent altogether in a year are incomplete too
+    years = sorted(pa["year"].unique())
+    full = pd.MultiIndex.from_product([members.index, years], names=["unit", "year"])
+    absent = full.difference(have.index)
+    bad = incomplete.index.append(absent)
+    if len(absent):
+        acc.note("population_by_age", f"{len(absent)} stable unit-year(s) have no rows: {format_ids(absent)}")
+    if len(bad):
+        drop = pd.MultiIndex.from_arrays([pa["unit"], pa["year"]]).isin(bad)
+        acc.record("population_by_age", read=0, dropped={
+            f"stable unit-years with codes missing from the table ({format_ids(bad)}): not summed over a hole":
+                int(drop.sum())})
+        pa = pa[~drop]
+    out = pa.groupby(["unit", "year", "sex", "age"], as_index=False)["population"].sum()
+    return out
+
+
+def _load_2003_2022(data_dir: Path, *, regions: str, acc: Accounting) -> PanelData:
+    """The 2003-2022 panel on the 353 stable units (see :func:`load`)."""
+    from geoattr.demography import (
+        cohort_residual_net_migration,
+        compare_net_migration,
+        death_probabilities_from_population,
+    )
+    from geoattr.harmonise import Crosswalk, harmonise_flows, harmonise_panel
+
+    cw = Crosswalk.from_frame(pd.read_csv(_path(data_dir, "crosswalk"), dtype={"kommunenummer": str,
+                                                                               "kommunenummer_2024": str}))
+    to_stable = _stable_map_2024(cw)
+    # 1. the published panel, 2003-2016 on 2017 codes
+    old = _published_panel(data_dir, acc)
+    hp_old = harmonise_panel(old, cw, years_of_codes=2017, stable_years=STABLE_YEARS)
+    # 2. 11618 from 2017, each year's own codes
+    j = pd.read_csv(_path(data_dir, "jobs_11618"), dtype={"kommunenummer": str})
+    val.require_columns(j, ["kommunenummer", "year", "sysselsatte_arbeidssted", "sysselsatte_bosted",
+                            "befolkning_15_74_bosted"], table="sysselsatte_11618")
+    j["kommunenummer"] = val.normalise_ids(j["kommunenummer"], name="kommunenummer", width=4).to_numpy()
+    acc.record("jobs_11618", read=len(j))
+    jobs_new = pd.DataFrame(
+        {"jobs": j["sysselsatte_arbeidssted"].to_numpy(dtype=float),
+         "employed_residents": j["sysselsatte_bosted"].to_numpy(dtype=float)},
+        index=pd.MultiIndex.from_arrays([j["kommunenummer"].to_numpy(), j["year"].astype(int).to_numpy()],
+                                        names=["unit", "year"]))
+    # the Rindal 2019 row is all zeros, under its old code 1567: a hole, not an empty municipality
+    zero = (jobs_new == 0).all(axis=1)
+    hole = list(jobs_new.index[zero])
+    acc.record("jobs_11618", read=0, dropped={"all-zero rows (a hole; interpolated below)": int(zero.sum())})
+    hp_new = harmonise_panel(jobs_new[~zero], cw, stable_years=STABLE_YEARS)
+    grid = pd.MultiIndex.from_product([sorted(to_stable.unique()), sorted(jobs_new.index.get_level_values(1).unique())],
+                                      names=["unit", "year"])
+    jn = hp_new.panel.reindex(grid)
+    interpolated: list[tuple[str, int]] = []
+    for u, y in jn.index[jn["jobs"].isna()]:
+        prev, nxt = (u, y - 1), (u, y + 1)
+        if prev not in jn.index or nxt not in jn.index:
+            raise InputError(f"11618: no value for {u} in {y} and no neighbouring years to interpolate from")
+        jn.loc[(u, y)] = (jn.loc[prev] + jn.loc[nxt]) / 2
+        interpolated.append((u, y))
+    if hole:
+        acc.note("jobs_11618", f"{len(hole)} zero row(s) of 11618 treated as missing ({format_ids(hole)}: Rindal is "
+                               f"zero in 2019) and interpolated as the mean of the year before and after: "
+                               f"{format_ids(interpolated)}")
+    # 3. population by age (2024 codes) -> stable units; population from 2017; cohort residual
+    pa = _population_by_age_stable(data_dir, to_stable, acc)
+    pop_age = pa.groupby(["unit", "year"])["population"].sum()
+    q = death_probabilities_from_population(pa)
+    # The Gompertz law fitted to old-age cohort survival is too steep for Norway (it
+    # under-predicts deaths below 70), so its level is calibrated on the published natural
+    # increase: k = (expected births - published births minus deaths) / expected deaths,
+    # national sums 2005-2016, and q -> k q (capped at 1).
+    first = cohort_residual_net_migration(pa, q, years=range(2005, 2017))
+    nat_pub = _natural_increase(data_dir).groupby(level="year").sum()
+    t = first.table.groupby(level="year")[["births_estimate", "deaths_estimate"]].sum()
+    k = float((t["births_estimate"].sum() - nat_pub.reindex(t.index).sum()) / t["deaths_estimate"].sum())
+    q = (q * k).clip(upper=1.0)
+    acc.note("net_migration", f"death probabilities: Gompertz fit to national cohort survival at ages 70-90, level "
+                              f"calibrated to the published natural increase 2005-2016 (factor {k:.3f})")
+    cr = cohort_residual_net_migration(pa, q, years=range(2005, 2023))
+    est = cr.table["net_migration_estimate"]
+    if cr.skipped:
+        acc.note("net_migration", f"cohort residual not computed for {len(cr.skipped)} unit-year(s) whose population "
+                                  f"of t or t+1 is missing: {format_ids(cr.skipped)}")
+    published = hp_old.panel["net_migration"]
+    agreement = compare_net_migration(est[est.index.get_level_values(1) <= 2016], published,
+                                      population=hp_old.panel["population"])
+    acc.note("net_migration", "net migration as published through 2016 and estimated by the cohort residual method "
+                              "(population by age and sex, death probabilities from national cohort survival with a "
+                              "Gompertz fit) from 2017 (flagged net_migration_estimated); agreement with the published "
+                              f"values 2005-2016: correlation {agreement['correlation']:.4f}, mean absolute error "
+                              f"{agreement['mae_persons']:.1f} persons (n = {int(agreement['n'])})")
+    # population check at the seam: 1 January 2016 in both sources
+    p16 = pd.concat([hp_old.panel["population"].xs(2016, level="year"), pop_age.xs(2016, level="year")],
+                    axis=1, keys=["panel", "by_age"]).dropna()
+    acc.note("panel", f"population 1 January 2016, published panel vs 07459 summed: largest absolute difference "
+                      f"{float((p16['panel'] - p16['by_age']).abs().max()):.0f} persons over {len(p16)} units")
+    # 4. splice
+    years_new = range(2017, 2023)
+    new = pd.DataFrame(index=pd.MultiIndex.from_product([sorted(to_stable.unique()), years_new], names=["unit", "year"]))
+    new["population"] = pop_age.reindex(new.index).to_numpy()
+    new["jobs"] = jn["jobs"].reindex(new.index).to_numpy()
+    new["net_migration"] = est.reindex(new.index).to_numpy()
+    panel = pd.concat([hp_old.panel[["population", "jobs", "net_migration"]], new]).sort_index()
+    if panel.isna().any().any():
+        bad = panel.index[panel.isna().any(axis=1)]
+        raise InputError(f"{len(bad)} stable unit-year(s) lack a value after splicing: {format_ids(bad)}")
+    nat = panel["jobs"].groupby(level="year").sum()
+    growth = 100 * (nat / nat.shift(1) - 1)
+    acc.note("panel", "jobs spliced: the 2003-2016 panel (arbeidsplasser) through 2016, table 11618 "
+                      "(sysselsatte_arbeidssted) from 2017, without rescaling; national job growth across the seam "
+                      f"2016-2017 {growth[2017]:.2f} % (2015-2016 {growth[2016]:.2f} %, 2017-2018 {growth[2018]:.2f} %)")
+    # 5. commuting: every year's own matrix, harmonised on both ends; Rindal 2019 interpolated
+    flows = read_flows(_path(data_dir, "commuting"), origin="bosted", destination="arbeidssted",
+                       value="sysselsatte", accounting=acc)
+    hf = harmonise_flows(flows, cw, stable_years=STABLE_YEARS)
+    f = hf.flows
+    rindal = to_stable[RINDAL["codes"][1]]
+    f, n_interp = _interpolate_rindal_flows(f, rindal, RINDAL["year"])
+    acc.note("flows", f"year-specific commuting matrices 2017-2022 (each on its own codes, recoded on both ends to "
+                      f"stable units); 2003-2016 use the 2017 matrix, the earliest available. The 2019 table has no "
+                      f"rows for Rindal ({rindal}): its {n_interp} 2019 flows (from or to Rindal) are interpolated as "
+                      "the mean of 2018 and 2020 (flagged flows_interpolated)")
+    # 6. centrality: the 2024 classification, population-weighted over the 2024 codes of a stable unit
+    cent = pd.read_csv(_path(data_dir, "centrality"), dtype={"kommunenummer": str}).set_index("kommunenummer")
+    pop24 = _population_2024_by_code(data_dir)
+    c = cent["sentralitetsindeks"].reindex(to_stable.index)
+    w24 = pop24.reindex(to_stable.index).fillna(0)
+    centrality = ((c * w24).groupby(to_stable).sum() / w24.groupby(to_stable).sum()).rename("centrality")
+    n_merged = int((to_stable.groupby(to_stable).size() > 1).sum())
+    acc.note("centrality", f"centrality index of 2020 on 2024 codes; the {n_merged} stable unit(s) of several 2024 "
+                           "codes take the population-weighted mean (population 1 January 2024)")
+    units = pd.Index(sorted(to_stable.unique()), name="unit")
+    reg = _regions_for_stable(regions, data_dir, cw, units, old, pop24, to_stable, acc)
+    polys = _stable_polygons(data_dir, cw, acc)
+    flags = pd.DataFrame(False, index=panel.index, columns=["net_migration_estimated", "jobs_interpolated",
+                                                            "flows_interpolated"])
+    flags.loc[flags.index.get_level_values("year") >= 2017, "net_migration_estimated"] = True
+    for key in interpolated:
+        flags.loc[key, "jobs_interpolated"] = True
+    flags.loc[(rindal, RINDAL["year"]), "flows_interpolated"] = True
+    data = PanelData(panel, flows=f, centrality=centrality.reindex(units), regions=reg, polygons=polys,
+                     accounting=acc)
+    report = pd.concat([hp_old.report.assign(table="panel_2003_2016"), hp_new.report.assign(table="jobs_11618"),
+                        hf.report.assign(table="flows")], ignore_index=True)
+    data.harmonisation_report = report
+    data.flags = flags
+    data.net_migration_agreement = agreement
+    return data
+
+
+def _published_panel(data_dir: Path, acc: Accounting) -> pd.DataFrame:
+    """The 2003-2016 panel on 2017 codes: population, jobs and published net migration."""
+    raw = pd.read_csv(_path(data_dir, "panel_2003_2016"), dtype={"kommunenummer": str})
+    val.require_columns(raw, ["kommunenummer", "year", "folketall", "befolkningsvekst_pct", "fodselsoverskudd_pct",
+                              "arbeidsplasser"], table="kommune_panel_2003_2016")
+    raw["kommunenummer"] = val.normalise_ids(raw["kommunenummer"], name="kommunenummer", width=4).to_numpy()
+    acc.record("panel", read=len(raw))
+    nm_pct = raw["befolkningsvekst_pct"] - raw["fodselsoverskudd_pct"]
+    acc.note("panel", "net migration = (befolkningsvekst_pct - fodselsoverskudd_pct) x folketall / 100 "
+                      "(published rates rounded to 0.01 %)")
+    return pd.DataFrame({
+        "population": raw["folketall"].to_numpy(dtype=float),
+        "jobs": raw["arbeidsplasser"].to_numpy(dtype=float),
+        "net_migration": (nm_pct * raw["folketall"] / 100.0).to_numpy(),
+    }, index=pd.MultiIndex.from_arrays([raw["kommunenummer"].to_numpy(), raw["year"].astype(int).to_numpy()],
+                                       names=["unit", "year"]))
+
+
+def population_by_code(data_dir: str | Path, code_year: int) -> pd.Series:
+    """Population by municipality code of one code system: 2017 (the published panel,
+    1 January 2016) or 2024 (table 07459, 1 January 2024)."""
+    data_dir = Path(data_dir)
+    if code_year == 2024:
+        return _population_2024_by_code(data_dir)
+    if code_year == 2017:
+        return _published_panel(data_dir, Accounting())["population"].xs(2016, level="year")
+    raise InputError(f"code_year {code_year} is not available for region mappings; use 2017 or 2024")
+
+
+def _natural_increase(data_dir: Path) -> pd.Series:
+    """Published births minus deaths (persons) on the (2017 code, year) index, 2003-2016."""
+    raw = pd.read_csv(_path(data_dir, "panel_2003_2016"), dtype={"kommunenummer": str})
+    raw["kommunenummer"] = raw["kommunenummer"].str.zfill(4)
+    return pd.Series((raw["fodselsoverskudd_pct"] * raw["folketall"] / 100.0).to_numpy(),
+                     index=pd.MultiIndex.from_arrays([raw["kommunenummer"], raw["year"].astype(int)],
+                                                     names=["unit", "year"]))
+
+
+def _population_2024_by_code(data_dir: Path) -> pd.Series:
+    pa = pd.read_csv(_path(data_dir, "population_by_age"), dtype={"kommunenummer": str},
+                     usecols=["kommunenummer", "year", "population"])
+    pa["kommunenummer"] = pa["kommunenummer"].str.zfill(4)
+    return pa[pa["year"] == 2024].groupby("kommunenummer")["population"].sum()
+
+
+def _interpolate_rindal_flows(flows: pd.DataFrame, unit: str, year: int) -> tuple[pd.DataFrame, int]:
+    """Add ``unit``'s missing flows of ``year`` (both ends) as the mean of the years around it."""
+    f = flows
+    if ((f["year"] == year) & ((f["origin"] == unit) | (f["destination"] == unit))).any():
+        return f, 0
+    around = f[f["year"].isin([year - 1, year + 1]) & ((f["origin"] == unit) | (f["destination"] == unit))]
+    if around.empty:
+        raise InputError(f"no flows of {unit} in {year - 1} or {year + 1} to interpolate its missing {year} flows from")
+    mean = around.groupby(["origin", "destination"])["count"].sum() / 2.0  # absent in one year counts as 0
+    add = mean.reset_index().assign(year=year)[["year", "origin", "destination", "count"]]
+    out = pd.concat([f[["year", "origin", "destination", "count"]], add], ignore_index=True)
+    return out.sort_values(["year", "origin", "destination"]).reset_index(drop=True), len(add)
+
+
+def _regions_for_stable(kind: str, data_dir: Path, cw: Any, units: pd.Index, old: pd.DataFrame, pop24: pd.Series,
+                        to_stable: pd.Series, acc: Accounting) -> pd.Series:
+    """Functional (85, 2017 codes) or commuting (159, 2024 codes) regions of the stable units."""
+    if kind == "regions85":
+        reg = read_mapping(_path(data_dir, "regions85"), key="kommunenummer", value="region_nr", id_width=4)
+        return regions_to_stable(reg, cw, units, code_year=2017, population=old["population"].xs(2016, level="year"),
+                                 accounting=acc, name=kind)
+    if kind == "ba159":
+        ba = pd.read_csv(_path(data_dir, "ba_regions2024"), dtype={"kommunenummer": str, "ba_region_nr": str})
+        ba = pd.Series(ba["ba_region_nr"].to_numpy(), index=ba["kommunenummer"].str.zfill(4).to_numpy())
+        return regions_to_stable(ba, cw, units, code_year=2024, population=pop24, accounting=acc, name=kind)
+    raise InputError(f"regions {kind!r} is not available; use 'regions85' (85 functional regions) or 'ba159' "
+                     "(SSB's 159 commuting regions)")
+
+
+def regions_to_stable(mapping: pd.Series, crosswalk: Any, units: pd.Index, *, code_year: int,
+                      population: pd.Series, accounting: Accounting | None = None, name: str = "regions") -> pd.Series:
+    """Carry a code -> region mapping of one code year to the stable units.
+
+    A stable unit whose codes lie in two regions goes to the one holding most of its
+    population (ties: the smaller region id); such units are listed in the accounting.
+
+    Parameters
+    ----------
+    mapping : Series
+        Region by code (codes valid in ``code_year``).
+    crosswalk : geoattr.harmonise.Crosswalk
+    units : Index
+        The stable units wanted.
+    code_year : int
+        The code system of ``mapping`` (2017 for the 85 functional regions, 2024 for the
+        commuting regions of 2024).
+    population : Series
+        Population by code (the same code system), the weights of the majority rule.
+
+    Returns
+    -------
+    Series
+        Region by stable unit, on ``units``.
+
+    Raises
+    ------
+    InputError
+        Codes of ``code_year`` without a region, or stable units without any code.
+    """
+    st = crosswalk.stable_units(STABLE_YEARS, by_year=True).xs(code_year, level="year")
+    missing = sorted(set(st.index) - set(mapping.index))
+    if missing:
+        raise InputError(f"{len(missing)} code(s) of {code_year} have no region in {name}: {format_ids(missing)}")
+    frame = pd.DataFrame({"stable": st, "region": mapping.reindex(st.index),
+                          "pop": population.reindex(st.index).fillna(0.0)})
+    share = frame.groupby(["stable", "region"])["pop"].sum().reset_index().sort_values(
+        ["stable", "pop", "region"], ascending=[True, False, True])
+    straddle = share.groupby("stable").size()
+    straddle = straddle[straddle > 1]
+    out = share.drop_duplicates("stable").set_index("stable")["region"].reindex(units).rename("region")
+    if out.isna().any():
+        raise InputError(f"stable unit(s) without a region: {format_ids(out.index[out.isna()])}")
+    if len(straddle) and accounting is not None:
+        accounting.note("regions", f"{len(straddle)} stable unit(s) straddle two {name} regions and go to the one "
+                                   f"holding most of their population: {format_ids(straddle.index)}")
+    return out
+
+
+def _stable_polygons(data_dir: Path, cw: Any, acc: Accounting) -> Any:
+    """The 2024 boundaries dissolved to stable units (EPSG:25833)."""
+    import geopandas as gpd
+
+    from geoattr.io import read_polygons
+
+    polys = read_polygons(_path(data_dir, "polygons2024"), id_column="kommunenummer", name_column="kommunenavn",
+                          accounting=acc)
+    target = cw.stable_targets(STABLE_YEARS).reindex(polys.index)
+    g = polys.assign(stable=target.to_numpy())
+    names = g.groupby("stable")["name"].agg(lambda s: "/".join(sorted(s)))
+    dissolved = g[["stable", "geometry"]].dissolve(by="stable")
+    return gpd.GeoDataFrame({"name": names.reindex(dissolved.index).to_numpy()}, geometry=dissolved.geometry,
+                            index=pd.Index(dissolved.index, name="unit"), crs=polys.crs).to_crs(25833)
