@@ -201,3 +201,18 @@ def test_run_2003_2022_config(real_data_dir, tmp_path):
     run = json.loads((tmp_path / "run.json").read_text())
     assert run["net_migration_agreement"]["correlation"] > 0.99
     assert {"merge", "recode"} <= set(pd.read_csv(tmp_path / "harmonisation.csv").kind)
+
+
+def test_real_quirks_islands_and_split_municipalities(ssb22):
+    """Ålesund/Haram (merged 2020, split 2024) form one stable unit; island municipalities
+    without a land neighbour become isolates of contiguity weights, with a warning that
+    names them (nothing dropped)."""
+    from geoattr import weights as gw
+    from geoattr.exceptions import IsolatesWarning
+
+    assert "1508+1580" in ssb22.units
+    assert "1508" not in ssb22.units and "1580" not in ssb22.units
+    with pytest.warns(IsolatesWarning, match=r"unit\(s\) have no neighbours"):
+        g = gw.contiguity(ssb22.polygons)
+    assert len(g.unique_ids) == 353
+    assert len(g.isolates) >= 3  # e.g. Træna, Røst, Utsira

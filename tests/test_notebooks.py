@@ -7,11 +7,14 @@ from pathlib import Path
 import pytest
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "norway"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path):
+    if path.stem.startswith("norway") and not REAL_DATA.exists():
+        pytest.skip(f"real Norway data not found at {REAL_DATA}")
     nbformat = pytest.importorskip("nbformat", reason="install the 'test' extra to execute notebooks")
     nbclient = pytest.importorskip("nbclient", reason="install the 'test' extra to execute notebooks")
     nb = nbformat.read(path, as_version=4)
