@@ -216,3 +216,19 @@ def test_real_quirks_islands_and_split_municipalities(ssb22):
         g = gw.contiguity(ssb22.polygons)
     assert len(g.unique_ids) == 353
     assert len(g.isolates) >= 3  # e.g. Træna, Røst, Utsira
+
+
+def test_panel_2003_2022_on_2024_codes_flags_split_shares(real_data_dir):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # repaired invalid polygons, tested above
+        d = norway.load(real_data_dir, panel="2003-2022", units="2024", regions="ba159")
+    assert len(d.units) == 357 and len(d.polygons) == 357 and d.regions.nunique() == 159
+    split = d.flags["split_weighted"]
+    # Ålesund (1508) and Haram (1580) were one municipality 2020-2023 (the panel ends 2022): its jobs are halved (equal shares)
+    for y in range(2020, 2023):
+        assert split[("1508", y)] and split[("1580", y)]
+        assert d.panel.loc[("1508", y), "jobs"] == d.panel.loc[("1580", y), "jobs"]
+    assert not split[("0301", 2020)]
+    assert any("equal shares" in n for a in d.accounting for n in a.notes)

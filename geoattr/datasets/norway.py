@@ -10,9 +10,13 @@ the population on 1 January), VRA from the 2017 commuting matrix (the earliest
 available; every year uses it, recorded as a substitution), centrality from the 2020
 classification on 2024 codes (a 2017 code takes the value of the 2024 municipality it
 became part of; for a code later split, the part with the largest crosswalk weight),
-and the 85 functional regions (defined on 2017 codes).  The stable-unit panel
-2003-2022 (harmonised codes, spliced jobs, cohort-residual net migration) is not
-implemented yet.
+and the 85 functional regions (defined on 2017 codes).
+
+Panel ``"2003-2022"``: on the 353 stable units (or the 2024 codes), jobs spliced from
+the 2003-2016 panel and table 11618, year-specific commuting matrices from 2017, net
+migration published through 2016 and estimated by the cohort residual method from 2017
+(flagged), Rindal's 2019 hole interpolated (flagged), the 85 functional or the 159
+commuting regions.
 """
 
 from __future__ import annotations
@@ -84,11 +88,19 @@ def load(data_dir: str | Path, *, panel: str = "2003-2016", regions: str = "regi
     ----------
     data_dir : str or Path
         Folder with the SSB tables (layout of ``shared/data/norway``).
-    panel : {"2003-2016"}, default "2003-2016"
-        Which panel to build (see the module docstring).
-    regions : {"regions85"}, default "regions85"
-        Unit -> region mapping: the 85 functional regions (2017 codes).
-    units : {"2017", "stable"}, default "2017"
+    panel : {"2003-2016", "2003-2022"}, default "2003-2016"
+        Which panel to build (see the module docstring).  ``"2003-2022"``: jobs spliced
+        from the 2003-2016 panel and table 11618, each year's commuting matrix from
+        2017, net migration published through 2016 and estimated by the cohort
+        residual method afterwards (``data.flags``, ``data.net_migration_agreement``),
+        Rindal's 2019 hole interpolated; on ``units="stable"`` or ``"2024"``.
+    regions : {"regions85", "ba159"}, default "regions85"
+        Unit -> region mapping: the 85 functional regions (2017 codes) or SSB's 159
+        commuting regions of 2024 (``panel="2003-2022"`` only).
+    units : {"2017", "stable", "2024"}, default "2017"
+        ``"2024"`` (``panel="2003-2022"`` only): the 357 municipalities of 2024, codes
+        split later shared out by the crosswalk weights (equal shares), flagged
+        ``split_weighted`` in ``data.flags``.
         ``"stable"`` recodes panel and flows to the 353 stable units (codes linked
         through the crosswalk in 2017-2024 merged; only merges happen), with the 2024
         polygons dissolved to them (so the results can be mapped); centrality becomes
@@ -110,13 +122,17 @@ def load(data_dir: str | Path, *, panel: str = "2003-2016", regions: str = "regi
     if regions not in ("regions85", "ba159"):
         raise InputError(f"regions {regions!r} is not available; use 'regions85' (85 functional regions) or 'ba159' "
                          "(SSB's 159 commuting regions)")
-    if units not in ("2017", "stable"):
-        raise InputError(f"units must be '2017' or 'stable', got {units!r}")
+    if units not in ("2017", "stable", "2024"):
+        raise InputError(f"units must be '2017', 'stable' or '2024', got {units!r}")
     acc = Accounting()
     if panel == "2003-2022":
-        if units != "stable":
-            raise InputError("panel '2003-2022' spans four code structures: it is built on units='stable' only")
-        return _load_2003_2022(data_dir, regions=regions, acc=acc)
+        if units == "2017":
+            raise InputError("panel '2003-2022' spans four code structures: it is built on units='stable' (merges "
+                             "only) or units='2024' (split codes shared out by the crosswalk weights, flagged)")
+        return _load_2003_2022(data_dir, regions=regions, acc=acc, target="stable" if units == "stable" else "target")
+    if units == "2024":
+        raise InputError("units='2024' is available with panel='2003-2022'; the 2003-2016 panel uses '2017' or "
+                         "'stable'")
     if regions == "ba159":
         raise InputError("regions 'ba159' (on 2024 codes) is available with panel='2003-2022'; the 2003-2016 panel "
                          "uses the 85 functional regions of its 2017 codes")
@@ -238,8 +254,8 @@ def _population_by_age_stable(data_dir: Path, to_stable: pd.Series, acc: Account
     return out
 
 
-def _load_2003_2022(data_dir: Path, *, regions: str, acc: Accounting) -> PanelData:
-    """The 2003-2022 panel on the 353 stable units (see :func:`load`)."""
+def _load_2003_2022(data_dir: Path, *, regions: str, acc: Accounting, target: str = "stable") -> PanelData:
+    """The 2003-2022 panel on the 353 stable units, or on 2024 codes (see :func:`load`)."""
     from geoattr.demography import (
         cohort_residual_net_migration,
         compare_net_migration,
@@ -249,10 +265,15 @@ def _load_2003_2022(data_dir: Path, *, regions: str, acc: Accounting) -> PanelDa
 
     cw = Crosswalk.from_frame(pd.read_csv(_path(data_dir, "crosswalk"), dtype={"kommunenummer": str,
                                                                                "kommunenummer_2024": str}))
-    to_stable = _stable_map_2024(cw)
+    if target == "stable":
+        to_stable = _stable_map_2024(cw)
+    else:  # the 2024 codes themselves; codes split later are shared out by the crosswalk weights (flagged)
+        codes24 = sorted(cw.table.loc[cw.table["year"] == 2024, "target"].unique())
+        to_stable = pd.Series(codes24, index=pd.Index(codes24), name="unit")
+    hkw = {"target": target, "stable_years": STABLE_YEARS}
     # 1. the published panel, 2003-2016 on 2017 codes
     old = _published_panel(data_dir, acc)
-    hp_old = harmonise_panel(old, cw, years_of_codes=2017, stable_years=STABLE_YEARS)
+    hp_old = harmonise_panel(old, cw, years_of_codes=2017, **hkw)
     # 2. 11618 from 2017, each year's own codes
     j = pd.read_csv(_path(data_dir, "jobs_11618"), dtype={"kommunenummer": str})
     val.require_columns(j, ["kommunenummer", "year", "sysselsatte_arbeidssted", "sysselsatte_bosted",
@@ -268,7 +289,7 @@ def _load_2003_2022(data_dir: Path, *, regions: str, acc: Accounting) -> PanelDa
     zero = (jobs_new == 0).all(axis=1)
     hole = list(jobs_new.index[zero])
     acc.record("jobs_11618", read=0, dropped={"all-zero rows (a hole; interpolated below)": int(zero.sum())})
-    hp_new = harmonise_panel(jobs_new[~zero], cw, stable_years=STABLE_YEARS)
+    hp_new = harmonise_panel(jobs_new[~zero], cw, **hkw)
     grid = pd.MultiIndex.from_product([sorted(to_stable.unique()), sorted(jobs_new.index.get_level_values(1).unique())],
                                       names=["unit", "year"])
     jn = hp_new.panel.reindex(grid)
@@ -334,7 +355,7 @@ def _load_2003_2022(data_dir: Path, *, regions: str, acc: Accounting) -> PanelDa
     # 5. commuting: every year's own matrix, harmonised on both ends; Rindal 2019 interpolated
     flows = read_flows(_path(data_dir, "commuting"), origin="bosted", destination="arbeidssted",
                        value="sysselsatte", accounting=acc)
-    hf = harmonise_flows(flows, cw, stable_years=STABLE_YEARS)
+    hf = harmonise_flows(flows, cw, **hkw)
     f = hf.flows
     rindal = to_stable[RINDAL["codes"][1]]
     f, n_interp = _interpolate_rindal_flows(f, rindal, RINDAL["year"])
@@ -352,14 +373,21 @@ def _load_2003_2022(data_dir: Path, *, regions: str, acc: Accounting) -> PanelDa
     acc.note("centrality", f"centrality index of 2020 on 2024 codes; the {n_merged} stable unit(s) of several 2024 "
                            "codes take the population-weighted mean (population 1 January 2024)")
     units = pd.Index(sorted(to_stable.unique()), name="unit")
-    reg = _regions_for_stable(regions, data_dir, cw, units, old, pop24, to_stable, acc)
-    polys = _stable_polygons(data_dir, cw, acc)
+    reg = _regions_for_stable(regions, data_dir, cw, units, old, pop24, to_stable, acc, target=target)
+    polys = _stable_polygons(data_dir, cw, acc, mapping=to_stable)
     flags = pd.DataFrame(False, index=panel.index, columns=["net_migration_estimated", "jobs_interpolated",
                                                             "flows_interpolated"])
     flags.loc[flags.index.get_level_values("year") >= 2017, "net_migration_estimated"] = True
     for key in interpolated:
         flags.loc[key, "jobs_interpolated"] = True
     flags.loc[(rindal, RINDAL["year"]), "flows_interpolated"] = True
+    if target == "target":
+        split = pd.concat([hp_old.split_weighted, hp_new.split_weighted.reindex(
+            hp_new.panel.index)]).groupby(level=[0, 1]).any()
+        flags["split_weighted"] = split.reindex(flags.index).fillna(False).astype(bool)
+        acc.note("panel", f"units = 2024 codes: {int(flags['split_weighted'].sum())} unit-year(s) include shares of "
+                          "codes split later, divided by the crosswalk's weights, which are equal shares, not "
+                          "population shares (flagged split_weighted); units='stable' merges instead")
     data = PanelData(panel, flows=f, centrality=centrality.reindex(units), regions=reg, polygons=polys,
                      accounting=acc)
     report = pd.concat([hp_old.report.assign(table="panel_2003_2016"), hp_new.report.assign(table="jobs_11618"),
@@ -430,22 +458,24 @@ def _interpolate_rindal_flows(flows: pd.DataFrame, unit: str, year: int) -> tupl
 
 
 def _regions_for_stable(kind: str, data_dir: Path, cw: Any, units: pd.Index, old: pd.DataFrame, pop24: pd.Series,
-                        to_stable: pd.Series, acc: Accounting) -> pd.Series:
+                        to_stable: pd.Series, acc: Accounting, *, target: str = "stable") -> pd.Series:
     """Functional (85, 2017 codes) or commuting (159, 2024 codes) regions of the stable units."""
     if kind == "regions85":
         reg = read_mapping(_path(data_dir, "regions85"), key="kommunenummer", value="region_nr", id_width=4)
         return regions_to_stable(reg, cw, units, code_year=2017, population=old["population"].xs(2016, level="year"),
-                                 accounting=acc, name=kind)
+                                 accounting=acc, name=kind, target=target)
     if kind == "ba159":
         ba = pd.read_csv(_path(data_dir, "ba_regions2024"), dtype={"kommunenummer": str, "ba_region_nr": str})
         ba = pd.Series(ba["ba_region_nr"].to_numpy(), index=ba["kommunenummer"].str.zfill(4).to_numpy())
-        return regions_to_stable(ba, cw, units, code_year=2024, population=pop24, accounting=acc, name=kind)
+        return regions_to_stable(ba, cw, units, code_year=2024, population=pop24, accounting=acc, name=kind,
+                                 target=target)
     raise InputError(f"regions {kind!r} is not available; use 'regions85' (85 functional regions) or 'ba159' "
                      "(SSB's 159 commuting regions)")
 
 
 def regions_to_stable(mapping: pd.Series, crosswalk: Any, units: pd.Index, *, code_year: int,
-                      population: pd.Series, accounting: Accounting | None = None, name: str = "regions") -> pd.Series:
+                      population: pd.Series, accounting: Accounting | None = None, name: str = "regions",
+                      target: str = "stable") -> pd.Series:
     """Carry a code -> region mapping of one code year to the stable units.
 
     A stable unit whose codes lie in two regions goes to the one holding most of its
@@ -463,6 +493,9 @@ def regions_to_stable(mapping: pd.Series, crosswalk: Any, units: pd.Index, *, co
         commuting regions of 2024).
     population : Series
         Population by code (the same code system), the weights of the majority rule.
+    target : {"stable", "target"}, default "stable"
+        The units: stable units, or the crosswalk's target (2024) codes, a code going
+        to the target with its largest weight.
 
     Returns
     -------
@@ -474,7 +507,12 @@ def regions_to_stable(mapping: pd.Series, crosswalk: Any, units: pd.Index, *, co
     InputError
         Codes of ``code_year`` without a region, or stable units without any code.
     """
-    st = crosswalk.stable_units(STABLE_YEARS, by_year=True).xs(code_year, level="year")
+    if target == "stable":
+        st = crosswalk.stable_units(STABLE_YEARS, by_year=True).xs(code_year, level="year")
+    else:
+        t = crosswalk.table[crosswalk.table["year"] == code_year].sort_values(
+            ["source", "weight", "target"], ascending=[True, False, True]).drop_duplicates("source")
+        st = pd.Series(t["target"].to_numpy(), index=t["source"].to_numpy())
     missing = sorted(set(st.index) - set(mapping.index))
     if missing:
         raise InputError(f"{len(missing)} code(s) of {code_year} have no region in {name}: {format_ids(missing)}")
@@ -493,15 +531,15 @@ def regions_to_stable(mapping: pd.Series, crosswalk: Any, units: pd.Index, *, co
     return out
 
 
-def _stable_polygons(data_dir: Path, cw: Any, acc: Accounting) -> Any:
-    """The 2024 boundaries dissolved to stable units (EPSG:25833)."""
+def _stable_polygons(data_dir: Path, cw: Any, acc: Accounting, *, mapping: pd.Series | None = None) -> Any:
+    """The 2024 boundaries dissolved to stable units (or to ``mapping`` of 2024 codes), EPSG:25833."""
     import geopandas as gpd
 
     from geoattr.io import read_polygons
 
     polys = read_polygons(_path(data_dir, "polygons2024"), id_column="kommunenummer", name_column="kommunenavn",
                           accounting=acc)
-    target = cw.stable_targets(STABLE_YEARS).reindex(polys.index)
+    target = (cw.stable_targets(STABLE_YEARS) if mapping is None else mapping).reindex(polys.index)
     g = polys.assign(stable=target.to_numpy())
     names = g.groupby("stable")["name"].agg(lambda s: "/".join(sorted(s)))
     dissolved = g[["stable", "geometry"]].dissolve(by="stable")
