@@ -232,3 +232,12 @@ def test_panel_2003_2022_on_2024_codes_flags_split_shares(real_data_dir):
         assert d.panel.loc[("1508", y), "jobs"] == d.panel.loc[("1580", y), "jobs"]
     assert not split[("0301", 2020)]
     assert any("equal shares" in n for a in d.accounting for n in a.notes)
+
+
+def test_region_polygons_are_stable_units_dissolved(ssb22):
+    agg = ssb22.aggregate()
+    assert len(agg.polygons) == ssb22.regions.nunique() == 157
+    # every region's area is the sum of its stable units' areas; 1e-4 relative: published neighbours overlap by
+    # slivers (up to 2e-5 of a region's area), which a dissolve counts once
+    area = ssb22.polygons.area.groupby(ssb22.regions.reindex(ssb22.polygons.index)).sum()
+    assert (agg.polygons.area.reindex(area.index) / area - 1).abs().max() < 1e-4
