@@ -136,20 +136,7 @@ def load(data_dir: str | Path, *, panel: str = "2003-2016", regions: str = "regi
     if regions == "ba159":
         raise InputError("regions 'ba159' (on 2024 codes) is available with panel='2003-2022'; the 2003-2016 panel "
                          "uses the 85 functional regions of its 2017 codes")
-    raw = pd.read_csv(_path(data_dir, "panel_2003_2016"), dtype={"kommunenummer": str})
-    val.require_columns(raw, ["kommunenummer", "year", "folketall", "befolkningsvekst_pct", "fodselsoverskudd_pct",
-                              "arbeidsplasser"], table="kommune_panel_2003_2016")
-    raw["kommunenummer"] = val.normalise_ids(raw["kommunenummer"], name="kommunenummer", width=4).to_numpy()
-    acc.record("panel", read=len(raw))
-    nm_pct = raw["befolkningsvekst_pct"] - raw["fodselsoverskudd_pct"]
-    panel_df = pd.DataFrame({
-        "population": raw["folketall"].to_numpy(dtype=float),
-        "jobs": raw["arbeidsplasser"].to_numpy(dtype=float),
-        "net_migration": (nm_pct * raw["folketall"] / 100.0).to_numpy(),
-    }, index=pd.MultiIndex.from_arrays([raw["kommunenummer"].to_numpy(), raw["year"].astype(int).to_numpy()],
-                                       names=["unit", "year"]))
-    acc.note("panel", "net migration = (befolkningsvekst_pct - fodselsoverskudd_pct) x folketall / 100 "
-                      "(published rates rounded to 0.01 %)")
+    panel_df = _published_panel(data_dir, acc)
     units_kind = units
     units = pd.Index(sorted(panel_df.index.get_level_values("unit").unique()))
     flows = read_flows(_path(data_dir, "commuting"), origin="bosted", destination="arbeidssted",
