@@ -241,3 +241,21 @@ def test_region_polygons_are_stable_units_dissolved(ssb22):
     # slivers (up to 2e-5 of a region's area), which a dissolve counts once
     area = ssb22.polygons.area.groupby(ssb22.regions.reindex(ssb22.polygons.index)).sum()
     assert (agg.polygons.area.reindex(area.index) / area - 1).abs().max() < 1e-4
+
+
+def test_config_region_file_on_stable_units(real_data_dir):
+    """[data] regions = { path = ... } (2017 codes) with units = "stable": carried to the
+    stable units by the majority rule, straddlers listed."""
+    import warnings
+
+    from geoattr.pipeline import _ssb_panel_data
+
+    cfg = {"panel": "2003-2022", "units": "stable",
+           "regions": {"path": "regions/regioner_85_kommuner_2016.csv", "unit_column": "kommunenummer",
+                       "region_column": "region_nr"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        d = _ssb_panel_data(cfg, real_data_dir)
+    assert d.regions.nunique() == 85 and d.regions.index.equals(d.units)
+    assert d.flags["net_migration_estimated"].any()  # extra attributes survive the new mapping
+    assert any("straddle" in n for a in d.accounting for n in a.notes)
