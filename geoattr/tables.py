@@ -4,7 +4,9 @@ The layout is the one economists expect: one column per model, the estimate with
 significance stars and the standard error in parentheses on the row below, fit
 statistics at the bottom.  LaTeX output is a ``tabular`` with booktabs rules
 (``\\toprule``, ``\\midrule``, ``\\bottomrule``; add ``\\usepackage{booktabs}`` to the
-preamble); Markdown output is a pipe table followed by a one-line note.
+preamble); Markdown output is a pipe table followed by a one-line note; HTML output (for the
+report) is a ``<table class="geoattr-table">`` with one ``<tbody>`` per panel and the
+note in ``<tfoot>``.
 
 Nothing here estimates anything: the functions format results that exist already
 (:class:`~geoattr.models.results.RegressionResults`, the ``table`` of
@@ -13,6 +15,7 @@ Nothing here estimates anything: the functions format results that exist already
 
 from __future__ import annotations
 
+import html as _html
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -25,7 +28,7 @@ from geoattr.exceptions import InputError
 __all__ = ["regression_table", "comparison_table", "ranking_table", "FORMATS", "STATISTICS"]
 
 #: Output formats understood by every table function.
-FORMATS: tuple[str, ...] = ("latex", "markdown")
+FORMATS: tuple[str, ...] = ("latex", "markdown", "html")
 
 #: Statistics of :func:`regression_table`: key -> (attribute, Markdown label, LaTeX label).
 STATISTICS: dict[str, tuple[str, str, str]] = {
@@ -37,7 +40,7 @@ STATISTICS: dict[str, tuple[str, str, str]] = {
     "bic": ("bic", "BIC", "BIC"),
 }
 
-Format = Literal["latex", "markdown"]
+Format = Literal["latex", "markdown", "html"]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -80,6 +83,11 @@ def _tex(s: str) -> str:
 def _md(s: str) -> str:
     """Escape a Markdown table cell (pipes would split the cell)."""
     return s.replace("|", "\\|")
+
+
+def _plain(s: str, fmt: str) -> str:
+    """Escape a plain-text cell for Markdown or HTML."""
+    return _html.escape(s) if fmt == "html" else _md(s)
 
 
 def _num(v: Any, digits: int) -> str:
@@ -147,6 +155,21 @@ def _render(
         if note:
             lines.append(f"\\multicolumn{{{ncol}}}{{l}}{{\\footnotesize {note}}} \\\\")
         lines.append("\\end{tabular}")
+        return "\n".join(lines) + "\n"
+    if fmt == "html":
+        css = {"l": "left", "c": "center", "r": "right"}
+
+        def tr(cells: list[str], tag: str) -> str:
+            return "<tr>" + "".join(
+                f'<{tag} style="text-align:{css[a]}">{c}</{tag}>' for c, a in zip(cells, align)) + "</tr>"
+
+        lines = ['<table class="geoattr-table">', "<thead>" + tr(header, "th") + "</thead>"]
+        for block in blocks:
+            if block:
+                lines.append("<tbody>" + "".join(tr(row, "td") for row in block) + "</tbody>")
+        if note:
+            lines.append(f'<tfoot><tr><td colspan="{ncol}">{note}</td></tr></tfoot>')
+        lines.append("</table>")
         return "\n".join(lines) + "\n"
     sep = {"l": ":---", "c": ":---:", "r": "---:"}
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(sep[a] for a in align) + "|"]
@@ -224,9 +247,9 @@ def regression_table(
         (a Series by term) works; ``std_errors`` and ``pvalues`` are used when present,
         and an :class:`~geoattr.models.ols.AttractivenessResults` is unwrapped to its
         ``results``.
-    fmt : {"latex", "markdown"}, default "latex"
-        LaTeX booktabs ``tabular`` (one ``l`` and one ``c`` column per model) or a
-        Markdown pipe table.
+    fmt : {"latex", "markdown", "html"}, default "latex"
+        LaTeX booktabs ``tabular`` (one ``l`` and one ``c`` column per model), a
+        Markdown pipe table or an HTML ``<table>``.
     stars : sequence of float, default (0.10, 0.05, 0.01)
         p-value thresholds; an estimate gets one star per threshold its p-value lies
         strictly below (``*`` p<.10, ``**`` p<.05, ``***`` p<.01).  ``()`` for none.
@@ -272,10 +295,10 @@ def regression_table(
 
     def label(name: str, default: str | None = None) -> str:
         if name in labels:
-            return labels[name] if fmt == "latex" else _md(labels[name])
+            return labels[name] if fmt == "latex" else _plain(labels[name], fmt)
         if default is not None:  # statistics labels are already written for their format
-            return default if fmt == "latex" else _md(default)
-        return _tex(name) if fmt == "latex" else _md(name)
+            return default if fmt == "latex" else _plain(default, fmt)
+        return _tex(name) if fmt == "latex" else _plain(name, fmt)
 
     coef_rows: list[list[str]] = []
     for t in shown:
@@ -299,7 +322,7 @@ def regression_table(
             row.append(_int(v) if s == "nobs" else _num(v, digits))
         stat_rows.append(row)
     names = list(models)
-    header = [""] + [_tex(n) if fmt == "latex" else _md(n) for n in names]
+    header = [""] + [_tex(n) if fmt == "latex" else _plain(n, fmt) for n in names]
     note = None
     if notes:
         note = "Standard errors in parentheses." + (
@@ -338,7 +361,7 @@ def comparison_table(
         ``r2``, ``moran_I_z[<w>]``, ``rmse_holdout``...); one column per model
         (``model`` or ``model|weights``) — or the :class:`~geoattr.compare.Comparison`
         itself, whose results then supply the p-values.
-    fmt : {"latex", "markdown"}, default "latex"
+    fmt : {"latex", "markdown", "html"}, default "latex"
     pvalues : pandas.DataFrame, optional
         p-values, terms x columns, for the stars.  Without them (and without a
         Comparison) estimates are shown without stars.
@@ -410,11 +433,11 @@ def comparison_table(
 
     def label(name: str) -> str:
         if name in labels:
-            return labels[name] if fmt == "latex" else _md(labels[name])
+            return labels[name] if fmt == "latex" else _plain(labels[name], fmt)
         if name == "r2":
             return "$R^2$" if fmt == "latex" else "R²"
         text = _COMPARISON_LABELS.get(name, name)
-        return _tex(text) if fmt == "latex" else _md(text)
+        return _tex(text) if fmt == "latex" else _plain(text, fmt)
 
     coef_rows: list[list[str]] = []
     for t in terms:
@@ -430,7 +453,7 @@ def comparison_table(
         [label(r)] + [(_int(v) if r == "nobs" else _num(v, digits)) for v in values.loc[r]]
         for r in stat_names
     ]
-    header = [""] + [_tex(c) if fmt == "latex" else _md(c) for c in cols]
+    header = [""] + [_tex(c) if fmt == "latex" else _plain(c, fmt) for c in cols]
     note = None
     if notes:
         note = "Standard errors in parentheses." + (
@@ -457,7 +480,7 @@ def ranking_table(
     rankings : pandas.DataFrame
         Output of :func:`geoattr.rankings` (columns ``level, list, rank, unit, name,
         residual, residual_persons``).
-    fmt : {"latex", "markdown"}, default "latex"
+    fmt : {"latex", "markdown", "html"}, default "latex"
     top_n : int, default 10
         Units shown in each panel; at most the ``n`` the rankings were made with.
     digits : int, default 2
@@ -500,7 +523,7 @@ def ranking_table(
     if show_names is None:
         both = pd.concat([top, bottom])
         show_names = bool((both["name"].astype(str) != both["unit"].astype(str)).any())
-    esc = _tex if fmt == "latex" else _md
+    esc = _tex if fmt == "latex" else (lambda text: _plain(text, fmt))
     header = (
         ["Rank", "Unit"] + (["Name"] if show_names else []) + ["Attractiveness (pp)", "Persons"]
     )
@@ -518,6 +541,8 @@ def ranking_table(
     def title(text: str) -> list[str]:
         if fmt == "latex":
             return [f"\\multicolumn{{{ncol}}}{{l}}{{\\textit{{{text}}}}}"]
+        if fmt == "html":
+            return [f"<em>{text}</em>"] + [""] * (ncol - 1)
         return [f"*{text}*"] + [""] * (ncol - 1)
 
     blocks = [[title("Most attractive")] + rows(top), [title("Least attractive")] + rows(bottom)]

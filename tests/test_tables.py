@@ -139,9 +139,9 @@ def test_markdown_columns_and_escaping(two_models):
 
 def test_regression_table_errors(two_models):
     with pytest.raises(
-        InputError, match=r"unknown fmt 'html'; allowed values are \['latex', 'markdown'\]"
+        InputError, match=r"unknown fmt 'rtf'; allowed values are \['latex', 'markdown', 'html'\]"
     ):
-        regression_table(two_models, fmt="html")
+        regression_table(two_models, fmt="rtf")
     with pytest.raises(InputError, match="model 'broken' has no params"):
         regression_table({"A": two_models["A"], "broken": SimpleNamespace(nobs=3)})
     with pytest.raises(InputError, match=r"unknown statistic\(s\) \['rmse'\]"):
@@ -208,7 +208,7 @@ def test_comparison_object_supplies_pvalues(two_models):
 
 def test_comparison_table_errors(two_models):
     frame = hand_comparison(two_models)
-    with pytest.raises(InputError, match=r"allowed values are \['latex', 'markdown'\]"):
+    with pytest.raises(InputError, match=r"allowed values are \['latex', 'markdown', 'html'\]"):
         comparison_table(frame, fmt="csv")
     with pytest.raises(InputError, match="no '<term> \\(se\\)' rows"):
         comparison_table(frame.drop(index=["vra (se)", "rho (se)"]))
@@ -291,7 +291,7 @@ def test_ranking_table_without_names(rankings_frame):
 
 def test_ranking_table_errors(rankings_frame):
     with pytest.raises(
-        InputError, match=r"unknown fmt 'txt'; allowed values are \['latex', 'markdown'\]"
+        InputError, match=r"unknown fmt 'txt'; allowed values are \['latex', 'markdown', 'html'\]"
     ):
         ranking_table(rankings_frame, fmt="txt")
     with pytest.raises(InputError, match=r"lacks column\(s\) \['residual_persons'\]"):
@@ -314,3 +314,19 @@ def test_regression_table_of_estimated_models(synthetic_data):
     n = sum(r.pvalues["ds"] < c for c in (0.10, 0.05, 0.01))
     assert f"ds & {r.params['ds']:.3f}{'*' * n} & {r.params['ds']:.3f}" in tex
     assert f"Observations & {r.nobs} & {r.nobs} \\\\" in tex.splitlines()
+
+
+def test_html_tables_for_the_report(two_models, rankings_frame):
+    """HTML output: same cells as Markdown, escaped text, one tbody per panel, note in tfoot."""
+    html = regression_table(two_models, fmt="html", stats=("nobs",))
+    assert html.startswith('<table class="geoattr-table">')
+    # vra_l1 in A: 0.5 / 0.2 -> t = 2.5, p = .0124 -> two stars (hand calculation above)
+    assert '<td style="text-align:center">0.500**</td>' in html
+    assert '<td style="text-align:center">(0.200)</td>' in html
+    assert html.count("<tbody>") == 2  # coefficients, statistics
+    assert "<tfoot>" in html and "Standard errors in parentheses" in html
+    assert "\\*" not in html  # markdown escaping does not leak into HTML
+    esc = regression_table(two_models, fmt="html", labels={"ds": "a<b & c"})
+    assert "a&lt;b &amp; c" in esc
+    rt = ranking_table(rankings_frame, fmt="html", top_n=1)
+    assert rt.count("<tbody>") == 2 and "<em>Most attractive</em>" in rt and "<em>Least attractive</em>" in rt
