@@ -47,7 +47,7 @@ _MODEL_KEYS = {
     "spec", "level", "weighted", "cov_type", "year_effects", "relative_to_national", "extra",
     "min_share", "top_k", "include_diagonal", "on_missing",
 }
-_OUTPUT_KEYS = {"top_n", "map"}
+_OUTPUT_KEYS = {"top_n", "map", "tables", "figures", "report", "profiles", "self_contained"}
 _ANALYSES_KEYS = {
     "yearly", "subgroups", "subgroup_periods", "decomposition", "decomposition_years", "barometer",
     "barometer_flows", "barometer_period_length", "drivers", "driver_periods", "uncertainty", "persistence",
@@ -281,6 +281,7 @@ class RunOutputs:
     files: dict[str, Path]
     main: AttractivenessResults
     fits: dict[tuple[str, str], AttractivenessResults] = field(default_factory=dict)
+    _report: dict[str, Any] | None = field(default=None, repr=False)
 
 
 class _Timer:
@@ -349,6 +350,26 @@ def run(
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     info = json.loads(result.files["run"].read_text(encoding="utf-8"))
     info["warnings"] = list(dict.fromkeys(messages))
+    if result._report is not None:
+        from geoattr.report import write_report
+
+        path = Path(out) / "report.html"
+        listed = {k: v for k, v in result.files.items() if not k.startswith(("table_", "figure_"))}
+        write_report(path, warnings=info["warnings"], map_file=result.files.get("map"), files=listed,
+                     **result._report)
+        result.files["report"] = path
+        info["outputs"]["report"] = path.name
+    files = result.files
+    if echo:
+        out_dir = Path(out)
+        echo(f"geoattr: wrote {len(files)} files to {out_dir.resolve()}")
+        for k, v in files.items():
+            if not k.startswith(("table_", "figure_")):
+                echo(f"  {k:<20} {v.resolve()}")
+        for prefix, folder in (("table_", "tables"), ("figure_", "figures")):
+            n = sum(k.startswith(prefix) for k in files)
+            if n:
+                echo(f"  {folder:<20} {(out_dir / folder).resolve()} ({n} files)")
     result.files["run"].write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
     if echo:
         for m in info["warnings"]:
@@ -451,6 +472,16 @@ def _run(
     if getattr(data, "harmonisation_report", None) is not None:
         files["harmonisation"] = out / "harmonisation.csv"
         data.harmonisation_report.to_csv(files["harmonisation"], index=False)
+    acfg = cfg.get("analyses", {})
+    extra_info: dict[str, Any] = {}
+    kept: dict[str, Any] = {}  # objects the publication outputs reuse (decomposition, comparison...)
+    if acfg:
+        with timer("analyses"):
+            extra_info.update(_run_analyses(main, data, acfg, out, files, progress=progress, kept=kept))
+    ccfg = cfg.get("comparison", {})
+    if ccfg.get("enabled", False):
+        with timer("comparison"):
+            extra_info.update(_run_comparison(data, ccfg, main, out, files, kept=kept))
     if ocfg.get("map", True) and data.polygons is not None:
         with timer("map"):
             vals = cum.join(att.groupby(level="unit")[["actual", "expected"]].sum())
@@ -458,15 +489,10 @@ def _run(
             attractiveness_map(data.polygons, vals[["actual", "expected", "residual", "residual_persons"]],
                                layer_name=f"Attractiveness {main.spec} ({main.level} model), cumulative "
                                           f"{years[0]}-{years[1]}", path=files["map"])
-    acfg = cfg.get("analyses", {})
-    extra_info: dict[str, Any] = {}
-    if acfg:
-        with timer("analyses"):
-            extra_info.update(_run_analyses(main, data, acfg, out, files, progress=progress))
-    ccfg = cfg.get("comparison", {})
-    if ccfg.get("enabled", False):
-        with timer("comparison"):
-            extra_info.update(_run_comparison(data, ccfg, main, out, files))
+    report_ctx = None
+    with timer("publication"):
+        report_ctx = _publication(main, fits, data, att, cum, rank_tables, yearly, kept, ocfg, out, files,
+                                  years=years)
     timer.timings["total"] = round(time.perf_counter() - t_start, 4)
     acc = main.unit_design.accounting
     run_info = {
@@ -487,11 +513,77 @@ def _run(
     }
     files["run"] = out / "run.json"
     files["run"].write_text(json.dumps(run_info, indent=2, default=str), encoding="utf-8")
-    if echo:
-        echo(f"geoattr: wrote {len(files)} files to {out.resolve()}")
-        for k, v in files.items():
-            echo(f"  {k:<20} {v.resolve()}")
-    return RunOutputs(out=out, files=files, main=main, fits=fits)
+    return RunOutputs(out=out, files=files, main=main, fits=fits, _report=report_ctx)
+
+
+def _publication(main: AttractivenessResults, fits: Mapping[tuple[str, str], AttractivenessResults],
+                 data: PanelData, att: pd.DataFrame, cum: pd.DataFrame, rank_tables: list[pd.DataFrame],
+                 yearly: list[pd.DataFrame], kept: Mapping[str, Any], ocfg: Mapping[str, Any], out: Path,
+                 files: dict[str, Path], *, years: tuple[int, int]) -> dict[str, Any] | None:
+    """Publication tables (tables/), figures (figures/), profile pages (profiles/); the report's inputs."""
+    from geoattr import report as rp
+    from geoattr.tables import comparison_table, ranking_table, regression_table
+
+    models = {f"{s} ({lv})": f for (s, lv), f in fits.items()}
+    ranks = pd.concat(rank_tables, ignore_index=True)
+    top_n = int(ocfg.get("top_n", 10))
+    comp = kept.get("comparison")
+    if ocfg.get("tables", True):
+        written = rp.write_tables(out / "tables", models=models, comparison=comp, rankings=ranks, top_n=top_n)
+        files.update({f"table_{k}": v for k, v in written.items()})
+    figs: dict[str, Path] = {}
+    if ocfg.get("figures", True):
+        main_yearly = None
+        if yearly:
+            yf = pd.concat(yearly, ignore_index=True)
+            main_yearly = yf[(yf["spec"] == main.spec) & (yf["level"] == main.level)]
+        figs = rp.write_figures(out / "figures", att=att, yearly=main_yearly, decomposition=kept.get("decomposition"),
+                                models=models, names=data.names, top_n=top_n)
+        files.update({f"figure_{k}": v for k, v in figs.items()})
+    profiles_index = None
+    if ocfg.get("profiles", True):
+        pages = rp.write_profiles(out / "profiles", att=att, intervals=kept.get("intervals"),
+                                  decomposition=kept.get("decomposition"),
+                                  decomposition_years=kept.get("decomposition_years"),
+                                  flows=data.flows, names=data.names, regions=data.regions)
+        profiles_index = files["profiles"] = pages["index"]
+    if not ocfg.get("report", True):
+        return None
+    fs = main.results.fit_statistics()
+    d = data.to_dict()
+    plural = {"municipality": "municipalities", "region": "regions"}
+    summary = {
+        "units": f"{d.get('units')} {plural.get(str(d.get('level')), str(d.get('level')) + 's')}",
+        "years of data": "-".join(str(y) for y in d.get("years", [])),
+        **{k.replace("_", " "): (round(v, 4) if isinstance(v, float) else v) for k, v in d.items()
+           if k not in ("units", "years", "level")},
+        "main model": f"VRA specification {main.spec}, estimated on {main.level}s",
+        "estimation years": f"{years[0]}-{years[1]}",
+        "observations": int(fs["nobs"]),
+        "R²": round(float(fs["r2"]), 4),
+    }
+    captions = {
+        "observed_vs_expected_png": "Observed vs expected net migration (mean over the years)",
+        "coefficients_over_time_png": "Coefficients year by year, 95 % confidence bands",
+        "ranking_bars_png": "Most and least attractive units (mean residual)",
+        "decomposition_waterfall_png": "Decomposition of population change, most attractive unit",
+        "forest_plot_png": "Coefficients across specifications and levels, 95 % intervals",
+    }
+    levels = list(dict.fromkeys(ranks["level"]))
+    return {
+        "title": f"Residential attractiveness: VRA {main.spec} ({main.level} model), {years[0]}-{years[1]}",
+        "summary": summary,
+        "row_accounting": main.unit_design.accounting.to_dict(),
+        "model_table": regression_table(models, fmt="html", stats=("nobs", "r2", "adj_r2", "aic")),
+        "comparison_table": comparison_table(comp, fmt="html") if comp is not None else None,
+        "ranking_tables": {plural.get(lv, f"{lv}s").capitalize(): ranking_table(
+            ranks[ranks["level"] == lv], fmt="html",
+            top_n=max(1, int(min(top_n, (ranks[(ranks["level"] == lv)]["list"] == "top").sum()))))
+            for lv in levels},
+        "figures": {captions[k]: v for k, v in figs.items() if k in captions},
+        "profiles_index": profiles_index,
+        "notes": main.unit_design.notes,
+    }
 
 
 _FLOW_PREFIX = "flow__"
@@ -512,7 +604,7 @@ def _centrality_classes(data: PanelData) -> pd.Series:
 
 
 def _run_analyses(main: AttractivenessResults, data: PanelData, acfg: Mapping[str, Any], out: Path,
-                  files: dict[str, Path], *, progress: bool) -> dict[str, Any]:
+                  files: dict[str, Path], *, progress: bool, kept: dict[str, Any] | None = None) -> dict[str, Any]:
     """The analyses of ``[analyses]``: each writes its table and returns facts for run.json."""
     from geoattr import analysis
     from geoattr.decomposition import decompose
@@ -544,6 +636,8 @@ def _run_analyses(main: AttractivenessResults, data: PanelData, acfg: Mapping[st
             files["decomposition"] = out / "decomposition.csv"
             dec.to_csv(files["decomposition"], index=False)
             info["decomposition_years"] = list(dyears)
+            if kept is not None:
+                kept["decomposition"], kept["decomposition_years"] = dec, tuple(dyears)
     if acfg.get("barometer", False):
         from geoattr.barometer import barometer
 
@@ -569,6 +663,8 @@ def _run_analyses(main: AttractivenessResults, data: PanelData, acfg: Mapping[st
         from geoattr.attractiveness import attractiveness
 
         pi = analysis.prediction_intervals(main)
+        if kept is not None:
+            kept["intervals"] = pi
         files["prediction_intervals"] = out / "prediction_intervals.csv"
         pi.reset_index().to_csv(files["prediction_intervals"], index=False)
         eb = analysis.shrunken_attractiveness(attractiveness(main))
@@ -611,7 +707,7 @@ def _run_analyses(main: AttractivenessResults, data: PanelData, acfg: Mapping[st
 
 
 def _run_comparison(data: PanelData, ccfg: Mapping[str, Any], main: AttractivenessResults, out: Path,
-                    files: dict[str, Path]) -> dict[str, Any]:
+                    files: dict[str, Path], *, kept: dict[str, Any] | None = None) -> dict[str, Any]:
     """The specification comparison of ``[comparison]``: comparison.csv and comparison.tex."""
     from geoattr import weights as gw
     from geoattr.compare import compare
@@ -645,4 +741,6 @@ def _run_comparison(data: PanelData, ccfg: Mapping[str, Any], main: Attractivene
     comp.to_csv(files["comparison"])
     files["comparison_tex"] = out / "comparison.tex"
     files["comparison_tex"].write_text(comp.to_latex(), encoding="utf-8")
+    if kept is not None:
+        kept["comparison"] = comp
     return {"comparison_errors": comp.errors, "comparison_weights": list(graphs), "comparison_years": list(years)}

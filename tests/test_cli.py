@@ -48,6 +48,21 @@ def test_demo_writes_all_outputs(tmp_path, capsys):
     assert run["analyses"]["cohort_residual_agreement"]["correlation"] > 0.99
     acc = {a["table"]: a for a in run["row_accounting"]}
     assert acc["design"]["used"] == len(att)
+    # publication outputs: tables, figures, profile pages and the report
+    for stem in ("model", "rankings", "rankings_region"):
+        assert "\\toprule" in (tmp_path / "tables" / f"{stem}.tex").read_text()
+        assert (tmp_path / "tables" / f"{stem}.md").read_text().startswith("|")
+    for fig in ("observed_vs_expected", "coefficients_over_time", "ranking_bars", "decomposition_waterfall",
+                "forest_plot"):
+        assert (tmp_path / "figures" / f"{fig}.png").read_bytes()[:4] == b"\x89PNG"
+        assert b"<svg" in (tmp_path / "figures" / f"{fig}.svg").read_bytes()[:2000]
+    assert len(list((tmp_path / "profiles").glob("*.html"))) == att.unit.nunique() + 1  # + index.html
+    report = (tmp_path / "report.html").read_text()
+    assert report.count("data:image/png;base64,") == 5
+    assert 'src="map.html"' in report and 'href="profiles/index.html"' in report
+    assert 'id="row-accounting"' in report and "2022 (region)" in report
+    assert run["outputs"]["report"] == "report.html"
+    assert "report.html" in printed
 
 
 def _write_files(tmp_path):
@@ -181,3 +196,7 @@ def test_synthetic_example_writes_the_comparison(tmp_path):
     assert "\\toprule" in (tmp_path / "comparison.tex").read_text()
     run = json.loads((tmp_path / "run.json").read_text())
     assert any(w.startswith("IsolatesWarning") for w in run["warnings"])  # the islands, in contiguity weights
+    report = (tmp_path / "report.html").read_text()
+    assert 'id="comparison-table"' in report and "sar_fe|queen" in report
+    assert "IsolatesWarning" in report  # the run's warnings are shown in the report
+    assert "\\toprule" in (tmp_path / "tables" / "comparison.tex").read_text()
