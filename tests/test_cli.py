@@ -107,6 +107,14 @@ def test_run_config_from_files(tmp_path):
     assert sorted(att.unit.unique()) == ["0101", "0102", "0103"]
     assert sorted(att.year.unique()) == [2003, 2004, 2005]
     assert not (out / "map.html").exists()  # no polygons given
+    report = (out / "report.html").read_text()  # written without a map: no iframe
+    assert "<iframe" not in report and (out / "profiles" / "0103.html").exists()
+    (tmp_path / "off.toml").write_text(CONFIG + "\n[output]\ntables = false\nfigures = false\nprofiles = false\n"
+                                       "report = false\n")
+    off = tmp_path / "off"
+    assert cli.main(["run", str(tmp_path / "off.toml"), "--out", str(off), "--data-dir", str(data_dir),
+                     "--no-progress"]) == 0
+    assert not any((off / name).exists() for name in ("report.html", "profiles", "tables", "figures"))
 
 
 def test_run_with_crosswalk_merges_old_codes(tmp_path):
