@@ -31,6 +31,7 @@ from geoattr.variables import commuting_weights, own_neighbour_growth, relative_
 
 __all__ = ["decompose", "COMPONENTS"]
 
+#: Components of :func:`decompose` besides ``observed``, in the order of its output.
 COMPONENTS = (
     "expected_births",
     "fertility_deviation",

@@ -113,7 +113,7 @@ class DriversResults:
             Decimals of the text table.
         numeric : bool, default False
             False: strings such as ``"0.31***"`` (beta with significance stars,
-            *** p<0.01, ** p<0.05, * p<0.1); True: the betas as numbers (for colouring).
+            ``***`` p<0.01, ``**`` p<0.05, ``*`` p<0.1); True: the betas as numbers (for colouring).
 
         Returns
         -------

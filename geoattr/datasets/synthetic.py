@@ -49,6 +49,7 @@ from shapely.geometry import Point, Polygon
 
 __all__ = ["SyntheticNorway", "SyntheticTruth", "synthetic_norway", "generate", "DEFAULT_SEED"]
 
+#: Seed of the embedded synthetic Norway.
 DEFAULT_SEED = 2022
 N_MAINLAND = 348
 N_ISLANDS = 8

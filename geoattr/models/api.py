@@ -30,6 +30,7 @@ from geoattr.variables import Design, build_design
 
 __all__ = ["fit", "parse_formula", "spatial_lag", "MODELS"]
 
+#: Names accepted by ``fit(model=...)`` -> what is estimated.
 MODELS = {
     "ols": "pooled least squares",
     "wls": "population-weighted least squares",

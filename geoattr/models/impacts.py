@@ -143,7 +143,7 @@ def impacts(
     variables : list of str, optional
         Regressors to report (default: every non-constant, non-spatial term).
     rho : str, default "rho"
-    lag_prefix : str, default "W_"
+    lag_prefix : str, default ``"W_"``
         Prefix of the spatially lagged regressors (theta).
     draws : int, default 1000
         Parameter draws from N(params, cov) for the standard errors and intervals

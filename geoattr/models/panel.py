@@ -21,6 +21,7 @@ from geoattr.models.results import RegressionResults
 __all__ = ["fit_panel", "hausman", "HypothesisTest", "PANEL_COV_TYPES"]
 
 Effects = Literal["unit", "time", "twoway"] | None
+#: ``cov_type`` of the panel models -> (linearmodels ``cov_type``, its keyword arguments).
 PANEL_COV_TYPES = {
     "unadjusted": ("unadjusted", {}),
     "robust": ("robust", {}),

@@ -24,6 +24,7 @@ from geoattr.models.results import RegressionResults
 
 __all__ = ["SpatialResults", "fit_spatial", "fit_gmm", "SPATIAL_MODELS"]
 
+#: Models estimated by maximum likelihood in :func:`fit_spatial`.
 SPATIAL_MODELS = ("sar", "sem", "sdm", "sdem", "sac")
 
 
