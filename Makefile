@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.geoattr-installed
 
-.PHONY: demo test install bench clean regenerate
+.PHONY: demo test install bench clean regenerate docs
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,8 +23,12 @@ test: $(STAMP)
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
 
+docs: $(STAMP)
+	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+	@echo "API reference: docs/_build/html/index.html"
+
 regenerate: $(STAMP)
 	$(PY) -m geoattr.datasets.synthetic
 
 clean:
-	rm -rf $(VENV) demo_output .pytest_cache build *.egg-info
+	rm -rf $(VENV) demo_output .pytest_cache build *.egg-info docs/_build docs/generated
