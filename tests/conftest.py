@@ -87,3 +87,65 @@ def square_grid(side: int):
     ids = [f"{i:03d}" for i in range(side * side)]
     return gpd.GeoDataFrame(geometry=[box(i % side, i // side, i % side + 1, i // side + 1) for i in range(side * side)],
                             index=pd.Index(ids, name="unit"))
+
+
+# --------------------------------------------------------------------------- headless browser
+# Appended for the web-map (tests/test_browser.py) and report browser tests.
+import os as _os  # noqa: E402
+import shutil as _shutil  # noqa: E402
+
+CHROMIUM = _os.environ.get("GEOATTR_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = _os.environ.get("GEOATTR_CHROMEDRIVER", "/usr/bin/chromedriver")
+# Screenshots and other browser-test artifacts (gitignored); override with GEOATTR_TEST_ARTIFACTS.
+ARTIFACTS = Path(_os.environ.get("GEOATTR_TEST_ARTIFACTS", Path(__file__).resolve().parent / "artifacts"))
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--window-size=1280,900",
+                  # no network at all: any attempt to fetch from a host fails (and is logged)
+                  "--host-resolver-rules=MAP * ~NOTFOUND"]
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory):
+    """A headless Chromium driven by Selenium, with no network and browser-console logging.
+
+    Skips (with the reason) when Debian's ``chromium``/``chromium-driver`` or selenium are
+    not installed.  Read the console with ``browser.get_log("browser")`` (each call
+    returns and clears the entries so far).
+    """
+    absent = [p for p in (CHROMIUM, CHROMEDRIVER) if _shutil.which(p) is None]
+    if absent:
+        pytest.skip(f"headless browser tests need chromium and chromedriver; not found: {', '.join(absent)} "
+                    "(apt-get install chromium chromium-driver, or set GEOATTR_CHROMIUM / GEOATTR_CHROMEDRIVER)")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        opts.add_argument(flag)
+    opts.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=opts, service=Service(CHROMEDRIVER))
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def save_artifact(tmp_path):
+    """``save_artifact(name, driver)``: screenshot to tmp_path, copied to ARTIFACTS (returns both paths)."""
+
+    def save(name: str, driver) -> tuple[Path, Path | None]:
+        shot = tmp_path / name
+        driver.save_screenshot(str(shot))
+        copy = None
+        try:
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            copy = ARTIFACTS / name
+            _shutil.copyfile(shot, copy)
+        except OSError:  # read-only checkout: the tmp_path copy is enough
+            copy = None
+        return shot, copy
+
+    return save
