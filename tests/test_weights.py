@@ -150,3 +150,26 @@ def test_to_sparse_returns_a_copy():
     m = gw.to_sparse(g, g.unique_ids)
     m.data[:] = 0.0
     assert g.sparse.sum() == pytest.approx(3.0)  # the graph's own weights are untouched
+
+
+def test_to_sparse_is_square_without_the_diagonal(synthetic_data):
+    """Regression: libpysal's Graph.sparse sizes its columns by the ids that occur as neighbours, so
+    commuting weights without the diagonal (some units are nobody's destination) came out 356 x 304.
+    Reference: the same matrix as Graph.sparse wherever that one is square (exact equality)."""
+    data = synthetic_data
+    full = gw.commuting(data.flows, year=2010, ids=data.units)
+    from geoattr.exceptions import IsolatesWarning
+
+    with pytest.warns(IsolatesWarning, match=r"unit\(s\) have no commuting flows and are kept as isolates"):
+        off = gw.commuting(data.flows, year=2010, ids=data.units, include_diagonal=False)
+    m = gw.to_sparse(off, data.units)
+    assert m.shape == (len(data.units), len(data.units))
+    assert m.diagonal().max() == 0
+    nobody = np.flatnonzero(np.asarray(m.sum(axis=0)).ravel() == 0)
+    assert len(nobody) > 0  # the case that broke: units that are nobody's destination
+    ref = full.sparse.tocsr()
+    assert ref.shape == (len(data.units),) * 2
+    assert abs(gw.to_sparse(full, full.unique_ids) - ref).max() == 0
+    perm = list(reversed(data.units))
+    p = pd.Index(full.unique_ids).get_indexer(perm)
+    assert abs(gw.to_sparse(full, perm) - ref[p][:, p]).max() == 0

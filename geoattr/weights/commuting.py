@@ -222,11 +222,16 @@ def to_sparse(graph: Graph, ids: Sequence[str] | pd.Index) -> sparse.csr_matrix:
                 f"the weights' ids differ from the data's: {len(only_g)} only in the weights ({format_ids(only_g)}), "
                 f"{len(only_i)} only in the data ({format_ids(only_i)}); use geoattr.weights.align()"
             )
-    m = graph.sparse.tocsr(copy=True)  # a copy: never hand out the graph's cached matrix
-    if gids.equals(ids):
-        return m
-    p = gids.get_indexer(ids)
-    return m[p][:, p].tocsr()
+    # Built from the adjacency table, not Graph.sparse: libpysal sizes the columns of .sparse by the ids
+    # that occur as neighbours, so a graph in which some unit is nobody's destination (commuting
+    # without the diagonal) gave a non-square matrix.  Isolates' zero self-loops are dropped.
+    adj = graph.adjacency
+    rows = ids.get_indexer(adj.index.get_level_values("focal"))
+    cols = ids.get_indexer(adj.index.get_level_values("neighbor"))
+    m = sparse.csr_matrix((adj.to_numpy(dtype=float), (rows, cols)), shape=(len(ids), len(ids)))
+    m.eliminate_zeros()
+    m.sort_indices()
+    return m
 
 
 def without_diagonal(graph: Graph, *, renormalise: bool = True) -> Graph:
