@@ -2,6 +2,13 @@
 
 from geoattr.weights.commuting import CommutingWeights, commuting, commuting_by_year, to_sparse, without_diagonal
 from geoattr.weights.geometry import align, contiguity, distance_band, knn, row_standardise
+from geoattr.weights.large import (
+    CommutingMatrix,
+    aggregate_od,
+    commuting_by_year_from_files,
+    commuting_from_files,
+    vra_sparse,
+)
 
 __all__ = [
     "commuting",
@@ -14,4 +21,9 @@ __all__ = [
     "without_diagonal",
     "align",
     "to_sparse",
+    "commuting_from_files",
+    "commuting_by_year_from_files",
+    "aggregate_od",
+    "CommutingMatrix",
+    "vra_sparse",
 ]

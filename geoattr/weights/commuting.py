@@ -213,6 +213,8 @@ def to_sparse(graph: Graph, ids: Sequence[str] | pd.Index) -> sparse.csr_matrix:
     ids : sequence of str
         Must be the graph's ids (any order); error listing the differences otherwise.
     """
+    if not isinstance(graph, Graph) and hasattr(graph, "to_sparse"):
+        return graph.to_sparse(ids)  # a CommutingMatrix (geoattr.weights.large) is already CSR
     gids = pd.Index(graph.unique_ids)
     ids = pd.Index(ids)
     if not gids.equals(ids):
