@@ -18,6 +18,7 @@ from geoattr.drivers import DriversResults, drivers
 from geoattr.harmonise import Crosswalk, harmonise_flows, harmonise_panel
 from geoattr.models.api import fit
 from geoattr.models.ols import estimate, estimate_by_year
+from geoattr.robustness import RobustnessResults, cluster_bootstrap, robustness
 
 __all__ = [
     "__version__",
@@ -38,6 +39,9 @@ __all__ = [
     "Crosswalk",
     "harmonise_panel",
     "harmonise_flows",
+    "robustness",
+    "RobustnessResults",
+    "cluster_bootstrap",
     "show_versions",
 ]
 

@@ -24,8 +24,9 @@ from geoattr.accounting import Accounting
 from geoattr.attractiveness import attractiveness, cumulate, rankings, region_attractiveness
 from geoattr.data import PanelData
 from geoattr.exceptions import GeoattrWarning, InputError
-from geoattr.maps import attractiveness_map
+from geoattr.maps import residual_map
 from geoattr.models.ols import AttractivenessResults, estimate, estimate_by_year
+from geoattr.robustness import CONFIG_KEYS as _ROBUSTNESS_KEYS
 
 __all__ = ["DEFAULT_CONFIG", "load_config", "run", "synthetic_panel_data", "RunOutputs"]
 
@@ -36,6 +37,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
                  "barometer": True, "drivers": "auto", "uncertainty": True, "persistence": True,
                  "regimes": "centrality", "cohort_residual": True},
     "comparison": {"enabled": False},
+    "robustness": {"enabled": True, "n_boot": 499, "n_placebo": 99},
     "output": {"top_n": 10, "map": True},
 }
 
@@ -47,7 +49,8 @@ _MODEL_KEYS = {
     "spec", "level", "weighted", "cov_type", "year_effects", "relative_to_national", "extra",
     "min_share", "top_k", "include_diagonal", "on_missing",
 }
-_OUTPUT_KEYS = {"top_n", "map", "tables", "figures", "report", "profiles", "self_contained"}
+_OUTPUT_KEYS = {"top_n", "map", "tables", "figures", "report", "profiles", "self_contained", "tiles", "lisa",
+                "lisa_fdr"}
 _ANALYSES_KEYS = {
     "yearly", "subgroups", "subgroup_periods", "decomposition", "decomposition_years", "barometer",
     "barometer_flows", "barometer_period_length", "drivers", "driver_periods", "uncertainty", "persistence",
@@ -55,7 +58,7 @@ _ANALYSES_KEYS = {
 }
 _COMPARISON_KEYS = {"enabled", "models", "weights", "knn", "distance_band", "holdout_years", "weights_year", "years"}
 _SECTIONS = {"data": _DATA_KEYS, "model": _MODEL_KEYS, "output": _OUTPUT_KEYS, "analyses": _ANALYSES_KEYS,
-             "comparison": _COMPARISON_KEYS}
+             "comparison": _COMPARISON_KEYS, "robustness": _ROBUSTNESS_KEYS}
 _VERSIONED = ["geoattr", "numpy", "pandas", "scipy", "geopandas", "shapely", "libpysal", "spreg",
               "linearmodels", "folium", "esda"]
 
@@ -366,10 +369,10 @@ def run(
         for k, v in files.items():
             if not k.startswith(("table_", "figure_")):
                 echo(f"  {k:<20} {v.resolve()}")
-        for prefix, folder in (("table_", "tables"), ("figure_", "figures")):
-            n = sum(k.startswith(prefix) for k in files)
-            if n:
-                echo(f"  {folder:<20} {(out_dir / folder).resolve()} ({n} files)")
+        for prefix in ("table_", "figure_"):
+            folders = pd.Series([v.parent.resolve() for k, v in files.items() if k.startswith(prefix)], dtype=object)
+            for folder, n in folders.value_counts(sort=False).items():
+                echo(f"  {folder.name:<20} {folder} ({n} files)")
     result.files["run"].write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
     if echo:
         for m in info["warnings"]:
@@ -482,13 +485,31 @@ def _run(
     if ccfg.get("enabled", False):
         with timer("comparison"):
             extra_info.update(_run_comparison(data, ccfg, main, out, files, kept=kept))
+    rcfg = cfg.get("robustness", {})
+    if rcfg.get("enabled", False):
+        from geoattr.robustness import run_robustness_from_config
+
+        with timer("robustness"):
+            extra_info.update(run_robustness_from_config(main, data, rcfg, out, files, progress=progress))
     if ocfg.get("map", True) and data.polygons is not None:
         with timer("map"):
             vals = cum.join(att.groupby(level="unit")[["actual", "expected"]].sum())
             files["map"] = out / "map.html"
-            attractiveness_map(data.polygons, vals[["actual", "expected", "residual", "residual_persons"]],
-                               layer_name=f"Attractiveness {main.spec} ({main.level} model), cumulative "
-                                          f"{years[0]}-{years[1]}", path=files["map"])
+            comp = kept.get("comparison")
+            fmap = residual_map(
+                data.polygons, vals[["actual", "expected", "residual", "residual_persons"]],
+                residuals={name: r.resids for name, r in comp.results.items()} if comp is not None else None,
+                yearly=att[["actual", "expected", "residual", "residual_persons"]],
+                layer_name=f"Attractiveness {main.spec} ({main.level} model), cumulative {years[0]}-{years[1]}",
+                lisa=bool(ocfg.get("lisa", True)), fdr=ocfg.get("lisa_fdr"),
+                self_contained=bool(ocfg.get("self_contained", True)),
+                tiles=None if ocfg.get("self_contained", True) else ocfg.get("tiles", "OpenStreetMap"),
+                profile_links="profiles/{unit}.html" if ocfg.get("profiles", True) else None,
+                names=data.names, path=files["map"])
+            lisa = getattr(getattr(fmap, "geoattr_info", None), "lisa", None)
+            if lisa is not None:
+                files["lisa"] = out / "lisa.csv"
+                lisa.rename_axis("unit").reset_index().to_csv(files["lisa"], index=False)
     report_ctx = None
     with timer("publication"):
         report_ctx = _publication(main, fits, data, att, cum, rank_tables, yearly, kept, ocfg, out, files,
@@ -581,6 +602,10 @@ def _publication(main: AttractivenessResults, fits: Mapping[tuple[str, str], Att
             top_n=max(1, int(min(top_n, (ranks[(ranks["level"] == lv)]["list"] == "top").sum()))))
             for lv in levels},
         "figures": {captions[k]: v for k, v in figs.items() if k in captions},
+        "robustness": (pd.read_csv(files["rank_stability"]) if "rank_stability" in files else None),
+        "robustness_figures": {c: files[k] for k, c in (
+            ("figure_robustness_coefficients_png", "Coefficients across the robustness variants"),
+            ("figure_rank_intervals_png", "Bootstrap intervals of the attractiveness ranks")) if k in files},
         "profiles_index": profiles_index,
         "notes": main.unit_design.notes,
     }

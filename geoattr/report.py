@@ -265,6 +265,8 @@ def write_report(
     comparison_table: str | None = None,
     ranking_tables: Mapping[str, str] | None = None,
     figures: Mapping[str, Path] | None = None,
+    robustness: pd.DataFrame | None = None,
+    robustness_figures: Mapping[str, Path] | None = None,
     map_file: str | Path | None = None,
     profiles_index: str | Path | None = None,
     notes: Sequence[str] = (),
@@ -293,6 +295,10 @@ def write_report(
     figures : mapping of str to Path, optional
         Caption -> PNG file; each is embedded as a data URI (the page stands alone),
         with a link to the SVG next to it when one exists.
+    robustness : pandas.DataFrame, optional
+        Rank stability per variant (``rank_stability.csv`` of :func:`geoattr.robustness`).
+    robustness_figures : mapping of str to Path, optional
+        Caption -> PNG of the robustness figures (embedded like ``figures``).
     map_file : str or Path, optional
         ``map.html``; embedded in an ``<iframe>`` by its path relative to the report.
     profiles_index : str or Path, optional
@@ -321,6 +327,7 @@ def write_report(
              '<nav><a href="#data">Data</a><a href="#model">Model</a>'
              + ('<a href="#comparison">Comparison</a>' if comparison_table else "")
              + '<a href="#rankings">Rankings</a><a href="#figures">Figures</a>'
+             + ('<a href="#robustness">Robustness</a>' if robustness is not None else "")
              + ('<a href="#map">Map</a>' if map_file else "")
              + (f'<a href="{_esc(rel(profiles_index))}">Unit profiles</a>' if profiles_index else "")
              + "</nav>"]
@@ -349,14 +356,23 @@ def write_report(
     parts.append('<h2 id="rankings">Rankings</h2>')
     for heading, t in (ranking_tables or {}).items():
         parts.append(f"<h3>{_esc(heading)}</h3><div class=\"ranking-table\">{t}</div>")
-    parts.append('<h2 id="figures">Figures</h2>')
-    for caption, png in (figures or {}).items():
+    def embed(caption: str, png: str | Path) -> str:
         png = Path(png)
         data = base64.b64encode(png.read_bytes()).decode("ascii")
         svg = png.with_suffix(".svg")
         link = f' (<a href="{_esc(rel(svg))}">SVG</a>)' if svg.exists() else ""
-        parts.append(f'<figure><img alt="{_esc(caption)}" src="data:image/png;base64,{data}">'
-                     f"<figcaption>{_esc(caption)}{link}</figcaption></figure>")
+        return (f'<figure><img alt="{_esc(caption)}" src="data:image/png;base64,{data}">'
+                f"<figcaption>{_esc(caption)}{link}</figcaption></figure>")
+
+    parts.append('<h2 id="figures">Figures</h2>')
+    parts.extend(embed(c, p) for c, p in (figures or {}).items())
+    if robustness is not None:
+        parts.append('<h2 id="robustness">Robustness</h2><p class="muted">Each variant re-estimates the model '
+                     "with one choice changed; <i>spearman</i> is the rank correlation of cumulative attractiveness "
+                     "with the baseline, <i>top_kept</i>/<i>bottom_kept</i> the share of the baseline's top and "
+                     "bottom units that stay there (robustness.csv has the coefficients).</p>"
+                     f'<div id="robustness-table">{_plain_table(robustness, digits=3)}</div>')
+        parts.extend(embed(c, p) for c, p in (robustness_figures or {}).items())
     if map_file:
         parts.append('<h2 id="map">Map</h2><p class="muted">Layers: attractiveness, the residuals of each '
                      "compared specification, the year slider and the LISA clusters. Click a unit for its "

@@ -1658,7 +1658,7 @@ def run_robustness_from_config(
         The section; keys in :data:`CONFIG_KEYS` (``enabled`` is the pipeline's switch).
         The others map to the keyword arguments of :func:`robustness` of the same name;
         ``figures`` (default true) and ``figure_format`` (``"png"``, ``"svg"`` or a list of
-        them; default ``"png"``) control the figures.
+        them; default both) control the figures, written to ``out/figures/``.
     out : Path
         Output folder.
     files : dict[str, Path]
@@ -1684,11 +1684,12 @@ def run_robustness_from_config(
     out = Path(out)
     files.update(res.to_csv(out))
     if rcfg.get("figures", True):
-        fmts = rcfg.get("figure_format", "png")
+        fmts = rcfg.get("figure_format", ["png", "svg"])
+        (out / "figures").mkdir(parents=True, exist_ok=True)
         for fmt in [fmts] if isinstance(fmts, str) else list(fmts):
-            files[f"figure_robustness_coefficients_{fmt}"] = out / f"robustness_coefficients.{fmt}"
+            files[f"figure_robustness_coefficients_{fmt}"] = out / "figures" / f"robustness_coefficients.{fmt}"
             res.plot_coefficients(files[f"figure_robustness_coefficients_{fmt}"])
             if not res.rank_intervals.empty:
-                files[f"figure_rank_intervals_{fmt}"] = out / f"rank_intervals.{fmt}"
+                files[f"figure_rank_intervals_{fmt}"] = out / "figures" / f"rank_intervals.{fmt}"
                 res.plot_rank_intervals(files[f"figure_rank_intervals_{fmt}"])
     return {"robustness": res.to_dict()}

@@ -58,7 +58,8 @@ def test_demo_writes_all_outputs(tmp_path, capsys):
         assert b"<svg" in (tmp_path / "figures" / f"{fig}.svg").read_bytes()[:2000]
     assert len(list((tmp_path / "profiles").glob("*.html"))) == att.unit.nunique() + 1  # + index.html
     report = (tmp_path / "report.html").read_text()
-    assert report.count("data:image/png;base64,") == 5
+    assert report.count("data:image/png;base64,") == 7  # 5 figures + 2 of the robustness battery
+    assert "id=\"robustness-table\"" in report and (tmp_path / "robustness.csv").exists()
     assert 'src="map.html"' in report and 'href="profiles/index.html"' in report
     assert 'id="row-accounting"' in report and "2022 (region)" in report
     assert run["outputs"]["report"] == "report.html"

@@ -421,7 +421,9 @@ def test_tables_files_and_figures(full, tmp_path):
 
 
 def test_failed_variants_are_reported(region_fit, monkeypatch):
-    import geoattr.robustness as rb
+    import importlib
+
+    rb = importlib.import_module("geoattr.robustness")  # the module (geoattr.robustness is the function)
 
     def boom(state):
         raise InputError("the spatial lag failed on purpose")
