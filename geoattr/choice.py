@@ -10,9 +10,7 @@ validates the input, checks for separation, and turns the results into labelled
 tables, predicted probabilities with intervals, Wald tests of user-stated linear
 restrictions and a figure.
 
-The model
----------
-For person-year :math:`i` with covariates :math:`x_i` and outcome :math:`j`,
+**The model.** For person-year :math:`i` with covariates :math:`x_i` and outcome :math:`j`,
 
 .. math::
 
@@ -22,38 +20,34 @@ so each non-base outcome has its own *equation* (``domestic``, ``emigration``) a
 :math:`\exp(\beta_{j,t})` is the relative risk ratio (RRR): the factor by which
 :math:`P(j)/P(stay)` changes when dummy :math:`t` switches from 0 to 1.
 
-The design (formula-free, treatment coding)
--------------------------------------------
-Every categorical variable is coded as 0/1 dummies for its non-reference levels; the
-reference level of each variable is explicit in :class:`ChoiceSpec` (and in
-``[model.reference]`` of the configuration).  With the default specification the
-terms are, in this order:
+**The design (formula-free, treatment coding).** Every categorical variable is coded
+as 0/1 dummies for its non-reference levels; the reference level of each variable is
+explicit in :class:`ChoiceSpec` (and in ``[model.reference]`` of the configuration).
+With the default specification the terms are, in this order:
 
-=====================  =============================================================
-``const``              the reference person: rest of the population, centrality
-                       class 5-6, aged 40-49, male, upper secondary education,
-                       employed, single
-``immigrant``,         background group (reference ``rest``; ``born_to_immigrants``
-``born_to_immigrants`` are the native-born to immigrant parents)
-``centrality_1`` ...   SSB centrality class of the home municipality, 1 (most central)
-``centrality_4``       to 6; classes 5 and 6 merged into ``5_6``, the reference
-``immigrant:``         background x centrality interactions (non-reference levels
-``centrality_1`` ...   only), so ``immigrant:centrality_1`` is the difference in the
-                       immigrant-vs-rest log-odds between class 1 and class 5-6
-``age_18_24`` ...      age groups from ``age_breaks`` (reference ``40_49``); or
-                       ``age`` and ``age_sq`` with ``age="quadratic"``, where
-                       ``age = (years - 40) / 10``
-``sex_female``         reference ``male``
-``education_*``        ``compulsory``, ``upper_secondary`` (reference),
-                       ``higher_short`` (up to 4 years), ``higher_long``
-``labour_*``           ``employed`` (reference), ``unemployed``, ``student``,
-                       ``outside`` (outside the labour force)
-``family_*``           ``single`` (reference), ``couple_no_children``,
-                       ``couple_children``, ``single_parent``
-=====================  =============================================================
+* ``const``: the reference person (rest of the population, centrality class 5-6,
+  aged 40-49, male, upper secondary education, employed, single);
+* ``immigrant``, ``born_to_immigrants``: background group (reference ``rest``; the
+  second are the native-born to immigrant parents);
+* ``centrality_1`` ... ``centrality_4``: SSB centrality class of the home
+  municipality, 1 (most central) to 6; classes 5 and 6 merged into ``5_6``, the
+  reference;
+* ``immigrant:centrality_1`` ... ``born_to_immigrants:centrality_4``: background x
+  centrality interactions (non-reference levels only), so ``immigrant:centrality_1``
+  is the difference in the immigrant-vs-rest log-odds between class 1 and class 5-6;
+* ``age_18_24``, ``age_25_29``, ``age_30_39``, ``age_50_66``, ``age_67_plus``: age
+  groups from ``age_breaks`` (reference ``40_49``); or ``age`` and ``age_sq`` with
+  ``age="quadratic"``, where ``age = (years - 40) / 10``;
+* ``sex_female`` (reference ``male``);
+* ``education_compulsory``, ``education_higher_short`` (up to 4 years),
+  ``education_higher_long`` (reference ``upper_secondary``);
+* ``labour_unemployed``, ``labour_student``, ``labour_outside`` (outside the labour
+  force; reference ``employed``);
+* ``family_couple_no_children``, ``family_couple_children``,
+  ``family_single_parent`` (reference ``single``).
 
-Statistics
-----------
+**Statistics.**
+
 * Standard errors come from the inverse of the observed information (the negative
   Hessian of the log-likelihood at the estimate), as statsmodels computes them; 95 %
   intervals are ``coef +- 1.96 se``, and RRR intervals are their exponentials.
@@ -68,6 +62,8 @@ Statistics
   back, so it stays inside (0, 1)) or by parametric simulation, drawing
   coefficients from :math:`N(\hat\beta, V)` with a seeded generator and taking
   percentiles (``method="simulation"``).
+* The likelihood is evaluated on the distinct covariate patterns with their outcome
+  counts (the same likelihood as on the person-years; see :func:`fit_design`).
 """
 
 from __future__ import annotations
@@ -1121,25 +1117,10 @@ def parse_hypothesis(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Turn a readable linear hypothesis into the Wald restriction ``R beta = q``.
 
-    Syntax
-    ------
-    * One or more restrictions separated by ``;`` form one joint hypothesis.
-    * A restriction may start with an equation prefix ``emigration:``; it sets the
-      equation of its unqualified coefficients and of those of the following
-      restrictions (until another prefix).
-    * A coefficient is a term name (``immigrant:centrality_1``), or qualified with its
-      equation (``domestic:immigrant``), optionally multiplied by a number
-      (``2*sex_female``, ``sex_female*0.5``).  Both sides of ``=`` are sums and
-      differences of coefficients and numbers.
-
-    Examples: ``"emigration: immigrant:centrality_1 = 0"``;
-    ``"emigration: immigrant = born_to_immigrants"``;
-    ``"domestic:sex_female = emigration:sex_female"``;
-    ``"emigration: immigrant:centrality_1 = 0; immigrant:centrality_2 = 0"`` (df 2).
-
     Parameters
     ----------
     text : str
+        The hypothesis (the syntax is described under Notes).
     terms : sequence of str
         Coefficient names of one equation.
     equations : sequence of str
@@ -1157,6 +1138,22 @@ def parse_hypothesis(
         Unknown coefficients (with suggestions), unqualified coefficients without an
         equation prefix, malformed expressions, restrictions without coefficients,
         or linearly dependent restrictions.
+
+    Notes
+    -----
+    * One or more restrictions separated by ``;`` form one joint hypothesis.
+    * A restriction may start with an equation prefix ``emigration:``; it sets the
+      equation of its unqualified coefficients and of those of the following
+      restrictions (until another prefix).
+    * A coefficient is a term name (``immigrant:centrality_1``), or qualified with its
+      equation (``domestic:immigrant``), optionally multiplied by a number
+      (``2*sex_female``, ``sex_female*0.5``).  Both sides of ``=`` are sums and
+      differences of coefficients and numbers.
+
+    Examples: ``"emigration: immigrant:centrality_1 = 0"``;
+    ``"emigration: immigrant = born_to_immigrants"``;
+    ``"domestic:sex_female = emigration:sex_female"``;
+    ``"emigration: immigrant:centrality_1 = 0; immigrant:centrality_2 = 0"`` (df 2).
     """
     if not isinstance(text, str) or not text.strip():
         raise InputError(f"a hypothesis must be a non-empty string, got {text!r}")

@@ -7,8 +7,8 @@ outcome of the year is ``stay``, ``domestic`` (moved to another municipality) or
 ``emigration``, drawn from the multinomial logit of :data:`geoattr.choice.DEFAULT_SPEC`
 with the coefficients :data:`TRUE_PARAMS` (or the caller's).
 
-How the covariates are drawn (shares are rough Norwegian magnitudes, not estimates)
---------------------------------------------------------------------------------
+**How the covariates are drawn** (shares are rough Norwegian magnitudes, not estimates):
+
 * ``centrality``: SSB class 1-6 with shares 22, 24, 20, 16, 10, 8 %.
 * ``background`` given the class: immigrants 26 % of the population in class 1
   falling to 9 % in class 6; native-born to immigrant parents
