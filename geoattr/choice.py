@@ -1032,20 +1032,21 @@ def fit_design(
             warnings.warn(f"statsmodels: {w.message}", ConvergenceWarning, stacklevel=2)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    diverging = out.params[(out.params.abs() > 15) | (out.std_errors > 100) | ~np.isfinite(out.std_errors)]
+    if len(diverging) and not len(rep):
+        names = [f"{e}:{t}" for e, t in diverging.index]
+        msg = (f"coefficients {names[:8]} diverge (|coef| > 15 or std. error > 100"
+               + ("" if out.converged else f", no convergence in {maxiter} iterations")
+               + "): likely quasi-separation by a combination of levels")
+        if on_separation == "raise":
+            raise InputError(msg + "; merge sparse levels or pass on_separation='warn'")
+        warnings.warn(msg, SeparationWarning, stacklevel=2)
     if not out.converged:
         warnings.warn(
             f"MNLogit ({method}) did not converge in {maxiter} iterations; raise maxiter or check separation",
             ConvergenceWarning,
             stacklevel=2,
         )
-    diverging = out.params[(out.params.abs() > 15) | (out.std_errors > 100) | ~np.isfinite(out.std_errors)]
-    if len(diverging) and not len(rep):
-        names = [f"{e}:{t}" for e, t in diverging.index]
-        msg = (f"coefficients {names[:8]} diverge (|coef| > 15 or std. error > 100): likely quasi-separation by "
-               "a combination of levels")
-        if on_separation == "raise":
-            raise InputError(msg + "; merge sparse levels or pass on_separation='warn'")
-        warnings.warn(msg, SeparationWarning, stacklevel=2)
     return out
 
 

@@ -232,6 +232,21 @@ def test_separation_is_caught_before_fitting(small):
     assert res.params[("emigration", "education_higher_long")] < -5
 
 
+def test_diverging_coefficients_are_caught_after_the_fit(small):
+    """The safety net behind the cross-tabulation: a separated design whose counts table was
+    (artificially) cleared still fails, naming the diverging coefficient."""
+    from dataclasses import replace
+
+    df = small.copy()
+    df.loc[(df["education"] == "higher_long") & (df["outcome"] == "emigration"), "outcome"] = "stay"
+    d = build_design(df, spec=LEAN)
+    hidden = replace(d, outcome_counts=d.outcome_counts + 1)
+    with pytest.raises(InputError, match=r"coefficients \['emigration:education_higher_long'\] diverge"):
+        choice.fit_design(hidden, maxiter=25)
+    with pytest.warns(ConvergenceWarning), pytest.warns(SeparationWarning, match="diverge"):
+        choice.fit_design(hidden, maxiter=25, on_separation="warn")
+
+
 def test_separation_in_an_interaction_cell(big):
     df = big[0]
     cell = (df["background"] == "immigrant") & (df["centrality"] == 1)
@@ -514,6 +529,12 @@ def test_config_validation(tmp_path):
         choice.load_choice_config(p)
     p.write_text("[data]\nsource = 'file'\n")
     with pytest.raises(InputError, match="needs path"):
+        choice.load_choice_config(p)
+    p.write_text("[data]\npath = 'nowhere.parquet'\n")
+    with pytest.raises(InputError, match="nowhere.parquet' does not exist"):
+        choice.run_choice(choice.load_choice_config(p), out=tmp_path / "out")
+    p.write_text("[predictions]\nmethod = 'bootstrap'\n")
+    with pytest.raises(InputError, match=r"\[predictions\] method must be 'delta' or 'simulation'"):
         choice.load_choice_config(p)
     with pytest.raises(InputError, match="control 'income' is not one of the default controls"):
         ChoiceSpec.from_config({"controls": ["sex", "income"]})
