@@ -1,4 +1,4 @@
-"""Command-line interface: ``geoattr demo`` and ``geoattr run CONFIG.toml``.
+"""Command-line interface: ``geoattr demo``, ``geoattr run CONFIG.toml`` and ``geoattr choice CONFIG.toml``.
 
 A thin wrapper over :func:`geoattr.pipeline.run`.
 """
@@ -28,6 +28,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True, help="output folder")
     r.add_argument("--data-dir", default=None, help="base folder of relative data paths (overrides [data] dir)")
     r.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    ch = sub.add_parser("choice", help="migration choice: stay / domestic move / emigration, a multinomial logit "
+                                       "on person-years (tables, predictions, hypotheses, figure)")
+    ch.add_argument("config", help="path of the TOML configuration (see examples/choice.toml)")
+    ch.add_argument("--out", required=True, help="output folder")
     sub.add_parser("versions", help="print the versions of geoattr and its dependencies")
     return p
 
@@ -54,6 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "run":
             cfg = pipeline.load_config(args.config)
             pipeline.run(cfg, out=args.out, data_dir=args.data_dir, progress=not args.no_progress, echo=print)
+        elif args.command == "choice":
+            from geoattr.choice import load_choice_config, run_choice
+
+            run_choice(load_choice_config(args.config), out=args.out, echo=print)
         else:
             for k, v in pipeline._versions().items():
                 print(f"{k:<14} {v}")

@@ -209,3 +209,22 @@ def test_synthetic_example_writes_the_comparison(tmp_path):
     assert 'id="comparison-table"' in report and "sar_fe|queen" in report
     assert "IsolatesWarning" in report  # the run's warnings are shown in the report
     assert "\\toprule" in (tmp_path / "tables" / "comparison.tex").read_text()
+
+
+@pytest.mark.slow
+def test_choice_command(tmp_path, capsys):
+    """`geoattr choice CONFIG --out DIR` writes the tables and the figure; bad input -> exit 2 with the message."""
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "choice.toml"
+    assert cli.main(["choice", str(example), "--out", str(tmp_path / "out")]) == 0
+    for name in ("coefficients.csv", "coefficients.tex", "predictions.csv", "hypotheses.csv", "run.json"):
+        assert (tmp_path / "out" / name).exists(), name
+    assert list((tmp_path / "out").glob("choice_*.png")) and list((tmp_path / "out").glob("choice_*.svg"))
+    coef = pd.read_csv(tmp_path / "out" / "coefficients.csv")
+    assert set(coef["equation"]) == {"domestic", "emigration"}
+    # 20,000 person-years: some background x centrality cells have no emigrant (perfect separation)
+    cfg = tmp_path / "small.toml"
+    cfg.write_text('[data]\nsource = "synthetic"\nn = 20000\nseed = 3\n')
+    assert cli.main(["choice", str(cfg), "--out", str(tmp_path / "small")]) == 2
+    assert "perfect separation: no 'emigration' among the" in capsys.readouterr().err
