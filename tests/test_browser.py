@@ -59,6 +59,33 @@ def _open(driver, path):
     driver.get_log("browser")  # flush entries of earlier pages
     driver.get(path.resolve().as_uri())
     driver.execute_script("return document.readyState")
+    _wait_until_settled(driver)
+
+
+def _wait_until_settled(driver, timeout=5.0):
+    """Wait until Leaflet's opening pan/zoom has finished and the polygons stop moving.
+
+    Hover tests aim the pointer at a polygon's on-screen centre; measured while the map
+    still animates, that point has moved by the time the pointer gets there.
+    """
+    import time
+
+    script = """
+        var box = document.querySelector('.leaflet-overlay-pane svg, .leaflet-overlay-pane canvas');
+        if (!box) return null;
+        var ls = Object.values(geoattr.maps)[0].layers, m = null;
+        Object.keys(ls).forEach(function (k) { if (ls[k]._map) m = ls[k]._map; });
+        var r = box.getBoundingClientRect();
+        return [r.left, r.top, r.width, r.height, !!m._animatingZoom,
+                !!(m._panAnim && m._panAnim._inProgress)];"""
+    last, deadline = None, time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = driver.execute_script(script)
+        if now is not None and now == last and not any(now[4:]):
+            return
+        last = now
+        time.sleep(0.15)
+    raise AssertionError(f"the map kept moving for {timeout} s: {last}")
 
 
 def _console_errors(driver):
@@ -163,10 +190,18 @@ def test_tooltip_appears_on_hover_and_popup_links_profile(browser, map_html):
     )
     assert browser.find_elements("css selector", ".leaflet-tooltip") == []
     ActionChains(browser).move_to_element(target).perform()
-    tips = browser.find_elements("css selector", ".leaflet-tooltip")
-    assert len(tips) == 1
-    WebDriverWait(browser, 5).until(lambda d: tips[0].is_displayed())  # Leaflet fades tooltips in
-    text = tips[0].text
+    # Leaflet fades tooltips in and may re-create the element while the pointer
+    # settles, so the tooltip is looked up afresh on every poll (a held reference can go stale).
+    def shown_tooltip_text(d):
+        texts = d.execute_script(
+            "return Array.from(document.querySelectorAll('.leaflet-tooltip'))"
+            ".filter(function (t) { return getComputedStyle(t).opacity > 0.5; })"
+            ".map(function (t) { return t.innerText; });"
+        )
+        return texts[0] if len(texts) == 1 else False
+
+    text = WebDriverWait(browser, 5).until(shown_tooltip_text)
+    assert len(browser.find_elements("css selector", ".leaflet-tooltip")) == 1
     assert name in text
     for label in ["Observed (pp)", "Expected (pp)", "Residual (pp)", "Rank", "of 356"]:
         assert label in text, text
