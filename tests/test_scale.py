@@ -9,6 +9,7 @@ DuckDB hash join, from Parquet and CSV.  Data are small (seconds in total).
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -436,3 +437,83 @@ def test_no_warning_on_clean_input(od):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         L.commuting_from_files(path, lookup=lookup, year=2019, as_graph=False)
+
+
+def test_commuting_matrix_reorder_and_without_diagonal():
+    m = sparse.csr_matrix(np.array([[0.5, 0.5, 0.0], [0.0, 1.0, 0.0], [0.2, 0.2, 0.6]]))
+    cm = L.CommutingMatrix(matrix=m, ids=pd.Index(["a", "b", "c"]))
+    r = cm.to_sparse(["c", "a", "b"]).toarray()
+    np.testing.assert_array_equal(r, [[0.6, 0.2, 0.2], [0.0, 0.5, 0.5], [0.0, 0.0, 1.0]])
+    np.testing.assert_array_equal(gw.to_sparse(cm, ["c", "a", "b"]).toarray(), r)  # the shared helper dispatches
+    with pytest.raises(InputError, match=r"1 only in the weights \('c'\), 1 only in the data \('x'\)"):
+        cm.to_sparse(["a", "b", "x"])
+    off = cm.without_diagonal()
+    np.testing.assert_allclose(off.matrix.toarray(), [[0, 1, 0], [0, 0, 0], [0.5, 0.5, 0]])
+    assert list(off.isolates) == ["b"] and cm.matrix[0, 0] == 0.5  # the original is untouched
+    g = off.to_graph()
+    assert list(g.isolates) == ["b"] and list(g.unique_ids) == ["a", "b", "c"]
+
+
+def test_spatial_lag_beyond_exact_traces_states_its_trace_estimate():
+    """Above EXACT_TRACE_MAX_N observations the SAR standard errors rest on a stochastic
+    trace: the estimate still recovers the generator's truth (tolerance 5 standard errors)
+    and the notes give the trace, its standard error and the effect on the SEs."""
+    from scipy.sparse.linalg import spsolve
+
+    from geoattr.models._ml import EXACT_TRACE_MAX_N
+    from geoattr.models.spatial import fit_spatial
+
+    n, k = EXACT_TRACE_MAX_N + 2_000, 4
+    rng = np.random.default_rng(11)
+    cols = (np.arange(n)[:, None] + rng.integers(1, 50, (n, k))) % n  # asymmetric neighbours
+    m = sparse.csr_matrix((np.full(n * k, 1 / k), cols.ravel(), np.arange(0, n * k + 1, k)), shape=(n, n))
+    ids = pd.Index([f"u{i}" for i in range(n)])
+    W = L.CommutingMatrix(matrix=m, ids=ids)
+    x = rng.normal(size=n)
+    y = spsolve((sparse.identity(n) - 0.4 * m).tocsc(), 1.0 + 2.0 * x + rng.normal(size=n))
+    idx = pd.MultiIndex.from_arrays([ids, np.full(n, 2020)], names=["unit", "year"])
+    X = pd.DataFrame({"const": 1.0, "x": x}, index=idx)
+    r = fit_spatial(pd.Series(y, index=idx), X, W, model="sar")
+    for term, truth in (("const", 1.0), ("x", 2.0), ("rho", 0.4)):
+        assert abs(r.params[term] - truth) < 5 * r.bse[term], term
+    (note,) = [s for s in r.notes if "stochastic" in s]
+    assert re.search(r"tr\(W_A' W_A\) = [\d.e+]+ \(standard error [\d.e+-]+\); one standard error "
+                     r"of it moves the standard errors by at most [\d.e+-]+%", note), note
+
+
+class _FailingClient:
+    """Stands in for a distributed.Client whose computation fails as a cluster would."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def compute(self, objs, sync=True):
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error, message",
+    [
+        (MemoryError("no room"), r"dask ran out of memory: give the workers more memory, use smaller partitions "
+                                 r"\(blocksize=\) or engine='duckdb'"),
+        ("killed", r"dask workers died \(usually out of memory\) while aggregating the OD files: give the workers "
+                   r"more memory \(LocalCluster\(memory_limit=\.\.\.\)\), use smaller partitions \(blocksize=\), "
+                   r"or engine='duckdb'"),
+    ],
+)
+def test_dask_failures_reraised_with_advice(od, error, message):
+    from distributed.scheduler import KilledWorker
+
+    path, lookup, _, _ = od
+    if error == "killed":
+        error = KilledWorker("aggregate-od", "tcp://127.0.0.1:1", 3)
+    with pytest.raises(InputError, match=message):
+        L.commuting_from_files(path, lookup=lookup, year=2020, engine="dask", client=_FailingClient(error),
+                               as_graph=False)
+
+
+def test_other_dask_errors_pass_through(od):
+    path, lookup, _, _ = od
+    with pytest.raises(RuntimeError, match="scheduler gone"):
+        L.commuting_from_files(path, lookup=lookup, year=2020, engine="dask",
+                               client=_FailingClient(RuntimeError("scheduler gone")), as_graph=False)

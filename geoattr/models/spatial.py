@@ -268,7 +268,13 @@ def fit_spatial(
             e = e[inverse]
         loglik, converged = float(r.loglik), bool(r.converged)
         if r.trace_error is not None:
-            notes.append(f"standard errors use stochastic trace estimates (error {r.trace_error:.2e})")
+            tr3 = r.extra.get("traces", {}).get("tr3", np.nan)
+            sens = r.extra.get("se_sensitivity", np.nan)
+            notes.append(
+                f"standard errors use a stochastic estimate of tr(W_A' W_A) = {tr3:.6g} "
+                f"(standard error {r.trace_error:.2e}); one standard error of it moves the "
+                f"standard errors by at most {100 * sens:.2g}%"
+            )
     else:
         W2 = W if error_graph is None else panel_weights(error_graph, y.index)
         b, rho, lam, s2, loglik, C, e, converged, edge, _ = _sac(ya, Xa, W, W2)

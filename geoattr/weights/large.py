@@ -51,7 +51,7 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -374,11 +374,41 @@ def _estimate_rows_bytes(files: list[str], fmt: str, columns: dict[str, str]) ->
     return None, size * factor
 
 
-@dataclass(frozen=True)
 class _Lookup:
-    fine: np.ndarray  # int64 or object (str), unique
-    code: np.ndarray  # int32 codes into units
-    units: pd.Index  # normalised unit ids (str), position = code
+    """Fine id -> unit code, validated.  The id hash index or dense array is built on first use,
+    once per process (and not pickled, so Dask workers build their own)."""
+
+    def __init__(self, fine: np.ndarray, code: np.ndarray, units: pd.Index) -> None:
+        self.fine = fine  # int64 or object (str), unique
+        self.code = code  # int32 codes into units
+        self.units = units  # normalised unit ids (str), position = code
+        self._cache: dict[str, Any] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"fine": self.fine, "code": self.code, "units": self.units}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)
+
+    def dense(self, kind: str) -> tuple[np.ndarray, int] | None:
+        if "dense" not in self._cache:
+            self._cache["dense"] = _dense_lookup(self, kind)
+        return self._cache["dense"]
+
+    def codes(self, keys: np.ndarray, kind: str) -> np.ndarray:
+        """Unit codes (int64) of fine ids; -1 for ids not in the lookup."""
+        d = self.dense(kind)
+        if d is not None:
+            arr, base = d
+            i = keys.astype(np.int64, copy=False) - base
+            ok = (i >= 0) & (i < len(arr))
+            out = arr[np.where(ok, i, 0)].astype(np.int64)
+            out[~ok] = -1
+            return out
+        if "index" not in self._cache:
+            self._cache["index"] = pd.Index(self.fine)
+        pos = self._cache["index"].get_indexer(keys)
+        return np.where(pos >= 0, self.code[np.maximum(pos, 0)], -1).astype(np.int64)
 
 
 def _prepare_lookup(lookup: pd.DataFrame | pd.Series | str | os.PathLike, *, fine: str, unit: str,
@@ -600,7 +630,7 @@ class _DuckDB:
                              f"{str(e).splitlines()[0]}; check the column types") from e
 
     def aggregate(self) -> _Raw:
-        dense = _dense_lookup(self.spec.lookup, self.spec.kind)
+        dense = self.spec.lookup.dense(self.spec.kind) if self.spec.lookup is not None else None
         if dense is not None:
             # Integer fine ids in a compact range: map them with a numpy array on the Arrow stream
             # DuckDB reads, and let DuckDB aggregate the mapped stream (a hash join against a
@@ -679,11 +709,8 @@ def _frame_status(df: pd.DataFrame, spec: _Spec) -> pd.DataFrame:
             keys[side] = s.astype(object).where(~isna, None).to_numpy(dtype=object)
     status = np.full(n, _OK, dtype=np.int8)
     if spec.lookup is not None:
-        fi = pd.Index(spec.lookup.fine)
-        oc, dc = fi.get_indexer(keys["o"]), fi.get_indexer(keys["d"])
-        unknown = (oc < 0) | (dc < 0)
-        ok_key = np.where(oc >= 0, spec.lookup.code[np.maximum(oc, 0)], -1).astype(np.int64)
-        dk_key = np.where(dc >= 0, spec.lookup.code[np.maximum(dc, 0)], -1).astype(np.int64)
+        ok_key, dk_key = spec.lookup.codes(keys["o"], spec.kind), spec.lookup.codes(keys["d"], spec.kind)
+        unknown = (ok_key < 0) | (dk_key < 0)
     else:
         unknown = np.zeros(n, dtype=bool)
         ok_key, dk_key = keys["o"], keys["d"]
@@ -705,16 +732,28 @@ def _frame_status(df: pd.DataFrame, spec: _Spec) -> pd.DataFrame:
 
 
 def _frame_aggregate(df: pd.DataFrame, spec: _Spec) -> pd.DataFrame:
+    """Sums and row counts by (year, status, origin, destination) of a pandas chunk.
+
+    With a lookup the three last keys are packed into one int64 (``key``): ``o * N + d`` for
+    used rows, ``N^2 + o * N + d`` for zero counts, ``-status`` for the others.
+    """
     s = _frame_status(df, spec)
-    s["n"] = 1
-    g = s.groupby(["yr", "status", "ok", "dk"], sort=False, dropna=False).agg(c=("c", "sum"), n=("n", "sum"))
-    return g.reset_index()
+    if spec.lookup is None:
+        s["n"] = 1
+        g = s.groupby(["yr", "status", "ok", "dk"], sort=False, dropna=False).agg(c=("c", "sum"), n=("n", "sum"))
+        return g.reset_index()
+    n_units = len(spec.lookup.units)
+    st = s["status"].to_numpy()
+    pair = s["ok"].to_numpy() * n_units + s["dk"].to_numpy()
+    key = np.where(st == _OK, pair, np.where(st == _ZERO, n_units * n_units + pair, -st.astype(np.int64)))
+    g = pd.DataFrame({"yr": s["yr"].to_numpy(), "key": key, "c": s["c"].to_numpy(), "n": np.ones(len(st), np.int64)})
+    return g.groupby(["yr", "key"], sort=False).agg(c=("c", "sum"), n=("n", "sum")).reset_index()
 
 
 def _frame_examples(df: pd.DataFrame, spec: _Spec, status: int, limit: int) -> pd.DataFrame:
     s = _frame_status(df, spec)
     m = np.flatnonzero(s["status"].to_numpy() == status)[:limit]
-    file = df["__file"].to_numpy()[m] if "__file" in df.columns else np.full(len(m), None)
+    file = df["__file"].astype(object).to_numpy()[m] if "__file" in df.columns else np.full(len(m), None)
     ids = {k: df[col].astype(object).to_numpy()[m] for k, col in (("o", spec.origin), ("d", spec.destination))}
     return pd.DataFrame({"file": file, "year": s["yr"].to_numpy()[m], "origin": ids["o"],
                          "destination": ids["d"], "count": s["c"].to_numpy()[m]})
@@ -723,17 +762,23 @@ def _frame_examples(df: pd.DataFrame, spec: _Spec, status: int, limit: int) -> p
 def _frame_unknown(df: pd.DataFrame, spec: _Spec) -> pd.DataFrame:
     if spec.lookup is None:
         return pd.DataFrame({"id": pd.Series([], dtype=object)})
-    fi = pd.Index(spec.lookup.fine)
     vals = []
     for col in (spec.origin, spec.destination):
         s = df[col].dropna()
         k = pd.to_numeric(s).to_numpy(dtype=np.int64) if spec.kind == "int" else s.astype(str).to_numpy(dtype=object)
-        vals.append(k[fi.get_indexer(k) < 0])
+        vals.append(k[spec.lookup.codes(k, spec.kind) < 0])
     u = pd.unique(np.concatenate(vals)) if vals else np.array([])
     return pd.DataFrame({"id": pd.Series(u, dtype=np.int64 if spec.kind == "int" else object)})
 
 
-def _raw_from_frame(g: pd.DataFrame) -> _Raw:
+def _raw_from_frame(g: pd.DataFrame, spec: _Spec) -> _Raw:
+    if "key" in g.columns:  # packed keys (see _frame_aggregate)
+        n_units = len(spec.lookup.units)
+        key = g["key"].to_numpy(dtype=np.int64)
+        status = np.where(key < 0, -key, np.where(key >= n_units * n_units, _ZERO, _OK)).astype(np.int8)
+        pair = np.where(key < 0, 0, key % (n_units * n_units))
+        return _Raw(year=g["yr"].to_numpy(dtype=np.int64), status=status, o=pair // n_units, d=pair % n_units,
+                    count=g["c"].to_numpy(dtype=float), rows=g["n"].to_numpy(dtype=np.int64))
     return _Raw(year=g["yr"].to_numpy(dtype=np.int64), status=g["status"].to_numpy(dtype=np.int8),
                 o=g["ok"].to_numpy(), d=g["dk"].to_numpy(), count=g["c"].to_numpy(dtype=float),
                 rows=g["n"].to_numpy(dtype=np.int64))
@@ -757,8 +802,13 @@ def _columns(spec: _Spec) -> list[str]:
     return [spec.origin, spec.destination, spec.value] + ([spec.year_column] if spec.year_column else [])
 
 
+def _file_column(path: str, files: Sequence[str], n: int) -> pd.Categorical:
+    """The source file of each row, as a categorical over all the files (1 byte per row)."""
+    return pd.Categorical.from_codes(np.full(n, list(files).index(path), dtype=np.int32), categories=list(files))
+
+
 def _read_parquet_piece(piece: tuple[str, tuple[int, ...] | None], use: list[str], year_column: str | None,
-                        years: tuple[int, ...] | None) -> pd.DataFrame:
+                        years: tuple[int, ...] | None, files: Sequence[str]) -> pd.DataFrame:
     """Row groups of one Parquet file as pandas; integer ids stay int64 even with nulls."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -773,7 +823,7 @@ def _read_parquet_piece(piece: tuple[str, tuple[int, ...] | None], use: list[str
                 pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.Int64Dtype(), pa.uint16(): pd.Int64Dtype(),
                 pa.uint32(): pd.Int64Dtype(), pa.uint64(): pd.UInt64Dtype()}
     df = t.to_pandas(types_mapper=nullable.get)
-    df["__file"] = path
+    df["__file"] = _file_column(path, files, len(df))
     return df
 
 
@@ -781,7 +831,7 @@ def _read_csv_file(path: str, use: list[str], spec: _Spec) -> pd.DataFrame:
     df = pd.read_csv(path, usecols=use, sep=_csv_sep(path), dtype={spec.origin: str, spec.destination: str})
     if spec.years is not None:
         df = df[pd.to_numeric(df[spec.year_column]).isin(list(spec.years))]
-    df["__file"] = path
+    df["__file"] = _file_column(path, spec.files, len(df))
     return df
 
 
@@ -811,7 +861,7 @@ class _Pandas:
         self.spec = spec
         cols = {c: k for c, k in _schema(spec.files, spec.fmt).items() if c in _columns(spec)}
         rows, need = _estimate_rows_bytes(spec.files, spec.fmt, cols)
-        need *= 3  # the table, the status / key columns and the group-by
+        need *= 6  # the table, status and key columns, the group-by (measured: 10^7 rows of 4 integer columns, 2.1 GB)
         budget = memory_limit if memory_limit is not None else _available_memory()
         if need > budget:
             src = f"{rows:,} rows" if rows is not None else f"{len(spec.files)} CSV file(s)"
@@ -828,7 +878,8 @@ class _Pandas:
             use = _columns(spec)
             try:
                 if spec.fmt == "parquet":
-                    parts = [_read_parquet_piece((f, None), use, spec.year_column, spec.years) for f in spec.files]
+                    parts = [_read_parquet_piece((f, None), use, spec.year_column, spec.years, spec.files)
+                             for f in spec.files]
                 else:
                     parts = [_read_csv_file(f, use, spec) for f in spec.files]
             except MemoryError as e:  # pragma: no cover - depends on the machine
@@ -837,7 +888,7 @@ class _Pandas:
         return self._df
 
     def aggregate(self) -> _Raw:
-        return _raw_from_frame(_frame_aggregate(self.frame(), self.spec))
+        return _raw_from_frame(_frame_aggregate(self.frame(), self.spec), self.spec)
 
     def examples(self, status: int, limit: int = 10) -> pd.DataFrame:
         return _frame_examples(self.frame(), self.spec, status, limit)
@@ -861,8 +912,9 @@ class _Dask:
         use = _columns(spec)
         if spec.fmt == "parquet":
             pieces = _parquet_pieces(spec.files)
-            meta = _read_parquet_piece((spec.files[0], ()), use, spec.year_column, spec.years)
-            ddf = dd.from_map(_read_parquet_piece, pieces, args=(use, spec.year_column, spec.years), meta=meta,
+            meta = _read_parquet_piece((spec.files[0], ()), use, spec.year_column, spec.years, spec.files)
+            ddf = dd.from_map(_read_parquet_piece, pieces, args=(use, spec.year_column, spec.years, spec.files),
+                              meta=meta,
                               label="read-od-parquet", enforce_metadata=False)
         else:
             seps = {_csv_sep(f) for f in spec.files}
@@ -873,8 +925,9 @@ class _Dask:
                 if spec.years is not None:
                     ddf = ddf[ddf[spec.year_column].isin(list(spec.years))]
             else:  # files with different separators: one partition per file
-                meta = _read_csv_file(spec.files[0], use, spec).iloc[:0]
-                ddf = dd.from_map(_read_csv_file, spec.files, args=(use, spec), meta=meta, label="read-od-csv",
+                light = replace(spec, lookup=None)  # the readers need no lookup: keep the tasks small
+                meta = _read_csv_file(spec.files[0], use, light).iloc[:0]
+                ddf = dd.from_map(_read_csv_file, spec.files, args=(use, light), meta=meta, label="read-od-csv",
                                   enforce_metadata=False)
         self.ddf = ddf
         self.spec_d = dask.delayed(spec, pure=True)  # the lookup travels once per worker, not once per task
@@ -885,7 +938,7 @@ class _Dask:
                 return tuple(self.client.compute(list(objs), sync=True))
             kw = {"num_workers": self.threads} if self.threads else {}
             return self.dask.compute(*objs, **kw)
-        except MemoryError as e:  # pragma: no cover - depends on the machine
+        except MemoryError as e:
             raise InputError("dask ran out of memory: give the workers more memory, use smaller partitions "
                              "(blocksize=) or engine='duckdb' (out of core on one machine)") from e
         except Exception as e:
@@ -898,16 +951,18 @@ class _Dask:
             raise
 
     def aggregate(self) -> _Raw:
-        key = np.int64 if self.spec.lookup is not None else object
-        meta = pd.DataFrame({"yr": pd.Series([], dtype=np.int64), "status": pd.Series([], dtype=np.int8),
-                             "ok": pd.Series([], dtype=key), "dk": pd.Series([], dtype=key),
-                             "c": pd.Series([], dtype=float), "n": pd.Series([], dtype=np.int64)})
+        if self.spec.lookup is not None:
+            keys = ["yr", "key"]
+            cols = {"yr": np.int64, "key": np.int64}
+        else:
+            keys = ["yr", "status", "ok", "dk"]
+            cols = {"yr": np.int64, "status": np.int8, "ok": object, "dk": object}
+        meta = pd.DataFrame({k: pd.Series([], dtype=t) for k, t in {**cols, "c": float, "n": np.int64}.items()})
         parts = self.ddf.map_partitions(_frame_aggregate, self.spec_d, meta=meta)
         n_out = max(1, self.ddf.npartitions // 8)
-        g = parts.groupby(["yr", "status", "ok", "dk"], dropna=False, sort=False).agg(
-            {"c": "sum", "n": "sum"}, split_out=n_out).reset_index()
+        g = parts.groupby(keys, dropna=False, sort=False).agg({"c": "sum", "n": "sum"}, split_out=n_out).reset_index()
         (res,) = self._compute(g)
-        return _raw_from_frame(res)
+        return _raw_from_frame(res, self.spec)
 
     def examples(self, status: int, limit: int = 10) -> pd.DataFrame:
         meta = pd.DataFrame({"file": pd.Series([], dtype=object), "year": pd.Series([], dtype=np.int64),
