@@ -18,6 +18,10 @@ Three parts, each measurement in its own subprocess so that the peak resident se
 (c) Growth with N (``--growth``, default 10^3, 10^4, 10^5, 10^6 units; 100 OD rows and 20
     fine zones per unit): time and peak memory of the weights and of the model steps,
     plotted log-log.
+(d) Where the ML spatial lag does not fit (N = 10^6: its sparse LU needs more than the
+    16 GB cap): VRA + spatial 2SLS (``fit_gmm(model="gmm_lag")``, spreg ``GM_Lag``,
+    sparse products only) on N = ``--gmm-units`` x T = ``--gmm-T`` (default 10^6 x 2),
+    y simulated from the same SAR model.
 
 Synthetic data are written once (in chunks) under ``--data-dir`` (default
 ``/tmp/geoattr_bench_scale``) and reused; ``--clean`` deletes them at the end.  Results go
@@ -140,19 +144,19 @@ def _progress(step: str) -> None:
     print(f"progress: {step} done, peak RSS {_rss_gb():.2f} GB", file=sys.stderr, flush=True)
 
 
-def worker_model(p: dict) -> dict:
+def _cap(p: dict) -> None:
     if p.get("memory_cap_gb"):  # address-space cap: a MemoryError instead of a machine out of memory
         cap = int(p["memory_cap_gb"] * 1e9)
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+
+def _model_data(p: dict):
+    """W from the saved weights, VRA lags 0-2 by ``vra_sparse`` (timed), centrality, X and the truth."""
     import numpy as np
     import pandas as pd
     from scipy import sparse
-    from scipy.sparse.linalg import splu
 
     from geoattr.datasets.large import gravity_jobs, gravity_units
-    from geoattr.models.ols import LeastSquares
-    from geoattr.models.spatial import fit_spatial
-    from geoattr.variables import Design
     from geoattr.weights.large import CommutingMatrix, vra_sparse
 
     z = np.load(p["weights"])
@@ -180,6 +184,25 @@ def worker_model(p: dict) -> dict:
     beta = np.array([0.1, 0.15, 0.1, 0.05, 0.5])
     rho = 0.3
     W = cm.without_diagonal()  # the spatial-lag W: off-diagonal shares renormalised (MODEL.md)
+    idx = pd.MultiIndex.from_arrays([np.tile(np.asarray(ids, dtype=object), T),
+                                     np.repeat(np.arange(2003, 2003 + T), N)], names=["unit", "year"])
+    out["true"] = dict(zip([*names, "rho"], [*beta.tolist(), rho]))
+    return out, W, X, names, beta, rho, idx
+
+
+def worker_model(p: dict) -> dict:
+    _cap(p)
+    import numpy as np
+    import pandas as pd
+    from scipy import sparse
+    from scipy.sparse.linalg import splu
+
+    from geoattr.models.ols import LeastSquares
+    from geoattr.models.spatial import fit_spatial
+    from geoattr.variables import Design
+
+    out, W, X, names, beta, rho, idx = _model_data(p)
+    N, T = out["units"], out["T"]
     t1 = time.perf_counter()
     lu = splu(sparse.identity(N, format="csc") - rho * W.matrix.tocsc())
     rng = np.random.default_rng(1)
@@ -190,8 +213,6 @@ def worker_model(p: dict) -> dict:
     _progress(f"simulate y ({out['simulate_seconds']:.1f} s)")
 
     t2 = time.perf_counter()
-    idx = pd.MultiIndex.from_arrays([np.tile(np.asarray(ids, dtype=object), T), np.repeat(np.arange(2003, 2003 + T), N)],
-                                    names=["unit", "year"])
     ys = pd.Series(y, index=idx, name="y")
     Xd = pd.DataFrame(X, index=idx, columns=names)
     design = Design(y=ys, X=Xd, population=pd.Series(1.0, index=idx), spec="2019+sim", level="unit",
@@ -204,7 +225,6 @@ def worker_model(p: dict) -> dict:
     out["sar_seconds"] = time.perf_counter() - t3
     out["model_seconds"] = out["vra_seconds"] + out["ols_seconds"] + out["sar_seconds"]
     out["peak_rss_gb"] = _rss_gb()
-    out["true"] = dict(zip([*names, "rho"], [*beta.tolist(), rho]))
     out["sar_estimate"] = {k: float(v) for k, v in sar.params.items()}
     out["sar_se"] = {k: float(v) for k, v in sar.bse.items()}
     out["ols_estimate"] = {k: float(v) for k, v in ols.params.items()}
@@ -212,8 +232,41 @@ def worker_model(p: dict) -> dict:
     return out
 
 
+def worker_gmm(p: dict) -> dict:
+    """VRA + spatial 2SLS (``fit_gmm(model="gmm_lag")``, spreg GM_Lag): sparse products only."""
+    _cap(p)
+    import numpy as np
+    import pandas as pd
+
+    from geoattr.models.spatial import fit_gmm
+
+    out, W, X, names, beta, rho, idx = _model_data(p)
+    N, T = out["units"], out["T"]
+    t1 = time.perf_counter()
+    rng = np.random.default_rng(1)
+    ys = []
+    for t in range(T):  # y = (I - rho W)^-1 (X b + e) by its Neumann series: rho^41 < 1e-21
+        u = X[t * N:(t + 1) * N] @ beta + rng.normal(0.0, 1.0, N)
+        y, term = u.copy(), u
+        for _ in range(40):
+            term = rho * (W.matrix @ term)
+            y += term
+        ys.append(y)
+    out["simulate_seconds"] = time.perf_counter() - t1
+    _progress(f"simulate y ({out['simulate_seconds']:.1f} s)")
+    t2 = time.perf_counter()
+    r = fit_gmm(pd.Series(np.concatenate(ys), index=idx), pd.DataFrame(X, index=idx, columns=names), W,
+                model="gmm_lag")
+    out["gmm_seconds"] = time.perf_counter() - t2
+    out["model_seconds"] = out["vra_seconds"] + out["gmm_seconds"]
+    out["peak_rss_gb"] = _rss_gb()
+    out["gmm_estimate"] = {k: float(v) for k, v in r.params.items()}
+    out["gmm_se"] = {k: float(np.sqrt(r.cov.loc[k, k])) for k in r.params.index}
+    return out
+
+
 WORKERS = {"gen": worker_gen, "weights": worker_weights, "today": worker_today,
-           "from_adjacency": worker_from_adjacency, "model": worker_model}
+           "from_adjacency": worker_from_adjacency, "model": worker_model, "gmm": worker_gmm}
 
 
 # ----------------------------------------------------------------------------- driver
@@ -256,12 +309,14 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--memory-limit", default="3GB", help="DuckDB memory_limit (default 3GB: process under 4 GB)")
     ap.add_argument("--data-dir", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "geoattr_bench_scale"))
-    ap.add_argument("--skip", default="", help="comma-separated parts to skip: a,compare,b,c")
+    ap.add_argument("--skip", default="", help="comma-separated parts to skip: a,compare,b,c,d")
     ap.add_argument("--pandas-full", action="store_true", help="also run the pandas engine on --rows")
     ap.add_argument("--out", default=str(HERE / "results_scale.json"))
     ap.add_argument("--plot", default=str(HERE / "scale_loglog.png"))
     ap.add_argument("--model-memory-cap", type=float, default=16.0,
                     help="address-space cap (GB) of the model workers, so N = 10^6 fails cleanly if it does not fit")
+    ap.add_argument("--gmm-units", default="1e6", help="units of part (d), the spatial 2SLS (default 10^6)")
+    ap.add_argument("--gmm-T", type=int, default=2, help="years of part (d) (default 2)")
     ap.add_argument("--update", action="store_true", help="update the parts run in an existing --out file")
     ap.add_argument("--clean", action="store_true", help="delete the generated data at the end")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -354,6 +409,19 @@ def main() -> None:
         res["c_growth"] = growth
         _plot(growth, args.plot)
         res["plot"] = os.path.relpath(args.plot, HERE.parent)
+
+    if "d" not in skip:
+        # N = 10^6 where the ML spatial lag does not fit (c): spatial 2SLS on a short panel
+        n, T = int(float(args.gmm_units)), args.gmm_T
+        r_, f_ = 100 * n, 20 * n
+        print(f"(d) spatial 2SLS, N = {n:,} x T = {T}", flush=True)
+        run("gen", _p(args, r_, n, f_))
+        wf = _dataset(_p(args, r_, n, f_)) / "weights.npz"
+        if not wf.exists():
+            run("weights", _p(args, r_, n, f_, engine="duckdb", save=str(wf)))
+        d = run("gmm", {"weights": str(wf), "units": n, "T": T, "memory_cap_gb": args.model_memory_cap})
+        _show("VRA + spatial 2SLS (fit_gmm, gmm_lag)", d)
+        res["d_gmm"] = d
 
     out = Path(args.out)
     out.write_text(json.dumps(res, indent=1) + "\n")

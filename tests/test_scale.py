@@ -517,3 +517,25 @@ def test_other_dask_errors_pass_through(od):
     with pytest.raises(RuntimeError, match="scheduler gone"):
         L.commuting_from_files(path, lookup=lookup, year=2020, engine="dask",
                                client=_FailingClient(RuntimeError("scheduler gone")), as_graph=False)
+
+
+@pytest.mark.parametrize("model, advice", [("sar", "gmm_lag"), ("sem", "gmm_error")])
+def test_ml_out_of_memory_names_the_gmm_alternative(monkeypatch, model, advice):
+    """A log-determinant LU that does not fit gives the estimator to switch to, not a bare MemoryError."""
+    from geoattr.models import _ml
+    from geoattr.models.spatial import fit_spatial
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 1012. MiB")
+
+    monkeypatch.setattr(_ml, "ml_lag", no_memory)
+    monkeypatch.setattr(_ml, "ml_error", no_memory)
+    n = 50
+    ids = pd.Index([f"u{i}" for i in range(n)])
+    m = sparse.csr_matrix((np.full(n, 1.0), (np.arange(n) + 1) % n, np.arange(n + 1)), shape=(n, n))
+    idx = pd.MultiIndex.from_product([ids, [2019, 2020]], names=["unit", "year"])
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"const": 1.0, "x": rng.normal(size=2 * n)}, index=idx)
+    with pytest.raises(InputError, match=rf"maximum likelihood '{model}' ran out of memory: the sparse LU of "
+                                         rf"I - rho W \(50 units, 50 edges\) does not fit\. Use model='{advice}'"):
+        fit_spatial(pd.Series(rng.normal(size=2 * n), index=idx), X, L.CommutingMatrix(matrix=m, ids=ids), model=model)

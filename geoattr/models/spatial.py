@@ -10,6 +10,9 @@ same log-determinants.  Pooled panels apply W within each year
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import warnings
 from typing import Any
 
@@ -249,16 +252,27 @@ def fit_spatial(
 
         engine = _ml.ml_lag if model in ("sar", "sdm") else _ml.ml_error
         T = int(units_per_year.size)
-        if Wu is not None and T > 1:
-            # balanced pooled panel: stack period by period and let the engine work on one N x N block
-            pos = pd.Series(np.arange(len(y)), index=y.index)
-            order = pos.reindex(_year_major(graph.unique_ids, sorted(units_per_year.index))).to_numpy()
-            r = engine(ya[order], Xa[order], Wu, method=method, periods=T)
-            inverse = np.empty_like(order)
-            inverse[order] = np.arange(len(order))
-        else:
-            order = inverse = None
-            r = engine(ya, Xa, W, method=method)
+        try:
+            if Wu is not None and T > 1:
+                # balanced pooled panel: stack period by period and let the engine work on one N x N block
+                pos = pd.Series(np.arange(len(y)), index=y.index)
+                order = pos.reindex(_year_major(graph.unique_ids, sorted(units_per_year.index))).to_numpy()
+                r = engine(ya[order], Xa[order], Wu, method=method, periods=T)
+                inverse = np.empty_like(order)
+                inverse[order] = np.arange(len(order))
+            else:
+                order = inverse = None
+                r = engine(ya, Xa, W, method=method)
+        except MemoryError as exc:
+            n_block = (Wu if Wu is not None and T > 1 else W).shape[0]
+            nnz = (Wu if Wu is not None and T > 1 else W).nnz
+            gmm = "gmm_lag" if model in ("sar", "sdm") else "gmm_error"
+            raise InputError(
+                f"maximum likelihood {model!r} ran out of memory: the sparse LU of I - rho W "
+                f"({n_block:,} units, {nnz:,} edges) does not fit. Use model={gmm!r} "
+                "(spatial GMM: sparse products only, no log-determinant), sparser weights "
+                "(top_k=, min_share=) or a machine with more memory"
+            ) from exc
         par = "rho" if model in ("sar", "sdm") else "lambda"
         pnames = names + [par]
         params = pd.Series(np.asarray(r.params, dtype=float), index=pnames)
@@ -369,13 +383,15 @@ def fit_gmm(
                 raise InputError("endogenous regressors need instruments=")
             kw = {"yend": endog.reindex(y.index).to_numpy(dtype=float),
                   "q": instruments.reindex(y.index).to_numpy(dtype=float)}
-        m = spreg.GM_Lag(ya, xa, w=w, robust=robust, spat_diag=False, **kw)
+        with contextlib.redirect_stdout(io.StringIO()):  # spreg 1.9 prints the class name from its summary
+            m = spreg.GM_Lag(ya, xa, w=w, robust=robust, spat_diag=False, **kw)
         names = ["const", *xcols, *([] if endog is None else list(endog.columns)), "rho"]
         par = "rho"
     else:
         if endog is not None:
             raise InputError("gmm_error takes no endogenous regressors here; use gmm_lag or model='iv'")
-        m = spreg.GM_Error_Het(ya, xa, w=w)
+        with contextlib.redirect_stdout(io.StringIO()):
+            m = spreg.GM_Error_Het(ya, xa, w=w)
         names = ["const", *xcols, "lambda"]
         par = "lambda"
     params = pd.Series(np.asarray(m.betas).ravel(), index=names, name="estimate")
