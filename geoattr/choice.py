@@ -75,7 +75,6 @@ import math
 import platform
 import re
 import time
-import tomllib
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -1896,16 +1895,9 @@ def load_choice_config(path: str | Path) -> dict[str, Any]:
         The configuration with ``_config_dir`` (the file's folder, against which a
         relative ``[data] path`` is resolved).
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"configuration file {str(path)!r} does not exist")
-    try:
-        cfg = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise InputError(f"{path}: not valid TOML: {err}") from err
-    check_choice_config(cfg)
-    cfg["_config_dir"] = str(path.resolve().parent)
-    return cfg
+    from geoattr.io.readers import read_toml
+
+    return read_toml(path, check_choice_config)
 
 
 def check_choice_config(cfg: Mapping[str, Any]) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import platform
 import time
-import tomllib
 import warnings
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
@@ -78,16 +77,9 @@ def load_config(path: str | Path) -> dict[str, Any]:
         The configuration with ``_config_dir`` set to the file's folder (relative data
         paths are resolved against it unless ``--data-dir`` is given).
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"configuration file {str(path)!r} does not exist")
-    try:
-        cfg = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise InputError(f"{path}: not valid TOML: {err}") from err
-    check_config(cfg)
-    cfg["_config_dir"] = str(path.resolve().parent)
-    return cfg
+    from geoattr.io.readers import read_toml
+
+    return read_toml(path, check_config)
 
 
 def check_config(cfg: Mapping[str, Any]) -> None:

@@ -149,3 +149,30 @@ def save_artifact(tmp_path):
         return shot, copy
 
     return save
+
+
+def make_result(
+    params: dict[str, float], se: dict[str, float], *, nobs=120, loglik=-200.5, r2=0.4321
+):
+    """A RegressionResults for the table and figure tests.
+
+    Diagonal covariance and normal p-values, so stars and intervals are known by hand.
+    """
+    from geoattr.models.results import RegressionResults
+
+    idx = list(params)
+    empty = pd.Series(dtype=float)
+    return RegressionResults(
+        params=pd.Series(params),
+        cov=pd.DataFrame(np.diag([se[k] ** 2 for k in idx]), index=idx, columns=idx),
+        y=empty,
+        fitted_values=empty,
+        resids=empty,
+        nobs=nobs,
+        df_resid=nobs - len(idx),
+        loglik=loglik,
+        rsquared=r2,
+        model="ols",
+        cov_type="unadjusted",
+        dist="normal",
+    )

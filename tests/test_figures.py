@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 import geoattr
+from conftest import make_result
 from geoattr.exceptions import InputError
 from geoattr.figures import (
     coefficients_over_time,
@@ -19,7 +20,6 @@ from geoattr.figures import (
     observed_vs_expected,
     ranking_bars,
 )
-from geoattr.models.results import RegressionResults
 
 Z95 = 1.959964
 
@@ -235,25 +235,6 @@ def test_decomposition_waterfall_on_decompose(synthetic_data):
     assert abs(ax.patches[-1].get_height() - observed) < 1e-9
     last = ax.patches[-2]
     assert abs(last.get_y() + last.get_height() - observed) < 1e-6  # the components reach the total
-
-
-def make_result(params: dict[str, float], se: dict[str, float]) -> RegressionResults:
-    idx = list(params)
-    empty = pd.Series(dtype=float)
-    return RegressionResults(
-        params=pd.Series(params),
-        cov=pd.DataFrame(np.diag([se[k] ** 2 for k in idx]), index=idx, columns=idx),
-        y=empty,
-        fitted_values=empty,
-        resids=empty,
-        nobs=100,
-        df_resid=97,
-        loglik=-1.0,
-        rsquared=0.5,
-        model="ols",
-        cov_type="unadjusted",
-        dist="normal",
-    )
 
 
 def test_forest_plot():

@@ -10,32 +10,10 @@ import pytest
 from scipy import stats
 
 import geoattr
+from conftest import make_result
 from geoattr.compare import Comparison
 from geoattr.exceptions import InputError
-from geoattr.models.results import RegressionResults
 from geoattr.tables import comparison_table, ranking_table, regression_table
-
-
-def make_result(
-    params: dict[str, float], se: dict[str, float], *, nobs=120, loglik=-200.5, r2=0.4321
-):
-    """A RegressionResults with a diagonal covariance and normal p-values (known by hand)."""
-    idx = list(params)
-    empty = pd.Series(dtype=float)
-    return RegressionResults(
-        params=pd.Series(params),
-        cov=pd.DataFrame(np.diag([se[k] ** 2 for k in idx]), index=idx, columns=idx),
-        y=empty,
-        fitted_values=empty,
-        resids=empty,
-        nobs=nobs,
-        df_resid=nobs - len(idx),
-        loglik=loglik,
-        rsquared=r2,
-        model="ols",
-        cov_type="unadjusted",
-        dist="normal",
-    )
 
 
 @pytest.fixture

@@ -264,8 +264,8 @@ def fit_spatial(
                 order = inverse = None
                 r = engine(ya, Xa, W, method=method)
         except MemoryError as exc:
-            n_block = (Wu if Wu is not None and T > 1 else W).shape[0]
-            nnz = (Wu if Wu is not None and T > 1 else W).nnz
+            block = Wu if Wu is not None and T > 1 else W
+            n_block, nnz = block.shape[0], block.nnz
             gmm = "gmm_lag" if model in ("sar", "sdm") else "gmm_error"
             raise InputError(
                 f"maximum likelihood {model!r} ran out of memory: the sparse LU of I - rho W "
