@@ -11,40 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["Accounting", "RowAccount", "format_ids"]
-
-
-def _plain(v: Any) -> Any:
-    """numpy scalars (also inside tuples) as plain Python values, for readable messages."""
-    if isinstance(v, tuple):
-        return tuple(_plain(x) for x in v)
-    return v.item() if hasattr(v, "item") and not isinstance(v, (str, bytes)) else v
-
-
-def format_ids(ids: Any, limit: int = 10) -> str:
-    """Format a collection of ids for an error message, listing at most ``limit``.
-
-    Parameters
-    ----------
-    ids : iterable
-        The offending ids (or row labels).
-    limit : int, default 10
-        How many to list before summarising the rest as "... and N more".
-
-    Returns
-    -------
-    str
-        For example ``"'0301', '1103' and 3 more"``.
-    """
-    ids = [_plain(i) for i in ids]
-    try:
-        ids = sorted(ids, key=str)
-    except TypeError:  # pragma: no cover - mixed unsortable types
-        pass
-    shown = ", ".join(repr(i) for i in ids[:limit])
-    if len(ids) > limit:
-        shown += f" and {len(ids) - limit} more"
-    return shown
+__all__ = ["Accounting", "RowAccount"]
 
 
 @dataclass

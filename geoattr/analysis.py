@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from geoattr.accounting import format_ids
+from geoattr._format import format_ids
 from geoattr.data import PanelData
 from geoattr.exceptions import InputError
 from geoattr.models.ols import AttractivenessResults, LeastSquares, estimate

@@ -10,7 +10,7 @@ from typing import Literal
 
 import pandas as pd
 
-from geoattr.accounting import format_ids
+from geoattr._format import format_ids
 from geoattr.exceptions import InputError
 from geoattr.models.ols import AttractivenessResults
 

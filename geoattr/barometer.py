@@ -26,7 +26,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from geoattr.accounting import Accounting, format_ids
+from geoattr._format import format_ids
+from geoattr.accounting import Accounting
 from geoattr.data import PanelData
 from geoattr.exceptions import DroppedRowsWarning, InputError
 from geoattr.models.ols import CovType, LeastSquares

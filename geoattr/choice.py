@@ -88,7 +88,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from geoattr.accounting import Accounting, format_ids
+from geoattr._format import format_ids
+from geoattr.accounting import Accounting
 from geoattr.exceptions import ConvergenceWarning, DroppedRowsWarning, GeoattrWarning, InputError
 
 __all__ = [

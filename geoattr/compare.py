@@ -27,7 +27,8 @@ from geoattr.exceptions import GeoattrWarning, InputError
 from geoattr.models.diagnostics import lm_tests, moran_residuals, panel_weights
 from geoattr.models.ols import LeastSquares
 from geoattr.models.panel import fit_panel
-from geoattr.models.results import RegressionResults, _stars
+from geoattr._format import stars as _stars
+from geoattr.models.results import RegressionResults
 from geoattr.variables import Design, build_design
 
 __all__ = ["compare", "Comparison", "GRID_MODELS"]
@@ -70,7 +71,7 @@ class Comparison:
 
     def to_latex(self, *, precision: int = 3, stars: bool = True) -> str:
         """Booktabs LaTeX: coefficients with stars, standard errors in parentheses below."""
-        from geoattr.models.results import _tex
+        from geoattr._format import escape_latex as _tex
 
         cols = list(self.table.columns)
         lines = ["\\begin{tabular}{l" + "c" * len(cols) + "}", "\\toprule",
@@ -247,7 +248,7 @@ def compare(
         if err is not None:
             errors[name] = err
             continue
-        res.notes.extend(caught)
+        res = res.replace(add_notes=caught) if caught else res
         results[name], rmse[name], designs[name] = res, score, d
     if errors:
         warnings.warn(f"{len(errors)} model(s) could not be estimated: {errors}", GeoattrWarning, stacklevel=2)

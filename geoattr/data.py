@@ -15,7 +15,8 @@ from typing import Any, Literal
 import geopandas as gpd
 import pandas as pd
 
-from geoattr.accounting import Accounting, format_ids
+from geoattr._format import format_ids
+from geoattr.accounting import Accounting
 from geoattr.exceptions import DroppedRowsWarning, InputError
 from geoattr.io import validation as val
 

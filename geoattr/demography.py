@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from geoattr.accounting import format_ids
+from geoattr._format import format_ids
 from geoattr.exceptions import InputError
 from geoattr.io import validation as val
 

@@ -23,11 +23,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from geoattr.accounting import Accounting, format_ids
+from geoattr._format import format_ids
+from geoattr.accounting import Accounting
 from geoattr.exceptions import DroppedRowsWarning, InputError
 from geoattr.io import validation as val
 from geoattr.models.ols import CovType, LeastSquares
-from geoattr.models.results import RegressionResults, _stars
+from geoattr._format import stars as _stars
+from geoattr.models.results import RegressionResults
 from geoattr.variables import Design
 
 __all__ = ["drivers", "DriversResults"]

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geoattr.accounting import format_ids
+from geoattr._format import format_ids
 from geoattr.exceptions import InputError
 from geoattr.io import validation as val
 

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geoattr.accounting import format_ids
+from geoattr._format import format_ids
 from geoattr.exceptions import InputError
 
 __all__ = ["write_tables", "write_figures", "write_report", "write_profiles", "profile_file_name"]

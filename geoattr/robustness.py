@@ -55,9 +55,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from geoattr.accounting import format_ids
+from geoattr._format import format_ids
 from geoattr.data import PanelData
 from geoattr.exceptions import GeoattrWarning, InputError
+from geoattr.models.least_squares import LeastSquaresFit, least_squares, normalised_weights
 from geoattr.models.ols import AttractivenessResults, LeastSquares, estimate
 from geoattr.variables import Design, build_design
 
@@ -105,80 +106,6 @@ def _rng(seed: int, stream: int, r: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(stream, r)))
 
 
-@dataclass(frozen=True)
-class _Fit:
-    """Fast least-squares fit (linearmodels' PooledOLS conventions)."""
-
-    params: np.ndarray
-    cov: np.ndarray | None
-    r2: float
-    loglik: float
-    nobs: int
-    df_resid: int
-
-
-def _normalised(w: np.ndarray | None) -> np.ndarray | None:
-    return None if w is None else np.asarray(w, dtype=float) / float(np.mean(w))
-
-
-def _ols(
-    X: np.ndarray,
-    y: np.ndarray,
-    *,
-    weights: np.ndarray | None = None,
-    groups: np.ndarray | None = None,
-    cov_type: str | None = "clustered",
-) -> _Fit:
-    """(Weighted) least squares with linearmodels' covariance, R² and log-likelihood.
-
-    ``weights`` are normalised to mean 1 and the rows multiplied by their square root
-    (as linearmodels does); ``clustered``: ``(X'X)^-1 (sum_g s_g s_g') (X'X)^-1 n/(n-k)``
-    with ``s_g`` the cluster sums of the scores; ``robust``: White's sandwich scaled by
-    ``n/(n-k)``; ``unadjusted``: ``s2 (X'X)^-1`` with ``s2 = SSR/(n-k)``; ``None``: no
-    covariance.  The log-likelihood adds ``0.5 sum log w`` for weighted fits.
-    """
-    n, k = X.shape
-    w = _normalised(weights)
-    if w is None:
-        Xw, yw = X, y
-    else:
-        sw = np.sqrt(w)
-        Xw, yw = X * sw[:, None], y * sw
-    b, _, rank, _ = np.linalg.lstsq(Xw, yw, rcond=None)
-    if rank < k:
-        raise np.linalg.LinAlgError(f"the regressors are collinear (rank {rank} of {k})")
-    e = yw - Xw @ b
-    ssr = float(e @ e)
-    has_const = bool(np.any(np.all(X == 1.0, axis=0)))
-    if has_const:
-        ww = np.ones(n) if w is None else w
-        ybar = float((ww * y).sum() / ww.sum())
-        tss = float((ww * (y - ybar) ** 2).sum())
-    else:
-        tss = float(yw @ yw)
-    loglik = -n / 2 * (math.log(2 * math.pi) + math.log(ssr / n) + 1)
-    if w is not None:
-        loglik += 0.5 * float(np.log(w).sum())
-    cov = None
-    if cov_type is not None:
-        A = np.linalg.inv(Xw.T @ Xw)
-        if cov_type == "clustered":
-            codes = pd.factorize(groups)[0] if groups is not None else np.arange(n)
-            S = np.zeros((codes.max() + 1, k))
-            np.add.at(S, codes, Xw * e[:, None])
-            cov = A @ (S.T @ S) @ A * n / (n - k)
-        elif cov_type == "robust":
-            Z = Xw * e[:, None]
-            cov = A @ (Z.T @ Z) @ A * n / (n - k)
-        elif cov_type == "unadjusted":
-            cov = A * ssr / (n - k)
-        else:
-            raise ValueError(f"the fast path has no cov_type {cov_type!r}")
-        cov = (cov + cov.T) / 2
-    return _Fit(params=b, cov=cov, r2=1 - ssr / tss if tss > 0 else float("nan"), loglik=loglik, nobs=n,
-                df_resid=n - k)
-
-
 @dataclass
 class _Problem:
     """The estimation design in cluster-sum form, built once for every replication."""
@@ -209,7 +136,7 @@ def _problem(X: np.ndarray, y: np.ndarray, groups: np.ndarray, weights: np.ndarr
     G = int(codes.max()) + 1
     if G < 2:
         raise InputError("the bootstrap needs at least two clusters (estimation units)")
-    w = _normalised(weights)
+    w = normalised_weights(weights)
     Xw, yw = (X, y) if w is None else (X * np.sqrt(w)[:, None], y * np.sqrt(w))
     XtX_g = np.zeros((G, k, k))
     np.add.at(XtX_g, codes, Xw[:, :, None] * Xw[:, None, :])
@@ -568,7 +495,7 @@ def _placebo_chunk(state: _State, reps: Sequence[int]) -> np.ndarray:
         perm = _rng(state.seed, _STREAMS["placebo"], r).permutation(len(state.est_units))
         Xp = _placebo_design(state, perm)
         try:
-            f = _ols(Xp, p.y, weights=p.w, cov_type=None)
+            f = least_squares(Xp, p.y, obs_weights=p.w, cov_type=None)
         except np.linalg.LinAlgError:
             continue
         out[i, : p.k] = f.params
@@ -648,8 +575,8 @@ def _design_fit(state: _State, d: Design, *, weighted: bool | None = None) -> di
     """Coefficients, covariance and fit statistics of least squares on a design."""
     weighted = state.weighted if weighted is None else weighted
     if state.cov_type in ("clustered", "robust", "unadjusted"):
-        f = _ols(d.X.to_numpy(float), d.y.to_numpy(float),
-                 weights=d.population.to_numpy(float) if weighted else None,
+        f = least_squares(d.X.to_numpy(float), d.y.to_numpy(float),
+                 obs_weights=d.population.to_numpy(float) if weighted else None,
                  groups=d.y.index.get_level_values("unit").to_numpy(), cov_type=state.cov_type)
         terms = list(d.X.columns)
         return {"params": pd.Series(f.params, index=terms), "cov": pd.DataFrame(f.cov, index=terms, columns=terms),
@@ -1455,7 +1382,7 @@ def _robustness(data_or_fit: Any, *, spec: Any, level: Any, years: Any, estimate
     bparams, bse = _with_sum(fit.results.params, fit.results.cov)
     base_ci = _ci_rows("baseline", "baseline", bparams, bse, q, fit.results.nobs)
     coef_rows.append(base_ci)
-    base_fit = _ols(problem.X, problem.y, weights=problem.w, cov_type=None)
+    base_fit = least_squares(problem.X, problem.y, obs_weights=problem.w, cov_type=None)
     stab_rows.append({"kind": "baseline", "variant": "baseline", "nobs": fit.results.nobs, "r2": base_fit.r2,
                       "loglik": base_fit.loglik, "spearman": 1.0, "top_kept": 1.0, "bottom_kept": 1.0, "n": 1})
     terms = list(est_design.X.columns)
@@ -1523,7 +1450,7 @@ def _robustness(data_or_fit: Any, *, spec: Any, level: Any, years: Any, estimate
             cols = [i for i in range(X.shape[1]) if i not in dropped_cols]
             try:
                 if cov_type in ("clustered", "robust", "unadjusted"):
-                    f = _ols(X[:, cols], problem.y[keep], weights=None if problem.w is None else problem.w[keep],
+                    f = least_squares(X[:, cols], problem.y[keep], obs_weights=None if problem.w is None else problem.w[keep],
                              groups=problem.groups[keep], cov_type=cov_type)
                     cterms = [terms[i] for i in cols]
                     params = pd.Series(f.params, index=cterms)

@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from geoattr import weights as gw
-from geoattr.accounting import Accounting, format_ids
+from geoattr._format import format_ids
+from geoattr.accounting import Accounting
 from geoattr.data import PanelData
 from geoattr.exceptions import InputError
 

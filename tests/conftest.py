@@ -176,3 +176,18 @@ def make_result(
         cov_type="unadjusted",
         dist="normal",
     )
+
+
+@pytest.fixture(scope="session")
+def demo_output(tmp_path_factory):
+    """``geoattr demo`` run once for the session: (output folder, what it printed)."""
+    import contextlib
+    import io
+
+    from geoattr import cli
+
+    out = tmp_path_factory.mktemp("demo")
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert cli.main(["demo", "--out", str(out), "--no-progress"]) == 0
+    return out, buf.getvalue()

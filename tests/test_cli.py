@@ -16,9 +16,8 @@ TERMS = {"const", "vra", "vra_l1", "vra_l2", "centrality", "ds", "ra", "ra_l1", 
 
 
 @pytest.mark.slow
-def test_demo_writes_all_outputs(tmp_path, capsys):
-    assert cli.main(["demo", "--out", str(tmp_path), "--no-progress"]) == 0
-    printed = capsys.readouterr().out
+def test_demo_writes_all_outputs(demo_output):
+    tmp_path, printed = demo_output
     assert str(tmp_path.resolve()) in printed
     coef = pd.read_csv(tmp_path / "coefficients.csv")
     assert list(coef.columns) == ["spec", "level", "term", "estimate", "std_error", "t", "p"]

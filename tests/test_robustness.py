@@ -23,11 +23,12 @@ from geoattr.attractiveness import attractiveness, cumulate, rankings
 from geoattr.data import PanelData
 from geoattr.datasets.synthetic import TRUE_COEFFICIENTS
 from geoattr.exceptions import GeoattrWarning, InputError
+from geoattr.models.least_squares import least_squares
 from geoattr.models.ols import LeastSquares, estimate
 from geoattr.robustness import (
     CONFIG_KEYS,
     RobustnessResults,
-    _ols,
+
     _problem,
     cluster_bootstrap,
     contiguity_flows,
@@ -80,7 +81,7 @@ def test_fast_ols_equals_estimate(synthetic_data, level, weighted):
     fit = estimate(synthetic_data, "2022", level=level, weighted=weighted)
     d, r = fit.design, fit.results
     w = d.population.to_numpy(float) if weighted else None
-    f = _ols(d.X.to_numpy(float), d.y.to_numpy(float), weights=w,
+    f = least_squares(d.X.to_numpy(float), d.y.to_numpy(float), obs_weights=w,
              groups=d.y.index.get_level_values("unit").to_numpy(), cov_type="clustered")
     np.testing.assert_allclose(f.params, r.params.to_numpy(), rtol=0, atol=1e-10)
     np.testing.assert_allclose(f.cov, r.cov.to_numpy(), rtol=1e-10, atol=1e-14)

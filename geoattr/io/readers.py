@@ -33,7 +33,8 @@ import pandas as pd
 import pyproj
 import shapely
 
-from geoattr.accounting import Accounting, format_ids
+from geoattr._format import format_ids
+from geoattr.accounting import Accounting
 from geoattr.exceptions import InputError, InvalidGeometryWarning
 from geoattr.io import validation as val
 

@@ -69,7 +69,7 @@ import scipy.sparse as sp
 from scipy.optimize import brentq, minimize_scalar
 from scipy.sparse.linalg import splu
 
-from geoattr.accounting import format_ids
+from geoattr._format import format_ids
 from geoattr.exceptions import ConvergenceWarning, InputError
 
 __all__ = ["MLResult", "ml_lag", "ml_error", "logdet", "EXACT_TRACE_MAX_N", "EIGEN_MAX_N"]

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 from scipy import sparse
 
-from geoattr.accounting import format_ids
+from geoattr._format import format_ids
 from geoattr.data import PanelData
 from geoattr.exceptions import InputError
 from geoattr.models.ols import LeastSquares
@@ -292,9 +292,8 @@ def fit(
     if model in ("ols", "wls", "slx"):
         if model == "wls" and "population" not in df.columns:
             raise InputError("model='wls' weights by a 'population' column, which the data lack")
-        res = LeastSquares(design, weighted=model == "wls").fit(cov_type=cov_type or "clustered")
-        res.notes.extend(notes)
-        return res
+        # the design's notes reach the results through LeastSquares
+        return LeastSquares(design, weighted=model == "wls").fit(cov_type=cov_type or "clustered")
     if model == "iv":
         return _fit_iv(y, X, df.loc[y.index, instruments], endog, cov_type or "clustered", notes)
     if model in ("gmm_lag", "gmm_error"):
@@ -305,8 +304,7 @@ def fit(
         ex = X[endog] if endog else None
         res = fit_gmm(y, X.drop(columns=endog) if endog else X, weights, model=model, endog=ex,
                       instruments=df.loc[y.index, instruments] if instruments else None)
-        res.notes.extend(notes)
-        return res
+        return res.replace(add_notes=notes) if notes else res
     if model in ("sar", "sem", "sdm", "sdem", "sac", "sar_fe", "sem_fe", "sar_re", "sem_re"):
         if weights is None:
             raise InputError(f"model={model!r} needs weights= (a libpysal Graph)")
@@ -327,12 +325,10 @@ def fit(
 
             res = fit_spatial(y, X, weights, model=model, error_graph=error_weights,
                               method=method if method != "ml" else "auto")
-        res.notes.extend(notes)
-        return res
+        return res.replace(add_notes=notes) if notes else res
     res = fit_panel(y, X, model=model, effects=(effects or "unit") if model != "fd" else None,
                     cov_type=cov_type or "clustered")
-    res.notes.extend(notes)
-    return res
+    return res.replace(add_notes=notes) if notes else res
 
 
 def _fit_iv(y: pd.Series, X: pd.DataFrame, Z: pd.DataFrame, endog: list[str], cov_type: str,

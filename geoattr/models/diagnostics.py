@@ -45,7 +45,7 @@ def panel_weights(graph, index: pd.MultiIndex) -> sparse.csr_matrix:
     u = index.get_level_values(0)
     missing = sorted(set(u) - set(units))
     if missing:
-        from geoattr.accounting import format_ids
+        from geoattr._format import format_ids
 
         raise InputError(f"{len(missing)} unit(s) of the data are not in the weights: {format_ids(missing)}")
     rows, cols, vals = [], [], []

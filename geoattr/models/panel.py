@@ -107,7 +107,7 @@ def fit_panel(
     counts = y.groupby(level=0).size()
     single = counts.index[counts < 2]
     if model in ("fe", "fd") and len(single):
-        from geoattr.accounting import format_ids
+        from geoattr._format import format_ids
 
         raise InputError(
             f"{len(single)} unit(s) have a single year, which a {model.upper()} model cannot use: "

@@ -8,22 +8,19 @@ statistics, a ``summary`` object with text, HTML and LaTeX renderings, plus
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["RegressionResults", "Summary"]
+from geoattr._format import STARS_NOTE, escape_latex, stars
 
-
-def _stars(p: float) -> str:
-    if not np.isfinite(p):
-        return ""
-    return "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.1 else ""
+__all__ = ["Results", "RegressionResults", "Summary"]
 
 
 @dataclass(frozen=True)
@@ -75,18 +72,18 @@ class Summary:
         lines = [
             "\\begin{table}[htbp]",
             "\\centering",
-            f"\\caption{{{_tex(self.title)}}}",
+            f"\\caption{{{escape_latex(self.title)}}}",
             "\\begin{tabular}{l" + "r" * len(t.columns) + "}",
             "\\toprule",
-            " & ".join([""] + [_tex(str(c)) for c in t.columns]) + " \\\\",
+            " & ".join([""] + [escape_latex(str(c)) for c in t.columns]) + " \\\\",
             "\\midrule",
         ]
         for name, row in t.iterrows():
-            cells = [_tex(str(name))] + [f"{v:.4f}" if isinstance(v, (int, float, np.floating)) else _tex(str(v)) for v in row]
+            cells = [escape_latex(str(name))] + [f"{v:.4f}" if isinstance(v, (int, float, np.floating)) else escape_latex(str(v)) for v in row]
             lines.append(" & ".join(cells) + " \\\\")
         lines.append("\\midrule")
         for k, v in self.info:
-            lines.append(f"{_tex(k)} & \\multicolumn{{{len(t.columns)}}}{{r}}{{{_tex(v)}}} \\\\")
+            lines.append(f"{escape_latex(k)} & \\multicolumn{{{len(t.columns)}}}{{r}}{{{escape_latex(v)}}} \\\\")
         lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
         return "\n".join(lines)
 
@@ -97,14 +94,28 @@ class Summary:
         return self.as_html()
 
 
-def _tex(s: str) -> str:
-    for a, b in (("\\", "\\textbackslash{}"), ("_", "\\_"), ("%", "\\%"), ("&", "\\&"), ("#", "\\#"), ("$", "\\$")):
-        s = s.replace(a, b)
-    return s
+class _Frozen(type):
+    """Metaclass that freezes an instance once its ``__init__`` has run."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        obj = super().__call__(*args, **kwargs)
+        object.__setattr__(obj, "_init_kwargs", dict(kwargs))
+        object.__setattr__(obj, "_frozen", True)
+        return obj
 
 
-class RegressionResults:
-    """Results of a geoattr estimator.
+class Results(metaclass=_Frozen):
+    """Frozen base class of every geoattr results object.
+
+    The same quantities have the same names in every family (regression, spatial,
+    panel, spatial panel, choice, robustness variants), following linearmodels:
+    ``params``, ``std_errors`` (alias ``bse``), ``tstats`` (alias ``tvalues``),
+    ``pvalues``, ``conf_int(level=)``, ``cov``, ``nobs``, ``rsquared``, ``loglik``,
+    ``aic``, ``bic``, ``summary``, ``to_frame()``, ``notes`` and ``info``.
+
+    Results are immutable: public attributes cannot be set after construction and
+    notes and info are passed to the constructor.  :meth:`replace` returns a copy with
+    some constructor arguments changed (for example more notes).
 
     Parameters
     ----------
@@ -112,62 +123,53 @@ class RegressionResults:
         Estimates, labelled by term (spatial parameters ``rho``/``lambda`` included).
     cov : pandas.DataFrame
         Covariance of ``params``.
-    y, fitted_values, resids : pandas.Series
-        On the (unit, year) index of the estimation sample.
     nobs : int
-    df_resid : float
-        Residual degrees of freedom (used for t-based p-values when ``dist="t"``).
+        Number of observations used.
     loglik : float
-        Log-likelihood (Gaussian; for weighted least squares the weighted one).
-    rsquared : float
-        Definition in ``rsquared_definition``.
+        Log-likelihood at the estimates.
     model : str
-        Estimator name (``"ols"``, ``"wls"``, ``"sar"``...).
+        Estimator name (``"ols"``, ``"wls"``, ``"sar"``, ``"mnlogit"``...).
     cov_type : str
         Covariance estimator.
+    df_resid : float, optional
+        Residual degrees of freedom (used for t-based p-values when ``dist="t"``).
+    rsquared : float, default nan
+        Definition in ``rsquared_definition``.
     dist : {"t", "normal"}
         Reference distribution of the t statistics.
     info : mapping, optional
-        Extra facts shown in the summary (spec, level, years, weights...).
-    notes : list of str, optional
+        Extra facts shown in the summary (spec, unit level, years, weights...).
+    notes : sequence of str, optional
         Substitutions and other caveats, shown in the summary.
     n_params_ll : int, optional
         Number of estimated parameters counted in AIC/BIC (default ``len(params)``).
-
-    Notes
-    -----
-    ``rsquared`` is ``1 - SSR/SST`` of the (weighted) model with the constant,
-    as linearmodels computes it; ``rsquared_adj`` adjusts it with ``nobs - 1`` and
-    ``df_resid``.  ``aic = 2k - 2 loglik`` and ``bic = k ln(n) - 2 loglik`` with *k* the
-    number of regression parameters (the error variance is not counted, as in
-    statsmodels).
+    rsquared_definition : str, optional
+        How ``rsquared`` was computed.
     """
+
+    _frozen: bool = False
 
     def __init__(
         self,
         *,
         params: pd.Series,
         cov: pd.DataFrame,
-        y: pd.Series,
-        fitted_values: pd.Series,
-        resids: pd.Series,
         nobs: int,
-        df_resid: float,
         loglik: float,
-        rsquared: float,
         model: str,
         cov_type: str,
+        df_resid: float = float("inf"),
+        rsquared: float = float("nan"),
         dist: str = "t",
         info: Mapping[str, Any] | None = None,
-        notes: list[str] | None = None,
+        notes: Sequence[str] | None = None,
         n_params_ll: int | None = None,
         rsquared_definition: str = "1 - SSR/SST (centred), weighted when weights are used",
     ) -> None:
+        if dist not in ("t", "normal"):
+            raise ValueError(f"dist must be 't' or 'normal', got {dist!r}")
         self._params = params.astype(float)
         self._cov = cov.astype(float)
-        self._y = y
-        self._fitted = fitted_values
-        self._resids = resids
         self.nobs = int(nobs)
         self.df_resid = float(df_resid)
         self.loglik = float(loglik)
@@ -175,10 +177,37 @@ class RegressionResults:
         self.model = model
         self.cov_type = cov_type
         self.dist = dist
-        self.info = dict(info or {})
-        self.notes = list(notes or [])
+        self.info: Mapping[str, Any] = MappingProxyType(dict(info or {}))
+        self.notes: tuple[str, ...] = tuple(notes or ())
         self._k = len(params) if n_params_ll is None else int(n_params_ll)
         self.rsquared_definition = rsquared_definition
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self._frozen and not name.startswith("_"):
+            raise AttributeError(
+                f"{type(self).__name__} is immutable: {name!r} cannot be set; "
+                "use .replace(...) to get a changed copy"
+            )
+        object.__setattr__(self, name, value)
+
+    def replace(self, *, add_notes: Sequence[str] = (), **changes: Any) -> Results:
+        """Return a copy with constructor arguments changed and ``add_notes`` appended.
+
+        Parameters
+        ----------
+        add_notes : sequence of str, optional
+            Notes appended to the existing ones.
+        **changes
+            Constructor arguments to change (``model=``, ``loglik=``, ``info=``...).
+
+        Returns
+        -------
+        Results
+            A new object of the same class; this one is unchanged.
+        """
+        kwargs = {**self._init_kwargs, **changes}
+        kwargs["notes"] = [*(kwargs.get("notes") or ()), *add_notes]
+        return type(self)(**kwargs)
 
     # --- labelled outputs
     @property
@@ -239,29 +268,9 @@ class RegressionResults:
         return pd.DataFrame({"lower": self._params - q * se, "upper": self._params + q * se})
 
     @property
-    def y(self) -> pd.Series:
-        """Dependent variable of the estimation sample."""
-        return self._y.copy()
-
-    @property
-    def fitted_values(self) -> pd.Series:
-        """Fitted values on the (unit, year) index."""
-        return self._fitted.copy()
-
-    @property
-    def resids(self) -> pd.Series:
-        """Residuals ``y - fitted`` on the (unit, year) index."""
-        return self._resids.copy()
-
-    @property
     def nparams(self) -> int:
         """Number of parameters counted in AIC/BIC."""
         return self._k
-
-    @property
-    def rsquared_adj(self) -> float:
-        """Adjusted R²: ``1 - (1 - R²) (n - 1) / df_resid``."""
-        return 1.0 - (1.0 - self.rsquared) * (self.nobs - 1) / self.df_resid
 
     @property
     def aic(self) -> float:
@@ -286,6 +295,85 @@ class RegressionResults:
                 "upper": ci["upper"],
             }
         ).rename_axis("term")
+
+    def _fit_info(self) -> list[tuple[str, str]]:
+        """Goodness-of-fit lines of the summary (subclasses add theirs)."""
+        return [("R-squared", f"{self.rsquared:.4f}")] if np.isfinite(self.rsquared) else []
+
+    @property
+    def summary(self) -> Summary:
+        """Summary with ``as_text()``, ``as_html()`` and ``as_latex()``."""
+        frame = self.to_frame()
+        frame[""] = [stars(p) for p in frame["p"]]
+        info = [(str(k), str(v)) for k, v in self.info.items()]
+        info += [
+            ("Estimator", self.model),
+            ("Covariance", self.cov_type),
+            ("No. observations", f"{self.nobs}"),
+            *self._fit_info(),
+            ("Log-likelihood", f"{self.loglik:.3f}"),
+            ("AIC", f"{self.aic:.3f}"),
+            ("BIC", f"{self.bic:.3f}"),
+        ]
+        notes = [*self.notes, STARS_NOTE]
+        return Summary(title=f"geoattr {self.model.upper()} estimation results", info=info, table=frame, notes=notes)
+
+    def __str__(self) -> str:
+        return self.summary.as_text()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} model={self.model!r} nobs={self.nobs} terms={list(self._params.index)}>"
+
+    def _repr_html_(self) -> str:
+        return self.summary.as_html()
+
+
+class RegressionResults(Results):
+    """Results of a regression (least squares, spatial, panel or spatial panel).
+
+    Takes every :class:`Results` argument, and:
+
+    Parameters
+    ----------
+    y, fitted_values, resids : pandas.Series
+        On the index of the estimation sample ((unit, year), or unit for a cross-section).
+    **kwargs
+        The arguments of :class:`Results`.
+
+    Notes
+    -----
+    ``rsquared`` is ``1 - SSR/SST`` of the (weighted) model with the constant,
+    as linearmodels computes it; ``rsquared_adj`` adjusts it with ``nobs - 1`` and
+    ``df_resid``.  ``aic = 2k - 2 loglik`` and ``bic = k ln(n) - 2 loglik`` with *k* the
+    number of regression parameters (the error variance is not counted, as in
+    statsmodels).
+    """
+
+    def __init__(self, *, y: pd.Series, fitted_values: pd.Series, resids: pd.Series, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._y = y
+        self._fitted = fitted_values
+        self._resids = resids
+
+    @property
+    def y(self) -> pd.Series:
+        """Dependent variable of the estimation sample."""
+        return self._y.copy()
+
+    @property
+    def fitted_values(self) -> pd.Series:
+        """Fitted values on the (unit, year) index."""
+        return self._fitted.copy()
+
+    @property
+    def resids(self) -> pd.Series:
+        """Residuals ``y - fitted`` on the (unit, year) index."""
+        return self._resids.copy()
+
+    @property
+    def rsquared_adj(self) -> float:
+        """Adjusted R²: ``1 - (1 - R²) (n - 1) / df_resid``."""
+        return 1.0 - (1.0 - self.rsquared) * (self.nobs - 1) / self.df_resid
 
     def fit_statistics(self) -> pd.Series:
         """nobs, r2, adj_r2, loglik, aic, bic as a Series."""
@@ -314,30 +402,5 @@ class RegressionResults:
             raise ValueError(f"X lacks the term(s) {missing} estimated by this model; it has {list(X.columns)}")
         return (X[terms] @ self._params[terms]).rename("fitted")
 
-    @property
-    def summary(self) -> Summary:
-        """Summary with ``as_text()``, ``as_html()`` and ``as_latex()``."""
-        frame = self.to_frame()
-        frame[""] = [_stars(p) for p in frame["p"]]
-        info = [(str(k), str(v)) for k, v in self.info.items()]
-        info += [
-            ("Estimator", self.model),
-            ("Covariance", self.cov_type),
-            ("No. observations", f"{self.nobs}"),
-            ("R-squared", f"{self.rsquared:.4f}"),
-            ("Adj. R-squared", f"{self.rsquared_adj:.4f}"),
-            ("Log-likelihood", f"{self.loglik:.3f}"),
-            ("AIC", f"{self.aic:.3f}"),
-            ("BIC", f"{self.bic:.3f}"),
-        ]
-        notes = self.notes + ["Significance: *** p<0.01, ** p<0.05, * p<0.1"]
-        return Summary(title=f"geoattr {self.model.upper()} estimation results", info=info, table=frame, notes=notes)
-
-    def __str__(self) -> str:
-        return self.summary.as_text()
-
-    def __repr__(self) -> str:
-        return f"<RegressionResults model={self.model!r} nobs={self.nobs} terms={list(self._params.index)}>"
-
-    def _repr_html_(self) -> str:
-        return self.summary.as_html()
+    def _fit_info(self) -> list[tuple[str, str]]:
+        return [("R-squared", f"{self.rsquared:.4f}"), ("Adj. R-squared", f"{self.rsquared_adj:.4f}")]

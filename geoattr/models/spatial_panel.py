@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from geoattr.accounting import format_ids
+from geoattr._format import format_ids
 from geoattr.exceptions import InputError
 from geoattr.models.spatial import SpatialResults, fit_spatial
 
@@ -102,15 +102,15 @@ def fit_spatial_panel(
     res = fit_spatial(yw, Xw, graph, model="sar" if model == "sar_fe" else "sem")
     factor = T / (T - 1) if effects == "unit" else N * T / ((N - 1) * (T - 1))
     sigma2 = float((res.resids**2).mean())
-    res.model = model
-    res.info.update({"Effects": effects, "sigma2 (Lee-Yu corrected)": f"{sigma2 * factor:.6g}",
-                     "N x T": f"{N} x {T}"})
+    notes = []
     if dropped:
-        res.notes.append(f"balance='drop': {len(dropped)} unit(s) dropped: {format_ids(dropped)}")
+        notes.append(f"balance='drop': {len(dropped)} unit(s) dropped: {format_ids(dropped)}")
     removed = [c for c in X.columns if c not in varying]
     if removed:
-        res.notes.append(f"time-invariant column(s) absorbed by the unit effects: {removed}")
-    return res
+        notes.append(f"time-invariant column(s) absorbed by the unit effects: {removed}")
+    info = {**res.info, "Effects": effects, "sigma2 (Lee-Yu corrected)": f"{sigma2 * factor:.6g}",
+            "N x T": f"{N} x {T}"}
+    return res.replace(model=model, info=info, add_notes=notes)
 
 
 def fit_sar_re(
@@ -187,13 +187,11 @@ def fit_sar_re(
     ys, Xs, _ = transform(phi)
     res = fit_spatial(pd.Series(ys, index=y.index, name=y.name), pd.DataFrame(Xs, index=X.index, columns=X.columns),
                       graph, model="sar")
-    res.model = "sar_re"
-    res.loglik = res.loglik + N / 2 * np.log(phi)
-    res.info.update({"phi": f"{phi:.6f}", "theta": f"{1 - np.sqrt(phi):.6f}", "N x T": f"{N} x {T}"})
-    res.notes.append("standard errors of (b, rho) conditional on phi")
+    notes = ["standard errors of (b, rho) conditional on phi"]
     if dropped:
-        res.notes.append(f"balance='drop': {len(dropped)} unit(s) dropped: {format_ids(dropped)}")
-    return res
+        notes.append(f"balance='drop': {len(dropped)} unit(s) dropped: {format_ids(dropped)}")
+    info = {**res.info, "phi": f"{phi:.6f}", "theta": f"{1 - np.sqrt(phi):.6f}", "N x T": f"{N} x {T}"}
+    return res.replace(model="sar_re", loglik=res.loglik + N / 2 * np.log(phi), info=info, add_notes=notes)
 
 
 def fit_sem_re(

@@ -11,7 +11,7 @@ import pandas as pd
 from libpysal.graph import Graph
 from scipy import sparse
 
-from geoattr.accounting import format_ids
+from geoattr._format import format_ids
 from geoattr.exceptions import InputError, IsolatesWarning
 from geoattr.io import validation as val
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from libpysal.graph import Graph
 
-from geoattr.accounting import format_ids
+from geoattr._format import format_ids
 from geoattr.exceptions import GeographicCRSWarning, InputError, IsolatesWarning
 from geoattr.io import validation as val
 

@@ -59,7 +59,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from geoattr.accounting import RowAccount, format_ids
+from geoattr._format import format_ids
+from geoattr.accounting import RowAccount
 from geoattr.exceptions import DroppedRowsWarning, InputError, IsolatesWarning
 from geoattr.io import validation as val
 from geoattr.weights.commuting import CommutingWeights
