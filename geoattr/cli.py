@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from geoattr.exceptions import InputError
+from geoattr.models.choice import load_choice_config, run_choice
 
 __all__ = ["main"]
 
@@ -59,8 +60,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             cfg = pipeline.load_config(args.config)
             pipeline.run(cfg, out=args.out, data_dir=args.data_dir, progress=not args.no_progress, echo=print)
         elif args.command == "choice":
-            from geoattr.choice import load_choice_config, run_choice
-
             run_choice(load_choice_config(args.config), out=args.out, echo=print)
         else:
             for k, v in pipeline._versions().items():

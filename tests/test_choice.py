@@ -17,8 +17,8 @@ import pytest
 from scipy import stats
 from threadpoolctl import threadpool_limits
 
-from geoattr import choice
-from geoattr.choice import (
+from geoattr.models import choice
+from geoattr.models.choice import (
     DEFAULT_SPEC,
     ChoiceSpec,
     SeparationWarning,
@@ -28,6 +28,8 @@ from geoattr.choice import (
     plot_choice_probabilities,
 )
 from geoattr.datasets.individuals import TRUE_PARAMS, synthetic_individuals, true_params
+from geoattr.models.choice.estimation import PatternMNLogit
+from geoattr.models.results import Results
 from geoattr.exceptions import ConvergenceWarning, DroppedRowsWarning, InputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -223,7 +225,7 @@ def test_separation_is_caught_before_fitting(small):
                                          r"education = 'higher_long'"):
         fit_choice(df, spec=NO_INTERACTION)
     rep = choice.separation_report(build_design(df, spec=LEAN))
-    assert rep.to_dict("records") == [{"variable": "education", "level": "higher_long", "outcome": "emigration",
+    assert rep.to_dict("records") == [{"variable": "education", "category": "higher_long", "outcome": "emigration",
                                        "rows": n_level}]
     # the fit then fails to converge as well (statsmodels' warning, translated)
     with pytest.warns(ConvergenceWarning), pytest.warns(SeparationWarning, match="education = 'higher_long'"):
@@ -312,10 +314,10 @@ def test_equals_statsmodels_on_the_same_arrays(small, small_fit):
         plain = choice.fit_design(d, aggregate=False)
     np.testing.assert_allclose(small_fit.params.to_numpy(), direct.params.ravel(order="F"), atol=1e-6)
     np.testing.assert_allclose(small_fit.std_errors.to_numpy(), direct.bse.ravel(order="F"), rtol=1e-5)
-    np.testing.assert_allclose(small_fit.llf, direct.llf, rtol=1e-10)
+    np.testing.assert_allclose(small_fit.loglik, direct.llf, rtol=1e-10)
     # the closed-form null log-likelihood equals statsmodels' refitted constants-only model
-    np.testing.assert_allclose(small_fit.llnull, direct.llnull, rtol=1e-8)
-    np.testing.assert_allclose(small_fit.pseudo_rsquared, direct.prsquared, rtol=1e-8)
+    np.testing.assert_allclose(small_fit.loglik_null, direct.llnull, rtol=1e-8)
+    np.testing.assert_allclose(small_fit.rsquared, direct.prsquared, rtol=1e-8)
     np.testing.assert_allclose(small_fit.aic, direct.aic, rtol=1e-10)
     P = small_fit.probabilities(small)
     np.testing.assert_allclose(P.to_numpy(), direct.predict(d.full_exog()), atol=1e-8)
@@ -333,7 +335,7 @@ def test_pattern_score_and_hessian_equal_statsmodels(small):
 
     d = build_design(small.head(5000), spec=LEAN)
     person = MNLogit(d.endog, d.full_exog())
-    pattern = choice._pattern_model(d.counts, d.exog)
+    pattern = PatternMNLogit(d.counts, d.exog)
     b = np.random.default_rng(0).normal(scale=0.3, size=2 * len(d.terms))
     np.testing.assert_allclose(pattern.loglike(b), person.loglike(b), rtol=1e-10)
     np.testing.assert_allclose(pattern.score(b), person.score(b), rtol=1e-9, atol=1e-9)
@@ -342,14 +344,14 @@ def test_pattern_score_and_hessian_equal_statsmodels(small):
 
 def test_coefficient_table(small_fit):
     t = small_fit.to_frame()
-    assert list(t.columns) == ["coef", "std_err", "z", "p_value", "ci_lower", "ci_upper", "rrr", "rrr_lower",
+    assert list(t.columns) == ["estimate", "std_error", "t", "p", "lower", "upper", "rrr", "rrr_lower",
                                "rrr_upper"]
     assert t.index.names == ["equation", "term"]
     assert list(t.index.get_level_values("equation").unique()) == ["domestic", "emigration"]
-    np.testing.assert_allclose(t["ci_upper"] - t["coef"], stats.norm.ppf(0.975) * t["std_err"], rtol=1e-12)
-    np.testing.assert_allclose(t["rrr"], np.exp(t["coef"]), rtol=1e-12)
-    np.testing.assert_allclose(t["rrr_lower"], np.exp(t["ci_lower"]), rtol=1e-12)
-    np.testing.assert_allclose(t["p_value"], 2 * stats.norm.sf(np.abs(t["coef"] / t["std_err"])), rtol=1e-10)
+    np.testing.assert_allclose(t["upper"] - t["estimate"], stats.norm.ppf(0.975) * t["std_error"], rtol=1e-12)
+    np.testing.assert_allclose(t["rrr"], np.exp(t["estimate"]), rtol=1e-12)
+    np.testing.assert_allclose(t["rrr_lower"], np.exp(t["lower"]), rtol=1e-12)
+    np.testing.assert_allclose(t["p"], 2 * stats.norm.sf(np.abs(t["estimate"] / t["std_error"])), rtol=1e-10)
     md = small_fit.to_markdown()
     assert md.startswith("| term | domestic: RRR [95% CI] | emigration: RRR [95% CI] |")
     assert "| sex_female |" in md
@@ -357,12 +359,45 @@ def test_coefficient_table(small_fit):
     assert "\\toprule" in tex and "sex\\_female" in tex
 
 
+def test_results_family(small_fit):
+    """ChoiceResults is a geoattr Results: the common names (z statistics as tstats with the normal
+    distribution), McFadden's pseudo R² as rsquared, summary a property, immutable, replace() for notes."""
+    assert isinstance(small_fit, Results) and small_fit.dist == "normal"
+    np.testing.assert_allclose(small_fit.tstats, small_fit.params / small_fit.std_errors, rtol=1e-12)
+    ci = small_fit.conf_int(level=0.9)
+    np.testing.assert_allclose(ci["upper"] - small_fit.params, stats.norm.ppf(0.95) * small_fit.std_errors,
+                               rtol=1e-12)
+    np.testing.assert_allclose(small_fit.rsquared, 1 - small_fit.loglik / small_fit.loglik_null, rtol=1e-12)
+    assert "McFadden" in small_fit.rsquared_definition
+    np.testing.assert_allclose(small_fit.relative_risk_ratios()["rrr"], np.exp(small_fit.params), rtol=1e-12)
+    text = small_fit.summary.as_text()
+    assert "MNLOGIT" in text and "sex_female" in text and "Pseudo R-squared" in text
+    with pytest.raises(AttributeError, match="immutable"):
+        small_fit.nobs = 1
+    noted = small_fit.replace(add_notes=["a note"])
+    assert noted.notes == ("a note",) and small_fit.notes == ()
+    np.testing.assert_array_equal(noted.params, small_fit.params)
+    assert noted.loglik == small_fit.loglik and noted.nobs == small_fit.nobs
+
+
+def test_generator_does_not_import_the_model():
+    """The synthetic generator produces data only: no import of geoattr.models (no import cycle)."""
+    import ast
+
+    import geoattr.datasets.individuals as gen
+
+    tree = ast.parse(Path(gen.__file__).read_text(encoding="utf-8"))
+    imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert not [m for m in imported if m.startswith("geoattr.models")], imported
+
+
 def test_reference_choice_does_not_change_predictions(small):
     """Reparametrisation invariance: other reference levels, same fitted probabilities (1e-7)."""
     first = fit_choice(small, spec=LEAN)
     other = fit_choice(small, spec=LEAN.with_references(education="compulsory", centrality="1"))
     assert "education_upper_secondary" in other.terms and "centrality_5_6" in other.terms
-    np.testing.assert_allclose(other.llf, first.llf, rtol=1e-10)
+    np.testing.assert_allclose(other.loglik, first.loglik, rtol=1e-10)
     np.testing.assert_allclose(other.probabilities(small.head(500)).to_numpy(),
                                first.probabilities(small.head(500)).to_numpy(), atol=1e-7)
     # education_compulsory (vs upper secondary) = -(education_upper_secondary vs compulsory)
@@ -426,7 +461,7 @@ def test_hypothesis_table_matches_the_wald_formula(small_fit):
         w = d @ np.linalg.solve(R @ V @ R.T, d)
         np.testing.assert_allclose(row.statistic, w, rtol=1e-8)
         np.testing.assert_allclose(row.p_value, stats.chi2.sf(w, R.shape[0]), rtol=1e-8)
-    z = small_fit.zvalues[("emigration", "sex_female")]
+    z = small_fit.tstats[("emigration", "sex_female")]
     np.testing.assert_allclose(t["statistic"].iloc[0], z**2, rtol=1e-8)
     np.testing.assert_allclose(t["estimate"].iloc[0], small_fit.params[("emigration", "sex_female")], rtol=1e-10)
     assert np.isnan(t["estimate"].iloc[2])
@@ -564,7 +599,7 @@ def test_run_choice_from_files(small, tmp_path):
                           "figure_woman_35_higher_short_png", "run"}
     coef = pd.read_csv(files["coefficients"])
     direct = fit_choice(small, spec=ChoiceSpec.from_config(cfg["model"])).to_frame().reset_index()
-    np.testing.assert_allclose(coef["coef"], direct["coef"], rtol=1e-9)
+    np.testing.assert_allclose(coef["coef"], direct["estimate"], rtol=1e-9)
     hyp = pd.read_csv(files["hypotheses"])
     assert hyp["hypothesis"].tolist() == ["women emigrate less"] and hyp["df"].tolist() == [1]
     assert any("wrote" in m for m in printed)

@@ -1,11 +1,12 @@
 """Synthetic individual-level migration data with known parameters.
 
 Register data on who moves and who emigrates are confidential, so the migration-choice
-model (:mod:`geoattr.choice`) ships with a generator whose true coefficients are known.
-Each row is a person-year of an adult (18-79) living in Norway on 1 January; the
+model (:mod:`geoattr.models.choice`) ships with a generator whose true coefficients are
+known. Each row is a person-year of an adult (18-79) living in Norway on 1 January; the
 outcome of the year is ``stay``, ``domestic`` (moved to another municipality) or
-``emigration``, drawn from the multinomial logit of :data:`geoattr.choice.DEFAULT_SPEC`
-with the coefficients :data:`TRUE_PARAMS` (or the caller's).
+``emigration``, drawn from a multinomial logit with the terms of the model's default
+specification (:data:`geoattr.models.choice.DEFAULT_SPEC`) and the coefficients
+:data:`TRUE_PARAMS` (or the caller's).
 
 **How the covariates are drawn** (shares are rough Norwegian magnitudes, not estimates):
 
@@ -27,9 +28,11 @@ with the coefficients :data:`TRUE_PARAMS` (or the caller's).
 With the default parameters about 6.5 % of the person-years are domestic moves and
 0.7 % emigrations; immigrants emigrate at about 2 %.
 
-The linear predictors are computed from lookup tables of the category codes, not with
-the design builder of :mod:`geoattr.choice`, so recovering :data:`TRUE_PARAMS` with
-:func:`geoattr.choice.fit_choice` also checks the design.
+The generator produces data only: it defines its own categories, references and term
+names (the tests check that they equal the model's default specification) and computes
+the linear predictors from lookup tables of the category codes, not with the design
+builder of :mod:`geoattr.models.choice`, so recovering :data:`TRUE_PARAMS` with
+:func:`geoattr.models.choice.fit_choice` also checks the design.
 """
 
 from __future__ import annotations
@@ -40,12 +43,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geoattr.choice import DEFAULT_SPEC
 from geoattr.exceptions import InputError
 
 __all__ = ["synthetic_individuals", "true_params", "TRUE_PARAMS"]
 
-# (domestic, emigration) per term of the default specification; terms left out are 0.
+# The outcomes (the first is the base outcome; the others have an equation each).
+_OUTCOMES: tuple[str, ...] = ("stay", "domestic", "emigration")
+_EQUATIONS: tuple[str, ...] = _OUTCOMES[1:]
+# Lower bounds of the age groups (the last is open).
+_AGE_BREAKS: tuple[int, ...] = (18, 25, 30, 40, 50, 67)
+# variable -> (categories in code order, reference category, coefficient prefix)
+_FACTORS: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "background": (("immigrant", "born_to_immigrants", "rest"), "rest", ""),
+    "centrality": (("1", "2", "3", "4", "5_6"), "5_6", "centrality_"),
+    "age": (("18_24", "25_29", "30_39", "40_49", "50_66", "67_plus"), "40_49", "age_"),
+    "sex": (("male", "female"), "male", "sex_"),
+    "education": (("compulsory", "upper_secondary", "higher_short", "higher_long"), "upper_secondary",
+                  "education_"),
+    "labour": (("employed", "unemployed", "student", "outside"), "employed", "labour_"),
+    "family": (("single", "couple_no_children", "couple_children", "single_parent"), "single", "family_"),
+}
+
+# (domestic, emigration) per term, in the order of the default specification's terms.
 _TRUE: dict[str, tuple[float, float]] = {
     "const": (-2.80, -5.75),
     "immigrant": (0.35, 1.90),
@@ -141,12 +160,12 @@ def true_params(params: Mapping[Any, float] | pd.Series | None = None) -> pd.Ser
     -------
     pandas.Series
         Index ``(equation, term)`` in the order of
-        :meth:`geoattr.choice.ChoiceResults.params` under the default specification;
-        named ``true``.
+        :attr:`geoattr.models.choice.ChoiceResults.params` under the default
+        specification; named ``true``.
     """
-    terms, eqs = DEFAULT_SPEC.terms, DEFAULT_SPEC.equations
+    terms, eqs = tuple(_TRUE), _EQUATIONS
     idx = pd.MultiIndex.from_product([list(eqs), list(terms)], names=["equation", "term"])
-    vals = [_TRUE.get(t, (0.0, 0.0))[k] for k in range(len(eqs)) for t in terms]
+    vals = [_TRUE[t][k] for k in range(len(eqs)) for t in terms]
     out = pd.Series(vals, index=idx, name="true", dtype=float)
     if params is not None:
         items = params.items() if isinstance(params, (Mapping, pd.Series)) else None
@@ -176,6 +195,30 @@ def _draw(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     return (u[:, None] > cum[:, :-1]).sum(axis=1).astype(np.int8)
 
 
+def _linear_predictors(truth: pd.Series, codes: dict[str, np.ndarray], bg: np.ndarray,
+                       lev: np.ndarray) -> np.ndarray:
+    """``(n, J)`` linear predictors (base column 0) minus their row maxima, from lookup tables of the codes."""
+    n = len(bg)
+    etas = []
+    for eq in _EQUATIONS:
+        b = truth.xs(eq, level="equation")
+        eta = np.full(n, b["const"])
+        for name, (cats, ref, prefix) in _FACTORS.items():
+            table = np.array([0.0 if c == ref else b[prefix + c] for c in cats])
+            eta += table[codes[name]]
+        bgs, cents = _FACTORS["background"][0], _FACTORS["centrality"][0]
+        inter = np.zeros((len(bgs), len(cents)))
+        for i, bl in enumerate(bgs):
+            for j, cl in enumerate(cents):
+                key = f"{bl}:centrality_{cl}"
+                inter[i, j] = b[key] if key in b.index else 0.0
+        eta += inter[bg, lev]
+        etas.append(eta)
+    eta = np.column_stack([np.zeros(n), *etas])
+    eta -= eta.max(axis=1, keepdims=True)
+    return eta
+
+
 def synthetic_individuals(
     n: int = 1_000_000,
     *,
@@ -203,7 +246,7 @@ def synthetic_individuals(
         (categoricals) and ``year`` (int16).
     true_params : pandas.Series
         The coefficients the outcomes were drawn with, indexed ``(equation, term)``
-        like :attr:`geoattr.choice.ChoiceResults.params`.
+        like :attr:`geoattr.models.choice.ChoiceResults.params`.
 
     Examples
     --------
@@ -217,7 +260,6 @@ def synthetic_individuals(
         raise InputError(f"seed must be an integer, got {seed!r}")
     n = int(n)
     truth = true_params(params)
-    spec = DEFAULT_SPEC
     rng = np.random.default_rng(seed)
 
     cls = (rng.choice(6, size=n, p=_CENT_SHARE) + 1).astype(np.int8)  # SSB class 1..6
@@ -229,7 +271,7 @@ def synthetic_individuals(
     for b in range(3):
         sel = np.flatnonzero(bg == b)
         age[sel] = rng.choice(_AGES, size=sel.size, p=aw[b])
-    ag = (np.searchsorted(np.asarray(spec.age_breaks), age, side="right") - 1).astype(np.int8)
+    ag = (np.searchsorted(np.asarray(_AGE_BREAKS), age, side="right") - 1).astype(np.int8)
     female = (rng.random(n) < np.where(bg == 0, 0.48, 0.50)).astype(np.int8)
     edu = _draw(rng, _EDU[ag] * _EDU_CENT[lev])
     lab = _draw(rng, _LAB[ag] * np.where((bg == 0)[:, None], _LAB_IMM, 1.0))
@@ -237,50 +279,23 @@ def synthetic_individuals(
     year = rng.integers(2015, 2020, size=n).astype(np.int16)
 
     # linear predictors from lookup tables of the codes (independent of the design builder)
-    cats = {
-        "background": list(spec.background.categories), "centrality": list(spec.centrality.categories),
-        "age": list(spec.age_factor.categories),  # type: ignore[union-attr]
-        "sex": ["male", "female"],
-        "education": ["compulsory", "upper_secondary", "higher_short", "higher_long"],
-        "labour": ["employed", "unemployed", "student", "outside"],
-        "family": ["single", "couple_no_children", "couple_children", "single_parent"],
-    }
     codes = {"background": bg, "centrality": lev, "age": ag, "sex": female, "education": edu, "labour": lab,
              "family": fam}
-    factors = {f.name: f for f in spec.factors}
-    etas = []
-    for eq in spec.equations:
-        b = truth.xs(eq, level="equation")
-        eta = np.full(n, b["const"])
-        for name, levels in cats.items():
-            f = factors[name]
-            table = np.array([0.0 if c == f.reference else b[f.term_prefix + c] for c in levels])
-            eta += table[codes[name]]
-        inter = np.zeros((len(cats["background"]), len(cats["centrality"])))
-        for i, bl in enumerate(cats["background"]):
-            for j, cl in enumerate(cats["centrality"]):
-                key = f"{bl}:centrality_{cl}"
-                inter[i, j] = b[key] if key in b.index else 0.0
-        eta += inter[bg, lev]
-        etas.append(eta)
-    eta = np.column_stack([np.zeros(n), *etas])
-    eta -= eta.max(axis=1, keepdims=True)
-    p = np.exp(eta)
-    y = _draw(rng, p)
+    y = _draw(rng, np.exp(_linear_predictors(truth, codes, bg, lev)))
 
     def cat(c: np.ndarray, labels: list[str]) -> pd.Categorical:
         return pd.Categorical.from_codes(c.astype(np.int8), categories=labels)
 
     data = pd.DataFrame(
         {
-            "outcome": cat(y, list(spec.outcomes)),
-            "background": cat(bg, cats["background"]),
+            "outcome": cat(y, list(_OUTCOMES)),
+            "background": cat(bg, list(_FACTORS["background"][0])),
             "centrality": cls,
             "age": age,
-            "sex": cat(female, cats["sex"]),
-            "education": cat(edu, cats["education"]),
-            "labour": cat(lab, cats["labour"]),
-            "family": cat(fam, cats["family"]),
+            "sex": cat(female, list(_FACTORS["sex"][0])),
+            "education": cat(edu, list(_FACTORS["education"][0])),
+            "labour": cat(lab, list(_FACTORS["labour"][0])),
+            "family": cat(fam, list(_FACTORS["family"][0])),
             "year": year,
         },
         index=pd.RangeIndex(n, name="person_year"),
