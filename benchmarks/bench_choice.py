@@ -36,7 +36,7 @@ CASE = r"""
 import json, resource, sys, time, warnings
 import numpy as np
 from geoattr.datasets.individuals import synthetic_individuals
-from geoattr.choice import build_design, fit_choice
+from geoattr.models.choice import build_design, fit_choice
 n, engine = int(sys.argv[1]), sys.argv[2]
 t0 = time.perf_counter()
 df, truth = synthetic_individuals(n, seed=2024)
