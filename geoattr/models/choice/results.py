@@ -332,13 +332,11 @@ class ChoiceResults(Results):
             Confidence level of the intervals.
         digits : int, default 3
         """
-        t = self.to_frame(level)
         pct = f"{100 * level:g}"
         eqs = list(self.equations)
         lines = ["| term | " + " | ".join(f"{e}: RRR [{pct}% CI]" for e in eqs) + " |",
                  "|---|" + "---:|" * len(eqs)]
-        for term in self.terms:
-            cells = [_rrr_cell(t.loc[(e, term)], digits, lambda s: s) for e in eqs]
+        for term, cells in self._rrr_rows(level, digits, lambda s: s):
             lines.append(f"| {term} | " + " | ".join(cells) + " |")
         lines.append("")
         lines.append(f"Relative risk ratios against `{self.spec.base}` with {pct}% Wald intervals; "
@@ -354,13 +352,11 @@ class ChoiceResults(Results):
             Confidence level of the intervals.
         digits : int, default 3
         """
-        t = self.to_frame(level)
         pct = f"{100 * level:g}"
         eqs = list(self.equations)
         lines = [r"\begin{tabular}{l" + "c" * len(eqs) + "}", r"\toprule",
                  " & ".join(["Term", *[escape_latex(e) for e in eqs]]) + r" \\", r"\midrule"]
-        for term in self.terms:
-            cells = [_rrr_cell(t.loc[(e, term)], digits, lambda s: f"$^{{{s}}}$") for e in eqs]
+        for term, cells in self._rrr_rows(level, digits, lambda s: f"$^{{{s}}}$"):
             lines.append(" & ".join([escape_latex(term), *cells]) + r" \\")
         lines += [r"\midrule", f"Observations & \\multicolumn{{{len(eqs)}}}{{c}}{{{self.nobs:,}}} \\\\",
                   r"\bottomrule", r"\end{tabular}",
@@ -368,13 +364,20 @@ class ChoiceResults(Results):
                   f"Wald intervals; {CHOICE_STARS_NOTE}"]
         return "\n".join(lines) + "\n"
 
+    def _rrr_rows(self, level: float, digits: int, mark: Any) -> list[tuple[str, list[str]]]:
+        """Per term, one ``RRR<stars> [lower, upper]`` cell per equation; ``mark`` wraps non-empty stars."""
+        t = self.to_frame(level)
+        rows = []
+        for term in self.terms:
+            cells = []
+            for e in self.equations:
+                r = t.loc[(e, term)]
+                st = stars(r["p"], CHOICE_STARS)
+                cells.append(f"{r['rrr']:.{digits}f}" + (mark(st) if st else "")
+                             + f" [{r['rrr_lower']:.{digits}f}, {r['rrr_upper']:.{digits}f}]")
+            rows.append((term, cells))
+        return rows
+
     def __repr__(self) -> str:
         return (f"ChoiceResults(nobs={self.nobs:,}, equations={list(self.equations)}, terms={len(self.terms)}, "
                 f"loglik={self.loglik:.2f}, converged={self.converged})")
-
-
-def _rrr_cell(row: pd.Series, digits: int, mark: Any) -> str:
-    """``RRR<stars> [lower, upper]``; ``mark`` wraps non-empty stars (LaTeX superscript)."""
-    st = stars(row["p"], CHOICE_STARS)
-    return (f"{row['rrr']:.{digits}f}" + (mark(st) if st else "")
-            + f" [{row['rrr_lower']:.{digits}f}, {row['rrr_upper']:.{digits}f}]")
