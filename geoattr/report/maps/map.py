@@ -288,7 +288,7 @@ def residual_map(
     renderer: Literal["auto", "svg", "canvas"] = "auto",
     title: str | None = None,
     path: str | Path | None = None,
-) -> Any:
+) -> folium.Map:
     """Web map of attractiveness, compared models' residuals, per-year residuals and LISA clusters.
 
     Parameters
@@ -483,7 +483,7 @@ def attractiveness_map(
     tiles: str | None = "OpenStreetMap",
     path: str | Path | None = None,
     **kwargs: Any,
-) -> Any:
+) -> folium.Map:
     """Choropleth of ``values[column]`` on the polygons, diverging colours centred on zero.
 
     The single-layer interface of earlier versions; it calls :func:`residual_map`
