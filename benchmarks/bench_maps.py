@@ -1,7 +1,7 @@
 """Benchmark: web maps of 356 and 10,000 units (file size, build time, browser load time).
 
 Issue 5: a 356-municipality map must stay under 3 MB and 10,000 units must stay usable.
-The script builds :func:`geoattr.maps.residual_map` (self-contained: Leaflet inlined,
+The script builds :func:`geoattr.report.maps.residual_map` (self-contained: Leaflet inlined,
 attractiveness + two compared specifications + a 10-year slider layer + LISA layer) for
 
 * the embedded synthetic Norway (356 municipalities),
@@ -87,7 +87,7 @@ def values_for(polygons, seed: int = 1):
 
 
 def build(polygons, out: Path, **kw):
-    from geoattr.maps import residual_map
+    from geoattr.report.maps import residual_map
 
     cum, att, specs = values_for(polygons)
     t0 = time.perf_counter()
@@ -196,7 +196,7 @@ def browser_times(driver, html: Path) -> dict:
 def main() -> None:
     import geopandas as gpd
 
-    from geoattr.maps import vendored_leaflet_version
+    from geoattr.report.maps import vendored_leaflet_version
     from geoattr.pipeline import synthetic_panel_data
 
     cases = {"synthetic 356": synthetic_panel_data().polygons}

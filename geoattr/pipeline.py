@@ -23,8 +23,17 @@ from geoattr.accounting import Accounting
 from geoattr.attractiveness import attractiveness, cumulate, rankings, region_attractiveness
 from geoattr.data import PanelData
 from geoattr.exceptions import GeoattrWarning, InputError
-from geoattr.maps import residual_map
 from geoattr.models.ols import AttractivenessResults, estimate, estimate_by_year
+from geoattr.report import (
+    comparison_table,
+    ranking_table,
+    regression_table,
+    residual_map,
+    write_figures,
+    write_profiles,
+    write_report,
+    write_tables,
+)
 from geoattr.robustness import CONFIG_KEYS as _ROBUSTNESS_KEYS
 
 __all__ = ["DEFAULT_CONFIG", "load_config", "run", "synthetic_panel_data", "RunOutputs"]
@@ -346,8 +355,6 @@ def run(
     info = json.loads(result.files["run"].read_text(encoding="utf-8"))
     info["warnings"] = list(dict.fromkeys(messages))
     if result._report is not None:
-        from geoattr.report import write_report
-
         path = Path(out) / "report.html"
         listed = {k: v for k, v in result.files.items() if not k.startswith(("table_", "figure_"))}
         write_report(path, warnings=info["warnings"], map_file=result.files.get("map"), files=listed,
@@ -534,15 +541,12 @@ def _publication(main: AttractivenessResults, fits: Mapping[tuple[str, str], Att
                  yearly: list[pd.DataFrame], kept: Mapping[str, Any], ocfg: Mapping[str, Any], out: Path,
                  files: dict[str, Path], *, years: tuple[int, int]) -> dict[str, Any] | None:
     """Publication tables (tables/), figures (figures/), profile pages (profiles/); the report's inputs."""
-    from geoattr import report as rp
-    from geoattr.tables import comparison_table, ranking_table, regression_table
-
     models = {f"{s} ({lv})": f for (s, lv), f in fits.items()}
     ranks = pd.concat(rank_tables, ignore_index=True)
     top_n = int(ocfg.get("top_n", 10))
     comp = kept.get("comparison")
     if ocfg.get("tables", True):
-        written = rp.write_tables(out / "tables", models=models, comparison=comp, rankings=ranks, top_n=top_n)
+        written = write_tables(out / "tables", models=models, comparison=comp, rankings=ranks, top_n=top_n)
         files.update({f"table_{k}": v for k, v in written.items()})
     figs: dict[str, Path] = {}
     if ocfg.get("figures", True):
@@ -550,15 +554,15 @@ def _publication(main: AttractivenessResults, fits: Mapping[tuple[str, str], Att
         if yearly:
             yf = pd.concat(yearly, ignore_index=True)
             main_yearly = yf[(yf["spec"] == main.spec) & (yf["level"] == main.level)]
-        figs = rp.write_figures(out / "figures", att=att, yearly=main_yearly, decomposition=kept.get("decomposition"),
-                                models=models, names=data.names, top_n=top_n)
+        figs = write_figures(out / "figures", att=att, yearly=main_yearly, decomposition=kept.get("decomposition"),
+                             models=models, names=data.names, top_n=top_n)
         files.update({f"figure_{k}": v for k, v in figs.items()})
     profiles_index = None
     if ocfg.get("profiles", True):
-        pages = rp.write_profiles(out / "profiles", att=att, intervals=kept.get("intervals"),
-                                  decomposition=kept.get("decomposition"),
-                                  decomposition_years=kept.get("decomposition_years"),
-                                  flows=data.flows, names=data.names, regions=data.regions)
+        pages = write_profiles(out / "profiles", att=att, intervals=kept.get("intervals"),
+                               decomposition=kept.get("decomposition"),
+                               decomposition_years=kept.get("decomposition_years"),
+                               flows=data.flows, names=data.names, regions=data.regions)
         profiles_index = files["profiles"] = pages["index"]
     if not ocfg.get("report", True):
         return None

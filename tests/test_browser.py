@@ -39,7 +39,7 @@ def synthetic_polygons(synthetic_data):
 
 @pytest.fixture(scope="module")
 def map_html(synthetic_polygons, tmp_path_factory):
-    from geoattr.maps import residual_map
+    from geoattr.report.maps import residual_map
 
     cum, att, specs = _frames(synthetic_polygons)
     path = tmp_path_factory.mktemp("map") / "map.html"
@@ -273,7 +273,7 @@ def test_year_slider_recolours_and_labels_the_year(browser, map_html, save_artif
 
 
 def test_canvas_renderer_draws_every_unit(browser, synthetic_polygons, tmp_path):
-    from geoattr.maps import residual_map
+    from geoattr.report.maps import residual_map
 
     cum, _, _ = _frames(synthetic_polygons)
     path = tmp_path / "canvas.html"
@@ -296,7 +296,7 @@ def test_canvas_renderer_draws_every_unit(browser, synthetic_polygons, tmp_path)
 def test_real_norway_map_in_browser(browser, tmp_path, save_artifact):
     import geopandas as gpd
 
-    from geoattr.maps import residual_map
+    from geoattr.report.maps import residual_map
 
     f = REAL_DATA / "polygons" / "kommuner_2020.geojson"
     if not f.exists():

@@ -13,7 +13,7 @@ from scipy import stats
 import geoattr
 from conftest import make_result
 from geoattr.exceptions import InputError
-from geoattr.figures import (
+from geoattr.report.figures import (
     coefficients_over_time,
     decomposition_waterfall,
     forest_plot,

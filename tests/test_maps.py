@@ -1,4 +1,4 @@
-"""Web maps (geoattr.maps): layers, legends, tooltips, LISA, simplification, size, assets, errors.
+"""Web maps (geoattr.report.maps): layers, legends, tooltips, LISA, simplification, size, assets, errors.
 
 The browser behaviour (drawing, hovering, switching layers, the slider) is tested in
 tests/test_browser.py; here the map's content is read back from the generated HTML:
@@ -21,11 +21,11 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 
 from geoattr.exceptions import InputError
-from geoattr.maps import (
+from geoattr.lisa import lisa_table
+from geoattr.report.maps import (
     LISA_CLUSTERS,
     MapInfo,
     attractiveness_map,
-    lisa_table,
     residual_map,
     simplify_polygons,
     vendored_leaflet_version,
@@ -354,7 +354,7 @@ def test_lisa_fdr_is_stricter_and_uses_esda_threshold():
 def test_bh_fallback_equals_esda_fdr():
     import esda
 
-    from geoattr.maps import _bh_threshold
+    from geoattr.lisa import bh_threshold
 
     rng = np.random.default_rng(0)
     for p in [
@@ -363,7 +363,7 @@ def test_bh_fallback_equals_esda_fdr():
         rng.uniform(0.5, 1, 50),
     ]:
         for q in (0.05, 0.1):
-            assert _bh_threshold(p, q) == pytest.approx(esda.fdr(p, q), rel=1e-12)
+            assert bh_threshold(p, q) == pytest.approx(esda.fdr(p, q), rel=1e-12)
 
 
 def test_lisa_isolates_are_not_significant():
@@ -413,13 +413,13 @@ def test_lisa_default_weights_are_queen_contiguity(small):
 
 # --------------------------------------------------------------------------- geometry
 def test_encode_round_trip_keeps_holes_and_parts():
-    from geoattr.maps import _encode
+    from geoattr.report.maps.geometry import encode_geometry
 
     outer = [(10.0, 60.0), (10.5, 60.0), (10.5, 60.4), (10.0, 60.4)]
     hole = [(10.1, 60.1), (10.2, 60.1), (10.2, 60.2), (10.1, 60.2)]
     mp = MultiPolygon([Polygon(outer, [hole]), box(11.0, 61.0, 11.123456, 61.2)])
     simple = box(5.0, 58.0, 5.3, 58.3)
-    enc, vertices = _encode(np.array([mp, simple], dtype=object))
+    enc, vertices = encode_geometry(np.array([mp, simple], dtype=object))
     back = decode({"geom": enc, "scale": 100_000})
     assert len(back[0].geoms) == 2 and len(back[0].geoms[0].interiors) == 1
     assert back[0].area == pytest.approx(mp.area, rel=1e-4)
@@ -431,10 +431,10 @@ def test_encode_round_trip_keeps_holes_and_parts():
 
 
 def test_encode_keeps_a_unit_whose_polygon_collapses_when_rounded():
-    from geoattr.maps import _encode
+    from geoattr.report.maps.geometry import encode_geometry
 
     tiny = box(10.0, 60.0, 10.000001, 60.000001)  # 0.1 m: collapses at 1e-5 degrees
-    enc, _ = _encode(np.array([tiny, box(0, 0, 1, 1)], dtype=object))
+    enc, _ = encode_geometry(np.array([tiny, box(0, 0, 1, 1)], dtype=object))
     assert len(enc[0]) == 1 and len(enc[0][0][0]) == 6  # a minimal triangle, still drawn
     tri = decode({"geom": enc, "scale": 100_000})[0]
     assert tri.area > 0 and tri.distance(tiny) < 2e-5
@@ -765,7 +765,7 @@ def _err_cases():
             lambda: m(g, cum.assign(residual=np.r_[np.nan, cum["residual"].iloc[1:]])),
             r"1 unit\(s\) have no value for the LISA: '0000'",
         ),
-        (lambda: m(g, cum, lisa_weights="queen"), "graph must be a libpysal Graph or W"),
+        (lambda: m(g, cum, weights="queen"), "weights must be a libpysal Graph or W"),
         (lambda: simplify_polygons(no_crs), "polygons have no CRS"),
     ]
 

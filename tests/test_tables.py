@@ -13,7 +13,7 @@ import geoattr
 from conftest import make_result
 from geoattr.compare import Comparison
 from geoattr.exceptions import InputError
-from geoattr.tables import comparison_table, ranking_table, regression_table
+from geoattr.report.tables import comparison_table, ranking_table, regression_table
 
 
 @pytest.fixture
@@ -113,6 +113,19 @@ def test_markdown_columns_and_escaping(two_models):
         md.splitlines()[-1]
         == "Standard errors in parentheses. \\* p<0.1, \\*\\* p<0.05, \\*\\*\\* p<0.01."
     )
+
+
+def test_markdown_escapes_html_and_markdown_in_names(two_models, rankings_frame):
+    """A name that is HTML or Markdown in a .md table is shown as text (escape_markdown)."""
+    models = {"<script>alert(1)</script>": two_models["A"], "[x](javascript:y)": two_models["B"]}
+    md = regression_table(models, fmt="markdown", labels={"ds": "<b>ds</b>"})
+    header = md.splitlines()[0]
+    assert "<script>" not in md and "&lt;script&gt;alert(1)&lt;/script&gt;" in header
+    assert "\\[x\\](javascript:y)" in header  # no link
+    assert "| &lt;b&gt;ds&lt;/b&gt; |" in md
+    evil = rankings_frame.assign(name="<img src=x onerror=alert(1)>", unit="a*b*")
+    rt = ranking_table(evil, fmt="markdown", top_n=1)
+    assert "<img" not in rt and "&lt;img src=x onerror=alert(1)&gt;" in rt and "a\\*b\\*" in rt
 
 
 def test_regression_table_errors(two_models):

@@ -15,7 +15,6 @@ Nothing here estimates anything: the functions format results that exist already
 
 from __future__ import annotations
 
-import html as _html
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -23,9 +22,21 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from geoattr._format import escape_html, escape_latex, escape_markdown
+from geoattr._format import stars as significance_stars
 from geoattr.exceptions import InputError
 
-__all__ = ["regression_table", "comparison_table", "ranking_table", "FORMATS", "STATISTICS"]
+__all__ = [
+    "regression_table",
+    "comparison_table",
+    "ranking_table",
+    "as_models",
+    "params_of",
+    "unwrap",
+    "select_terms",
+    "FORMATS",
+    "STATISTICS",
+]
 
 #: Output formats understood by every table function.
 FORMATS: tuple[str, ...] = ("latex", "markdown", "html")
@@ -59,35 +70,14 @@ def _check_options(stars: Sequence[float], digits: int) -> tuple[float, ...]:
     return tuple(sorted(out, reverse=True))
 
 
-def _tex(s: str) -> str:
-    """Escape the LaTeX special characters of a plain-text label."""
-    out = []
-    special = {
-        "\\": "\\textbackslash{}",
-        "_": "\\_",
-        "%": "\\%",
-        "&": "\\&",
-        "#": "\\#",
-        "$": "\\$",
-        "{": "\\{",
-        "}": "\\}",
-        "~": "\\textasciitilde{}",
-        "^": "\\textasciicircum{}",
-        "|": "\\textbar{}",
-    }
-    for ch in s:
-        out.append(special.get(ch, ch))
-    return "".join(out)
-
-
 def _md(s: str) -> str:
-    """Escape a Markdown table cell (pipes would split the cell)."""
-    return s.replace("|", "\\|")
+    """Escape a Markdown table cell; underscores stay (``vra_l1``: GFM reads no emphasis there)."""
+    return "_".join(escape_markdown(part) for part in str(s).split("_"))
 
 
 def _plain(s: str, fmt: str) -> str:
     """Escape a plain-text cell for Markdown or HTML."""
-    return _html.escape(s) if fmt == "html" else _md(s)
+    return escape_html(s) if fmt == "html" else _md(s)
 
 
 def _num(v: Any, digits: int) -> str:
@@ -110,17 +100,6 @@ def _int(v: Any) -> str:
     except (TypeError, ValueError):
         return ""
     return f"{x:.0f}" if math.isfinite(x) else ""
-
-
-def _star_string(p: Any, thresholds: tuple[float, ...]) -> str:
-    """As many stars as thresholds the p-value lies below (``p < .10`` -> ``*``...)."""
-    try:
-        x = float(p)
-    except (TypeError, ValueError):
-        return ""
-    if not math.isfinite(x):
-        return ""
-    return "*" * sum(x < t for t in thresholds)
 
 
 def _stars_note(thresholds: tuple[float, ...], fmt: str) -> str:
@@ -180,9 +159,23 @@ def _render(
     return "\n".join(lines) + "\n"
 
 
-def _params_of(obj: Any, key: str) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Estimates, standard errors and p-values of one result (NaN where absent)."""
-    obj = _unwrap(obj)
+def params_of(obj: Any, key: str) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Estimates, standard errors and p-values of one result (NaN where absent).
+
+    Parameters
+    ----------
+    obj : RegressionResults or AttractivenessResults
+        Any object with ``params`` (a Series by term); ``std_errors`` and ``pvalues``
+        are used when present.
+    key : str
+        The result's name, for the error message.
+
+    Returns
+    -------
+    (pandas.Series, pandas.Series, pandas.Series)
+        Estimates, standard errors and p-values on the terms of ``params``.
+    """
+    obj = unwrap(obj)
     params = getattr(obj, "params", None)
     if not isinstance(params, pd.Series):
         raise InputError(
@@ -197,8 +190,17 @@ def _params_of(obj: Any, key: str) -> tuple[pd.Series, pd.Series, pd.Series]:
     return params, se, pv
 
 
-def _unwrap(obj: Any) -> Any:
-    """Return the RegressionResults of an AttractivenessResults; anything else unchanged."""
+def unwrap(obj: Any) -> Any:
+    """Return the RegressionResults of an AttractivenessResults; anything else unchanged.
+
+    Parameters
+    ----------
+    obj : Any
+
+    Returns
+    -------
+    Any
+    """
     if (
         getattr(obj, "params", None) is None
         and getattr(getattr(obj, "results", None), "params", None) is not None
@@ -207,7 +209,17 @@ def _unwrap(obj: Any) -> Any:
     return obj
 
 
-def _as_models(results: Any) -> dict[str, Any]:
+def as_models(results: Any) -> dict[str, Any]:
+    """Name -> result: a mapping keeps its names (as strings), one result is named ``(1)``.
+
+    Parameters
+    ----------
+    results : result or mapping of str to result
+
+    Returns
+    -------
+    dict of str to result
+    """
     if isinstance(results, Mapping):
         if not results:
             raise InputError("results is empty; pass a result or a dict name -> result")
@@ -215,7 +227,25 @@ def _as_models(results: Any) -> dict[str, Any]:
     return {"(1)": results}
 
 
-def _select_terms(all_terms: list[str], terms: Sequence[str] | None) -> list[str]:
+def select_terms(all_terms: list[str], terms: Sequence[str] | None) -> list[str]:
+    """The terms to show: ``terms`` in their order (checked), else every term.
+
+    Parameters
+    ----------
+    all_terms : list of str
+        The terms estimated.
+    terms : sequence of str or None
+        The terms asked for.
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    InputError
+        A term no model estimates.
+    """
     if terms is None:
         return all_terms
     terms = list(terms)
@@ -283,14 +313,14 @@ def regression_table(
     unknown = [s for s in stats if s not in STATISTICS]
     if unknown:
         raise InputError(f"unknown statistic(s) {unknown}; allowed values are {list(STATISTICS)}")
-    models = _as_models(results)
+    models = as_models(results)
     est: dict[str, tuple[pd.Series, pd.Series, pd.Series]] = {
-        k: _params_of(v, k) for k, v in models.items()
+        k: params_of(v, k) for k, v in models.items()
     }
     all_terms: list[str] = []
     for p, _, _ in est.values():
         all_terms.extend(str(t) for t in p.index if str(t) not in all_terms)
-    shown = _select_terms(all_terms, terms)
+    shown = select_terms(all_terms, terms)
     labels = dict(labels or {})
 
     def label(name: str, default: str | None = None) -> str:
@@ -298,7 +328,7 @@ def regression_table(
             return labels[name] if fmt == "latex" else _plain(labels[name], fmt)
         if default is not None:  # statistics labels are already written for their format
             return default if fmt == "latex" else _plain(default, fmt)
-        return _tex(name) if fmt == "latex" else _plain(name, fmt)
+        return escape_latex(name) if fmt == "latex" else _plain(name, fmt)
 
     coef_rows: list[list[str]] = []
     for t in shown:
@@ -306,7 +336,7 @@ def regression_table(
         for p, se, pv in est.values():
             if t in p.index:
                 e = _num(p[t], digits)
-                row.append(e + (_star_string(pv[t], thresholds) if e else ""))
+                row.append(e + (significance_stars(pv[t], thresholds) if e else ""))
                 s = _num(se[t], digits)
                 se_row.append(f"({s})" if s else "")
             else:
@@ -318,11 +348,11 @@ def regression_table(
         attr, md_label, tex_label = STATISTICS[s]
         row = [label(s, tex_label if fmt == "latex" else md_label)]
         for obj in models.values():
-            v = getattr(_unwrap(obj), attr, np.nan)
+            v = getattr(unwrap(obj), attr, np.nan)
             row.append(_int(v) if s == "nobs" else _num(v, digits))
         stat_rows.append(row)
     names = list(models)
-    header = [""] + [_tex(n) if fmt == "latex" else _plain(n, fmt) for n in names]
+    header = [""] + [escape_latex(n) if fmt == "latex" else _plain(n, fmt) for n in names]
     note = None
     if notes:
         note = "Standard errors in parentheses." + (
@@ -437,7 +467,7 @@ def comparison_table(
         if name == "r2":
             return "$R^2$" if fmt == "latex" else "R²"
         text = _COMPARISON_LABELS.get(name, name)
-        return _tex(text) if fmt == "latex" else _plain(text, fmt)
+        return escape_latex(text) if fmt == "latex" else _plain(text, fmt)
 
     coef_rows: list[list[str]] = []
     for t in terms:
@@ -445,7 +475,7 @@ def comparison_table(
         for j in range(len(cols)):
             e = _num(values.loc[t].iloc[j], digits)
             p = pvalues.loc[t].iloc[j] if pvalues is not None else np.nan
-            row.append(e + (_star_string(p, use_stars) if e else ""))
+            row.append(e + (significance_stars(p, use_stars) if e else ""))
             s = _num(values.loc[f"{t} (se)"].iloc[j], digits)
             se_row.append(f"({s})" if s else "")
         coef_rows += [row, se_row]
@@ -453,7 +483,7 @@ def comparison_table(
         [label(r)] + [(_int(v) if r == "nobs" else _num(v, digits)) for v in values.loc[r]]
         for r in stat_names
     ]
-    header = [""] + [_tex(c) if fmt == "latex" else _plain(c, fmt) for c in cols]
+    header = [""] + [escape_latex(c) if fmt == "latex" else _plain(c, fmt) for c in cols]
     note = None
     if notes:
         note = "Standard errors in parentheses." + (
@@ -523,7 +553,7 @@ def ranking_table(
     if show_names is None:
         both = pd.concat([top, bottom])
         show_names = bool((both["name"].astype(str) != both["unit"].astype(str)).any())
-    esc = _tex if fmt == "latex" else (lambda text: _plain(text, fmt))
+    esc = escape_latex if fmt == "latex" else (lambda text: _plain(text, fmt))
     header = (
         ["Rank", "Unit"] + (["Name"] if show_names else []) + ["Attractiveness (pp)", "Persons"]
     )

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from geoattr.exceptions import InputError
-from geoattr.tables import _as_models, _params_of, _select_terms, _unwrap
+from geoattr.report.tables import as_models, params_of, select_terms, unwrap
 
 __all__ = [
     "observed_vs_expected",
@@ -246,7 +246,7 @@ def coefficients_over_time(
     if terms is None:
         shown = [t for t in all_terms if t != "const"] or all_terms
     else:
-        shown = _select_terms(all_terms, terms)
+        shown = select_terms(all_terms, terms)
     if not shown:
         raise InputError("the yearly table has no rows")
     ncols = min(3, len(shown))
@@ -466,11 +466,11 @@ def forest_plot(
     """
     out = _check_path(path)
     z = _z(level)
-    models = _as_models(results)
+    models = as_models(results)
     cis: dict[str, pd.DataFrame] = {}
     for key, obj in models.items():
-        est, se, _ = _params_of(obj, key)
-        r = _unwrap(obj)
+        est, se, _ = params_of(obj, key)
+        r = unwrap(obj)
         ci = r.conf_int(level) if callable(getattr(r, "conf_int", None)) else None
         if not isinstance(ci, pd.DataFrame) or not {"lower", "upper"} <= set(ci.columns):
             ci = pd.DataFrame({"lower": est - z * se, "upper": est + z * se})
@@ -485,7 +485,7 @@ def forest_plot(
     for f in cis.values():
         all_terms.extend(str(t) for t in f.index if str(t) not in all_terms)
     shown = (
-        _select_terms(all_terms, terms)
+        select_terms(all_terms, terms)
         if terms is not None
         else [t for t in all_terms if t != "const"]
     )

@@ -1,0 +1,137 @@
+"""The pieces every static HTML page of a run shares: the page frame, its CSS, numbers, tables.
+
+``report.html`` (:mod:`geoattr.report.html`) and the profile pages
+(:mod:`geoattr.report.profiles`) are built from these.  Text is escaped with
+:func:`geoattr._format.escape_html`; the pages have no external assets.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geoattr._format import escape_html
+from geoattr.exceptions import InputError
+
+__all__ = ["PAGE_CSS", "html_page", "format_cell", "html_table", "check_attractiveness"]
+
+#: The style sheet of the report and profile pages.
+PAGE_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:1100px;margin:2em auto;
+padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
+td,th{padding:.15em .7em}
+table.geoattr-table thead{border-top:2px solid #000;border-bottom:1px solid #000}
+table.geoattr-table tbody+tbody{border-top:1px solid #000}
+table.geoattr-table{border-bottom:2px solid #000}
+table.geoattr-table tfoot td{font-size:.85em;color:#555;border-top:1px solid #000}
+table.plain th{text-align:left;border-bottom:1px solid #000}table.plain td{border-bottom:1px solid #eee}
+.muted{color:#666;font-size:.9em}.warn{color:#9a4b00}
+figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}
+iframe{width:100%;height:620px;border:1px solid #ccc}
+.pos{color:#2166ac}.neg{color:#b2182b}
+nav a{margin-right:1em}
+"""
+
+
+def format_cell(v: Any, digits: int = 2) -> str:
+    """Numbers with ``digits`` decimals and thousands separators; text (ids!) escaped, not changed.
+
+    Parameters
+    ----------
+    v : Any
+        A cell value.
+    digits : int, default 2
+        Decimals of floats (integers have none).
+
+    Returns
+    -------
+    str
+        HTML text; blank for a missing number, no ``-0.00``.
+    """
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        return escape_html(v)
+    x = float(v)
+    if not math.isfinite(x):
+        return ""
+    text = f"{x:,.0f}" if isinstance(v, (int, np.integer)) else f"{x:,.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text.replace(",", "")) == 0 else text
+
+
+def html_page(title: str, body: str, *, script: str = "") -> str:
+    """A whole HTML document: the escaped title, :data:`PAGE_CSS`, the body and a script.
+
+    Parameters
+    ----------
+    title : str
+        Plain text.
+    body : str
+        HTML.
+    script : str, optional
+        JavaScript run at the end of the body.
+
+    Returns
+    -------
+    str
+    """
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{escape_html(title)}</title>"
+        f"<style>{PAGE_CSS}</style></head><body>\n{body}\n"
+        + (f"<script>{script}</script>\n" if script else "")
+        + "</body></html>\n"
+    )
+
+
+def html_table(frame: pd.DataFrame, *, digits: int = 2, cls: str = "plain", row_ids: bool = False) -> str:
+    """A small HTML table of a frame (the index shown only with ``row_ids`` and a name).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    digits : int, default 2
+        Decimals of the numbers (:func:`format_cell`).
+    cls : str, default "plain"
+        CSS class of the table.
+    row_ids : bool, default False
+        Show a named index as the first column.
+
+    Returns
+    -------
+    str
+    """
+    f = frame.reset_index() if (frame.index.name or any(frame.index.names)) and row_ids else frame
+    head = "".join(f"<th>{escape_html(c)}</th>" for c in f.columns)
+    rows = []
+    for r in f.itertuples(index=False):
+        rows.append("<tr>" + "".join(f"<td>{format_cell(v, digits)}</td>" for v in r) + "</tr>")
+    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def check_attractiveness(att: Any, what: str) -> None:
+    """Check that ``att`` is :func:`geoattr.attractiveness` output.
+
+    Parameters
+    ----------
+    att : pandas.DataFrame
+        Indexed by (unit, year) with ``actual``, ``expected`` and ``residual``.
+    what : str
+        The argument's name, for the error message.
+
+    Raises
+    ------
+    InputError
+        Another index or missing columns.
+    """
+    if not isinstance(att, pd.DataFrame) or list(att.index.names) != ["unit", "year"]:
+        raise InputError(
+            f"{what} must be the output of geoattr.attractiveness(): a DataFrame indexed by (unit, year); "
+            f"got index levels {list(getattr(att, 'index', pd.Index([])).names)}"
+        )
+    missing = [c for c in ("actual", "expected", "residual") if c not in att.columns]
+    if missing:
+        raise InputError(f"{what} lacks column(s) {missing}; pass the output of geoattr.attractiveness()")

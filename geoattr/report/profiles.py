@@ -1,0 +1,371 @@
+"""One profile page per unit and an index page to pick a unit and a period.
+
+:func:`write_profiles` writes ``profiles/<unit>.html`` for every unit (its
+attractiveness over time with intervals and a period picker, its decomposition of
+population change, its commuting destinations) and ``profiles/index.html``.  The map's
+popups link to these pages (:func:`profile_file_name`).  The pages are static HTML with
+a few lines of inline JavaScript and no external assets: they open from the file
+system, offline.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geoattr._format import escape_html, format_ids
+from geoattr.exceptions import InputError
+from geoattr.report.page import check_attractiveness, format_cell, html_page, html_table
+
+__all__ = ["write_profiles", "profile_file_name"]
+
+
+def profile_file_name(unit: Any) -> str:
+    """File name of a unit's profile page: the id with characters unsafe in file names replaced.
+
+    Parameters
+    ----------
+    unit : str
+        Unit id.
+
+    Returns
+    -------
+    str
+        ``"<id>.html"``; characters other than letters, digits, ``-``, ``_`` and ``.``
+        become ``_``.
+    """
+    safe = "".join(ch if (ch.isalnum() or ch in "-_.") else "_" for ch in str(unit))
+    return f"{safe}.html"
+
+
+
+
+def _svg_series(years: list[int], mid: np.ndarray, lo: np.ndarray | None, hi: np.ndarray | None,
+                *, width: int = 640, height: int = 220, label: str = "") -> str:
+    """A small inline SVG line chart with a band and the zero line (no plotting library needed)."""
+    pad_l, pad_r, pad_t, pad_b = 48, 22, 10, 26
+    vals = [v for arr in (mid, lo, hi) if arr is not None for v in np.asarray(arr, float) if np.isfinite(v)]
+    vmin, vmax = (min(vals + [0.0]), max(vals + [0.0])) if vals else (-1.0, 1.0)
+    if vmax - vmin < 1e-12:
+        vmin, vmax = vmin - 1, vmax + 1
+    x0, x1 = min(years), max(years)
+    span = max(x1 - x0, 1)
+
+    def sx(y: float) -> float:
+        return pad_l + (y - x0) / span * (width - pad_l - pad_r)
+
+    def sy(v: float) -> float:
+        return pad_t + (vmax - v) / (vmax - vmin) * (height - pad_t - pad_b)
+
+    out = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+           f'aria-label="{escape_html(label)}">']
+    if lo is not None and hi is not None:
+        pts = [(sx(y), sy(h)) for y, h in zip(years, hi) if np.isfinite(h)]
+        pts += [(sx(y), sy(lv)) for y, lv in reversed(list(zip(years, lo))) if np.isfinite(lv)]
+        out.append('<polygon class="band" fill="#92c5de" fill-opacity="0.5" stroke="none" points="'
+                   + " ".join(f"{a:.1f},{b:.1f}" for a, b in pts) + '"/>')
+    out.append(f'<line x1="{pad_l}" x2="{width - pad_r}" y1="{sy(0):.1f}" y2="{sy(0):.1f}" stroke="#888" '
+               'stroke-dasharray="4 3"/>')
+    pts = [(sx(y), sy(v)) for y, v in zip(years, mid) if np.isfinite(v)]
+    out.append('<polyline class="series" fill="none" stroke="#2166ac" stroke-width="2" points="'
+               + " ".join(f"{a:.1f},{b:.1f}" for a, b in pts) + '"/>')
+    for (a, b), y in zip(pts, years):
+        out.append(f'<circle cx="{a:.1f}" cy="{b:.1f}" r="2.5" fill="#2166ac" data-year="{y}"/>')
+    for v in (vmin, 0.0, vmax):
+        out.append(f'<text x="{pad_l - 4}" y="{sy(v) + 4:.1f}" font-size="10" text-anchor="end">{v:.1f}</text>')
+    step = max(1, round(span / 8))
+    for y in range(x0, x1 + 1, step):
+        out.append(f'<text x="{sx(y):.1f}" y="{height - 8}" font-size="10" text-anchor="middle">{y}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+_PROFILE_JS = """
+const D = JSON.parse(document.getElementById('profile-data').textContent);
+const from = document.getElementById('from'), to = document.getElementById('to');
+function params(){const h=new URLSearchParams(location.hash.slice(1));return [h.get('from'),h.get('to')];}
+function update(){
+  let a=+from.value, b=+to.value; if(a>b){[a,b]=[b,a];}
+  let res=0, pers=0, n=0, v=0, lok=true;
+  D.years.forEach((y,i)=>{const row=document.getElementById('y'+y);
+    const inside = y>=a && y<=b; if(row){row.classList.toggle('selected', inside);}
+    if(inside){res+=D.residual[i]; pers+=D.residual_persons[i]||0; n+=1;
+      if(D.se[i]===null){lok=false;} else {v+=D.se[i]*D.se[i];}}});
+  const half=1.959964*Math.sqrt(v), lo=res-half, hi=res+half;
+  document.getElementById('period').textContent = a+'-'+b+' ('+n+' years)';
+  document.getElementById('period-residual').textContent = res.toFixed(2);
+  document.getElementById('period-persons').textContent = Math.round(pers).toLocaleString('en');
+  document.getElementById('period-interval').textContent = lok ? '['+lo.toFixed(2)+', '+hi.toFixed(2)+']' : 'n/a';
+  history.replaceState(null,'','#from='+a+'&to='+b);
+}
+const [pf,pt]=params(); if(pf&&D.years.includes(+pf)){from.value=pf;} if(pt&&D.years.includes(+pt)){to.value=pt;}
+from.addEventListener('change',update); to.addEventListener('change',update); update();
+"""
+
+_INDEX_JS = """
+const u=document.getElementById('unit'), f=document.getElementById('from'), t=document.getElementById('to');
+document.getElementById('open').addEventListener('click',()=>{
+  location.href=u.value+'#from='+f.value+'&to='+t.value;});
+"""
+
+
+
+@dataclass(frozen=True)
+class _Site:
+    """What every profile page of a run shares."""
+
+    names: pd.Series
+    regions: pd.Series
+    years: list[int]
+    cum: pd.Series
+    rank: pd.Series
+    back: str
+    intervals: pd.DataFrame | None
+    decomposition: dict[Any, pd.DataFrame]
+    decomposition_years: tuple[int, int] | None
+    destinations: dict[Any, pd.DataFrame]
+    flows_year: int | None
+
+
+def _check_inputs(att: Any, intervals: Any, flows: Any, top_destinations: Any) -> None:
+    check_attractiveness(att, "att")
+    if isinstance(top_destinations, bool) or not isinstance(top_destinations, (int, np.integer)) \
+            or top_destinations < 1:
+        raise InputError(f"top_destinations must be an integer >= 1, got {top_destinations!r}")
+    if intervals is not None:
+        miss = [c for c in ("lower", "upper") if c not in intervals.columns]
+        if miss:
+            raise InputError(f"intervals lacks column(s) {miss}; pass geoattr.analysis.prediction_intervals(fit)")
+    if flows is not None:
+        miss = [c for c in ("year", "origin", "destination", "count") if c not in flows.columns]
+        if miss:
+            raise InputError(f"flows lacks column(s) {miss}; expected year, origin, destination, count")
+
+
+def _destinations(flows: pd.DataFrame | None, flows_year: int | None, names: pd.Series,
+                  top: int) -> tuple[dict[Any, pd.DataFrame], int | None]:
+    """Per origin: its ``top`` destinations (name, commuters, share) and "other"; the year shown."""
+    if flows is None or not len(flows):
+        return {}, None
+    fyear = int(flows_year if flows_year is not None else flows["year"].max())
+    fl = flows[flows["year"] == fyear]
+    if fl.empty:
+        raise InputError(f"flows has no rows for year {fyear}; its years are {sorted(flows['year'].unique())}")
+    out: dict[Any, pd.DataFrame] = {}
+    for u, g in fl.groupby("origin", sort=False):
+        g = g.groupby("destination")["count"].sum().sort_values(ascending=False)
+        total = g.sum()
+        if total <= 0:
+            continue
+        head = g.head(top)
+        rows = pd.DataFrame({"destination": head.index.astype(str),
+                             "name": [names.get(d, d) for d in head.index],
+                             "commuters": head.to_numpy(), "share (%)": 100 * head.to_numpy() / total})
+        rest = g.iloc[top:].sum()
+        if rest > 0:
+            rows.loc[len(rows)] = ["other", f"{len(g) - len(head)} units", rest, 100 * rest / total]
+        out[u] = rows
+    return out, fyear
+
+
+def _intervals_of(a: pd.DataFrame, u: Any, yrs: list[int], intervals: pd.DataFrame | None) -> tuple[Any, Any, Any]:
+    """The attractiveness interval ``[actual - upper, actual - lower]`` and ``se`` of each year."""
+    if intervals is None:
+        return None, None, None
+    iv = intervals.reindex(pd.MultiIndex.from_product([[u], yrs], names=["unit", "year"]))
+    lo = a["actual"].to_numpy(float) - iv["upper"].to_numpy(float)
+    hi = a["actual"].to_numpy(float) - iv["lower"].to_numpy(float)
+    se = iv["se"].to_numpy(float) if "se" in iv.columns else None
+    return lo, hi, se
+
+
+def _rounded(values: Any, fallback: np.ndarray, digits: int) -> list:
+    """Rounded values for the page's JSON (``None`` where missing or when ``values`` is None)."""
+    return [None if values is None or not np.isfinite(v) else round(float(v), digits)
+            for v in (values if values is not None else fallback)]
+
+
+def _select(options: str, first: Any, last: Any) -> tuple[str, str]:
+    """The options of the "from" and "to" pickers, with the first and last year selected."""
+    return (options.replace(f'value="{first}"', f'value="{first}" selected'),
+            options.replace(f'value="{last}"', f'value="{last}" selected'))
+
+
+def _yearly_table(a: pd.DataFrame, yrs: list[int], res: np.ndarray, lo: Any, hi: Any) -> str:
+    rows = []
+    for i, y in enumerate(yrs):
+        rows.append(f'<tr id="y{y}"><td>{y}</td><td>{format_cell(a["actual"].iloc[i])}</td>'
+                    f'<td>{format_cell(a["expected"].iloc[i])}</td><td>{format_cell(res[i])}</td>'
+                    f'<td>{"" if lo is None else format_cell(lo[i])}</td>'
+                    f'<td>{"" if hi is None else format_cell(hi[i])}</td></tr>')
+    return ('<table class="plain" id="yearly"><thead><tr><th>year</th><th>observed</th><th>expected</th>'
+            '<th>attractiveness</th><th>lower</th><th>upper</th></tr></thead><tbody>'
+            + "".join(rows) + "</tbody></table>")
+
+
+def _period_section(u: Any, name: str, yrs: list[int], res: np.ndarray, lo: Any, hi: Any, site: _Site) -> list[str]:
+    """Heading, cumulative attractiveness, period picker and summary, the chart."""
+    opts = "".join(f'<option value="{y}">{y}</option>' for y in yrs)
+    first, last = _select(opts, yrs[0], yrs[-1])
+    return ['<p class="muted">'
+            + (f"Region {escape_html(site.regions.get(u))}. " if u in site.regions.index else "")
+            + f"Cumulative attractiveness {site.years[0]}-{site.years[-1]}: "
+              f"<b>{site.cum[u]:.2f}</b> percentage points (rank {int(site.rank[u])} of {len(site.rank)}).</p>",
+            "<h2>Attractiveness over time</h2>",
+            f'<p>Period: <select id="from">{first}</select> to <select id="to">{last}</select></p>',
+            '<table class="plain" id="period-summary"><tbody>'
+            '<tr><th>period</th><td id="period"></td></tr>'
+            '<tr><th>attractiveness (sum of yearly residuals, pp)</th><td id="period-residual"></td></tr>'
+            '<tr><th>95 % interval of the sum (independent yearly errors)</th><td id="period-interval"></td></tr>'
+            '<tr><th>persons (residual x population)</th><td id="period-persons"></td></tr></tbody></table>',
+            _svg_series(yrs, res, lo, hi, label=f"attractiveness of {name} over time"),
+            '<p class="muted">Residual net migration (% of the population, observed minus expected) each year; '
+            + ("band: 95 % prediction interval." if lo is not None else "no intervals supplied.") + "</p>"]
+
+
+def _unit_page(u: Any, att: pd.DataFrame, site: _Site) -> tuple[str, str]:
+    """Title and body of one unit's profile page."""
+    a = att.xs(u, level="unit").sort_index()
+    yrs = [int(y) for y in a.index]
+    res = a["residual"].to_numpy(float)
+    lo, hi, se = _intervals_of(a, u, yrs, site.intervals)
+    persons = a["residual_persons"].to_numpy(float) if "residual_persons" in a.columns else np.full(len(a), np.nan)
+    name = str(site.names.get(u, u))
+    title = f"{name} ({u})" if name != str(u) else str(u)
+    data = {"unit": str(u), "years": yrs, "residual": [round(float(v), 6) for v in res],
+            "residual_persons": [None if not np.isfinite(v) else round(float(v), 3) for v in persons],
+            "lower": _rounded(lo, res, 6), "upper": _rounded(hi, res, 6), "se": _rounded(se, res, 6)}
+    body = [f"<nav>{site.back}<a href=\"index.html\">All units</a></nav>", f"<h1>{escape_html(title)}</h1>"]
+    body += _period_section(u, name, yrs, res, lo, hi, site)
+    body.append(_yearly_table(a, yrs, res, lo, hi))
+    if u in site.decomposition:
+        g = site.decomposition[u][["component", "persons_per_year"]]
+        dy = site.decomposition_years
+        period = f" {dy[0]}-{dy[1]}" if dy else ""
+        body.append(f"<h2>Decomposition of population change{period}</h2>"
+                    + html_table(g, digits=1, cls="plain decomposition"))
+    if u in site.destinations:
+        body.append(f"<h2>Where its residents work ({site.flows_year})</h2>"
+                    + html_table(site.destinations[u], digits=1, cls="plain destinations"))
+    data_json = json.dumps(data).replace("</", "<\\/")
+    body.append(f'<script type="application/json" id="profile-data">{data_json}</script>')
+    body.append("<style>tr.selected td{background:#eef4fb}</style>")
+    return title, "\n".join(body)
+
+
+def _index_page(units: list[Any], site: _Site) -> str:
+    """The index: a unit and period picker and the list of units by rank."""
+    names, cum, years = site.names, site.cum, site.years
+    opts_u = "".join(
+        f'<option value="{escape_html(profile_file_name(u))}">{escape_html(names.get(u, u))} ({escape_html(u)})</option>'
+        for u in sorted(units, key=lambda x: str(names.get(x, x))))
+    first, last = _select("".join(f'<option value="{y}">{y}</option>' for y in years), years[0], years[-1])
+    listing = "".join(
+        f'<tr><td>{int(site.rank[u])}</td><td><a href="{escape_html(profile_file_name(u))}">'
+        f'{escape_html(names.get(u, u))}</a></td>'
+        f'<td>{escape_html(u)}</td><td class="{"pos" if cum[u] >= 0 else "neg"}">{cum[u]:.2f}</td></tr>'
+        for u in site.rank.index)
+    return "\n".join([
+        f"<nav>{site.back}</nav><h1>Unit profiles</h1>",
+        f'<p>Unit <select id="unit">{opts_u}</select> from <select id="from">{first}</select> to '
+        f'<select id="to">{last}</select> <button id="open">Open profile</button></p>',
+        '<table class="plain" id="units"><thead><tr><th>rank</th><th>name</th><th>id</th>'
+        f'<th>cumulative attractiveness {years[0]}-{years[-1]} (pp)</th></tr></thead><tbody>'
+        + listing + "</tbody></table>"])
+
+
+def write_profiles(
+    out_dir: str | Path,
+    *,
+    att: pd.DataFrame,
+    intervals: pd.DataFrame | None = None,
+    decomposition: pd.DataFrame | None = None,
+    decomposition_years: tuple[int, int] | None = None,
+    flows: pd.DataFrame | None = None,
+    flows_year: int | None = None,
+    names: Mapping[Any, str] | pd.Series | None = None,
+    regions: Mapping[Any, str] | pd.Series | None = None,
+    top_destinations: int = 10,
+    report: str | None = "../report.html",
+) -> dict[str, Path]:
+    """Write one profile page per unit and an index page to pick a unit and a period.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Folder of the pages (created), e.g. ``<out>/profiles``.
+    att : pandas.DataFrame
+        :func:`geoattr.attractiveness` output (index (unit, year); ``actual``,
+        ``expected``, ``residual``, optionally ``residual_persons``).
+    intervals : pandas.DataFrame, optional
+        :func:`geoattr.analysis.prediction_intervals` output (index (unit, year);
+        ``se``, ``lower``, ``upper`` of the expected value).  The attractiveness
+        interval of a year is ``[actual - upper, actual - lower]``; over a period the
+        page shows the sum of the yearly residuals ± 1.96 times the square root of the
+        sum of the yearly ``se**2`` (prediction errors taken as independent across
+        years; "n/a" without ``se``).
+    decomposition : pandas.DataFrame, optional
+        :func:`geoattr.decompose` output (``unit``, ``component``, ``persons_per_year``).
+    decomposition_years : tuple of int, optional
+        The period of ``decomposition`` (shown in the heading).
+    flows : pandas.DataFrame, optional
+        Commuting flows (``year``, ``origin``, ``destination``, ``count``): the page
+        lists where the unit's employed residents work.
+    flows_year : int, optional
+        Year of the flows shown (default the latest).
+    names, regions : mapping or pandas.Series, optional
+        Unit id -> name / region.
+    top_destinations : int, default 10
+        Destinations listed (the rest are summed into "other").
+    report : str or None, default "../report.html"
+        Link back to the report (relative to the pages).
+
+    Returns
+    -------
+    dict of str to Path
+        ``unit id -> page`` and ``"index" -> profiles/index.html``.
+
+    Raises
+    ------
+    InputError
+        ``att`` is not an attractiveness table; ``intervals`` or ``flows`` lack their
+        columns; ``top_destinations < 1``.
+    """
+    _check_inputs(att, intervals, flows, top_destinations)
+    names = pd.Series(names if names is not None else {}, dtype=object)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    units = list(dict.fromkeys(att.index.get_level_values("unit")))
+    if intervals is not None:
+        have = set(intervals.index.get_level_values(0))
+        missing = [u for u in units if u not in have]
+        if missing:
+            raise InputError(f"intervals have no rows for {format_ids(missing)}; pass prediction_intervals of the "
+                             "same fit as att")
+    destinations, fyear = _destinations(flows, flows_year, names, top_destinations)
+    cum = att["residual"].groupby(level="unit", sort=False).sum()
+    order = cum.sort_values(ascending=False)
+    site = _Site(
+        names=names, regions=pd.Series(regions if regions is not None else {}, dtype=object),
+        years=sorted(set(int(y) for y in att.index.get_level_values("year"))), cum=cum,
+        rank=pd.Series(np.arange(1, len(order) + 1), index=order.index),
+        back=f'<a href="{escape_html(report)}">Report</a>' if report else "", intervals=intervals,
+        decomposition=({u: g for u, g in decomposition.groupby("unit", sort=False)}
+                       if decomposition is not None else {}),
+        decomposition_years=decomposition_years, destinations=destinations, flows_year=fyear)
+    pages: dict[str, Path] = {}
+    for u in units:
+        title, body = _unit_page(u, att, site)
+        p = out / profile_file_name(u)
+        p.write_text(html_page(f"{title}: profile", body, script=_PROFILE_JS), encoding="utf-8")
+        pages[str(u)] = p
+    pages["index"] = out / "index.html"
+    pages["index"].write_text(html_page("Unit profiles", _index_page(units, site), script=_INDEX_JS),
+                              encoding="utf-8")
+    return pages
