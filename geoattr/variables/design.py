@@ -87,15 +87,6 @@ def _spec_terms(spec: str | Sequence[str]) -> tuple[str, tuple[str, ...]]:
     return "custom", terms
 
 
-def _spec_terms(spec: str | Sequence[str]) -> tuple[str, tuple[str, ...]]:
-    if isinstance(spec, str):
-        if spec not in SPECIFICATIONS:
-            raise InputError(f"unknown specification {spec!r}; choose one of {sorted(SPECIFICATIONS)}")
-        return spec, SPECIFICATIONS[spec]
-    terms = tuple(spec)
-    return "custom", terms
-
-
 def _required_job_years(years: tuple[int, int], max_lag: int) -> list[int]:
     first, last = years
     return list(range(first - max_lag - 1, last + 1))

@@ -30,20 +30,7 @@ from geoattr.io.od.files import expand_paths, read_schema
 from geoattr.io.od.lookup import prepare_lookup
 from geoattr.io.od.memory import parse_bytes
 from geoattr.io.od.pandas_engine import PandasEngine
-from geoattr.io.od.spec import (
-    ENGINES,
-    NO_YEAR,
-    REASONS,
-    STATUS_MISSING_COUNT,
-    STATUS_MISSING_ID,
-    STATUS_NEGATIVE,
-    STATUS_OK,
-    STATUS_UNKNOWN,
-    STATUS_ZERO,
-    Engine,
-    ODSpec,
-    RawAggregate,
-)
+from geoattr.io.od.spec import ENGINES, NO_YEAR, REASONS, Engine, ODSpec, RawAggregate, Status
 
 __all__ = ["AggregatedOD", "YearEdges", "ODYears", "read_od", "build_spec", "check_options", "sum_pairs",
            "aggregate_od"]
@@ -188,17 +175,17 @@ def _make_engine(spec: ODSpec, *, engine: str, client: Any, memory_limit: int | 
 def _problems(raw: RawAggregate, eng: Any) -> list[tuple[str, str]]:
     """("invalid" | "unknown", text naming examples) for the rows that cannot be used."""
     bad_rows = {s: int(raw.rows[raw.status == s].sum())
-                for s in (STATUS_MISSING_ID, STATUS_MISSING_COUNT, STATUS_NEGATIVE, STATUS_UNKNOWN)}
-    invalid = {s: n for s, n in bad_rows.items() if n and s != STATUS_UNKNOWN}
+                for s in (Status.MISSING_ID, Status.MISSING_COUNT, Status.NEGATIVE, Status.UNKNOWN)}
+    invalid = {s: n for s, n in bad_rows.items() if n and s != Status.UNKNOWN}
     messages = []
     if invalid:
         lines = [f"{n:,} row(s) with a {REASONS[s]}, e.g. {_examples_text(eng.examples(s, 5))}"
                  for s, n in invalid.items()]
         messages.append(("invalid", "; ".join(lines)))
-    if bad_rows[STATUS_UNKNOWN]:
+    if bad_rows[Status.UNKNOWN]:
         ids, n_ids = eng.unknown_ids(10)
         shown = ", ".join(repr(i) for i in ids) + (f" and {n_ids - len(ids)} more" if n_ids > len(ids) else "")
-        messages.append(("unknown", f"{bad_rows[STATUS_UNKNOWN]:,} row(s) name {n_ids:,} fine id(s) that are not in "
+        messages.append(("unknown", f"{bad_rows[Status.UNKNOWN]:,} row(s) name {n_ids:,} fine id(s) that are not in "
                                     f"the lookup: {shown}"))
     return messages
 
@@ -228,20 +215,20 @@ def _unit_codes(raw: RawAggregate, spec: ODSpec, used: np.ndarray) -> tuple[pd.I
 
 
 def _year_edges(raw: RawAggregate, spec: ODSpec) -> tuple[dict[int, YearEdges], pd.Index]:
-    used = (raw.status == STATUS_OK) | (raw.status == STATUS_ZERO)
+    used = (raw.status == Status.OK) | (raw.status == Status.ZERO)
     units, o, d = _unit_codes(raw, spec, used)
     yr, st, c = raw.year[used], raw.status[used], raw.count[used]
     out: dict[int, YearEdges] = {}
     for y in np.unique(raw.year):
         m = yr == y
-        pos_m = m & (st == STATUS_OK)
-        zero_m = m & (st == STATUS_ZERO)
+        pos_m = m & (st == Status.OK)
+        zero_m = m & (st == Status.ZERO)
         # after id normalisation (no lookup) several raw pairs may be one unit pair: sum them
         oo, dd, cc = sum_pairs(o[pos_m], d[pos_m], c[pos_m], len(units))
         rows_y = raw.rows[raw.year == y]
         status_y = raw.status[raw.year == y]
         dropped = {REASONS[s]: int(rows_y[status_y == s].sum()) for s in
-                   (STATUS_MISSING_ID, STATUS_MISSING_COUNT, STATUS_NEGATIVE, STATUS_UNKNOWN, STATUS_ZERO)}
+                   (Status.MISSING_ID, Status.MISSING_COUNT, Status.NEGATIVE, Status.UNKNOWN, Status.ZERO)}
         acc = RowAccount(table="commuting flows" + ("" if y == NO_YEAR else f" {int(y)}"),
                          read=int(rows_y.sum()), dropped={k: v for k, v in dropped.items() if v})
         out[int(y)] = YearEdges(o=oo, d=dd, count=cc, zero_o=o[zero_m], zero_d=d[zero_m], account=acc)

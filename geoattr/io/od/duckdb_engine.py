@@ -18,17 +18,7 @@ import pyarrow.compute as pc
 from geoattr.exceptions import InputError
 from geoattr.io.od.lookup import map_ids
 from geoattr.io.od.memory import format_bytes
-from geoattr.io.od.spec import (
-    NO_YEAR,
-    STATUS_MISSING_COUNT,
-    STATUS_MISSING_ID,
-    STATUS_NEGATIVE,
-    STATUS_OK,
-    STATUS_UNKNOWN,
-    STATUS_ZERO,
-    ODSpec,
-    RawAggregate,
-)
+from geoattr.io.od.spec import NO_YEAR, ODSpec, RawAggregate, Status
 
 __all__ = ["DuckDBEngine"]
 
@@ -72,9 +62,9 @@ def _duckdb_base(spec: ODSpec) -> str:
 
 
 def _status_sql(missing: str, unknown: str) -> str:
-    return (f"CASE WHEN {missing} THEN {STATUS_MISSING_ID} "
-            f"WHEN c IS NULL OR isnan(c) THEN {STATUS_MISSING_COUNT} WHEN c < 0 THEN {STATUS_NEGATIVE} "
-            f"WHEN {unknown} THEN {STATUS_UNKNOWN} WHEN c = 0 THEN {STATUS_ZERO} ELSE {STATUS_OK} END")
+    return (f"CASE WHEN {missing} THEN {Status.MISSING_ID} "
+            f"WHEN c IS NULL OR isnan(c) THEN {Status.MISSING_COUNT} WHEN c < 0 THEN {Status.NEGATIVE} "
+            f"WHEN {unknown} THEN {Status.UNKNOWN} WHEN c = 0 THEN {Status.ZERO} ELSE {Status.OK} END")
 
 
 _STATUS_SQL = _status_sql("o IS NULL OR d IS NULL", "oc IS NULL OR dc IS NULL")
@@ -162,8 +152,8 @@ class DuckDBEngine:
             source, status = f"({_duckdb_base(self.spec)})", _STATUS_SQL
         ko, kd = ("oc", "dc") if self.spec.lookup is not None else ("o", "d")
         sql = (f"SELECT yr, status, sum(c) AS c, count(*) AS n, "
-               f"CASE WHEN status IN ({STATUS_OK}, {STATUS_ZERO}) THEN {ko} END AS ok, "
-               f"CASE WHEN status IN ({STATUS_OK}, {STATUS_ZERO}) THEN {kd} END AS dk "
+               f"CASE WHEN status IN ({Status.OK}, {Status.ZERO}) THEN {ko} END AS ok, "
+               f"CASE WHEN status IN ({Status.OK}, {Status.ZERO}) THEN {kd} END AS dk "
                f"FROM (SELECT *, {status} AS status FROM {source}) "
                "GROUP BY yr, status, ok, dk")
         t = self._run(sql)

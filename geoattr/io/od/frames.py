@@ -13,17 +13,7 @@ import pyarrow.parquet as pq
 
 from geoattr.exceptions import InputError
 from geoattr.io.od.files import csv_sep, file_column
-from geoattr.io.od.spec import (
-    NO_YEAR,
-    STATUS_MISSING_COUNT,
-    STATUS_MISSING_ID,
-    STATUS_NEGATIVE,
-    STATUS_OK,
-    STATUS_UNKNOWN,
-    STATUS_ZERO,
-    ODSpec,
-    RawAggregate,
-)
+from geoattr.io.od.spec import NO_YEAR, ODSpec, RawAggregate, Status
 
 __all__ = ["read_parquet_piece", "read_csv_file", "frame_status", "frame_aggregate", "frame_examples",
            "frame_unknown", "raw_from_frame"]
@@ -79,19 +69,19 @@ def frame_status(df: pd.DataFrame, spec: ODSpec) -> pd.DataFrame:
             keys[side] = pd.to_numeric(s).fillna(-1).to_numpy(dtype=np.int64)
         else:
             keys[side] = s.astype(object).where(~isna, None).to_numpy(dtype=object)
-    status = np.full(n, STATUS_OK, dtype=np.int8)
+    status = np.full(n, Status.OK, dtype=np.int8)
     if spec.lookup is not None:
         ok_key, dk_key = spec.lookup.codes(keys["o"], spec.kind), spec.lookup.codes(keys["d"], spec.kind)
         unknown = (ok_key < 0) | (dk_key < 0)
     else:
         unknown = np.zeros(n, dtype=bool)
         ok_key, dk_key = keys["o"], keys["d"]
-    status[(c == 0)] = STATUS_ZERO
-    status[unknown] = STATUS_UNKNOWN
-    status[c < 0] = STATUS_NEGATIVE
-    status[np.isnan(c)] = STATUS_MISSING_COUNT
-    status[miss_id] = STATUS_MISSING_ID
-    used = (status == STATUS_OK) | (status == STATUS_ZERO)
+    status[(c == 0)] = Status.ZERO
+    status[unknown] = Status.UNKNOWN
+    status[c < 0] = Status.NEGATIVE
+    status[np.isnan(c)] = Status.MISSING_COUNT
+    status[miss_id] = Status.MISSING_ID
+    used = (status == Status.OK) | (status == Status.ZERO)
     if spec.lookup is not None:
         out["ok"] = np.where(used, ok_key, -1)
         out["dk"] = np.where(used, dk_key, -1)
@@ -117,7 +107,7 @@ def frame_aggregate(df: pd.DataFrame, spec: ODSpec) -> pd.DataFrame:
     n_units = len(spec.lookup.units)
     st = s["status"].to_numpy()
     pair = s["ok"].to_numpy() * n_units + s["dk"].to_numpy()
-    key = np.where(st == STATUS_OK, pair, np.where(st == STATUS_ZERO, n_units * n_units + pair, -st.astype(np.int64)))
+    key = np.where(st == Status.OK, pair, np.where(st == Status.ZERO, n_units * n_units + pair, -st.astype(np.int64)))
     g = pd.DataFrame({"yr": s["yr"].to_numpy(), "key": key, "c": s["c"].to_numpy(), "n": np.ones(len(st), np.int64)})
     return g.groupby(["yr", "key"], sort=False).agg(c=("c", "sum"), n=("n", "sum")).reset_index()
 
@@ -150,7 +140,7 @@ def raw_from_frame(g: pd.DataFrame, spec: ODSpec) -> RawAggregate:
     if "key" in g.columns:  # packed keys (see frame_aggregate)
         n_units = len(spec.lookup.units)
         key = g["key"].to_numpy(dtype=np.int64)
-        status = np.where(key < 0, -key, np.where(key >= n_units * n_units, STATUS_ZERO, STATUS_OK)).astype(np.int8)
+        status = np.where(key < 0, -key, np.where(key >= n_units * n_units, Status.ZERO, Status.OK)).astype(np.int8)
         pair = np.where(key < 0, 0, key % (n_units * n_units))
         return RawAggregate(year=g["yr"].to_numpy(dtype=np.int64), status=status, o=pair // n_units, d=pair % n_units,
                     count=g["c"].to_numpy(dtype=float), rows=g["n"].to_numpy(dtype=np.int64))

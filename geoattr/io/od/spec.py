@@ -3,27 +3,37 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Literal
 
 import numpy as np
 
 from geoattr.io.od.lookup import Lookup
 
-__all__ = ["Engine", "ENGINES", "ENGINE_ADVICE", "STATUS_OK", "STATUS_MISSING_ID", "STATUS_MISSING_COUNT",
-           "STATUS_NEGATIVE", "STATUS_UNKNOWN", "STATUS_ZERO", "REASONS", "NO_YEAR", "RawAggregate", "ODSpec",
+__all__ = ["Engine", "ENGINES", "ENGINE_ADVICE", "Status", "REASONS", "NO_YEAR", "RawAggregate", "ODSpec",
            "od_columns"]
 
 Engine = Literal["duckdb", "dask", "pandas"]
 ENGINES: tuple[str, ...] = ("duckdb", "dask", "pandas")
 
-#: Row status codes of the aggregation (0 = used).
-STATUS_OK, STATUS_MISSING_ID, STATUS_MISSING_COUNT, STATUS_NEGATIVE, STATUS_UNKNOWN, STATUS_ZERO = 0, 1, 2, 3, 4, 5
+class Status(IntEnum):
+    """Status of an OD row in the aggregation; ``OK`` rows are used."""
+
+    OK = 0
+    MISSING_ID = 1
+    MISSING_COUNT = 2
+    NEGATIVE = 3
+    UNKNOWN = 4
+    ZERO = 5
+
+
+#: Why a row is not used, by status (the keys of the row accounts' ``dropped``).
 REASONS = {
-    STATUS_MISSING_ID: "missing origin or destination id",
-    STATUS_MISSING_COUNT: "missing count (null or NaN)",
-    STATUS_NEGATIVE: "negative count",
-    STATUS_UNKNOWN: "fine id not in the lookup",
-    STATUS_ZERO: "zero count",
+    Status.MISSING_ID: "missing origin or destination id",
+    Status.MISSING_COUNT: "missing count (null or NaN)",
+    Status.NEGATIVE: "negative count",
+    Status.UNKNOWN: "fine id not in the lookup",
+    Status.ZERO: "zero count",
 }
 NO_YEAR = -(2**31)  # year key of a table without a year column
 
