@@ -11,14 +11,7 @@ import pandas as pd
 
 from geoattr.exceptions import InputError
 from geoattr.io.od.files import read_schema
-from geoattr.io.od.frames import (
-    frame_aggregate,
-    frame_examples,
-    frame_unknown,
-    raw_from_frame,
-    read_csv_file,
-    read_parquet_piece,
-)
+from geoattr.io.od import frames
 from geoattr.io.od.memory import available_memory, estimate_rows_bytes, format_bytes
 from geoattr.io.od.spec import ENGINE_ADVICE, ODSpec, RawAggregate, od_columns
 
@@ -49,23 +42,23 @@ class PandasEngine:
             use = od_columns(spec)
             try:
                 if spec.fmt == "parquet":
-                    parts = [read_parquet_piece((f, None), use, spec.year_column, spec.years, spec.files)
+                    parts = [frames.read_parquet_piece((f, None), use, spec.year_column, spec.years, spec.files)
                              for f in spec.files]
                 else:
-                    parts = [read_csv_file(f, use, spec) for f in spec.files]
+                    parts = [frames.read_csv_file(f, use, spec) for f in spec.files]
             except MemoryError as e:  # pragma: no cover - depends on the machine
                 raise InputError(f"engine='pandas' ran out of memory reading the OD files: {ENGINE_ADVICE}") from e
             self._df = pd.concat(parts, ignore_index=True)
         return self._df
 
     def aggregate(self) -> RawAggregate:
-        return raw_from_frame(frame_aggregate(self.frame(), self.spec), self.spec)
+        return frames.raw_from_frame(frames.frame_aggregate(self.frame(), self.spec), self.spec)
 
     def examples(self, status: int, limit: int = 10) -> pd.DataFrame:
-        return frame_examples(self.frame(), self.spec, status, limit)
+        return frames.frame_examples(self.frame(), self.spec, status, limit)
 
     def unknown_ids(self, limit: int = 10) -> tuple[list[Any], int]:
-        u = frame_unknown(self.frame(), self.spec)["id"]
+        u = frames.frame_unknown(self.frame(), self.spec)["id"]
         return sorted(u.tolist())[:limit], len(u)
 
     def close(self) -> None:
