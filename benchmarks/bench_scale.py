@@ -71,7 +71,7 @@ def worker_weights(p: dict) -> dict:
     import numpy as np
     import pandas as pd
 
-    from geoattr.weights.large import commuting_from_files
+    from geoattr.weights import commuting_from_files
 
     d = _dataset(p)
     kw = {"engine": p["engine"], "threads": p["threads"], "as_graph": False}
@@ -157,13 +157,14 @@ def _model_data(p: dict):
     from scipy import sparse
 
     from geoattr.datasets.large import gravity_jobs, gravity_units
-    from geoattr.weights.large import CommutingMatrix, vra_sparse
+    from geoattr.variables import vra_sparse
+    from geoattr.weights import SparseWeights
 
     z = np.load(p["weights"])
     ids = pd.Index(z["ids"].astype(object))
     N = len(ids)
     m = sparse.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=(N, N))
-    cm = CommutingMatrix(matrix=m, ids=ids)
+    cm = SparseWeights(matrix=m, ids=ids)
     T = p["T"]
     years = list(range(2000, 2000 + T + 3))
     rows = ids.astype(np.int64).to_numpy()  # unit ids are the generator's integers

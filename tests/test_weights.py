@@ -17,7 +17,7 @@ from tests.conftest import toy_flows
 
 
 def _dense(g, ids):
-    return gw.to_sparse(g, pd.Index(ids)).toarray()
+    return gw.as_sparse(g, pd.Index(ids)).toarray()
 
 
 def test_commuting_shares_by_hand():
@@ -145,14 +145,14 @@ def test_align():
         gw.align(g, ["a", "z"])
 
 
-def test_to_sparse_returns_a_copy():
+def test_as_sparse_returns_a_copy():
     g = gw.commuting(toy_flows(), year=2001)
-    m = gw.to_sparse(g, g.unique_ids)
+    m = gw.as_sparse(g, g.unique_ids)
     m.data[:] = 0.0
     assert g.sparse.sum() == pytest.approx(3.0)  # the graph's own weights are untouched
 
 
-def test_to_sparse_is_square_without_the_diagonal(synthetic_data):
+def test_as_sparse_is_square_without_the_diagonal(synthetic_data):
     """Regression: libpysal's Graph.sparse sizes its columns by the ids that occur as neighbours, so
     commuting weights without the diagonal (some units are nobody's destination) came out 356 x 304.
     Reference: the same matrix as Graph.sparse wherever that one is square (exact equality)."""
@@ -162,14 +162,14 @@ def test_to_sparse_is_square_without_the_diagonal(synthetic_data):
 
     with pytest.warns(IsolatesWarning, match=r"unit\(s\) have no commuting flows and are kept as isolates"):
         off = gw.commuting(data.flows, year=2010, ids=data.units, include_diagonal=False)
-    m = gw.to_sparse(off, data.units)
+    m = gw.as_sparse(off, data.units)
     assert m.shape == (len(data.units), len(data.units))
     assert m.diagonal().max() == 0
     nobody = np.flatnonzero(np.asarray(m.sum(axis=0)).ravel() == 0)
     assert len(nobody) > 0  # the case that broke: units that are nobody's destination
     ref = full.sparse.tocsr()
     assert ref.shape == (len(data.units),) * 2
-    assert abs(gw.to_sparse(full, full.unique_ids) - ref).max() == 0
+    assert abs(gw.as_sparse(full, full.unique_ids) - ref).max() == 0
     perm = list(reversed(data.units))
     p = pd.Index(full.unique_ids).get_indexer(perm)
-    assert abs(gw.to_sparse(full, perm) - ref[p][:, p]).max() == 0
+    assert abs(gw.as_sparse(full, perm) - ref[p][:, p]).max() == 0

@@ -40,6 +40,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -125,6 +126,105 @@ def _params(**kw) -> dict:
     return {"version": _VERSION, **kw}
 
 
+def _cached_lookup(out: Path, params: dict, *, overwrite: bool) -> pd.DataFrame | None:
+    """The lookup of files already written with ``params``; else clear ``out`` for a new set and None."""
+    manifest = out / _MANIFEST
+    if not overwrite and manifest.exists() and (out / "lookup.parquet").exists():
+        try:
+            old = json.loads(manifest.read_text())
+        except json.JSONDecodeError:
+            old = {}
+        if old.get("params") == params and all(Path(f).exists() for f in old.get("files", [])):
+            return pd.read_parquet(out / "lookup.parquet")
+    (out / "od").mkdir(exist_ok=True)
+    for f in (out / "od").glob("od_*.parquet"):
+        f.unlink()
+    manifest.unlink(missing_ok=True)
+    return None
+
+
+@dataclass(frozen=True)
+class _FineZones:
+    """Fine zones: their unit, their id, and the zones of each unit (grouped)."""
+
+    unit_of: np.ndarray
+    fine_ids: np.ndarray
+    by_unit: np.ndarray  # fine zone indices grouped by unit
+    count: np.ndarray  # zones per unit
+    start: np.ndarray  # first position of each unit in by_unit
+
+    @classmethod
+    def draw(cls, mass: np.ndarray, n_fine: int, *, seed: int) -> _FineZones:
+        n_units = len(mass)
+        rng = np.random.default_rng([seed, 3])
+        unit_of = np.empty(n_fine, dtype=np.int64)
+        unit_of[:n_units] = np.arange(n_units)
+        if n_fine > n_units:
+            unit_of[n_units:] = rng.choice(n_units, size=n_fine - n_units, p=mass / mass.sum())
+        fine_ids = 10**10 + rng.permutation(n_fine).astype(np.int64)
+        count = np.bincount(unit_of, minlength=n_units)
+        return cls(unit_of=unit_of, fine_ids=fine_ids, by_unit=np.argsort(unit_of, kind="stable"), count=count,
+                   start=np.r_[0, np.cumsum(count)[:-1]])
+
+
+@dataclass(frozen=True)
+class _Gravity:
+    """Cumulative gravity probabilities over each unit's K nearest units."""
+
+    nbr: np.ndarray
+    cum: np.ndarray
+    capacity: int  # distinct (origin, destination) fine pairs
+
+    @classmethod
+    def of(cls, units: pd.DataFrame, zones: _FineZones, *, neighbours: int, decay: float,
+           home_boost: float) -> _Gravity:
+        n_units = len(units)
+        mass = units["mass"].to_numpy()
+        K = int(min(neighbours, n_units))
+        xy = units[["x", "y"]].to_numpy()
+        dist, nbr = cKDTree(xy).query(xy, k=K)
+        dist, nbr = dist.reshape(n_units, K), nbr.reshape(n_units, K)
+        g = mass[nbr] * np.exp(-dist / decay)
+        g[nbr == np.arange(n_units)[:, None]] *= home_boost
+        cum = np.cumsum(g / g.sum(axis=1, keepdims=True), axis=1)
+        cum[:, -1] = 1.0
+        return cls(nbr=nbr, cum=cum, capacity=int((zones.count * zones.count[nbr].sum(axis=1)).sum()))
+
+
+def _draw_pairs(yrng: np.random.Generator, zones: _FineZones, gravity: _Gravity, *, lo: int, hi: int,
+                want: int) -> np.ndarray:
+    """``want`` distinct (origin, destination) keys ``o * n_fine + d`` with origins in ``[lo, hi)``."""
+    n_fine, K = len(zones.unit_of), gravity.nbr.shape[1]
+    keys = np.empty(0, dtype=np.int64)
+    for _attempt in range(20):
+        need = want - len(keys)
+        if need <= 0:
+            break
+        m = int(need * 1.05) + 16
+        o = yrng.integers(lo, max(hi, lo + 1), m)
+        ou = zones.unit_of[o]
+        u = yrng.random(m)
+        k = np.minimum((gravity.cum[ou] < u[:, None]).sum(axis=1), K - 1)
+        du = gravity.nbr[ou, k]
+        d = zones.by_unit[zones.start[du] + (yrng.random(m) * zones.count[du]).astype(np.int64)]
+        keys = np.unique(np.concatenate([keys, o * n_fine + d]))
+    if len(keys) > want:
+        keys = np.sort(yrng.choice(keys, size=want, replace=False))
+    return keys
+
+
+def _write_chunk(f: Path, keys: np.ndarray, year: int, zones: _FineZones, yrng: np.random.Generator) -> None:
+    o, d = np.divmod(keys, len(zones.unit_of))
+    counts = yrng.geometric(0.35, len(keys)).astype(np.int32)
+    table = pa.table({
+        "year": pa.array(np.full(len(keys), year, dtype=np.int16)),
+        "origin": pa.array(zones.fine_ids[o]),
+        "destination": pa.array(zones.fine_ids[d]),
+        "count": pa.array(counts),
+    })
+    pq.write_table(table, f, row_group_size=1 << 20)
+
+
 def write_gravity_od(
     path: str | Path,
     *,
@@ -183,44 +283,15 @@ def write_gravity_od(
     params = _params(n_fine=int(n_fine), n_units=int(n_units), rows=int(rows), seed=int(seed),
                      chunk_rows=int(chunk_rows), years=years, neighbours=int(neighbours), decay=float(decay),
                      home_boost=float(home_boost))
-    manifest = out / _MANIFEST
-    if not overwrite and manifest.exists() and (out / "lookup.parquet").exists():
-        try:
-            old = json.loads(manifest.read_text())
-        except json.JSONDecodeError:
-            old = {}
-        if old.get("params") == params and all(Path(f).exists() for f in old.get("files", [])):
-            return pd.read_parquet(out / "lookup.parquet")
-    (out / "od").mkdir(exist_ok=True)
-    for f in (out / "od").glob("od_*.parquet"):
-        f.unlink()
-    manifest.unlink(missing_ok=True)
-
+    cached = _cached_lookup(out, params, overwrite=overwrite)
+    if cached is not None:
+        return cached
     units = gravity_units(n_units, seed=seed)
-    rng = np.random.default_rng([seed, 3])
-    mass = units["mass"].to_numpy()
-    # fine zones -> units
-    unit_of = np.empty(n_fine, dtype=np.int64)
-    unit_of[:n_units] = np.arange(n_units)
-    if n_fine > n_units:
-        unit_of[n_units:] = rng.choice(n_units, size=n_fine - n_units, p=mass / mass.sum())
-    fine_ids = 10**10 + rng.permutation(n_fine).astype(np.int64)
-    by_unit = np.argsort(unit_of, kind="stable")  # fine zone indices grouped by unit
-    fine_count = np.bincount(unit_of, minlength=n_units)
-    fine_start = np.r_[0, np.cumsum(fine_count)[:-1]]
-    # gravity probabilities over the K nearest units
-    K = int(min(neighbours, n_units))
-    xy = units[["x", "y"]].to_numpy()
-    dist, nbr = cKDTree(xy).query(xy, k=K)
-    dist, nbr = dist.reshape(n_units, K), nbr.reshape(n_units, K)
-    g = mass[nbr] * np.exp(-dist / decay)
-    g[nbr == np.arange(n_units)[:, None]] *= home_boost
-    cum = np.cumsum(g / g.sum(axis=1, keepdims=True), axis=1)
-    cum[:, -1] = 1.0
-    capacity = int((fine_count * fine_count[nbr].sum(axis=1)).sum())  # distinct (origin, destination) pairs
-    if rows > capacity // 2:
-        raise ValueError(f"rows ({rows}) must be at most half the {capacity} possible pairs: raise n_fine or neighbours")
-
+    zones = _FineZones.draw(units["mass"].to_numpy(), n_fine, seed=seed)
+    gravity = _Gravity.of(units, zones, neighbours=neighbours, decay=decay, home_boost=home_boost)
+    if rows > gravity.capacity // 2:
+        raise ValueError(f"rows ({rows}) must be at most half the {gravity.capacity} possible pairs: "
+                         "raise n_fine or neighbours")
     files: list[str] = []
     written: dict[int, int] = {}
     n_chunks = max(1, math.ceil(rows / chunk_rows))
@@ -229,38 +300,14 @@ def write_gravity_od(
     for year in years:
         yrng = np.random.default_rng([seed, 4, year])
         for c in range(n_chunks):
-            lo, hi = int(o_edges[c]), int(o_edges[c + 1])
-            want = int(r_edges[c + 1] - r_edges[c])
-            keys = np.empty(0, dtype=np.int64)
-            for _attempt in range(20):
-                need = want - len(keys)
-                if need <= 0:
-                    break
-                m = int(need * 1.05) + 16
-                o = yrng.integers(lo, max(hi, lo + 1), m)
-                ou = unit_of[o]
-                u = yrng.random(m)
-                k = np.minimum((cum[ou] < u[:, None]).sum(axis=1), K - 1)
-                du = nbr[ou, k]
-                d = by_unit[fine_start[du] + (yrng.random(m) * fine_count[du]).astype(np.int64)]
-                keys = np.unique(np.concatenate([keys, o * n_fine + d]))
-            if len(keys) > want:
-                keys = np.sort(yrng.choice(keys, size=want, replace=False))
-            o, d = np.divmod(keys, n_fine)
-            counts = yrng.geometric(0.35, len(keys)).astype(np.int32)
-            table = pa.table({
-                "year": pa.array(np.full(len(keys), year, dtype=np.int16)),
-                "origin": pa.array(fine_ids[o]),
-                "destination": pa.array(fine_ids[d]),
-                "count": pa.array(counts),
-            })
+            keys = _draw_pairs(yrng, zones, gravity, lo=int(o_edges[c]), hi=int(o_edges[c + 1]),
+                               want=int(r_edges[c + 1] - r_edges[c]))
             f = out / "od" / f"od_{year}_{c:05d}.parquet"
-            pq.write_table(table, f, row_group_size=1 << 20)
+            _write_chunk(f, keys, year, zones, yrng)
             files.append(str(f))
             written[year] = written.get(year, 0) + len(keys)
-            del keys, o, d, counts, table
-    lookup = pd.DataFrame({"fine": fine_ids, "unit": unit_of}).sort_values("fine", ignore_index=True)
+    lookup = pd.DataFrame({"fine": zones.fine_ids, "unit": zones.unit_of}).sort_values("fine", ignore_index=True)
     lookup.to_parquet(out / "lookup.parquet", index=False)
     units.to_parquet(out / "units.parquet", index=False)
-    manifest.write_text(json.dumps({"params": params, "files": files, "rows": written}, indent=1))
+    (out / _MANIFEST).write_text(json.dumps({"params": params, "files": files, "rows": written}, indent=1))
     return lookup

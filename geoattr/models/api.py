@@ -120,7 +120,7 @@ def _time_lag(s: pd.Series, k: int) -> pd.Series:
 def _graph_matrix(graph: Any, units: pd.Index) -> sparse.csr_matrix:
     from geoattr import weights as gw
 
-    return gw.to_sparse(graph, units)
+    return gw.as_sparse(graph, units)
 
 
 def spatial_lag(s: pd.Series, graph: Any) -> pd.Series:

@@ -41,7 +41,7 @@ def panel_weights(graph, index: pd.MultiIndex) -> sparse.csr_matrix:
     from geoattr import weights as gw
 
     units = pd.Index(graph.unique_ids)
-    W = gw.to_sparse(graph, units).tocoo()
+    W = gw.as_sparse(graph, units).tocoo()
     u = index.get_level_values(0)
     missing = sorted(set(u) - set(units))
     if missing:

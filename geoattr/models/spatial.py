@@ -237,7 +237,7 @@ def fit_spatial(
     if (units_per_year == n_units).all():
         from geoattr import weights as gw
 
-        Wu = gw.to_sparse(graph, pd.Index(graph.unique_ids))
+        Wu = gw.as_sparse(graph, pd.Index(graph.unique_ids))
     row_sums = np.asarray(W.sum(axis=1)).ravel()
     n_iso = int((row_sums == 0).sum())
     notes = []
@@ -296,7 +296,7 @@ def fit_spatial(
             from geoattr import weights as gw
 
             units = pd.Index(graph.unique_ids)
-            W2u = Wu if error_graph is None else gw.to_sparse(error_graph, units)
+            W2u = Wu if error_graph is None else gw.as_sparse(error_graph, units)
             V = _sac_information(Xa, b, rho, lam, s2, W, W2, Wu.toarray(), W2u.toarray(),
                                  int(units_per_year.size))
             try:

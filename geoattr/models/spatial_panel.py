@@ -268,7 +268,7 @@ def fit_sem_re(
     Z = np.concatenate([Y[:, :, None], Xa], axis=2)  # (T, N, 1 + k): y first
     Zbar = Z.mean(axis=0)  # (N, 1 + k)
     D = Z - Zbar  # deviations from unit means
-    W = gw.to_sparse(graph, units).tocsr()
+    W = gw.as_sparse(graph, units).tocsr()
     I = sparse.identity(N, format="csc")
     lo, hi = bounds if bounds is not None else (-0.99, 0.99)
 

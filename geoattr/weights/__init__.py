@@ -1,14 +1,18 @@
-"""Spatial weights builders; each returns a libpysal ``Graph`` indexed by unit id."""
+"""Spatial weights: builders that return a libpysal ``Graph`` (or, too large for one, ``SparseWeights``).
 
-from geoattr.weights.commuting import CommutingWeights, commuting, commuting_by_year, to_sparse, without_diagonal
+* geometry (:mod:`~geoattr.weights.geometry`): ``contiguity``, ``knn``, ``distance_band``;
+* commuting (:mod:`~geoattr.weights.commuting`): ``commuting``, ``commuting_by_year``
+  (a :class:`CommutingWeights` mapping year -> Graph);
+* OD files of any size (:mod:`~geoattr.weights.large`): ``commuting_from_files``,
+  ``commuting_by_year_from_files`` (a Graph, or :class:`SparseWeights` with ``as_graph=False``);
+* operations: ``align``, ``without_diagonal``, ``row_standardise``;
+* :func:`as_sparse`: the one way from either kind of weights to a scipy CSR matrix.
+"""
+
+from geoattr.weights.commuting import CommutingWeights, commuting, commuting_by_year, without_diagonal
 from geoattr.weights.geometry import align, contiguity, distance_band, knn, row_standardise
-from geoattr.weights.large import (
-    CommutingMatrix,
-    aggregate_od,
-    commuting_by_year_from_files,
-    commuting_from_files,
-    vra_sparse,
-)
+from geoattr.weights.large import GRAPH_MAX_EDGES, commuting_by_year_from_files, commuting_from_files
+from geoattr.weights.sparse import SparseWeights, as_sparse
 
 __all__ = [
     "commuting",
@@ -20,10 +24,9 @@ __all__ = [
     "row_standardise",
     "without_diagonal",
     "align",
-    "to_sparse",
+    "as_sparse",
+    "SparseWeights",
+    "GRAPH_MAX_EDGES",
     "commuting_from_files",
     "commuting_by_year_from_files",
-    "aggregate_od",
-    "CommutingMatrix",
-    "vra_sparse",
 ]

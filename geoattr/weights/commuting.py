@@ -1,10 +1,17 @@
-"""Commuting weights: the share of each origin's employed residents working in each destination."""
+"""Commuting weights: the share of each origin's employed residents working in each destination.
+
+:func:`commuting_shares` is the one routine (numpy) that turns unit-pair counts into
+shares with the ``min_share`` / ``top_k`` thresholds and the diagonal rule; the in-memory
+builder :func:`commuting` and the out-of-core :func:`geoattr.weights.commuting_from_files`
+both call it.  :class:`CommutingWeights` holds the weights by year.
+"""
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Generic
 
 import numpy as np
 import pandas as pd
@@ -12,15 +19,130 @@ from libpysal.graph import Graph
 from scipy import sparse
 
 from geoattr._format import format_ids
+from geoattr.accounting import RowAccount
 from geoattr.exceptions import InputError, IsolatesWarning
 from geoattr.io import validation as val
+from geoattr.weights.sparse import SparseWeights, WeightsT, row_shares
 
-__all__ = ["commuting", "commuting_by_year", "CommutingWeights", "to_sparse", "without_diagonal"]
+__all__ = ["commuting", "commuting_by_year", "CommutingWeights", "commuting_shares", "nearest_years",
+           "without_diagonal"]
 
 
-def _standardise(df: pd.DataFrame) -> pd.DataFrame:
-    tot = df.groupby("origin")["count"].transform("sum")
-    return df.assign(weight=df["count"] / tot)
+def _one_year(flows: pd.DataFrame, year: int | None, year_column: str) -> pd.DataFrame:
+    """The rows of ``year`` (all rows for a table without a year column)."""
+    if year_column in flows.columns:
+        years = sorted(pd.unique(flows[year_column]))
+        if year is None:
+            if len(years) > 1:
+                raise InputError(f"the flows hold several years {years}; pass year= to choose one")
+            return flows
+        if year not in years:
+            raise InputError(f"year {year} is not in the flows; available years: {years}")
+        return flows[flows[year_column] == year]
+    if year is not None:
+        raise InputError(f"year={year} was given but the flows have no {year_column!r} column")
+    return flows
+
+
+def _unit_ids(units: pd.Index, present: np.ndarray, ids: Sequence[str] | pd.Index | None) -> pd.Index:
+    """The result's ids: ``ids`` (normalised, in their order) or the units present, sorted."""
+    if ids is None:
+        return pd.Index(sorted(units[present]))
+    all_ids = pd.Index(val.normalise_ids(pd.Index(ids), name="ids").to_numpy())
+    unknown = set(units[present]) - set(all_ids)
+    if unknown:
+        raise InputError(
+            f"{len(unknown)} id(s) in the flows are not among ids: {format_ids(unknown)}; "
+            "harmonise the codes or add the units to ids"
+        )
+    return all_ids
+
+
+def _keep_top_k(o: np.ndarray, d: np.ndarray, c: np.ndarray, w: np.ndarray, top_k: int,
+                ids: pd.Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``top_k`` largest shares of each origin (ties: the destination id that sorts first)."""
+    if top_k < 1:
+        raise ValueError(f"top_k must be >= 1, got {top_k}")
+    n = len(ids)
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.argsort(np.asarray(ids, dtype=object).astype(str), kind="stable")] = np.arange(n)
+    order = np.lexsort((rank[d], -w, o))
+    o, d, c = o[order], d[order], c[order]
+    starts = np.r_[0, np.flatnonzero(o[1:] != o[:-1]) + 1] if len(o) else np.array([], dtype=np.int64)
+    within = np.arange(len(o)) - np.repeat(starts, np.diff(np.r_[starts, len(o)]))
+    keep = within < top_k
+    return o[keep], d[keep], c[keep]
+
+
+def _options_note(min_share: float, top_k: int | None, include_diagonal: bool) -> list[str]:
+    opts = ([f"min_share={min_share}"] * (min_share > 0) + [f"top_k={top_k}"] * (top_k is not None)
+            + ["diagonal excluded"] * (not include_diagonal))
+    return ["options (rows renormalised): " + ", ".join(opts)] if opts else []
+
+
+def commuting_shares(
+    o: np.ndarray, d: np.ndarray, count: np.ndarray, units: pd.Index, *, present: np.ndarray,
+    ids: Sequence[str] | pd.Index | None = None, min_share: float = 0.0, top_k: int | None = None,
+    include_diagonal: bool = True, year: int | None = None, account: RowAccount | None = None,
+    notes: Sequence[str] = (), stacklevel: int = 2,
+) -> SparseWeights:
+    """Shares ``w[i,j] = C[i,j] / sum_j C[i,j]`` of unit-pair counts, with the options; in numpy.
+
+    The one implementation of the commuting conventions: drop the diagonal
+    (``include_diagonal=False``), standardise, drop shares below ``min_share`` and
+    restandardise, keep the ``top_k`` largest (ties: the id sorting first) and
+    restandardise.  Units without flows are isolates (empty rows, with an
+    :class:`~geoattr.exceptions.IsolatesWarning`).
+
+    Parameters
+    ----------
+    o, d : numpy.ndarray
+        Origin and destination of each pair: positions in ``units`` (unique pairs).
+    count : numpy.ndarray
+        Positive counts of the pairs.
+    units : pandas.Index
+        Unit ids (str) the codes point into.
+    present : numpy.ndarray
+        Codes of every unit that occurs in the flows (zero-count pairs included).
+    ids : sequence of str, optional
+        All units, in the order of the result (flows naming other units are an error);
+        default: the units present, sorted.
+    min_share, top_k, include_diagonal
+        As in :func:`commuting`.
+    year, account, notes
+        Carried to the result (``notes`` get the options).
+    stacklevel : int, default 2
+        Of the isolates warning, as in ``warnings.warn`` called here (2: the caller).
+
+    Returns
+    -------
+    SparseWeights
+    """
+    all_ids = _unit_ids(units, present, ids)
+    n = len(all_ids)
+    to_pos = np.full(len(units), -1, dtype=np.int64)
+    to_pos[present] = all_ids.get_indexer(units[present])
+    o, d, c = to_pos[o], to_pos[d], np.asarray(count, dtype=float)
+    if not include_diagonal:
+        keep = o != d
+        o, d, c = o[keep], d[keep], c[keep]
+    w = row_shares(o, c, n)
+    if min_share > 0:
+        keep = w >= min_share
+        o, d, c = o[keep], d[keep], c[keep]
+        w = row_shares(o, c, n)
+    if top_k is not None:
+        o, d, c = _keep_top_k(o, d, c, w, top_k, all_ids)
+        w = row_shares(o, c, n)
+    m = sparse.csr_matrix((w, (o, d)), shape=(n, n))
+    m.sum_duplicates()
+    m.sort_indices()
+    iso = np.flatnonzero(np.diff(m.indptr) == 0)
+    if len(iso):
+        warnings.warn(f"{len(iso)} unit(s) have no commuting flows and are kept as isolates: "
+                      f"{format_ids(sorted(all_ids[iso]))}", IsolatesWarning, stacklevel=stacklevel)
+    return SparseWeights(matrix=m, ids=all_ids, year=year, account=account,
+                         notes=(*notes, *_options_note(min_share, top_k, include_diagonal)))
 
 
 def commuting(
@@ -66,18 +188,7 @@ def commuting(
     """
     val.require_columns(flows, [origin, destination, value], table="flows",
                         hint="name the columns with origin=, destination=, value=")
-    df = flows
-    if year_column in flows.columns:
-        years = sorted(pd.unique(flows[year_column]))
-        if year is None:
-            if len(years) > 1:
-                raise InputError(f"the flows hold several years {years}; pass year= to choose one")
-        else:
-            if year not in years:
-                raise InputError(f"year {year} is not in the flows; available years: {years}")
-            df = flows[flows[year_column] == year]
-    elif year is not None:
-        raise InputError(f"year={year} was given but the flows have no {year_column!r} column")
+    df = _one_year(flows, year, year_column)
     df = pd.DataFrame({"origin": df[origin].to_numpy(), "destination": df[destination].to_numpy(),
                        "count": df[value].to_numpy()})
     val.require_no_missing(df, ["origin", "destination", "count"], table="flows")
@@ -87,62 +198,38 @@ def commuting(
     df["origin"] = val.normalise_ids(df["origin"], name="origin").to_numpy()
     df["destination"] = val.normalise_ids(df["destination"], name="destination").to_numpy()
     val.require_unique(df, ["origin", "destination"], table="flows")
-    if ids is None:
-        all_ids = pd.Index(sorted(set(df["origin"].unique()) | set(df["destination"].unique())))
-    else:
-        all_ids = pd.Index(val.normalise_ids(pd.Index(ids), name="ids").to_numpy())
-        unknown = (set(df["origin"].unique()) | set(df["destination"].unique())) - set(all_ids)
-        if unknown:
-            raise InputError(
-                f"{len(unknown)} id(s) in the flows are not among ids: {format_ids(unknown)}; "
-                "harmonise the codes or add the units to ids"
-            )
-    df = df[df["count"] > 0]
-    if not include_diagonal:
-        df = df[df["origin"] != df["destination"]]
-    df = _standardise(df)
-    if min_share > 0:
-        df = _standardise(df[df["weight"] >= min_share].drop(columns="weight"))
-    if top_k is not None:
-        if top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {top_k}")
-        df = df.sort_values(["origin", "weight", "destination"], ascending=[True, False, True], kind="mergesort")
-        df = _standardise(df.groupby("origin", sort=False).head(top_k).drop(columns="weight"))
-    isolates = sorted(set(all_ids) - set(df["origin"].unique()))
-    if isolates:
-        warnings.warn(
-            f"{len(isolates)} unit(s) have no commuting flows and are kept as isolates: {format_ids(isolates)}",
-            IsolatesWarning,
-            stacklevel=2,
-        )
-    focal = np.concatenate([df["origin"].to_numpy(dtype=object), np.asarray(isolates, dtype=object)])
-    neighbor = np.concatenate([df["destination"].to_numpy(dtype=object), np.asarray(isolates, dtype=object)])
-    weight = np.concatenate([df["weight"].to_numpy(), np.zeros(len(isolates))])
-    adj = pd.Series(weight, index=pd.MultiIndex.from_arrays([focal, neighbor], names=["focal", "neighbor"]),
-                    name="weight")
-    # order by the ids given, so unique_ids follows `ids`
-    pos = pd.Series(np.arange(len(all_ids)), index=all_ids)
-    order = np.lexsort((pos.reindex(neighbor).to_numpy(), pos.reindex(focal).to_numpy()))
-    return Graph(adj.iloc[order], transformation="r", is_sorted=True)
+    units = pd.Index(pd.unique(np.concatenate([df["origin"].to_numpy(dtype=object),
+                                               df["destination"].to_numpy(dtype=object)])))
+    o, d = units.get_indexer(df["origin"]), units.get_indexer(df["destination"])
+    c = df["count"].to_numpy(dtype=float)
+    pos = c > 0
+    shares = commuting_shares(o[pos], d[pos], c[pos], units, present=np.arange(len(units)),
+                              ids=None if ids is None else pd.Index(ids), min_share=min_share, top_k=top_k,
+                              include_diagonal=include_diagonal, stacklevel=3)
+    return shares.to_graph(max_edges=None)
 
 
 @dataclass(frozen=True)
-class CommutingWeights(Mapping[int, Graph]):
-    """Commuting graphs by year, with the substitutions made for years without a matrix.
+class CommutingWeights(Mapping[int, WeightsT], Generic[WeightsT]):
+    """Commuting weights by year: a ``Mapping[int, Graph]`` (or of SparseWeights) with the substitutions.
+
+    Returned by :func:`commuting_by_year` (Graphs) and
+    :func:`geoattr.weights.commuting_by_year_from_files` (Graphs, or SparseWeights with
+    ``as_graph=False``); read it as a dict: ``cw[2020]``, ``list(cw)``, ``cw.items()``.
 
     Attributes
     ----------
-    graphs : dict[int, Graph]
-        Requested year -> graph (years that share a source matrix share the object).
+    graphs : dict[int, Graph or SparseWeights]
+        Requested year -> weights (years that share a source matrix share the object).
     substitutions : dict[int, int]
         Requested year -> year whose matrix was used, for every year that did not
         get its own matrix.
     """
 
-    graphs: dict[int, Graph]
+    graphs: dict[int, WeightsT]
     substitutions: dict[int, int] = field(default_factory=dict)
 
-    def __getitem__(self, year: int) -> Graph:
+    def __getitem__(self, year: int) -> WeightsT:
         try:
             return self.graphs[year]
         except KeyError:
@@ -158,6 +245,18 @@ class CommutingWeights(Mapping[int, Graph]):
         """The year whose matrix is used for ``year``."""
         return self.substitutions.get(year, year)
 
+    @classmethod
+    def from_sources(cls, source: Mapping[int, int], built: Mapping[int, WeightsT]) -> CommutingWeights[WeightsT]:
+        """Requested year -> source year, and the weights built for each source year."""
+        return cls(graphs={y: built[s] for y, s in source.items()},
+                   substitutions={y: s for y, s in source.items() if s != y})
+
+
+def nearest_years(available: Sequence[int], years: Iterable[int]) -> dict[int, int]:
+    """Each year -> the nearest available year (ties: the earlier; itself when available)."""
+    arr = np.asarray(sorted(available))
+    return {int(y): int(arr[np.argmin(np.abs(arr - int(y)))]) for y in years}  # argmin takes the first (earlier) tie
+
 
 def commuting_by_year(
     flows: pd.DataFrame,
@@ -166,7 +265,7 @@ def commuting_by_year(
     fixed_year: int | None = None,
     year_column: str = "year",
     **commuting_options,
-) -> CommutingWeights:
+) -> CommutingWeights[Graph]:
     """Commuting weights for each requested year.
 
     Each year uses its own matrix; a year without one uses the nearest year that has
@@ -183,6 +282,11 @@ def commuting_by_year(
     **commuting_options
         Passed to :func:`commuting` (``ids``, ``min_share``, ``top_k``, ``include_diagonal``,
         column names).
+
+    Returns
+    -------
+    CommutingWeights
+        Year -> Graph, with ``substitutions``.
     """
     if year_column not in flows.columns:
         raise InputError(f"the flows have no {year_column!r} column; pass year_column=")
@@ -195,63 +299,31 @@ def commuting_by_year(
             raise InputError(f"fixed_year {fixed_year} has no commuting matrix; available years: {available}")
         source = {y: fixed_year for y in years}
     else:
-        arr = np.asarray(available)
-        source = {y: int(arr[np.argmin(np.abs(arr - y))]) for y in years}  # argmin takes the first (earlier) tie
-    built: dict[int, Graph] = {}
-    for s in sorted(set(source.values())):
-        built[s] = commuting(flows, year=s, year_column=year_column, **commuting_options)
-    return CommutingWeights(graphs={y: built[s] for y, s in source.items()},
-                            substitutions={y: s for y, s in source.items() if s != y})
+        source = nearest_years(available, years)
+    built = {s: commuting(flows, year=s, year_column=year_column, **commuting_options)
+             for s in sorted(set(source.values()))}
+    return CommutingWeights.from_sources(source, built)
 
 
-def to_sparse(graph: Graph, ids: Sequence[str] | pd.Index) -> sparse.csr_matrix:
-    """The graph's weights as a CSR matrix whose rows and columns follow ``ids``.
+def without_diagonal(weights: WeightsT, *, renormalise: bool = True) -> WeightsT:
+    """Drop self-weights (and renormalise rows): the W for spatial lags from commuting weights.
+
+    A unit whose only weight was on itself becomes an isolate.  A Graph goes through
+    libpysal's own ``assign_self_weight(0)``, ``eliminate_zeros()`` and ``transform("r")``;
+    SparseWeights through :meth:`SparseWeights.without_diagonal`.
 
     Parameters
     ----------
-    graph : Graph
-    ids : sequence of str
-        Must be the graph's ids (any order); error listing the differences otherwise.
+    weights : Graph or SparseWeights
+    renormalise : bool, default True
+        Rows sum to 1 again (off-diagonal shares).
+
+    Returns
+    -------
+    Graph or SparseWeights
+        The same kind as ``weights``.
     """
-    if not isinstance(graph, Graph) and hasattr(graph, "to_sparse"):
-        return graph.to_sparse(ids)  # a CommutingMatrix (geoattr.weights.large) is already CSR
-    gids = pd.Index(graph.unique_ids)
-    ids = pd.Index(ids)
-    if not gids.equals(ids):
-        if set(gids) != set(ids):
-            only_g, only_i = set(gids) - set(ids), set(ids) - set(gids)
-            raise InputError(
-                f"the weights' ids differ from the data's: {len(only_g)} only in the weights ({format_ids(only_g)}), "
-                f"{len(only_i)} only in the data ({format_ids(only_i)}); use geoattr.weights.align()"
-            )
-    # Built from the adjacency table, not Graph.sparse: libpysal sizes the columns of .sparse by the ids
-    # that occur as neighbours, so a graph in which some unit is nobody's destination (commuting
-    # without the diagonal) gave a non-square matrix.  Isolates' zero self-loops are dropped.
-    adj = graph.adjacency
-    rows = ids.get_indexer(adj.index.get_level_values("focal"))
-    cols = ids.get_indexer(adj.index.get_level_values("neighbor"))
-    m = sparse.csr_matrix((adj.to_numpy(dtype=float), (rows, cols)), shape=(len(ids), len(ids)))
-    m.eliminate_zeros()
-    m.sort_indices()
-    return m
-
-
-def without_diagonal(graph: Graph, *, renormalise: bool = True) -> Graph:
-    """Drop self-weights (and renormalise rows): the W for spatial lags from commuting weights.
-
-    A unit whose only weight was on itself becomes an isolate.
-    """
-    adj = graph.adjacency
-    f = adj.index.get_level_values("focal")
-    n = adj.index.get_level_values("neighbor")
-    keep = (f != n) & (adj.to_numpy() > 0)
-    off = adj[keep]
-    if renormalise:
-        off = off / off.groupby(level="focal").transform("sum")
-    isolates = sorted(set(graph.unique_ids) - set(off.index.get_level_values("focal")))
-    iso = pd.Series(0.0, index=pd.MultiIndex.from_arrays([isolates, isolates], names=["focal", "neighbor"]))
-    full = pd.concat([off, iso]).rename("weight")
-    pos = pd.Series(np.arange(len(graph.unique_ids)), index=graph.unique_ids)
-    order = np.lexsort((pos.reindex(full.index.get_level_values("neighbor")).to_numpy(),
-                        pos.reindex(full.index.get_level_values("focal")).to_numpy()))
-    return Graph(full.iloc[order], transformation="r" if renormalise else graph.transformation, is_sorted=True)
+    if isinstance(weights, SparseWeights):
+        return weights.without_diagonal(renormalise=renormalise)
+    off = weights.assign_self_weight(0).eliminate_zeros()
+    return off.transform("r") if renormalise else off

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 
 import geopandas as gpd
 import numpy as np
@@ -20,6 +21,7 @@ from libpysal.graph import Graph
 from geoattr._format import format_ids
 from geoattr.exceptions import GeographicCRSWarning, InputError, IsolatesWarning
 from geoattr.io import validation as val
+from geoattr.weights.sparse import SparseWeights, WeightsT
 
 __all__ = ["contiguity", "knn", "distance_band", "row_standardise", "align"]
 
@@ -99,24 +101,39 @@ def row_standardise(graph: Graph) -> Graph:
     return graph.transform("r")
 
 
-def align(graph: Graph, ids: Sequence[str] | pd.Index, *, drop_missing: bool = False) -> Graph:
-    """The graph restricted to (and ordered like) ``ids``.
+def align(weights: WeightsT, ids: Sequence[str] | pd.Index, *, drop_missing: bool = False) -> WeightsT:
+    """The weights restricted to (and ordered like) ``ids``.
 
-    Ids of the data missing from the graph raise an error listing them, unless
-    ``drop_missing`` (then only the ids present are kept).  Extra graph ids are
-    removed with ``Graph.subgraph`` (their links disappear).
+    Ids of the data missing from the weights raise an error listing them, unless
+    ``drop_missing`` (then only the ids present are kept).  Extra ids are removed with
+    their links (``Graph.subgraph`` for a Graph); rows are not renormalised.
+
+    Parameters
+    ----------
+    weights : Graph or SparseWeights
+    ids : sequence of str
+    drop_missing : bool, default False
+
+    Returns
+    -------
+    Graph or SparseWeights
+        The same kind as ``weights``, with ``unique_ids`` equal to ``ids`` (less the
+        missing ones with ``drop_missing``).
     """
     ids = pd.Index(val.normalise_ids(pd.Index(ids), name="ids").to_numpy(), dtype=object)
-    have = set(graph.unique_ids)  # built once: a set per id made this quadratic (167 s at 10,000 units)
+    have = set(weights.unique_ids)  # built once: a set per id made this quadratic (167 s at 10,000 units)
     missing = [i for i in ids if i not in have]
     if missing and not drop_missing:
         raise InputError(f"{len(missing)} id(s) are not in the weights: {format_ids(missing)}; "
                          "rebuild the weights for these units or pass drop_missing=True")
     gone = set(missing)
-    keep = [i for i in ids if i not in gone]
-    sub = graph.subgraph(keep)
+    keep = pd.Index([i for i in ids if i not in gone], dtype=object)
+    if isinstance(weights, SparseWeights):
+        p = pd.Index(weights.ids).get_indexer(keep)
+        return replace(weights, matrix=weights.matrix[p][:, p].tocsr(), ids=keep)
+    sub = weights.subgraph(keep)
     adj = sub.adjacency
     pos = pd.Series(np.arange(len(keep)), index=keep)
     order = np.lexsort((pos.reindex(adj.index.get_level_values("neighbor")).to_numpy(),
                         pos.reindex(adj.index.get_level_values("focal")).to_numpy()))
-    return Graph(adj.iloc[order], transformation=graph.transformation, is_sorted=True)
+    return Graph(adj.iloc[order], transformation=weights.transformation, is_sorted=True)

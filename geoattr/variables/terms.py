@@ -1,0 +1,151 @@
+"""Level terms of the model: net migration rate ``y``, labour-market integration ``AMI``, centrality and
+demographic employment supply ``DS`` (MODEL.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from geoattr._format import format_ids
+from geoattr.data import PanelData
+from geoattr.exceptions import InputError
+
+__all__ = ["net_migration_rate", "labour_market_integration", "centrality", "demographic_supply"]
+
+
+def net_migration_rate(data: PanelData, column: str = "net_migration") -> pd.Series:
+    """Net migration in % of the population on 1 January: ``100 * NM / P``.
+
+    Parameters
+    ----------
+    data : PanelData
+        Needs the panel columns ``net_migration`` (or ``column``) and ``population``.
+    column : str, default "net_migration"
+        Net migration column (persons); a subgroup's column (e.g.
+        ``net_migration__female``) gives that group's contribution to the rate.
+
+    Returns
+    -------
+    pandas.Series
+        Named ``y`` on the (unit, year) index.
+    """
+    nm = data.column(column)
+    return (100.0 * nm / data.column("population")).rename("y")
+
+
+def labour_market_integration(flows: pd.DataFrame, units: pd.Index) -> pd.Series:
+    """Labour-market integration ``AMI`` from one year's commuting table.
+
+    ``AMI[i] = 100 * in-commuters / jobs + 100 * out-commuters / employed residents``,
+    with the denominators from the table's own column sums (jobs) and row sums
+    (employed residents); in-commuters exclude the diagonal.  Units with no flows get
+    NaN.
+
+    Parameters
+    ----------
+    flows : pandas.DataFrame
+        Columns ``origin, destination, count`` for one year.
+    units : pandas.Index
+        Units to report.
+    """
+    diag = flows.loc[flows["origin"] == flows["destination"]].groupby("origin")["count"].sum()
+    rows = flows.groupby("origin")["count"].sum()
+    cols = flows.groupby("destination")["count"].sum()
+    d = diag.reindex(units).fillna(0.0)
+    r, c = rows.reindex(units), cols.reindex(units)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ami = 100.0 * (c - d) / c + 100.0 * (r - d) / r
+    return ami.rename("ami")
+
+
+def centrality(c: pd.Series, *, mean: float | None = None) -> pd.Series:
+    """Centrality scaled and centred: ``c/1000 - mean(c/1000)``.
+
+    Parameters
+    ----------
+    c : pandas.Series
+        Index 0-1000 per unit.
+    mean : float, optional
+        Centring constant; default the unweighted mean of ``c/1000`` (municipalities).
+        Regions pass the municipal constant so that coefficients transfer.
+    """
+    scaled = c / 1000.0
+    return (scaled - (scaled.mean() if mean is None else mean)).rename("centrality")
+
+
+def demographic_supply(
+    population_by_age: pd.DataFrame,
+    jobs: pd.Series,
+    employment_rates: pd.DataFrame,
+    death_probabilities: pd.DataFrame,
+    *,
+    years: Sequence[int] | None = None,
+) -> pd.Series:
+    """Demographic employment supply ``DS``, centred on the national value of each year.
+
+    For each sex and age *a* from 14 to 74:
+    ``P[i,a,s,t] * (e[a+1,s] - e[a,s]) - P[i,a,s,t] * q[a,s] * e[a,s]``, summed, divided
+    by the jobs (by workplace) in *i* in year *t*, times 100; minus the national value
+    ``100 * sum_i(numerator) / sum_i(jobs)`` of that year.  Employment rates are set
+    to 0 outside ages 15-74 (MODEL.md convention).
+
+    Parameters
+    ----------
+    population_by_age : pandas.DataFrame
+        Columns ``unit, year, sex, age, population`` (1 January).
+    jobs : pandas.Series
+        Jobs by workplace on (unit, year).
+    employment_rates, death_probabilities : pandas.DataFrame
+        Index age, columns ``female`` and ``male``.
+    years : sequence of int, optional
+        Restrict to these years.
+
+    Returns
+    -------
+    pandas.Series
+        Named ``ds`` on the (unit, year) index.
+    """
+    ages = np.arange(14, 75)
+    e = employment_rates.reindex(np.arange(0, 76)).fillna(0.0).copy()
+    e.loc[(e.index < 15) | (e.index > 74)] = 0.0
+    missing_q = [a for a in ages if a not in death_probabilities.index]
+    if missing_q:
+        raise InputError(
+            f"death_probabilities lacks ages {format_ids(missing_q)}; ages 14-74 are needed"
+        )
+    pa = population_by_age
+    if years is not None:
+        pa = pa[pa["year"].isin(list(years))]
+    pa = pa[pa["age"].between(14, 74)]
+    counts = pa.groupby(["unit", "year", "sex"])["age"].nunique()
+    short = counts[counts < len(ages)]
+    if len(short):
+        raise InputError(
+            f"population_by_age lacks some ages 14-74 for {len(short)} (unit, year, sex) group(s): "
+            f"{format_ids(short.index)}; every single age from 14 to 74 is needed for DS"
+        )
+    factor = {}
+    for sex in ("female", "male"):
+        es = e[sex]
+        factor[sex] = pd.Series(
+            es.reindex(ages + 1).to_numpy() - es.reindex(ages).to_numpy()
+            - death_probabilities[sex].reindex(ages).to_numpy() * es.reindex(ages).to_numpy(),
+            index=ages,
+        )
+    f = np.where(
+        pa["sex"].to_numpy() == "female",
+        factor["female"].reindex(pa["age"]).to_numpy(),
+        factor["male"].reindex(pa["age"]).to_numpy(),
+    )
+    num = (pa["population"].to_numpy() * f)
+    numerator = pd.Series(num, index=pd.MultiIndex.from_frame(pa[["unit", "year"]])).groupby(level=[0, 1]).sum()
+    numerator.index = numerator.index.set_names(["unit", "year"])
+    j = jobs.reindex(numerator.index)
+    if j.isna().any():
+        bad = j.index[j.isna()]
+        raise InputError(f"jobs are missing for DS in {len(bad)} (unit, year) cell(s): {format_ids(bad)}")
+    local = 100.0 * numerator / j
+    national = 100.0 * numerator.groupby(level="year").sum() / j.groupby(level="year").sum()
+    return (local - national.reindex(local.index.get_level_values("year")).to_numpy()).rename("ds")
