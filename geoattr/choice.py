@@ -1896,7 +1896,7 @@ def load_choice_config(path: str | Path) -> dict[str, Any]:
         The configuration with ``_config_dir`` (the file's folder, against which a
         relative ``[data] path`` is resolved).
     """
-    from geoattr.io.readers import read_toml
+    from geoattr.config import read_toml
 
     return read_toml(path, check_choice_config)
 
