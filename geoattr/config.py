@@ -29,6 +29,12 @@ from geoattr.exceptions import InputError
 
 __all__ = [
     "Field",
+    "COV_TYPES",
+    "COMPARISON_MODELS",
+    "COMPARISON_WEIGHTS",
+    "ROBUSTNESS_FAMILIES",
+    "ROBUSTNESS_ESTIMATORS",
+    "BOOTSTRAP_METHODS",
     "Table",
     "RUN_SCHEMA",
     "ROBUSTNESS_SCHEMA",
