@@ -48,8 +48,8 @@ __all__ = [
     "check_choice_config",
 ]
 
-_TYPE_NAMES = {"bool": "bool (true or false)", "int": "int", "float": "float", "str": "str", "list": "list",
-               "table": "table", "null": "none"}
+_TYPE_NAMES = {"bool": "bool (true or false)", "int": "int", "float": "float", "str": "str", "list": "a list",
+               "table": "a table", "null": "none"}
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from geoattr import choice, cli, config
+from geoattr import choice, cli, config, pipeline
 from geoattr.compare import GRID_MODELS
 from geoattr.exceptions import InputError
 from geoattr.models.ols import CovType
-from geoattr.pipeline import DEFAULT_CONFIG
 from geoattr.robustness import BOOTSTRAP_METHODS, CONFIG_KEYS, ESTIMATORS, FAMILIES
 from tests import test_cli
 
@@ -40,7 +39,7 @@ def test_example_choice_config_loads_as_the_choice_loader_does():
 
 
 def test_configs_the_tests_write_still_validate(tmp_path):
-    config.check_run_config(DEFAULT_CONFIG)
+    config.check_run_config(pipeline.DEFAULT_CONFIG)
     config.load_run_config(_write(tmp_path, test_cli.CONFIG))
     config.load_run_config(_write(tmp_path, test_cli.CONFIG + "\n[output]\ntables = false\nfigures = false\n"
                                               "profiles = false\nreport = false\n"))
@@ -199,3 +198,10 @@ def test_every_schema_field_has_a_known_type():
     for schema in (config.RUN_SCHEMA, config.CHOICE_SCHEMA):
         walk(schema, "")
     assert re.fullmatch(r"[a-z_]+", "".join(config.RUN_SCHEMA.fields))
+
+
+def test_run_checks_a_dict_config_before_anything(tmp_path):
+    with pytest.raises(InputError, match=r"\[model\] must be a table, got 3"):
+        pipeline.run({"model": 3}, out=tmp_path / "out", progress=False)
+    with pytest.raises(InputError, match=r"\[output\] top_n must be int, got 'five'"):
+        pipeline.run({"output": {"top_n": "five"}}, out=tmp_path / "out", progress=False)

@@ -215,8 +215,9 @@ def _analyses(cfg: Mapping[str, Any], main: AttractivenessResults, data: PanelDa
 
 def _run(config: Mapping[str, Any] | None, *, out: Path, data_dir: str | Path | None, progress: bool,
          data: PanelData | None) -> RunOutputs:
-    cfg = {k: dict(v) for k, v in (config or DEFAULT_CONFIG).items() if not k.startswith("_")}
-    check_run_config(cfg)
+    cfg = {k: v for k, v in (config or DEFAULT_CONFIG).items() if not k.startswith("_")}
+    check_run_config(cfg)  # before copying: a section that is not a table is named
+    cfg = {k: dict(v) for k, v in cfg.items()}
     timer = _Timer()
     t_start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
