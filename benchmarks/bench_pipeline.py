@@ -11,6 +11,7 @@ measurements to ``benchmarks/results_pipeline.json``.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -19,6 +20,13 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from libpysal.graph import Graph
+
+from geoattr import variables as V
+from geoattr import weights as gw
+from geoattr.models.ols import estimate
+from geoattr.pipeline import synthetic_panel_data
 
 HERE = Path(__file__).resolve().parent
 
@@ -33,13 +41,6 @@ def _timed(fn, repeat=3):
 
 
 def main() -> None:
-    from libpysal.graph import Graph
-
-    from geoattr import variables as V
-    from geoattr import weights as gw
-    from geoattr.models.ols import estimate
-    from geoattr.pipeline import synthetic_panel_data
-
     rows = {}
     t0 = time.perf_counter()
     data = synthetic_panel_data()
@@ -74,7 +75,7 @@ def main() -> None:
     print(f"ratio geoattr/libpysal (commuting weights): {ratio:.2f}")
     print(f"peak memory of the demo subprocess: {peak_mb:.0f} MB")
     rec = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.machine(),
-           "cores": __import__("os").cpu_count(), "seconds": rows, "ratio_weights_vs_libpysal": ratio,
+           "cores": os.cpu_count(), "seconds": rows, "ratio_weights_vs_libpysal": ratio,
            "demo_peak_mb": peak_mb, "target_demo_seconds": 20}
     out = HERE / "results_pipeline.json"
     hist = json.loads(out.read_text()) if out.exists() else []

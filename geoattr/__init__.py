@@ -9,6 +9,7 @@ The public namespace is small; the building blocks live in sub-packages:
 from __future__ import annotations
 
 from geoattr._version import __version__
+from geoattr._versions import versions
 from geoattr.attractiveness import attractiveness, cumulate, rankings, region_attractiveness
 from geoattr.barometer import BarometerResults, barometer
 from geoattr.compare import compare  # the function shadows the module name, as users call geoattr.compare(...)
@@ -48,7 +49,5 @@ __all__ = [
 
 def show_versions() -> None:
     """Print the versions of Python, geoattr and its dependencies."""
-    from geoattr.pipeline import _versions
-
-    for k, v in _versions().items():
+    for k, v in versions().items():
         print(f"{k:<14} {v}")

@@ -9,8 +9,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from geoattr import pipeline
+from geoattr._versions import versions
+from geoattr.config import load_choice_config, load_run_config
 from geoattr.exceptions import InputError
-from geoattr.models.choice import load_choice_config, run_choice
+from geoattr.models.choice import run_choice
 
 __all__ = ["main"]
 
@@ -51,21 +54,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         Exit status: 0 on success, 2 on bad input (the message says what to fix).
     """
     args = _parser().parse_args(argv)
-    from geoattr import pipeline
-
     try:
         if args.command == "demo":
             pipeline.run(pipeline.DEFAULT_CONFIG, out=args.out, progress=not args.no_progress, echo=print)
         elif args.command == "run":
-            cfg = pipeline.load_config(args.config)
+            cfg = load_run_config(args.config)
             pipeline.run(cfg, out=args.out, data_dir=args.data_dir, progress=not args.no_progress, echo=print)
         elif args.command == "choice":
             run_choice(load_choice_config(args.config), out=args.out, echo=print)
         else:
-            for k, v in pipeline._versions().items():
+            for k, v in versions().items():
                 print(f"{k:<14} {v}")
     except InputError as err:
-        print(f"geoattr: error: {err}", file=sys.stderr)
+        print("geoattr: error: " + " ".join(str(err).splitlines()), file=sys.stderr)  # one line
         return 2
     return 0
 

@@ -163,8 +163,10 @@ def test_run_with_crosswalk_merges_old_codes(tmp_path):
 
 def test_crosswalk_config_errors(tmp_path):
     _write_files(tmp_path)
-    for extra, msg in [('crosswalk = { path = "cw.csv", units = "2024" }', r"crosswalk units = '2024' is unknown"),
-                       ('crosswalk = { path = "cw.csv", sheet = 1 }', r"unknown key\(s\) \['sheet'\] in \[data\] crosswalk")]:
+    for extra, msg in [('crosswalk = { path = "cw.csv", units = "2024" }',
+                        r"\[data\]\.crosswalk units must be 'stable' or 'target', got '2024'"),
+                       ('crosswalk = { path = "cw.csv", sheet = 1 }',
+                        r"unknown key\(s\) \['sheet'\] in \[data\]\.crosswalk")]:
         (tmp_path / "c.toml").write_text(CONFIG.replace("[model]", extra + "\n\n[model]"))
         with pytest.raises(InputError, match=msg):
             pipeline.run(pipeline.load_config(tmp_path / "c.toml"), out=tmp_path / "o", progress=False)
@@ -179,11 +181,13 @@ def test_unknown_config_key(tmp_path):
 
 def test_bad_config_values(tmp_path):
     for text, msg in [
-        ("[data]\nsource = 'ssb2'\n", r"source = 'ssb2' is not supported"),
+        ("[data]\nsource = 'ssb2'\n", r"\[data\] source must be 'synthetic', 'files' or 'ssb', got 'ssb2'"),
         ("[data]\ncommuting_year = 'first'\n", r"commuting_year must be an integer year or \"same\""),
         ("[data]\nyears = [2003]\n", r"years must be \[first, last\]"),
-        ("[model]\nspec = '2020'\n", r"spec '2020' is unknown"),
-        ("[model]\nlevel = 'county'\n", r"level 'county' is unknown"),
+        ("[model]\nspec = '2020'\n", r"\[model\] spec must be '2018', '2019' or '2022' \(or a list of them\), "
+                                    r"got '2020'"),
+        ("[model]\nlevel = 'county'\n", r"\[model\] level must be 'region' or 'municipality' \(or a list of "
+                                       r"them\), got 'county'"),
         ("[plots]\nx = 1\n", r"unknown configuration section\(s\) \['plots'\]"),
     ]:
         (tmp_path / "c.toml").write_text(text)

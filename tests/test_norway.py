@@ -248,14 +248,14 @@ def test_config_region_file_on_stable_units(real_data_dir):
     stable units by the majority rule, straddlers listed."""
     import warnings
 
-    from geoattr.pipeline import _ssb_panel_data
+    from geoattr.pipeline import ssb_panel_data
 
     cfg = {"panel": "2003-2022", "units": "stable",
            "regions": {"path": "regions/regioner_85_kommuner_2016.csv", "unit_column": "kommunenummer",
                        "region_column": "region_nr"}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        d = _ssb_panel_data(cfg, real_data_dir)
+        d = ssb_panel_data(cfg, real_data_dir)
     assert d.regions.nunique() == 85 and d.regions.index.equals(d.units)
     assert d.flags["net_migration_estimated"].any()  # extra attributes survive the new mapping
     assert any("straddle" in n for a in d.accounting for n in a.notes)

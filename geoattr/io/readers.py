@@ -615,33 +615,3 @@ def read_series(
     )
     val.require_unique(s.index, None, table=name)
     return s
-
-
-def read_toml(path: str | Path, check: Any) -> dict[str, Any]:
-    """Read a TOML configuration, check it and record the folder it came from.
-
-    Parameters
-    ----------
-    path : str or Path
-        The configuration file.
-    check : callable
-        Called with the parsed mapping; raises :class:`InputError` on bad content.
-
-    Returns
-    -------
-    dict
-        The configuration with ``_config_dir`` set to the file's folder (relative
-        paths in it are resolved against that folder).
-    """
-    import tomllib
-
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"configuration file {str(path)!r} does not exist")
-    try:
-        cfg = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise InputError(f"{path}: not valid TOML: {err}") from err
-    check(cfg)
-    cfg["_config_dir"] = str(path.resolve().parent)
-    return cfg

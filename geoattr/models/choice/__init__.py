@@ -75,13 +75,13 @@ With the default specification the terms are, in this order:
 :mod:`~geoattr.models.choice.run` (the ``geoattr choice`` job).
 """
 
-from geoattr.models.choice.config import DEFAULT_PROFILES, check_choice_config, load_choice_config
+from geoattr.config import check_choice_config, load_choice_config
 from geoattr.models.choice.design import ChoiceDesign, SeparationWarning, build_design, separation_report
 from geoattr.models.choice.estimation import fit_choice, fit_design
 from geoattr.models.choice.hypotheses import parse_hypothesis
 from geoattr.models.choice.plot import plot_choice_probabilities
 from geoattr.models.choice.results import ChoiceResults
-from geoattr.models.choice.run import run_choice
+from geoattr.models.choice.run import DEFAULT_PROFILES, run_choice
 from geoattr.models.choice.spec import DEFAULT_SPEC, ChoiceSpec, Factor
 
 __all__ = [

@@ -4,27 +4,32 @@ from __future__ import annotations
 
 import json
 import math
-import platform
 import re
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from geoattr._versions import versions
 from geoattr.datasets.individuals import synthetic_individuals
 from geoattr.exceptions import GeoattrWarning, InputError
-from geoattr.models.choice.config import DEFAULT_PROFILES, check_choice_config
+from geoattr.config import check_choice_config
 from geoattr.models.choice.design import build_design
 from geoattr.models.choice.estimation import fit_design
 from geoattr.models.choice.plot import plot_choice_probabilities
 from geoattr.models.choice.results import ChoiceResults
 from geoattr.models.choice.spec import ChoiceSpec
 
-__all__ = ["run_choice", "COEFFICIENT_CSV_COLUMNS"]
+__all__ = ["run_choice", "COEFFICIENT_CSV_COLUMNS", "DEFAULT_PROFILES"]
+
+#: Profiles used when the configuration has no ``[[profiles]]`` (restricted to the model's variables).
+DEFAULT_PROFILES: tuple[dict[str, Any], ...] = (
+    {"name": "woman_35_higher_short", "age": 35, "sex": "female", "education": "higher_short",
+     "labour": "employed", "family": "couple_children"},
+)
 
 #: ``ChoiceResults.to_frame()`` column -> column of ``coefficients.csv`` (the file keeps its names).
 COEFFICIENT_CSV_COLUMNS: Mapping[str, str] = {
@@ -49,16 +54,6 @@ def _read_persons(dcfg: Mapping[str, Any], base: Path) -> pd.DataFrame:
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "profile"
-
-
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for pkg in ("geoattr", "numpy", "pandas", "scipy", "statsmodels", "matplotlib"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
 
 
 def run_choice(
@@ -163,7 +158,7 @@ def _run(cfg: dict[str, Any], base: Path, out: Path, files: dict[str, Path], tim
            for k, v in res.fit_statistics().items()}
     info: dict[str, Any] = {
         "config": cfg,
-        "versions": _versions(),
+        "versions": versions(("geoattr", "numpy", "pandas", "scipy", "statsmodels", "matplotlib")),
         "references": spec.references,
         "terms": list(res.terms),
         "fit": fit,

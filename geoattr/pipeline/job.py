@@ -1,0 +1,262 @@
+"""The main job: read a run configuration, estimate, write the outputs.
+
+``geoattr demo`` and ``geoattr run CONFIG.toml`` are thin wrappers over :func:`run`.
+The configuration keys are documented in the README ("Run configuration") and checked
+against :data:`geoattr.config.RUN_SCHEMA`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from geoattr.attractiveness import attractiveness, cumulate, rankings, region_attractiveness
+from geoattr.config import check_run_config
+from geoattr.data import PanelData
+from geoattr.exceptions import GeoattrWarning
+from geoattr.models.ols import AttractivenessResults, estimate, estimate_by_year
+from geoattr.pipeline.outputs import echo_files, report_context, run_info, write_estimates, write_map, \
+    write_publication
+from geoattr.pipeline.sources import read_run_data, resolve_path
+from geoattr.pipeline.steps import run_analyses, run_comparison
+from geoattr.report import write_report
+from geoattr.robustness import run_robustness_from_config
+
+__all__ = ["DEFAULT_CONFIG", "run", "RunOutputs"]
+
+#: The configuration of ``geoattr demo`` (and of :func:`run` without one).
+DEFAULT_CONFIG: dict[str, Any] = {
+    "data": {"source": "synthetic", "seed": 2022, "years": None, "commuting_year": "same"},
+    "model": {"spec": ["2022", "2019", "2018"], "level": ["region", "municipality"]},
+    "analyses": {"yearly": True, "subgroups": True, "subgroup_periods": "halves", "decomposition": True,
+                 "barometer": True, "drivers": "auto", "uncertainty": True, "persistence": True,
+                 "regimes": "centrality", "cohort_residual": True},
+    "comparison": {"enabled": False},
+    "robustness": {"enabled": True, "n_boot": 499, "n_placebo": 99},
+    "output": {"top_n": 10, "map": True},
+}
+
+_DESIGN_OPTIONS = ("year_effects", "relative_to_national", "min_share", "top_k", "include_diagonal", "on_missing")
+
+
+@dataclass
+class RunOutputs:
+    """What :func:`run` produced: the files and the fitted main model."""
+
+    out: Path
+    files: dict[str, Path]
+    main: AttractivenessResults
+    fits: dict[tuple[str, str], AttractivenessResults] = field(default_factory=dict)
+    report: dict[str, Any] | None = field(default=None, repr=False)
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        yield
+        self.timings[name] = round(time.perf_counter() - t0, 4)
+
+
+def _as_list(v: Any) -> list[Any]:
+    return list(v) if isinstance(v, (list, tuple)) else [v]
+
+
+def run(
+    config: Mapping[str, Any] | None = None,
+    *,
+    out: str | Path,
+    data_dir: str | Path | None = None,
+    progress: bool = True,
+    data: PanelData | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> RunOutputs:
+    """Run the attractiveness model and write every output to ``out``.
+
+    Parameters
+    ----------
+    config : mapping, optional
+        Parsed configuration (see :func:`geoattr.config.load_run_config`); default
+        :data:`DEFAULT_CONFIG`.
+    out : str or Path
+        Output folder (created).
+    data_dir : str or Path, optional
+        Base folder for relative data paths (overrides ``[data] dir``).
+    progress : bool, default True
+        Show progress bars.
+    data : PanelData, optional
+        Use these data instead of reading them from the configuration.
+    echo : callable, optional
+        Where to print short messages (also the geoattr warnings of the run).
+
+    Returns
+    -------
+    RunOutputs
+        Paths of ``coefficients.csv``, ``fit.csv``, ``yearly_coefficients.csv``,
+        ``attractiveness.csv``, ``rankings.csv``, ``map.html``, the analyses'
+        tables and ``run.json``.  geoattr warnings raised during the run (isolates,
+        repaired geometries...) are collected into ``run.json`` under ``warnings``.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", GeoattrWarning)
+        result = _run(config, out=Path(out), data_dir=data_dir, progress=progress, data=data)
+    messages = []
+    for w in caught:
+        if issubclass(w.category, GeoattrWarning):
+            messages.append(f"{w.category.__name__}: {w.message}")
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    info = json.loads(result.files["run"].read_text(encoding="utf-8"))
+    info["warnings"] = list(dict.fromkeys(messages))
+    if result.report is not None:
+        path = Path(out) / "report.html"
+        listed = {k: v for k, v in result.files.items() if not k.startswith(("table_", "figure_"))}
+        write_report(path, warnings=info["warnings"], map_file=result.files.get("map"), files=listed,
+                     **result.report)
+        result.files["report"] = path
+        info["outputs"]["report"] = path.name
+    if echo:
+        echo_files(result.files, Path(out), echo)
+    result.files["run"].write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
+    if echo:
+        for m in info["warnings"]:
+            echo(f"  warning: {m}")
+    return result
+
+
+@dataclass
+class _Estimates:
+    """The models of the run's grid (spec x level) and their tables."""
+
+    fits: dict[tuple[str, str], AttractivenessResults] = field(default_factory=dict)
+    coefficients: list[pd.DataFrame] = field(default_factory=list)
+    fit_rows: list[dict[str, Any]] = field(default_factory=list)
+    yearly: list[pd.DataFrame] = field(default_factory=list)
+    yearly_skipped: dict[str, dict[int, str]] = field(default_factory=dict)
+    years: tuple[int, int] | None = None
+
+
+def _estimate_grid(data: PanelData, dcfg: Mapping[str, Any], mcfg: Mapping[str, Any], *, progress: bool,
+                   timer: _Timer) -> _Estimates:
+    """Estimate every (spec, level) of ``[model]``; the first is the main model."""
+    specs = [str(s) for s in _as_list(mcfg.get("spec", "2022"))]
+    levels = _as_list(mcfg.get("level", "municipality"))
+    est = _Estimates(years=tuple(dcfg["years"]) if dcfg.get("years") else None)
+    design_opts = {k: mcfg[k] for k in _DESIGN_OPTIONS if k in mcfg}
+    if "extra" in mcfg:
+        design_opts["extra"] = list(mcfg["extra"])
+    bar = tqdm([(s, lv) for s in specs for lv in levels], desc="estimating", disable=not progress, unit="model")
+    with timer("estimate"):
+        for s, lv in bar:
+            bar.set_postfix_str(f"spec {s}, {lv}")
+            fit = estimate(data, s, level=lv, years=est.years, commuting_year=dcfg.get("commuting_year", "same"),
+                           weighted=bool(mcfg.get("weighted", False)), cov_type=mcfg.get("cov_type", "clustered"),
+                           **design_opts)
+            est.years = est.years or fit.unit_design.years
+            est.fits[(s, lv)] = fit
+            f = fit.results.to_frame().reset_index()[["term", "estimate", "std_error", "t", "p"]]
+            f.insert(0, "level", lv)
+            f.insert(0, "spec", s)
+            est.coefficients.append(f)
+            est.fit_rows.append({"spec": s, "level": lv, **fit.results.fit_statistics().to_dict()})
+    return est
+
+
+def _estimate_by_year(est: _Estimates, mcfg: Mapping[str, Any], *, progress: bool, timer: _Timer) -> None:
+    """Year-by-year coefficients of every model of the grid."""
+    with timer("estimate by year"):
+        for (s, lv), fit in tqdm(est.fits.items(), desc="year by year", disable=not progress, unit="model"):
+            yr = estimate_by_year(fit.design, weighted=bool(mcfg.get("weighted", False)))
+            est.yearly.append(yr.to_frame())
+            if yr.skipped:
+                est.yearly_skipped[f"{s}|{lv}"] = yr.skipped
+
+
+def _rankings(main: AttractivenessResults, data: PanelData, att: pd.DataFrame, cum: pd.DataFrame,
+              top_n: int) -> list[pd.DataFrame]:
+    """Top and bottom lists of municipalities (and of regions when the data have them)."""
+    tables = [rankings(cum, n=top_n, names=data.names, level="municipality")]
+    if data.regions is not None:
+        ratt = region_attractiveness(main, att)
+        tables.append(rankings(cumulate(ratt), n=min(top_n, ratt.index.get_level_values(0).nunique() // 2 or 1),
+                               level="region"))
+    return tables
+
+
+def _analyses(cfg: Mapping[str, Any], main: AttractivenessResults, data: PanelData, out: Path,
+              files: dict[str, Path], kept: dict[str, Any], *, progress: bool, timer: _Timer) -> dict[str, Any]:
+    """``[analyses]``, ``[comparison]`` and ``[robustness]``: facts for run.json."""
+    info: dict[str, Any] = {}
+    if acfg := cfg.get("analyses", {}):
+        with timer("analyses"):
+            info.update(run_analyses(main, data, acfg, out, files, kept=kept))
+    ccfg = cfg.get("comparison", {})
+    if ccfg.get("enabled", False):
+        with timer("comparison"):
+            info.update(run_comparison(data, ccfg, main, out, files, kept=kept))
+    rcfg = cfg.get("robustness", {})
+    if rcfg.get("enabled", False):
+        with timer("robustness"):
+            info.update(run_robustness_from_config(main, data, rcfg, out, files, progress=progress))
+    return info
+
+
+def _run(config: Mapping[str, Any] | None, *, out: Path, data_dir: str | Path | None, progress: bool,
+         data: PanelData | None) -> RunOutputs:
+    cfg = {k: v for k, v in (config or DEFAULT_CONFIG).items() if not k.startswith("_")}
+    check_run_config(cfg)  # before copying: a section that is not a table is named
+    cfg = {k: dict(v) for k, v in cfg.items()}
+    timer = _Timer()
+    t_start = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    dcfg, mcfg, ocfg = cfg.get("data", {}), cfg.get("model", {}), cfg.get("output", {})
+    base = Path(data_dir) if data_dir else resolve_path(Path((config or {}).get("_config_dir", ".")),
+                                                        dcfg.get("dir", "."))
+    with timer("read data"):
+        if data is None:
+            data = read_run_data(dcfg, base)
+    est = _estimate_grid(data, dcfg, mcfg, progress=progress, timer=timer)
+    if cfg.get("analyses", {}).get("yearly", True):
+        _estimate_by_year(est, mcfg, progress=progress, timer=timer)
+    main = next(iter(est.fits.values()))
+    years = est.years
+    top_n = int(ocfg.get("top_n", 10))
+    with timer("attractiveness"):
+        att = attractiveness(main)
+        cum = cumulate(att)
+        rank_tables = _rankings(main, data, att, cum, top_n)
+    files: dict[str, Path] = {}
+    with timer("write tables"):
+        write_estimates(out, files, coefficients=est.coefficients, fit_rows=est.fit_rows, yearly=est.yearly,
+                        att=att, rank_tables=rank_tables, data=data)
+    kept: dict[str, Any] = {}  # objects the publication outputs reuse (decomposition, comparison...)
+    extra_info = _analyses(cfg, main, data, out, files, kept, progress=progress, timer=timer)
+    if ocfg.get("map", True) and data.polygons is not None:
+        with timer("map"):
+            write_map(out, files, main=main, data=data, att=att, cum=cum, comparison=kept.get("comparison"),
+                      ocfg=ocfg, years=years)
+    with timer("publication"):
+        models = {f"{s} ({lv})": f for (s, lv), f in est.fits.items()}
+        ranks = pd.concat(rank_tables, ignore_index=True)
+        figs = write_publication(out, files, main=main, models=models, data=data, att=att, ranks=ranks,
+                                 yearly=est.yearly, kept=kept, ocfg=ocfg)
+        report = report_context(main, models, data, ranks, figs, kept, files, top_n=top_n,
+                                years=years) if ocfg.get("report", True) else None
+    timer.timings["total"] = round(time.perf_counter() - t_start, 4)
+    info = run_info(cfg, data, main, analyses=extra_info, yearly_skipped=est.yearly_skipped,
+                    timings=timer.timings, files=files)
+    files["run"] = out / "run.json"
+    files["run"].write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
+    return RunOutputs(out=out, files=files, main=main, fits=est.fits, report=report)
