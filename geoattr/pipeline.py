@@ -26,6 +26,7 @@ from geoattr.exceptions import GeoattrWarning, InputError
 from geoattr.maps import residual_map
 from geoattr.models.ols import AttractivenessResults, estimate, estimate_by_year
 from geoattr.robustness import CONFIG_KEYS as _ROBUSTNESS_KEYS
+from geoattr.robustness import run_robustness_from_config
 
 __all__ = ["DEFAULT_CONFIG", "load_config", "run", "synthetic_panel_data", "RunOutputs"]
 
@@ -479,8 +480,6 @@ def _run(
             extra_info.update(_run_comparison(data, ccfg, main, out, files, kept=kept))
     rcfg = cfg.get("robustness", {})
     if rcfg.get("enabled", False):
-        from geoattr.robustness import run_robustness_from_config
-
         with timer("robustness"):
             extra_info.update(run_robustness_from_config(main, data, rcfg, out, files, progress=progress))
     if ocfg.get("map", True) and data.polygons is not None:
