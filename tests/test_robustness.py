@@ -28,6 +28,7 @@ from geoattr.models.ols import LeastSquares, estimate
 from geoattr.robustness import (
     CONFIG_KEYS,
     RobustnessResults,
+    VariantFit,
     cluster_bootstrap,
     contiguity_flows,
     permuted_flows,
@@ -423,6 +424,23 @@ def test_tables_files_and_figures(full, tmp_path):
     json.dumps(info)
     assert info["placebo"]["r2"]["p_value"] == pytest.approx(1 / (N_PLACEBO + 1))
     assert info["variants"]["loro"] == 73
+
+
+def test_variant_fits_are_frozen_results(full):
+    """Each re-estimated variant is a results object; nothing can be changed after construction."""
+    fit = full.fits["wls"]
+    assert isinstance(fit, VariantFit) and (fit.kind, fit.variant, fit.model) == ("estimators", "wls", "wls")
+    row = _row(full, "wls")
+    np.testing.assert_allclose(row.loc[fit.params.index, "estimate"], fit.params, rtol=0, atol=0)
+    assert fit.cumulative.index.equals(full.rank_intervals.index)
+    assert {"loyo:2010", "loro:R05", "min_share=0.05", "sar"} <= set(full.fits)
+    with pytest.raises(AttributeError):
+        fit.kind = "weights"
+    with pytest.raises(AttributeError):
+        full.coefficients = None
+    c = full.coefficients
+    c.loc[0, "estimate"] = 99.0
+    assert full.coefficients.loc[0, "estimate"] != 99.0
 
 
 def test_failed_variants_are_reported(region_fit, monkeypatch):
