@@ -71,3 +71,7 @@ __all__ = [
     "ESTIMATORS",
     "CONFIG_KEYS",
 ]
+
+# The class's public home is this package (as pickle and the API reference name it):
+# geoattr.RobustnessResults and geoattr.robustness.RobustnessResults are one object.
+RobustnessResults.__module__ = __name__
