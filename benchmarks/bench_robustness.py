@@ -51,8 +51,8 @@ out = {"case": case, "n_jobs": n_jobs, "replications": R, "clusters": int(fit.de
 if case in ("pairs", "wild", "pairs+wild"):
     from geoattr.robustness import robustness
     methods = case.split("+")
-    kw = dict(variants=["bootstrap"], bootstrap=methods, n_boot=R, n_jobs=n_jobs, progress=False, seed=1)
-    robustness(fit, **{**kw, "n_boot": 39, "n_jobs": 1})  # warm-up (imports)
+    kw = dict(variants=["bootstrap"], bootstrap=methods, reps=R, n_jobs=n_jobs, progress=False, seed=1)
+    robustness(fit, **{**kw, "reps": 39, "n_jobs": 1})  # warm-up (imports)
     t0 = time.perf_counter()
     res = robustness(fit, **kw)
     out["seconds"] = time.perf_counter() - t0
@@ -98,7 +98,7 @@ elif case == "battery":
     out["timings"] = res.timings
     out["variants"] = res.rank_stability.groupby("kind").size().astype(int).to_dict()
     out["skipped"] = res.skipped
-    out["replications"] = {"bootstrap": res.settings["n_boot"], "placebo": res.settings["n_placebo"]}
+    out["replications"] = {"bootstrap": res.settings["reps"], "placebo": res.settings["placebo_reps"]}
 out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 out["max_rss_children_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 print(json.dumps(out))

@@ -28,14 +28,14 @@ from geoattr.models.ols import LeastSquares, estimate
 from geoattr.robustness import (
     CONFIG_KEYS,
     RobustnessResults,
-
-    _problem,
+    VariantFit,
     cluster_bootstrap,
     contiguity_flows,
     permuted_flows,
     robustness,
     run_robustness_from_config,
 )
+from geoattr.robustness.bootstrap import cluster_problem
 from geoattr.variables import Design, build_design
 
 N_BOOT, N_PLACEBO = 199, 99
@@ -63,7 +63,7 @@ def snapshot(synthetic_data, region_fit):
 @pytest.fixture(scope="module")
 def full(region_fit, snapshot):
     """Every family on the region model, on two worker processes."""
-    res = robustness(region_fit, n_boot=N_BOOT, n_placebo=N_PLACEBO, n_jobs=2, progress=False, seed=7)
+    res = robustness(region_fit, reps=N_BOOT, placebo_reps=N_PLACEBO, n_jobs=2, progress=False, seed=7)
     snapshot["cache_after"] = set(region_fit.unit_data._cache)
     return res
 
@@ -87,7 +87,7 @@ def test_fast_ols_equals_estimate(synthetic_data, level, weighted):
     np.testing.assert_allclose(f.cov, r.cov.to_numpy(), rtol=1e-10, atol=1e-14)
     assert f.r2 == pytest.approx(r.rsquared, abs=1e-10)
     assert f.loglik == pytest.approx(r.loglik, abs=1e-8)
-    p = _problem(d.X.to_numpy(float), d.y.to_numpy(float), d.y.index.get_level_values("unit").to_numpy(), w)
+    p = cluster_problem(d.X.to_numpy(float), d.y.to_numpy(float), d.y.index.get_level_values("unit").to_numpy(), w)
     np.testing.assert_allclose(p.b, r.params.to_numpy(), rtol=0, atol=1e-10)
     # the normal equations the pairs bootstrap solves give the same full-sample estimate
     full_sample = np.linalg.solve(p.XtX_g.sum(axis=0), p.Xty_g.sum(axis=0))
@@ -198,7 +198,7 @@ def test_contiguity_flows(synthetic_data):
 # --------------------------------------------------------------------------- placebo
 def test_placebo_fast_path_equals_rebuilt_design(muni_fit, synthetic_data):
     """Replication 0's placebo coefficients = least squares on the design rebuilt from permuted flows."""
-    res = robustness(muni_fit, variants=["placebo"], n_placebo=19, n_jobs=1, progress=False, seed=3)
+    res = robustness(muni_fit, variants=["placebo"], placebo_reps=19, n_jobs=1, progress=False, seed=3)
     units = muni_fit.unit_design.y.index.get_level_values("unit").unique()
     perm = np.random.default_rng(np.random.SeedSequence(3, spawn_key=(3, 0))).permutation(len(units))
     data = PanelData(synthetic_data.panel, flows=permuted_flows(synthetic_data.flows, units, perm),
@@ -224,7 +224,7 @@ def test_placebo_on_synthetic_truth(muni_fit):
     every permutation's (p = 1/(R+1) one-sided for R², 2/(R+1) two-sided for coefficients).
     """
     R = 199
-    res = robustness(muni_fit, variants=["placebo"], n_placebo=R, n_jobs=1, progress=False, seed=11)
+    res = robustness(muni_fit, variants=["placebo"], placebo_reps=R, n_jobs=1, progress=False, seed=11)
     p = res.placebo
     assert p.loc["vra", "n"] == R
     for t in ("vra", "vra_l1", "vra_l2"):
@@ -267,7 +267,7 @@ def test_bootstrap_interval_coverage_monte_carlo():
     for m in range(M):
         X, y, g = _clustered_dgp(rng, 100, 5, beta)
         for method in covered:
-            B = cluster_bootstrap(X, y, g, method=method, n_boot=199, seed=m).to_numpy()
+            B = cluster_bootstrap(X, y, g, method=method, reps=199, seed=m).to_numpy()
             lo, hi = np.quantile(B, [0.05, 0.95], axis=0)
             covered[method] += (lo <= beta) & (beta <= hi)
     for method, c in covered.items():
@@ -289,22 +289,22 @@ def test_wild_bootstrap_variance_is_crv1():
     idx = pd.MultiIndex.from_arrays([g, np.tile(np.arange(4), 60)], names=["unit", "year"])
     ref = PooledOLS(pd.Series(y, index=idx), pd.DataFrame(X, index=idx, columns=["c", "x1", "x2"])).fit(
         cov_type="clustered", cluster_entity=True, group_debias=True)
-    B = cluster_bootstrap(pd.DataFrame(X, columns=["c", "x1", "x2"]), y, g, method="wild", n_boot=20_000, seed=1)
+    B = cluster_bootstrap(pd.DataFrame(X, columns=["c", "x1", "x2"]), y, g, method="wild", reps=20_000, seed=1)
     np.testing.assert_allclose(B.mean(), ref.params, atol=4 * ref.std_errors.max() / math.sqrt(20_000))
     np.testing.assert_allclose(B.var().to_numpy(), np.diag(ref.cov), rtol=0.05)
-    webb = cluster_bootstrap(X, y, g, method="wild", wild_weights="webb", n_boot=20_000, seed=1)
+    webb = cluster_bootstrap(X, y, g, method="wild", wild_weights="webb", reps=20_000, seed=1)
     np.testing.assert_allclose(webb.var().to_numpy(), np.diag(ref.cov), rtol=0.05)
 
 
 def test_bootstrap_replications_do_not_depend_on_the_batch():
     X, y, g = _clustered_dgp(np.random.default_rng(0), 30, 4, np.array([0.3, 0.5, -0.4]))
     for method in ("pairs", "wild"):
-        a = cluster_bootstrap(X, y, g, method=method, n_boot=50, seed=9)
-        b = cluster_bootstrap(X, y, g, method=method, n_boot=120, seed=9)
+        a = cluster_bootstrap(X, y, g, method=method, reps=50, seed=9)
+        b = cluster_bootstrap(X, y, g, method=method, reps=120, seed=9)
         pd.testing.assert_frame_equal(a, b.iloc[:50], check_exact=True)
-        c = cluster_bootstrap(X, y, g, method=method, n_boot=50, seed=10)
+        c = cluster_bootstrap(X, y, g, method=method, reps=50, seed=10)
         assert not np.allclose(a.to_numpy(), c.to_numpy())
-    assert list(cluster_bootstrap(pd.DataFrame(X, columns=["const", "a", "b"]), y, g, n_boot=5).columns) == \
+    assert list(cluster_bootstrap(pd.DataFrame(X, columns=["const", "a", "b"]), y, g, reps=5).columns) == \
         ["const", "a", "b"]
 
 
@@ -334,14 +334,14 @@ def test_bootstrap_rows_and_rank_intervals(full, region_fit):
 
 
 def test_resample_years_widens_rank_intervals(region_fit):
-    kw = dict(variants=["bootstrap"], bootstrap=["pairs"], n_boot=99, n_jobs=1, progress=False)
+    kw = dict(variants=["bootstrap"], bootstrap=["pairs"], reps=99, n_jobs=1, progress=False)
     a = robustness(region_fit, **kw).rank_intervals
     b = robustness(region_fit, resample_years=True, **kw).rank_intervals
     assert (b["upper"] - b["lower"]).median() > (a["upper"] - a["lower"]).median()
 
 
 def test_rank_by_persons(region_fit):
-    res = robustness(region_fit, variants=["bootstrap"], bootstrap=["wild"], n_boot=39, n_jobs=1, progress=False,
+    res = robustness(region_fit, variants=["bootstrap"], bootstrap=["wild"], reps=39, n_jobs=1, progress=False,
                      rank_by="residual_persons", top_n=10)
     cum = cumulate(attractiveness(region_fit))
     np.testing.assert_allclose(res.rank_intervals["residual"], cum["residual_persons"].reindex(res.rank_intervals.index),
@@ -351,8 +351,8 @@ def test_rank_by_persons(region_fit):
 
 # --------------------------------------------------------------------------- parallel and reproducible
 def test_identical_results_whatever_the_workers(region_fit):
-    kw = dict(variants=["bootstrap", "placebo", "loyo", "estimators"], estimators=["fe", "weighted"], n_boot=99,
-              n_placebo=19, seed=5, progress=False)
+    kw = dict(variants=["bootstrap", "placebo", "loyo", "estimators"], estimators=["fe", "weighted"], reps=99,
+              placebo_reps=19, seed=5, progress=False)
     a = robustness(region_fit, n_jobs=1, **kw)
     b = robustness(region_fit, n_jobs=2, **kw)
     for x, y in ((a.coefficients, b.coefficients), (a.rank_stability, b.rank_stability),
@@ -367,7 +367,7 @@ def test_identical_results_whatever_the_workers(region_fit):
 @pytest.mark.parametrize("processes", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_dask_cluster_gives_the_serial_results(region_fit, processes):
     distributed = pytest.importorskip("distributed")
-    kw = dict(variants=["bootstrap", "placebo", "loyo"], n_boot=99, n_placebo=19, seed=5, progress=False)
+    kw = dict(variants=["bootstrap", "placebo", "loyo"], reps=99, placebo_reps=19, seed=5, progress=False)
     serial = robustness(region_fit, n_jobs=1, **kw)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=processes,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
@@ -426,15 +426,32 @@ def test_tables_files_and_figures(full, tmp_path):
     assert info["variants"]["loro"] == 73
 
 
+def test_variant_fits_are_frozen_results(full):
+    """Each re-estimated variant is a results object; nothing can be changed after construction."""
+    fit = full.fits["wls"]
+    assert isinstance(fit, VariantFit) and (fit.kind, fit.variant, fit.model) == ("estimators", "wls", "wls")
+    row = _row(full, "wls")
+    np.testing.assert_allclose(row.loc[fit.params.index, "estimate"], fit.params, rtol=0, atol=0)
+    assert fit.cumulative.index.equals(full.rank_intervals.index)
+    assert {"loyo:2010", "loro:R05", "min_share=0.05", "sar"} <= set(full.fits)
+    with pytest.raises(AttributeError):
+        fit.kind = "weights"
+    with pytest.raises(AttributeError):
+        full.coefficients = None
+    c = full.coefficients
+    c.loc[0, "estimate"] = 99.0
+    assert full.coefficients.loc[0, "estimate"] != 99.0
+
+
 def test_failed_variants_are_reported(region_fit, monkeypatch):
     import importlib
 
-    rb = importlib.import_module("geoattr.robustness")  # the module (geoattr.robustness is the function)
+    rb = importlib.import_module("geoattr.robustness.variants")
 
     def boom(state):
         raise InputError("the spatial lag failed on purpose")
 
-    monkeypatch.setattr(rb, "_sar_variant", boom)
+    monkeypatch.setattr(rb, "sar_variant", boom)
     res = robustness(region_fit, variants=["estimators"], estimators=["sar", "weighted"], n_jobs=1, progress=False)
     assert res.skipped == {"estimators:sar": "InputError: the spatial lag failed on purpose"}
     assert set(res.rank_stability["variant"]) == {"baseline", "wls"}
@@ -450,7 +467,7 @@ def test_run_from_config(region_fit, synthetic_data, tmp_path):
                           "figure_robustness_coefficients_svg", "figure_rank_intervals_svg"}
     assert all(p.exists() for p in files.values())
     assert files["figure_rank_intervals_svg"].name == "rank_intervals.svg"
-    assert info["robustness"]["settings"]["n_boot"] == 49 and info["robustness"]["settings"]["ci"] == 0.9
+    assert info["robustness"]["settings"]["reps"] == 49 and info["robustness"]["settings"]["level"] == 0.9
     json.dumps(info)
     assert "enabled" in CONFIG_KEYS and "n_boot" in CONFIG_KEYS
 
@@ -464,24 +481,24 @@ def test_errors(region_fit, synthetic_data, toy_data, tmp_path):
         robustness(region_fit, bootstrap=["residual"], **kw)
     with pytest.raises(InputError, match=r"unknown estimator\(s\) 'gmm'"):
         robustness(region_fit, estimators=["gmm"], **kw)
-    with pytest.raises(InputError, match=r"n_boot=10 is too few for 95% percentile intervals: at least 39"):
-        robustness(region_fit, n_boot=10, **kw)
-    with pytest.raises(InputError, match=r"n_boot=15 is too few for 90% .* at least 19"):
-        robustness(region_fit, n_boot=15, ci=0.9, **kw)
-    with pytest.raises(InputError, match=r"n_placebo=5 is too few: at least 19"):
-        robustness(region_fit, variants=["placebo"], n_placebo=5, **kw)
+    with pytest.raises(InputError, match=r"reps=10 is too few for 95% percentile intervals: at least 39"):
+        robustness(region_fit, reps=10, **kw)
+    with pytest.raises(InputError, match=r"reps=15 is too few for 90% .* at least 19"):
+        robustness(region_fit, reps=15, level=0.9, **kw)
+    with pytest.raises(InputError, match=r"placebo_reps=5 is too few: at least 19"):
+        robustness(region_fit, variants=["placebo"], placebo_reps=5, **kw)
     with pytest.raises(InputError, match="unknown wild_weights 'normal'"):
         robustness(region_fit, wild_weights="normal", **kw)
     with pytest.raises(InputError, match=r"rank_bootstrap='wild' is not among the bootstrap methods run \['pairs'\]"):
         robustness(region_fit, bootstrap=["pairs"], rank_bootstrap="wild", **kw)
     with pytest.raises(InputError, match=r"commuting_years 1990 have no commuting matrix; available years: 2000-2023"):
         robustness(region_fit, variants=["weights"], commuting_years=[1990], **kw)
-    with pytest.raises(InputError, match=r"\['level', 'spec'\] apply when data are given"):
-        robustness(region_fit, spec="2019", level="region", **kw)
+    with pytest.raises(InputError, match=r"\['spec', 'unit_level'\] apply when data are given"):
+        robustness(region_fit, spec="2019", unit_level="region", **kw)
     with pytest.raises(InputError, match="n_jobs must be a positive integer or -1"):
         robustness(region_fit, n_jobs=0, progress=False)
-    with pytest.raises(InputError, match=r"ci must be in \(0, 1\)"):
-        robustness(region_fit, ci=95, **kw)
+    with pytest.raises(InputError, match=r"level \(the confidence level\) must be in \(0, 1\)"):
+        robustness(region_fit, level=95, **kw)
     with pytest.raises(TypeError, match="PanelData or the result of geoattr.estimate"):
         robustness(synthetic_data.panel, **kw)
     no_regions = PanelData(toy_data.panel, flows=toy_data.flows, centrality=toy_data.centrality)
@@ -504,11 +521,11 @@ def test_default_families_adapt_to_the_data(toy_data):
     """Without regions or polygons, loro and contiguity are skipped with a reason, not an error."""
     no_regions = PanelData(toy_data.panel, flows=toy_data.flows, centrality=toy_data.centrality)
     cache = set(no_regions._cache)
-    res = robustness(no_regions, spec="2019", years=(2003, 2005), variants=None, bootstrap=["wild"], n_boot=39,
-                     n_placebo=0, n_jobs=1, progress=False, estimators=["weighted"], top_n=1,
+    res = robustness(no_regions, spec="2019", years=(2003, 2005), variants=None, bootstrap=["wild"], reps=39,
+                     placebo_reps=0, n_jobs=1, progress=False, estimators=["weighted"], top_n=1,
                      commuting_years=[2002])
     assert res.skipped["loro"] == "no unit -> region mapping in the data"
-    assert res.skipped["placebo"] == "n_placebo = 0"
+    assert res.skipped["placebo"] == "placebo_reps = 0"
     assert res.skipped["weights:contiguity"] == "the data have no polygons"
     assert {"baseline", "bootstrap", "loyo", "weights", "estimators"} <= set(res.rank_stability["kind"])
     assert set(no_regions._cache) == cache  # the baseline is estimated on a copy: the data's cache is untouched

@@ -104,6 +104,11 @@ class _Frozen(type):
         return obj
 
 
+def _rebuild(cls: type, kwargs: dict[str, Any]) -> Any:
+    """Unpickle a results object by calling its constructor."""
+    return cls(**kwargs)
+
+
 class Results(metaclass=_Frozen):
     """Frozen base class of every geoattr results object.
 
@@ -189,6 +194,11 @@ class Results(metaclass=_Frozen):
                 "use .replace(...) to get a changed copy"
             )
         object.__setattr__(self, name, value)
+
+    def __reduce__(self) -> tuple[Any, tuple[type, dict[str, Any]]]:
+        # rebuilt from the constructor arguments (``info`` is a read-only mappingproxy,
+        # which pickle cannot copy); results travel between worker processes
+        return _rebuild, (type(self), dict(self._init_kwargs))
 
     def replace(self, *, add_notes: Sequence[str] = (), **changes: Any) -> Results:
         """Return a copy with constructor arguments changed and ``add_notes`` appended.
