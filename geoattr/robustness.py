@@ -676,7 +676,7 @@ def _fe_variant(state: _State) -> dict[str, Any]:
         raise InputError("no regressor varies within units: nothing for fixed effects to estimate")
     cov_type = state.cov_type if state.cov_type in PANEL_COV_TYPES else "clustered"
     r = fit_panel(d.y, d.X[tv], model="fe", effects="unit", cov_type=cov_type,
-                  weights=d.population if state.weighted else None)
+                  obs_weights=d.population if state.weighted else None)
     b_tv = r.params.reindex(tv)
     params = b_tv.copy()
     cov = r.cov.reindex(index=tv, columns=tv)
@@ -705,7 +705,7 @@ def _commuting_graph(data: PanelData, year: int) -> Any:
 
 def _sar_variant(state: _State) -> dict[str, Any]:
     """Spatial lag of y with the commuting W (off-diagonal shares, renormalised, last design year)."""
-    from geoattr.models.api import spatial_lag
+    from geoattr.weights.lag import spatial_lag
     from geoattr.models.spatial import fit_spatial
 
     year = state.years[1]

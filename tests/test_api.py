@@ -8,7 +8,8 @@ import pytest
 from libpysal.graph import Graph
 
 from geoattr.exceptions import InputError
-from geoattr.models.api import fit, parse_formula, spatial_lag
+from geoattr.models.api import fit, parse_formula
+from geoattr.weights.lag import spatial_lag
 
 
 def _df(n=30, t=5, seed=2):
@@ -75,7 +76,7 @@ def test_panel_models_through_front_door():
     fd = fit("y ~ x + z", df, model="fd", cov_type="robust")
     assert "const" not in fd.params.index
     assert re.nobs == 150 and fd.nobs == 120
-    wls = fit("y ~ x + z", df, model="wls")
+    wls = fit("y ~ x + z", df, obs_weights="population")
     np.testing.assert_allclose(wls.params, fit("y ~ x + z", df).params, rtol=1e-10)  # equal weights
 
 

@@ -2,6 +2,7 @@
 
 from geoattr.weights.commuting import CommutingWeights, commuting, commuting_by_year, to_sparse, without_diagonal
 from geoattr.weights.geometry import align, contiguity, distance_band, knn, row_standardise
+from geoattr.weights.lag import panel_weights, spatial_lag
 from geoattr.weights.large import (
     CommutingMatrix,
     aggregate_od,
