@@ -184,12 +184,14 @@ def _check_ids(index: pd.Index, weights: Any, name: str) -> None:
     ids = pd.Index(weights.unique_ids)
     not_in_w = index.difference(ids)
     not_in_data = ids.difference(index)
-    if len(not_in_w) or len(not_in_data):
-        raise InputError(
-            f"the ids of {name} differ from the data's units: {len(not_in_w)} unit(s) of the data are not in "
-            f"{name} ({format_ids(not_in_w)}), {len(not_in_data)} id(s) of {name} are not in the data "
-            f"({format_ids(not_in_data)}); subset the data or the weights so that they match"
-        )
+    parts = []
+    if len(not_in_w):
+        parts.append(f"{len(not_in_w)} unit(s) of the data are not in {name} ({format_ids(not_in_w)})")
+    if len(not_in_data):
+        parts.append(f"{len(not_in_data)} id(s) of {name} are not in the data ({format_ids(not_in_data)})")
+    if parts:
+        raise InputError(f"the ids of {name} differ from the data's units: {'; '.join(parts)}; subset the data "
+                         "or the weights so that they match")
 
 
 def _with_year(obj: Any) -> Any:

@@ -185,7 +185,7 @@ class Results(metaclass=_Frozen):
         self.rsquared_definition = rsquared_definition
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if self._frozen and not name.startswith("_"):
+        if self._frozen:  # every attribute, private ones included: results are constructed once
             raise AttributeError(
                 f"{type(self).__name__} is immutable: {name!r} cannot be set; "
                 "use .replace(...) to get a changed copy"

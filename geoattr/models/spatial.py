@@ -1,6 +1,6 @@
 """Spatial regression models by maximum likelihood: SAR, SEM, SDM, SDEM and SAC.
 
-The lag and error models use geoattr's sparse ML engine (:mod:`geoattr.models._ml`:
+The lag and error models use geoattr's sparse ML engine (:mod:`geoattr.models.ml`:
 sparse-LU log-determinants and analytic standard errors, pinned to spreg); SAC
 (spatial lag and spatial error, possibly with *different* weights for the two terms,
 which spreg does not offer) maximises the likelihood over (rho, lambda) with the
@@ -24,8 +24,9 @@ from scipy import optimize, sparse
 from scipy.sparse.linalg import splu
 
 from geoattr.exceptions import ConvergenceWarning, InputError
-from geoattr.models import _ml
+from geoattr.models import ml
 from geoattr.models.impacts import Traces, impacts, traces
+from geoattr.models.ml_jacobian import logdet
 from geoattr.models.results import RegressionResults
 from geoattr.weights.commuting import to_sparse
 from geoattr.weights.lag import panel_weights
@@ -79,7 +80,7 @@ def lagged_regressors(X: pd.DataFrame, W: sparse.csr_matrix) -> pd.DataFrame:
 
 
 def _logdet(W: sparse.csr_matrix, a: float) -> float:
-    return float(_ml.logdet(W, a, method="lu"))
+    return float(logdet(W, a, method="lu"))
 
 
 def _sac(y: np.ndarray, X: np.ndarray, W1: sparse.csr_matrix, W2: sparse.csr_matrix, bounds=(-0.99, 0.99)):
@@ -273,7 +274,7 @@ def _fit_lag_error(y: pd.Series, X: pd.DataFrame, W: sparse.csr_matrix, Wu: spar
     """
     Xa, ya = X.to_numpy(dtype=float), y.to_numpy(dtype=float)
     units_per_year = y.groupby(level=1).size()
-    engine = _ml.ml_lag if model in ("sar", "sdm") else _ml.ml_error
+    engine = ml.ml_lag if model in ("sar", "sdm") else ml.ml_error
     T = int(units_per_year.size)
     try:
         if Wu is not None and T > 1:
