@@ -64,18 +64,13 @@ def test_driscoll_kraay_equals_linearmodels_kernel(panel, bandwidth, weighted):
 
 def test_spatial_hac_equals_spreg():
     """Pinned to spreg's OLS(robust="hac") with the same kernel, as tests/test_hac.py pins models/hac.py."""
-    spreg = pytest.importorskip("spreg")
-    from libpysal.weights import Kernel
+    pytest.importorskip("spreg")
     from scipy import sparse
 
-    rng = np.random.default_rng(3)
-    n = 200
-    pts = rng.uniform(0, 100, size=(n, 2))
-    wk = Kernel(pts, k=10, function="triangular", fixed=False)
-    wk.transform = "o"
-    X = rng.normal(size=(n, 2))
-    y = 1 + X @ [0.5, -1] + rng.normal(size=n)
-    ref = spreg.OLS(y[:, None], X, robust="hac", gwk=wk)
+    from tests.test_hac import hac_problem
+
+    wk, X, y, ref = hac_problem()
+    n = len(y)
     Xc = np.column_stack([np.ones(n), X])
     f = least_squares(Xc, y, cov_type="spatial-hac", kernel=sparse.csr_matrix(wk.sparse))
     np.testing.assert_allclose(f.params, ref.betas.ravel(), rtol=1e-10)

@@ -281,6 +281,14 @@ def _check_options(tol: float, traces: str, n_probes: int) -> None:
         raise InputError(f"n_probes must be an integer >= 2; {n_probes!r} was given")
 
 
+def _inputs(y: Any, X: Any, weights: Any, *, periods: int, method: str, bounds: Any):
+    """Checked (y, X, W over the observations, method, bounds, W of one period or None)."""
+    if periods != 1:
+        return panel_setup(y, X, weights, periods, method, bounds)
+    yv, Xv, Wc = check_inputs(y, X, weights)
+    return yv, Xv, Wc, check_method(method, Wc.shape[0]), check_bounds(bounds, Wc), None
+
+
 # --------------------------------------------------------------------------- models
 _DOC_COMMON = """
     Parameters
@@ -289,8 +297,8 @@ _DOC_COMMON = """
         Dependent variable.
     X : array_like, shape (n, k)
         Regressors, including the constant column if one is wanted.
-    W : scipy.sparse matrix or ndarray, shape (n, n)
-        Spatial weights, rows and columns in the order of ``y``.
+    weights : scipy.sparse matrix or ndarray, shape (n, n)
+        Spatial weights ``W``, rows and columns in the order of ``y``.
     method : {"auto", "lu", "eigen"}, default "auto"
         Log-determinant: sparse LU (``"auto"``) or the eigenvalues of ``W`` (dense, at
         most ``EIGEN_MAX_N`` observations).
@@ -327,7 +335,7 @@ _DOC_COMMON = """
 def ml_lag(
     y: Any,
     X: Any,
-    W: Any,
+    weights: Any,
     *,
     method: str = "auto",
     bounds: tuple[float, float] | None = None,
@@ -346,12 +354,7 @@ def ml_lag(
     Reproduces ``spreg.ML_Lag`` (same concentrated likelihood, information matrix and
     definitions of residuals and sigma2) with sparse algebra only.
     """
-    if periods == 1:
-        yv, Xv, Wc = check_inputs(y, X, W)
-        meth = check_method(method, Wc.shape[0])
-        bnd = check_bounds(bounds, Wc)
-    else:
-        yv, Xv, Wc, meth, bnd, Wb = panel_setup(y, X, W, periods, method, bounds)
+    yv, Xv, Wc, meth, bnd, Wb = _inputs(y, X, weights, periods=periods, method=method, bounds=bounds)
     _check_options(tol, traces, n_probes)
     n, k = Xv.shape
     with blas_limit(meth == "lu"):
@@ -426,7 +429,7 @@ def ml_lag(
 def ml_error(
     y: Any,
     X: Any,
-    W: Any,
+    weights: Any,
     *,
     method: str = "auto",
     bounds: tuple[float, float] | None = None,
@@ -442,12 +445,7 @@ def ml_error(
     definitions of residuals and sigma2) with sparse algebra only.  ``periods`` as in
     :func:`ml_lag`.
     """
-    if periods == 1:
-        yv, Xv, Wc = check_inputs(y, X, W)
-        meth = check_method(method, Wc.shape[0])
-        bnd = check_bounds(bounds, Wc)
-    else:
-        yv, Xv, Wc, meth, bnd, Wb = panel_setup(y, X, W, periods, method, bounds)
+    yv, Xv, Wc, meth, bnd, Wb = _inputs(y, X, weights, periods=periods, method=method, bounds=bounds)
     _check_options(tol, traces, n_probes)
     n, k = Xv.shape
     with blas_limit(meth == "lu"):

@@ -47,6 +47,7 @@ SE_TARGET = 1e-5
 
 # --------------------------------------------------------------------------- inputs
 def as_sparse_w(W: Any) -> sp.csr_matrix:
+    """W as a CSR float matrix (duplicates summed, zeros dropped); clear errors for other inputs."""
     if sp.issparse(W):
         Wc = sp.csr_matrix(W, dtype=float)
     elif isinstance(W, np.ndarray):
@@ -76,6 +77,7 @@ def as_sparse_w(W: Any) -> sp.csr_matrix:
 
 
 def check_inputs(y: Any, X: Any, W: Any) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix]:
+    """y, X and W checked for shape, missing values and rank; returned as arrays and a CSR matrix."""
     yv = np.asarray(y, dtype=float)
     if yv.ndim == 2 and yv.shape[1] == 1:
         yv = yv[:, 0]
@@ -131,6 +133,7 @@ def check_inputs(y: Any, X: Any, W: Any) -> tuple[np.ndarray, np.ndarray, sp.csr
 
 
 def is_row_standardised(W: sp.csr_matrix) -> bool:
+    """Whether W is non-negative with rows summing to 1 (or 0: isolates)."""
     if W.nnz and W.data.min() < 0:
         return False
     rs = np.asarray(W.sum(axis=1)).ravel()
@@ -138,6 +141,7 @@ def is_row_standardised(W: sp.csr_matrix) -> bool:
 
 
 def is_symmetric(W: sp.csr_matrix) -> bool:
+    """Whether W equals its transpose (to rounding)."""
     D = (W - W.T).tocsr()
     return D.nnz == 0 or float(np.abs(D.data).max()) <= 1e-14 * max(
         1.0, float(np.abs(W.data).max())
@@ -172,6 +176,7 @@ def default_bounds(W: sp.csr_matrix) -> tuple[float, float]:
 
 
 def check_bounds(bounds: Any, W: sp.csr_matrix) -> tuple[float, float]:
+    """The search interval: ``bounds`` checked, or the default of :func:`default_bounds`."""
     if bounds is None:
         return default_bounds(W)
     try:
@@ -186,6 +191,7 @@ def check_bounds(bounds: Any, W: sp.csr_matrix) -> tuple[float, float]:
 
 
 def check_method(method: str, n: int) -> str:
+    """The log-determinant method ('auto' means 'lu'); 'eigen' only up to ``EIGEN_MAX_N``."""
     if method not in METHODS:
         raise InputError(f"method must be one of {METHODS}; {method!r} was given")
     if method == "auto":
@@ -513,13 +519,13 @@ def symmetric_scaling(W: sp.csr_matrix) -> np.ndarray | None:
     return r
 
 
-def logdet(W: Any, rho: float, *, method: str = "lu") -> float:
+def logdet(weights: Any, rho: float, *, method: str = "lu") -> float:
     """Log-determinant ``log|det(I - rho W)|``.
 
     Parameters
     ----------
-    W : scipy.sparse matrix or ndarray, shape (n, n)
-        Spatial weights.
+    weights : scipy.sparse matrix or ndarray, shape (n, n)
+        Spatial weights ``W``.
     rho : float
         Spatial parameter.
     method : {"lu", "eigen", "auto"}, default "lu"
@@ -531,7 +537,7 @@ def logdet(W: Any, rho: float, *, method: str = "lu") -> float:
     float
         The log of the absolute value of the determinant.
     """
-    Wc = as_sparse_w(W)
+    Wc = as_sparse_w(weights)
     meth = check_method(method, Wc.shape[0])
     jac = Jacobian(Wc, meth, (-abs(rho) - 1.0, abs(rho) + 1.0))
     if meth == "lu":  # arbitrary rho: partial pivoting
