@@ -160,6 +160,8 @@ def test_cross_section_aligns_the_weights_to_the_index():
         fit("y ~ x1", df.drop(index=["000", "001"]), model="sem", weights=g)
     with pytest.raises(InputError, match=r"model='fe' needs a panel indexed by \(unit, year\)"):
         fit("y ~ x1", df, model="fe")
+    with pytest.raises(InputError, match=r"time lags \['x1_l1'\] need a panel"):
+        fit("y ~ lag(x1, 1)", df)
 
 
 def test_cross_section_obs_weights_and_wls_message():

@@ -208,6 +208,9 @@ def _fit_cross_section(formula: str, data: pd.DataFrame, *, model: str, weights:
     if model not in CROSS_SECTION_MODELS:
         raise InputError(f"model={model!r} needs a panel indexed by (unit, year); on a cross-section use one of "
                          f"{list(CROSS_SECTION_MODELS)}")
+    lagged = [t.name for t in parse_formula(formula)[1] if t.lag]
+    if lagged:
+        raise InputError(f"time lags {lagged} need a panel indexed by (unit, year); a cross-section has one period")
     if data.index.has_duplicates:
         dup = data.index[data.index.duplicated()].unique()
         raise InputError(f"a cross-section has one row per unit; {len(dup)} unit(s) repeat: {format_ids(dup)}")
