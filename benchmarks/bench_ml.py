@@ -1,4 +1,4 @@
-"""Benchmark: sparse ML lag / error engine (geoattr.models._ml) against spreg.
+"""Benchmark: sparse ML lag / error engine (geoattr.models.ml) against spreg.
 
 Target (issue text): at N = 10,000 (queen grid, row-standardised, 5 regressors) fit the
 lag model with standard errors in under 1 s and 500 MB, with estimates identical to
@@ -163,7 +163,7 @@ def child(case: str, side: int) -> dict:
         return out
     if engine == "geoattr":
         sys.path.insert(0, str(ROOT))
-        from geoattr.models._ml import ml_error, ml_lag
+        from geoattr.models.ml import ml_error, ml_lag
 
         fit = ml_lag if model == "lag" else ml_error
         before = _maxrss_mb()

@@ -24,7 +24,8 @@ import pandas as pd
 
 from geoattr.data import PanelData
 from geoattr.exceptions import GeoattrWarning, InputError
-from geoattr.models.diagnostics import lm_tests, moran_residuals, panel_weights
+from geoattr.models.diagnostics import lm_tests, moran_residuals
+from geoattr.weights.lag import panel_weights
 from geoattr.models.ols import LeastSquares
 from geoattr.models.panel import fit_panel
 from geoattr._format import stars as _stars
@@ -96,7 +97,7 @@ class Comparison:
 
 
 def _fit_one(model: str, d: Design, graph: Any, cov_type: str) -> RegressionResults:
-    from geoattr.models.api import spatial_lag
+    from geoattr.weights.lag import spatial_lag
 
     y, X = d.y, d.X
     if model in ("vra_ols", "ols"):
@@ -130,8 +131,8 @@ def _holdout_rmse(model: str, d: Design, graph: Any, cov_type: str, holdout: Seq
     from scipy import sparse
     from scipy.sparse.linalg import spsolve
 
-    from geoattr.models.api import spatial_lag
-    from geoattr.models.spatial import _lagged_X
+    from geoattr.weights.lag import spatial_lag
+    from geoattr.models.spatial import lagged_regressors
 
     yrs = d.y.index.get_level_values("year")
     errs = []
@@ -146,7 +147,7 @@ def _holdout_rmse(model: str, d: Design, graph: Any, cov_type: str, holdout: Seq
                                                    for c in X.columns if c != "const"})], axis=1)
             Xtr, Xte = add_wx(Xtr), add_wx(Xte)
         if model in ("sdm", "sdem"):
-            Xtr, Xte = _lagged_X(Xtr, panel_weights(graph, Xtr.index)), _lagged_X(Xte, panel_weights(graph, Xte.index))
+            Xtr, Xte = lagged_regressors(Xtr, panel_weights(graph, Xtr.index)), lagged_regressors(Xte, panel_weights(graph, Xte.index))
         terms = [p for p in r.params.index if p in Xte.columns]
         b = r.params[terms].to_numpy()
         m = Xte[terms].to_numpy() @ b

@@ -10,7 +10,8 @@ from scipy import sparse
 
 from geoattr.exceptions import InputError
 from tests.conftest import square_grid
-from geoattr.models.diagnostics import likelihood_ratio, lm_tests, moran_residuals, panel_weights
+from geoattr.models.diagnostics import likelihood_ratio, lm_tests, moran_residuals
+from geoattr.weights.lag import panel_weights
 from geoattr.models.ols import LeastSquares
 from geoattr.variables import Design
 
@@ -96,12 +97,12 @@ def test_j_test_prefers_the_true_weights():
     W = queen.sparse.toarray()  # N = 324, dense only to generate the data
     y = np.linalg.solve(np.eye(n) - 0.6 * W, 1 + x + rng.normal(size=n))
     df = pd.DataFrame({"y": y, "x": x}, index=pd.MultiIndex.from_arrays([ids, [2020] * n], names=["unit", "year"]))
-    jt = j_test("y ~ x", df, model="sar", weights_a=queen, weights_b=placebo, names=("queen", "placebo"))
+    jt = j_test("y ~ x", df, model="sar", weights={"queen": queen, "placebo": placebo})
     # generator truth: the queen model is right, so it is not rejected and the placebo is
     assert jt.loc["H0: queen", "pvalue"] > 0.01
     assert jt.loc["H0: placebo", "pvalue"] < 0.001
     with pytest.raises(InputError, match="j_test supports"):
-        j_test("y ~ x", df, model="fe", weights_a=queen, weights_b=placebo)
+        j_test("y ~ x", df, model="fe", weights={"queen": queen, "placebo": placebo})
 
 
 def test_panel_lm_tests_detect_a_spatial_lag_in_a_fe_panel():

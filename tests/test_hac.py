@@ -15,7 +15,8 @@ from geoattr.variables import Design
 spreg = pytest.importorskip("spreg")
 
 
-def test_hac_matches_spreg():
+def hac_problem():
+    """200 random points, an adaptive triangular kernel (k=10), X, y and spreg's OLS(robust='hac') on them."""
     from libpysal.weights import Kernel
 
     rng = np.random.default_rng(3)
@@ -25,7 +26,12 @@ def test_hac_matches_spreg():
     wk.transform = "o"
     X = rng.normal(size=(n, 2))
     y = 1 + X @ [0.5, -1] + rng.normal(size=n)
-    ref = spreg.OLS(y[:, None], X, robust="hac", gwk=wk)
+    return wk, X, y, spreg.OLS(y[:, None], X, robust="hac", gwk=wk)
+
+
+def test_hac_matches_spreg():
+    wk, X, y, ref = hac_problem()
+    n = len(y)
     ids = [f"{i:03d}" for i in range(n)]
     idx = pd.MultiIndex.from_arrays([ids, [2020] * n], names=["unit", "year"])
     Xd = pd.DataFrame({"const": 1.0, "x1": X[:, 0], "x2": X[:, 1]}, index=idx)

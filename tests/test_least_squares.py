@@ -47,3 +47,39 @@ def test_kernel_rejects_unknown_cov_type(panel):
     y, X, _ = panel
     with pytest.raises(ValueError, match="cov_type 'hac'"):
         least_squares(X.to_numpy(), y.to_numpy(), cov_type="hac")
+
+
+@pytest.mark.parametrize("bandwidth", [None, 2.0])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_driscoll_kraay_equals_linearmodels_kernel(panel, bandwidth, weighted):
+    y, X, w = panel
+    cfg = {} if bandwidth is None else {"bandwidth": bandwidth}
+    ref = PooledOLS(y, X, weights=w if weighted else None).fit(cov_type="kernel", **cfg)
+    f = least_squares(X.to_numpy(), y.to_numpy(), obs_weights=w.to_numpy() if weighted else None,
+                      time=y.index.get_level_values("year").to_numpy(), cov_type="driscoll-kraay",
+                      bandwidth=bandwidth)
+    np.testing.assert_allclose(f.params, ref.params.to_numpy(), rtol=1e-10)
+    np.testing.assert_allclose(f.cov, ref.cov.to_numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_spatial_hac_equals_spreg():
+    """Pinned to spreg's OLS(robust="hac") with the same kernel, as tests/test_hac.py pins models/hac.py."""
+    pytest.importorskip("spreg")
+    from scipy import sparse
+
+    from tests.test_hac import hac_problem
+
+    wk, X, y, ref = hac_problem()
+    n = len(y)
+    Xc = np.column_stack([np.ones(n), X])
+    f = least_squares(Xc, y, cov_type="spatial-hac", kernel=sparse.csr_matrix(wk.sparse))
+    np.testing.assert_allclose(f.params, ref.betas.ravel(), rtol=1e-10)
+    np.testing.assert_allclose(f.cov, ref.vm, rtol=1e-8)
+
+
+def test_covariance_table_names_its_needs(panel):
+    y, X, _ = panel
+    with pytest.raises(ValueError, match="needs time="):
+        least_squares(X.to_numpy(), y.to_numpy(), cov_type="driscoll-kraay")
+    with pytest.raises(ValueError, match="needs kernel="):
+        least_squares(X.to_numpy(), y.to_numpy(), cov_type="spatial-hac")

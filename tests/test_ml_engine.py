@@ -1,4 +1,4 @@
-"""Tests of the sparse ML lag / error engine (geoattr.models._ml).
+"""Tests of the sparse ML lag / error engine (geoattr.models.ml).
 
 References:
 - spreg 1.9 ``ML_Lag`` / ``ML_Error`` with ``method="full"`` (dense) and ``"ord"``
@@ -26,8 +26,8 @@ libpysal = pytest.importorskip("libpysal")
 spreg = pytest.importorskip("spreg")
 
 from geoattr.exceptions import ConvergenceWarning, InputError  # noqa: E402
-from geoattr.models import _ml  # noqa: E402
-from geoattr.models._ml import MLResult, logdet, ml_error, ml_lag  # noqa: E402
+from geoattr.models import ml as _ml, ml_jacobian  # noqa: E402
+from geoattr.models.ml import MLResult, logdet, ml_error, ml_lag  # noqa: E402
 
 BETA = np.array([1.0, 2.0, -1.0, 0.5, 3.0])
 
@@ -195,7 +195,7 @@ def test_logdet_rook_singular_at_minus_one():
 def test_traces_match_dense(grid400, knn300, rho):
     """tr(W_A), tr(W_A W_A), tr(W_A' W_A) of the sparse path against a dense W (I - rho W)^-1."""
     for W in (grid400.sparse.tocsr(), knn300.sparse.tocsr()):
-        jac = _ml._Jacobian(W, "lu", (-1.0, 1.0))
+        jac = ml_jacobian.Jacobian(W, "lu", (-1.0, 1.0))
         ld, tr1 = jac.logdet_tr1(rho)
         tr, how, se, sens = jac.traces(rho, ld, tr1, (-1.0, 1.0), "exact", 10, 0, _unused)
         Xd = W.toarray() @ np.linalg.inv(np.eye(W.shape[0]) - rho * W.toarray())
@@ -208,7 +208,7 @@ def test_traces_match_dense(grid400, knn300, rho):
 def test_tr2_one_sided_next_to_a_bound(grid400):
     W = grid400.sparse.tocsr()
     rho, bounds = 0.3 - 1e-8, (0.0, 0.3)
-    jac = _ml._Jacobian(W, "lu", bounds)
+    jac = ml_jacobian.Jacobian(W, "lu", bounds)
     ld, tr1 = jac.logdet_tr1(rho)
     tr, _, _, _ = jac.traces(rho, ld, tr1, bounds, "exact", 10, 0, _unused)
     Xd = W.toarray() @ np.linalg.inv(np.eye(W.shape[0]) - rho * W.toarray())
@@ -392,7 +392,7 @@ def test_bad_options(small, kw, match):
 
 def test_eigen_refuses_large_n(small, monkeypatch):
     y, X, W = small
-    monkeypatch.setattr(_ml, "EIGEN_MAX_N", 10)
+    monkeypatch.setattr(ml_jacobian, "EIGEN_MAX_N", 10)
     with pytest.raises(
         InputError, match=r"method='eigen' needs a dense 25 x 25 eigenproblem .* use method='lu'"
     ):
@@ -405,7 +405,7 @@ def test_periods_block_equals_full_block_diagonal(engine):
     import scipy.sparse as sps
     from libpysal.weights import lat2W
 
-    from geoattr.models import _ml
+    from geoattr.models import ml as _ml
 
     w = lat2W(9, 9, rook=False)
     w.transform = "r"
@@ -429,7 +429,7 @@ def test_periods_does_not_mutate_w():
     import scipy.sparse as sps
     from libpysal.weights import lat2W
 
-    from geoattr.models import _ml
+    from geoattr.models import ml as _ml
 
     w = lat2W(6, 6)
     w.transform = "r"

@@ -463,7 +463,7 @@ def test_spatial_lag_beyond_exact_traces_states_its_trace_estimate():
     and the notes give the trace, its standard error and the effect on the SEs."""
     from scipy.sparse.linalg import spsolve
 
-    from geoattr.models._ml import EXACT_TRACE_MAX_N
+    from geoattr.models.ml import EXACT_TRACE_MAX_N
     from geoattr.models.spatial import fit_spatial
 
     n, k = EXACT_TRACE_MAX_N + 2_000, 4
@@ -525,7 +525,7 @@ def test_other_dask_errors_pass_through(od):
 @pytest.mark.parametrize("model, advice", [("sar", "gmm_lag"), ("sem", "gmm_error")])
 def test_ml_out_of_memory_names_the_gmm_alternative(monkeypatch, model, advice):
     """A log-determinant LU that does not fit gives the estimator to switch to, not a bare MemoryError."""
-    from geoattr.models import _ml
+    from geoattr.models import ml as _ml
     from geoattr.models.spatial import fit_spatial
 
     def no_memory(*args, **kwargs):

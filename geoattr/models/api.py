@@ -1,13 +1,14 @@
 """``geoattr.fit``: one front door for every estimator.
 
-``fit(formula, data, *, model, weights=None, effects=None, method="ml", cov_type=..., **options)``
+``fit(formula, data, *, model, weights=None, obs_weights=None, effects=None, method="ml", cov_type=..., **options)``
 
 The formula is ``"y ~ a + b + lag(c, 1) + W(d)"``: column names of ``data``,
 ``lag(x, k)`` (the value of *x* in year *t-k* of the same unit), ``W(x)`` (the
 spatial lag of *x* within each year with the ``weights`` graph); ``- 1`` or ``+ 0``
-drops the constant.  With a :class:`~geoattr.data.PanelData`, model variables
-(``vra``, ``centrality``, ``ds``...) are built first and ``y`` is the net migration
-rate.
+drops the constant.  ``data`` is a panel on (unit, year), a cross-section (a
+DataFrame or GeoDataFrame indexed by unit), or a :class:`~geoattr.data.PanelData`
+(model variables such as ``vra``, ``centrality``, ``ds`` are built first and ``y`` is
+the net migration rate).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import geopandas as gpd
+import numpy as np
 import pandas as pd
-from scipy import sparse
+from linearmodels.iv import IV2SLS
 
 from geoattr._format import format_ids
 from geoattr.data import PanelData
@@ -26,14 +29,17 @@ from geoattr.exceptions import InputError
 from geoattr.models.ols import LeastSquares
 from geoattr.models.panel import fit_panel
 from geoattr.models.results import RegressionResults
+from geoattr.models.spatial import fit_gmm, fit_spatial
+from geoattr.models.spatial_panel import fit_sar_re, fit_sem_re, fit_spatial_panel
 from geoattr.variables import Design, build_design
+from geoattr.weights.commuting import without_diagonal
+from geoattr.weights.lag import spatial_lag
 
-__all__ = ["fit", "parse_formula", "spatial_lag", "MODELS"]
+__all__ = ["fit", "parse_formula", "MODELS", "CROSS_SECTION_MODELS"]
 
 #: Names accepted by ``fit(model=...)`` -> what is estimated.
 MODELS = {
-    "ols": "pooled least squares",
-    "wls": "population-weighted least squares",
+    "ols": "pooled least squares (weighted with obs_weights=)",
     "slx": "least squares with spatially lagged regressors WX",
     "fe": "fixed effects (linearmodels PanelOLS)",
     "re": "random effects (linearmodels RandomEffects)",
@@ -51,6 +57,13 @@ MODELS = {
     "sar_re": "spatial lag panel with random effects (Elhorst's ML, phi concentrated)",
     "sem_re": "spatial error panel with random effects (Elhorst's ML, sparse log-determinants)",
 }
+
+#: Models that ``fit`` estimates on a cross-section (data indexed by unit).
+CROSS_SECTION_MODELS = ("ols", "slx", "iv", "sar", "sem", "sdm", "sdem", "sac", "gmm_lag", "gmm_error")
+_SPATIAL_ML = ("sar", "sem", "sdm", "sdem", "sac", "sar_fe", "sem_fe", "sar_re", "sem_re")
+_BUILD_OPTIONS = ("years", "commuting_year", "min_share", "top_k", "include_diagonal", "on_missing", "dependent")
+#: the year given to a cross-section so that it runs through the panel estimators
+_CROSS_SECTION_YEAR = 0
 
 _TERM = re.compile(r"^(?:(W)\()?(?:lag\(\s*([A-Za-z_][\w]*)\s*,\s*(\d+)\s*\)|([A-Za-z_][\w]*))\)?$")
 
@@ -117,64 +130,19 @@ def _time_lag(s: pd.Series, k: int) -> pd.Series:
     return prev.reindex(s.index)
 
 
-def _graph_matrix(graph: Any, units: pd.Index) -> sparse.csr_matrix:
-    from geoattr import weights as gw
-
-    return gw.as_sparse(graph, units)
-
-
-def spatial_lag(s: pd.Series, graph: Any) -> pd.Series:
-    """Spatial lag ``W x`` within each year.
-
-    Parameters
-    ----------
-    s : pandas.Series
-        On the (unit, year) index.
-    graph : libpysal.graph.Graph
-        Weights whose ids are the units (rows as stored: pass a row-standardised graph
-        for averages of neighbours).
-
-    Returns
-    -------
-    pandas.Series
-        Named ``W_<name>``; a unit's neighbours must be observed in the same year
-        (error naming the missing (unit, year) pairs otherwise).
-    """
-    units = pd.Index(graph.unique_ids)
-    wide = s.unstack(level=1)
-    missing = sorted(set(units) - set(wide.index))
-    if missing:
-        raise InputError(f"{len(missing)} unit(s) of the weights are not in the data: {format_ids(missing)}")
-    wide = wide.reindex(units)
-    if wide.isna().any().any():
-        cells = wide.isna().stack()
-        cells = cells[cells].index
-        raise InputError(
-            f"the spatial lag needs every unit in every year; {len(cells)} (unit, year) value(s) are missing: "
-            f"{format_ids(cells)}. Balance the panel (drop those years or units) first."
-        )
-    W = _graph_matrix(graph, units)
-    lagged = pd.DataFrame(W @ wide.to_numpy(), index=units, columns=wide.columns)
-    out = lagged.stack()
-    out.index = out.index.set_names(s.index.names)
-    return out.reindex(s.index).rename(f"W_{s.name}")
-
-
-def _off_diagonal(graph: Any, name: str, notes: list[str]) -> Any:
+def _off_diagonal(weights: Any, name: str, notes: list[str]) -> Any:
     """Commuting weights (self-weights on the diagonal) as the W of a spatial term: drop the
     diagonal and renormalise the rows (MODEL.md conventions), with a note."""
-    if graph is None or not hasattr(graph, "adjacency"):
-        return graph
-    adj = graph.adjacency
+    if weights is None or not hasattr(weights, "adjacency"):
+        return weights
+    adj = weights.adjacency
     self_w = (adj.index.get_level_values("focal") == adj.index.get_level_values("neighbor")) & (adj.to_numpy() != 0)
     n_self = int(self_w.sum())
     if not n_self:
-        return graph
-    from geoattr.weights import without_diagonal
-
+        return weights
     notes.append(f"{name}: {n_self} self-weight(s) (commuting shares of residents working locally) dropped and the "
                  "rows renormalised for the spatial terms")
-    return without_diagonal(graph)
+    return without_diagonal(weights)
 
 
 def _frame(data: pd.DataFrame | PanelData, lhs: str, terms: list[Term], build: Mapping[str, Any]) -> pd.DataFrame:
@@ -197,12 +165,80 @@ def _frame(data: pd.DataFrame | PanelData, lhs: str, terms: list[Term], build: M
     return data
 
 
+def _is_cross_section(data: Any) -> bool:
+    """A DataFrame indexed by unit (one level that is not a default RangeIndex)."""
+    if not isinstance(data, pd.DataFrame) or isinstance(data.index, pd.MultiIndex):
+        return False
+    if isinstance(data.index, pd.RangeIndex) and data.index.name is None:
+        raise InputError(
+            "data must be indexed by (unit, year) for a panel, or by unit for a cross-section; it has a default "
+            "RangeIndex: use data.set_index(['unit', 'year']) or data.set_index('unit')"
+        )
+    return True
+
+
+def _check_ids(index: pd.Index, weights: Any, name: str) -> None:
+    """The ids of a cross-section's weights must be its units (any order)."""
+    if weights is None:
+        return
+    ids = pd.Index(weights.unique_ids)
+    not_in_w = index.difference(ids)
+    not_in_data = ids.difference(index)
+    parts = []
+    if len(not_in_w):
+        parts.append(f"{len(not_in_w)} unit(s) of the data are not in {name} ({format_ids(not_in_w)})")
+    if len(not_in_data):
+        parts.append(f"{len(not_in_data)} id(s) of {name} are not in the data ({format_ids(not_in_data)})")
+    if parts:
+        raise InputError(f"the ids of {name} differ from the data's units: {'; '.join(parts)}; subset the data "
+                         "or the weights so that they match")
+
+
+def _with_year(obj: Any) -> Any:
+    """A unit-indexed Series/DataFrame with the fake year level appended."""
+    out = obj.copy()
+    out.index = pd.MultiIndex.from_arrays(
+        [obj.index, np.full(len(obj), _CROSS_SECTION_YEAR)], names=[obj.index.name or "unit", "year"])
+    return out
+
+
+def _fit_cross_section(formula: str, data: pd.DataFrame, *, model: str, weights: Any, error_weights: Any,
+                       obs_weights: Any, **kw: Any) -> RegressionResults:
+    """A cross-section through the panel path with one fake year; results on the unit index."""
+    if model not in CROSS_SECTION_MODELS:
+        raise InputError(f"model={model!r} needs a panel indexed by (unit, year); on a cross-section use one of "
+                         f"{list(CROSS_SECTION_MODELS)}")
+    lagged = [t.name for t in parse_formula(formula)[1] if t.lag]
+    if lagged:
+        raise InputError(f"time lags {lagged} need a panel indexed by (unit, year); a cross-section has one period")
+    if data.index.has_duplicates:
+        dup = data.index[data.index.duplicated()].unique()
+        raise InputError(f"a cross-section has one row per unit; {len(dup)} unit(s) repeat: {format_ids(dup)}")
+    _check_ids(data.index, weights, "weights")
+    _check_ids(data.index, error_weights, "error_weights")
+    if obs_weights is not None and not isinstance(obs_weights, str):
+        obs_weights = _with_year(pd.Series(np.asarray(obs_weights, dtype=float), index=data.index)
+                                 if not isinstance(obs_weights, pd.Series) else obs_weights)
+    res = _fit_panel_data(formula, _with_year(pd.DataFrame(data)), model=model, weights=weights,
+                          error_weights=error_weights, obs_weights=obs_weights, **kw)
+    name = data.index.name
+
+    def flat(s: pd.Series) -> pd.Series:
+        return s.set_axis(s.index.get_level_values(0).rename(name))
+
+    geodata = data if isinstance(data, gpd.GeoDataFrame) else None
+    return res.replace(y=flat(res.y), fitted_values=flat(res.fitted_values), resids=flat(res.resids),
+                       geodata=geodata)
+
+
 def fit(
     formula: str,
     data: pd.DataFrame | PanelData,
     *,
     model: str = "ols",
     weights: Any = None,
+    error_weights: Any = None,
+    obs_weights: str | pd.Series | np.ndarray | None = None,
     effects: str | None = None,
     method: str = "ml",
     cov_type: str | None = None,
@@ -214,10 +250,13 @@ def fit(
     ----------
     formula : str
         ``"y ~ x1 + lag(x2, 1) + W(x3)"``; see the module docstring.
-    data : DataFrame or PanelData
-        A DataFrame on the (unit, year) index, or a PanelData (model variables built
-        with :func:`geoattr.variables.build_design`; pass its options such as
-        ``years=``, ``commuting_year=`` here).
+    data : DataFrame, GeoDataFrame or PanelData
+        A DataFrame on the (unit, year) index (a panel); a DataFrame or GeoDataFrame
+        indexed by unit (a cross-section: the models of :data:`CROSS_SECTION_MODELS`,
+        results on the unit index; fitted on a GeoDataFrame, the results'
+        ``explore()`` maps the residuals); or a PanelData (model variables built with
+        :func:`geoattr.variables.build_design`; pass its options such as ``years=``,
+        ``commuting_year=`` here).
     model : str, default "ols"
         One of :data:`MODELS`.
     weights : libpysal.graph.Graph, optional
@@ -225,6 +264,12 @@ def fit(
         data's units.  Commuting graphs (with self-weights on the diagonal) are
         passed through :func:`geoattr.weights.without_diagonal` automatically: the
         diagonal is dropped and the rows renormalised (MODEL.md), and a note says so.
+    error_weights : libpysal.graph.Graph, optional
+        ``sac``: different weights for the error term.
+    obs_weights : "population", pandas.Series or array, optional
+        Observation weights of ``ols``, ``slx``, ``fe``, ``re`` and ``fd``:
+        ``"population"`` weights by the ``population`` column (weighted least
+        squares), a Series (on the data's index) or an array gives the weights.
     effects : {"unit", "time", "twoway"}, optional
         Panel effects for ``fe``/``re``.
     method : str, default "ml"
@@ -234,37 +279,78 @@ def fit(
     cov_type : str, optional
         Covariance; default ``"clustered"`` (by unit) for least squares and panels.
     **options
-        ``error_weights=`` (a Graph) gives ``sac`` a different W for the error term;
         ``balance="drop"`` lets the spatial panel models drop units not observed in
-        every year (reported in the notes); design options (``years``,
-        ``commuting_year``...) apply to PanelData input.  ``wls`` weights by the
-        ``population`` column.
+        every year (reported in the notes); ``endog=``/``instruments=`` for ``iv``
+        and ``gmm_lag``; design options (``years``, ``commuting_year``...) apply to
+        PanelData input.
 
     Returns
     -------
     RegressionResults
     """
+    if model == "wls":
+        raise InputError("model='wls' is not a model: population weighting is obs_weights='population' "
+                         "(e.g. fit(formula, data, model='ols', obs_weights='population'))")
     if model not in MODELS:
         raise InputError(f"unknown model {model!r}; choose one of {sorted(MODELS)}")
+    kw = {"model": model, "weights": weights, "error_weights": error_weights, "obs_weights": obs_weights,
+          "effects": effects, "method": method, "cov_type": cov_type, **options}
+    if _is_cross_section(data):
+        return _fit_cross_section(formula, data, **kw)
+    return _fit_panel_data(formula, data, **kw)
+
+
+def _fit_panel_data(formula: str, data: pd.DataFrame | PanelData, *, model: str, weights: Any, error_weights: Any,
+                    obs_weights: Any, effects: str | None, method: str, cov_type: str | None,
+                    **options: Any) -> RegressionResults:
+    """``fit`` on panel data (or a PanelData): the design, then the estimator."""
     lhs, terms, constant = parse_formula(formula)
     if model == "slx":
         if weights is None:
             raise InputError("model='slx' needs weights= (a libpysal Graph)")
         terms = terms + [Term(t.variable, t.lag, True) for t in terms if not t.spatial]
-    error_weights = options.pop("error_weights", None)
     diag_notes: list[str] = []
     weights = _off_diagonal(weights, "weights", diag_notes)
     error_weights = _off_diagonal(error_weights, "error_weights", diag_notes)
     endog = list(options.pop("endog", []) or [])
     instruments = list(options.pop("instruments", []) or [])
     balance = options.pop("balance", "raise")
-    build = {k: options.pop(k) for k in list(options) if k in (
-        "years", "commuting_year", "min_share", "top_k", "include_diagonal", "on_missing", "dependent")}
+    build = {k: options.pop(k) for k in list(options) if k in _BUILD_OPTIONS}
     if options:
         raise InputError(f"unknown option(s) {sorted(options)} for model {model!r}")
     df = _frame(data, lhs, terms, build)
     if model in ("iv",) and (not endog or not instruments):
         raise InputError("model='iv' needs endog= and instruments= (lists of column names)")
+    y, X, notes = _regressors(df, lhs, terms, constant, instruments, weights)
+    notes += diag_notes
+    pop = _obs_weights(obs_weights, df, y.index, model)
+    years = (int(y.index.get_level_values(1).min()), int(y.index.get_level_values(1).max()))
+    design = Design(y=y, X=X, population=pop if pop is not None else pd.Series(1.0, index=y.index), spec=formula,
+                    level="unit", years=years, notes=notes)
+    if model in ("ols", "slx"):
+        # the design's notes reach the results through LeastSquares
+        return LeastSquares(design, weighted=pop is not None).fit(cov_type=cov_type or "clustered")
+    if model == "iv":
+        return _fit_iv(y, X, df.loc[y.index, instruments], endog, cov_type or "clustered", notes)
+    if model in ("gmm_lag", "gmm_error") or model in _SPATIAL_ML:
+        if weights is None:
+            raise InputError(f"model={model!r} needs weights= (a libpysal Graph)")
+    if model in ("gmm_lag", "gmm_error"):
+        ex = X[endog] if endog else None
+        res = fit_gmm(y, X.drop(columns=endog) if endog else X, weights, model=model, endog=ex,
+                      instruments=df.loc[y.index, instruments] if instruments else None)
+    elif model in _SPATIAL_ML:
+        res = _fit_spatial_ml(y, X, model=model, weights=weights, error_weights=error_weights, effects=effects,
+                              method=method, balance=balance)
+    else:
+        res = fit_panel(y, X, model=model, effects=(effects or "unit") if model != "fd" else None,
+                        cov_type=cov_type or "clustered", obs_weights=pop)
+    return res.replace(add_notes=notes) if notes else res
+
+
+def _regressors(df: pd.DataFrame, lhs: str, terms: list[Term], constant: bool, instruments: list[str],
+                weights: Any) -> tuple[pd.Series, pd.DataFrame, list[str]]:
+    """y and X of the formula on the rows with every value (time and spatial lags built)."""
     needed = [lhs] + sorted({t.variable for t in terms}) + instruments
     missing_cols = [c for c in needed if c not in df.columns]
     if missing_cols:
@@ -283,59 +369,47 @@ def fit(
     y = df[lhs].rename("y")
     ok = y.notna() & X.notna().all(axis=1)
     dropped = int((~ok).sum())
-    y, X = y[ok], X[ok]
-    pop = df["population"][ok] if "population" in df.columns else pd.Series(1.0, index=y.index)
-    years = (int(y.index.get_level_values(1).min()), int(y.index.get_level_values(1).max()))
     notes = [f"{dropped} row(s) without the lags or values needed were left out"] if dropped else []
-    notes += diag_notes
-    design = Design(y=y, X=X, population=pop, spec=formula, level="unit", years=years, notes=notes)
-    if model in ("ols", "wls", "slx"):
-        if model == "wls" and "population" not in df.columns:
-            raise InputError("model='wls' weights by a 'population' column, which the data lack")
-        # the design's notes reach the results through LeastSquares
-        return LeastSquares(design, weighted=model == "wls").fit(cov_type=cov_type or "clustered")
-    if model == "iv":
-        return _fit_iv(y, X, df.loc[y.index, instruments], endog, cov_type or "clustered", notes)
-    if model in ("gmm_lag", "gmm_error"):
-        if weights is None:
-            raise InputError(f"model={model!r} needs weights= (a libpysal Graph)")
-        from geoattr.models.spatial import fit_gmm
+    return y[ok], X[ok], notes
 
-        ex = X[endog] if endog else None
-        res = fit_gmm(y, X.drop(columns=endog) if endog else X, weights, model=model, endog=ex,
-                      instruments=df.loc[y.index, instruments] if instruments else None)
-        return res.replace(add_notes=notes) if notes else res
-    if model in ("sar", "sem", "sdm", "sdem", "sac", "sar_fe", "sem_fe", "sar_re", "sem_re"):
-        if weights is None:
-            raise InputError(f"model={model!r} needs weights= (a libpysal Graph)")
-        if model == "sar_re":
-            from geoattr.models.spatial_panel import fit_sar_re
 
-            res = fit_sar_re(y, X, weights, balance=balance)
-        elif model == "sem_re":
-            from geoattr.models.spatial_panel import fit_sem_re
+def _obs_weights(obs_weights: Any, df: pd.DataFrame, index: pd.Index, model: str) -> pd.Series | None:
+    """The observation weights on the estimation sample (``None``: unweighted)."""
+    if obs_weights is None:
+        return None
+    if model not in ("ols", "slx", "fe", "re", "fd"):
+        raise InputError(f"obs_weights apply to ols, slx, fe, re and fd, not to model={model!r}")
+    if isinstance(obs_weights, str):
+        if obs_weights != "population":
+            raise InputError(f"obs_weights must be 'population', a Series or an array, got {obs_weights!r}")
+        if "population" not in df.columns:
+            raise InputError("obs_weights='population' weights by a 'population' column, which the data lack")
+        return df["population"].reindex(index)
+    w = obs_weights if isinstance(obs_weights, pd.Series) else pd.Series(np.asarray(obs_weights, dtype=float),
+                                                                          index=df.index)
+    w = w.reindex(index)
+    if w.isna().any():
+        raise InputError(f"obs_weights lack {int(w.isna().sum())} observation(s) of the estimation sample: "
+                         f"{format_ids(w.index[w.isna()])}")
+    return w
 
-            res = fit_sem_re(y, X, weights, balance=balance)
-        elif model.endswith("_fe"):
-            from geoattr.models.spatial_panel import fit_spatial_panel
 
-            res = fit_spatial_panel(y, X, weights, model=model, effects=effects or "unit", balance=balance)
-        else:
-            from geoattr.models.spatial import fit_spatial
-
-            res = fit_spatial(y, X, weights, model=model, error_graph=error_weights,
-                              method=method if method != "ml" else "auto")
-        return res.replace(add_notes=notes) if notes else res
-    res = fit_panel(y, X, model=model, effects=(effects or "unit") if model != "fd" else None,
-                    cov_type=cov_type or "clustered")
-    return res.replace(add_notes=notes) if notes else res
+def _fit_spatial_ml(y: pd.Series, X: pd.DataFrame, *, model: str, weights: Any, error_weights: Any,
+                    effects: str | None, method: str, balance: str) -> RegressionResults:
+    """The maximum-likelihood spatial models (cross-section, pooled and panel)."""
+    if model == "sar_re":
+        return fit_sar_re(y, X, weights, balance=balance)
+    if model == "sem_re":
+        return fit_sem_re(y, X, weights, balance=balance)
+    if model.endswith("_fe"):
+        return fit_spatial_panel(y, X, weights, model=model, effects=effects or "unit", balance=balance)
+    return fit_spatial(y, X, weights, model=model, error_weights=error_weights,
+                       method=method if method != "ml" else "auto")
 
 
 def _fit_iv(y: pd.Series, X: pd.DataFrame, Z: pd.DataFrame, endog: list[str], cov_type: str,
             notes: list[str]) -> RegressionResults:
     """Two-stage least squares with linearmodels; first-stage F statistics in the notes."""
-    from linearmodels.iv import IV2SLS
-
     missing = [e for e in endog if e not in X.columns]
     if missing:
         raise InputError(f"endog {missing} must be regressors of the formula; they are {list(X.columns)}")

@@ -2,66 +2,31 @@
 
 Everything is computed with sparse products of W and the (N x k) regressors, so the
 tests work for pooled panels (W applied within each year, i.e. the block-diagonal
-``I_T (x) W``) and large N without an N x N matrix.  The formulas are Anselin's (1988)
+``I_T (x) W``, :func:`geoattr.weights.lag.panel_weights`) and large N without an N x N matrix.  The formulas are Anselin's (1988)
 LM tests and Cliff and Ord's moments of Moran's I for regression residuals; they are
 pinned to ``spreg.LMtests`` and ``spreg.MoranRes`` in the tests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import sparse, stats
+from scipy.sparse.linalg import spsolve
 
 from geoattr.exceptions import InputError
+from geoattr.models.api import fit
+from geoattr.models.least_squares import least_squares, xtx_inverse
+from geoattr.models.ols import LeastSquares
 from geoattr.models.panel import HypothesisTest
 from geoattr.models.results import RegressionResults
+from geoattr.variables import Design
+from geoattr.weights.lag import panel_weights
 
-__all__ = ["panel_weights", "lm_tests", "panel_lm_tests", "moran_residuals", "likelihood_ratio", "j_test"]
-
-
-def panel_weights(graph, index: pd.MultiIndex) -> sparse.csr_matrix:
-    """The sparse W of a (unit, year) sample: ``graph`` applied within each year.
-
-    Parameters
-    ----------
-    graph : libpysal.graph.Graph
-        Weights over the units.
-    index : pandas.MultiIndex
-        The (unit, year) index of the observations (any order; every unit of a year
-        that has neighbours in the sample links to those neighbours only).
-
-    Returns
-    -------
-    scipy.sparse.csr_matrix
-        ``len(index) x len(index)``, rows and columns in the order of ``index``.
-    """
-    from geoattr import weights as gw
-
-    units = pd.Index(graph.unique_ids)
-    W = gw.as_sparse(graph, units).tocoo()
-    u = index.get_level_values(0)
-    missing = sorted(set(u) - set(units))
-    if missing:
-        from geoattr._format import format_ids
-
-        raise InputError(f"{len(missing)} unit(s) of the data are not in the weights: {format_ids(missing)}")
-    rows, cols, vals = [], [], []
-    upos = units.get_indexer(u)
-    years = index.get_level_values(1)
-    for t in pd.unique(years):
-        m = np.flatnonzero(years == t)
-        lookup = np.full(len(units), -1)
-        lookup[upos[m]] = m
-        r, c = lookup[W.row], lookup[W.col]
-        keep = (r >= 0) & (c >= 0)
-        rows.append(r[keep])
-        cols.append(c[keep])
-        vals.append(W.data[keep])
-    n = len(index)
-    return sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+__all__ = ["lm_tests", "panel_lm_tests", "moran_residuals", "likelihood_ratio", "j_test"]
 
 
 def _xy(res: RegressionResults, X: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray, pd.Index]:
@@ -73,7 +38,7 @@ def _xy(res: RegressionResults, X: pd.DataFrame | None) -> tuple[np.ndarray, np.
     return X[terms].to_numpy(dtype=float), e.to_numpy(dtype=float), e.index
 
 
-def lm_tests(res: RegressionResults, X: pd.DataFrame, W: sparse.spmatrix) -> pd.DataFrame:
+def lm_tests(res: RegressionResults, X: pd.DataFrame, weights: sparse.spmatrix) -> pd.DataFrame:
     """Lagrange multiplier tests for a spatial lag and a spatial error (Anselin 1988).
 
     Parameters
@@ -82,9 +47,9 @@ def lm_tests(res: RegressionResults, X: pd.DataFrame, W: sparse.spmatrix) -> pd.
         Least-squares results (residuals on the sample index).
     X : pandas.DataFrame
         The regressors of that estimation (same index).
-    W : scipy.sparse matrix
+    weights : scipy.sparse matrix
         Weights over the observations in the order of ``res.resids`` (see
-        :func:`panel_weights`).
+        :func:`geoattr.weights.lag.panel_weights`).
 
     Returns
     -------
@@ -94,16 +59,16 @@ def lm_tests(res: RegressionResults, X: pd.DataFrame, W: sparse.spmatrix) -> pd.
     """
     Xa, e, _ = _xy(res, X)
     y = res.y.reindex(res.resids.index).to_numpy(dtype=float)
-    W = sparse.csr_matrix(W)
+    W = sparse.csr_matrix(weights)
     n = len(e)
     s2 = e @ e / n
     We, Wy = W @ e, W @ y
     d_err = e @ We / s2
     d_lag = e @ Wy / s2
     T1 = float(W.multiply(W).sum() + W.multiply(W.T).sum())  # tr(W'W + WW)
-    b = np.linalg.lstsq(Xa, y, rcond=None)[0]
+    b = least_squares(Xa, y, cov_type=None).params
     WXb = W @ (Xa @ b)
-    MWXb = WXb - Xa @ np.linalg.lstsq(Xa, WXb, rcond=None)[0]
+    MWXb = least_squares(Xa, WXb, cov_type=None).resids
     NJ = (WXb @ MWXb) / s2 + T1
     vals = {
         "lm_lag": (d_lag**2 / NJ, 1),
@@ -117,7 +82,7 @@ def lm_tests(res: RegressionResults, X: pd.DataFrame, W: sparse.spmatrix) -> pd.
     ).T
 
 
-def moran_residuals(resid: pd.Series, X: pd.DataFrame | None, W: sparse.spmatrix) -> HypothesisTest:
+def moran_residuals(resid: pd.Series, X: pd.DataFrame | None, weights: sparse.spmatrix) -> HypothesisTest:
     """Moran's I of regression residuals with its exact mean and variance (Cliff and Ord).
 
     ``I = (N / S0) e'We / e'e``; under the null of no spatial autocorrelation
@@ -134,7 +99,7 @@ def moran_residuals(resid: pd.Series, X: pd.DataFrame | None, W: sparse.spmatrix
         The regressors of a least-squares fit (same index) for the exact moments;
         ``None`` treats the residuals as deviations from a mean (``X`` = constant),
         the usual approximation for residuals of ML and panel estimators.
-    W : scipy.sparse matrix
+    weights : scipy.sparse matrix
         Weights over the observations in the order of ``resid``.
 
     Returns
@@ -146,11 +111,11 @@ def moran_residuals(resid: pd.Series, X: pd.DataFrame | None, W: sparse.spmatrix
     Xa = np.ones((len(e), 1)) if X is None else X.reindex(resid.index).to_numpy(dtype=float)
     if X is None:
         e = e - e.mean()
-    W = sparse.csr_matrix(W)
+    W = sparse.csr_matrix(weights)
     n, k = Xa.shape
     S0 = W.sum()
     I = n / S0 * (e @ (W @ e)) / (e @ e)
-    XtXi = np.linalg.inv(Xa.T @ Xa)
+    XtXi = xtx_inverse(Xa)
     WX, WtX = W @ Xa, W.T @ Xa
     trW = W.diagonal().sum()
     trMW = trW - np.trace(XtXi @ (Xa.T @ WX))
@@ -191,67 +156,67 @@ def j_test(
     data: pd.DataFrame,
     *,
     model: str,
-    weights_a,
-    weights_b,
-    names: Sequence[str] = ("a", "b"),
+    weights: Mapping[str, Any],
 ) -> pd.DataFrame:
     """Non-nested J test of the same model under two weights matrices.
 
     Davidson and MacKinnon's J test, in Kelejian's (2008) form for spatial models: the
-    prediction of the model under ``weights_b`` (for a lag model the reduced form
-    ``(I - rho W_b)^{-1} X b``) is added as a regressor to the model under
-    ``weights_a``; a significant coefficient rejects model *a* in favour of *b*.  The
-    test is run in both directions.
+    prediction of the model under the second weights (for a lag model the reduced form
+    ``(I - rho W_b)^{-1} X b``) is added as a regressor to the model under the first;
+    a significant coefficient rejects the first in favour of the second.  The test is
+    run in both directions.
 
     Parameters
     ----------
     formula : str
         As for :func:`geoattr.fit`.
     data : pandas.DataFrame
-        On the (unit, year) index.
+        On the (unit, year) index, or on the unit index (a cross-section).
     model : {"slx", "sar", "sem", "sdm"}
-    weights_a, weights_b : libpysal.graph.Graph
-    names : (str, str)
-        Labels of the two weights.
+    weights : mapping of str to libpysal.graph.Graph
+        The two weights to compare, by name (``{"queen": g1, "knn": g2}``).
 
     Returns
     -------
     pandas.DataFrame
-        Rows ``H0: <a>`` and ``H0: <b>``; columns ``coefficient, statistic, pvalue``
-        (the z or t statistic of the added prediction).
+        Rows ``H0: <first>`` and ``H0: <second>``; columns ``coefficient, statistic,
+        pvalue`` (the z or t statistic of the added prediction).
     """
-    from scipy.sparse.linalg import spsolve
-
-    from geoattr.models.api import fit
-
     if model not in ("slx", "sar", "sem", "sdm"):
         raise InputError(f"j_test supports slx, sar, sem and sdm, got {model!r}")
+    if not isinstance(weights, Mapping) or len(weights) != 2:
+        raise InputError("j_test needs weights= as a mapping of two named weights, e.g. {'queen': g1, 'knn': g2}")
+    (name_a, wa), (name_b, wb) = weights.items()
     rows = {}
-    for (na, wa), (nb, wb) in (((names[0], weights_a), (names[1], weights_b)),
-                               ((names[1], weights_b), (names[0], weights_a))):
-        rb = fit(formula, data, model=model, weights=wb)
-        idx = rb.resids.index
-        pred = rb.fitted_values
-        if model in ("sar", "sdm"):
-            Wb = panel_weights(wb, idx)
-            xb = (rb.fitted_values - rb.params["rho"] * pd.Series(Wb @ rb.y.reindex(idx).to_numpy(), index=idx))
-            pred = pd.Series(spsolve((sparse.identity(len(idx), format="csc") - rb.params["rho"] * Wb.tocsc()),
-                                     xb.to_numpy()), index=idx)
-        elif model == "sem":
-            lam = rb.params["lambda"]
-            Wb = panel_weights(wb, idx)
-            # predicted mean X b: fitted = y - e; e = (I - lam W) u, so X b = y - u
-            u = spsolve((sparse.identity(len(idx), format="csc") - lam * Wb.tocsc()), rb.resids.to_numpy())
-            pred = pd.Series(rb.y.reindex(idx).to_numpy() - u, index=idx)
+    for (na, w_null), w_alt in (((name_a, wa), wb), ((name_b, wb), wa)):
+        pred = _prediction(fit(formula, data, model=model, weights=w_alt), w_alt, model)
         aug = data.copy()
         aug["_j_prediction"] = pred.reindex(aug.index)
-        ra = fit(formula + " + _j_prediction", aug, model=model, weights=wa)
+        ra = fit(formula + " + _j_prediction", aug, model=model, weights=w_null)
         rows[f"H0: {na}"] = {"coefficient": ra.params["_j_prediction"], "statistic": ra.tstats["_j_prediction"],
                              "pvalue": ra.pvalues["_j_prediction"]}
     return pd.DataFrame(rows).T
 
 
-def panel_lm_tests(y: pd.Series, X: pd.DataFrame, graph, *, effects: str = "unit") -> pd.DataFrame:
+def _prediction(rb: RegressionResults, weights: Any, model: str) -> pd.Series:
+    """The J test's prediction of a fitted model: its mean ``E[y | X]`` (reduced form for lag models)."""
+    idx = rb.resids.index
+    if model not in ("sar", "sdm", "sem"):
+        return rb.fitted_values
+    obs = idx if isinstance(idx, pd.MultiIndex) else pd.MultiIndex.from_arrays([idx, np.zeros(len(idx), int)])
+    Wb = panel_weights(weights, obs)
+    I = sparse.identity(len(idx), format="csc")
+    y = rb.y.reindex(idx).to_numpy()
+    if model in ("sar", "sdm"):
+        rho = rb.params["rho"]
+        xb = rb.fitted_values.to_numpy() - rho * (Wb @ y)
+        return pd.Series(spsolve(I - rho * Wb.tocsc(), xb), index=idx)
+    # predicted mean X b: fitted = y - e; e = (I - lam W) u, so X b = y - u
+    u = spsolve(I - rb.params["lambda"] * Wb.tocsc(), rb.resids.to_numpy())
+    return pd.Series(y - u, index=idx)
+
+
+def panel_lm_tests(y: pd.Series, X: pd.DataFrame, weights: Any, *, effects: str = "unit") -> pd.DataFrame:
     """LM tests for a spatial lag or error in a fixed-effects panel.
 
     The tests of :func:`lm_tests` on the within-transformed data (unit, or unit and
@@ -264,7 +229,7 @@ def panel_lm_tests(y: pd.Series, X: pd.DataFrame, graph, *, effects: str = "unit
     y, X : Series, DataFrame
         On the (unit, year) index; time-invariant columns (the constant) are dropped
         by the transformation.
-    graph : libpysal.graph.Graph
+    weights : libpysal.graph.Graph
     effects : {"unit", "twoway"} or None
 
     Returns
@@ -272,9 +237,6 @@ def panel_lm_tests(y: pd.Series, X: pd.DataFrame, graph, *, effects: str = "unit
     pandas.DataFrame
         As :func:`lm_tests`.
     """
-    from geoattr.models.ols import LeastSquares
-    from geoattr.variables import Design
-
     if effects not in ("unit", "twoway", None):
         raise InputError(f"effects must be 'unit', 'twoway' or None, got {effects!r}")
 
@@ -295,4 +257,4 @@ def panel_lm_tests(y: pd.Series, X: pd.DataFrame, graph, *, effects: str = "unit
     d = Design(y=yw.rename("y"), X=Xw, population=pd.Series(1.0, index=yw.index), spec="panel-lm", level="unit",
                years=(int(y.index.get_level_values(1).min()), int(y.index.get_level_values(1).max())))
     res = LeastSquares(d).fit(cov_type="unadjusted")
-    return lm_tests(res, Xw, panel_weights(graph, yw.index))
+    return lm_tests(res, Xw, panel_weights(weights, yw.index))

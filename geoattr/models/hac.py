@@ -5,7 +5,7 @@
 estimator spreg uses for ``OLS(robust="hac", gwk=...)``.  Kelejian and Prucha use a
 (possibly adaptive) triangular or Epanechnikov kernel; Conley's estimator is the
 Bartlett (triangular) kernel with a fixed distance cutoff.  For pooled panels the
-kernel applies within each year (:func:`~geoattr.models.diagnostics.panel_weights`);
+kernel applies within each year (:func:`~geoattr.weights.lag.panel_weights`);
 use Driscoll-Kraay (``cov_type="driscoll-kraay"``) to add serial correlation.
 """
 
@@ -14,14 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 from libpysal.graph import Graph
 from scipy import sparse
 
 from geoattr.exceptions import InputError
-from geoattr.models.diagnostics import panel_weights
+from geoattr.models.least_squares import covariance
 from geoattr.models.results import RegressionResults
+from geoattr.weights.lag import panel_weights
 
 __all__ = ["kernel_graph", "spatial_hac"]
 
@@ -78,16 +78,9 @@ def spatial_hac(res: RegressionResults, X: pd.DataFrame, kernel: Any) -> Regress
     K = panel_weights(kernel, idx) if isinstance(kernel, Graph) else sparse.csr_matrix(kernel)
     if K.shape != (len(idx), len(idx)):
         raise InputError(f"the kernel matrix is {K.shape}, the sample has {len(idx)} observations")
-    K = K.tolil()
-    K.setdiag(1.0)
-    K = K.tocsr()
     terms = list(res.params.index)
     Xa = X.reindex(idx)[terms].to_numpy(dtype=float)
-    e = res.resids.to_numpy(dtype=float)
-    Z = Xa * e[:, None]
-    S = Z.T @ (K @ Z)
-    XtXi = np.linalg.inv(Xa.T @ Xa)
-    V = XtXi @ S @ XtXi
+    V = covariance(Xa, res.resids.to_numpy(dtype=float), cov_type="spatial-hac", kernel=K)
     return RegressionResults(
         params=res.params, cov=pd.DataFrame(V, index=terms, columns=terms), y=res.y, fitted_values=res.fitted_values,
         resids=res.resids, nobs=res.nobs, df_resid=res.df_resid, loglik=res.loglik, rsquared=res.rsquared,

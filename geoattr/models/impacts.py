@@ -51,13 +51,14 @@ class Traces:
 
 
 def traces(
-    W: sparse.spmatrix, *, order: int = 150, exact_max_n: int = 2500, probes: int = 50, seed: int = 0
+    weights: sparse.spmatrix, *, order: int = 150, exact_max_n: int = 2500, probes: int = 50, seed: int = 0
 ) -> Traces:
-    """Compute the power-series moments of ``W``.
+    """Compute the power-series moments of the weights matrix ``W``.
 
     Parameters
     ----------
-    W : scipy.sparse matrix (N x N)
+    weights : scipy.sparse matrix (N x N)
+        The spatial weights ``W``.
     order : int, default 150
         Highest power; the series of ``rho^j`` converge for ``|rho| * radius(W) < 1``.
     exact_max_n : int, default 2500
@@ -71,7 +72,7 @@ def traces(
     -------
     Traces
     """
-    W = sparse.csr_matrix(W)
+    W = sparse.csr_matrix(weights)
     n = W.shape[0]
     if W.shape != (n, n):
         raise InputError(f"W must be square, got shape {W.shape}")
@@ -122,7 +123,7 @@ def _point(rho: np.ndarray, beta: np.ndarray, theta: np.ndarray, tr: Traces) -> 
 def impacts(
     params: pd.Series,
     cov: pd.DataFrame,
-    W: sparse.spmatrix,
+    weights: sparse.spmatrix,
     *,
     variables: list[str] | None = None,
     rho: str = "rho",
@@ -138,7 +139,7 @@ def impacts(
     ----------
     params, cov : Series, DataFrame
         Estimates (with ``rho`` and, for SDM, ``W_<x>`` terms) and their covariance.
-    W : scipy.sparse matrix
+    weights : scipy.sparse matrix
         The weights of the spatial lag, exactly as used in estimation.
     variables : list of str, optional
         Regressors to report (default: every non-constant, non-spatial term).
@@ -151,7 +152,7 @@ def impacts(
     level : float, default 0.95
     seed : int, default 0
     trace : Traces, optional
-        Precomputed :func:`traces` of ``W``.
+        Precomputed :func:`traces` of ``weights``.
 
     Returns
     -------
@@ -167,7 +168,7 @@ def impacts(
     missing = [v for v in variables if v not in params.index]
     if missing:
         raise InputError(f"variable(s) {missing} are not among the estimates {list(params.index)}")
-    tr = trace if trace is not None else traces(W)
+    tr = trace if trace is not None else traces(weights)
     names = [rho] + variables + [lag_prefix + v for v in variables if lag_prefix + v in params.index]
     th_idx = [names.index(lag_prefix + v) if lag_prefix + v in names else None for v in variables]
 

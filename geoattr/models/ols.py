@@ -17,6 +17,7 @@ from linearmodels.panel import PooledOLS
 
 from geoattr.data import PanelData
 from geoattr.exceptions import InputError
+from geoattr.models.least_squares import least_squares
 from geoattr.models.results import RegressionResults
 from geoattr.variables import CommutingYear, Design, build_design
 
@@ -316,31 +317,18 @@ def estimate_by_year(
 
 
 def _cross_section_ols(d: Design, cov_type: str) -> RegressionResults:
-    """Unweighted OLS of one cross-section with linearmodels' formulas, without its overhead.
+    """Unweighted OLS of one cross-section with the least-squares kernel, without linearmodels' overhead.
 
-    ``unadjusted``: ``s2 (X'X)^-1`` with ``s2 = SSR / (n - k)``; ``robust``: the White
-    sandwich scaled by ``n / (n - k)`` — linearmodels' PooledOLS conventions, pinned to it
-    in the tests (1e-10).  The year-by-year step fits hundreds of small cross-sections.
+    :func:`~geoattr.models.least_squares.least_squares` computes PooledOLS's numbers
+    (pinned to it in the tests, 1e-10).  The year-by-year step fits hundreds of small
+    cross-sections.
     """
-    X, y = d.X.to_numpy(dtype=float), d.y.to_numpy(dtype=float)
-    n, k = X.shape
-    b = np.linalg.lstsq(X, y, rcond=None)[0]
-    e = y - X @ b
-    XtXi = np.linalg.inv(X.T @ X)
-    if cov_type == "unadjusted":
-        V = XtXi * (e @ e) / (n - k)
-    else:
-        Z = X * e[:, None]
-        V = XtXi @ (Z.T @ Z) @ XtXi * n / (n - k)
-    has_const = bool(np.any(np.all(X == 1.0, axis=0)))
-    yc = y - y.mean() if has_const else y
-    ssr = float(e @ e)
+    f = least_squares(d.X.to_numpy(dtype=float), d.y.to_numpy(dtype=float), cov_type=cov_type)
     terms = list(d.X.columns)
-    fitted = pd.Series(X @ b, index=d.y.index, name="fitted")
+    fitted = pd.Series(d.X.to_numpy(dtype=float) @ f.params, index=d.y.index, name="fitted")
     return RegressionResults(
-        params=pd.Series(b, index=terms, name="estimate"), cov=pd.DataFrame(V, index=terms, columns=terms),
-        y=d.y, fitted_values=fitted, resids=(d.y - fitted).rename("resid"), nobs=n, df_resid=n - k,
-        loglik=float(-n / 2 * (np.log(2 * np.pi) + np.log(ssr / n) + 1)), rsquared=1 - ssr / float(yc @ yc),
-        model="ols", cov_type=cov_type,
+        params=pd.Series(f.params, index=terms, name="estimate"), cov=pd.DataFrame(f.cov, index=terms, columns=terms),
+        y=d.y, fitted_values=fitted, resids=(d.y - fitted).rename("resid"), nobs=f.nobs, df_resid=f.df_resid,
+        loglik=f.loglik, rsquared=f.r2, model="ols", cov_type=cov_type,
         info={"Specification": d.spec, "Level": d.level, "Years": f"{d.years[0]}-{d.years[1]}"}, notes=list(d.notes),
     )

@@ -15,6 +15,7 @@ import pandas as pd
 from linearmodels.panel import FirstDifferenceOLS, PanelOLS, RandomEffects
 from scipy import stats
 
+from geoattr._format import format_ids
 from geoattr.exceptions import InputError
 from geoattr.models.results import RegressionResults
 
@@ -60,7 +61,7 @@ def fit_panel(
     model: Literal["fe", "re", "fd"],
     effects: Effects = "unit",
     cov_type: str = "clustered",
-    weights: pd.Series | None = None,
+    obs_weights: pd.Series | None = None,
 ) -> RegressionResults:
     """Fixed-effects, random-effects or first-difference estimation.
 
@@ -80,7 +81,7 @@ def fit_panel(
         ``clustered`` (by unit), ``clustered-twoway`` (unit and year), ``robust``,
         ``unadjusted`` or ``driscoll-kraay`` (kernel estimator robust to
         cross-sectional and serial correlation).
-    weights : pandas.Series, optional
+    obs_weights : pandas.Series, optional
         Observation weights (e.g. population).
 
     Returns
@@ -107,8 +108,6 @@ def fit_panel(
     counts = y.groupby(level=0).size()
     single = counts.index[counts < 2]
     if model in ("fe", "fd") and len(single):
-        from geoattr._format import format_ids
-
         raise InputError(
             f"{len(single)} unit(s) have a single year, which a {model.upper()} model cannot use: "
             f"{format_ids(single)}; drop them or use pooled OLS"
@@ -125,20 +124,20 @@ def fit_panel(
     if model == "fe":
         ent = effects in ("unit", "twoway")
         tim = effects in ("time", "twoway")
-        res = PanelOLS(y, X, weights=weights, entity_effects=ent, time_effects=tim, check_rank=False,
+        res = PanelOLS(y, X, weights=obs_weights, entity_effects=ent, time_effects=tim, check_rank=False,
                        drop_absorbed=False).fit(cov_type=lm_cov, **extra)
         resid = res.idiosyncratic.iloc[:, 0].rename("resid")
         yy = y
     elif model == "re":
         if effects not in ("unit", None):
             raise InputError("random effects are unit effects; add year dummies to X for time effects")
-        res = RandomEffects(y, X, weights=weights, check_rank=False).fit(cov_type=lm_cov, **extra)
+        res = RandomEffects(y, X, weights=obs_weights, check_rank=False).fit(cov_type=lm_cov, **extra)
         resid = (y - X @ res.params).rename("resid")
         yy = y
         info["theta (mean)"] = f"{float(np.asarray(res.theta).mean()):.4f}"
     else:
         Xd = X.drop(columns=[c for c in X.columns if np.ptp(X[c].to_numpy()) == 0])
-        res = FirstDifferenceOLS(y, Xd, weights=weights).fit(cov_type=lm_cov, **extra)
+        res = FirstDifferenceOLS(y, Xd, weights=obs_weights).fit(cov_type=lm_cov, **extra)
         resid = res.resids.rename("resid")
         yy = (resid + res.fitted_values.iloc[:, 0]).rename("y")
     fitted = (yy.reindex(resid.index) - resid).rename("fitted")

@@ -14,11 +14,13 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from geoattr._format import STARS_NOTE, escape_latex, stars
+from geoattr.exceptions import InputError
 
 __all__ = ["Results", "RegressionResults", "Summary"]
 
@@ -188,7 +190,7 @@ class Results(metaclass=_Frozen):
         self.rsquared_definition = rsquared_definition
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if self._frozen and not name.startswith("_"):
+        if self._frozen:  # every attribute, private ones included: results are constructed once
             raise AttributeError(
                 f"{type(self).__name__} is immutable: {name!r} cannot be set; "
                 "use .replace(...) to get a changed copy"
@@ -347,6 +349,8 @@ class RegressionResults(Results):
     ----------
     y, fitted_values, resids : pandas.Series
         On the index of the estimation sample ((unit, year), or unit for a cross-section).
+    geodata : geopandas.GeoDataFrame, optional
+        The GeoDataFrame of a cross-section the model was fitted on (for :meth:`explore`).
     **kwargs
         The arguments of :class:`Results`.
 
@@ -359,11 +363,41 @@ class RegressionResults(Results):
     statsmodels).
     """
 
-    def __init__(self, *, y: pd.Series, fitted_values: pd.Series, resids: pd.Series, **kwargs: Any) -> None:
+    def __init__(self, *, y: pd.Series, fitted_values: pd.Series, resids: pd.Series,
+                 geodata: gpd.GeoDataFrame | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._y = y
         self._fitted = fitted_values
         self._resids = resids
+        self._geodata = geodata
+
+    def explore(self, column: str = "resids", **kwargs: Any) -> Any:
+        """Interactive map of the residuals (or fitted values), like ``GeoDataFrame.explore``.
+
+        Parameters
+        ----------
+        column : str, default "resids"
+            ``"resids"``, ``"fitted_values"`` or any column of the GeoDataFrame.
+        **kwargs
+            Passed to :meth:`geopandas.GeoDataFrame.explore` (``cmap``, ``tooltip``,
+            ``m``...).
+
+        Returns
+        -------
+        folium.Map
+
+        Raises
+        ------
+        InputError
+            When the model was not fitted on a GeoDataFrame.
+        """
+        if self._geodata is None:
+            raise InputError("explore() maps results fitted on a GeoDataFrame; this model was fitted on a plain "
+                             "DataFrame: pass a GeoDataFrame (indexed by unit) to geoattr.fit")
+        gdf = self._geodata.copy()
+        gdf["resids"] = self._resids.reindex(gdf.index)
+        gdf["fitted_values"] = self._fitted.reindex(gdf.index)
+        return gdf.explore(column=column, **kwargs)
 
     @property
     def y(self) -> pd.Series:

@@ -1,31 +1,37 @@
 """Spatial regression models by maximum likelihood: SAR, SEM, SDM, SDEM and SAC.
 
-The lag and error models use geoattr's sparse ML engine (:mod:`geoattr.models._ml`:
+The lag and error models use geoattr's sparse ML engine (:mod:`geoattr.models.ml`:
 sparse-LU log-determinants and analytic standard errors, pinned to spreg); SAC
 (spatial lag and spatial error, possibly with *different* weights for the two terms,
 which spreg does not offer) maximises the likelihood over (rho, lambda) with the
 same log-determinants.  Pooled panels apply W within each year
-(:func:`~geoattr.models.diagnostics.panel_weights`).
+(:func:`~geoattr.weights.lag.panel_weights`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-
 import warnings
+from functools import cached_property
 from typing import Any
 
+import libpysal
 import numpy as np
 import pandas as pd
+import spreg
 from scipy import optimize, sparse
+from scipy.sparse.linalg import splu
 
 from geoattr.exceptions import ConvergenceWarning, InputError
-from geoattr.models.diagnostics import panel_weights
+from geoattr.models import ml
 from geoattr.models.impacts import Traces, impacts, traces
+from geoattr.models.ml_jacobian import logdet
 from geoattr.models.results import RegressionResults
+from geoattr.weights.sparse import as_sparse
+from geoattr.weights.lag import panel_weights
 
-__all__ = ["SpatialResults", "fit_spatial", "fit_gmm", "SPATIAL_MODELS"]
+__all__ = ["SpatialResults", "fit_spatial", "fit_gmm", "lagged_regressors", "year_major", "SPATIAL_MODELS"]
 
 #: Models estimated by maximum likelihood in :func:`fit_spatial`.
 SPATIAL_MODELS = ("sar", "sem", "sdm", "sdem", "sac")
@@ -42,7 +48,11 @@ class SpatialResults(RegressionResults):
         super().__init__(**kw)
         self.W = W
         self._W_units = W_units
-        self._traces: Traces | None = None
+
+    @cached_property
+    def _traces(self) -> Traces:
+        """Traces of powers of the units' W, computed once for the impacts."""
+        return traces(self._W_units if self._W_units is not None else self.W)
 
     def impacts(self, *, draws: int = 1000, level: float = 0.95, seed: int = 0) -> pd.DataFrame:
         """Direct, indirect and total impacts with simulation inference.
@@ -53,27 +63,24 @@ class SpatialResults(RegressionResults):
         if "rho" not in self._params.index:
             raise InputError(f"impacts need a spatial lag of y; model {self.model!r} has none")
         W = self._W_units if self._W_units is not None else self.W
-        if self._traces is None:
-            self._traces = traces(W)
         return impacts(self._params, self._cov, W, draws=draws, level=level, seed=seed, trace=self._traces)
 
 
-def _year_major(units, years) -> pd.MultiIndex:
+def year_major(units: Any, years: Any) -> pd.MultiIndex:
     """(unit, year) labels ordered period by period, units in the weights' order."""
     return pd.MultiIndex.from_arrays([np.tile(np.asarray(units, dtype=object), len(years)),
                                       np.repeat(np.asarray(years), len(units))])
 
 
-def _lagged_X(X: pd.DataFrame, W: sparse.csr_matrix) -> pd.DataFrame:
+def lagged_regressors(X: pd.DataFrame, W: sparse.csr_matrix) -> pd.DataFrame:
+    """``X`` with the spatial lags ``W_<x>`` of its varying, non-year-dummy columns appended (SDM, SDEM)."""
     cols = [c for c in X.columns if np.ptp(X[c].to_numpy()) > 0 and not c.startswith("year_")]
     WX = pd.DataFrame(W @ X[cols].to_numpy(), index=X.index, columns=[f"W_{c}" for c in cols])
     return pd.concat([X, WX], axis=1)
 
 
 def _logdet(W: sparse.csr_matrix, a: float) -> float:
-    from geoattr.models import _ml
-
-    return float(_ml.logdet(W, a, method="lu"))
+    return float(logdet(W, a, method="lu"))
 
 
 def _sac(y: np.ndarray, X: np.ndarray, W1: sparse.csr_matrix, W2: sparse.csr_matrix, bounds=(-0.99, 0.99)):
@@ -137,8 +144,6 @@ def _sac_information(X: np.ndarray, b: np.ndarray, rho: float, lam: float, s2: f
     balanced pooled panel, multiplied by ``periods``); the terms in ``X b`` are computed
     over all observations with sparse solves.
     """
-    from scipy.sparse.linalg import splu
-
     n_obs, k = X.shape
     N = W1u.shape[0]
     I = np.eye(N)
@@ -188,10 +193,10 @@ def _hessian(f, x: np.ndarray) -> np.ndarray:
 def fit_spatial(
     y: pd.Series,
     X: pd.DataFrame,
-    graph: Any,
+    weights: Any,
     *,
     model: str,
-    error_graph: Any = None,
+    error_weights: Any = None,
     method: str = "auto",
 ) -> SpatialResults:
     """Estimate a spatial model by maximum likelihood.
@@ -200,17 +205,17 @@ def fit_spatial(
     ----------
     y : pandas.Series
         On the (unit, year) index; a pooled panel must be balanced within the units of
-        the graph in each year (W applies within years).
+        the weights in each year (W applies within years).
     X : pandas.DataFrame
         Regressors (with ``const``).
-    graph : libpysal.graph.Graph
+    weights : libpysal.graph.Graph
         Weights of the spatial lag (``sar``, ``sdm``, ``sac``) or error (``sem``,
         ``sdem``).  Use a row-standardised graph for the usual interpretation; the
         estimator accepts any weights.
     model : {"sar", "sem", "sdm", "sdem", "sac"}
         ``sdm``/``sdem`` add the spatial lags ``W_<x>`` of the non-constant regressors.
-    error_graph : Graph, optional
-        ``sac`` only: weights of the error term (default: ``graph``).
+    error_weights : Graph, optional
+        ``sac`` only: weights of the error term (default: ``weights``).
     method : str, default "auto"
         Log-determinant method of the engine (``"lu"``, ``"eigen"``, ``"auto"``).
 
@@ -230,112 +235,125 @@ def fit_spatial(
         raise InputError(f"unknown spatial model {model!r}; choose one of {SPATIAL_MODELS}")
     if not y.index.equals(X.index):
         raise InputError("y and X must share the same (unit, year) index")
-    W = panel_weights(graph, y.index)
+    W = panel_weights(weights, y.index)
     units_per_year = y.groupby(level=1).size()
-    n_units = len(graph.unique_ids)
-    Wu = None
-    if (units_per_year == n_units).all():
-        from geoattr import weights as gw
-
-        Wu = gw.as_sparse(graph, pd.Index(graph.unique_ids))
+    n_units = len(weights.unique_ids)
+    Wu = as_sparse(weights, pd.Index(weights.unique_ids)) if (units_per_year == n_units).all() else None
     row_sums = np.asarray(W.sum(axis=1)).ravel()
     n_iso = int((row_sums == 0).sum())
     notes = []
     if n_iso:
         notes.append(f"{n_iso} observation(s) have no neighbours in W (isolates: their spatial lag is 0)")
     if model in ("sdm", "sdem"):
-        X = _lagged_X(X, W)
-    Xa, ya = X.to_numpy(dtype=float), y.to_numpy(dtype=float)
-    names = list(X.columns)
-    if model in ("sar", "sdm", "sem", "sdem"):
-        from geoattr.models import _ml
-
-        engine = _ml.ml_lag if model in ("sar", "sdm") else _ml.ml_error
-        T = int(units_per_year.size)
-        try:
-            if Wu is not None and T > 1:
-                # balanced pooled panel: stack period by period and let the engine work on one N x N block
-                pos = pd.Series(np.arange(len(y)), index=y.index)
-                order = pos.reindex(_year_major(graph.unique_ids, sorted(units_per_year.index))).to_numpy()
-                r = engine(ya[order], Xa[order], Wu, method=method, periods=T)
-                inverse = np.empty_like(order)
-                inverse[order] = np.arange(len(order))
-            else:
-                order = inverse = None
-                r = engine(ya, Xa, W, method=method)
-        except MemoryError as exc:
-            block = Wu if Wu is not None and T > 1 else W
-            n_block, nnz = block.shape[0], block.nnz
-            gmm = "gmm_lag" if model in ("sar", "sdm") else "gmm_error"
-            raise InputError(
-                f"maximum likelihood {model!r} ran out of memory: the sparse LU of I - rho W "
-                f"({n_block:,} units, {nnz:,} edges) does not fit. Use model={gmm!r} "
-                "(spatial GMM: sparse products only, no log-determinant), sparser weights "
-                "(top_k=, min_share=) or a machine with more memory"
-            ) from exc
-        par = "rho" if model in ("sar", "sdm") else "lambda"
-        pnames = names + [par]
-        params = pd.Series(np.asarray(r.params, dtype=float), index=pnames)
-        cov = pd.DataFrame(np.asarray(r.cov, dtype=float), index=pnames, columns=pnames)
-        e = np.asarray(r.extra.get("e_filtered", r.resid) if model in ("sem", "sdem") else r.resid, dtype=float)
-        if inverse is not None:
-            e = e[inverse]
-        loglik, converged = float(r.loglik), bool(r.converged)
-        if r.trace_error is not None:
-            tr3 = r.extra.get("traces", {}).get("tr3", np.nan)
-            sens = r.extra.get("se_sensitivity", np.nan)
-            notes.append(
-                f"standard errors use a stochastic estimate of tr(W_A' W_A) = {tr3:.6g} "
-                f"(standard error {r.trace_error:.2e}); one standard error of it moves the "
-                f"standard errors by at most {100 * sens:.2g}%"
-            )
+        X = lagged_regressors(X, W)
+    if model == "sac":
+        params, cov, e, loglik, converged = _fit_sac(y, X, W, Wu, weights, error_weights, notes)
     else:
-        W2 = W if error_graph is None else panel_weights(error_graph, y.index)
-        b, rho, lam, s2, loglik, C, e, converged, edge, _ = _sac(ya, Xa, W, W2)
-        if Wu is not None and n_units <= SAC_DENSE_MAX_N:
-            from geoattr import weights as gw
-
-            units = pd.Index(graph.unique_ids)
-            W2u = Wu if error_graph is None else gw.as_sparse(error_graph, units)
-            V = _sac_information(Xa, b, rho, lam, s2, W, W2, Wu.toarray(), W2u.toarray(),
-                                 int(units_per_year.size))
-            try:
-                Vi = np.linalg.inv(V)
-            except np.linalg.LinAlgError:
-                notes.append("SAC: the information matrix is singular; observed information used")
-            else:
-                k = Xa.shape[1]
-                order = [*range(3, 3 + k), 1, 2]  # beta, rho, lambda
-                C = Vi[np.ix_(order, order)]
-        else:
-            notes.append(f"SAC standard errors from the observed information (finite-difference Hessian): "
-                         f"the analytic information needs dense blocks, allowed up to {SAC_DENSE_MAX_N} units")
-        pnames = names + ["rho", "lambda"]
-        params = pd.Series(np.r_[b, rho, lam], index=pnames)
-        cov = pd.DataFrame(C, index=pnames, columns=pnames)
-        if edge:
-            warnings.warn(f"SAC: {', '.join(f'{p} = {params[p]:.4f}' for p in edge)} sits on the edge of its "
-                          "interval (-0.99, 0.99)", ConvergenceWarning, stacklevel=2)
-        if error_graph is not None:
-            notes.append("SAC with different weights for the lag and the error term")
+        params, cov, e, loglik, converged = _fit_lag_error(y, X, W, Wu, weights, model, method, notes)
     if not converged:
         warnings.warn(f"{model.upper()}: the likelihood maximisation did not converge", ConvergenceWarning,
                       stacklevel=2)
     resid = pd.Series(e, index=y.index, name="resid")
     fitted = (y - resid).rename("fitted")
-    r2 = float(np.corrcoef(ya, fitted.to_numpy())[0, 1] ** 2)
+    r2 = float(np.corrcoef(y.to_numpy(dtype=float), fitted.to_numpy())[0, 1] ** 2)
     return SpatialResults(
         W=W, W_units=Wu, params=params.rename("estimate"), cov=cov, y=y, fitted_values=fitted, resids=resid,
         nobs=len(y), df_resid=len(y) - len(params), loglik=loglik, rsquared=r2, model=model, cov_type="ml",
-        dist="normal", info={"Weights": type(graph).__name__}, notes=notes,
+        dist="normal", info={"Weights": type(weights).__name__}, notes=notes,
         rsquared_definition="squared correlation of y and y - e (pseudo R2)",
     )
+
+
+def _fit_lag_error(y: pd.Series, X: pd.DataFrame, W: sparse.csr_matrix, Wu: sparse.csr_matrix | None,
+                   weights: Any, model: str, method: str, notes: list[str]):
+    """The lag (sar, sdm) or error (sem, sdem) model with the sparse ML engine.
+
+    A balanced pooled panel is stacked period by period so that the engine works on one
+    N x N block.  Returns (params, cov, innovations, loglik, converged); notes are
+    appended to ``notes``.
+    """
+    Xa, ya = X.to_numpy(dtype=float), y.to_numpy(dtype=float)
+    units_per_year = y.groupby(level=1).size()
+    engine = ml.ml_lag if model in ("sar", "sdm") else ml.ml_error
+    T = int(units_per_year.size)
+    try:
+        if Wu is not None and T > 1:
+            pos = pd.Series(np.arange(len(y)), index=y.index)
+            order = pos.reindex(year_major(weights.unique_ids, sorted(units_per_year.index))).to_numpy()
+            r = engine(ya[order], Xa[order], Wu, method=method, periods=T)
+            inverse = np.empty_like(order)
+            inverse[order] = np.arange(len(order))
+        else:
+            inverse = None
+            r = engine(ya, Xa, W, method=method)
+    except MemoryError as exc:
+        block = Wu if Wu is not None and T > 1 else W
+        n_block, nnz = block.shape[0], block.nnz
+        gmm = "gmm_lag" if model in ("sar", "sdm") else "gmm_error"
+        raise InputError(
+            f"maximum likelihood {model!r} ran out of memory: the sparse LU of I - rho W "
+            f"({n_block:,} units, {nnz:,} edges) does not fit. Use model={gmm!r} "
+            "(spatial GMM: sparse products only, no log-determinant), sparser weights "
+            "(top_k=, min_share=) or a machine with more memory"
+        ) from exc
+    par = "rho" if model in ("sar", "sdm") else "lambda"
+    pnames = list(X.columns) + [par]
+    params = pd.Series(np.asarray(r.params, dtype=float), index=pnames)
+    cov = pd.DataFrame(np.asarray(r.cov, dtype=float), index=pnames, columns=pnames)
+    e = np.asarray(r.extra.get("e_filtered", r.resid) if model in ("sem", "sdem") else r.resid, dtype=float)
+    if inverse is not None:
+        e = e[inverse]
+    if r.trace_error is not None:
+        tr3 = r.extra.get("traces", {}).get("tr3", np.nan)
+        sens = r.extra.get("se_sensitivity", np.nan)
+        notes.append(
+            f"standard errors use a stochastic estimate of tr(W_A' W_A) = {tr3:.6g} "
+            f"(standard error {r.trace_error:.2e}); one standard error of it moves the "
+            f"standard errors by at most {100 * sens:.2g}%"
+        )
+    return params, cov, e, float(r.loglik), bool(r.converged)
+
+
+def _fit_sac(y: pd.Series, X: pd.DataFrame, W: sparse.csr_matrix, Wu: sparse.csr_matrix | None, weights: Any,
+             error_weights: Any, notes: list[str]):
+    """SAC by concentrated ML, with spatialreg's analytic information where dense blocks fit.
+
+    Returns (params, cov, innovations, loglik, converged); notes are appended to ``notes``.
+    """
+    Xa, ya = X.to_numpy(dtype=float), y.to_numpy(dtype=float)
+    W2 = W if error_weights is None else panel_weights(error_weights, y.index)
+    b, rho, lam, s2, loglik, C, e, converged, edge, _ = _sac(ya, Xa, W, W2)
+    n_units = len(weights.unique_ids)
+    if Wu is not None and n_units <= SAC_DENSE_MAX_N:
+        W2u = Wu if error_weights is None else as_sparse(error_weights, pd.Index(weights.unique_ids))
+        V = _sac_information(Xa, b, rho, lam, s2, W, W2, Wu.toarray(), W2u.toarray(),
+                             int(y.index.get_level_values(1).nunique()))
+        try:
+            Vi = np.linalg.inv(V)
+        except np.linalg.LinAlgError:
+            notes.append("SAC: the information matrix is singular; observed information used")
+        else:
+            k = Xa.shape[1]
+            order = [*range(3, 3 + k), 1, 2]  # beta, rho, lambda
+            C = Vi[np.ix_(order, order)]
+    else:
+        notes.append(f"SAC standard errors from the observed information (finite-difference Hessian): "
+                     f"the analytic information needs dense blocks, allowed up to {SAC_DENSE_MAX_N} units")
+    pnames = list(X.columns) + ["rho", "lambda"]
+    params = pd.Series(np.r_[b, rho, lam], index=pnames)
+    cov = pd.DataFrame(C, index=pnames, columns=pnames)
+    if edge:
+        warnings.warn(f"SAC: {', '.join(f'{p} = {params[p]:.4f}' for p in edge)} sits on the edge of its "
+                      "interval (-0.99, 0.99)", ConvergenceWarning, stacklevel=3)
+    if error_weights is not None:
+        notes.append("SAC with different weights for the lag and the error term")
+    return params, cov, e, float(loglik), converged
 
 
 def fit_gmm(
     y: pd.Series,
     X: pd.DataFrame,
-    graph: Any,
+    weights: Any,
     *,
     model: str,
     endog: pd.DataFrame | None = None,
@@ -354,7 +372,7 @@ def fit_gmm(
     y, X : Series, DataFrame
         On the (unit, year) index; X with ``const`` (spreg adds its own constant, so
         ``const`` is passed implicitly).
-    graph : libpysal.graph.Graph
+    weights : libpysal.graph.Graph
     model : {"gmm_lag", "gmm_error"}
     endog, instruments : DataFrame, optional
         Endogenous regressors and their instruments (``gmm_lag`` only).
@@ -366,12 +384,9 @@ def fit_gmm(
     SpatialResults
         ``rho`` (lag) or ``lambda`` (error) in ``params``; ``loglik`` is NaN (GMM).
     """
-    import libpysal
-    import spreg
-
     if model not in ("gmm_lag", "gmm_error"):
         raise InputError(f"model must be 'gmm_lag' or 'gmm_error', got {model!r}")
-    W = panel_weights(graph, y.index)
+    W = panel_weights(weights, y.index)
     w = libpysal.weights.WSP(W.tocsr()).to_W(silence_warnings=True)
     xcols = [c for c in X.columns if c != "const"]
     xa = X[xcols].to_numpy(dtype=float)

@@ -12,14 +12,21 @@ reported).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from linearmodels.panel import RandomEffects
+from scipy import optimize, sparse
+from scipy.sparse import linalg as spla
 
 from geoattr._format import format_ids
-from geoattr.exceptions import InputError
+from geoattr.exceptions import ConvergenceWarning, InputError
 from geoattr.models.spatial import SpatialResults, fit_spatial
+from geoattr.weights.sparse import as_sparse
+from geoattr.weights.geometry import align
+from geoattr.weights.lag import panel_weights
 
 __all__ = ["fit_spatial_panel", "fit_sar_re", "fit_sem_re", "balance_panel"]
 
@@ -50,7 +57,7 @@ def balance_panel(y: pd.Series, X: pd.DataFrame, units: pd.Index, *, balance: Li
 def fit_spatial_panel(
     y: pd.Series,
     X: pd.DataFrame,
-    graph: Any,
+    weights: Any,
     *,
     model: Literal["sar_fe", "sem_fe"],
     effects: Literal["unit", "twoway"] = "unit",
@@ -63,7 +70,7 @@ def fit_spatial_panel(
     y, X : Series, DataFrame
         On the (unit, year) index; ``const`` and other time-invariant columns are
         removed by the within transformation.
-    graph : libpysal.graph.Graph
+    weights : libpysal.graph.Graph
         Weights over the units.
     model : {"sar_fe", "sem_fe"}
     effects : {"unit", "twoway"}, default "unit"
@@ -79,12 +86,10 @@ def fit_spatial_panel(
         raise InputError(f"model must be 'sar_fe' or 'sem_fe', got {model!r}")
     if effects not in ("unit", "twoway"):
         raise InputError(f"effects must be 'unit' or 'twoway', got {effects!r}")
-    units = pd.Index(graph.unique_ids)
+    units = pd.Index(weights.unique_ids)
     y, X, dropped = balance_panel(y, X, units, balance=balance)
     if dropped:
-        from geoattr.weights import align
-
-        graph = align(graph, sorted(set(units) - set(dropped)))
+        weights = align(weights, sorted(set(units) - set(dropped)))
     N = y.index.get_level_values(0).nunique()
     T = y.index.get_level_values(1).nunique()
 
@@ -99,7 +104,7 @@ def fit_spatial_panel(
         raise InputError("no regressor varies within units; a fixed-effects model cannot identify any")
     yw = within(y.to_frame("y"))["y"].rename(y.name)
     Xw = within(X[varying])
-    res = fit_spatial(yw, Xw, graph, model="sar" if model == "sar_fe" else "sem")
+    res = fit_spatial(yw, Xw, weights, model="sar" if model == "sar_fe" else "sem")
     factor = T / (T - 1) if effects == "unit" else N * T / ((N - 1) * (T - 1))
     sigma2 = float((res.resids**2).mean())
     notes = []
@@ -116,7 +121,7 @@ def fit_spatial_panel(
 def fit_sar_re(
     y: pd.Series,
     X: pd.DataFrame,
-    graph: Any,
+    weights: Any,
     *,
     balance: Literal["raise", "drop"] = "raise",
     tol: float = 1e-8,
@@ -138,19 +143,13 @@ def fit_sar_re(
         ``model="sar_re"``; ``info`` holds ``phi`` and the implied ``theta = 1 - sqrt(phi)``;
         the log-likelihood includes ``N/2 log(phi)``.
     """
-    from scipy import optimize
-
-    from geoattr.models.diagnostics import panel_weights
-
-    units = pd.Index(graph.unique_ids)
+    units = pd.Index(weights.unique_ids)
     y, X, dropped = balance_panel(y, X, units, balance=balance)
     if dropped:
-        from geoattr.weights import align
-
-        graph = align(graph, sorted(set(units) - set(dropped)))
+        weights = align(weights, sorted(set(units) - set(dropped)))
     N = y.index.get_level_values(0).nunique()
     T = y.index.get_level_values(1).nunique()
-    W = panel_weights(graph, y.index)
+    W = panel_weights(weights, y.index)
     ybar = y.groupby(level=0).transform("mean").to_numpy()
     Xbar = X.groupby(level=0).transform("mean").to_numpy()
     ya, Xa = y.to_numpy(dtype=float), X.to_numpy(dtype=float)
@@ -161,15 +160,13 @@ def fit_sar_re(
         c = 1.0 - np.sqrt(phi)
         return ya - c * ybar, Xa - c * Xbar, Wy - c * Wybar
 
-    from linearmodels.panel import RandomEffects
-
     theta0 = float(np.asarray(RandomEffects(y, X, check_rank=False).fit().theta).mean())
     phi = float(np.clip((1.0 - theta0) ** 2, 1e-6, 1.0))
     res = None
     for _ in range(max_iter):
         ys, Xs, _ = transform(phi)
         res = fit_spatial(pd.Series(ys, index=y.index, name=y.name), pd.DataFrame(Xs, index=X.index, columns=X.columns),
-                          graph, model="sar")
+                          weights, model="sar")
         rho = res.params["rho"]
         b = res.params[list(X.columns)].to_numpy()
 
@@ -186,7 +183,7 @@ def fit_sar_re(
         phi = new
     ys, Xs, _ = transform(phi)
     res = fit_spatial(pd.Series(ys, index=y.index, name=y.name), pd.DataFrame(Xs, index=X.index, columns=X.columns),
-                      graph, model="sar")
+                      weights, model="sar")
     notes = ["standard errors of (b, rho) conditional on phi"]
     if dropped:
         notes.append(f"balance='drop': {len(dropped)} unit(s) dropped: {format_ids(dropped)}")
@@ -197,7 +194,7 @@ def fit_sar_re(
 def fit_sem_re(
     y: pd.Series,
     X: pd.DataFrame,
-    graph: Any,
+    weights: Any,
     *,
     balance: Literal["raise", "drop"] = "raise",
     bounds: tuple[float, float] | None = None,
@@ -232,8 +229,8 @@ def fit_sem_re(
     Parameters
     ----------
     y, X : Series, DataFrame
-        On the (unit, year) index; X with ``const``.  Balanced over the graph's units.
-    graph : libpysal.graph.Graph
+        On the (unit, year) index; X with ``const``.  Balanced over the weights' units.
+    weights : libpysal.graph.Graph
     balance : {"raise", "drop"}, default "raise"
     bounds : (float, float), optional
         Interval of lambda; default ``(-0.99, 0.99)`` for row-standardised weights.
@@ -246,81 +243,122 @@ def fit_sem_re(
         ``v_t = B (y_t - X_t b - mu_hat)`` with ``mu_hat`` the best linear unbiased
         predictor of the unit effects; ``fitted_values`` are ``X b``.
     """
-    from scipy import optimize
-    from scipy import sparse
-    from scipy.sparse import linalg as spla
-
-    from geoattr import weights as gw
-    from geoattr.models.diagnostics import panel_weights
-
-    units = pd.Index(graph.unique_ids)
+    units = pd.Index(weights.unique_ids)
     y, X, dropped = balance_panel(y, X, units, balance=balance)
     if dropped:
-        from geoattr.weights import align
-
-        graph = align(graph, sorted(set(units) - set(dropped)))
-        units = pd.Index(graph.unique_ids)
+        weights = align(weights, sorted(set(units) - set(dropped)))
+        units = pd.Index(weights.unique_ids)
     years = sorted(y.index.get_level_values(1).unique())
     N, T, k = len(units), len(years), X.shape[1]
     full = pd.MultiIndex.from_product([units, years])
     Y = y.reindex(full).to_numpy(dtype=float).reshape(N, T).T  # (T, N)
     Xa = X.reindex(full).to_numpy(dtype=float).reshape(N, T, k).transpose(1, 0, 2)  # (T, N, k)
-    Z = np.concatenate([Y[:, :, None], Xa], axis=2)  # (T, N, 1 + k): y first
-    Zbar = Z.mean(axis=0)  # (N, 1 + k)
-    D = Z - Zbar  # deviations from unit means
-    W = gw.as_sparse(graph, units).tocsr()
-    I = sparse.identity(N, format="csc")
     lo, hi = bounds if bounds is not None else (-0.99, 0.99)
+    lik = _SemReLikelihood(Y, Xa, as_sparse(weights, units).tocsr())
+    lam, phi, fx, H = _sem_re_optimum(lik, _sem_re_start(Y, Xa, lik.W, lo, hi), lo, hi)
+    G, lu = lik.pieces(lam, phi)
+    b, Q = lik.gls(G)
+    s2 = Q / (N * T)
+    loglik = -N * T / 2 * (np.log(2 * np.pi) + 1) - fx
+    # observed information of the concentrated likelihood in (lambda, phi): H from the Newton step
+    var_lam = float(np.linalg.inv(H)[0, 0]) if np.all(np.linalg.eigvalsh(H) > 0) else float("nan")
+    names = list(X.columns) + ["lambda"]
+    params = pd.Series(np.r_[b, lam], index=names, name="estimate")
+    cov = np.zeros((k + 1, k + 1))
+    cov[:k, :k] = s2 * np.linalg.inv(G[1:, 1:])
+    cov[k, k] = var_lam
+    v = lik.innovations(b, lam, phi, lu)
+    resid = pd.Series(v.T.ravel(), index=full).reindex(y.index).rename("resid")
+    xb = np.einsum("tnk,k->tn", Xa, b)
+    fitted = pd.Series(xb.T.ravel(), index=full).reindex(y.index).rename("fitted")
+    notes = ["standard error of lambda from the observed information of the concentrated likelihood"]
+    if min(lam - lo, hi - lam) < 1e-4:
+        warnings.warn(f"SEM-RE: lambda = {lam:.4f} sits on the edge of its interval ({lo}, {hi})",
+                      ConvergenceWarning, stacklevel=2)
+    if dropped:
+        notes.append(f"balance='drop': {len(dropped)} unit(s) dropped: {format_ids(dropped)}")
+    return SpatialResults(
+        W=panel_weights(weights, y.index), W_units=lik.W, params=params,
+        cov=pd.DataFrame(cov, index=names, columns=names), y=y,
+        fitted_values=fitted, resids=resid, nobs=len(y), df_resid=len(y) - len(params), loglik=float(loglik),
+        rsquared=float(np.corrcoef(y.to_numpy(), fitted.to_numpy())[0, 1] ** 2), model="sem_re", cov_type="ml",
+        dist="normal", notes=notes, rsquared_definition="squared correlation of y and X b",
+        info={"phi": f"{phi:.6f}", "sigma2": f"{s2:.6g}", "sigma2_mu": f"{phi**2 * s2:.6g}", "N x T": f"{N} x {T}"},
+    )
 
-    # the within part sum_t (B D_t)'(B D_t) is a quadratic in lambda: precompute its matrices
-    WD = np.stack([W @ D[t] for t in range(T)])
-    M0 = np.einsum("tni,tnj->ij", D, D)
-    M1 = np.einsum("tni,tnj->ij", D, WD)
-    M1 = M1 + M1.T
-    M2 = np.einsum("tni,tnj->ij", WD, WD)
-    WZbar = W @ Zbar
-    # fixed fill-reducing orderings: computed once, then every factorisation reuses them
-    WtW = (W.T @ W).tocsc()
-    # (SuperLU factors Pr A Pc with A Pc = A[:, argsort(perm_c)])
-    perm_B = np.argsort(spla.splu((I + W).tocsc(), permc_spec="MMD_AT_PLUS_A").perm_c)
-    perm_C = np.argsort(spla.splu((I + W + W.T + WtW).tocsc(), permc_spec="MMD_AT_PLUS_A").perm_c)
 
-    def factor(M: Any, perm: np.ndarray, symmetric: bool):
+class _SemReLikelihood:
+    """The concentrated SEM-RE log-likelihood in (lambda, phi) with sparse LU factorisations.
+
+    ``Y`` is (T, N), ``Xa`` (T, N, k), ``W`` the N x N weights.  The within part
+    ``sum_t (B D_t)'(B D_t)`` is a quadratic in lambda whose matrices are precomputed;
+    fixed fill-reducing orderings are computed once and reused by every factorisation.
+    """
+
+    def __init__(self, Y: np.ndarray, Xa: np.ndarray, W: sparse.csr_matrix) -> None:
+        T, N = Y.shape
+        self.T, self.N, self.W = T, N, W
+        Z = np.concatenate([Y[:, :, None], Xa], axis=2)  # (T, N, 1 + k): y first
+        self.Zbar = Z.mean(axis=0)  # (N, 1 + k)
+        D = Z - self.Zbar  # deviations from unit means
+        WD = np.stack([W @ D[t] for t in range(T)])
+        self.M0 = np.einsum("tni,tnj->ij", D, D)
+        M1 = np.einsum("tni,tnj->ij", D, WD)
+        self.M1 = M1 + M1.T
+        self.M2 = np.einsum("tni,tnj->ij", WD, WD)
+        self.WZbar = W @ self.Zbar
+        self.I = sparse.identity(N, format="csc")
+        self.WtW = (W.T @ W).tocsc()
+        # (SuperLU factors Pr A Pc with A Pc = A[:, argsort(perm_c)])
+        self.perm_B = np.argsort(spla.splu((self.I + W).tocsc(), permc_spec="MMD_AT_PLUS_A").perm_c)
+        self.perm_C = np.argsort(
+            spla.splu((self.I + W + W.T + self.WtW).tocsc(), permc_spec="MMD_AT_PLUS_A").perm_c)
+        self.ld_B_cache: dict[float, float] = {}
+        self.Y, self.Xa = Y, Xa
+
+    @staticmethod
+    def factor(M: Any, perm: np.ndarray, symmetric: bool) -> Any:
         Mp = M.tocsr()[perm][:, perm].tocsc()
         opts = {"SymmetricMode": True} if symmetric else {}
         return spla.splu(Mp, permc_spec="NATURAL", diag_pivot_thresh=0.0 if symmetric else 1.0, options=opts)
 
-    def logdet(lu) -> float:
+    @staticmethod
+    def logdet(lu: Any) -> float:
         return float(np.sum(np.log(np.abs(lu.U.diagonal()))))
 
-    def pieces(lam: float, phi: float):
-        G = M0 - lam * M1 + lam**2 * M2
-        BZ = Zbar - lam * WZbar
+    def solve_C(self, lu: Any, rhs: np.ndarray) -> np.ndarray:
+        sol = np.empty_like(rhs)
+        sol[self.perm_C] = lu.solve(np.ascontiguousarray(rhs[self.perm_C]))
+        return sol
+
+    def pieces(self, lam: float, phi: float) -> tuple[np.ndarray, Any]:
+        W, I, T = self.W, self.I, self.T
+        G = self.M0 - lam * self.M1 + lam**2 * self.M2
+        BZ = self.Zbar - lam * self.WZbar
         A_Zbar = BZ - lam * (W.T @ BZ)
-        C = I + (T * phi**2) * (I - lam * (W + W.T) + lam**2 * WtW)
-        lu = factor(C, perm_C, True)
-        sol = np.empty_like(A_Zbar)
-        sol[perm_C] = lu.solve(np.ascontiguousarray(A_Zbar[perm_C]))
-        G = G + T * Zbar.T @ sol
+        C = I + (T * phi**2) * (I - lam * (W + W.T) + lam**2 * self.WtW)
+        lu = self.factor(C, self.perm_C, True)
+        G = G + T * self.Zbar.T @ self.solve_C(lu, A_Zbar)
         return (G + G.T) / 2, lu
 
-    def gls(G: np.ndarray):
+    @staticmethod
+    def gls(G: np.ndarray) -> tuple[np.ndarray, float]:
         Gxx, Gxy = G[1:, 1:], G[1:, 0]
         b = np.linalg.solve(Gxx, Gxy)
         return b, float(G[0, 0] - Gxy @ b)
 
-    ld_B_cache: dict[float, float] = {}
-
-    def nll(p: np.ndarray) -> float:
+    def nll(self, p: np.ndarray) -> float:
         lam, phi = float(p[0]), float(p[1])
-        G, lu = pieces(lam, phi)
-        _, Q = gls(G)
-        if lam not in ld_B_cache:
-            ld_B_cache[lam] = logdet(factor(I - lam * W, perm_B, False))
-        return N * T / 2 * np.log(Q / (N * T)) + 0.5 * logdet(lu) - T * ld_B_cache[lam]
+        N, T = self.N, self.T
+        G, lu = self.pieces(lam, phi)
+        _, Q = self.gls(G)
+        if lam not in self.ld_B_cache:
+            self.ld_B_cache[lam] = self.logdet(self.factor(self.I - lam * self.W, self.perm_B, False))
+        return N * T / 2 * np.log(Q / (N * T)) + 0.5 * self.logdet(lu) - T * self.ld_B_cache[lam]
 
-    def fd(p0: np.ndarray, h: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    def fd(self, p0: np.ndarray, h: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """Value, central-difference gradient and Hessian of nll at p0."""
+        nll = self.nll
         f0 = nll(p0)
         g, H = np.empty(2), np.empty((2, 2))
         fp = [nll(p0 + np.eye(2)[i] * h[i]) for i in range(2)]
@@ -333,8 +371,21 @@ def fit_sem_re(
                              + nll(p0 - e0 - e1)) / (4 * h[0] * h[1])
         return f0, g, H
 
-    # start: lambda from the within residuals regressed on their spatial lag, phi from the
-    # between/within variance split of the pooled OLS residuals (both cheap moments)
+    def innovations(self, b: np.ndarray, lam: float, phi: float, lu: Any) -> np.ndarray:
+        """``v_t = B (u_t - mu_hat)``, mu_hat the BLUP of the unit effects ``T phi^2 A C^-1 ubar``."""
+        T = self.T
+        e = self.Y - np.einsum("tnk,k->tn", self.Xa, b)  # composite errors mu + e_t
+        ebar = e.mean(axis=0)
+        B = (self.I - lam * self.W).tocsr()
+        sol = self.solve_C(lu, ebar)
+        mu_hat = T * phi**2 * (B.T @ (B @ sol))
+        return np.stack([B @ (e[t] - mu_hat) for t in range(T)])
+
+
+def _sem_re_start(Y: np.ndarray, Xa: np.ndarray, W: sparse.csr_matrix, lo: float, hi: float) -> list[float]:
+    """Start values: lambda from the within residuals regressed on their spatial lag, phi from
+    the between/within variance split of the pooled OLS residuals (both cheap moments)."""
+    T, N, k = Xa.shape
     b_ols = np.linalg.lstsq(Xa.reshape(T * N, k), Y.reshape(T * N), rcond=None)[0]
     u = Y - Xa @ b_ols
     dev = u - u.mean(axis=0)
@@ -342,58 +393,22 @@ def fit_sem_re(
     lam0 = float(np.clip(np.sum(dev * Wdev) / max(np.sum(Wdev * Wdev), 1e-300), lo + 0.05, hi - 0.05))
     s2_e = float(np.sum(dev**2)) / (N * (T - 1))
     s2_mu = max(float(np.var(u.mean(axis=0))) - s2_e / T, 0.01 * s2_e)
-    x0 = [lam0, float(np.sqrt(s2_mu / s2_e))]
-    best = optimize.minimize(nll, x0=x0, method="L-BFGS-B", bounds=[(lo, hi), (0.0, 1e4)],
+    return [lam0, float(np.sqrt(s2_mu / s2_e))]
+
+
+def _sem_re_optimum(lik: _SemReLikelihood, x0: list[float], lo: float, hi: float):
+    """L-BFGS-B, then one Newton step on the finite-difference derivatives (the optimum is
+    interior and smooth); its Hessian also gives the standard error of lambda.
+
+    Returns (lambda, phi, nll at the optimum, Hessian).
+    """
+    best = optimize.minimize(lik.nll, x0=x0, method="L-BFGS-B", bounds=[(lo, hi), (0.0, 1e4)],
                              options={"ftol": 1e-10, "gtol": 1e-6, "maxiter": 500})
     x, fx = np.asarray(best.x, dtype=float), float(best.fun)
-    # one Newton step on the finite-difference derivatives (the optimum is interior and
-    # smooth); its Hessian also gives the standard error of lambda
     h = 1e-4 * np.maximum(np.abs(x), 1e-2)
-    _, g, H = fd(x, h)
+    _, g, H = lik.fd(x, h)
     if np.all(np.linalg.eigvalsh(H) > 0):
         cand = x - np.linalg.solve(H, g)
-        if lo < cand[0] < hi and cand[1] >= 0 and (fc := nll(cand)) <= fx:
+        if lo < cand[0] < hi and cand[1] >= 0 and (fc := lik.nll(cand)) <= fx:
             x, fx = cand, fc
-    lam, phi = float(x[0]), abs(float(x[1]))
-    G, lu = pieces(lam, phi)
-    b, Q = gls(G)
-    s2 = Q / (N * T)
-    loglik = -N * T / 2 * (np.log(2 * np.pi) + 1) - fx
-    cov_b = s2 * np.linalg.inv(G[1:, 1:])
-    # observed information of the concentrated likelihood in (lambda, phi): H from the Newton step
-    var_lam = float(np.linalg.inv(H)[0, 0]) if np.all(np.linalg.eigvalsh(H) > 0) else float("nan")
-    names = list(X.columns) + ["lambda"]
-    params = pd.Series(np.r_[b, lam], index=names, name="estimate")
-    cov = np.zeros((k + 1, k + 1))
-    cov[:k, :k] = cov_b
-    cov[k, k] = var_lam
-    # innovations v_t = B (u_t - mu_hat), mu_hat the BLUP of the unit effects, T phi^2 A C^-1 ubar
-    e = Y - np.einsum("tnk,k->tn", Xa, b)  # composite errors mu + e_t
-    ebar = e.mean(axis=0)
-    B = (I - lam * W).tocsr()
-    sol = np.empty(N)
-    sol[perm_C] = lu.solve(np.ascontiguousarray(ebar[perm_C]))
-    mu_hat = T * phi**2 * (B.T @ (B @ sol))
-    v = np.stack([B @ (e[t] - mu_hat) for t in range(T)])
-    resid = pd.Series(v.T.ravel(), index=full).reindex(y.index).rename("resid")
-    xb = np.einsum("tnk,k->tn", Xa, b)
-    fitted = pd.Series(xb.T.ravel(), index=full).reindex(y.index).rename("fitted")
-    notes = ["standard error of lambda from the observed information of the concentrated likelihood"]
-    edge = min(lam - lo, hi - lam) < 1e-4
-    if edge:
-        import warnings
-
-        from geoattr.exceptions import ConvergenceWarning
-
-        warnings.warn(f"SEM-RE: lambda = {lam:.4f} sits on the edge of its interval ({lo}, {hi})",
-                      ConvergenceWarning, stacklevel=2)
-    if dropped:
-        notes.append(f"balance='drop': {len(dropped)} unit(s) dropped: {format_ids(dropped)}")
-    Wp = panel_weights(graph, y.index)
-    return SpatialResults(
-        W=Wp, W_units=W, params=params, cov=pd.DataFrame(cov, index=names, columns=names), y=y,
-        fitted_values=fitted, resids=resid, nobs=len(y), df_resid=len(y) - len(params), loglik=float(loglik),
-        rsquared=float(np.corrcoef(y.to_numpy(), fitted.to_numpy())[0, 1] ** 2), model="sem_re", cov_type="ml",
-        dist="normal", notes=notes, rsquared_definition="squared correlation of y and X b",
-        info={"phi": f"{phi:.6f}", "sigma2": f"{s2:.6g}", "sigma2_mu": f"{phi**2 * s2:.6g}", "N x T": f"{N} x {T}"},
-    )
+    return float(x[0]), abs(float(x[1])), fx, H

@@ -26,7 +26,7 @@ from geoattr import weights as gw
 from geoattr._format import format_ids
 from geoattr.data import PanelData
 from geoattr.exceptions import GeoattrWarning, InputError
-from geoattr.models.api import spatial_lag
+from geoattr.weights.lag import spatial_lag
 from geoattr.models.least_squares import least_squares
 from geoattr.models.ols import LeastSquares
 from geoattr.models.panel import PANEL_COV_TYPES, fit_panel
@@ -400,7 +400,7 @@ def fe_variant(state: BatteryState) -> VariantFit:
         raise InputError("no regressor varies within units: nothing for fixed effects to estimate")
     cov_type = state.cov_type if state.cov_type in PANEL_COV_TYPES else "clustered"
     r = fit_panel(d.y, d.X[tv], model="fe", effects="unit", cov_type=cov_type,
-                  weights=d.population if state.weighted else None)
+                  obs_weights=d.population if state.weighted else None)
     b_tv = r.params.reindex(tv)
     params = b_tv.copy()
     cov = r.cov.reindex(index=tv, columns=tv)

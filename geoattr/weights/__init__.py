@@ -13,6 +13,7 @@ from geoattr.weights.commuting import CommutingWeights, commuting, commuting_by_
 from geoattr.weights.geometry import align, contiguity, distance_band, knn, row_standardise
 from geoattr.weights.large import GRAPH_MAX_EDGES, commuting_by_year_from_files, commuting_from_files
 from geoattr.weights.sparse import SparseWeights, as_sparse
+from geoattr.weights.lag import panel_weights, spatial_lag
 
 __all__ = [
     "commuting",

@@ -1,0 +1,95 @@
+"""Spatial lags of panel data: weights over units applied within each year.
+
+:func:`spatial_lag` gives ``W x`` of a (unit, year) series; :func:`panel_weights` the
+sparse block matrix ``W`` over the observations of a (unit, year) sample (the spatial
+weights applied within each year), which the spatial models and diagnostics use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from geoattr._format import format_ids
+from geoattr.exceptions import InputError
+from geoattr.weights.sparse import as_sparse
+
+__all__ = ["panel_weights", "spatial_lag"]
+
+
+def spatial_lag(s: pd.Series, weights: Any) -> pd.Series:
+    """Spatial lag ``W x`` within each year.
+
+    Parameters
+    ----------
+    s : pandas.Series
+        On the (unit, year) index.
+    weights : libpysal.graph.Graph
+        Weights whose ids are the units (rows as stored: pass a row-standardised graph
+        for averages of neighbours).
+
+    Returns
+    -------
+    pandas.Series
+        Named ``W_<name>``; a unit's neighbours must be observed in the same year
+        (error naming the missing (unit, year) pairs otherwise).
+    """
+    units = pd.Index(weights.unique_ids)
+    wide = s.unstack(level=1)
+    missing = sorted(set(units) - set(wide.index))
+    if missing:
+        raise InputError(f"{len(missing)} unit(s) of the weights are not in the data: {format_ids(missing)}")
+    wide = wide.reindex(units)
+    if wide.isna().any().any():
+        cells = wide.isna().stack()
+        cells = cells[cells].index
+        raise InputError(
+            f"the spatial lag needs every unit in every year; {len(cells)} (unit, year) value(s) are missing: "
+            f"{format_ids(cells)}. Balance the panel (drop those years or units) first."
+        )
+    W = as_sparse(weights, units)
+    lagged = pd.DataFrame(W @ wide.to_numpy(), index=units, columns=wide.columns)
+    out = lagged.stack()
+    out.index = out.index.set_names(s.index.names)
+    return out.reindex(s.index).rename(f"W_{s.name}")
+
+
+def panel_weights(weights: Any, index: pd.MultiIndex) -> sparse.csr_matrix:
+    """The sparse W of a (unit, year) sample: ``weights`` applied within each year.
+
+    Parameters
+    ----------
+    weights : libpysal.graph.Graph
+        Weights over the units.
+    index : pandas.MultiIndex
+        The (unit, year) index of the observations (any order; every unit of a year
+        that has neighbours in the sample links to those neighbours only).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        ``len(index) x len(index)``, rows and columns in the order of ``index``.
+    """
+    units = pd.Index(weights.unique_ids)
+    W = as_sparse(weights, units).tocoo()
+    u = index.get_level_values(0)
+    missing = sorted(set(u) - set(units))
+    if missing:
+        raise InputError(f"{len(missing)} unit(s) of the data are not in the weights: {format_ids(missing)}")
+    rows, cols, vals = [], [], []
+    upos = units.get_indexer(u)
+    years = index.get_level_values(1)
+    for t in pd.unique(years):
+        m = np.flatnonzero(years == t)
+        lookup = np.full(len(units), -1)
+        lookup[upos[m]] = m
+        r, c = lookup[W.row], lookup[W.col]
+        keep = (r >= 0) & (c >= 0)
+        rows.append(r[keep])
+        cols.append(c[keep])
+        vals.append(W.data[keep])
+    n = len(index)
+    return sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
