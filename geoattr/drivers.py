@@ -26,7 +26,7 @@ import pandas as pd
 from geoattr._format import format_ids
 from geoattr.accounting import Accounting
 from geoattr.exceptions import DroppedRowsWarning, InputError
-from geoattr.io import validation as val
+import geoattr._validation as val
 from geoattr.models.ols import CovType, LeastSquares
 from geoattr._format import stars as _stars
 from geoattr.models.results import RegressionResults

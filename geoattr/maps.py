@@ -47,7 +47,7 @@ import shapely
 
 from geoattr._format import format_ids
 from geoattr.exceptions import InputError
-from geoattr.io import validation as val
+import geoattr._validation as val
 
 __all__ = [
     "residual_map",

@@ -151,7 +151,7 @@ def _ssb_panel_data(data_cfg: Mapping[str, Any], base: Path) -> PanelData:
         mapping = io.read_mapping(_resolve(base, r["path"]), key=r.get("unit_column", "unit"),
                                   value=r.get("region_column", "region"), id_width=4)
         if units == "stable":
-            from geoattr.harmonise import Crosswalk
+            from geoattr.data import Crosswalk
 
             cw = Crosswalk.from_frame(pd.read_csv(base / norway.FILES["crosswalk"],
                                                   dtype={"kommunenummer": str, "kommunenummer_2024": str}))
@@ -236,7 +236,7 @@ def _harmonise_files(
     The report (merges, splits, recodes) becomes ``harmonisation.csv``.  Centrality,
     regions and polygons must already be on the harmonised units.
     """
-    from geoattr.harmonise import Crosswalk, harmonise_flows, harmonise_panel
+    from geoattr.data import Crosswalk, harmonise_flows, harmonise_panel
 
     bad = set(x) - _CROSSWALK_KEYS
     if bad:

@@ -41,7 +41,6 @@ Conventions
 
 from __future__ import annotations
 
-import copy
 import math
 import os
 import time
@@ -506,17 +505,12 @@ def _placebo_chunk(state: _State, reps: Sequence[int]) -> np.ndarray:
 # =========================================================================== variants
 def _replace_flows(data: PanelData, flows: pd.DataFrame) -> PanelData:
     """Return a shallow copy of ``data`` with other commuting flows (and a cache without them)."""
-    new = copy.copy(data)
-    new.flows = flows
-    new._cache = {k: v for k, v in data._cache.items() if isinstance(k, tuple) and k and k[0] == "ds"}
-    return new
+    return data.replace(flows=flows)
 
 
 def _own_copy(data: PanelData) -> PanelData:
     """Return a shallow copy with its own cache, so the caller's object is never modified."""
-    new = copy.copy(data)
-    new._cache = dict(data._cache)
-    return new
+    return data.replace()
 
 
 def contiguity_flows(data: PanelData, *, rook: bool = False) -> pd.DataFrame:

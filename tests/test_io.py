@@ -13,7 +13,8 @@ from shapely.geometry import Point, Polygon, box
 
 from geoattr.accounting import Accounting
 from geoattr.exceptions import InputError, InvalidGeometryWarning
-from geoattr.io import read_flows, read_mapping, read_panel, read_polygons, read_series, validation
+import geoattr._validation as validation
+from geoattr.io import read_flows, read_mapping, read_panel, read_polygons, read_series
 
 BOWTIE = Polygon(
     [(0, 0), (2, 2), (2, 0), (0, 2)]

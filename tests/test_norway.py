@@ -172,7 +172,7 @@ def test_cohort_residual_agrees_with_published_net_migration(ssb22):
 def test_vra_by_hand_on_stable_units_with_the_year_matrix(ssb22, real_data_dir):
     """VRA of Oslo (0301) in 2021 from the raw 2021 commuting rows (destinations recoded
     to stable units by the crosswalk table) and the raw 11618 jobs of 2020 and 2021."""
-    from geoattr.harmonise import Crosswalk
+    from geoattr.data import Crosswalk
 
     cw = Crosswalk.from_frame(pd.read_csv(real_data_dir / "crosswalk" / "kommune_to_2024_by_year.csv",
                                           dtype={"kommunenummer": str, "kommunenummer_2024": str}))

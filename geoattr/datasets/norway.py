@@ -32,7 +32,7 @@ from geoattr.accounting import Accounting
 from geoattr.data import PanelData
 from geoattr.exceptions import InputError
 from geoattr.io import read_flows, read_mapping
-from geoattr.io import validation as val
+import geoattr._validation as val
 
 __all__ = ["load", "FILES", "regions_to_stable", "population_by_code"]
 
@@ -473,7 +473,7 @@ def regions_to_stable(mapping: pd.Series, crosswalk: Any, units: pd.Index, *, co
     ----------
     mapping : Series
         Region by code (codes valid in ``code_year``).
-    crosswalk : geoattr.harmonise.Crosswalk
+    crosswalk : geoattr.data.Crosswalk
     units : Index
         The stable units wanted.
     code_year : int

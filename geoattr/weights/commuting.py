@@ -13,7 +13,7 @@ from scipy import sparse
 
 from geoattr._format import format_ids
 from geoattr.exceptions import InputError, IsolatesWarning
-from geoattr.io import validation as val
+import geoattr._validation as val
 
 __all__ = ["commuting", "commuting_by_year", "CommutingWeights", "to_sparse", "without_diagonal"]
 

@@ -62,7 +62,7 @@ from scipy import sparse
 from geoattr._format import format_ids
 from geoattr.accounting import RowAccount
 from geoattr.exceptions import DroppedRowsWarning, InputError, IsolatesWarning
-from geoattr.io import validation as val
+import geoattr._validation as val
 from geoattr.weights.commuting import CommutingWeights
 
 __all__ = [

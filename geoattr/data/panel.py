@@ -4,21 +4,23 @@ It holds the long panel on the (unit, year) index, the commuting flows, centrali
 the unit -> region mapping, polygons and the age-sex population, checks that all of
 them refer to the same units, and keeps the row accounting (read / used / dropped and
 why).  It also aggregates itself to regions following the conventions of MODEL.md.
+A PanelData is frozen: :meth:`PanelData.replace` returns a copy with other inputs.
 """
 
 from __future__ import annotations
 
+import copy
 import warnings
-from collections.abc import Mapping
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, TypeVar
 
 import geopandas as gpd
 import pandas as pd
 
+import geoattr._validation as val
 from geoattr._format import format_ids
 from geoattr.accounting import Accounting
 from geoattr.exceptions import DroppedRowsWarning, InputError
-from geoattr.io import validation as val
 
 __all__ = ["PanelData", "COUNT_COLUMNS"]
 
@@ -32,6 +34,29 @@ COUNT_COLUMNS: tuple[str, ...] = (
 )
 #: Columns that are counts but may be negative (summed when aggregating).
 SIGNED_COUNT_COLUMNS: tuple[str, ...] = ("net_migration",)
+
+#: The inputs of a PanelData that :meth:`PanelData.replace` can change.
+INPUTS: tuple[str, ...] = (
+    "panel",
+    "flows",
+    "centrality",
+    "regions",
+    "polygons",
+    "population_by_age",
+    "employment_rates",
+    "death_probabilities",
+    "fertility_rates",
+    "centrality_mean",
+    "level",
+)
+# Cached objects (keyed by a tuple whose first item is the kind) and the inputs they are
+# built from; a kind not listed depends on everything.
+_CACHE_INPUTS: dict[str, frozenset[str]] = {
+    "weights": frozenset({"flows", "panel"}),
+    "ds": frozenset({"population_by_age", "panel", "employment_rates", "death_probabilities"}),
+}
+
+T = TypeVar("T")
 
 
 def _check_panel(panel: pd.DataFrame) -> pd.DataFrame:
@@ -120,9 +145,9 @@ class PanelData:
     Notes
     -----
     Ids are strings throughout.  The inputs are copied, never modified.  A PanelData
-    is treated as immutable after construction: derived objects (commuting weights,
-    the region aggregation, DS) are cached on it, so build a new object rather than
-    changing its tables in place.
+    is frozen: its attributes cannot be set after construction (use :meth:`replace`),
+    and derived objects (commuting weights, the region aggregation, DS) are cached on
+    it (:meth:`cached`), so do not change its tables in place either.
     """
 
     def __init__(
@@ -167,14 +192,7 @@ class PanelData:
             if death_probabilities is None
             else self._check_rates(death_probabilities, "death_probabilities")
         )
-        self.fertility_rates = None
-        if fertility_rates is not None:
-            f = pd.to_numeric(pd.Series(fertility_rates), errors="coerce")
-            bad = f.index[f.isna() | (f < 0) | (f > 1)]
-            if len(bad):
-                raise InputError(f"fertility_rates must be births per woman in [0, 1]; ages {format_ids(bad)} are not")
-            f.index = pd.Index(f.index.astype(int), name="age")
-            self.fertility_rates = f.rename("fertility")
+        self.fertility_rates = None if fertility_rates is None else self._check_fertility(fertility_rates)
         self._align(units, on_mismatch)
         if self.centrality is not None:
             self.centrality_mean = (
@@ -182,6 +200,92 @@ class PanelData:
             )
         else:
             self.centrality_mean = centrality_mean
+        self._frozen = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self.__dict__.get("_frozen", False):
+            raise AttributeError(
+                f"PanelData is frozen: cannot set {name!r}; use data.replace({name}=...) for a "
+                "copy with another input"
+            )
+        object.__setattr__(self, name, value)
+
+    def replace(self, **changes: Any) -> "PanelData":
+        """Return a copy with some inputs replaced; this object is not changed.
+
+        The replaced inputs are checked as by the constructor (their units must be the
+        panel's); the others are shared with this object, which is safe because neither
+        is ever modified.  The copy has its own cache, which starts with this object's
+        cached values that do not depend on the replaced inputs.
+
+        Parameters
+        ----------
+        **changes
+            New values of inputs named in :data:`INPUTS` (for example ``flows=``).
+            ``replace()`` without changes gives a copy with a copy of the cache.
+
+        Returns
+        -------
+        PanelData
+
+        Raises
+        ------
+        TypeError
+            A name that is not an input.
+        InputError
+            A replaced input that fails the constructor's checks or refers to other units.
+        """
+        unknown = sorted(set(changes) - set(INPUTS))
+        if unknown:
+            raise TypeError(f"replace() got unknown input(s) {unknown}; the inputs are {list(INPUTS)}")
+        new = copy.copy(self)
+        state = new.__dict__
+        state["accounting"] = Accounting().merge(self.accounting) if changes else self.accounting
+        state["_cache"] = {
+            k: v
+            for k, v in self._cache.items()
+            if not changes or (isinstance(k, tuple) and k and not set(changes) & _CACHE_INPUTS.get(k[0], set(INPUTS)))
+        }
+        checks = {
+            "panel": _check_panel,
+            "flows": new._check_flows,
+            "centrality": lambda v: self._check_series(v, "centrality"),
+            "regions": self._check_regions,
+            "polygons": self._check_polygons,
+            "population_by_age": self._check_age,
+            "employment_rates": lambda v: self._check_rates(v, "employment_rates"),
+            "death_probabilities": lambda v: self._check_rates(v, "death_probabilities"),
+            "fertility_rates": self._check_fertility,
+        }
+        for name, value in changes.items():
+            state[name] = value if value is None or name not in checks else checks[name](value)
+        if "centrality_mean" in changes and changes["centrality_mean"] is not None:
+            state["centrality_mean"] = float(changes["centrality_mean"])
+        if set(changes) & set(checks):
+            state["_frozen"] = False
+            new._align(new.units, "raise")
+            state["_frozen"] = True
+        return new
+
+    def cached(self, key: tuple, build: Callable[[], T]) -> T:
+        """Return the value cached under ``key``, building and caching it on first use.
+
+        Parameters
+        ----------
+        key : tuple
+            Its first item names the kind of value (``"weights"`` for commuting weights,
+            ``"ds"`` for the demographic supply), which says what :meth:`replace` keeps.
+        build : callable
+            Called without arguments when ``key`` is not cached yet.
+
+        Returns
+        -------
+        object
+            The cached value.
+        """
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
 
     # ------------------------------------------------------------------ checks
     @staticmethod
@@ -218,6 +322,15 @@ class PanelData:
         if "name" not in out.columns:
             out["name"] = out.index.astype(str)
         return out
+
+    @staticmethod
+    def _check_fertility(rates: pd.Series) -> pd.Series:
+        f = pd.to_numeric(pd.Series(rates), errors="coerce")
+        bad = f.index[f.isna() | (f < 0) | (f > 1)]
+        if len(bad):
+            raise InputError(f"fertility_rates must be births per woman in [0, 1]; ages {format_ids(bad)} are not")
+        f.index = pd.Index(f.index.astype(int), name="age")
+        return f.rename("fertility")
 
     def _check_flows(self, flows: pd.DataFrame) -> pd.DataFrame:
         val.require_columns(flows, ["year", "origin", "destination", "count"], table="flows",
