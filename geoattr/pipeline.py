@@ -166,12 +166,7 @@ def _ssb_panel_data(data_cfg: Mapping[str, Any], base: Path) -> PanelData:
 
 def _with_regions(data: PanelData, regions: pd.Series) -> PanelData:
     """The same data with another unit -> region mapping (extra attributes kept)."""
-    new = PanelData(data.panel, flows=data.flows, centrality=data.centrality, regions=regions,
-                    polygons=data.polygons, accounting=data.accounting)
-    for attr in ("harmonisation_report", "flags", "net_migration_agreement"):
-        if hasattr(data, attr):
-            setattr(new, attr, getattr(data, attr))
-    return new
+    return data.replace(regions=regions)
 
 
 def _resolve(base: Path, p: str) -> Path:
@@ -219,10 +214,8 @@ def _files_panel_data(data_cfg: Mapping[str, Any], base: Path, acc: Accounting) 
     for name in ("employment_rates", "death_probabilities"):
         if (e := spec(name, False)) is not None:
             kw[name] = pd.read_csv(_resolve(base, e["path"]), index_col="age")
-    data = PanelData(panel, flows=flows, on_mismatch=data_cfg.get("on_mismatch", "raise"), accounting=acc, **kw)
-    if report is not None:
-        data.harmonisation_report = report
-    return data
+    return PanelData(panel, flows=flows, on_mismatch=data_cfg.get("on_mismatch", "raise"), accounting=acc,
+                     harmonisation_report=report, **kw)
 
 
 _CROSSWALK_KEYS = {"path", "year", "source", "target", "weight", "units", "code_year", "id_width"}
@@ -517,8 +510,8 @@ def _run(
                                            if main.level == "region" else []),
         "row_accounting": acc.to_dict(),
         "analyses": extra_info,
-        **({"net_migration_agreement": getattr(data, "net_migration_agreement").to_dict()}
-           if getattr(data, "net_migration_agreement", None) is not None else {}),
+        **({"net_migration_agreement": data.info["net_migration_agreement"].to_dict()}
+           if data.info.get("net_migration_agreement") is not None else {}),
         "yearly_skipped": yearly_skipped,
         "versions": _versions(),
         "timings_seconds": timer.timings,

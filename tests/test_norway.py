@@ -163,7 +163,7 @@ def test_panel_2003_2022_on_stable_units(ssb22, real_data_dir):
 def test_cohort_residual_agrees_with_published_net_migration(ssb22):
     """Agreement over 2005-2016 (reported in the README): correlation > 0.99, mean absolute
     error < 15 persons, bias < 1 person; 1160 and 1576 lack 2005 ages and are reported."""
-    a = ssb22.net_migration_agreement
+    a = ssb22.info["net_migration_agreement"]
     assert a["correlation"] > 0.99 and a["mae_persons"] < 15 and abs(a["bias_persons"]) < 1
     notes = " ".join(n for acc in ssb22.accounting for n in acc.notes)
     assert "('1160', 2005)" in notes and "('1576', 2005)" in notes

@@ -48,6 +48,9 @@ INPUTS: tuple[str, ...] = (
     "fertility_rates",
     "centrality_mean",
     "level",
+    "harmonisation_report",
+    "flags",
+    "info",
 )
 # Cached objects (keyed by a tuple whose first item is the kind) and the inputs they are
 # built from; a kind not listed depends on everything.
@@ -141,6 +144,15 @@ class PanelData:
         municipal constant so that coefficients transfer.
     level : str, default "municipality"
         Label of the unit level (``"municipality"`` or ``"region"``).
+    harmonisation_report : pandas.DataFrame, optional
+        The report of the code harmonisation the data went through
+        (:attr:`geoattr.data.harmonise.HarmonisedPanel.report`), written as
+        ``harmonisation.csv`` by the pipeline.
+    flags : pandas.DataFrame, optional
+        Boolean columns on the (unit, year) index that mark estimated or interpolated
+        values (e.g. ``net_migration_estimated``).
+    info : mapping, optional
+        Further facts about the data (e.g. ``net_migration_agreement``), kept as given.
 
     Notes
     -----
@@ -166,11 +178,17 @@ class PanelData:
         accounting: Accounting | None = None,
         centrality_mean: float | None = None,
         level: str = "municipality",
+        harmonisation_report: pd.DataFrame | None = None,
+        flags: pd.DataFrame | None = None,
+        info: Mapping[str, Any] | None = None,
     ) -> None:
         if on_mismatch not in ("raise", "drop"):
             raise ValueError(f"on_mismatch must be 'raise' or 'drop', got {on_mismatch!r}")
         self.accounting = Accounting() if accounting is None else accounting
         self.level = level
+        self.harmonisation_report = harmonisation_report
+        self.flags = flags
+        self.info: dict[str, Any] = dict(info or {})
         self._cache: dict[Any, Any] = {}
         self.panel = _check_panel(panel)
         if "panel" not in self.accounting:
@@ -214,8 +232,8 @@ class PanelData:
         """Return a copy with some inputs replaced; this object is not changed.
 
         The replaced inputs are checked as by the constructor (their units must be the
-        panel's); the others are shared with this object, which is safe because neither
-        is ever modified.  The copy has its own cache, which starts with this object's
+        panel's); the others, and the row accounting, are shared with this object, which
+        is safe because neither is ever modified.  The copy has its own cache, which starts with this object's
         cached values that do not depend on the replaced inputs.
 
         Parameters
@@ -240,7 +258,8 @@ class PanelData:
             raise TypeError(f"replace() got unknown input(s) {unknown}; the inputs are {list(INPUTS)}")
         new = copy.copy(self)
         state = new.__dict__
-        state["accounting"] = Accounting().merge(self.accounting) if changes else self.accounting
+        if "flows" in changes and "flows" not in self.accounting:  # the check records the flows read
+            state["accounting"] = Accounting().merge(self.accounting)
         state["_cache"] = {
             k: v
             for k, v in self._cache.items()
@@ -261,6 +280,8 @@ class PanelData:
             state[name] = value if value is None or name not in checks else checks[name](value)
         if "centrality_mean" in changes and changes["centrality_mean"] is not None:
             state["centrality_mean"] = float(changes["centrality_mean"])
+        if "info" in changes:
+            state["info"] = dict(changes["info"] or {})
         if set(changes) & set(checks):
             state["_frozen"] = False
             new._align(new.units, "raise")
