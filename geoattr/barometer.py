@@ -392,11 +392,9 @@ def _candidate_periods(
         if n_periods > len(candidates):
             need = last_year - n_periods * period_length + 1
             raise InputError(
-                f"n_periods={n_periods} periods of {period_length} years ending in {last_year} "
-                "need "
-                f"net migration from {need}; the data have it from {first_nm}, so at most "
-                f"{len(candidates)} "
-                "period(s) fit. Lower n_periods or period_length."
+                f"n_periods={n_periods} periods of {period_length} years ending in {last_year} need net migration "
+                f"from {need}; the data have it from {first_nm}, so at most {len(candidates)} period(s) fit. "
+                "Lower n_periods or period_length."
             )
         candidates = candidates[-n_periods:]
     elif unused:
@@ -438,19 +436,11 @@ def _units_lacking_inputs(
     detail = "; ".join(f"{what}: {format_ids(units)}" for what, units in problems.items())
     if on_missing == "raise":
         raise InputError(
-            f"barometer period {_label(period)}: {len(bad_units)} unit(s) lack inputs "
-            f"({detail}). "
-            "Fill the gaps, or pass on_missing='drop' to leave these units out of the "
-            "period "
-            "(they are listed in the results)."
+            f"barometer period {_label(period)}: {len(bad_units)} unit(s) lack inputs ({detail}). Fill the gaps, "
+            "or pass on_missing='drop' to leave these units out of the period (they are listed in the results)."
         )
-    warnings.warn(
-        f"barometer period {_label(period)}: {len(bad_units)} unit(s) left out for "
-        "missing inputs "
-        f"({detail})",
-        DroppedRowsWarning,
-        stacklevel=3,
-    )
+    warnings.warn(f"barometer period {_label(period)}: {len(bad_units)} unit(s) left out for missing inputs "
+                  f"({detail})", DroppedRowsWarning, stacklevel=3)
     return bad_units
 
 
@@ -488,8 +478,7 @@ def _fit_period(
             level=level,
             years=period,
             notes=[
-                f"period {_label(period)}; y: {'net migration' if f == TOTAL else f} over the "
-                "period in % of "
+                f"period {_label(period)}; y: {'net migration' if f == TOTAL else f} over the period in % of "
                 f"the population on 1 January {s}; x: 100*(jobs {e} / jobs {s - 1} - 1)"
             ],
             accounting=accounting,
@@ -552,10 +541,7 @@ def _notes(
         f"{', '.join(_label(p) for p in periods)}; long-run index over {', '.join(long_periods)}"
     ]
     if len(periods) < long_run_periods:
-        notes.append(
-            f"only {len(periods)} period(s) estimated, fewer than "
-            f"long_run_periods={long_run_periods}"
-        )
+        notes.append(f"only {len(periods)} period(s) estimated, fewer than long_run_periods={long_run_periods}")
     for p, why in skipped.items():
         notes.append(f"skipped {_label(p)}: {why}")
     return notes
@@ -575,8 +561,7 @@ def _check_flow_columns(data: PanelData, flow_columns: Sequence[str] | None) -> 
     reserved = [f for f in flows if f in (TOTAL, "net_migration")]
     if reserved:
         raise InputError(
-            f"flow_columns cannot include {format_ids(reserved)}: the total regression is always "
-            "run "
+            f"flow_columns cannot include {format_ids(reserved)}: the total regression is always run "
             "(flow 'total'); pass only the flow-type columns"
         )
     missing = [f for f in flows if f not in data.panel.columns]
