@@ -35,6 +35,7 @@ __all__ = [
     "normalise_ids",
     "normalise_string_ids",
     "normalise_years",
+    "normalise_panel_index",
     "format_in_order",
     "require_choice",
     "population_weighted",
@@ -261,6 +262,38 @@ def normalise_years(values: pd.Series | pd.Index, *, name: str) -> np.ndarray:
     if bad.any():
         raise InputError(f"{name} must be whole years; got values like {list(s[bad].iloc[:3])}")
     return num.to_numpy().astype(np.int64)
+
+
+def normalise_panel_index(index: pd.MultiIndex, *, name: str, unit_name: str | None = None) -> pd.MultiIndex:
+    """A (unit, year) index with string unit ids and integer years.
+
+    Parameters
+    ----------
+    index : pandas.MultiIndex
+        Two levels: unit, year.
+    name : str
+        The table's name, for messages.
+    unit_name : str, optional
+        What the unit ids are called in messages; default ``"<name> unit"``.
+
+    Returns
+    -------
+    pandas.MultiIndex
+        Levels named ``unit`` (object strings) and ``year`` (integers).
+
+    Raises
+    ------
+    InputError
+        Unit ids that are not codes, or years that are not integers.
+    """
+    units = normalise_ids(index.get_level_values(0), name=unit_name or f"{name} unit")
+    years = pd.Index(index.get_level_values(1))
+    if not pd.api.types.is_integer_dtype(years):
+        try:
+            years = years.astype(int)
+        except (TypeError, ValueError) as err:
+            raise InputError(f"{name} years must be integers; got values like {list(years[:3])}") from err
+    return pd.MultiIndex.from_arrays([pd.Index(units.to_numpy(), dtype=object), years], names=["unit", "year"])
 
 
 def require_choice(value: object, name: str, choices: Sequence[str]) -> None:

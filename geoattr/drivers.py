@@ -195,18 +195,7 @@ def _normalise_index(obj: pd.Series | pd.DataFrame, *, name: str, panel: bool | 
                 f"{name} must be indexed by (unit, year) or by unit; it has the index levels "
                 f"{list(idx.names)}"
             )
-        units = val.normalise_ids(idx.get_level_values(0), name=f"{name} unit")
-        years = pd.Index(idx.get_level_values(1))
-        if not pd.api.types.is_integer_dtype(years):
-            try:
-                years = years.astype(int)
-            except (TypeError, ValueError) as err:
-                raise InputError(
-                    f"{name} years must be integers; got values like {list(years[:3])}"
-                ) from err
-        out.index = pd.MultiIndex.from_arrays(
-            [pd.Index(units.to_numpy(), dtype=object), years], names=["unit", "year"]
-        )
+        out.index = val.normalise_panel_index(idx, name=name)
     else:
         if panel:
             raise InputError(

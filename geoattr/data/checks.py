@@ -47,18 +47,7 @@ def check_panel(panel: pd.DataFrame) -> pd.DataFrame:
             "geoattr.io.read_panel(...)."
         )
     out = panel.copy()
-    units = val.normalise_ids(out.index.get_level_values(0), name="unit")
-    years = pd.Index(out.index.get_level_values(1))
-    if not pd.api.types.is_integer_dtype(years):
-        try:
-            years = years.astype(int)
-        except (TypeError, ValueError) as err:
-            raise InputError(
-                f"panel years must be integers; got values like {list(years[:3])}"
-            ) from err
-    out.index = pd.MultiIndex.from_arrays(
-        [pd.Index(units.to_numpy(), dtype=object), years], names=["unit", "year"]
-    )
+    out.index = val.normalise_panel_index(out.index, name="panel", unit_name="unit")
     val.require_unique(out, None, table="panel")
     val.require_columns(
         out,

@@ -17,13 +17,10 @@ recodes panels and flows with a crosswalk.
 Examples
 --------
 >>> import pandas as pd
->>> cw = Crosswalk.from_frame(pd.DataFrame({
-...     "year": [2019, 2019, 2019, 2019, 2020],
-...     "kommunenummer": ["0101", "0102", "0103", "0103", "0201"],
-...     "kommunenummer_2024": ["0201", "0201", "0301", "0302", "0201"],
-...     "weighting": [1.0, 1.0, 0.5, 0.5, 1.0]}))
->>> cw.stable_units([2019, 2020]).to_dict()
-{'0101': '0201', '0102': '0201', '0103': '0301+0302', '0201': '0201'}
+>>> cw = Crosswalk(pd.DataFrame({"year": [2023, 2023, 2024, 2024], "source": ["1507", "1507", "1508", "1580"],
+...                              "target": ["1508", "1580", "1508", "1580"], "weight": [0.5, 0.5, 1.0, 1.0]}))
+>>> cw.stable_targets([2023, 2024]).to_dict()
+{'1508': '1508+1580', '1580': '1508+1580'}
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -77,6 +77,7 @@ from geoattr.data.crosswalk import REPORT_COLUMNS, Crosswalk, OnIncomplete, OnUn
 from geoattr.exceptions import InputError
 
 __all__ = [
+    "Harmonised",
     "HarmonisedPanel",
     "HarmonisedFlows",
     "harmonise_panel",
@@ -117,75 +118,71 @@ def _code_years(years: pd.Series, years_of_codes: YearsOfCodes) -> pd.Series:
 
 # --------------------------------------------------------------------------- results
 @dataclass(frozen=True, eq=False)
-class HarmonisedPanel:
-    """Result of :func:`harmonise_panel`.
+class Harmonised:
+    """What :func:`harmonise_panel` and :func:`harmonise_flows` have in common.
 
     Attributes
     ----------
-    panel : DataFrame
-        On the (unit, year) index of the harmonised units; the input's value columns.
     report : DataFrame
         Every merge, split, recode (one code renamed), kept unknown code and missing
         piece applied to the data: columns ``year`` (data year), ``source``, ``target``,
         ``weight``, ``kind`` (``"merge" | "split" | "recode" | "unknown" | "missing"``)
         and ``code_year``.  Write it with ``report.to_csv("harmonisation.csv", index=False)``.
     split_weighted : Series
-        Boolean on ``panel.index``: True where a value includes a split code's share
-        (equal shares in the Norwegian crosswalk, not population shares).
+        Boolean on the rows of the output: True where a value includes a split code's
+        share (equal shares in the Norwegian crosswalk, not population shares).
     rows_in, rows_out : int
-        Rows of the input and of the output panel.
+        Rows of the input and of the output.
     target : {"stable", "target"}
     """
 
-    panel: pd.DataFrame
     report: pd.DataFrame
     split_weighted: pd.Series
     rows_in: int
     rows_out: int
     target: str
 
+    #: The table name in the row accounting.
+    table_name = "harmonise"
+
     @property
     def accounting(self) -> Accounting:
         """Row accounting: nothing dropped, rows aggregated (for ``run.json``)."""
         acc = Accounting()
-        acc.record("harmonise_panel", read=self.rows_in, note=_note(self))
+        acc.record(self.table_name, read=self.rows_in, note=_note(self))
         return acc
 
 
 @dataclass(frozen=True, eq=False)
-class HarmonisedFlows:
-    """Result of :func:`harmonise_flows`.
+class HarmonisedPanel(Harmonised):
+    """Result of :func:`harmonise_panel`: :class:`Harmonised` and the panel.
+
+    Attributes
+    ----------
+    panel : DataFrame
+        On the (unit, year) index of the harmonised units; the input's value columns.
+    """
+
+    panel: pd.DataFrame = field(default_factory=pd.DataFrame)
+    table_name = "harmonise_panel"
+
+
+@dataclass(frozen=True, eq=False)
+class HarmonisedFlows(Harmonised):
+    """Result of :func:`harmonise_flows`: :class:`Harmonised` and the flows.
 
     Attributes
     ----------
     flows : DataFrame
         Columns ``year, origin, destination, count`` (plus any extra summed columns)
         on harmonised units, one row per (year, origin, destination), sorted.
-    report : DataFrame
-        As :attr:`HarmonisedPanel.report`, over the codes of both ends.
-    split_weighted : Series
-        Boolean aligned with ``flows``: True where a count includes a split share at
-        either end.
-    rows_in, rows_out : int
-    target : {"stable", "target"}
     """
 
-    flows: pd.DataFrame
-    report: pd.DataFrame
-    split_weighted: pd.Series
-    rows_in: int
-    rows_out: int
-    target: str
-
-    @property
-    def accounting(self) -> Accounting:
-        """Row accounting: nothing dropped, rows aggregated (for ``run.json``)."""
-        acc = Accounting()
-        acc.record("harmonise_flows", read=self.rows_in, note=_note(self))
-        return acc
+    flows: pd.DataFrame = field(default_factory=pd.DataFrame)
+    table_name = "harmonise_flows"
 
 
-def _note(res: HarmonisedPanel | HarmonisedFlows) -> str:
+def _note(res: Harmonised) -> str:
     kinds = res.report["kind"].value_counts()
     parts = ", ".join(
         f"{int(kinds[k])} {k}"
@@ -209,9 +206,10 @@ def _sum_propagating_nan(df: pd.DataFrame, keys: list[str], cols: list[str]) -> 
     return sums
 
 
-def _check_target_options(
-    target: object, on_unknown: object, on_incomplete: object, crosswalk: object
-) -> None:
+def _target_options(
+    target: object, on_unknown: object, on_incomplete: object, crosswalk: object, stable_years: object
+) -> dict[str, object]:
+    """Check the options shared by both functions; return them for :meth:`Crosswalk.assign`."""
     if not isinstance(crosswalk, Crosswalk):
         raise TypeError(
             f"crosswalk must be a geoattr Crosswalk (Crosswalk.from_frame(df)), "
@@ -220,6 +218,7 @@ def _check_target_options(
     val.require_choice(target, "target", ["stable", "target"])
     val.require_choice(on_unknown, "on_unknown", ["raise", "keep"])
     val.require_choice(on_incomplete, "on_incomplete", ["raise", "keep"])
+    return {"target": target, "stable_years": stable_years, "on_unknown": on_unknown, "on_incomplete": on_incomplete}
 
 
 def _panel_columns(
@@ -334,7 +333,7 @@ def harmonise_panel(
         absent from the crosswalk, duplicate (unit, year) rows, integer unit ids, columns
         that are neither summed nor averaged, non-numeric values.
     """
-    _check_target_options(target, on_unknown, on_incomplete, crosswalk)
+    options = _target_options(target, on_unknown, on_incomplete, crosswalk, stable_years)
     sums, means, used = _panel_columns(panel, sum_columns, mean_columns, weight_column)
     df = pd.DataFrame({c: pd.to_numeric(panel[c]).to_numpy() for c in dict.fromkeys(used)})
     df["code"] = val.normalise_string_ids(panel.index.get_level_values(0), name="panel unit ids").to_numpy()
@@ -342,14 +341,7 @@ def harmonise_panel(
     df["code_year"] = _code_years(df["year"], years_of_codes).to_numpy()
 
     codes = df[["year", "code_year", "code"]].drop_duplicates()
-    assign, report = crosswalk.assign(
-        codes,
-        target=target,
-        stable_years=stable_years,
-        on_unknown=on_unknown,
-        on_incomplete=on_incomplete,
-        table="panel",
-    )
+    assign, report = crosswalk.assign(codes, table="panel", **options)
     m = df.merge(assign, on=["year", "code"], how="left")
     w = m["weight"].to_numpy()
     split = w < 1 - 1e-12
@@ -380,14 +372,8 @@ def harmonise_panel(
     )
     flag = work.groupby(["unit", "year"], sort=True)["__split"].any()
     flag = pd.Series(flag.to_numpy(dtype=bool), index=out.index, name="split_weighted")
-    return HarmonisedPanel(
-        panel=out,
-        report=report,
-        split_weighted=flag,
-        rows_in=len(panel),
-        rows_out=len(out),
-        target=target,
-    )
+    return HarmonisedPanel(panel=out, report=report, split_weighted=flag, rows_in=len(panel), rows_out=len(out),
+                           target=target)
 
 
 def harmonise_flows(
@@ -430,7 +416,7 @@ def harmonise_flows(
         As :func:`harmonise_panel`; duplicate (year, origin, destination) rows; other
         columns than the summed ones.
     """
-    _check_target_options(target, on_unknown, on_incomplete, crosswalk)
+    options = _target_options(target, on_unknown, on_incomplete, crosswalk, stable_years)
     if not isinstance(flows, pd.DataFrame):
         raise TypeError(
             f"flows must be a pandas DataFrame, {type(flows).__name__} was given instead"
@@ -468,14 +454,7 @@ def harmonise_flows(
         ]
     )
     codes = ends.drop_duplicates().reset_index(drop=True)
-    assign, report = crosswalk.assign(
-        codes,
-        target=target,
-        stable_years=stable_years,
-        on_unknown=on_unknown,
-        on_incomplete=on_incomplete,
-        table="flows",
-    )
+    assign, report = crosswalk.assign(codes, table="flows", **options)
     a_o = assign.rename(columns={"code": "origin", "to": "o_to", "weight": "w_o"})
     a_d = assign.rename(columns={"code": "destination", "to": "d_to", "weight": "w_d"})
     m = df.merge(a_o, on=["year", "origin"], how="left").merge(
@@ -500,11 +479,5 @@ def harmonise_flows(
     for c in ("origin", "destination"):
         out[c] = out[c].to_numpy(dtype=object)
     flag = pd.Series(flag.to_numpy(dtype=bool), index=out.index, name="split_weighted")
-    return HarmonisedFlows(
-        flows=out,
-        report=report,
-        split_weighted=flag,
-        rows_in=len(flows),
-        rows_out=len(out),
-        target=target,
-    )
+    return HarmonisedFlows(flows=out, report=report, split_weighted=flag, rows_in=len(flows), rows_out=len(out),
+                           target=target)
