@@ -174,7 +174,7 @@ def generate(seed: int = DEFAULT_SEED) -> SyntheticNorway:
     is_island = gdf["is_island"].to_numpy()
     reg_of = _regions(rng, pts, is_island)
     score, rank, pop0 = _sizes(rng, pts, is_island)
-    codes, names = _codes_andunit_names(rng, gdf["s"].to_numpy(), rank)
+    codes, names = _codes_and_names(rng, gdf["s"].to_numpy(), rank)
     P = _initial_population(pop0)
     rates = _Rates(
         e=np.stack([emp["female"].to_numpy(), emp["male"].to_numpy()]),
@@ -194,7 +194,7 @@ def generate(seed: int = DEFAULT_SEED) -> SyntheticNorway:
                                  "is_island": is_island}, geometry=gdf.geometry.to_numpy(),
                                 index=idx_units, crs="EPSG:25833").sort_index()
     att = pd.DataFrame(sim.att_truth, index=idx_units).stack()
-    att.index = att.index.setunit_names(["unit", "year"])
+    att.index = att.index.set_names(["unit", "year"])
     truth = SyntheticTruth(
         coefficients=pd.Series(TRUE_COEFFICIENTS, name="truth"),
         year_effects=pd.Series(year_eff, index=pd.Index(list(YEARS), name="year"), name="year_effect"),
@@ -261,7 +261,7 @@ def _sizes(rng: np.random.Generator, pts: np.ndarray, is_island: np.ndarray) -> 
     return score, rank, pop0
 
 
-def _codes_andunit_names(rng: np.random.Generator, coast_pos: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, list[str]]:
+def _codes_and_names(rng: np.random.Generator, coast_pos: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """County prefix by position along the coast; the capital is 0301 (Hovedstad)."""
     n = len(rank)
     order = np.argsort(coast_pos)

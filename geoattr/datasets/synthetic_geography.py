@@ -49,9 +49,9 @@ def geography(rng: np.random.Generator) -> tuple[gpd.GeoDataFrame, np.ndarray]:
         The seeds (mainland) and centres (islands), in the rows' order.
     """
     sgrid = np.linspace(0, 1, 600)
-    coast = coast(sgrid)
-    inland = coast + inland_normal(sgrid) * land_width(sgrid)[:, None]
-    land = Polygon(np.vstack([coast, inland[::-1]])).buffer(0)
+    shore = coast(sgrid)
+    inland = shore + inland_normal(sgrid) * land_width(sgrid)[:, None]
+    land = Polygon(np.vstack([shore, inland[::-1]])).buffer(0)
     # mainland seeds: denser in the south (where people live), jittered
     s = np.sort(rng.beta(1.2, 1.9, N_MAINLAND))
     d = rng.uniform(0.03, 0.97, N_MAINLAND) * land_width(s)
