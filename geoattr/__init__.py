@@ -16,7 +16,7 @@ from geoattr.compare import compare  # the function shadows the module name, as 
 from geoattr.data import PanelData
 from geoattr.decomposition import decompose
 from geoattr.drivers import DriversResults, drivers
-from geoattr.harmonise import Crosswalk, harmonise_flows, harmonise_panel
+from geoattr.data import Crosswalk, harmonise_flows, harmonise_panel
 from geoattr.models.api import fit
 from geoattr.models.ols import estimate, estimate_by_year
 from geoattr.robustness import RobustnessResults, cluster_bootstrap, robustness

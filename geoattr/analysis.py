@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+import geoattr._validation as val
 from geoattr._format import format_ids
 from geoattr.data import PanelData
 from geoattr.exceptions import InputError
@@ -307,7 +308,7 @@ def regimes(
     *,
     regime: pd.Series,
     cov_type: str = "clustered",
-    weighted: bool = False,
+    obs_weights: Literal["population"] | None = None,
     **design_options: Any,
 ) -> RegimeResults:
     """Coefficients that differ by regime (e.g. centrality class) with a Chow-type test.
@@ -325,7 +326,8 @@ def regimes(
     regime : pandas.Series
         Unit -> regime label (e.g. centrality class 1-6, the least central merged).
     cov_type : str, default "clustered"
-    weighted : bool, default False
+    obs_weights : {None, "population"}, default None
+        ``"population"``: population-weighted least squares.
     **design_options
         Passed to :func:`geoattr.variables.build_design`.
 
@@ -333,6 +335,7 @@ def regimes(
     -------
     RegimeResults
     """
+    weighted = val.population_weighted(obs_weights)
     d = build_design(data, spec, **design_options)
     units = d.y.index.get_level_values("unit")
     reg = pd.Series(regime).copy()

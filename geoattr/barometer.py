@@ -26,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+import geoattr._validation as val
 from geoattr._format import format_ids
 from geoattr.accounting import Accounting
 from geoattr.data import PanelData
@@ -38,18 +39,7 @@ __all__ = ["barometer", "BarometerResults", "barometer_periods"]
 
 Period = tuple[int, int]
 TOTAL = "total"
-INDEX_COLUMNS = [
-    "unit",
-    "period",
-    "start",
-    "end",
-    "flow",
-    "population",
-    "y",
-    "x",
-    "expected",
-    "residual",
-]
+INDEX_COLUMNS = ["unit", "period", "start", "end", "flow", "population", "y", "x", "expected", "residual"]
 
 
 def _label(period: Period) -> str:
@@ -234,7 +224,7 @@ def barometer(
     n_periods: int | None = None,
     flow_columns: Sequence[str] | None = None,
     long_run_periods: int = 3,
-    weighted: bool = False,
+    obs_weights: Literal["population"] | None = None,
     cov_type: CovType = "robust",
     on_missing: Literal["raise", "drop"] = "raise",
 ) -> BarometerResults:
@@ -266,9 +256,9 @@ def barometer(
     long_run_periods : int, default 3
         The long-run index is the sum of a unit's residuals over the last
         ``long_run_periods`` estimated periods.
-    weighted : bool, default False
-        Population-weighted least squares (weights: population on 1 January of the
-        period's first year) instead of OLS.
+    obs_weights : {None, "population"}, default None
+        ``"population"``: population-weighted least squares (weights: population on
+        1 January of the period's first year) instead of OLS.
     cov_type : {"robust", "unadjusted"}, default "robust"
         Covariance of the coefficients (heteroskedasticity-robust by default: one
         observation per unit).  It affects standard errors only, not the index.
@@ -296,156 +286,37 @@ def barometer(
         raise TypeError(
             f"data must be a geoattr PanelData, {type(data).__name__} was given instead"
         )
-    for name, v in (("period_length", period_length), ("long_run_periods", long_run_periods)):
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
-    if n_periods is not None and (
-        not isinstance(n_periods, (int, np.integer)) or isinstance(n_periods, bool) or n_periods < 1
-    ):
-        raise ValueError(f"n_periods must be a positive integer or None, got {n_periods!r}")
-    if on_missing not in ("raise", "drop"):
-        raise ValueError(f"on_missing must be 'raise' or 'drop', got {on_missing!r}")
+    _check_options(period_length, long_run_periods, n_periods, on_missing)
+    weighted = val.population_weighted(obs_weights)
     flows = _check_flow_columns(data, flow_columns)
 
     all_years = range(int(data.years.min()), int(data.years.max()) + 1)
-    pop = _wide(data, "population", all_years)
-    jobs = _wide(data, "jobs", all_years)
-    nm = _wide(data, "net_migration", all_years)
-    flow_w = {f: _wide(data, f, all_years) for f in flows}
-
-    if last_year is None:
-        last_year = _default_last_year(nm, jobs)
-    elif int(last_year) not in all_years:
-        raise InputError(
-            f"last_year={last_year} is outside the panel's years {all_years[0]}-{all_years[-1]}; "
-            "choose a year with net_migration and jobs"
-        )
-    last_year = int(last_year)
-    has_nm = nm.columns[nm.notna().any(axis=0)]
-    first_nm = int(has_nm.min()) if len(has_nm) else all_years[0]
-    candidates, unused = barometer_periods(first_nm, last_year, period_length)
-    skipped: dict[Period, str] = {}
-    notes: list[str] = []
-    if n_periods is not None:
-        if n_periods > len(candidates):
-            need = last_year - n_periods * period_length + 1
-            raise InputError(
-                f"n_periods={n_periods} periods of {period_length} years ending in {last_year} "
-                "need "
-                f"net migration from {need}; the data have it from {first_nm}, so at most "
-                f"{len(candidates)} "
-                "period(s) fit. Lower n_periods or period_length."
-            )
-        candidates = candidates[-n_periods:]
-    elif unused:
-        skipped[(unused[0], unused[-1])] = (
-            f"years {unused[0]}-{unused[-1]} do not fill a {period_length}-year period ending in "
-            f"{candidates[0][0] - 1 if candidates else last_year}; not used"
-        )
-    if not candidates:
-        raise InputError(
-            f"no {period_length}-year period fits between {first_nm} and {last_year}; lower "
-            "period_length"
-        )
+    wide = {c: _wide(data, c, all_years) for c in ("population", "jobs", "net_migration", *flows)}
+    nm, jobs = wide["net_migration"], wide["jobs"]
+    last_year = _last_year(last_year, nm, jobs, all_years)
+    candidates, skipped = _candidate_periods(nm, all_years, last_year, period_length, n_periods)
 
     acc = Accounting()
     excluded_rows: list[dict[str, Any]] = []
     rows: list[pd.DataFrame] = []
-    results: dict[Period, RegressionResults] = {}
-    flow_results: dict[str, dict[Period, RegressionResults]] = {f: {} for f in flows}
+    fits: dict[str, dict[Period, RegressionResults]] = {f: {} for f in (TOTAL, *flows)}
     n_read = n_dropped = 0
-    for s, e in candidates:
-        period = (s, e)
-        inputs = _period_inputs(pop, jobs, nm, flow_w, s, e)
+    for period in candidates:
+        inputs = _period_inputs(wide, flows, *period)
         absent = [what for what, col in inputs.items() if col.isna().all()]
         if absent:
-            why = f"no data for {', '.join(absent)} in any unit"
-            if f"jobs {s - 1}" in absent:
-                why += (
-                    f" (job growth over the period needs the jobs of {s - 1}, the year before it)"
-                )
-            skipped[period] = why
+            skipped[period] = _absent_reason(absent, period)
             continue
         n_read += len(data.units)
-        problems = {what: col.index[col.isna()] for what, col in inputs.items() if col.isna().any()}
-        zero = inputs[f"jobs {s - 1}"].index[inputs[f"jobs {s - 1}"] == 0]
-        if len(zero):
-            problems[f"zero jobs in {s - 1} (job growth undefined)"] = zero
-        bad_units: dict[str, list[str]] = {}
-        for what, units in problems.items():
-            for u in units:
-                bad_units.setdefault(u, []).append(what)
-        if bad_units:
-            detail = "; ".join(f"{what}: {format_ids(units)}" for what, units in problems.items())
-            if on_missing == "raise":
-                raise InputError(
-                    f"barometer period {_label(period)}: {len(bad_units)} unit(s) lack inputs "
-                    f"({detail}). "
-                    "Fill the gaps, or pass on_missing='drop' to leave these units out of the "
-                    "period "
-                    "(they are listed in the results)."
-                )
-            excluded_rows += [
-                {"period": _label(period), "unit": u, "reason": ", ".join(w)}
-                for u, w in bad_units.items()
-            ]
-            n_dropped += len(bad_units)
-            warnings.warn(
-                f"barometer period {_label(period)}: {len(bad_units)} unit(s) left out for "
-                "missing inputs "
-                f"({detail})",
-                DroppedRowsWarning,
-                stacklevel=2,
-            )
+        bad_units = _units_lacking_inputs(inputs, period, on_missing)
+        excluded_rows += [
+            {"period": _label(period), "unit": u, "reason": ", ".join(w)} for u, w in bad_units.items()
+        ]
+        n_dropped += len(bad_units)
         keep = data.units[~data.units.isin(list(bad_units))]
-        p0 = pop.loc[keep, s]
-        x = 100.0 * (jobs.loc[keep, e] / jobs.loc[keep, s - 1] - 1.0)
-        ys = {TOTAL: 100.0 * nm.loc[keep, s:e].sum(axis=1) / p0}
-        ys.update({f: 100.0 * flow_w[f].loc[keep, s:e].sum(axis=1) / p0 for f in flows})
-        idx = pd.MultiIndex.from_arrays(
-            [pd.Index(keep, dtype=object), np.full(len(keep), e)], names=["unit", "year"]
-        )
-        X = pd.DataFrame({"const": 1.0, "job_growth": x.to_numpy()}, index=idx)
-        population = pd.Series(p0.to_numpy(), index=idx, name="population")
-        for f, yv in ys.items():
-            design = Design(
-                y=pd.Series(yv.to_numpy(), index=idx, name="y"),
-                X=X,
-                population=population,
-                spec=f"barometer ({f})",
-                level=data.level,
-                years=period,
-                notes=[
-                    f"period {_label(period)}; y: {'net migration' if f == TOTAL else f} over the "
-                    "period in % of "
-                    f"the population on 1 January {s}; x: 100*(jobs {e} / jobs {s - 1} - 1)"
-                ],
-                accounting=acc,
-            )
-            try:
-                r = LeastSquares(design, weighted=weighted).fit(cov_type=cov_type)
-            except InputError as err:
-                raise InputError(f"barometer period {_label(period)} ({f}): {err}") from err
-            if f == TOTAL:
-                results[period] = r
-            else:
-                flow_results[f][period] = r
-            rows.append(
-                pd.DataFrame(
-                    {
-                        "unit": pd.Index(keep, dtype=object),
-                        "period": _label(period),
-                        "start": s,
-                        "end": e,
-                        "flow": f,
-                        "population": p0.to_numpy(),
-                        "y": yv.to_numpy(),
-                        "x": x.to_numpy(),
-                        "expected": r.fitted_values.to_numpy(),
-                        "residual": r.resids.to_numpy(),
-                    }
-                )
-            )
+        rows += _fit_period(wide, flows, keep, period, fits, level=data.level, accounting=acc,
+                            weighted=weighted, cov_type=cov_type)
+    results = fits.pop(TOTAL)
     if not results:
         raise InputError(
             "no barometer period could be estimated: "
@@ -458,6 +329,188 @@ def barometer(
         note=f"unit-periods of {len(results)} estimated period(s)",
     )
     periods = sorted(results)
+    index, long_run = _index_tables(rows, flows, periods, long_run_periods)
+    notes = _notes(periods, period_length, last_year, long_run_periods, skipped)
+    if flows:
+        notes.append(_flow_sum_note(nm, {f: wide[f] for f in flows},
+                                    [y for p in periods for y in range(p[0], p[1] + 1)]))
+    return BarometerResults(
+        periods=periods,
+        results=results,
+        flow_results=fits,
+        index=index,
+        long_run=long_run,
+        skipped=skipped,
+        excluded=pd.DataFrame(excluded_rows, columns=["period", "unit", "reason"]),
+        notes=notes,
+        accounting=acc,
+        options={
+            "period_length": period_length,
+            "last_year": last_year,
+            "n_periods": n_periods,
+            "flow_columns": list(flows),
+            "long_run_periods": long_run_periods,
+            "obs_weights": obs_weights,
+            "cov_type": cov_type,
+            "on_missing": on_missing,
+        },
+    )
+
+
+def _check_options(period_length: int, long_run_periods: int, n_periods: int | None, on_missing: str) -> None:
+    for name, v in (("period_length", period_length), ("long_run_periods", long_run_periods)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    if n_periods is not None and (
+        not isinstance(n_periods, (int, np.integer)) or isinstance(n_periods, bool) or n_periods < 1
+    ):
+        raise ValueError(f"n_periods must be a positive integer or None, got {n_periods!r}")
+    if on_missing not in ("raise", "drop"):
+        raise ValueError(f"on_missing must be 'raise' or 'drop', got {on_missing!r}")
+
+
+def _last_year(last_year: int | None, nm: pd.DataFrame, jobs: pd.DataFrame, all_years: range) -> int:
+    if last_year is None:
+        return _default_last_year(nm, jobs)
+    if int(last_year) not in all_years:
+        raise InputError(
+            f"last_year={last_year} is outside the panel's years {all_years[0]}-{all_years[-1]}; "
+            "choose a year with net_migration and jobs"
+        )
+    return int(last_year)
+
+
+def _candidate_periods(
+    nm: pd.DataFrame, all_years: range, last_year: int, period_length: int, n_periods: int | None
+) -> tuple[list[Period], dict[Period, str]]:
+    """The periods to try, and the leftover years at the start (as a skipped 'period')."""
+    has_nm = nm.columns[nm.notna().any(axis=0)]
+    first_nm = int(has_nm.min()) if len(has_nm) else all_years[0]
+    candidates, unused = barometer_periods(first_nm, last_year, period_length)
+    skipped: dict[Period, str] = {}
+    if n_periods is not None:
+        if n_periods > len(candidates):
+            need = last_year - n_periods * period_length + 1
+            raise InputError(
+                f"n_periods={n_periods} periods of {period_length} years ending in {last_year} need net migration "
+                f"from {need}; the data have it from {first_nm}, so at most {len(candidates)} period(s) fit. "
+                "Lower n_periods or period_length."
+            )
+        candidates = candidates[-n_periods:]
+    elif unused:
+        skipped[(unused[0], unused[-1])] = (
+            f"years {unused[0]}-{unused[-1]} do not fill a {period_length}-year period ending in "
+            f"{candidates[0][0] - 1 if candidates else last_year}; not used"
+        )
+    if not candidates:
+        raise InputError(
+            f"no {period_length}-year period fits between {first_nm} and {last_year}; lower "
+            "period_length"
+        )
+    return candidates, skipped
+
+
+def _absent_reason(absent: list[str], period: Period) -> str:
+    s = period[0]
+    why = f"no data for {', '.join(absent)} in any unit"
+    if f"jobs {s - 1}" in absent:
+        why += f" (job growth over the period needs the jobs of {s - 1}, the year before it)"
+    return why
+
+
+def _units_lacking_inputs(
+    inputs: dict[str, pd.Series], period: Period, on_missing: str
+) -> dict[str, list[str]]:
+    """Unit -> the inputs it lacks in the period; raise, or warn that they are left out."""
+    s = period[0]
+    problems = {what: col.index[col.isna()] for what, col in inputs.items() if col.isna().any()}
+    zero = inputs[f"jobs {s - 1}"].index[inputs[f"jobs {s - 1}"] == 0]
+    if len(zero):
+        problems[f"zero jobs in {s - 1} (job growth undefined)"] = zero
+    bad_units: dict[str, list[str]] = {}
+    for what, units in problems.items():
+        for u in units:
+            bad_units.setdefault(u, []).append(what)
+    if not bad_units:
+        return bad_units
+    detail = "; ".join(f"{what}: {format_ids(units)}" for what, units in problems.items())
+    if on_missing == "raise":
+        raise InputError(
+            f"barometer period {_label(period)}: {len(bad_units)} unit(s) lack inputs ({detail}). Fill the gaps, "
+            "or pass on_missing='drop' to leave these units out of the period (they are listed in the results)."
+        )
+    warnings.warn(f"barometer period {_label(period)}: {len(bad_units)} unit(s) left out for missing inputs "
+                  f"({detail})", DroppedRowsWarning, stacklevel=3)
+    return bad_units
+
+
+def _fit_period(
+    wide: dict[str, pd.DataFrame],
+    flows: list[str],
+    keep: pd.Index,
+    period: Period,
+    fits: dict[str, dict[Period, RegressionResults]],
+    *,
+    level: str,
+    accounting: Accounting,
+    weighted: bool,
+    cov_type: CovType,
+) -> list[pd.DataFrame]:
+    """Fit the total and each flow of one period (into ``fits``); return their index rows."""
+    s, e = period
+    pop, jobs, nm = wide["population"], wide["jobs"], wide["net_migration"]
+    p0 = pop.loc[keep, s]
+    x = 100.0 * (jobs.loc[keep, e] / jobs.loc[keep, s - 1] - 1.0)
+    ys = {TOTAL: 100.0 * nm.loc[keep, s:e].sum(axis=1) / p0}
+    ys.update({f: 100.0 * wide[f].loc[keep, s:e].sum(axis=1) / p0 for f in flows})
+    idx = pd.MultiIndex.from_arrays(
+        [pd.Index(keep, dtype=object), np.full(len(keep), e)], names=["unit", "year"]
+    )
+    X = pd.DataFrame({"const": 1.0, "job_growth": x.to_numpy()}, index=idx)
+    population = pd.Series(p0.to_numpy(), index=idx, name="population")
+    rows = []
+    for f, yv in ys.items():
+        design = Design(
+            y=pd.Series(yv.to_numpy(), index=idx, name="y"),
+            X=X,
+            population=population,
+            spec=f"barometer ({f})",
+            level=level,
+            years=period,
+            notes=[
+                f"period {_label(period)}; y: {'net migration' if f == TOTAL else f} over the period in % of "
+                f"the population on 1 January {s}; x: 100*(jobs {e} / jobs {s - 1} - 1)"
+            ],
+            accounting=accounting,
+        )
+        try:
+            r = LeastSquares(design, weighted=weighted).fit(cov_type=cov_type)
+        except InputError as err:
+            raise InputError(f"barometer period {_label(period)} ({f}): {err}") from err
+        fits[f][period] = r
+        rows.append(
+            pd.DataFrame(
+                {
+                    "unit": pd.Index(keep, dtype=object),
+                    "period": _label(period),
+                    "start": s,
+                    "end": e,
+                    "flow": f,
+                    "population": p0.to_numpy(),
+                    "y": yv.to_numpy(),
+                    "x": x.to_numpy(),
+                    "expected": r.fitted_values.to_numpy(),
+                    "residual": r.resids.to_numpy(),
+                }
+            )
+        )
+    return rows
+
+
+def _index_tables(
+    rows: list[pd.DataFrame], flows: list[str], periods: list[Period], long_run_periods: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The long index table and the long-run index, sorted by flow (total first)."""
     index = pd.concat(rows, ignore_index=True)[INDEX_COLUMNS]
     order = {f: i for i, f in enumerate([TOTAL, *flows])}
     index = index.sort_values(
@@ -475,43 +528,23 @@ def barometer(
     long_run = long_run.sort_values(
         ["flow", "unit"], key=lambda c: c.map(order) if c.name == "flow" else c, kind="stable"
     ).reset_index(drop=True)
-    notes.append(
+    return index, long_run
+
+
+def _notes(
+    periods: list[Period], period_length: int, last_year: int, long_run_periods: int,
+    skipped: dict[Period, str],
+) -> list[str]:
+    long_periods = [_label(p) for p in periods[-long_run_periods:]]
+    notes = [
         f"{len(periods)} period(s) of {period_length} years ending in {last_year}: "
         f"{', '.join(_label(p) for p in periods)}; long-run index over {', '.join(long_periods)}"
-    )
+    ]
     if len(periods) < long_run_periods:
-        notes.append(
-            f"only {len(periods)} period(s) estimated, fewer than "
-            f"long_run_periods={long_run_periods}"
-        )
+        notes.append(f"only {len(periods)} period(s) estimated, fewer than long_run_periods={long_run_periods}")
     for p, why in skipped.items():
         notes.append(f"skipped {_label(p)}: {why}")
-    if flows:
-        notes.append(
-            _flow_sum_note(nm, flow_w, [y for p in periods for y in range(p[0], p[1] + 1)])
-        )
-    excluded = pd.DataFrame(excluded_rows, columns=["period", "unit", "reason"])
-    return BarometerResults(
-        periods=periods,
-        results=results,
-        flow_results=flow_results,
-        index=index,
-        long_run=long_run,
-        skipped=skipped,
-        excluded=excluded,
-        notes=notes,
-        accounting=acc,
-        options={
-            "period_length": period_length,
-            "last_year": last_year,
-            "n_periods": n_periods,
-            "flow_columns": list(flows),
-            "long_run_periods": long_run_periods,
-            "weighted": weighted,
-            "cov_type": cov_type,
-            "on_missing": on_missing,
-        },
-    )
+    return notes
 
 
 def _check_flow_columns(data: PanelData, flow_columns: Sequence[str] | None) -> list[str]:
@@ -528,8 +561,7 @@ def _check_flow_columns(data: PanelData, flow_columns: Sequence[str] | None) -> 
     reserved = [f for f in flows if f in (TOTAL, "net_migration")]
     if reserved:
         raise InputError(
-            f"flow_columns cannot include {format_ids(reserved)}: the total regression is always "
-            "run "
+            f"flow_columns cannot include {format_ids(reserved)}: the total regression is always run "
             "(flow 'total'); pass only the flow-type columns"
         )
     missing = [f for f in flows if f not in data.panel.columns]
@@ -542,26 +574,22 @@ def _check_flow_columns(data: PanelData, flow_columns: Sequence[str] | None) -> 
 
 
 def _period_inputs(
-    pop: pd.DataFrame,
-    jobs: pd.DataFrame,
-    nm: pd.DataFrame,
-    flow_w: dict[str, pd.DataFrame],
-    s: int,
-    e: int,
+    wide: dict[str, pd.DataFrame], flows: list[str], s: int, e: int
 ) -> dict[str, pd.Series]:
     """Each input the period needs, as a Series by unit (NaN when absent)."""
 
     def col(df: pd.DataFrame, year: int) -> pd.Series:
         return df[year] if year in df.columns else pd.Series(np.nan, index=df.index)
 
+    pop, jobs = wide["population"], wide["jobs"]
     out = {
         f"population {s}": col(pop, s),
         f"jobs {s - 1}": col(jobs, s - 1),
         f"jobs {e}": col(jobs, e),
     }
-    for name, df in (("net_migration", nm), *flow_w.items()):
+    for name in ("net_migration", *flows):
         for t in range(s, e + 1):
-            out[f"{name} {t}"] = col(df, t)
+            out[f"{name} {t}"] = col(wide[name], t)
     return out
 
 

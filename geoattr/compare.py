@@ -21,16 +21,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
+from scipy.sparse.linalg import spsolve
 
+from geoattr._format import escape_latex
+from geoattr._format import stars as significance_stars
 from geoattr.data import PanelData
 from geoattr.exceptions import GeoattrWarning, InputError
 from geoattr.models.diagnostics import lm_tests, moran_residuals
-from geoattr.weights.lag import panel_weights
 from geoattr.models.ols import LeastSquares
 from geoattr.models.panel import fit_panel
-from geoattr._format import stars as _stars
 from geoattr.models.results import RegressionResults
+from geoattr.models.spatial import fit_spatial, lagged_regressors
+from geoattr.models.spatial_panel import fit_spatial_panel
 from geoattr.variables import Design, build_design
+from geoattr.weights.lag import panel_weights, spatial_lag
 
 __all__ = ["compare", "Comparison", "GRID_MODELS"]
 
@@ -42,7 +47,7 @@ GRID_MODELS: dict[str, bool] = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class Comparison:
     """The comparison of models: fitted results and the tidy table.
 
@@ -56,11 +61,18 @@ class Comparison:
         lm_error[<w>], rmse_holdout``); one column per model.
     errors : dict[str, str]
         Models that could not be estimated and why (nothing is dropped silently).
+    coef_terms : list of str
+        The coefficient rows of ``table``, in order (the rest are statistics).
+    coef_pvalues : pandas.DataFrame
+        p-values of the coefficients (rows ``coef_terms``, one column per model), for
+        the significance stars of :meth:`to_latex`.
     """
 
     results: dict[str, RegressionResults]
     table: pd.DataFrame
     errors: dict[str, str] = field(default_factory=dict)
+    coef_terms: list[str] = field(default_factory=list, repr=False)
+    coef_pvalues: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     def to_csv(self, path: Any) -> None:
         """Write the table as CSV (rows: statistics, columns: models)."""
@@ -72,33 +84,26 @@ class Comparison:
 
     def to_latex(self, *, precision: int = 3, stars: bool = True) -> str:
         """Booktabs LaTeX: coefficients with stars, standard errors in parentheses below."""
-        from geoattr._format import escape_latex as _tex
-
         cols = list(self.table.columns)
         lines = ["\\begin{tabular}{l" + "c" * len(cols) + "}", "\\toprule",
-                 " & ".join([""] + [_tex(c) for c in cols]) + " \\\\", "\\midrule"]
-        coef_rows = [r for r in self.table.index if not r.endswith(" (se)") and r in self._coef_terms]
+                 " & ".join([""] + [escape_latex(c) for c in cols]) + " \\\\", "\\midrule"]
+        coef_rows = [r for r in self.table.index if not r.endswith(" (se)") and r in self.coef_terms]
         for r in coef_rows:
             est, se = self.table.loc[r], self.table.loc[f"{r} (se)"]
-            p = self._pvalues.loc[r] if r in self._pvalues.index else pd.Series(np.nan, index=cols)
-            cells = [f"{v:.{precision}f}{_stars(pp) if stars else ''}" if pd.notna(v) else ""
-                     for v, pp in zip(est, p)]
-            lines.append(" & ".join([_tex(r)] + cells) + " \\\\")
+            p = self.coef_pvalues.loc[r] if r in self.coef_pvalues.index else pd.Series(np.nan, index=cols)
+            marks = [significance_stars(pp) if stars else "" for pp in p]
+            cells = [f"{v:.{precision}f}{m}" if pd.notna(v) else "" for v, m in zip(est, marks)]
+            lines.append(" & ".join([escape_latex(r)] + cells) + " \\\\")
             lines.append(" & ".join([""] + [f"({v:.{precision}f})" if pd.notna(v) else "" for v in se]) + " \\\\")
         lines.append("\\midrule")
-        for r in [r for r in self.table.index if r not in self._coef_terms and not r.endswith(" (se)")]:
-            lines.append(" & ".join([_tex(r)] + [f"{v:.{precision}f}" if pd.notna(v) else "" for v in
+        for r in [r for r in self.table.index if r not in self.coef_terms and not r.endswith(" (se)")]:
+            lines.append(" & ".join([escape_latex(r)] + [f"{v:.{precision}f}" if pd.notna(v) else "" for v in
                                                  self.table.loc[r]]) + " \\\\")
         lines += ["\\bottomrule", "\\end{tabular}"]
         return "\n".join(lines)
 
-    _coef_terms: list[str] = field(default_factory=list, repr=False)
-    _pvalues: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
-
 
 def _fit_one(model: str, d: Design, graph: Any, cov_type: str) -> RegressionResults:
-    from geoattr.weights.lag import spatial_lag
-
     y, X = d.y, d.X
     if model in ("vra_ols", "ols"):
         return LeastSquares(d).fit(cov_type=cov_type)
@@ -109,12 +114,8 @@ def _fit_one(model: str, d: Design, graph: Any, cov_type: str) -> RegressionResu
         return LeastSquares(Design(y=y, X=pd.concat([X, WX], axis=1), population=d.population, spec=d.spec,
                                    level=d.level, years=d.years)).fit(cov_type=cov_type)
     if model in ("sar", "sem", "sdm", "sdem", "sac"):
-        from geoattr.models.spatial import fit_spatial
-
         return fit_spatial(y, X, graph, model=model)
     if model in ("sar_fe", "sem_fe"):
-        from geoattr.models.spatial_panel import fit_spatial_panel
-
         return fit_spatial_panel(y, X, graph, model=model)
     raise InputError(f"unknown model {model!r}; choose from {sorted(GRID_MODELS)}")
 
@@ -128,12 +129,6 @@ def _holdout_rmse(model: str, d: Design, graph: Any, cov_type: str, holdout: Seq
     reduced form ``(I - rho W)^{-1} m``.  Spatial error terms have mean zero and do not
     enter the prediction.
     """
-    from scipy import sparse
-    from scipy.sparse.linalg import spsolve
-
-    from geoattr.weights.lag import spatial_lag
-    from geoattr.models.spatial import lagged_regressors
-
     yrs = d.y.index.get_level_values("year")
     errs = []
     for t in holdout:
@@ -291,7 +286,5 @@ def compare(
                 errors[f"{n} moran[{wname}]"] = str(err)
     rows["rmse_holdout"] = rmse
     table = pd.DataFrame(rows).T.reindex(columns=list(results))
-    comp = Comparison(results=results, table=table, errors=errors)
-    comp._coef_terms = coef_terms
-    comp._pvalues = pd.DataFrame(pvals).T.reindex(columns=list(results))
-    return comp
+    return Comparison(results=results, table=table, errors=errors, coef_terms=coef_terms,
+                      coef_pvalues=pd.DataFrame(pvals).T.reindex(columns=list(results)))

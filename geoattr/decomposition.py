@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from geoattr.data import PanelData
 from geoattr.exceptions import InputError
 from geoattr.models.ols import AttractivenessResults
 from geoattr.variables import commuting_weights, own_neighbour_growth, relative_job_growth
@@ -115,11 +116,33 @@ def decompose(
         raise InputError(f"years {lo}-{hi} lie outside the model's years {d.years[0]}-{d.years[1]}")
     mask = (d.y.index.get_level_values("year") >= lo) & (d.y.index.get_level_values("year") <= hi)
     idx = d.y.index[mask]
-    X = d.X[mask]
     pop = d.population[mask]
-    params = fit.results.params
-    persons = pop / 100.0
+    comp: dict[str, pd.Series] = {"observed": _observed_change(data, idx, pop)}
+    natural = _natural_components(data, idx, comp, fertility_rates=fertility_rates,
+                                  death_probabilities=death_probabilities)
+    comp.update(_migration_components(fit, mask))
+    nm = data.column("net_migration").reindex(idx)
+    migration = sum(comp[c] for c in ("national_immigration", "centrality", "demographic_supply",
+                                      "neighbour_job_growth", "own_job_growth", "other", "attractiveness")
+                    if c in comp)
+    # the migration parts reproduce net migration in persons exactly
+    gap = (nm - migration).abs().max()
+    if gap > 1e-6 * max(1.0, float(nm.abs().max())):
+        raise InputError(
+            f"the migration components do not reproduce net migration (largest gap {gap:.3g} persons); "
+            "the model's dependent variable must be net migration in % of population"
+        )
+    comp["discrepancy"] = comp["observed"] - (natural + nm)
+    frame = pd.DataFrame(comp)
+    per_year = frame.groupby(level="unit").mean()
+    order = ["observed"] + [c for c in COMPONENTS if c in per_year.columns]
+    long = per_year[order].stack().rename("persons_per_year").reset_index()
+    long.columns = ["unit", "component", "persons_per_year"]
+    return long
 
+
+def _observed_change(data: PanelData, idx: pd.MultiIndex, pop: pd.Series) -> pd.Series:
+    """Population of 1 January t+1 minus that of t, on ``idx``."""
     nxt = data.column("population")
     nxt = pd.Series(nxt.to_numpy(), index=pd.MultiIndex.from_arrays(
         [nxt.index.get_level_values("unit"), nxt.index.get_level_values("year") - 1], names=["unit", "year"]))
@@ -131,8 +154,18 @@ def decompose(
             f"the observed change needs the population of 1 January {yrs}, missing for {len(bad)} unit-year(s); "
             "shorten years="
         )
-    comp: dict[str, pd.Series] = {"observed": nxt - pop}
-    nm = data.column("net_migration").reindex(idx)
+    return nxt - pop
+
+
+def _natural_components(
+    data: PanelData,
+    idx: pd.MultiIndex,
+    comp: dict[str, pd.Series],
+    *,
+    fertility_rates: pd.Series | pd.DataFrame | None,
+    death_probabilities: pd.DataFrame | None,
+) -> pd.Series:
+    """Add expected births and deaths and their deviations to ``comp``; return births - deaths."""
     natural = pd.Series(0.0, index=idx)
     if "births" in data.panel.columns:
         births = data.column("births").reindex(idx)
@@ -155,7 +188,16 @@ def decompose(
         comp["expected_deaths"] = -ed
         comp["mortality_deviation"] = -(deaths - ed)
         natural = natural - deaths
+    return natural
 
+
+def _migration_components(fit: AttractivenessResults, mask: np.ndarray) -> dict[str, pd.Series]:
+    """Net migration in persons split by the model's terms (and the residual, attractiveness)."""
+    d, data, params = fit.unit_design, fit.unit_data, fit.results.params
+    idx = d.y.index[mask]
+    X = d.X[mask]
+    persons = d.population[mask] / 100.0
+    comp: dict[str, pd.Series] = {}
     # national net migration rate of each year (all units of the data)
     nat = 100.0 * data.column("net_migration").groupby(level="year").sum() / data.column("population").groupby(
         level="year").sum()
@@ -171,6 +213,26 @@ def decompose(
     for t, c in named.items():
         if t in params.index:
             comp[c] = params[t] * X[t] * persons
+    own, nb, vra_terms = _job_growth_parts(fit, X, idx)
+    handled = set(named) | set(vra_terms) | {t for t in params.index if t.startswith(("ra", "nv", "year_"))} | {"const"}
+    for t in params.index:
+        if t not in handled and t in X.columns:
+            other = other + params[t] * X[t]
+    comp["neighbour_job_growth"] = nb * persons
+    comp["own_job_growth"] = own * persons
+    comp["other"] = other * persons
+    comp["attractiveness"] = (d.y[mask] - fitted) * persons
+    if "relative_to_national" in fit.options and fit.options["relative_to_national"]:
+        # y was expressed relative to the national rate: add it back so the parts sum to NM
+        comp["other"] = comp["other"] + nat_rate * persons
+    return comp
+
+
+def _job_growth_parts(
+    fit: AttractivenessResults, X: pd.DataFrame, idx: pd.MultiIndex
+) -> tuple[pd.Series, pd.Series, list[str]]:
+    """The own and the neighbours' job growth terms (in % of population), and the VRA terms."""
+    d, data, params = fit.unit_design, fit.unit_data, fit.results.params
     own = pd.Series(0.0, index=idx)
     nb = pd.Series(0.0, index=idx)
     vra_terms = [t for t in params.index if t.startswith("vra")]
@@ -191,32 +253,4 @@ def decompose(
             own = own + params[t] * X[t]
         elif t.startswith("nv"):
             nb = nb + params[t] * X[t]
-    handled = set(named) | set(vra_terms) | {t for t in params.index if t.startswith(("ra", "nv", "year_"))} | {"const"}
-    for t in params.index:
-        if t not in handled and t in X.columns:
-            other = other + params[t] * X[t]
-    comp["neighbour_job_growth"] = nb * persons
-    comp["own_job_growth"] = own * persons
-    comp["other"] = other * persons
-    y = d.y[mask]
-    comp["attractiveness"] = (y - fitted) * persons
-    if "relative_to_national" in fit.options and fit.options["relative_to_national"]:
-        # y was expressed relative to the national rate: add it back so the parts sum to NM
-        comp["other"] = comp["other"] + nat_rate * persons
-    migration = sum(comp[c] for c in ("national_immigration", "centrality", "demographic_supply",
-                                      "neighbour_job_growth", "own_job_growth", "other", "attractiveness")
-                    if c in comp)
-    # the migration parts reproduce net migration in persons exactly
-    gap = (nm - migration).abs().max()
-    if gap > 1e-6 * max(1.0, float(nm.abs().max())):
-        raise InputError(
-            f"the migration components do not reproduce net migration (largest gap {gap:.3g} persons); "
-            "the model's dependent variable must be net migration in % of population"
-        )
-    comp["discrepancy"] = comp["observed"] - (natural + nm)
-    frame = pd.DataFrame(comp)
-    per_year = frame.groupby(level="unit").mean()
-    order = ["observed"] + [c for c in COMPONENTS if c in per_year.columns]
-    long = per_year[order].stack().rename("persons_per_year").reset_index()
-    long.columns = ["unit", "component", "persons_per_year"]
-    return long
+    return own, nb, vra_terms

@@ -26,24 +26,19 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+import geoattr._validation as val
 from geoattr._format import format_ids
+from geoattr.data.checks import check_population_by_age
 from geoattr.exceptions import InputError
-from geoattr.io import validation as val
 
 __all__ = ["death_probabilities_from_population", "cohort_residual_net_migration", "CohortResidual",
            "compare_net_migration"]
 
 
 def _check_age_table(pa: pd.DataFrame) -> pd.DataFrame:
-    val.require_columns(pa, ["unit", "year", "sex", "age", "population"], table="population_by_age")
-    out = pa[["unit", "year", "sex", "age", "population"]].copy()
-    val.require_no_missing(out, list(out.columns), table="population_by_age")
-    val.require_numeric(out, ["year", "age", "population"], table="population_by_age")
-    val.require_nonnegative(out, ["population"], table="population_by_age")
-    out["unit"] = val.normalise_ids(out["unit"], name="unit").to_numpy()
+    out = check_population_by_age(pa)
     out["year"] = out["year"].astype(int)
     out["age"] = out["age"].astype(int)
-    out["sex"] = out["sex"].astype(str).str.lower().astype(object)
     counts = out.groupby(["unit", "year", "sex"])["age"].agg(["min", "max", "nunique"])
     gaps = counts[(counts["min"] != 0) | (counts["nunique"] != counts["max"] + 1)]
     if len(gaps):

@@ -23,12 +23,12 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+import geoattr._validation as val
 from geoattr._format import format_ids
+from geoattr._format import stars as _stars
 from geoattr.accounting import Accounting
 from geoattr.exceptions import DroppedRowsWarning, InputError
-from geoattr.io import validation as val
 from geoattr.models.ols import CovType, LeastSquares
-from geoattr._format import stars as _stars
 from geoattr.models.results import RegressionResults
 from geoattr.variables import Design
 
@@ -38,7 +38,7 @@ Period = tuple[int, int]
 FRAME_COLUMNS = ["period", "term", "beta", "std_error", "t", "p", "stars"]
 SIGNIFICANCE = "Significance: *** p<0.01, ** p<0.05, * p<0.1"
 _Y = "\0target"
-_W = "\0weights"
+_W = "\0obs_weights"
 
 
 def _label(period: Period) -> str:
@@ -46,7 +46,7 @@ def _label(period: Period) -> str:
 
 
 def _public(col: str) -> str:
-    return "target" if col == _Y else "weights" if col == _W else col
+    return "target" if col == _Y else "obs_weights" if col == _W else col
 
 
 @dataclass(frozen=True)
@@ -195,18 +195,7 @@ def _normalise_index(obj: pd.Series | pd.DataFrame, *, name: str, panel: bool | 
                 f"{name} must be indexed by (unit, year) or by unit; it has the index levels "
                 f"{list(idx.names)}"
             )
-        units = val.normalise_ids(idx.get_level_values(0), name=f"{name} unit")
-        years = pd.Index(idx.get_level_values(1))
-        if not pd.api.types.is_integer_dtype(years):
-            try:
-                years = years.astype(int)
-            except (TypeError, ValueError) as err:
-                raise InputError(
-                    f"{name} years must be integers; got values like {list(years[:3])}"
-                ) from err
-        out.index = pd.MultiIndex.from_arrays(
-            [pd.Index(units.to_numpy(), dtype=object), years], names=["unit", "year"]
-        )
+        out.index = val.normalise_panel_index(idx, name=name)
     else:
         if panel:
             raise InputError(
@@ -270,7 +259,7 @@ def drivers(
     candidates: pd.DataFrame,
     *,
     periods: Sequence[tuple[int, int]] | None = None,
-    weights: pd.Series | None = None,
+    obs_weights: pd.Series | None = None,
     cov_type: CovType = "robust",
     columns: Sequence[str] | None = None,
     on_missing: Literal["raise", "drop"] = "raise",
@@ -290,7 +279,7 @@ def drivers(
         Inclusive year ranges; one regression per period, pooled over its years.
         Default: one period covering all the target's years.  Every year of a period
         must be in the target.
-    weights : pandas.Series, optional
+    obs_weights : pandas.Series, optional
         Positive observation weights (e.g. population), indexed like ``candidates``:
         weighted least squares, and the means and standard deviations used to
         standardize are weighted too.  Default: ordinary least squares.
@@ -312,7 +301,7 @@ def drivers(
     -----
     Within each period's sample the target and every candidate are centred and divided
     by their standard deviation (sample sd, ``ddof=1``; weighted moments with
-    ``weights``), and least squares of the z-scored target on the z-scored candidates
+    ``obs_weights``), and least squares of the z-scored target on the z-scored candidates
     gives ``beta_k = b_k * sd(x_k) / sd(y)``, where ``b_k`` is the slope of the same
     regression on the raw variables.  Standard errors are those of the standardized
     regression, i.e. ``se(b_k) * sd(x_k) / sd(y)`` (least squares and its sandwich
@@ -335,38 +324,8 @@ def drivers(
     y_all = _normalise_index(target, name="target", panel=True)
     val.require_numeric(y_all.to_frame("target"), ["target"], table="target")
     y_all = pd.to_numeric(y_all).astype(float)
-
-    if columns is None:
-        cols = [str(c) for c in candidates.columns]
-        cand = candidates.copy()
-        cand.columns = cols
-    else:
-        if isinstance(columns, str):
-            raise TypeError(f"columns must be a list of names, not the string {columns!r}")
-        cols = list(columns)
-        val.require_columns(
-            candidates, cols, table="candidates", hint="pass columns= that exist in candidates"
-        )
-        cand = candidates[cols].copy()
-    if not cols:
-        raise InputError("candidates has no columns; pass at least one candidate factor")
-    dup = sorted({c for c in cols if cols.count(c) > 1})
-    if dup:
-        raise InputError(f"candidates has duplicated column name(s) {format_ids(dup)}; rename them")
-    if "const" in cols:
-        raise InputError("a candidate is called 'const', the name of the constant; rename it")
-    val.require_numeric(cand, cols, table="candidates")
-    cand = cand.apply(pd.to_numeric).astype(float)
-    cand = _normalise_index(cand, name="candidates", panel=None)
-    w_all = None
-    if weights is not None:
-        if not isinstance(weights, pd.Series):
-            raise TypeError(
-                f"weights must be a pandas Series, {type(weights).__name__} was given instead"
-            )
-        w_all = _normalise_index(weights, name="weights", panel=None)
-        val.require_numeric(w_all.to_frame("weights"), ["weights"], table="weights")
-        w_all = pd.to_numeric(w_all).astype(float)
+    cand, cols = _check_candidates(candidates, columns)
+    w_all = _check_obs_weights(obs_weights)
 
     years_present = sorted(set(y_all.index.get_level_values("year")))
     if not years_present:
@@ -380,84 +339,11 @@ def drivers(
     scale_name = target_name if target_name not in cols else f"{target_name} (target)"
     for s, e in plist:
         lab = _label((s, e))
-        y = y_all[(yr >= s) & (yr <= e)]
-        frame = _align(cand, y.index, name="candidates")
-        frame[_Y] = y
-        if w_all is not None:
-            frame[_W] = _align(w_all, y.index, name="weights")
-        miss = frame.isna().any(axis=1)
-        if miss.any():
-            detail = "; ".join(
-                f"{_public(c)}: {format_ids(frame.index[frame[c].isna()])}"
-                for c in frame.columns
-                if frame[c].isna().any()
-            )
-            if on_missing == "raise":
-                raise InputError(
-                    f"drivers period {lab}: {int(miss.sum())} observation(s) have missing values "
-                    f"({detail}). "
-                    "Fill them, or pass on_missing='drop' to leave them out (they are listed in "
-                    "the results)."
-                )
-            isna = frame[miss].isna()
-            for (u, t), row in isna.iterrows():
-                excluded.append(
-                    {
-                        "period": lab,
-                        "unit": u,
-                        "year": int(t),
-                        "reason": "missing "
-                        + ", ".join(_public(c) for c in frame.columns if row[c]),
-                    }
-                )
-            warnings.warn(
-                f"drivers period {lab}: {int(miss.sum())} observation(s) with missing values left "
-                "out "
-                f"({detail})",
-                DroppedRowsWarning,
-                stacklevel=2,
-            )
-            frame = frame[~miss]
-        warr = None
-        if w_all is not None:
-            warr = frame.pop(_W).to_numpy()
-            bad = frame.index[warr <= 0]
-            if len(bad):
-                raise InputError(
-                    f"weights must be positive; {len(bad)} zero or negative value(s) at "
-                    f"{format_ids(bad)}"
-                )
-        data = frame[[_Y, *cols]]
-        mean, sd = _moments(data, warr)
-        flat = [c for c in cols if _flat(sd[c], mean[c])]
-        if flat:
-            raise InputError(
-                f"drivers period {lab}: candidate(s) {format_ids(flat)} do not vary in the sample "
-                "(zero variance), so they have no standardized coefficient; drop them or use a "
-                "longer period"
-            )
-        if _flat(sd[_Y], mean[_Y]):
-            raise InputError(
-                f"drivers period {lab}: the target does not vary in the sample (zero variance)"
-            )
-        z = (data - mean) / sd
-        Xz = pd.concat([pd.Series(1.0, index=z.index, name="const"), z[cols]], axis=1)
-        design = Design(
-            y=z[_Y].rename("y"),
-            X=Xz,
-            population=pd.Series(1.0 if warr is None else warr, index=z.index, name="population"),
-            spec="drivers",
-            level="unit",
-            years=(s, e),
-            notes=[f"standardized coefficients of {target_name} on {', '.join(cols)}, {lab}"],
-            accounting=Accounting(),
+        frame, warr = _period_sample(cand, y_all[(yr >= s) & (yr <= e)], w_all, lab, on_missing, excluded)
+        results[(s, e)], stats = _fit_standardized(
+            frame[[_Y, *cols]], warr, cols, (s, e), target_name=target_name, cov_type=cov_type
         )
-        try:
-            results[(s, e)] = LeastSquares(design, weighted=warr is not None).fit(cov_type=cov_type)
-        except InputError as err:
-            raise InputError(f"drivers period {lab}: {err}") from err
-        stats = pd.DataFrame([mean, sd], index=["mean", "sd"]).rename(columns={_Y: scale_name})
-        for stat, row in stats.iterrows():
+        for stat, row in stats.rename(columns={_Y: scale_name}).iterrows():
             scales[(lab, str(stat))] = row
     scale_frame = pd.DataFrame.from_dict(scales, orient="index")
     scale_frame.index = pd.MultiIndex.from_tuples(scale_frame.index, names=["period", "statistic"])
@@ -481,6 +367,145 @@ def drivers(
             "on_missing": on_missing,
         },
     )
+
+
+def _check_candidates(
+    candidates: pd.DataFrame, columns: Sequence[str] | None
+) -> tuple[pd.DataFrame, list[str]]:
+    """The candidate columns as floats on string unit ids (and integer years)."""
+    if columns is None:
+        cols = [str(c) for c in candidates.columns]
+        cand = candidates.copy()
+        cand.columns = cols
+    else:
+        if isinstance(columns, str):
+            raise TypeError(f"columns must be a list of names, not the string {columns!r}")
+        cols = list(columns)
+        val.require_columns(
+            candidates, cols, table="candidates", hint="pass columns= that exist in candidates"
+        )
+        cand = candidates[cols].copy()
+    if not cols:
+        raise InputError("candidates has no columns; pass at least one candidate factor")
+    dup = sorted({c for c in cols if cols.count(c) > 1})
+    if dup:
+        raise InputError(f"candidates has duplicated column name(s) {format_ids(dup)}; rename them")
+    if "const" in cols:
+        raise InputError("a candidate is called 'const', the name of the constant; rename it")
+    val.require_numeric(cand, cols, table="candidates")
+    cand = cand.apply(pd.to_numeric).astype(float)
+    return _normalise_index(cand, name="candidates", panel=None), cols
+
+
+def _check_obs_weights(obs_weights: pd.Series | None) -> pd.Series | None:
+    if obs_weights is None:
+        return None
+    if not isinstance(obs_weights, pd.Series):
+        raise TypeError(
+            f"obs_weights must be a pandas Series, {type(obs_weights).__name__} was given instead"
+        )
+    w_all = _normalise_index(obs_weights, name="obs_weights", panel=None)
+    val.require_numeric(w_all.to_frame("obs_weights"), ["obs_weights"], table="obs_weights")
+    return pd.to_numeric(w_all).astype(float)
+
+
+def _period_sample(
+    cand: pd.DataFrame,
+    y: pd.Series,
+    w_all: pd.Series | None,
+    lab: str,
+    on_missing: str,
+    excluded: list[dict[str, Any]],
+) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The period's target and candidates without missing values (appended to ``excluded``)."""
+    frame = _align(cand, y.index, name="candidates")
+    frame[_Y] = y
+    if w_all is not None:
+        frame[_W] = _align(w_all, y.index, name="obs_weights")
+    miss = frame.isna().any(axis=1)
+    if miss.any():
+        detail = "; ".join(
+            f"{_public(c)}: {format_ids(frame.index[frame[c].isna()])}"
+            for c in frame.columns
+            if frame[c].isna().any()
+        )
+        if on_missing == "raise":
+            raise InputError(
+                f"drivers period {lab}: {int(miss.sum())} observation(s) have missing values "
+                f"({detail}). "
+                "Fill them, or pass on_missing='drop' to leave them out (they are listed in "
+                "the results)."
+            )
+        isna = frame[miss].isna()
+        for (u, t), row in isna.iterrows():
+            excluded.append(
+                {
+                    "period": lab,
+                    "unit": u,
+                    "year": int(t),
+                    "reason": "missing " + ", ".join(_public(c) for c in frame.columns if row[c]),
+                }
+            )
+        warnings.warn(
+            f"drivers period {lab}: {int(miss.sum())} observation(s) with missing values left "
+            "out "
+            f"({detail})",
+            DroppedRowsWarning,
+            stacklevel=3,
+        )
+        frame = frame[~miss]
+    warr = None
+    if w_all is not None:
+        warr = frame.pop(_W).to_numpy()
+        bad = frame.index[warr <= 0]
+        if len(bad):
+            raise InputError(
+                f"obs_weights must be positive; {len(bad)} zero or negative value(s) at "
+                f"{format_ids(bad)}"
+            )
+    return frame, warr
+
+
+def _fit_standardized(
+    data: pd.DataFrame,
+    warr: np.ndarray | None,
+    cols: list[str],
+    period: Period,
+    *,
+    target_name: str,
+    cov_type: CovType,
+) -> tuple[RegressionResults, pd.DataFrame]:
+    """Least squares of the z-scored target on the z-scored candidates; and the moments."""
+    lab = _label(period)
+    mean, sd = _moments(data, warr)
+    flat = [c for c in cols if _flat(sd[c], mean[c])]
+    if flat:
+        raise InputError(
+            f"drivers period {lab}: candidate(s) {format_ids(flat)} do not vary in the sample "
+            "(zero variance), so they have no standardized coefficient; drop them or use a "
+            "longer period"
+        )
+    if _flat(sd[_Y], mean[_Y]):
+        raise InputError(
+            f"drivers period {lab}: the target does not vary in the sample (zero variance)"
+        )
+    z = (data - mean) / sd
+    Xz = pd.concat([pd.Series(1.0, index=z.index, name="const"), z[cols]], axis=1)
+    design = Design(
+        y=z[_Y].rename("y"),
+        X=Xz,
+        population=pd.Series(1.0 if warr is None else warr, index=z.index, name="population"),
+        spec="drivers",
+        level="unit",
+        years=period,
+        notes=[f"standardized coefficients of {target_name} on {', '.join(cols)}, {lab}"],
+        accounting=Accounting(),
+    )
+    try:
+        res = LeastSquares(design, weighted=warr is not None).fit(cov_type=cov_type)
+    except InputError as err:
+        raise InputError(f"drivers period {lab}: {err}") from err
+    return res, pd.DataFrame([mean, sd], index=["mean", "sd"])
 
 
 def _check_periods(

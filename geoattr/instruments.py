@@ -7,7 +7,7 @@ import pandas as pd
 
 from geoattr._format import format_ids
 from geoattr.exceptions import InputError
-from geoattr.io import validation as val
+import geoattr._validation as val
 
 __all__ = ["shift_share"]
 

@@ -22,7 +22,7 @@ from libpysal.graph import Graph
 
 from geoattr._format import format_ids
 from geoattr.exceptions import InputError
-from geoattr.io import validation as val
+import geoattr._validation as val
 from geoattr.weights import align
 
 try:  # libpysal's legacy weights; optional in future libpysal versions

@@ -257,7 +257,7 @@ def test_weighted_matches_numpy_wls():
     panel = tiny_panel()
     panel.loc[("0104", 2004), "population"] = 4000.0  # unequal weights in 2004-2005
     data = PanelData(panel)
-    bar = barometer(data, period_length=2, weighted=True, n_periods=1)
+    bar = barometer(data, period_length=2, obs_weights="population", n_periods=1)
     p = _period(bar, "2004-2005")
     w = p["population"].to_numpy()
     X = np.column_stack([np.ones(4), p["x"].to_numpy()])

@@ -132,3 +132,23 @@ def test_region_polygons_dissolved():
 def test_fertility_rates_validated():
     with pytest.raises(InputError, match=r"fertility_rates must be births per woman in \[0, 1\]; ages 30 are not"):
         PanelData(toy_panel(), fertility_rates=pd.Series({29: 0.1, 30: 1.5}))
+
+
+def test_frozen_replace_keeps_the_original_and_the_independent_cache():
+    d = PanelData(toy_panel(), flows=toy_flows())
+    with pytest.raises(AttributeError, match="frozen"):
+        d.flows = None
+    d._cache[("ds", (2003,))] = "ds"
+    d._cache[("weights", (2003,))] = "w"
+    same = d.replace()
+    assert same is not d and same._cache == d._cache and same._cache is not d._cache
+    f2 = toy_flows().assign(count=lambda f: f["count"] * 2)
+    new = d.replace(flows=f2)
+    assert set(new._cache) == {("ds", (2003,))}  # commuting weights depend on the flows
+    assert new.flows["count"].sum() == 2 * d.flows["count"].sum()
+    assert d.flows["count"].sum() == toy_flows()["count"].sum()
+    assert new.cached(("x",), lambda: 1) == 1 and ("x",) not in d._cache
+    with pytest.raises(TypeError, match="unknown input"):
+        d.replace(flow=f2)
+    with pytest.raises(InputError, match="not in the panel"):
+        d.replace(flows=f2.assign(origin=f2["origin"].replace("0101", "9999")))

@@ -120,7 +120,7 @@ def test_default_period_is_all_years():
 def test_weighted_betas_use_weighted_moments():
     y, cand = make_data()
     w = pd.Series(np.random.default_rng(3).uniform(100, 5000, len(y)), index=y.index)
-    res = drivers(y, cand, weights=w)
+    res = drivers(y, cand, obs_weights=w)
     # reference: WLS on raw data, then b * sd_w(x) / sd_w(y) with weighted sds
     sw = np.sqrt(w.to_numpy())
     A = np.column_stack([np.ones(len(y)), cand.to_numpy()])
@@ -224,7 +224,7 @@ def test_tables_text_numeric_and_styled():
 def test_inputs_not_mutated():
     y, cand = make_data()
     y0, c0 = y.copy(), cand.copy()
-    drivers(y, cand, periods=[(2010, 2012)], weights=pd.Series(1.0, index=y.index))
+    drivers(y, cand, periods=[(2010, 2012)], obs_weights=pd.Series(1.0, index=y.index))
     pd.testing.assert_series_equal(y, y0)
     pd.testing.assert_frame_equal(cand, c0)
 
@@ -238,8 +238,8 @@ def test_type_errors():
         drivers(y.to_frame(), cand)
     with pytest.raises(TypeError, match="candidates must be a pandas DataFrame, Series was given"):
         drivers(y, cand["housing"])
-    with pytest.raises(TypeError, match="weights must be a pandas Series, DataFrame was given"):
-        drivers(y, cand, weights=cand)
+    with pytest.raises(TypeError, match="obs_weights must be a pandas Series, DataFrame was given"):
+        drivers(y, cand, obs_weights=cand)
     with pytest.raises(
         TypeError, match="columns must be a list of names, not the string 'housing'"
     ):
@@ -325,8 +325,8 @@ def test_misaligned_indices():
         drivers(y, no_rows)
     # the row outside the period does not matter
     drivers(y, no_rows, periods=[(2012, 2015)])
-    with pytest.raises(InputError, match=r"1 unit\(s\) of the target are not in weights: '0001'"):
-        drivers(y, cand, weights=pd.Series(1.0, index=cand.index).drop(index="0001", level="unit"))
+    with pytest.raises(InputError, match=r"1 unit\(s\) of the target are not in obs_weights: '0001'"):
+        drivers(y, cand, obs_weights=pd.Series(1.0, index=cand.index).drop(index="0001", level="unit"))
 
 
 def test_period_errors():
@@ -383,9 +383,9 @@ def test_weight_errors():
     w.loc[("0001", 2010)] = 0.0
     with pytest.raises(
         InputError,
-        match=r"weights must be positive; 1 zero or negative value\(s\) at \('0001', 2010\)",
+        match=r"obs_weights must be positive; 1 zero or negative value\(s\) at \('0001', 2010\)",
     ):
-        drivers(y, cand, weights=w)
+        drivers(y, cand, obs_weights=w)
 
 
 def test_estimation_errors_name_the_period():

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from geoattr.exceptions import InputError
-from geoattr.harmonise import (
+from geoattr.data.harmonise import (
     REPORT_COLUMNS,
     Crosswalk,
     harmonise_flows,

@@ -163,7 +163,7 @@ def test_panel_2003_2022_on_stable_units(ssb22, real_data_dir):
 def test_cohort_residual_agrees_with_published_net_migration(ssb22):
     """Agreement over 2005-2016 (reported in the README): correlation > 0.99, mean absolute
     error < 15 persons, bias < 1 person; 1160 and 1576 lack 2005 ages and are reported."""
-    a = ssb22.net_migration_agreement
+    a = ssb22.info["net_migration_agreement"]
     assert a["correlation"] > 0.99 and a["mae_persons"] < 15 and abs(a["bias_persons"]) < 1
     notes = " ".join(n for acc in ssb22.accounting for n in acc.notes)
     assert "('1160', 2005)" in notes and "('1576', 2005)" in notes
@@ -172,7 +172,7 @@ def test_cohort_residual_agrees_with_published_net_migration(ssb22):
 def test_vra_by_hand_on_stable_units_with_the_year_matrix(ssb22, real_data_dir):
     """VRA of Oslo (0301) in 2021 from the raw 2021 commuting rows (destinations recoded
     to stable units by the crosswalk table) and the raw 11618 jobs of 2020 and 2021."""
-    from geoattr.harmonise import Crosswalk
+    from geoattr.data import Crosswalk
 
     cw = Crosswalk.from_frame(pd.read_csv(real_data_dir / "crosswalk" / "kommune_to_2024_by_year.csv",
                                           dtype={"kommunenummer": str, "kommunenummer_2024": str}))

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from geoattr.exceptions import InputError
-from geoattr.io import validation as val
+import geoattr._validation as val
 
 
 # ----------------------------------------------------------------- normalise_ids

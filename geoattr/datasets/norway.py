@@ -24,15 +24,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+import geoattr._validation as val
 from geoattr._format import format_ids
 from geoattr.accounting import Accounting
-from geoattr.data import PanelData
+from geoattr.data import Crosswalk, HarmonisedPanel, PanelData, harmonise_flows, harmonise_panel
+from geoattr.demography import (
+    cohort_residual_net_migration,
+    compare_net_migration,
+    death_probabilities_from_population,
+)
 from geoattr.exceptions import InputError
-from geoattr.io import read_flows, read_mapping
-from geoattr.io import validation as val
+from geoattr.io import read_flows, read_mapping, read_polygons
 
 __all__ = ["load", "FILES", "regions_to_stable", "population_by_code"]
 
@@ -165,11 +171,6 @@ def load(data_dir: str | Path, *, panel: str = "2003-2016", regions: str = "regi
 def _stable(panel: pd.DataFrame, flows: pd.DataFrame, centrality: pd.Series, regions: pd.Series, data_dir: Path,
             acc: Accounting) -> PanelData:
     """Recode the 2017-code panel and flows to the stable units of 2017-2024 and attach polygons."""
-    import geopandas as gpd
-
-    from geoattr.harmonise import Crosswalk, harmonise_flows, harmonise_panel
-    from geoattr.io import read_polygons
-
     cw = Crosswalk.from_frame(pd.read_csv(_path(data_dir, "crosswalk"), dtype={"kommunenummer": str,
                                                                                "kommunenummer_2024": str}))
     hp = harmonise_panel(panel, cw, years_of_codes=2017, stable_years=STABLE_YEARS)
@@ -195,10 +196,8 @@ def _stable(panel: pd.DataFrame, flows: pd.DataFrame, centrality: pd.Series, reg
     dissolved = gpd.GeoDataFrame({"name": names.reindex(dissolved.index).to_numpy()}, geometry=dissolved.geometry,
                                  index=pd.Index(dissolved.index, name="unit"), crs=polys.crs).to_crs(25833)
     acc.note("panel", f"recoded to {hp.panel.index.get_level_values(0).nunique()} stable units (2017-2024)")
-    data = PanelData(hp.panel, flows=hf.flows, centrality=cent.rename("centrality"), regions=reg.rename("region"),
-                     polygons=dissolved, accounting=acc)
-    data.harmonisation_report = hp.report
-    return data
+    return PanelData(hp.panel, flows=hf.flows, centrality=cent.rename("centrality"), regions=reg.rename("region"),
+                     polygons=dissolved, accounting=acc, harmonisation_report=hp.report)
 
 
 # --------------------------------------------------------------------------- 2003-2022
@@ -244,13 +243,6 @@ def _population_by_age_stable(data_dir: Path, to_stable: pd.Series, acc: Account
 
 def _load_2003_2022(data_dir: Path, *, regions: str, acc: Accounting, target: str = "stable") -> PanelData:
     """The 2003-2022 panel on the 353 stable units, or on 2024 codes (see :func:`load`)."""
-    from geoattr.demography import (
-        cohort_residual_net_migration,
-        compare_net_migration,
-        death_probabilities_from_population,
-    )
-    from geoattr.harmonise import Crosswalk, harmonise_flows, harmonise_panel
-
     cw = Crosswalk.from_frame(pd.read_csv(_path(data_dir, "crosswalk"), dtype={"kommunenummer": str,
                                                                                "kommunenummer_2024": str}))
     if target == "stable":
@@ -263,6 +255,48 @@ def _load_2003_2022(data_dir: Path, *, regions: str, acc: Accounting, target: st
     old = _published_panel(data_dir, acc)
     hp_old = harmonise_panel(old, cw, years_of_codes=2017, **hkw)
     # 2. 11618 from 2017, each year's own codes
+    hp_new, jn, interpolated = _jobs_11618(data_dir, cw, to_stable, hkw, acc)
+    # 3. population by age (2024 codes) -> stable units; population from 2017; cohort residual
+    pa = _population_by_age_stable(data_dir, to_stable, acc)
+    pop_age = pa.groupby(["unit", "year"])["population"].sum()
+    est, agreement = _net_migration_estimate(data_dir, pa, hp_old.panel, acc)
+    # 4. splice
+    panel = _splice(hp_old.panel, pop_age, jn, est, to_stable, acc)
+    # 5. commuting: every year's own matrix, harmonised on both ends; Rindal 2019 interpolated
+    flows = read_flows(_path(data_dir, "commuting"), origin="bosted", destination="arbeidssted",
+                       value="sysselsatte", accounting=acc)
+    hf = harmonise_flows(flows, cw, **hkw)
+    rindal = to_stable[RINDAL["codes"][1]]
+    f, n_interp = _interpolate_rindal_flows(hf.flows, rindal, RINDAL["year"])
+    acc.note("flows", f"year-specific commuting matrices 2017-2022 (each on its own codes, recoded on both ends to "
+                      f"stable units); 2003-2016 use the 2017 matrix, the earliest available. The 2019 table has no "
+                      f"rows for Rindal ({rindal}): its {n_interp} 2019 flows (from or to Rindal) are interpolated as "
+                      "the mean of 2018 and 2020 (flagged flows_interpolated)")
+    # 6. centrality: the 2024 classification, population-weighted over the 2024 codes of a stable unit
+    pop24 = _population_2024_by_code(data_dir)
+    centrality = _centrality_stable(data_dir, to_stable, pop24, acc)
+    units = pd.Index(sorted(to_stable.unique()), name="unit")
+    reg = _regions_for_stable(regions, data_dir, cw, units, old, pop24, to_stable, acc, target=target)
+    polys = _stable_polygons(data_dir, cw, acc, mapping=to_stable)
+    flags = _flags(panel.index, interpolated, rindal)
+    if target == "target":
+        split = pd.concat([hp_old.split_weighted, hp_new.split_weighted.reindex(
+            hp_new.panel.index)]).groupby(level=[0, 1]).any()
+        flags["split_weighted"] = split.reindex(flags.index).fillna(False).astype(bool)
+        acc.note("panel", f"units = 2024 codes: {int(flags['split_weighted'].sum())} unit-year(s) include shares of "
+                          "codes split later, divided by the crosswalk's weights, which are equal shares, not "
+                          "population shares (flagged split_weighted); units='stable' merges instead")
+    report = pd.concat([hp_old.report.assign(table="panel_2003_2016"), hp_new.report.assign(table="jobs_11618"),
+                        hf.report.assign(table="flows")], ignore_index=True)
+    return PanelData(panel, flows=f, centrality=centrality.reindex(units), regions=reg, polygons=polys,
+                     accounting=acc, harmonisation_report=report, flags=flags,
+                     info={"net_migration_agreement": agreement})
+
+
+def _jobs_11618(
+    data_dir: Path, cw: Crosswalk, to_stable: pd.Series, hkw: dict[str, Any], acc: Accounting
+) -> tuple[HarmonisedPanel, pd.DataFrame, list[tuple[str, int]]]:
+    """Jobs and employed residents of table 11618 from 2017 on harmonised units; holes interpolated."""
     j = pd.read_csv(_path(data_dir, "jobs_11618"), dtype={"kommunenummer": str})
     val.require_columns(j, ["kommunenummer", "year", "sysselsatte_arbeidssted", "sysselsatte_bosted",
                             "befolkning_15_74_bosted"], table="sysselsatte_11618")
@@ -292,9 +326,13 @@ def _load_2003_2022(data_dir: Path, *, regions: str, acc: Accounting, target: st
         acc.note("jobs_11618", f"{len(hole)} zero row(s) of 11618 treated as missing ({format_ids(hole)}: Rindal is "
                                f"zero in 2019) and interpolated as the mean of the year before and after: "
                                f"{format_ids(interpolated)}")
-    # 3. population by age (2024 codes) -> stable units; population from 2017; cohort residual
-    pa = _population_by_age_stable(data_dir, to_stable, acc)
-    pop_age = pa.groupby(["unit", "year"])["population"].sum()
+    return hp_new, jn, interpolated
+
+
+def _net_migration_estimate(
+    data_dir: Path, pa: pd.DataFrame, published_panel: pd.DataFrame, acc: Accounting
+) -> tuple[pd.Series, pd.Series]:
+    """Cohort-residual net migration 2005-2022 and its agreement with the published values."""
     q = death_probabilities_from_population(pa)
     # The Gompertz law fitted to old-age cohort survival is too steep for Norway (it
     # under-predicts deaths below 70), so its level is calibrated on the published natural
@@ -312,26 +350,30 @@ def _load_2003_2022(data_dir: Path, *, regions: str, acc: Accounting, target: st
     if cr.skipped:
         acc.note("net_migration", f"cohort residual not computed for {len(cr.skipped)} unit-year(s) whose population "
                                   f"of t or t+1 is missing: {format_ids(cr.skipped)}")
-    published = hp_old.panel["net_migration"]
-    agreement = compare_net_migration(est[est.index.get_level_values(1) <= 2016], published,
-                                      population=hp_old.panel["population"])
+    agreement = compare_net_migration(est[est.index.get_level_values(1) <= 2016], published_panel["net_migration"],
+                                      population=published_panel["population"])
     acc.note("net_migration", "net migration as published through 2016 and estimated by the cohort residual method "
                               "(population by age and sex, death probabilities from national cohort survival with a "
                               "Gompertz fit) from 2017 (flagged net_migration_estimated); agreement with the published "
                               f"values 2005-2016: correlation {agreement['correlation']:.4f}, mean absolute error "
                               f"{agreement['mae_persons']:.1f} persons (n = {int(agreement['n'])})")
+    return est, agreement
+
+
+def _splice(old: pd.DataFrame, pop_age: pd.Series, jn: pd.DataFrame, est: pd.Series, to_stable: pd.Series,
+            acc: Accounting) -> pd.DataFrame:
+    """The published panel through 2016, then the population by age, 11618 and the estimate."""
     # population check at the seam: 1 January 2016 in both sources
-    p16 = pd.concat([hp_old.panel["population"].xs(2016, level="year"), pop_age.xs(2016, level="year")],
+    p16 = pd.concat([old["population"].xs(2016, level="year"), pop_age.xs(2016, level="year")],
                     axis=1, keys=["panel", "by_age"]).dropna()
     acc.note("panel", f"population 1 January 2016, published panel vs 07459 summed: largest absolute difference "
                       f"{float((p16['panel'] - p16['by_age']).abs().max()):.0f} persons over {len(p16)} units")
-    # 4. splice
     years_new = range(2017, 2023)
     new = pd.DataFrame(index=pd.MultiIndex.from_product([sorted(to_stable.unique()), years_new], names=["unit", "year"]))
     new["population"] = pop_age.reindex(new.index).to_numpy()
     new["jobs"] = jn["jobs"].reindex(new.index).to_numpy()
     new["net_migration"] = est.reindex(new.index).to_numpy()
-    panel = pd.concat([hp_old.panel[["population", "jobs", "net_migration"]], new]).sort_index()
+    panel = pd.concat([old[["population", "jobs", "net_migration"]], new]).sort_index()
     if panel.isna().any().any():
         bad = panel.index[panel.isna().any(axis=1)]
         raise InputError(f"{len(bad)} stable unit-year(s) lack a value after splicing: {format_ids(bad)}")
@@ -340,50 +382,30 @@ def _load_2003_2022(data_dir: Path, *, regions: str, acc: Accounting, target: st
     acc.note("panel", "jobs spliced: the 2003-2016 panel (arbeidsplasser) through 2016, table 11618 "
                       "(sysselsatte_arbeidssted) from 2017, without rescaling; national job growth across the seam "
                       f"2016-2017 {growth[2017]:.2f} % (2015-2016 {growth[2016]:.2f} %, 2017-2018 {growth[2018]:.2f} %)")
-    # 5. commuting: every year's own matrix, harmonised on both ends; Rindal 2019 interpolated
-    flows = read_flows(_path(data_dir, "commuting"), origin="bosted", destination="arbeidssted",
-                       value="sysselsatte", accounting=acc)
-    hf = harmonise_flows(flows, cw, **hkw)
-    f = hf.flows
-    rindal = to_stable[RINDAL["codes"][1]]
-    f, n_interp = _interpolate_rindal_flows(f, rindal, RINDAL["year"])
-    acc.note("flows", f"year-specific commuting matrices 2017-2022 (each on its own codes, recoded on both ends to "
-                      f"stable units); 2003-2016 use the 2017 matrix, the earliest available. The 2019 table has no "
-                      f"rows for Rindal ({rindal}): its {n_interp} 2019 flows (from or to Rindal) are interpolated as "
-                      "the mean of 2018 and 2020 (flagged flows_interpolated)")
-    # 6. centrality: the 2024 classification, population-weighted over the 2024 codes of a stable unit
+    return panel
+
+
+def _centrality_stable(data_dir: Path, to_stable: pd.Series, pop24: pd.Series, acc: Accounting) -> pd.Series:
+    """The 2020 index on 2024 codes, population-weighted (1 January 2024) over a stable unit's codes."""
     cent = pd.read_csv(_path(data_dir, "centrality"), dtype={"kommunenummer": str}).set_index("kommunenummer")
-    pop24 = _population_2024_by_code(data_dir)
     c = cent["sentralitetsindeks"].reindex(to_stable.index)
     w24 = pop24.reindex(to_stable.index).fillna(0)
     centrality = ((c * w24).groupby(to_stable).sum() / w24.groupby(to_stable).sum()).rename("centrality")
     n_merged = int((to_stable.groupby(to_stable).size() > 1).sum())
     acc.note("centrality", f"centrality index of 2020 on 2024 codes; the {n_merged} stable unit(s) of several 2024 "
                            "codes take the population-weighted mean (population 1 January 2024)")
-    units = pd.Index(sorted(to_stable.unique()), name="unit")
-    reg = _regions_for_stable(regions, data_dir, cw, units, old, pop24, to_stable, acc, target=target)
-    polys = _stable_polygons(data_dir, cw, acc, mapping=to_stable)
-    flags = pd.DataFrame(False, index=panel.index, columns=["net_migration_estimated", "jobs_interpolated",
-                                                            "flows_interpolated"])
+    return centrality
+
+
+def _flags(index: pd.MultiIndex, interpolated: list[tuple[str, int]], rindal: str) -> pd.DataFrame:
+    """Which values are estimated (net migration from 2017) or interpolated (jobs, flows)."""
+    flags = pd.DataFrame(False, index=index, columns=["net_migration_estimated", "jobs_interpolated",
+                                                      "flows_interpolated"])
     flags.loc[flags.index.get_level_values("year") >= 2017, "net_migration_estimated"] = True
     for key in interpolated:
         flags.loc[key, "jobs_interpolated"] = True
     flags.loc[(rindal, RINDAL["year"]), "flows_interpolated"] = True
-    if target == "target":
-        split = pd.concat([hp_old.split_weighted, hp_new.split_weighted.reindex(
-            hp_new.panel.index)]).groupby(level=[0, 1]).any()
-        flags["split_weighted"] = split.reindex(flags.index).fillna(False).astype(bool)
-        acc.note("panel", f"units = 2024 codes: {int(flags['split_weighted'].sum())} unit-year(s) include shares of "
-                          "codes split later, divided by the crosswalk's weights, which are equal shares, not "
-                          "population shares (flagged split_weighted); units='stable' merges instead")
-    data = PanelData(panel, flows=f, centrality=centrality.reindex(units), regions=reg, polygons=polys,
-                     accounting=acc)
-    report = pd.concat([hp_old.report.assign(table="panel_2003_2016"), hp_new.report.assign(table="jobs_11618"),
-                        hf.report.assign(table="flows")], ignore_index=True)
-    data.harmonisation_report = report
-    data.flags = flags
-    data.net_migration_agreement = agreement
-    return data
+    return flags
 
 
 def _published_panel(data_dir: Path, acc: Accounting) -> pd.DataFrame:
@@ -473,7 +495,7 @@ def regions_to_stable(mapping: pd.Series, crosswalk: Any, units: pd.Index, *, co
     ----------
     mapping : Series
         Region by code (codes valid in ``code_year``).
-    crosswalk : geoattr.harmonise.Crosswalk
+    crosswalk : geoattr.data.Crosswalk
     units : Index
         The stable units wanted.
     code_year : int
@@ -521,9 +543,6 @@ def regions_to_stable(mapping: pd.Series, crosswalk: Any, units: pd.Index, *, co
 
 def _stable_polygons(data_dir: Path, cw: Any, acc: Accounting, *, mapping: pd.Series | None = None) -> Any:
     """The 2024 boundaries dissolved to stable units (or to ``mapping`` of 2024 codes), EPSG:25833."""
-    import geopandas as gpd
-
-    from geoattr.io import read_polygons
 
     polys = read_polygons(_path(data_dir, "polygons2024"), id_column="kommunenummer", name_column="kommunenavn",
                           accounting=acc)

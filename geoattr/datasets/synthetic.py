@@ -43,16 +43,14 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from scipy.cluster.vq import kmeans2
-from shapely.geometry import Point, Polygon
+
+from geoattr.datasets.synthetic_geography import coast, geography, inland_normal, unit_names
 
 __all__ = ["SyntheticNorway", "SyntheticTruth", "synthetic_norway", "generate", "DEFAULT_SEED"]
 
 #: Seed of the embedded synthetic Norway.
 DEFAULT_SEED = 2022
-N_MAINLAND = 348
-N_ISLANDS = 8
 N_REGIONS = 73
 YEARS_POP = range(2000, 2025)  # 1 January
 YEARS = range(2000, 2024)
@@ -127,86 +125,6 @@ def _rates() -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
     return emp, q.clip(0, 1), f
 
 
-# --------------------------------------------------------------------------- geography
-def _coast(s: np.ndarray) -> np.ndarray:
-    """A curved coastline from the south-west to the north-east (UTM 33, metres)."""
-    s = np.clip(s, 0.0, 1.0)
-    x = -40_000 + 1_150_000 * s ** 1.35 + 90_000 * np.sin(3.1 * np.pi * s)
-    y = 6_460_000 + 1_420_000 * s + 60_000 * np.sin(1.7 * np.pi * s)
-    return np.column_stack([x, y])
-
-
-def _normal(s: np.ndarray) -> np.ndarray:
-    d = _coast(s + 1e-4) - _coast(s - 1e-4)
-    t = d / np.linalg.norm(d, axis=1, keepdims=True)
-    return np.column_stack([t[:, 1], -t[:, 0]])  # right-hand normal: inland (south-east of the coast)
-
-
-def _width(s: np.ndarray) -> np.ndarray:
-    return 70_000 + 150_000 * np.exp(-((s - 0.12) / 0.18) ** 2) + 25_000 * np.sin(9 * s) ** 2
-
-
-def _geography(rng: np.random.Generator) -> tuple[gpd.GeoDataFrame, np.ndarray]:
-    sgrid = np.linspace(0, 1, 600)
-    coast = _coast(sgrid)
-    inland = coast + _normal(sgrid) * _width(sgrid)[:, None]
-    land = Polygon(np.vstack([coast, inland[::-1]])).buffer(0)
-    # mainland seeds: denser in the south (where people live), jittered
-    s = np.sort(rng.beta(1.2, 1.9, N_MAINLAND))
-    d = rng.uniform(0.03, 0.97, N_MAINLAND) * _width(s)
-    seeds = _coast(s) + _normal(s) * d[:, None]
-    inside = shapely.contains_xy(land, seeds[:, 0], seeds[:, 1])
-    seeds = seeds[inside]
-    s = s[inside]
-    while len(seeds) < N_MAINLAND:  # replace the few seeds that fell outside
-        s1 = rng.beta(1.2, 1.9)
-        p = _coast(np.array([s1]))[0] + _normal(np.array([s1]))[0] * rng.uniform(0.05, 0.95) * _width(np.array([s1]))[0]
-        if land.contains(Point(p)):
-            seeds = np.vstack([seeds, p])
-            s = np.append(s, s1)
-    cells = shapely.voronoi_polygons(shapely.multipoints(seeds), extend_to=land.buffer(200_000))
-    cell_list = list(shapely.get_parts(cells))
-    geoms = []
-    for p in seeds:
-        cell = next(c for c in cell_list if c.contains(Point(p)))
-        g = cell.intersection(land)
-        if g.geom_type != "Polygon":
-            g = max(shapely.get_parts(g), key=lambda x: x.area)
-        geoms.append(g)
-    # islands offshore: irregular blobs 15-40 km off the coast, far from each other
-    isl_s = np.sort(rng.uniform(0.05, 0.95, N_ISLANDS))
-    isl_c = _coast(isl_s) - _normal(isl_s) * rng.uniform(22_000, 40_000, N_ISLANDS)[:, None]
-    islands = []
-    for c in isl_c:
-        ang = np.linspace(0, 2 * np.pi, 24, endpoint=False)
-        r = rng.uniform(4_000, 9_000) * (1 + 0.25 * rng.uniform(-1, 1, 24))
-        islands.append(Polygon(np.column_stack([c[0] + r * np.cos(ang), c[1] + r * np.sin(ang)])).difference(
-            land.buffer(3_000)))
-    geoms = [shapely.make_valid(g) for g in geoms] + islands
-    pos = np.r_[s, isl_s]
-    gdf = gpd.GeoDataFrame({"s": pos}, geometry=geoms, crs="EPSG:25833")
-    gdf["is_island"] = [False] * len(seeds) + [True] * N_ISLANDS
-    return gdf, np.vstack([seeds, isl_c])
-
-
-_SYL1 = ["Nord", "Sør", "Øst", "Vest", "Stor", "Lille", "Ny", "Gamle", "Høy", "Lang", "Bjørn", "Ulv", "Ask", "Bjerk",
-         "Eik", "Furu", "Gran", "Sol", "Ros", "Snø", "Stein", "Berg", "Sand", "Fager", "Kvit", "Svart", "Rød", "Grøn",
-         "Hav", "Fjell", "Mo", "Lund", "Strand", "Ås", "Hol", "Vik", "Dal", "Nes", "Øy", "Sund"]
-_SYL2 = ["vik", "dal", "nes", "øy", "fjord", "berg", "vang", "stad", "heim", "land", "sund", "bu", "rud", "set",
-         "åker", "haug", "voll", "mark", "strand", "ås", "eid", "hamn", "sjø", "lid"]
-
-
-def _names(rng: np.random.Generator, n: int) -> list[str]:
-    out: list[str] = []
-    seen: set[str] = set()
-    while len(out) < n:
-        name = rng.choice(_SYL1) + rng.choice(_SYL2)
-        if name not in seen:
-            seen.add(name)
-            out.append(name)
-    return out
-
-
 # --------------------------------------------------------------------------- simulation helpers
 def _largest_remainder(total: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Integer allocation of ``total[i]`` (may be negative) over columns proportionally to weights[i]."""
@@ -250,30 +168,103 @@ def generate(seed: int = DEFAULT_SEED) -> SyntheticNorway:
     """Generate the synthetic dataset (deterministic for a given seed)."""
     rng = np.random.default_rng(seed)
     emp, q, fert = _rates()
-    gdf, pts = _geography(rng)
+    gdf, pts = geography(rng)
     n = len(gdf)
     D = np.sqrt(((pts[:, None, :] - pts[None, :, :]) ** 2).sum(-1))  # dense 356 x 356: small N, generator only
+    is_island = gdf["is_island"].to_numpy()
+    reg_of = _regions(rng, pts, is_island)
+    score, rank, pop0 = _sizes(rng, pts, is_island)
+    codes, names = _codes_and_names(rng, gdf["s"].to_numpy(), rank)
+    P = _initial_population(pop0)
+    rates = _Rates(
+        e=np.stack([emp["female"].to_numpy(), emp["male"].to_numpy()]),
+        q=np.stack([q["female"].to_numpy(), q["male"].to_numpy()]),
+        f=fert.to_numpy(),
+    )
+    resid0, jobs = _jobs(rng, P, rates.e, score, reg_of)
+    centrality, cent_c = _centrality(D, jobs)
+    persistent = _persistent(rng, D, centrality)
+    year_eff = rng.normal(0, 0.03, len(YEARS))
+    year_eff -= year_eff.mean()
+    sim = _simulate(rng, P, rates, jobs=jobs, resid0=resid0, D=D, centrality=centrality, cent_c=cent_c,
+                    persistent=persistent, year_eff=year_eff, codes=codes)
+    panel, drivers = _panel(rng, sim, codes, persistent)
+    idx_units = pd.Index(codes, name="unit")
+    polygons = gpd.GeoDataFrame({"name": names, "region": [f"R{r + 1:02d}" for r in reg_of],
+                                 "is_island": is_island}, geometry=gdf.geometry.to_numpy(),
+                                index=idx_units, crs="EPSG:25833").sort_index()
+    att = pd.DataFrame(sim.att_truth, index=idx_units).stack()
+    att.index = att.index.set_names(["unit", "year"])
+    truth = SyntheticTruth(
+        coefficients=pd.Series(TRUE_COEFFICIENTS, name="truth"),
+        year_effects=pd.Series(year_eff, index=pd.Index(list(YEARS), name="year"), name="year_effect"),
+        attractiveness=att.sort_index().rename("attractiveness"),
+        persistent=pd.Series(persistent, index=idx_units, name="persistent").sort_index(),
+        drivers=drivers,
+    )
+    return SyntheticNorway(
+        polygons=polygons,
+        regions=polygons["region"].rename("region"),
+        panel=panel,
+        flows=pd.concat(sim.flows_rows, ignore_index=True).sort_values(["year", "origin", "destination"]).reset_index(drop=True),
+        centrality=pd.Series(centrality, index=idx_units, name="centrality").sort_index(),
+        population_by_age=_age_table(sim.age_records),
+        employment_rates=emp,
+        death_probabilities=q,
+        fertility_rates=fert,
+        truth=truth,
+        seed=seed,
+    )
 
-    # regions: k-means on the mainland seeds, islands to the nearest centre
-    cent, _ = kmeans2(pts[~gdf["is_island"].to_numpy()] / 1000.0, N_REGIONS, seed=rng, minit="++")
+
+@dataclass(frozen=True)
+class _Rates:
+    """National rates as arrays: employment and death probabilities (sex x age), fertility (age)."""
+
+    e: np.ndarray
+    q: np.ndarray
+    f: np.ndarray
+
+
+@dataclass
+class _Simulation:
+    """What the yearly simulation produces."""
+
+    rows_panel: list[pd.DataFrame]
+    age_records: list[pd.DataFrame]
+    flows_rows: list[pd.DataFrame]
+    att_truth: dict[int, np.ndarray]
+    P: np.ndarray  # population by (unit, sex, age) on 1 January after the last year
+
+
+def _regions(rng: np.random.Generator, pts: np.ndarray, is_island: np.ndarray) -> np.ndarray:
+    """Region of each unit: k-means on the mainland seeds, islands to the nearest centre."""
+    cent, _ = kmeans2(pts[~is_island] / 1000.0, N_REGIONS, seed=rng, minit="++")
     reg_of = np.argmin(((pts[:, None, :] / 1000.0 - cent[None]) ** 2).sum(-1), axis=1)
     used = np.unique(reg_of)
-    reg_of = np.searchsorted(used, reg_of)
+    return np.searchsorted(used, reg_of)
 
-    # sizes: a few urban centres; populations Zipf-like by closeness to a centre
+
+def _sizes(rng: np.random.Generator, pts: np.ndarray, is_island: np.ndarray) -> tuple[np.ndarray, ...]:
+    """A few urban centres; populations Zipf-like by closeness to a centre."""
+    n = len(pts)
     centre_s = np.array([0.16, 0.30, 0.07, 0.42, 0.55, 0.23, 0.70, 0.85, 0.36, 0.62])
-    centre_xy = _coast(centre_s) + _normal(centre_s) * 15_000
+    centre_xy = coast(centre_s) + inland_normal(centre_s) * 15_000
     dist_c = np.sqrt(((pts[:, None, :] - centre_xy[None]) ** 2).sum(-1))
     weight_c = np.array([1.0, 0.6, 0.5, 0.45, 0.4, 0.35, 0.3, 0.3, 0.25, 0.2])
     score = (weight_c[None] * np.exp(-dist_c / 35_000)).max(axis=1) + 0.08 * rng.normal(size=n)
-    score[gdf["is_island"].to_numpy()] -= 0.15
+    score[is_island] -= 0.15
     rank = np.empty(n, int)
     rank[np.argsort(-score)] = np.arange(1, n + 1)
     pop0 = np.maximum(560_000 * rank ** -1.08 * np.exp(rng.normal(0, 0.25, n)), 230.0)
     pop0[rank == 1] = 560_000.0
+    return score, rank, pop0
 
-    # codes: county prefix by position along the coast; the capital is 0301
-    order = np.argsort(gdf["s"].to_numpy())
+
+def _codes_and_names(rng: np.random.Generator, coast_pos: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """County prefix by position along the coast; the capital is 0301 (Hovedstad)."""
+    n = len(rank)
+    order = np.argsort(coast_pos)
     prefixes = ["11", "15", "18", "30", "32", "33", "34", "38", "42", "46", "50", "54", "55", "56"]
     codes = np.empty(n, dtype=object)
     capital = int(np.argmin(rank))
@@ -285,24 +276,28 @@ def generate(seed: int = DEFAULT_SEED) -> SyntheticNorway:
         pre = prefixes[min(j * len(prefixes) // n, len(prefixes) - 1)]
         counters[pre] = counters.get(pre, 0) + 1
         codes[i] = f"{pre}{counters[pre]:02d}"
-    names = _names(rng, n)
+    names = unit_names(rng, n)
     names[capital] = "Hovedstad"
+    return codes, names
 
-    # age structure in 2000: national profile tilted young in big places
+
+def _initial_population(pop0: np.ndarray) -> np.ndarray:
+    """Age structure in 2000: national profile tilted young in big places; (unit, sex, age)."""
     base = np.exp(-((AGES - 38) / 30.0) ** 2) * (1 - 0.85 * (AGES >= 80) * (AGES - 79) / 11)
     base = np.clip(base, 0.02, None)
     tilt = (np.log(pop0) - np.log(pop0).mean()) / np.log(pop0).std()
     young = np.exp(-((AGES - 30) / 12.0) ** 2)
     prof = base[None, :] * (1 + 0.25 * tilt[:, None] * (young[None, :] - young.mean()))
     prof /= prof.sum(axis=1, keepdims=True)
-    P = np.stack([_largest_remainder(np.round(pop0 * 0.495), prof), _largest_remainder(np.round(pop0 * 0.505), prof)],
-                 axis=1).astype(np.int64)  # (unit, sex [female, male], age)
+    return np.stack([_largest_remainder(np.round(pop0 * 0.495), prof), _largest_remainder(np.round(pop0 * 0.505), prof)],
+                    axis=1).astype(np.int64)  # (unit, sex [female, male], age)
 
-    e_arr = np.stack([emp["female"].to_numpy(), emp["male"].to_numpy()])
-    q_arr = np.stack([q["female"].to_numpy(), q["male"].to_numpy()])
-    f_arr = fert.to_numpy()
 
-    # jobs 2000: employed residents pulled toward centres
+def _jobs(
+    rng: np.random.Generator, P: np.ndarray, e_arr: np.ndarray, score: np.ndarray, reg_of: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Jobs by unit and year: employed residents of 2000 pulled toward centres, then growth."""
+    n = len(score)
     resid0 = (P * e_arr[None]).sum(axis=(1, 2))
     attract = np.exp(0.9 * (score - score.mean()))
     jobs = np.zeros((n, len(YEARS)))
@@ -313,14 +308,19 @@ def generate(seed: int = DEFAULT_SEED) -> SyntheticNorway:
     for t in range(1, len(YEARS)):
         g = nat_cycle[t] + reg_shock[reg_of, t] + rng.normal(0, 1, n) * np.minimum(loc_sd, 0.08)
         jobs[:, t] = np.maximum(jobs[:, t - 1] * (1 + g), 20.0)
-    jobs = np.round(jobs)
+    return resid0, np.round(jobs)
 
-    # centrality: job accessibility within ~45 km
+
+def _centrality(D: np.ndarray, jobs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centrality (0-1000): job accessibility within ~45 km; and its centred value / 1000."""
     acc = np.log((np.exp(-D / 45_000.0) * jobs[:, 0][None, :]).sum(axis=1))
     centrality = np.round(1000 * (acc - acc.min()) / (acc.max() - acc.min()), 1)
-    cent_c = centrality / 1000 - (centrality / 1000).mean()
+    return centrality, centrality / 1000 - (centrality / 1000).mean()
 
-    # persistent attractiveness: smoothed iid normals over the centroids (spatially autocorrelated)
+
+def _persistent(rng: np.random.Generator, D: np.ndarray, centrality: np.ndarray) -> np.ndarray:
+    """Persistent attractiveness: smoothed iid normals over the centroids (spatially autocorrelated)."""
+    n = len(centrality)
     z = rng.normal(size=n)
     Ks = np.exp(-(D / 30_000.0) ** 2)
     field_ = Ks @ z / np.sqrt((Ks**2).sum(axis=1))
@@ -329,45 +329,46 @@ def generate(seed: int = DEFAULT_SEED) -> SyntheticNorway:
     # the in-sample projection on (1, centrality) so the regressors are independent of it.
     Z = np.column_stack([np.ones(n), centrality])
     field_ = field_ - Z @ np.linalg.lstsq(Z, field_, rcond=None)[0]
-    persistent = 0.3 * field_ / field_.std()
-    year_eff = rng.normal(0, 0.03, len(YEARS))
-    year_eff -= year_eff.mean()
+    return 0.3 * field_ / field_.std()
+
+
+def _simulate(
+    rng: np.random.Generator,
+    P: np.ndarray,
+    rates: _Rates,
+    *,
+    jobs: np.ndarray,
+    resid0: np.ndarray,
+    D: np.ndarray,
+    centrality: np.ndarray,
+    cent_c: np.ndarray,
+    persistent: np.ndarray,
+    year_eff: np.ndarray,
+    codes: np.ndarray,
+) -> _Simulation:
+    """Run the years: commuting, the attractiveness model, births, deaths, migration, ageing."""
+    n = len(codes)
     coef = TRUE_COEFFICIENTS
     local_pref = 12.0 + 60.0 * (1 - centrality / 1000)
-
-    flows_rows = []
+    sim = _Simulation(rows_panel=[], age_records=[], flows_rows=[], att_truth={}, P=P)
     W_by_year: list[np.ndarray] = []
     ra = np.full((n, len(YEARS)), np.nan)
     nat = jobs.sum(axis=0)
     ra[:, 1:] = 100 * (jobs[:, 1:] / jobs[:, :-1] - 1) - 100 * (nat[1:] / nat[:-1] - 1)[None, :]
-    rows_panel = []
-    age_records = []
-    att_truth = {}
-    mig_age_prof = np.exp(-((AGES - 24) / 7.5) ** 2) + 0.25 * np.exp(-((AGES - 2) / 3.0) ** 2) + 0.03
     for ti, t in enumerate(YEARS):
-        resid = (P * e_arr[None]).sum(axis=(1, 2))
-        # shares from the gravity model on the 2000 residential structure (scaled), so the
-        # commuting weights do not respond to past attractiveness (regressors stay exogenous)
-        shares = _truncate(_gravity_shares(jobs[:, ti], resid0 * resid.sum() / resid0.sum(), D, local_pref))
-        C = _largest_remainder(np.round(resid), np.where(shares > 0, shares, 0) + 1e-12 * (shares > 0))
-        C = np.where(shares > 0, C, 0)
-        W = C / C.sum(axis=1, keepdims=True)
-        W_by_year.append(W)
+        resid = (P * rates.e[None]).sum(axis=(1, 2))
+        C = _commuting(jobs[:, ti], resid, resid0, D, local_pref)
+        W_by_year.append(C / C.sum(axis=1, keepdims=True))
         oi, di = np.nonzero(C)
-        flows_rows.append(pd.DataFrame({"year": t, "origin": codes[oi], "destination": codes[di],
-                                        "count": C[oi, di].astype(np.int64)}))
+        sim.flows_rows.append(pd.DataFrame({"year": t, "origin": codes[oi], "destination": codes[di],
+                                            "count": C[oi, di].astype(np.int64)}))
         # population of 1 January t by age and sex
         pop_t = P.sum(axis=(1, 2)).astype(float)
         for si, sex in enumerate(("female", "male")):
-            age_records.append(pd.DataFrame(P[:, si, :], index=pd.Index(codes, name="unit"),
-                                            columns=AGES).assign(year=t, sex=sex))
-        # DS (MODEL.md conventions)
-        factor = np.zeros((2, len(AGES)))
-        ages_ds = np.arange(14, 75)
-        factor[:, ages_ds] = e_arr[:, ages_ds + 1] - e_arr[:, ages_ds] - q_arr[:, ages_ds] * e_arr[:, ages_ds]
-        num = (P * factor[None]).sum(axis=(1, 2))
-        ds = 100 * num / jobs[:, ti] - 100 * num.sum() / jobs[:, ti].sum()
-        births = np.round((P[:, 0, :] * f_arr[None]).sum(axis=1)).astype(np.int64)
+            sim.age_records.append(pd.DataFrame(P[:, si, :], index=pd.Index(codes, name="unit"),
+                                                columns=AGES).assign(year=t, sex=sex))
+        ds = _demographic_supply(P, rates, jobs[:, ti])
+        births = np.round((P[:, 0, :] * rates.f[None]).sum(axis=1)).astype(np.int64)
         if ti >= 3:
             vra = [W_by_year[ti - k] @ ra[:, ti - k] for k in (0, 1, 2)]
             systematic = (coef["const"] + year_eff[ti] + coef["vra"] * vra[0] + coef["vra_l1"] * vra[1]
@@ -377,38 +378,16 @@ def generate(seed: int = DEFAULT_SEED) -> SyntheticNorway:
         noise = rng.normal(0, 1, n) * (0.3 + 8 / np.sqrt(pop_t))
         y = systematic + persistent + noise
         nm = np.round(y * pop_t / 100).astype(np.int64)
-        att_truth[t] = 100 * nm / pop_t - systematic
-        # deaths by cell, migrants by cell, ageing
-        deaths_cell = np.round(P * q_arr[None]).astype(np.int64)
-        # migrants by age: half the young-adult profile, half the unit's own age structure
-        # (a purely young profile would let attractiveness reshape the age structure and so DS)
-        shape = P.reshape(n, -1) / np.maximum(P.reshape(n, -1).sum(axis=1, keepdims=True), 1)
-        prof2 = np.tile(mig_age_prof, 2)[None, :] / mig_age_prof.sum() / 2
-        w_mig = 0.5 * prof2 + 0.5 * shape
-        w_mig = np.where(nm[:, None] >= 0, w_mig, w_mig * (P.reshape(n, -1) > 0) + 1e-12)
-        mig = _largest_remainder(nm.astype(float), w_mig).reshape(P.shape)
-        survivors = P - deaths_cell + mig
-        neg = np.minimum(survivors, 0)
-        if neg.any():  # a cell cannot be negative: move the shortfall to the unit's largest cell
-            survivors = survivors - neg
-            flat = survivors.reshape(n, -1)
-            big = flat.argmax(axis=1)
-            flat[np.arange(n), big] += neg.reshape(n, -1).sum(axis=1)
-            mig = mig - neg  # the shortfall is moved, so migration by cell follows it
-            mig.reshape(n, -1)[np.arange(n), big] += neg.reshape(n, -1).sum(axis=1)
-        newP = np.zeros_like(P)
-        newP[:, :, 1:] = survivors[:, :, :-1]
-        newP[:, :, 90] += survivors[:, :, 90]
-        b_f = np.round(births * 0.487).astype(np.int64)
-        b_sex = np.stack([b_f, births - b_f], axis=1)
-        inf_deaths = np.round(b_sex * q_arr[None, :, 0] * 0.5).astype(np.int64)
-        newP[:, :, 0] = b_sex - inf_deaths
+        sim.att_truth[t] = 100 * nm / pop_t - systematic
+        deaths_cell = np.round(P * rates.q[None]).astype(np.int64)
+        mig, survivors = _migrate(P, nm, deaths_cell)
+        newP, inf_deaths = _age_one_year(survivors, births, rates.q)
         deaths = deaths_cell.sum(axis=(1, 2)) + inf_deaths.sum(axis=1)
         by_sex = mig.sum(axis=2)
         grp = {k: mig[:, :, lo:hi + 1].sum(axis=(1, 2)) for k, (lo, hi) in AGE_GROUPS.items()}
         imm = np.round(pop_t * np.clip(0.008 + 0.004 * cent_c + rng.normal(0, 0.002, n), 0, None)).astype(np.int64)
         dom_imm = np.round(0.15 * (nm - imm) + rng.normal(0, 1, n)).astype(np.int64)
-        rows_panel.append(pd.DataFrame({
+        sim.rows_panel.append(pd.DataFrame({
             "unit": codes, "year": t, "population": pop_t.astype(np.int64), "jobs": jobs[:, ti].astype(np.int64),
             "net_migration": nm, "births": births, "deaths": deaths, "employed_residents": np.round(resid).astype(np.int64),
             "net_migration__female": by_sex[:, 0], "net_migration__male": by_sex[:, 1],
@@ -418,10 +397,77 @@ def generate(seed: int = DEFAULT_SEED) -> SyntheticNorway:
         P = newP
     # the population of 1 January 2024 closes the last year's accounting
     for si, sex in enumerate(("female", "male")):
-        age_records.append(pd.DataFrame(P[:, si, :], index=pd.Index(codes, name="unit"), columns=AGES).assign(
+        sim.age_records.append(pd.DataFrame(P[:, si, :], index=pd.Index(codes, name="unit"), columns=AGES).assign(
             year=YEARS_POP[-1], sex=sex))
-    panel = pd.concat(rows_panel, ignore_index=True)
-    last = pd.DataFrame({"unit": codes, "year": YEARS_POP[-1], "population": P.sum(axis=(1, 2))})
+    sim.P = P
+    return sim
+
+
+def _commuting(
+    jobs_t: np.ndarray, resid: np.ndarray, resid0: np.ndarray, D: np.ndarray, local_pref: np.ndarray
+) -> np.ndarray:
+    """Commuters (origin x destination) of one year."""
+    # shares from the gravity model on the 2000 residential structure (scaled), so the
+    # commuting weights do not respond to past attractiveness (regressors stay exogenous)
+    shares = _truncate(_gravity_shares(jobs_t, resid0 * resid.sum() / resid0.sum(), D, local_pref))
+    C = _largest_remainder(np.round(resid), np.where(shares > 0, shares, 0) + 1e-12 * (shares > 0))
+    return np.where(shares > 0, C, 0)
+
+
+def _demographic_supply(P: np.ndarray, rates: _Rates, jobs_t: np.ndarray) -> np.ndarray:
+    """DS (MODEL.md conventions)."""
+    e_arr, q_arr = rates.e, rates.q
+    factor = np.zeros((2, len(AGES)))
+    ages_ds = np.arange(14, 75)
+    factor[:, ages_ds] = e_arr[:, ages_ds + 1] - e_arr[:, ages_ds] - q_arr[:, ages_ds] * e_arr[:, ages_ds]
+    num = (P * factor[None]).sum(axis=(1, 2))
+    return 100 * num / jobs_t - 100 * num.sum() / jobs_t.sum()
+
+
+_MIG_AGE_PROFILE = np.exp(-((AGES - 24) / 7.5) ** 2) + 0.25 * np.exp(-((AGES - 2) / 3.0) ** 2) + 0.03
+
+
+def _migrate(P: np.ndarray, nm: np.ndarray, deaths_cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Net migrants by (unit, sex, age) cell, and the survivors after deaths and migration."""
+    n = len(P)
+    mig_age_prof = _MIG_AGE_PROFILE
+    # migrants by age: half the young-adult profile, half the unit's own age structure
+    # (a purely young profile would let attractiveness reshape the age structure and so DS)
+    shape = P.reshape(n, -1) / np.maximum(P.reshape(n, -1).sum(axis=1, keepdims=True), 1)
+    prof2 = np.tile(mig_age_prof, 2)[None, :] / mig_age_prof.sum() / 2
+    w_mig = 0.5 * prof2 + 0.5 * shape
+    w_mig = np.where(nm[:, None] >= 0, w_mig, w_mig * (P.reshape(n, -1) > 0) + 1e-12)
+    mig = _largest_remainder(nm.astype(float), w_mig).reshape(P.shape)
+    survivors = P - deaths_cell + mig
+    neg = np.minimum(survivors, 0)
+    if neg.any():  # a cell cannot be negative: move the shortfall to the unit's largest cell
+        survivors = survivors - neg
+        flat = survivors.reshape(n, -1)
+        big = flat.argmax(axis=1)
+        flat[np.arange(n), big] += neg.reshape(n, -1).sum(axis=1)
+        mig = mig - neg  # the shortfall is moved, so migration by cell follows it
+        mig.reshape(n, -1)[np.arange(n), big] += neg.reshape(n, -1).sum(axis=1)
+    return mig, survivors
+
+
+def _age_one_year(survivors: np.ndarray, births: np.ndarray, q_arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The population of the next 1 January (births enter at age 0); and the infant deaths."""
+    newP = np.zeros_like(survivors)
+    newP[:, :, 1:] = survivors[:, :, :-1]
+    newP[:, :, 90] += survivors[:, :, 90]
+    b_f = np.round(births * 0.487).astype(np.int64)
+    b_sex = np.stack([b_f, births - b_f], axis=1)
+    inf_deaths = np.round(b_sex * q_arr[None, :, 0] * 0.5).astype(np.int64)
+    newP[:, :, 0] = b_sex - inf_deaths
+    return newP, inf_deaths
+
+
+def _panel(
+    rng: np.random.Generator, sim: _Simulation, codes: np.ndarray, persistent: np.ndarray
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """The long panel with the population of 1 January 2024 and the candidate drivers."""
+    panel = pd.concat(sim.rows_panel, ignore_index=True)
+    last = pd.DataFrame({"unit": codes, "year": YEARS_POP[-1], "population": sim.P.sum(axis=(1, 2))})
     panel = pd.concat([panel, last], ignore_index=True).set_index(["unit", "year"]).sort_index()
     # candidate drivers: loadings on the standardised persistent attractiveness (truth) plus noise
     drivers = {"driver__housing_per_1000": 0.8, "driver__cafe_jobs_per_capita": 0.4,
@@ -431,37 +477,14 @@ def generate(seed: int = DEFAULT_SEED) -> SyntheticNorway:
     for col, gamma in drivers.items():
         panel[col] = np.round(gamma * zpers.reindex(u).to_numpy() + rng.normal(0, 1, len(panel)), 4)
     panel.loc[panel.index.get_level_values("year") == YEARS_POP[-1], list(drivers)] = np.nan
+    return panel, drivers
 
+
+def _age_table(age_records: list[pd.DataFrame]) -> pd.DataFrame:
     age = pd.concat(age_records)
     age_long = age.reset_index().melt(id_vars=["unit", "year", "sex"], var_name="age", value_name="population")
     age_long["age"] = age_long["age"].astype(int)
-    age_long = age_long.sort_values(["unit", "year", "sex", "age"]).reset_index(drop=True)
-    idx_units = pd.Index(codes, name="unit")
-    polygons = gpd.GeoDataFrame({"name": names, "region": [f"R{r + 1:02d}" for r in reg_of],
-                                 "is_island": gdf["is_island"].to_numpy()}, geometry=gdf.geometry.to_numpy(),
-                                index=idx_units, crs="EPSG:25833").sort_index()
-    att = pd.DataFrame(att_truth, index=idx_units).stack()
-    att.index = att.index.set_names(["unit", "year"])
-    truth = SyntheticTruth(
-        coefficients=pd.Series(coef, name="truth"),
-        year_effects=pd.Series(year_eff, index=pd.Index(list(YEARS), name="year"), name="year_effect"),
-        attractiveness=att.sort_index().rename("attractiveness"),
-        persistent=pd.Series(persistent, index=idx_units, name="persistent").sort_index(),
-        drivers=drivers,
-    )
-    return SyntheticNorway(
-        polygons=polygons,
-        regions=polygons["region"].rename("region"),
-        panel=panel,
-        flows=pd.concat(flows_rows, ignore_index=True).sort_values(["year", "origin", "destination"]).reset_index(drop=True),
-        centrality=pd.Series(centrality, index=idx_units, name="centrality").sort_index(),
-        population_by_age=age_long,
-        employment_rates=emp,
-        death_probabilities=q,
-        fertility_rates=fert,
-        truth=truth,
-        seed=seed,
-    )
+    return age_long.sort_values(["unit", "year", "sex", "age"]).reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- storage

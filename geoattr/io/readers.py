@@ -36,7 +36,7 @@ import shapely
 from geoattr._format import format_ids
 from geoattr.accounting import Accounting
 from geoattr.exceptions import InputError, InvalidGeometryWarning
-from geoattr.io import validation as val
+import geoattr._validation as val
 
 __all__ = ["read_polygons", "read_flows", "read_panel", "read_mapping", "read_series"]
 
@@ -128,8 +128,8 @@ def _years(values: pd.Series, *, table: str, column: str, index: pd.Index) -> np
         pos = np.flatnonzero(frac)
         raise InputError(
             f"table {table!r} column {column!r} has {len(pos)} year(s) that are not whole numbers "
-            f"{val._in_order(num.iloc[pos[:10]].tolist(), total=len(pos))} "
-            f"in row(s) {val._in_order(index[pos])}; "
+            f"{val.format_in_order(num.iloc[pos[:10]].tolist(), total=len(pos))} "
+            f"in row(s) {val.format_in_order(index[pos])}; "
             "years must be integers such as 2017"
         )
     return num.to_numpy().astype(np.int64)

@@ -276,7 +276,7 @@ def run_info(cfg: Mapping[str, Any], data: PanelData, main: AttractivenessResult
     -------
     dict
     """
-    agreement = getattr(data, "net_migration_agreement", None)
+    agreement = data.info.get("net_migration_agreement")
     return {
         "geoattr_run": 1,
         "config": cfg,

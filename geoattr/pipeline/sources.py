@@ -18,7 +18,7 @@ from geoattr.accounting import Accounting
 from geoattr.data import PanelData
 from geoattr.datasets import norway, synthetic_norway
 from geoattr.exceptions import GeoattrWarning, InputError
-from geoattr.harmonise import Crosswalk, harmonise_flows, harmonise_panel
+from geoattr.data import Crosswalk, harmonise_flows, harmonise_panel
 
 __all__ = ["read_run_data", "synthetic_panel_data", "ssb_panel_data", "files_panel_data", "resolve_path"]
 
@@ -121,18 +121,8 @@ def ssb_panel_data(data_cfg: Mapping[str, Any], base: Path) -> PanelData:
                                                accounting=data.accounting, name=str(r["path"]))
         else:
             regions = mapping.reindex(data.units)
-        data = _with_regions(data, regions)
+        data = data.replace(regions=regions)
     return data
-
-
-def _with_regions(data: PanelData, regions: pd.Series) -> PanelData:
-    """The same data with another unit -> region mapping (extra attributes kept)."""
-    new = PanelData(data.panel, flows=data.flows, centrality=data.centrality, regions=regions,
-                    polygons=data.polygons, accounting=data.accounting)
-    for attr in ("harmonisation_report", "flags", "net_migration_agreement"):
-        if hasattr(data, attr):
-            setattr(new, attr, getattr(data, attr))
-    return new
 
 
 def _file_spec(data_cfg: Mapping[str, Any], name: str, required: bool = False) -> Mapping[str, Any] | None:
@@ -176,11 +166,8 @@ def files_panel_data(data_cfg: Mapping[str, Any], base: Path, acc: Accounting) -
     report = None
     if (x := _file_spec(data_cfg, "crosswalk")) is not None:
         panel, flows, report = _harmonise_files(panel, flows, x, base, acc)
-    data = PanelData(panel, flows=flows, on_mismatch=data_cfg.get("on_mismatch", "raise"), accounting=acc,
-                     **_optional_tables(data_cfg, base, acc))
-    if report is not None:
-        data.harmonisation_report = report
-    return data
+    return PanelData(panel, flows=flows, on_mismatch=data_cfg.get("on_mismatch", "raise"), accounting=acc,
+                     harmonisation_report=report, **_optional_tables(data_cfg, base, acc))
 
 
 def _optional_tables(data_cfg: Mapping[str, Any], base: Path, acc: Accounting) -> dict[str, Any]:

@@ -7,7 +7,6 @@ only the cache entries that do not depend on the flows (:func:`replace_flows`).
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,10 +90,7 @@ def replace_flows(data: PanelData, flows: pd.DataFrame) -> PanelData:
     -------
     PanelData
     """
-    new = copy.copy(data)
-    new.flows = flows
-    new._cache = {k: v for k, v in data._cache.items() if isinstance(k, tuple) and k and k[0] == "ds"}
-    return new
+    return data.replace(flows=flows)
 
 
 def own_copy(data: PanelData) -> PanelData:
@@ -108,6 +104,4 @@ def own_copy(data: PanelData) -> PanelData:
     -------
     PanelData
     """
-    new = copy.copy(data)
-    new._cache = dict(data._cache)
-    return new
+    return data.replace()

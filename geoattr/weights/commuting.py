@@ -21,7 +21,7 @@ from scipy import sparse
 from geoattr._format import format_ids
 from geoattr.accounting import RowAccount
 from geoattr.exceptions import InputError, IsolatesWarning
-from geoattr.io import validation as val
+import geoattr._validation as val
 from geoattr.weights.sparse import SparseWeights, WeightsT, row_shares
 
 __all__ = ["commuting", "commuting_by_year", "CommutingWeights", "commuting_shares", "nearest_years",

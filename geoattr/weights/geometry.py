@@ -20,7 +20,7 @@ from libpysal.graph import Graph
 
 from geoattr._format import format_ids
 from geoattr.exceptions import GeographicCRSWarning, InputError, IsolatesWarning
-from geoattr.io import validation as val
+import geoattr._validation as val
 from geoattr.weights.sparse import SparseWeights, WeightsT
 
 __all__ = ["contiguity", "knn", "distance_band", "row_standardise", "align"]

@@ -23,7 +23,7 @@ import pandas as pd
 
 from geoattr.accounting import RowAccount
 from geoattr.exceptions import DroppedRowsWarning, InputError
-from geoattr.io import validation as val
+import geoattr._validation as val
 from geoattr.io.od.dask_engine import DaskEngine
 from geoattr.io.od.duckdb_engine import DuckDBEngine
 from geoattr.io.od.files import expand_paths, read_schema

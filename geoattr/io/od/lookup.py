@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 
 from geoattr._format import format_ids
 from geoattr.exceptions import InputError
-from geoattr.io import validation as val
+import geoattr._validation as val
 from geoattr.io.od.files import csv_sep, format_of, read_schema
 
 __all__ = ["Lookup", "prepare_lookup", "dense_lookup", "map_ids"]

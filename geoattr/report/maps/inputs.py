@@ -1,7 +1,7 @@
 """Input checks of the web maps: polygons, per-unit values, per-year values and options.
 
 Every check names what was given and how to fix it; ids are normalised to strings
-(:func:`geoattr.io.validation.normalise_ids`) and values are aligned to the polygons'
+(:func:`geoattr._validation.normalise_ids`) and values are aligned to the polygons'
 units.
 """
 
@@ -18,7 +18,7 @@ import shapely
 
 from geoattr._format import format_ids
 from geoattr.exceptions import InputError
-from geoattr.io import validation as val
+import geoattr._validation as val
 from geoattr.lisa import check_lisa_options
 
 __all__ = [
@@ -32,7 +32,7 @@ __all__ = [
 
 
 def unit_ids(index: pd.Index, *, name: str) -> pd.Index:
-    """Ids as strings (:func:`~geoattr.io.validation.normalise_ids`), as an Index named ``unit``.
+    """Ids as strings (:func:`~geoattr._validation.normalise_ids`), as an Index named ``unit``.
 
     Parameters
     ----------

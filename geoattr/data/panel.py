@@ -4,80 +4,65 @@ It holds the long panel on the (unit, year) index, the commuting flows, centrali
 the unit -> region mapping, polygons and the age-sex population, checks that all of
 them refer to the same units, and keeps the row accounting (read / used / dropped and
 why).  It also aggregates itself to regions following the conventions of MODEL.md.
+A PanelData is frozen: :meth:`PanelData.replace` returns a copy with other inputs.
 """
 
 from __future__ import annotations
 
+import copy
 import warnings
-from collections.abc import Mapping
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, TypeVar
 
 import geopandas as gpd
 import pandas as pd
 
+import geoattr._validation as val
 from geoattr._format import format_ids
 from geoattr.accounting import Accounting
+from geoattr.data.checks import (
+    COUNT_COLUMNS,
+    check_fertility_rates,
+    check_flows,
+    check_panel,
+    check_polygons,
+    check_population_by_age,
+    check_rates,
+    check_regions,
+    check_unit_series,
+)
 from geoattr.exceptions import DroppedRowsWarning, InputError
-from geoattr.io import validation as val
 
 __all__ = ["PanelData", "COUNT_COLUMNS"]
 
-#: Panel columns that are counts: summed when aggregating to regions, never negative.
-COUNT_COLUMNS: tuple[str, ...] = (
-    "population",
-    "jobs",
-    "births",
-    "deaths",
-    "employed_residents",
-)
 #: Columns that are counts but may be negative (summed when aggregating).
 SIGNED_COUNT_COLUMNS: tuple[str, ...] = ("net_migration",)
 
+#: The inputs of a PanelData that :meth:`PanelData.replace` can change.
+INPUTS: tuple[str, ...] = (
+    "panel",
+    "flows",
+    "centrality",
+    "regions",
+    "polygons",
+    "population_by_age",
+    "employment_rates",
+    "death_probabilities",
+    "fertility_rates",
+    "centrality_mean",
+    "level",
+    "harmonisation_report",
+    "flags",
+    "info",
+)
+# Cached objects (keyed by a tuple whose first item is the kind) and the inputs they are
+# built from; a kind not listed depends on everything.
+_CACHE_INPUTS: dict[str, frozenset[str]] = {
+    "weights": frozenset({"flows", "panel"}),
+    "ds": frozenset({"population_by_age", "panel", "employment_rates", "death_probabilities"}),
+}
 
-def _check_panel(panel: pd.DataFrame) -> pd.DataFrame:
-    if not isinstance(panel, pd.DataFrame):
-        raise TypeError(f"panel must be a pandas DataFrame, {type(panel).__name__} was given instead")
-    if not isinstance(panel.index, pd.MultiIndex) or panel.index.nlevels != 2:
-        raise InputError(
-            "panel must be indexed by (unit, year); it has index "
-            f"{list(panel.index.names)}. Use panel.set_index(['unit', 'year']) or "
-            "geoattr.io.read_panel(...)."
-        )
-    out = panel.copy()
-    units = val.normalise_ids(out.index.get_level_values(0), name="unit")
-    years = pd.Index(out.index.get_level_values(1))
-    if not pd.api.types.is_integer_dtype(years):
-        try:
-            years = years.astype(int)
-        except (TypeError, ValueError) as err:
-            raise InputError(
-                f"panel years must be integers; got values like {list(years[:3])}"
-            ) from err
-    out.index = pd.MultiIndex.from_arrays(
-        [pd.Index(units.to_numpy(), dtype=object), years], names=["unit", "year"]
-    )
-    val.require_unique(out, None, table="panel")
-    val.require_columns(
-        out,
-        ["population"],
-        table="panel",
-        hint="rename the population-on-1-January column to 'population'",
-    )
-    val.require_numeric(out, list(out.columns), table="panel")
-    for col in out.columns:
-        out[col] = pd.to_numeric(out[col])
-    present = [c for c in COUNT_COLUMNS if c in out.columns]
-    if present:
-        val.require_nonnegative(out, present, table="panel")
-    pop = out["population"]
-    bad = pop.index[pop.notna() & (pop <= 0)]
-    if len(bad):
-        raise InputError(
-            f"panel has zero or negative population in {len(bad)} row(s): "
-            f"{format_ids(bad)}. Population on 1 January is the denominator of every rate: "
-            "fix or remove these rows."
-        )
-    return out.sort_index()
+T = TypeVar("T")
 
 
 class PanelData:
@@ -116,13 +101,22 @@ class PanelData:
         municipal constant so that coefficients transfer.
     level : str, default "municipality"
         Label of the unit level (``"municipality"`` or ``"region"``).
+    harmonisation_report : pandas.DataFrame, optional
+        The report of the code harmonisation the data went through
+        (:attr:`geoattr.data.harmonise.HarmonisedPanel.report`), written as
+        ``harmonisation.csv`` by the pipeline.
+    flags : pandas.DataFrame, optional
+        Boolean columns on the (unit, year) index that mark estimated or interpolated
+        values (e.g. ``net_migration_estimated``).
+    info : mapping, optional
+        Further facts about the data (e.g. ``net_migration_agreement``), kept as given.
 
     Notes
     -----
     Ids are strings throughout.  The inputs are copied, never modified.  A PanelData
-    is treated as immutable after construction: derived objects (commuting weights,
-    the region aggregation, DS) are cached on it, so build a new object rather than
-    changing its tables in place.
+    is frozen: its attributes cannot be set after construction (use :meth:`replace`),
+    and derived objects (commuting weights, the region aggregation, DS) are cached on
+    it (:meth:`cached`), so do not change its tables in place either.
     """
 
     def __init__(
@@ -141,40 +135,39 @@ class PanelData:
         accounting: Accounting | None = None,
         centrality_mean: float | None = None,
         level: str = "municipality",
+        harmonisation_report: pd.DataFrame | None = None,
+        flags: pd.DataFrame | None = None,
+        info: Mapping[str, Any] | None = None,
     ) -> None:
         if on_mismatch not in ("raise", "drop"):
             raise ValueError(f"on_mismatch must be 'raise' or 'drop', got {on_mismatch!r}")
         self.accounting = Accounting() if accounting is None else accounting
         self.level = level
+        self.harmonisation_report = harmonisation_report
+        self.flags = flags
+        self.info: dict[str, Any] = dict(info or {})
         self._cache: dict[Any, Any] = {}
-        self.panel = _check_panel(panel)
+        self.panel = check_panel(panel)
         if "panel" not in self.accounting:
             self.accounting.record("panel", read=len(self.panel))
         units = pd.Index(self.panel.index.get_level_values("unit").unique())
 
-        self.polygons = None if polygons is None else self._check_polygons(polygons)
-        self.centrality = None if centrality is None else self._check_series(centrality, "centrality")
-        self.regions = None if regions is None else self._check_regions(regions)
-        self.flows = None if flows is None else self._check_flows(flows)
+        self.polygons = None if polygons is None else check_polygons(polygons)
+        self.centrality = None if centrality is None else check_unit_series(centrality, "centrality")
+        self.regions = None if regions is None else check_regions(regions)
+        self.flows = None if flows is None else self._checked_flows(flows)
         self.population_by_age = (
-            None if population_by_age is None else self._check_age(population_by_age)
+            None if population_by_age is None else check_population_by_age(population_by_age)
         )
         self.employment_rates = (
-            None if employment_rates is None else self._check_rates(employment_rates, "employment_rates")
+            None if employment_rates is None else check_rates(employment_rates, "employment_rates")
         )
         self.death_probabilities = (
             None
             if death_probabilities is None
-            else self._check_rates(death_probabilities, "death_probabilities")
+            else check_rates(death_probabilities, "death_probabilities")
         )
-        self.fertility_rates = None
-        if fertility_rates is not None:
-            f = pd.to_numeric(pd.Series(fertility_rates), errors="coerce")
-            bad = f.index[f.isna() | (f < 0) | (f > 1)]
-            if len(bad):
-                raise InputError(f"fertility_rates must be births per woman in [0, 1]; ages {format_ids(bad)} are not")
-            f.index = pd.Index(f.index.astype(int), name="age")
-            self.fertility_rates = f.rename("fertility")
+        self.fertility_rates = None if fertility_rates is None else check_fertility_rates(fertility_rates)
         self._align(units, on_mismatch)
         if self.centrality is not None:
             self.centrality_mean = (
@@ -182,91 +175,100 @@ class PanelData:
             )
         else:
             self.centrality_mean = centrality_mean
+        self._frozen = True
 
-    # ------------------------------------------------------------------ checks
-    @staticmethod
-    def _check_series(s: pd.Series, name: str) -> pd.Series:
-        if not isinstance(s, pd.Series):
-            raise TypeError(f"{name} must be a pandas Series indexed by unit, {type(s).__name__} was given")
-        out = s.copy()
-        out.index = pd.Index(val.normalise_ids(out.index, name=f"{name} index").to_numpy(), dtype=object, name="unit")
-        val.require_unique(out.to_frame(name), None, table=name)
-        frame = out.to_frame(name)
-        val.require_numeric(frame, [name], table=name)
-        val.require_no_missing(frame, [name], table=name)
-        return pd.to_numeric(out).rename(name)
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self.__dict__.get("_frozen", False):
+            raise AttributeError(
+                f"PanelData is frozen: cannot set {name!r}; use data.replace({name}=...) for a "
+                "copy with another input"
+            )
+        object.__setattr__(self, name, value)
 
-    @staticmethod
-    def _check_regions(s: pd.Series) -> pd.Series:
-        if not isinstance(s, pd.Series):
-            raise TypeError(f"regions must be a pandas Series unit -> region, {type(s).__name__} was given")
-        out = s.copy()
-        out.index = pd.Index(val.normalise_ids(out.index, name="regions index").to_numpy(), dtype=object, name="unit")
-        val.require_unique(out.to_frame("region"), None, table="regions")
-        val.require_no_missing(out.to_frame("region"), ["region"], table="regions")
-        return pd.Series(
-            val.normalise_ids(out, name="region").to_numpy(), index=out.index, name="region", dtype=object
-        )
+    def replace(self, **changes: Any) -> "PanelData":
+        """Return a copy with some inputs replaced; this object is not changed.
 
-    @staticmethod
-    def _check_polygons(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-        if not isinstance(gdf, gpd.GeoDataFrame):
-            raise TypeError(f"polygons must be a GeoDataFrame, {type(gdf).__name__} was given")
-        out = gdf.copy()
-        out.index = pd.Index(val.normalise_ids(out.index, name="polygons index").to_numpy(), dtype=object, name="unit")
-        val.require_unique(pd.DataFrame(index=out.index), None, table="polygons")
-        if "name" not in out.columns:
-            out["name"] = out.index.astype(str)
-        return out
+        The replaced inputs are checked as by the constructor (their units must be the
+        panel's); the others, and the row accounting, are shared with this object, which
+        is safe because neither is ever modified.  The copy has its own cache, which starts with this object's
+        cached values that do not depend on the replaced inputs.
 
-    def _check_flows(self, flows: pd.DataFrame) -> pd.DataFrame:
-        val.require_columns(flows, ["year", "origin", "destination", "count"], table="flows",
-                            hint="use geoattr.io.read_flows(..., origin=, destination=, value=) to rename")
-        out = flows[["year", "origin", "destination", "count"]].copy()
-        val.require_no_missing(out, list(out.columns), table="flows")
-        val.require_numeric(out, ["count", "year"], table="flows")
-        out["count"] = pd.to_numeric(out["count"])
-        out["year"] = pd.to_numeric(out["year"]).astype(int)
-        val.require_nonnegative(out, ["count"], table="flows")
-        out["origin"] = val.normalise_ids(out["origin"], name="origin").to_numpy()
-        out["destination"] = val.normalise_ids(out["destination"], name="destination").to_numpy()
-        val.require_unique(out, ["year", "origin", "destination"], table="flows")
+        Parameters
+        ----------
+        **changes
+            New values of inputs named in :data:`INPUTS` (for example ``flows=``).
+            ``replace()`` without changes gives a copy with a copy of the cache.
+
+        Returns
+        -------
+        PanelData
+
+        Raises
+        ------
+        TypeError
+            A name that is not an input.
+        InputError
+            A replaced input that fails the constructor's checks or refers to other units.
+        """
+        unknown = sorted(set(changes) - set(INPUTS))
+        if unknown:
+            raise TypeError(f"replace() got unknown input(s) {unknown}; the inputs are {list(INPUTS)}")
+        new = copy.copy(self)
+        state = new.__dict__
+        if "flows" in changes and "flows" not in self.accounting:  # the check records the flows read
+            state["accounting"] = Accounting().merge(self.accounting)
+        state["_cache"] = {
+            k: v
+            for k, v in self._cache.items()
+            if not changes or (isinstance(k, tuple) and k and not set(changes) & _CACHE_INPUTS.get(k[0], set(INPUTS)))
+        }
+        checks = {
+            "panel": check_panel,
+            "flows": new._checked_flows,
+            "centrality": lambda v: check_unit_series(v, "centrality"),
+            "regions": check_regions,
+            "polygons": check_polygons,
+            "population_by_age": check_population_by_age,
+            "employment_rates": lambda v: check_rates(v, "employment_rates"),
+            "death_probabilities": lambda v: check_rates(v, "death_probabilities"),
+            "fertility_rates": check_fertility_rates,
+        }
+        for name, value in changes.items():
+            state[name] = value if value is None or name not in checks else checks[name](value)
+        if "centrality_mean" in changes and changes["centrality_mean"] is not None:
+            state["centrality_mean"] = float(changes["centrality_mean"])
+        if "info" in changes:
+            state["info"] = dict(changes["info"] or {})
+        if set(changes) & set(checks):
+            state["_frozen"] = False
+            new._align(new.units, "raise")
+            state["_frozen"] = True
+        return new
+
+    def cached(self, key: tuple, build: Callable[[], T]) -> T:
+        """Return the value cached under ``key``, building and caching it on first use.
+
+        Parameters
+        ----------
+        key : tuple
+            Its first item names the kind of value (``"weights"`` for commuting weights,
+            ``"ds"`` for the demographic supply), which says what :meth:`replace` keeps.
+        build : callable
+            Called without arguments when ``key`` is not cached yet.
+
+        Returns
+        -------
+        object
+            The cached value.
+        """
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
+
+    def _checked_flows(self, flows: pd.DataFrame) -> pd.DataFrame:
+        out = check_flows(flows)
         if "flows" not in self.accounting:
             self.accounting.record("flows", read=len(out))
-        return out.reset_index(drop=True)
-
-    @staticmethod
-    def _check_age(df: pd.DataFrame) -> pd.DataFrame:
-        val.require_columns(df, ["unit", "year", "sex", "age", "population"], table="population_by_age")
-        out = df[["unit", "year", "sex", "age", "population"]].copy()
-        val.require_no_missing(out, list(out.columns), table="population_by_age")
-        val.require_numeric(out, ["year", "age", "population"], table="population_by_age")
-        val.require_nonnegative(out, ["population"], table="population_by_age")
-        out["unit"] = val.normalise_ids(out["unit"], name="unit").to_numpy()
-        out["sex"] = out["sex"].astype(str).str.lower().astype(object)
-        bad = sorted(set(out["sex"].unique()) - {"female", "male"})
-        if bad:
-            raise InputError(
-                f"population_by_age column 'sex' has values {bad}; use 'female' and 'male'"
-            )
-        val.require_unique(out, ["unit", "year", "sex", "age"], table="population_by_age")
-        return out.reset_index(drop=True)
-
-    @staticmethod
-    def _check_rates(df: pd.DataFrame, name: str) -> pd.DataFrame:
-        val.require_columns(df, ["female", "male"], table=name,
-                            hint="index: age (int); columns: 'female', 'male'")
-        out = df[["female", "male"]].copy()
-        val.require_numeric(out, ["female", "male"], table=name)
-        out = out.apply(pd.to_numeric)
-        mask = ((out < 0) | (out > 1)).stack()
-        bad = mask[mask]
-        if len(bad):
-            raise InputError(
-                f"{name} must lie in [0, 1]; {len(bad)} value(s) outside it at (age, sex) "
-                f"{format_ids(bad.index)}"
-            )
-        out.index = pd.Index(out.index.astype(int), name="age")
         return out
 
     def _align(self, units: pd.Index, on_mismatch: str) -> None:
@@ -413,7 +415,7 @@ class PanelData:
         """
         if regions is None and ("aggregate", level) in self._cache:
             return self._cache[("aggregate", level)]
-        mapping = self.regions if regions is None else self._check_regions(regions)
+        mapping = self.regions if regions is None else check_regions(regions)
         if mapping is None:
             raise InputError("no unit -> region mapping: pass regions= here or to PanelData(...)")
         missing = set(self.units) - set(mapping.index)

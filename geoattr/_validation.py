@@ -9,7 +9,7 @@ header is not counted).
 Examples
 --------
 >>> import pandas as pd
->>> from geoattr.io import validation as val
+>>> import geoattr._validation as val
 >>> val.normalise_ids([301, "1103 ", 5001.0], name="kommunenummer", width=4).tolist()
 ['0301', '1103', '5001']
 >>> df = pd.DataFrame({"count": [1, -2]})
@@ -33,6 +33,12 @@ from geoattr.exceptions import InputError
 
 __all__ = [
     "normalise_ids",
+    "normalise_string_ids",
+    "normalise_years",
+    "normalise_panel_index",
+    "format_in_order",
+    "require_choice",
+    "population_weighted",
     "require_columns",
     "require_numeric",
     "require_no_missing",
@@ -59,10 +65,24 @@ def _plain(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
 
-def _in_order(items: Iterable[Any], limit: int = LIMIT, *, total: int | None = None) -> str:
-    """Like :func:`format_ids` but in the given order (so rows and values line up).
+def format_in_order(items: Iterable[Any], limit: int = LIMIT, *, total: int | None = None) -> str:
+    """List items for a message in the given order (so rows and values line up).
 
-    ``total`` is the full count when ``items`` was already cut to the first few.
+    Like :func:`geoattr._format.format_ids`, but unsorted.
+
+    Parameters
+    ----------
+    items : iterable
+        The values, row labels or tuples to list (numpy scalars are shown as Python values).
+    limit : int, default 10
+        How many to list before "and N more".
+    total : int, optional
+        The full count when ``items`` was already cut to the first few.
+
+    Returns
+    -------
+    str
+        For example ``"('0101', 2019), ('0102', 2019) and 3 more"``.
     """
     items = [_plain(i) for i in items]
     n = len(items) if total is None else total
@@ -131,7 +151,7 @@ def normalise_ids(
     if miss.any():
         pos = np.flatnonzero(miss)
         raise InputError(
-            f"{name} has {len(pos)} missing or blank id(s) at row position(s) {_in_order(pos)}; "
+            f"{name} has {len(pos)} missing or blank id(s) at row position(s) {format_in_order(pos)}; "
             "every row needs an id: fill them in or remove these rows"
         )
     if kind in ("string", "integer"):  # vectorised fast paths (long tables)
@@ -177,6 +197,156 @@ def normalise_ids(
     return res
 
 
+def normalise_string_ids(values: pd.Index | pd.Series, *, name: str) -> pd.Series:
+    """Ids that must already be strings, normalised as :func:`normalise_ids` does.
+
+    Integer ids are refused: they have lost their leading zeros.
+
+    Parameters
+    ----------
+    values : pandas.Index or pandas.Series
+        The ids.
+    name : str
+        What they are, for the message.
+
+    Returns
+    -------
+    pandas.Series
+        Object-dtype strings.
+
+    Raises
+    ------
+    InputError
+        If the values are not strings.
+    """
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind not in ("string", "empty"):
+        example = list(pd.Series(values).dropna().iloc[:3])
+        raise InputError(
+            f"{name} must be strings with their leading zeros ('0301'); got {kind} values "
+            f"like {example}. Convert them, e.g. .astype(str).str.zfill(4), or read the file "
+            "with dtype=str"
+        )
+    return normalise_ids(values, name=name)
+
+
+def normalise_years(values: pd.Series | pd.Index, *, name: str) -> np.ndarray:
+    """Whole years as an int64 array.
+
+    Parameters
+    ----------
+    values : pandas.Series or pandas.Index
+        Years, as integers, whole floats or strings of whole numbers.
+    name : str
+        What they are, for the message.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 years.
+
+    Raises
+    ------
+    InputError
+        A missing year or a value that is not a whole number.
+    """
+    s = pd.Series(values)
+    if s.isna().any():
+        raise InputError(
+            f"{name} has {int(s.isna().sum())} missing year(s); every row needs a year"
+        )
+    if pd.api.types.is_integer_dtype(s):
+        return s.to_numpy(dtype=np.int64)
+    num = pd.to_numeric(s, errors="coerce")
+    bad = num.isna() | (num != np.round(num))
+    if bad.any():
+        raise InputError(f"{name} must be whole years; got values like {list(s[bad].iloc[:3])}")
+    return num.to_numpy().astype(np.int64)
+
+
+def normalise_panel_index(index: pd.MultiIndex, *, name: str, unit_name: str | None = None) -> pd.MultiIndex:
+    """A (unit, year) index with string unit ids and integer years.
+
+    Parameters
+    ----------
+    index : pandas.MultiIndex
+        Two levels: unit, year.
+    name : str
+        The table's name, for messages.
+    unit_name : str, optional
+        What the unit ids are called in messages; default ``"<name> unit"``.
+
+    Returns
+    -------
+    pandas.MultiIndex
+        Levels named ``unit`` (object strings) and ``year`` (integers).
+
+    Raises
+    ------
+    InputError
+        Unit ids that are not codes, or years that are not integers.
+    """
+    units = normalise_ids(index.get_level_values(0), name=unit_name or f"{name} unit")
+    years = pd.Index(index.get_level_values(1))
+    if not pd.api.types.is_integer_dtype(years):
+        try:
+            years = years.astype(int)
+        except (TypeError, ValueError) as err:
+            raise InputError(f"{name} years must be integers; got values like {list(years[:3])}") from err
+    return pd.MultiIndex.from_arrays([pd.Index(units.to_numpy(), dtype=object), years], names=["unit", "year"])
+
+
+def require_choice(value: object, name: str, choices: Sequence[str]) -> None:
+    """Check that an option is one of ``choices``.
+
+    Parameters
+    ----------
+    value : object
+        The value given.
+    name : str
+        The option's name, for the message.
+    choices : sequence of str
+        The allowed values.
+
+    Raises
+    ------
+    InputError
+        If ``value`` is not one of ``choices``.
+    """
+    if value not in choices:
+        raise InputError(f"{name} must be one of {list(choices)}; {value!r} was given instead")
+
+
+def population_weighted(obs_weights: object) -> bool:
+    """Whether ``obs_weights`` asks for population weighting (``"population"``) or not (None).
+
+    For functions whose only observation weights are the population.
+
+    Parameters
+    ----------
+    obs_weights : {None, "population"}
+        The ``obs_weights`` argument.
+
+    Returns
+    -------
+    bool
+        True for ``"population"``, False for None.
+
+    Raises
+    ------
+    InputError
+        Any other value (the message names the old ``weighted=True``).
+    """
+    if obs_weights is None:
+        return False
+    if isinstance(obs_weights, str) and obs_weights == "population":
+        return True
+    raise InputError(
+        f"obs_weights must be None or 'population'; {obs_weights!r} was given instead "
+        "(obs_weights='population' replaces weighted=True)"
+    )
+
+
 def require_columns(
     df: pd.DataFrame, columns: Iterable[str], *, table: str, hint: str | None = None
 ) -> None:
@@ -200,8 +370,8 @@ def require_columns(
     missing = [c for c in _column_list(columns) if c not in df.columns]
     if missing:
         msg = (
-            f"table {table!r} lacks column(s) {_in_order(missing)}; "
-            f"it has: {_in_order([str(c) for c in df.columns], 30)}"
+            f"table {table!r} lacks column(s) {format_in_order(missing)}; "
+            f"it has: {format_in_order([str(c) for c in df.columns], 30)}"
         )
         if hint:
             msg += f"; {hint}"
@@ -236,8 +406,8 @@ def require_numeric(df: pd.DataFrame, columns: Iterable[str], *, table: str) -> 
             vals = [col.iloc[i] for i in pos[:LIMIT]]
             symbols = symbols or any(isinstance(v, str) and v.strip() in _SSB_SYMBOLS for v in vals)
             problems.append(
-                f"column {c!r}: {len(pos)} non-numeric value(s) {_in_order(vals, total=len(pos))} "
-                f"in row(s) {_in_order(df.index[pos])}"
+                f"column {c!r}: {len(pos)} non-numeric value(s) {format_in_order(vals, total=len(pos))} "
+                f"in row(s) {format_in_order(df.index[pos])}"
             )
     if problems:
         msg = (
@@ -269,7 +439,7 @@ def require_no_missing(df: pd.DataFrame, columns: Iterable[str], *, table: str) 
         if bad.any():
             problems.append(
                 f"column {c!r}: {int(bad.sum())} missing value(s) "
-                f"in row(s) {_in_order(df.index[bad])}"
+                f"in row(s) {format_in_order(df.index[bad])}"
             )
     if problems:
         raise InputError(
@@ -291,8 +461,8 @@ def _sign_check(df: pd.DataFrame, columns: Iterable[str], *, table: str, strict:
             pos = np.flatnonzero(bad)
             problems.append(
                 f"column {c!r}: {len(pos)} {what} value(s) "
-                f"{_in_order(v.iloc[pos[:LIMIT]].tolist(), total=len(pos))} "
-                f"in row(s) {_in_order(df.index[pos])}"
+                f"{format_in_order(v.iloc[pos[:LIMIT]].tolist(), total=len(pos))} "
+                f"in row(s) {format_in_order(df.index[pos])}"
             )
     if problems:
         must = "must be positive" if strict else "cannot be negative"

@@ -1,0 +1,168 @@
+"""The checks of :class:`~geoattr.data.panel.PanelData`'s inputs.
+
+Each takes one input as given, returns a normalised copy (string unit ids, integer
+years, numeric values) and raises :class:`~geoattr.exceptions.InputError` with a message
+that says what to fix.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+
+import geoattr._validation as val
+from geoattr._format import format_ids
+from geoattr.exceptions import InputError
+
+__all__ = [
+    "COUNT_COLUMNS",
+    "check_panel",
+    "check_flows",
+    "check_unit_series",
+    "check_regions",
+    "check_polygons",
+    "check_population_by_age",
+    "check_rates",
+    "check_fertility_rates",
+]
+
+#: Panel columns that are counts: summed when aggregating to regions, never negative.
+COUNT_COLUMNS: tuple[str, ...] = (
+    "population",
+    "jobs",
+    "births",
+    "deaths",
+    "employed_residents",
+)
+
+
+def check_panel(panel: pd.DataFrame) -> pd.DataFrame:
+    """The panel with string unit ids, integer years and numeric columns, sorted; errors say what to fix."""
+    if not isinstance(panel, pd.DataFrame):
+        raise TypeError(f"panel must be a pandas DataFrame, {type(panel).__name__} was given instead")
+    if not isinstance(panel.index, pd.MultiIndex) or panel.index.nlevels != 2:
+        raise InputError(
+            "panel must be indexed by (unit, year); it has index "
+            f"{list(panel.index.names)}. Use panel.set_index(['unit', 'year']) or "
+            "geoattr.io.read_panel(...)."
+        )
+    out = panel.copy()
+    out.index = val.normalise_panel_index(out.index, name="panel", unit_name="unit")
+    val.require_unique(out, None, table="panel")
+    val.require_columns(
+        out,
+        ["population"],
+        table="panel",
+        hint="rename the population-on-1-January column to 'population'",
+    )
+    val.require_numeric(out, list(out.columns), table="panel")
+    for col in out.columns:
+        out[col] = pd.to_numeric(out[col])
+    present = [c for c in COUNT_COLUMNS if c in out.columns]
+    if present:
+        val.require_nonnegative(out, present, table="panel")
+    pop = out["population"]
+    bad = pop.index[pop.notna() & (pop <= 0)]
+    if len(bad):
+        raise InputError(
+            f"panel has zero or negative population in {len(bad)} row(s): "
+            f"{format_ids(bad)}. Population on 1 January is the denominator of every rate: "
+            "fix or remove these rows."
+        )
+    return out.sort_index()
+
+
+
+def check_unit_series(s: pd.Series, name: str) -> pd.Series:
+    """A numeric Series by unit (centrality), with string ids and no missing values."""
+    if not isinstance(s, pd.Series):
+        raise TypeError(f"{name} must be a pandas Series indexed by unit, {type(s).__name__} was given")
+    out = s.copy()
+    out.index = pd.Index(val.normalise_ids(out.index, name=f"{name} index").to_numpy(), dtype=object, name="unit")
+    val.require_unique(out.to_frame(name), None, table=name)
+    frame = out.to_frame(name)
+    val.require_numeric(frame, [name], table=name)
+    val.require_no_missing(frame, [name], table=name)
+    return pd.to_numeric(out).rename(name)
+
+def check_regions(s: pd.Series) -> pd.Series:
+    """The unit -> region mapping with string ids on both sides."""
+    if not isinstance(s, pd.Series):
+        raise TypeError(f"regions must be a pandas Series unit -> region, {type(s).__name__} was given")
+    out = s.copy()
+    out.index = pd.Index(val.normalise_ids(out.index, name="regions index").to_numpy(), dtype=object, name="unit")
+    val.require_unique(out.to_frame("region"), None, table="regions")
+    val.require_no_missing(out.to_frame("region"), ["region"], table="regions")
+    return pd.Series(
+        val.normalise_ids(out, name="region").to_numpy(), index=out.index, name="region", dtype=object
+    )
+
+def check_polygons(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Polygons on string unit ids, with a ``name`` column (the id when absent)."""
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise TypeError(f"polygons must be a GeoDataFrame, {type(gdf).__name__} was given")
+    out = gdf.copy()
+    out.index = pd.Index(val.normalise_ids(out.index, name="polygons index").to_numpy(), dtype=object, name="unit")
+    val.require_unique(pd.DataFrame(index=out.index), None, table="polygons")
+    if "name" not in out.columns:
+        out["name"] = out.index.astype(str)
+    return out
+
+def check_fertility_rates(rates: pd.Series) -> pd.Series:
+    """Births per woman by age, in [0, 1], on an integer age index."""
+    f = pd.to_numeric(pd.Series(rates), errors="coerce")
+    bad = f.index[f.isna() | (f < 0) | (f > 1)]
+    if len(bad):
+        raise InputError(f"fertility_rates must be births per woman in [0, 1]; ages {format_ids(bad)} are not")
+    f.index = pd.Index(f.index.astype(int), name="age")
+    return f.rename("fertility")
+
+def check_population_by_age(df: pd.DataFrame) -> pd.DataFrame:
+    """Columns ``unit, year, sex, age, population`` with sex ``female``/``male``, one row per cell."""
+    val.require_columns(df, ["unit", "year", "sex", "age", "population"], table="population_by_age")
+    out = df[["unit", "year", "sex", "age", "population"]].copy()
+    val.require_no_missing(out, list(out.columns), table="population_by_age")
+    val.require_numeric(out, ["year", "age", "population"], table="population_by_age")
+    val.require_nonnegative(out, ["population"], table="population_by_age")
+    out["unit"] = val.normalise_ids(out["unit"], name="unit").to_numpy()
+    out["sex"] = out["sex"].astype(str).str.lower().astype(object)
+    bad = sorted(set(out["sex"].unique()) - {"female", "male"})
+    if bad:
+        raise InputError(
+            f"population_by_age column 'sex' has values {bad}; use 'female' and 'male'"
+        )
+    val.require_unique(out, ["unit", "year", "sex", "age"], table="population_by_age")
+    return out.reset_index(drop=True)
+
+def check_rates(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Rates by age (index) and sex (columns ``female``, ``male``), in [0, 1]."""
+    val.require_columns(df, ["female", "male"], table=name,
+                        hint="index: age (int); columns: 'female', 'male'")
+    out = df[["female", "male"]].copy()
+    val.require_numeric(out, ["female", "male"], table=name)
+    out = out.apply(pd.to_numeric)
+    mask = ((out < 0) | (out > 1)).stack()
+    bad = mask[mask]
+    if len(bad):
+        raise InputError(
+            f"{name} must lie in [0, 1]; {len(bad)} value(s) outside it at (age, sex) "
+            f"{format_ids(bad.index)}"
+        )
+    out.index = pd.Index(out.index.astype(int), name="age")
+    return out
+
+
+def check_flows(flows: pd.DataFrame) -> pd.DataFrame:
+    """Columns ``year, origin, destination, count``: string ids, integer years, counts >= 0, unique keys."""
+    val.require_columns(flows, ["year", "origin", "destination", "count"], table="flows",
+                        hint="use geoattr.io.read_flows(..., origin=, destination=, value=) to rename")
+    out = flows[["year", "origin", "destination", "count"]].copy()
+    val.require_no_missing(out, list(out.columns), table="flows")
+    val.require_numeric(out, ["count", "year"], table="flows")
+    out["count"] = pd.to_numeric(out["count"])
+    out["year"] = pd.to_numeric(out["year"]).astype(int)
+    val.require_nonnegative(out, ["count"], table="flows")
+    out["origin"] = val.normalise_ids(out["origin"], name="origin").to_numpy()
+    out["destination"] = val.normalise_ids(out["destination"], name="destination").to_numpy()
+    val.require_unique(out, ["year", "origin", "destination"], table="flows")
+    return out.reset_index(drop=True)
