@@ -55,7 +55,7 @@ def main() -> None:
     rows["commuting weights, one year (libpysal from_adjacency)"] = _timed(libpysal_only)
     rows["design 2022 (RA, VRA lags, DS, 21 matrices)"] = _timed(lambda: V.build_design(data, "2022"), repeat=1)
     rows["pooled OLS 2022 municipality"] = _timed(lambda: estimate(data, "2022"), repeat=1)
-    rows["pooled OLS 2022 region (aggregation included)"] = _timed(lambda: estimate(data, "2022", level="region"),
+    rows["pooled OLS 2022 region (aggregation included)"] = _timed(lambda: estimate(data, "2022", unit_level="region"),
                                                                    repeat=1)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()

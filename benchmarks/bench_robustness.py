@@ -1,6 +1,6 @@
 """Benchmark: the robustness battery's bootstrap on the region-level model, against its engine.
 
-Target (issue 6): 200 bootstrap replications of ``estimate(data, "2022", level="region")``
+Target (issue 6): 200 bootstrap replications of ``estimate(data, "2022", unit_level="region")``
 (73 regions x 21 years of the embedded synthetic Norway) in under 60 s on 2 cores.
 
 Cases, each in its own subprocess so peak memory (``ru_maxrss``, worker processes
@@ -13,7 +13,7 @@ included through ``RUSAGE_CHILDREN``) is per case:
   (linearmodels ``PooledOLS``, clustered covariance), each on a resampled design whose
   rows are stacked from the drawn regions: what a bootstrap that refits the library
   estimator costs, without even rebuilding the design;
-* ``estimate_cold``: one ``estimate(data, "2022", level="region")`` on fresh data
+* ``estimate_cold``: one ``estimate(data, "2022", unit_level="region")`` on fresh data
   (aggregation, weights, VRA, DS, fit): the cost per replication of a bootstrap that
   rebuilt the design each time;
 * ``battery``: every family with the defaults (999 + 999 replications, 199 placebo
@@ -44,7 +44,7 @@ case, n_jobs = sys.argv[1], int(sys.argv[2])
 R = 200
 data = synthetic_panel_data()
 t0 = time.perf_counter()
-fit = estimate(data, "2022", level="region")
+fit = estimate(data, "2022", unit_level="region")
 t_fit = time.perf_counter() - t0
 out = {"case": case, "n_jobs": n_jobs, "replications": R, "clusters": int(fit.design.y.index.get_level_values(0).nunique()),
        "nobs": int(fit.results.nobs), "estimate_seconds": t_fit}
@@ -87,7 +87,7 @@ elif case == "engine":
 elif case == "estimate_cold":
     fresh = synthetic_panel_data()
     t0 = time.perf_counter()
-    estimate(fresh, "2022", level="region")
+    estimate(fresh, "2022", unit_level="region")
     out["seconds"] = time.perf_counter() - t0
     out["seconds_per_replication"] = out["seconds"]
 elif case == "battery":

@@ -216,7 +216,7 @@ def worker_model(p: dict) -> dict:
     t2 = time.perf_counter()
     ys = pd.Series(y, index=idx, name="y")
     Xd = pd.DataFrame(X, index=idx, columns=names)
-    design = Design(y=ys, X=Xd, population=pd.Series(1.0, index=idx), spec="2019+sim", level="unit",
+    design = Design(y=ys, X=Xd, population=pd.Series(1.0, index=idx), spec="2019+sim", unit_level="unit",
                     years=(2003, 2003 + T - 1))
     ols = LeastSquares(design).fit(cov_type="clustered")
     out["ols_seconds"] = time.perf_counter() - t2

@@ -68,7 +68,7 @@ def subgroups(
     periods : list of (first, last), optional
         Sub-periods for the total (e.g. first and second half of the years).
     **estimate_options
-        Passed to :func:`geoattr.estimate` (``level``, ``years``, ``weighted``...).
+        Passed to :func:`geoattr.estimate` (``unit_level``, ``years``, ``obs_weights``...).
 
     Returns
     -------
@@ -90,7 +90,7 @@ def subgroups(
         opts = {**estimate_options, **extra}
         fit = estimate(data, spec, **opts)
         f = fit.results.to_frame().reset_index()[["term", "estimate", "std_error", "t", "p"]]
-        f.insert(0, "level", fit.level)
+        f.insert(0, "level", fit.unit_level)
         f.insert(0, "spec", fit.spec)
         f.insert(0, "subgroup", label)
         f["nobs"] = fit.results.nobs
@@ -335,7 +335,7 @@ def regimes(
     -------
     RegimeResults
     """
-    weighted = val.population_weighted(obs_weights)
+    val.population_weighted(obs_weights)
     d = build_design(data, spec, **design_options)
     units = d.y.index.get_level_values("unit")
     reg = pd.Series(regime).copy()
@@ -353,8 +353,8 @@ def regimes(
         for t in d.X.columns:
             cols[f"{t}[{r}]"] = d.X[t].to_numpy() * m
     X = pd.DataFrame(cols, index=d.y.index)
-    res = LeastSquares(Design(y=d.y, X=X, population=d.population, spec=d.spec, level=d.level, years=d.years,
-                              notes=d.notes, accounting=d.accounting), weighted=weighted).fit(cov_type=cov_type)
+    res = LeastSquares(Design(y=d.y, X=X, population=d.population, spec=d.spec, unit_level=d.unit_level, years=d.years,
+                              notes=d.notes, accounting=d.accounting), obs_weights=obs_weights).fit(cov_type=cov_type)
     names = list(X.columns)
     p = res.params.to_numpy()
     V = res.cov.to_numpy()

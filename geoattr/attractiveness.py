@@ -99,7 +99,7 @@ def rankings(
     n: int = 10,
     by: Literal["residual", "residual_persons", "mean_residual"] = "residual",
     names: pd.Series | None = None,
-    level: str = "municipality",
+    unit_level: str = "municipality",
 ) -> pd.DataFrame:
     """Top and bottom ``n`` units by cumulative attractiveness.
 
@@ -112,7 +112,8 @@ def rankings(
         Column to rank on.
     names : pandas.Series, optional
         Unit -> name for the ``name`` column.
-    level : str, default "municipality"
+    unit_level : str, default "municipality"
+        The unit level, written in the ``level`` column.
 
     Returns
     -------
@@ -133,7 +134,7 @@ def rankings(
     out["rank"] = full_rank.reindex(out.index).to_numpy()
     out["unit"] = out.index
     out["name"] = names.reindex(out.index).to_numpy() if names is not None else out.index
-    out["level"] = level
+    out["level"] = unit_level
     return out[["level", "list", "rank", "unit", "name", "residual", "residual_persons"]].reset_index(drop=True)
 
 
@@ -155,7 +156,7 @@ def region_attractiveness(fit: AttractivenessResults, att: pd.DataFrame | None =
     pandas.DataFrame
         Index (unit=region, year); columns as :func:`attractiveness`.
     """
-    if fit.level == "region":
+    if fit.unit_level == "region":
         r = fit.results
         out = pd.DataFrame({"actual": r.y, "expected": r.fitted_values})
         out["residual"] = out["actual"] - out["expected"]

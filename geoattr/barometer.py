@@ -287,7 +287,7 @@ def barometer(
             f"data must be a geoattr PanelData, {type(data).__name__} was given instead"
         )
     _check_options(period_length, long_run_periods, n_periods, on_missing)
-    weighted = val.population_weighted(obs_weights)
+    val.population_weighted(obs_weights)
     flows = _check_flow_columns(data, flow_columns)
 
     all_years = range(int(data.years.min()), int(data.years.max()) + 1)
@@ -314,8 +314,8 @@ def barometer(
         ]
         n_dropped += len(bad_units)
         keep = data.units[~data.units.isin(list(bad_units))]
-        rows += _fit_period(wide, flows, keep, period, fits, level=data.level, accounting=acc,
-                            weighted=weighted, cov_type=cov_type)
+        rows += _fit_period(wide, flows, keep, period, fits, unit_level=data.unit_level, accounting=acc,
+                            obs_weights=obs_weights, cov_type=cov_type)
     results = fits.pop(TOTAL)
     if not results:
         raise InputError(
@@ -451,9 +451,9 @@ def _fit_period(
     period: Period,
     fits: dict[str, dict[Period, RegressionResults]],
     *,
-    level: str,
+    unit_level: str,
     accounting: Accounting,
-    weighted: bool,
+    obs_weights: Literal["population"] | None,
     cov_type: CovType,
 ) -> list[pd.DataFrame]:
     """Fit the total and each flow of one period (into ``fits``); return their index rows."""
@@ -475,7 +475,7 @@ def _fit_period(
             X=X,
             population=population,
             spec=f"barometer ({f})",
-            level=level,
+            unit_level=unit_level,
             years=period,
             notes=[
                 f"period {_label(period)}; y: {'net migration' if f == TOTAL else f} over the period in % of "
@@ -484,7 +484,7 @@ def _fit_period(
             accounting=accounting,
         )
         try:
-            r = LeastSquares(design, weighted=weighted).fit(cov_type=cov_type)
+            r = LeastSquares(design, obs_weights=obs_weights).fit(cov_type=cov_type)
         except InputError as err:
             raise InputError(f"barometer period {_label(period)} ({f}): {err}") from err
         fits[f][period] = r

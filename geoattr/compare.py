@@ -112,7 +112,7 @@ def _fit_one(model: str, d: Design, graph: Any, cov_type: str) -> RegressionResu
     if model == "slx":
         WX = pd.DataFrame({f"W_{c}": spatial_lag(X[c].rename(c), graph) for c in X.columns if c != "const"})
         return LeastSquares(Design(y=y, X=pd.concat([X, WX], axis=1), population=d.population, spec=d.spec,
-                                   level=d.level, years=d.years)).fit(cov_type=cov_type)
+                                   unit_level=d.unit_level, years=d.years)).fit(cov_type=cov_type)
     if model in ("sar", "sem", "sdm", "sdem", "sac"):
         return fit_spatial(y, X, graph, model=model)
     if model in ("sar_fe", "sem_fe"):
@@ -133,7 +133,7 @@ def _holdout_rmse(model: str, d: Design, graph: Any, cov_type: str, holdout: Seq
     errs = []
     for t in holdout:
         tr, te = yrs != t, yrs == t
-        dt = Design(y=d.y[tr], X=d.X[tr], population=d.population[tr], spec=d.spec, level=d.level, years=d.years)
+        dt = Design(y=d.y[tr], X=d.X[tr], population=d.population[tr], spec=d.spec, unit_level=d.unit_level, years=d.years)
         r = _fit_one(model, dt, graph, cov_type)
         Xtr, Xte = d.X[tr], d.X[te]
         if model == "slx":

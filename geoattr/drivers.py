@@ -496,13 +496,13 @@ def _fit_standardized(
         X=Xz,
         population=pd.Series(1.0 if warr is None else warr, index=z.index, name="population"),
         spec="drivers",
-        level="unit",
+        unit_level="unit",
         years=period,
         notes=[f"standardized coefficients of {target_name} on {', '.join(cols)}, {lab}"],
         accounting=Accounting(),
     )
     try:
-        res = LeastSquares(design, weighted=warr is not None).fit(cov_type=cov_type)
+        res = LeastSquares(design, obs_weights=warr).fit(cov_type=cov_type)
     except InputError as err:
         raise InputError(f"drivers period {lab}: {err}") from err
     return res, pd.DataFrame([mean, sd], index=["mean", "sd"])

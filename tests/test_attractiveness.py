@@ -67,6 +67,6 @@ def test_region_attractiveness_population_weighted(toy_data):
     assert ra.loc[("R1", 2004), "residual"] == pytest.approx(expect, rel=1e-12)
     assert ra.loc[("R2", 2004), "residual"] == pytest.approx(a.loc["0103", "residual"], rel=1e-12)
     # region-level estimation: region residuals are the region model's own
-    rfit = estimate(toy_data, ["vra"], level="region", years=(2003, 2005))
+    rfit = estimate(toy_data, ["vra"], unit_level="region", years=(2003, 2005))
     rr = region_attractiveness(rfit)
     np.testing.assert_allclose(rr["residual"], rfit.results.resids, rtol=1e-12)

@@ -103,7 +103,7 @@ def test_rates_outside_unit_interval():
 def test_aggregate_to_regions(toy_data):
     r = toy_data.aggregate()
     assert list(r.units) == ["R1", "R2"]
-    assert r.level == "region"
+    assert r.unit_level == "region"
     # counts summed
     assert r.panel.loc[("R1", 2001), "jobs"] == 110 + 190
     assert r.panel.loc[("R2", 2003), "population"] == 5 * 1030

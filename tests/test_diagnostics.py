@@ -31,7 +31,7 @@ def _case(n_side=10, rho=0.3, seed=0):
     idx = pd.MultiIndex.from_arrays([[f"{i:03d}" for i in range(n)], [2020] * n], names=["unit", "year"])
     Xd = pd.DataFrame({"const": 1.0, "x1": X[:, 0], "x2": X[:, 1]}, index=idx)
     d = Design(y=pd.Series(y, index=idx, name="y"), X=Xd, population=pd.Series(1.0, index=idx), spec="t",
-               level="unit", years=(2020, 2020))
+               unit_level="unit", years=(2020, 2020))
     res = LeastSquares(d).fit(cov_type="unadjusted")
     return w, W, X, y, Xd, res
 
@@ -71,7 +71,7 @@ def test_panel_weights_block_diagonal():
 
 def test_likelihood_ratio_by_hand():
     _, _, _, _, Xd, res = _case()
-    d = Design(y=res.y, X=Xd[["const", "x1"]], population=pd.Series(1.0, index=Xd.index), spec="t", level="u",
+    d = Design(y=res.y, X=Xd[["const", "x1"]], population=pd.Series(1.0, index=Xd.index), spec="t", unit_level="u",
                years=(2020, 2020))
     small = LeastSquares(d).fit(cov_type="unadjusted")
     lr = likelihood_ratio(small, res)
@@ -133,7 +133,7 @@ def test_panel_lm_tests_detect_a_spatial_lag_in_a_fe_panel():
     # within-transformed pooled LM equals lm_tests on demeaned data by hand
     df = frames[0][1]
     dm = df - df.groupby(level=0).transform("mean")
-    d = Design(y=dm["y"], X=dm[["x"]], population=pd.Series(1.0, index=dm.index), spec="t", level="u", years=(2000, 2004))
+    d = Design(y=dm["y"], X=dm[["x"]], population=pd.Series(1.0, index=dm.index), spec="t", unit_level="u", years=(2000, 2004))
     ref = lm_tests(LeastSquares(d).fit(cov_type="unadjusted"), dm[["x"]], panel_weights(g, dm.index))
     pd.testing.assert_frame_equal(panel_lm_tests(df["y"], df[["x"]], g), ref)
     with pytest.raises(InputError, match="effects must be 'unit', 'twoway' or None"):

@@ -78,7 +78,7 @@ def test_betas_equal_ols_on_zscored_data_and_b_times_sd_ratio():
                 X=pd.concat([pd.Series(1.0, index=idx, name="const"), cand[m]], axis=1),
                 population=pd.Series(1.0, index=idx),
                 spec="raw",
-                level="unit",
+                unit_level="unit",
                 years=(s, e),
             )
         ).fit(cov_type="robust")

@@ -35,7 +35,7 @@ def test_hac_matches_spreg():
     ids = [f"{i:03d}" for i in range(n)]
     idx = pd.MultiIndex.from_arrays([ids, [2020] * n], names=["unit", "year"])
     Xd = pd.DataFrame({"const": 1.0, "x1": X[:, 0], "x2": X[:, 1]}, index=idx)
-    d = Design(y=pd.Series(y, index=idx), X=Xd, population=pd.Series(1.0, index=idx), spec="t", level="u",
+    d = Design(y=pd.Series(y, index=idx), X=Xd, population=pd.Series(1.0, index=idx), spec="t", unit_level="u",
                years=(2020, 2020))
     res = LeastSquares(d).fit(cov_type="unadjusted")
     K = sparse.csr_matrix(wk.sparse)

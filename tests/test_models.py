@@ -23,7 +23,7 @@ def _design(n_units=40, n_years=5, seed=0, collinear=False):
     y = pd.Series(0.5 + 0.3 * X["vra"] - 1.0 * X["centrality"] + unit_effect + rng.normal(size=len(idx)),
                   index=idx, name="y")
     pop = pd.Series(rng.integers(500, 50000, len(idx)).astype(float), index=idx)
-    return Design(y=y, X=X, population=pop, spec="custom", level="municipality", years=(2010, 2010 + n_years - 1))
+    return Design(y=y, X=X, population=pop, spec="custom", unit_level="municipality", years=(2010, 2010 + n_years - 1))
 
 
 def test_ols_equals_closed_form():
@@ -63,7 +63,7 @@ def test_clustered_covariance_is_the_unit_sandwich():
 
 def test_weighted_least_squares_equals_closed_form():
     d = _design()
-    r = LeastSquares(d, weighted=True).fit(cov_type="unadjusted")
+    r = LeastSquares(d, obs_weights="population").fit(cov_type="unadjusted")
     X, y, w = d.X.to_numpy(), d.y.to_numpy(), d.population.to_numpy()
     b = np.linalg.solve(X.T @ (w[:, None] * X), X.T @ (w * y))
     np.testing.assert_allclose(r.params.to_numpy(), b, rtol=1e-10)
@@ -121,7 +121,7 @@ def test_vra_sum_standard_error_by_hand():
     base = _design()
     rng = np.random.default_rng(1)
     X = base.X.rename(columns={"centrality": "vra_l1"}).assign(centrality=rng.normal(size=len(base.y)))
-    d = Design(y=base.y, X=X, population=base.population, spec="custom", level="municipality", years=base.years)
+    d = Design(y=base.y, X=X, population=base.population, spec="custom", unit_level="municipality", years=base.years)
     yr = estimate_by_year(d)
     r = yr.results[2011]
     s = yr.vra_sum()
@@ -133,8 +133,8 @@ def test_vra_sum_standard_error_by_hand():
 
 
 def test_region_level_coefficients_apply_to_municipalities(toy_data):
-    fit = estimate(toy_data, ["vra"], level="region", years=(2003, 2005))
-    assert fit.level == "region"
+    fit = estimate(toy_data, ["vra"], unit_level="region", years=(2003, 2005))
+    assert fit.unit_level == "region"
     assert list(fit.design.y.index.get_level_values("unit").unique()) == ["R1", "R2"]
     X = fit.unit_design.X
     expected = fit.results.params["const"] + fit.results.params["vra"] * X["vra"]
@@ -145,7 +145,7 @@ def test_region_level_coefficients_apply_to_municipalities(toy_data):
 @pytest.mark.slow
 def test_pooled_estimates_recover_synthetic_truth(synthetic, synthetic_data):
     """Generator truth: each pooled 2022 coefficient within 3 unit-clustered standard errors."""
-    fit = estimate(synthetic_data, "2022", level="municipality", years=synthetic.years)
+    fit = estimate(synthetic_data, "2022", unit_level="municipality", years=synthetic.years)
     r = fit.results
     truth = synthetic.truth.coefficients
     z = ((r.params[truth.index] - truth) / r.std_errors[truth.index]).abs()
@@ -165,7 +165,7 @@ def test_year_by_year_fast_path_equals_linearmodels(cov_type):
     fast = estimate_by_year(d, cov_type=cov_type)
     for t, r in fast.results.items():
         m = d.y.index.get_level_values("year") == t
-        sub = Design(y=d.y[m], X=d.X[m], population=d.population[m], spec=d.spec, level=d.level, years=(t, t))
+        sub = Design(y=d.y[m], X=d.X[m], population=d.population[m], spec=d.spec, unit_level=d.unit_level, years=(t, t))
         ref = LeastSquares(sub).fit(cov_type=cov_type)  # linearmodels PooledOLS
         np.testing.assert_allclose(r.params, ref.params, rtol=1e-10)
         np.testing.assert_allclose(r.cov.to_numpy(), ref.cov.to_numpy(), rtol=1e-10)

@@ -88,9 +88,9 @@ def test_profile_errors(tmp_path, att, intervals):
 def test_tables_figures_and_report(tmp_path, synthetic_data):
     import geoattr
 
-    fit = geoattr.estimate(synthetic_data, "2022", level="region", years=(2010, 2015))
+    fit = geoattr.estimate(synthetic_data, "2022", unit_level="region", years=(2010, 2015))
     att = geoattr.attractiveness(fit)
-    ranks = geoattr.rankings(geoattr.cumulate(att), n=3, names=synthetic_data.names, level="municipality")
+    ranks = geoattr.rankings(geoattr.cumulate(att), n=3, names=synthetic_data.names, unit_level="municipality")
     tabs = write_tables(tmp_path / "t", models={"A": fit}, rankings=ranks, top_n=3)
     assert set(tabs) == {"model_tex", "model_md", "rankings_tex", "rankings_md"}
     assert "\\toprule" in tabs["model_tex"].read_text() and "*Most attractive*" in tabs["rankings_md"].read_text()

@@ -44,12 +44,12 @@ N_BOOT, N_PLACEBO = 199, 99
 # --------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def region_fit(synthetic_data):
-    return estimate(synthetic_data, "2022", level="region")
+    return estimate(synthetic_data, "2022", unit_level="region")
 
 
 @pytest.fixture(scope="module")
 def muni_fit(synthetic_data):
-    return estimate(synthetic_data, "2022", level="municipality")
+    return estimate(synthetic_data, "2022", unit_level="municipality")
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +75,10 @@ def _row(res: RobustnessResults, variant: str) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- pins to the library
 @pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize("level", ["region", "municipality"])
-def test_fast_ols_equals_estimate(synthetic_data, level, weighted):
+@pytest.mark.parametrize("unit_level", ["region", "municipality"])
+def test_fast_ols_equals_estimate(synthetic_data, unit_level, weighted):
     """The bootstrap's least squares reproduces estimate() (linearmodels PooledOLS): 1e-10."""
-    fit = estimate(synthetic_data, "2022", level=level, weighted=weighted)
+    fit = estimate(synthetic_data, "2022", unit_level=unit_level, obs_weights="population" if weighted else None)
     d, r = fit.design, fit.results
     w = d.population.to_numpy(float) if weighted else None
     f = least_squares(d.X.to_numpy(float), d.y.to_numpy(float), obs_weights=w,
@@ -117,7 +117,7 @@ def test_baseline_rows_and_attractiveness(full, region_fit):
 def test_loyo_equals_least_squares_without_the_year(full, region_fit):
     d = region_fit.design
     keep = d.y.index.get_level_values("year") != 2010
-    sub = Design(y=d.y[keep], X=d.X[keep], population=d.population[keep], spec=d.spec, level=d.level,
+    sub = Design(y=d.y[keep], X=d.X[keep], population=d.population[keep], spec=d.spec, unit_level=d.unit_level,
                  years=d.years)
     r = LeastSquares(sub).fit(cov_type="clustered")
     row = _row(full, "loyo:2010")
@@ -133,7 +133,7 @@ def test_loyo_equals_least_squares_without_the_year(full, region_fit):
 def test_loro_drops_the_region(full, region_fit):
     d = region_fit.design
     keep = d.y.index.get_level_values("unit") != "R05"
-    r = LeastSquares(Design(y=d.y[keep], X=d.X[keep], population=d.population[keep], spec=d.spec, level=d.level,
+    r = LeastSquares(Design(y=d.y[keep], X=d.X[keep], population=d.population[keep], spec=d.spec, unit_level=d.unit_level,
                             years=d.years)).fit()
     np.testing.assert_allclose(_row(full, "loro:R05").loc[r.params.index, "estimate"], r.params, atol=1e-10)
 
@@ -143,14 +143,14 @@ def test_loro_drops_the_region(full, region_fit):
     ("top_k=5", {"top_k": 5}),
     ("commuting_year=2023", {"commuting_year": 2023}),
     ("year_effects", {"year_effects": True}),
-    ("wls", {"weighted": True}),
+    ("wls", {"obs_weights": "population"}),
     ("no_diagonal", {"include_diagonal": False}),
 ])
 def test_variants_equal_the_library_estimate(full, synthetic_data, variant, options):
     """Each variant is estimate() with that one option changed (coefficients and intervals)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GeoattrWarning)  # without the diagonal: units with no commuters out
-        ref = estimate(synthetic_data, "2022", level="region", **options).results
+        ref = estimate(synthetic_data, "2022", unit_level="region", **options).results
     row = _row(full, variant)
     ci = ref.conf_int(0.95)
     np.testing.assert_allclose(row.loc[ref.params.index, "estimate"], ref.params, atol=1e-10)

@@ -50,7 +50,7 @@ INPUTS: tuple[str, ...] = (
     "death_probabilities",
     "fertility_rates",
     "centrality_mean",
-    "level",
+    "unit_level",
     "harmonisation_report",
     "flags",
     "info",
@@ -99,7 +99,7 @@ class PanelData:
         The constant centrality is centred on (``mean(c / 1000)`` over municipalities).
         Computed from ``centrality`` when not given; region-level data carry the
         municipal constant so that coefficients transfer.
-    level : str, default "municipality"
+    unit_level : str, default "municipality"
         Label of the unit level (``"municipality"`` or ``"region"``).
     harmonisation_report : pandas.DataFrame, optional
         The report of the code harmonisation the data went through
@@ -134,7 +134,7 @@ class PanelData:
         on_mismatch: Literal["raise", "drop"] = "raise",
         accounting: Accounting | None = None,
         centrality_mean: float | None = None,
-        level: str = "municipality",
+        unit_level: str = "municipality",
         harmonisation_report: pd.DataFrame | None = None,
         flags: pd.DataFrame | None = None,
         info: Mapping[str, Any] | None = None,
@@ -142,7 +142,7 @@ class PanelData:
         if on_mismatch not in ("raise", "drop"):
             raise ValueError(f"on_mismatch must be 'raise' or 'drop', got {on_mismatch!r}")
         self.accounting = Accounting() if accounting is None else accounting
-        self.level = level
+        self.unit_level = unit_level
         self.harmonisation_report = harmonisation_report
         self.flags = flags
         self.info: dict[str, Any] = dict(info or {})
@@ -384,13 +384,13 @@ class PanelData:
         return self.panel[name]
 
     def __repr__(self) -> str:
-        parts = [f"{len(self.units)} {self.level} units", f"years {self.years.min()}-{self.years.max()}"]
+        parts = [f"{len(self.units)} {self.unit_level} units", f"years {self.years.min()}-{self.years.max()}"]
         if self.flows is not None:
             parts.append(f"{len(self.flows)} flow rows")
         return f"PanelData({', '.join(parts)})"
 
     # ------------------------------------------------------------------ aggregation
-    def aggregate(self, regions: pd.Series | None = None, *, level: str = "region") -> "PanelData":
+    def aggregate(self, regions: pd.Series | None = None, *, unit_level: str = "region") -> "PanelData":
         """Aggregate to regions following the conventions of MODEL.md.
 
         Counts (population, jobs, net migration, births, deaths, flows and age-sex
@@ -405,16 +405,16 @@ class PanelData:
         ----------
         regions : pandas.Series, optional
             Unit -> region mapping; defaults to the ``regions`` given to the constructor.
-        level : str, default "region"
-            Label of the new level.
+        unit_level : str, default "region"
+            Label of the new unit level.
 
         Returns
         -------
         PanelData
             A new object indexed by (region, year); polygons are dissolved by region.
         """
-        if regions is None and ("aggregate", level) in self._cache:
-            return self._cache[("aggregate", level)]
+        if regions is None and ("aggregate", unit_level) in self._cache:
+            return self._cache[("aggregate", unit_level)]
         mapping = self.regions if regions is None else check_regions(regions)
         if mapping is None:
             raise InputError("no unit -> region mapping: pass regions= here or to PanelData(...)")
@@ -473,10 +473,10 @@ class PanelData:
             fertility_rates=self.fertility_rates,
             accounting=acc,
             centrality_mean=self.centrality_mean,
-            level=level,
+            unit_level=unit_level,
         )
         if regions is None:
-            self._cache[("aggregate", level)] = out
+            self._cache[("aggregate", unit_level)] = out
         return out
 
     def region_of(self) -> pd.Series:
@@ -488,7 +488,7 @@ class PanelData:
     def to_dict(self) -> Mapping[str, Any]:
         """Summary for ``run.json``."""
         return {
-            "level": self.level,
+            "level": self.unit_level,
             "units": int(len(self.units)),
             "years": [int(self.years.min()), int(self.years.max())],
             "panel_rows": int(len(self.panel)),

@@ -326,10 +326,10 @@ def _fit_panel_data(formula: str, data: pd.DataFrame | PanelData, *, model: str,
     pop = _obs_weights(obs_weights, df, y.index, model)
     years = (int(y.index.get_level_values(1).min()), int(y.index.get_level_values(1).max()))
     design = Design(y=y, X=X, population=pop if pop is not None else pd.Series(1.0, index=y.index), spec=formula,
-                    level="unit", years=years, notes=notes)
+                    unit_level="unit", years=years, notes=notes)
     if model in ("ols", "slx"):
         # the design's notes reach the results through LeastSquares
-        return LeastSquares(design, weighted=pop is not None).fit(cov_type=cov_type or "clustered")
+        return LeastSquares(design, obs_weights=pop).fit(cov_type=cov_type or "clustered")
     if model == "iv":
         return _fit_iv(y, X, df.loc[y.index, instruments], endog, cov_type or "clustered", notes)
     if model in ("gmm_lag", "gmm_error") or model in _SPATIAL_ML:

@@ -254,7 +254,7 @@ def panel_lm_tests(y: pd.Series, X: pd.DataFrame, weights: Any, *, effects: str 
     Xw = Xw[keep]
     if effects is None and "const" not in Xw.columns:
         Xw.insert(0, "const", 1.0)
-    d = Design(y=yw.rename("y"), X=Xw, population=pd.Series(1.0, index=yw.index), spec="panel-lm", level="unit",
+    d = Design(y=yw.rename("y"), X=Xw, population=pd.Series(1.0, index=yw.index), spec="panel-lm", unit_level="unit",
                years=(int(y.index.get_level_values(1).min()), int(y.index.get_level_values(1).max())))
     res = LeastSquares(d).fit(cov_type="unadjusted")
     return lm_tests(res, Xw, panel_weights(weights, yw.index))

@@ -15,13 +15,21 @@ import numpy as np
 import pandas as pd
 from linearmodels.panel import PooledOLS
 
+from geoattr import _validation as val
+from geoattr._format import format_ids
 from geoattr.data import PanelData
 from geoattr.exceptions import InputError
 from geoattr.models.least_squares import least_squares
 from geoattr.models.results import RegressionResults
 from geoattr.variables import CommutingYear, Design, build_design
 
-__all__ = ["LeastSquares", "AttractivenessResults", "estimate", "estimate_by_year", "YearlyResults"]
+__all__ = ["LeastSquares", "AttractivenessResults", "estimate", "estimate_by_year", "YearlyResults", "ObsWeights",
+           "design_weights"]
+
+#: Observation weights as :class:`LeastSquares` takes them: ``"population"`` (the design's
+#: population), a Series on the design's (unit, year) index, an array in the design's row
+#: order, or None (unweighted).
+ObsWeights = Literal["population"] | pd.Series | np.ndarray | None
 
 CovType = Literal["unadjusted", "robust", "clustered", "driscoll-kraay"]
 _COV = {
@@ -29,6 +37,13 @@ _COV = {
     "robust": ("robust", {}),
     "clustered": ("clustered", {"cluster_entity": True}),
     "driscoll-kraay": ("kernel", {}),
+}
+
+
+#: Options of earlier versions of :func:`estimate` -> what replaced them.
+_RENAMED = {
+    "level": "the unit of estimation is unit_level= ('municipality' or 'region'); level is a confidence level",
+    "weighted": "population weighting is obs_weights='population'",
 }
 
 
@@ -53,6 +68,44 @@ def _check_rank(X: pd.DataFrame) -> None:
     )
 
 
+def design_weights(design: Design, obs_weights: ObsWeights) -> pd.Series | None:
+    """The observation weights of ``design`` as a Series on its rows (None: unweighted).
+
+    Parameters
+    ----------
+    design : Design
+    obs_weights : "population", pandas.Series, array or None
+        ``"population"``: the design's population; a Series is aligned on the design's
+        index (every row needs a weight); an array has one weight per row, in order.
+
+    Returns
+    -------
+    pandas.Series or None
+
+    Raises
+    ------
+    InputError
+        Another string, a Series without weights for some rows, an array of another length.
+    """
+    if obs_weights is None:
+        return None
+    if isinstance(obs_weights, str):
+        if obs_weights != "population":
+            raise InputError(f"obs_weights must be 'population', a Series or an array, got {obs_weights!r}")
+        return design.population
+    if isinstance(obs_weights, pd.Series):
+        w = obs_weights.reindex(design.y.index)
+        if w.isna().any():
+            raise InputError(f"obs_weights lack {int(w.isna().sum())} observation(s) of the design: "
+                             f"{format_ids(w.index[w.isna()])}")
+        return w.astype(float)
+    arr = np.asarray(obs_weights, dtype=float)
+    if arr.shape != (len(design.y),):
+        raise InputError(f"obs_weights must have one weight per observation ({len(design.y)}); "
+                         f"an array of shape {arr.shape} was given")
+    return pd.Series(arr, index=design.y.index)
+
+
 class LeastSquares:
     """Pooled (weighted) least squares on a :class:`~geoattr.variables.Design`.
 
@@ -60,9 +113,11 @@ class LeastSquares:
     ----------
     design : Design
         Dependent variable and regressors.
-    weighted : bool, default False
-        Population-weighted least squares (weights = population on 1 January), so that
-        small municipalities do not dominate; default ordinary least squares.
+    obs_weights : "population", pandas.Series, array or None, default None
+        Observation weights (weighted least squares): ``"population"`` weights by the
+        population on 1 January (``design.population``), so that small municipalities
+        do not dominate; a Series on the design's index or an array in its row order
+        gives the weights.  Default: ordinary least squares.
 
     Notes
     -----
@@ -70,7 +125,7 @@ class LeastSquares:
     :class:`~geoattr.models.results.RegressionResults`.
     """
 
-    def __init__(self, design: Design, *, weighted: bool = False) -> None:
+    def __init__(self, design: Design, *, obs_weights: ObsWeights = None) -> None:
         if not isinstance(design, Design):
             raise TypeError(f"design must be a geoattr Design, {type(design).__name__} was given")
         if len(design.y) <= design.X.shape[1]:
@@ -79,7 +134,7 @@ class LeastSquares:
             )
         _check_rank(design.X)
         self.design = design
-        self.weighted = weighted
+        self.obs_weights = design_weights(design, obs_weights)
 
     def fit(self, *, cov_type: CovType = "clustered", **cov_config: Any) -> RegressionResults:
         """Estimate.
@@ -101,11 +156,10 @@ class LeastSquares:
             raise ValueError(f"cov_type must be one of {sorted(_COV)}, got {cov_type!r}")
         lm_cov, extra = _COV[cov_type]
         d = self.design
-        w = d.population if self.weighted else None
-        res = PooledOLS(d.y, d.X, weights=w, check_rank=False).fit(cov_type=lm_cov, **extra, **cov_config)
+        res = PooledOLS(d.y, d.X, weights=self.obs_weights, check_rank=False).fit(cov_type=lm_cov, **extra, **cov_config)
         fitted = (d.X @ res.params).rename("fitted")
         resid = (d.y - fitted).rename("resid")
-        info = {"Specification": d.spec, "Level": d.level, "Years": f"{d.years[0]}-{d.years[1]}"}
+        info = {"Specification": d.spec, "Level": d.unit_level, "Years": f"{d.years[0]}-{d.years[1]}"}
         return RegressionResults(
             params=res.params.rename("estimate"),
             cov=res.cov,
@@ -116,7 +170,7 @@ class LeastSquares:
             df_resid=float(res.df_resid),
             loglik=float(res.loglik),
             rsquared=float(res.rsquared),
-            model="wls" if self.weighted else "ols",
+            model="ols" if self.obs_weights is None else "wls",
             cov_type=cov_type,
             info=info,
             notes=list(d.notes),
@@ -138,8 +192,8 @@ class AttractivenessResults:
         (the same object as ``design`` for municipality-level estimation).
     data, unit_data : PanelData
         Data at the estimation level and at the unit level.
-    level : str
-        ``"municipality"`` or ``"region"`` (estimation level).
+    unit_level : str
+        ``"municipality"`` or ``"region"`` (the unit of estimation).
     """
 
     results: RegressionResults
@@ -147,7 +201,7 @@ class AttractivenessResults:
     unit_design: Design
     data: PanelData
     unit_data: PanelData
-    level: str
+    unit_level: str
     options: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -165,10 +219,10 @@ def estimate(
     data: PanelData,
     spec: str | Sequence[str] = "2022",
     *,
-    level: Literal["municipality", "region"] = "municipality",
+    unit_level: Literal["municipality", "region"] = "municipality",
     years: tuple[int, int] | None = None,
     commuting_year: CommutingYear = "same",
-    weighted: bool = False,
+    obs_weights: Literal["population"] | None = None,
     cov_type: CovType = "clustered",
     regions: pd.Series | None = None,
     **design_options: Any,
@@ -180,15 +234,15 @@ def estimate(
     data : PanelData
         Municipality-level data.
     spec : {"2022", "2019", "2018"} or list of terms, default "2022"
-    level : {"municipality", "region"}, default "municipality"
+    unit_level : {"municipality", "region"}, default "municipality"
         ``"region"`` aggregates to regions (counts summed, flows region x region,
         centrality population-weighted with the municipal centring constant),
         estimates there, and applies the coefficients to the municipalities.
     years : (int, int), optional
         Inclusive range of the dependent variable's years.
     commuting_year : int or "same", default "same"
-    weighted : bool, default False
-        Population-weighted least squares.
+    obs_weights : {None, "population"}, default None
+        ``"population"``: population-weighted least squares.
     cov_type : str, default "clustered"
         See :meth:`LeastSquares.fit`.
     regions : pandas.Series, optional
@@ -202,20 +256,24 @@ def estimate(
     -------
     AttractivenessResults
     """
-    if level not in ("municipality", "region"):
-        raise ValueError(f"level must be 'municipality' or 'region', got {level!r}")
+    for old, new in _RENAMED.items():
+        if old in design_options:
+            raise InputError(f"estimate() has no option {old}=: {new}")
+    val.population_weighted(obs_weights)
+    if unit_level not in ("municipality", "region"):
+        raise ValueError(f"unit_level must be 'municipality' or 'region', got {unit_level!r}")
     unit_design = build_design(data, spec, years=years, commuting_year=commuting_year, **design_options)
-    if level == "municipality":
+    if unit_level == "municipality":
         est_data, design = data, unit_design
     else:
         est_data = data.aggregate(regions)
         design = build_design(est_data, spec, years=unit_design.years, commuting_year=commuting_year,
                               **design_options)
-    res = LeastSquares(design, weighted=weighted).fit(cov_type=cov_type)
+    res = LeastSquares(design, obs_weights=obs_weights).fit(cov_type=cov_type)
     return AttractivenessResults(
-        results=res, design=design, unit_design=unit_design, data=est_data, unit_data=data, level=level,
+        results=res, design=design, unit_design=unit_design, data=est_data, unit_data=data, unit_level=unit_level,
         options={"spec": spec, "years": list(unit_design.years), "commuting_year": commuting_year,
-                 "weighted": weighted, "cov_type": cov_type, **design_options},
+                 "obs_weights": obs_weights, "cov_type": cov_type, **design_options},
     )
 
 
@@ -226,12 +284,12 @@ class YearlyResults:
     Attributes
     ----------
     results : dict[int, RegressionResults]
-    spec, level : str
+    spec, unit_level : str
     """
 
     results: dict[int, RegressionResults]
     spec: str
-    level: str
+    unit_level: str
     skipped: dict[int, str] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
@@ -245,7 +303,7 @@ class YearlyResults:
             f.insert(0, "year", year)
             rows.append(f)
         out = pd.concat(rows, ignore_index=True)
-        out.insert(0, "level", self.level)
+        out.insert(0, "level", self.unit_level)
         out.insert(0, "spec", self.spec)
         out["significant"] = np.select([out["p"] < 0.01, out["p"] < 0.05, out["p"] < 0.1], ["***", "**", "*"], "")
         return out[["spec", "level", "year", "term", "estimate", "std_error", "t", "p", "significant"]]
@@ -279,7 +337,7 @@ class YearlyResults:
 
 
 def estimate_by_year(
-    design: Design, *, weighted: bool = False, cov_type: CovType = "robust"
+    design: Design, *, obs_weights: ObsWeights = None, cov_type: CovType = "robust"
 ) -> YearlyResults:
     """Estimate the model separately for every year (cross sections).
 
@@ -287,7 +345,8 @@ def estimate_by_year(
     ----------
     design : Design
         Pooled design; year dummies, if any, are dropped per year.
-    weighted : bool, default False
+    obs_weights : "population", pandas.Series, array or None, default None
+        As in :class:`LeastSquares` (a Series or array covers the whole pooled design).
     cov_type : str, default "robust"
         Heteroskedasticity-robust by default (one observation per unit and year).
 
@@ -300,20 +359,21 @@ def estimate_by_year(
     years = sorted(design.y.index.get_level_values("year").unique())
     out: dict[int, RegressionResults] = {}
     skipped: dict[int, str] = {}
-    fast = not weighted and cov_type in ("robust", "unadjusted")
+    w = design_weights(design, obs_weights)
+    fast = w is None and cov_type in ("robust", "unadjusted")
     Xcols = [c for c in design.X.columns if not c.startswith("year_")]
     for t in years:
         m = design.y.index.get_level_values("year") == t
         sub = Design(
             y=design.y[m], X=design.X.loc[m, Xcols], population=design.population[m], spec=design.spec,
-            level=design.level, years=(t, t), notes=design.notes, accounting=design.accounting,
+            unit_level=design.unit_level, years=(t, t), notes=design.notes, accounting=design.accounting,
         )
         try:
-            model = LeastSquares(sub, weighted=weighted)
+            model = LeastSquares(sub, obs_weights=None if w is None else w[m])
             out[t] = _cross_section_ols(sub, cov_type) if fast else model.fit(cov_type=cov_type)
         except InputError as err:
             skipped[t] = str(err)
-    return YearlyResults(results=out, spec=design.spec, level=design.level, skipped=skipped)
+    return YearlyResults(results=out, spec=design.spec, unit_level=design.unit_level, skipped=skipped)
 
 
 def _cross_section_ols(d: Design, cov_type: str) -> RegressionResults:
@@ -330,5 +390,5 @@ def _cross_section_ols(d: Design, cov_type: str) -> RegressionResults:
         params=pd.Series(f.params, index=terms, name="estimate"), cov=pd.DataFrame(f.cov, index=terms, columns=terms),
         y=d.y, fitted_values=fitted, resids=(d.y - fitted).rename("resid"), nobs=f.nobs, df_resid=f.df_resid,
         loglik=f.loglik, rsquared=f.r2, model="ols", cov_type=cov_type,
-        info={"Specification": d.spec, "Level": d.level, "Years": f"{d.years[0]}-{d.years[1]}"}, notes=list(d.notes),
+        info={"Specification": d.spec, "Level": d.unit_level, "Years": f"{d.years[0]}-{d.years[1]}"}, notes=list(d.notes),
     )

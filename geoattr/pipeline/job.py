@@ -74,6 +74,11 @@ def _as_list(v: Any) -> list[Any]:
     return list(v) if isinstance(v, (list, tuple)) else [v]
 
 
+def _obs_weights(model_config: Mapping[str, Any]) -> str | None:
+    """``[model] weighted = true`` of the run configuration as the API's ``obs_weights``."""
+    return "population" if model_config.get("weighted", False) else None
+
+
 def run(
     config: Mapping[str, Any] | None = None,
     *,
@@ -161,8 +166,8 @@ def _estimate_grid(data: PanelData, dcfg: Mapping[str, Any], mcfg: Mapping[str, 
     with timer("estimate"):
         for s, lv in bar:
             bar.set_postfix_str(f"spec {s}, {lv}")
-            fit = estimate(data, s, level=lv, years=est.years, commuting_year=dcfg.get("commuting_year", "same"),
-                           weighted=bool(mcfg.get("weighted", False)), cov_type=mcfg.get("cov_type", "clustered"),
+            fit = estimate(data, s, unit_level=lv, years=est.years, commuting_year=dcfg.get("commuting_year", "same"),
+                           obs_weights=_obs_weights(mcfg), cov_type=mcfg.get("cov_type", "clustered"),
                            **design_opts)
             est.years = est.years or fit.unit_design.years
             est.fits[(s, lv)] = fit
@@ -178,7 +183,7 @@ def _estimate_by_year(est: _Estimates, mcfg: Mapping[str, Any], *, progress: boo
     """Year-by-year coefficients of every model of the grid."""
     with timer("estimate by year"):
         for (s, lv), fit in tqdm(est.fits.items(), desc="year by year", disable=not progress, unit="model"):
-            yr = estimate_by_year(fit.design, weighted=bool(mcfg.get("weighted", False)))
+            yr = estimate_by_year(fit.design, obs_weights=_obs_weights(mcfg))
             est.yearly.append(yr.to_frame())
             if yr.skipped:
                 est.yearly_skipped[f"{s}|{lv}"] = yr.skipped
@@ -187,11 +192,11 @@ def _estimate_by_year(est: _Estimates, mcfg: Mapping[str, Any], *, progress: boo
 def _rankings(main: AttractivenessResults, data: PanelData, att: pd.DataFrame, cum: pd.DataFrame,
               top_n: int) -> list[pd.DataFrame]:
     """Top and bottom lists of municipalities (and of regions when the data have them)."""
-    tables = [rankings(cum, n=top_n, names=data.names, level="municipality")]
+    tables = [rankings(cum, n=top_n, names=data.names, unit_level="municipality")]
     if data.regions is not None:
         ratt = region_attractiveness(main, att)
         tables.append(rankings(cumulate(ratt), n=min(top_n, ratt.index.get_level_values(0).nunique() // 2 or 1),
-                               level="region"))
+                               unit_level="region"))
     return tables
 
 

@@ -115,7 +115,7 @@ def write_map(out: Path, files: dict[str, Path], *, main: AttractivenessResults,
         data.polygons, vals[_ATT_COLUMNS],
         residuals={name: r.resids for name, r in comparison.results.items()} if comparison is not None else None,
         yearly=att[_ATT_COLUMNS],
-        layer_name=f"Attractiveness {main.spec} ({main.level} model), cumulative {years[0]}-{years[1]}",
+        layer_name=f"Attractiveness {main.spec} ({main.unit_level} model), cumulative {years[0]}-{years[1]}",
         lisa=bool(ocfg.get("lisa", True)), fdr=ocfg.get("lisa_fdr"),
         self_contained=bool(ocfg.get("self_contained", True)),
         tiles=None if ocfg.get("self_contained", True) else ocfg.get("tiles", "OpenStreetMap"),
@@ -171,7 +171,7 @@ def write_publication(out: Path, files: dict[str, Path], *, main: Attractiveness
         main_yearly = None
         if yearly:
             yf = pd.concat(yearly, ignore_index=True)
-            main_yearly = yf[(yf["spec"] == main.spec) & (yf["level"] == main.level)]
+            main_yearly = yf[(yf["spec"] == main.spec) & (yf["level"] == main.unit_level)]
         figs = write_figures(out / "figures", att=att, yearly=main_yearly, decomposition=kept.get("decomposition"),
                                 models=models, names=data.names, top_n=top_n)
         files.update({f"figure_{k}": v for k, v in figs.items()})
@@ -192,7 +192,7 @@ def _summary(main: AttractivenessResults, data: PanelData, years: tuple[int, int
         "years of data": "-".join(str(y) for y in d.get("years", [])),
         **{k.replace("_", " "): (round(v, 4) if isinstance(v, float) else v) for k, v in d.items()
            if k not in ("units", "years", "level")},
-        "main model": f"VRA specification {main.spec}, estimated on {main.level}s",
+        "main model": f"VRA specification {main.spec}, estimated on {main.unit_level}s",
         "estimation years": f"{years[0]}-{years[1]}",
         "observations": int(fs["nobs"]),
         "R²": round(float(fs["r2"]), 4),
@@ -233,7 +233,7 @@ def report_context(main: AttractivenessResults, models: Mapping[str, Attractiven
     comp = kept.get("comparison")
     levels = list(dict.fromkeys(ranks["level"]))
     return {
-        "title": f"Residential attractiveness: VRA {main.spec} ({main.level} model), {years[0]}-{years[1]}",
+        "title": f"Residential attractiveness: VRA {main.spec} ({main.unit_level} model), {years[0]}-{years[1]}",
         "summary": _summary(main, data, years),
         "row_accounting": main.unit_design.accounting.to_dict(),
         "model_table": regression_table(models, fmt="html", stats=("nobs", "r2", "adj_r2", "aic")),
@@ -281,9 +281,9 @@ def run_info(cfg: Mapping[str, Any], data: PanelData, main: AttractivenessResult
         "geoattr_run": 1,
         "config": cfg,
         "data": data.to_dict(),
-        "main": {"spec": main.spec, "level": main.level, "years": list(main.unit_design.years)},
-        "notes": main.unit_design.notes + ([f"estimated on {main.level}s; coefficients applied to municipalities"]
-                                           if main.level == "region" else []),
+        "main": {"spec": main.spec, "level": main.unit_level, "years": list(main.unit_design.years)},
+        "notes": main.unit_design.notes + ([f"estimated on {main.unit_level}s; coefficients applied to municipalities"]
+                                           if main.unit_level == "region" else []),
         "row_accounting": main.unit_design.accounting.to_dict(),
         "analyses": analyses,
         **({"net_migration_agreement": agreement.to_dict()} if agreement is not None else {}),

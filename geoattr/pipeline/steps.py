@@ -87,7 +87,7 @@ class _Step:
     def subgroups(self) -> None:
         groups = {c.split("__", 1)[1]: c for c in self.data.panel.columns if c.startswith("net_migration__")}
         periods = _periods(self.acfg.get("subgroup_periods", "halves"), self.years)
-        sub = analysis.subgroups(self.data, self.main.spec, groups=groups, periods=periods, level=self.main.level,
+        sub = analysis.subgroups(self.data, self.main.spec, groups=groups, periods=periods, unit_level=self.main.unit_level,
                                  years=self.years)
         _write(sub, "subgroups", self.out, self.files, index=False)
 

@@ -116,7 +116,7 @@ def _baseline_fit(data_or_fit: PanelData | AttractivenessResults, *, spec: Any, 
                              "(pass the PanelData instead, or estimate the baseline you want)")
         return data_or_fit
     if isinstance(data_or_fit, PanelData):
-        return estimate(own_copy(data_or_fit), "2022" if spec is None else spec, level=unit_level or "municipality",
+        return estimate(own_copy(data_or_fit), "2022" if spec is None else spec, unit_level=unit_level or "municipality",
                         years=years, **dict(estimate_options or {}))
     raise TypeError(f"data_or_fit must be a PanelData or the result of geoattr.estimate, "
                     f"{type(data_or_fit).__name__} was given")
@@ -128,7 +128,7 @@ def _prepare(fit: AttractivenessResults, o: RobustnessOptions) -> tuple[BatteryS
     f_spec = opts.pop("spec")
     opts.pop("years", None)
     cy = opts.pop("commuting_year", "same")
-    weighted = bool(opts.pop("weighted", False))
+    obs_weights = opts.pop("obs_weights", None)
     cov_type = opts.pop("cov_type", "clustered")
     unit_data = own_copy(fit.unit_data)
     est_data = unit_data if fit.data is fit.unit_data else own_copy(fit.data)
@@ -137,7 +137,7 @@ def _prepare(fit: AttractivenessResults, o: RobustnessOptions) -> tuple[BatteryS
     est_units = pd.Index(pd.unique(est_design.y.index.get_level_values("unit")), name="unit")
     problem = cluster_problem(est_design.X.to_numpy(float), est_design.y.to_numpy(float),
                               est_design.y.index.get_level_values("unit").to_numpy(),
-                              est_design.population.to_numpy(float) if weighted else None)
+                              est_design.population.to_numpy(float) if obs_weights else None)
     sums = unit_sums(unit_design, by=o.rank_by, per_year=o.resample_years)
     n_top = min(o.top_n, len(sums.units) // 2)
     if n_top < 1:
@@ -147,7 +147,7 @@ def _prepare(fit: AttractivenessResults, o: RobustnessOptions) -> tuple[BatteryS
     fast_placebo = bool(flow_cols) and all(est_design.X.columns[i].startswith("vra") for i in flow_cols)
     pos = placebo_positions(est_design, est_units) if fast_placebo else None
     state = BatteryState(
-        spec=f_spec, level=fit.level, years=yrs, commuting_year=cy, weighted=weighted, cov_type=cov_type,
+        spec=f_spec, unit_level=fit.unit_level, years=yrs, commuting_year=cy, obs_weights=obs_weights, cov_type=cov_type,
         design_opts=opts, unit_data=unit_data, est_data=est_data, est_design=est_design, unit_design=unit_design,
         problem=problem, rank_by=o.rank_by, units=sums.units, seed=o.seed, wild_weights=o.wild_weights,
         n_years_resample=(yrs[1] - yrs[0] + 1) if o.resample_years else 0,
@@ -162,7 +162,7 @@ def _families(o: RobustnessOptions, state: BatteryState, base: _Baseline) -> tup
     """The families that can run on these data, and why the others were skipped."""
     fams = list(o.families)
     skipped: dict[str, str] = {}
-    if "loro" in fams and not (state.level == "region" or state.unit_data.regions is not None):
+    if "loro" in fams and not (state.unit_level == "region" or state.unit_data.regions is not None):
         if "loro" in o.explicit:
             raise InputError("leave-one-region-out needs a unit -> region mapping: pass regions= to "
                              "PanelData(...), or leave 'loro' out of variants")
@@ -195,8 +195,8 @@ def _plan(o: RobustnessOptions, fams: Sequence[str], state: BatteryState,
         skipped.update(why)
         variant_tasks += [("variant", "weights", n, tuple(sorted(opts.items()))) for n, opts in specs]
     if "estimators" in fams:
-        names, why = estimator_variant_names(o.estimators, design_opts=state.design_opts, weighted=state.weighted,
-                                             level=state.level, has_regions=state.unit_data.regions is not None)
+        names, why = estimator_variant_names(o.estimators, design_opts=state.design_opts, obs_weights=state.obs_weights,
+                                             unit_level=state.unit_level, has_regions=state.unit_data.regions is not None)
         skipped.update(why)
         variant_tasks += [("variant", "estimators", n, ()) for n in names]
     tasks: list[tuple] = list(variant_tasks)
@@ -305,12 +305,12 @@ def _add_placebo(t: _Tables, raw: Mapping[Hashable, Any], o: RobustnessOptions, 
 
 def _settings(o: RobustnessOptions, fams: Sequence[str], state: BatteryState, base: _Baseline,
               client: Any) -> dict[str, Any]:
-    return {"spec": base.fit.spec, "unit_level": state.level, "years": list(state.years), "variants": list(fams),
+    return {"spec": base.fit.spec, "unit_level": state.unit_level, "years": list(state.years), "variants": list(fams),
             "bootstrap": list(o.bootstrap), "reps": o.reps if o.bootstrap else 0, "wild_weights": o.wild_weights,
             "placebo_reps": o.placebo_reps if "placebo" in fams else 0, "level": o.level, "top_n": base.n_top,
             "rank_by": o.rank_by, "rank_bootstrap": o.rank_bootstrap, "resample_years": o.resample_years,
             "seed": o.seed, "clusters": int(state.problem.G), "backend": backend_name(o.workers, client),
-            "cov_type": state.cov_type, "obs_weights": "population" if state.weighted else None}
+            "cov_type": state.cov_type, "obs_weights": state.obs_weights}
 
 
 def _run(fit: AttractivenessResults, o: RobustnessOptions, *, client: Any, progress: bool,
@@ -335,7 +335,7 @@ def _run(fit: AttractivenessResults, o: RobustnessOptions, *, client: Any, progr
         draws, rank_intervals = _add_bootstrap(t, raw, o, base, terms, bparams)
     leave_out = [f for f in ("loyo", "loro") if f in fams]
     if leave_out:
-        region_of = state.unit_data.region_of() if "loro" in leave_out and state.level != "region" else None
+        region_of = state.unit_data.region_of() if "loro" in leave_out and state.unit_level != "region" else None
         fits, failed = leave_out_fits(state, leave_out, base.sums, region_of)
         t.skipped.update(failed)
         for f in fits:
@@ -388,7 +388,7 @@ def robustness(
     data_or_fit : PanelData or AttractivenessResults
         A fitted baseline (from :func:`geoattr.estimate`; its specification, level,
         years and options are reused), or the municipality-level data, in which case the
-        baseline is ``estimate(data, spec, level=unit_level, years=years, **estimate_options)``.
+        baseline is ``estimate(data, spec, unit_level=unit_level, years=years, **estimate_options)``.
     spec, unit_level, years, estimate_options
         The baseline when data are given (defaults ``"2022"``, ``"municipality"``, all
         years, no options); an error when a fit is given.

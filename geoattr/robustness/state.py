@@ -8,7 +8,7 @@ only the cache entries that do not depend on the flows (:func:`replace_flows`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,7 @@ class BatteryState:
 
     Attributes
     ----------
-    spec, level, years, commuting_year, weighted, cov_type, design_opts
+    spec, unit_level, years, commuting_year, obs_weights, cov_type, design_opts
         The baseline's options (``design_opts``: the other options of
         :func:`geoattr.variables.build_design`).
     unit_data, est_data : PanelData or None
@@ -56,10 +56,10 @@ class BatteryState:
     """
 
     spec: Any
-    level: str
+    unit_level: str
     years: tuple[int, int]
     commuting_year: Any
-    weighted: bool
+    obs_weights: Literal["population"] | None
     cov_type: str
     design_opts: dict[str, Any]
     unit_data: PanelData | None

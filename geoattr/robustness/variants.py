@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,7 @@ from geoattr.data import PanelData
 from geoattr.exceptions import GeoattrWarning, InputError
 from geoattr.weights.lag import spatial_lag
 from geoattr.models.least_squares import least_squares
-from geoattr.models.ols import LeastSquares
+from geoattr.models.ols import LeastSquares, design_weights
 from geoattr.models.panel import PANEL_COV_TYPES, fit_panel
 from geoattr.models.spatial import fit_spatial
 from geoattr.robustness.ranks import UnitSums, unit_sums
@@ -105,7 +105,7 @@ def contiguity_flows(data: PanelData, *, rook: bool = False) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- fitting
-def fit_design(d: Design, *, weighted: bool, cov_type: str, kind: str, variant: str,
+def fit_design(d: Design, *, obs_weights: Literal["population"] | None, cov_type: str, kind: str, variant: str,
                cumulative: pd.Series | None = None, notes: Sequence[str] = ()) -> VariantFit:
     """Least squares on a design with the baseline's covariance, as a :class:`VariantFit`.
 
@@ -115,8 +115,8 @@ def fit_design(d: Design, *, weighted: bool, cov_type: str, kind: str, variant: 
     Parameters
     ----------
     d : Design
-    weighted : bool
-        Population-weighted least squares.
+    obs_weights : {None, "population"}
+        ``"population"``: population-weighted least squares.
     cov_type : str
     kind, variant : str
         Family and name of the variant.
@@ -128,16 +128,16 @@ def fit_design(d: Design, *, weighted: bool, cov_type: str, kind: str, variant: 
     -------
     VariantFit
     """
-    model = "wls" if weighted else "ols"
+    model = "ols" if obs_weights is None else "wls"
     if cov_type in _FAST_COV_TYPES:
         f = least_squares(d.X.to_numpy(float), d.y.to_numpy(float),
-                          obs_weights=d.population.to_numpy(float) if weighted else None,
+                          obs_weights=None if obs_weights is None else design_weights(d, obs_weights).to_numpy(float),
                           groups=d.y.index.get_level_values("unit").to_numpy(), cov_type=cov_type)
         terms = list(d.X.columns)
         return VariantFit(kind=kind, variant=variant, cumulative=cumulative, params=pd.Series(f.params, index=terms),
                           cov=pd.DataFrame(f.cov, index=terms, columns=terms), nobs=f.nobs, loglik=f.loglik,
                           rsquared=f.r2, df_resid=f.df_resid, model=model, cov_type=cov_type, notes=notes)
-    r = LeastSquares(d, weighted=weighted).fit(cov_type=cov_type)
+    r = LeastSquares(d, obs_weights=obs_weights).fit(cov_type=cov_type)
     return VariantFit(kind=kind, variant=variant, cumulative=cumulative, params=r.params, cov=r.cov, nobs=r.nobs,
                       loglik=r.loglik, rsquared=r.rsquared, df_resid=r.df_resid, model=model, cov_type=cov_type,
                       notes=notes)
@@ -148,10 +148,14 @@ def _cumulative(state: BatteryState, values: np.ndarray) -> pd.Series:
 
 
 def _fit_and_rank(state: BatteryState, est: Design, unit: Design, kind: str, variant: str, *,
-                  weighted: bool | None = None, notes: Sequence[str] = ()) -> VariantFit:
-    """Fit the estimation design, then the units' attractiveness on the unit design."""
-    weighted = state.weighted if weighted is None else weighted
-    fit = fit_design(est, weighted=weighted, cov_type=state.cov_type, kind=kind, variant=variant, notes=notes)
+                  obs_weights: Literal["population", "baseline"] | None = "baseline",
+                  notes: Sequence[str] = ()) -> VariantFit:
+    """Fit the estimation design, then the units' attractiveness on the unit design.
+
+    ``obs_weights="baseline"`` keeps the baseline's observation weights.
+    """
+    obs_weights = state.obs_weights if obs_weights == "baseline" else obs_weights
+    fit = fit_design(est, obs_weights=obs_weights, cov_type=state.cov_type, kind=kind, variant=variant, notes=notes)
     us = unit_sums(unit, by=state.rank_by, units=state.units)
     return fit.replace(cumulative=_cumulative(state, us.cum_of(fit.params)))
 
@@ -176,7 +180,7 @@ def _leave_out_masks(state: BatteryState, families: Sequence[str],
         yr = d.y.index.get_level_values("year").to_numpy()
         masks += [("loyo", f"loyo:{t}", yr != t) for t in range(state.years[0], state.years[1] + 1)]
     if "loro" in families:
-        reg = unit_of_row if state.level == "region" else unit_of_row.map(region_of)
+        reg = unit_of_row if state.unit_level == "region" else unit_of_row.map(region_of)
         reg = np.asarray(reg, dtype=object)
         masks += [("loro", f"loro:{r}", reg != r) for r in sorted(pd.unique(reg), key=str)]
     return masks
@@ -212,9 +216,9 @@ def leave_out_fits(state: BatteryState, families: Sequence[str], sums: UnitSums,
     for kind, name, keep in _leave_out_masks(state, families, region_of):
         cols = [i for i in range(X.shape[1]) if X[keep][:, i].any()]
         sub = Design(y=d.y[keep], X=d.X[keep].iloc[:, cols], population=d.population[keep], spec=d.spec,
-                     level=d.level, years=d.years)
+                     unit_level=d.unit_level, years=d.years)
         try:
-            f = fit_design(sub, weighted=state.weighted, cov_type=state.cov_type, kind=kind, variant=name)
+            f = fit_design(sub, obs_weights=state.obs_weights, cov_type=state.cov_type, kind=kind, variant=name)
         except (np.linalg.LinAlgError, InputError, ValueError) as err:
             skipped[name] = f"{type(err).__name__}: {err}"
             continue
@@ -274,8 +278,9 @@ def weights_variant_specs(*, commuting_years: Sequence[int] | None, min_shares: 
     return specs, skipped
 
 
-def estimator_variant_names(estimators: Sequence[str], *, design_opts: Mapping[str, Any], weighted: bool,
-                            level: str, has_regions: bool) -> tuple[list[str], dict[str, str]]:
+def estimator_variant_names(estimators: Sequence[str], *, design_opts: Mapping[str, Any],
+                            obs_weights: Literal["population"] | None,
+                            unit_level: str, has_regions: bool) -> tuple[list[str], dict[str, str]]:
     """Names of the estimator variants (each toggles the baseline's choice).
 
     Parameters
@@ -284,10 +289,10 @@ def estimator_variant_names(estimators: Sequence[str], *, design_opts: Mapping[s
         From :data:`ESTIMATORS`.
     design_opts : mapping
         The baseline's design options.
-    weighted : bool
-        The baseline is population-weighted.
-    level : str
-        The baseline's estimation level.
+    obs_weights : {None, "population"}
+        The baseline's observation weights.
+    unit_level : str
+        The baseline's unit of estimation.
     has_regions : bool
         The data map units to regions.
 
@@ -302,10 +307,10 @@ def estimator_variant_names(estimators: Sequence[str], *, design_opts: Mapping[s
         if e == "year_effects":
             names.append("no_year_effects" if design_opts.get("year_effects", False) else "year_effects")
         elif e == "weighted":
-            names.append("ols" if weighted else "wls")
+            names.append("wls" if obs_weights is None else "ols")
         elif e != "level":
             names.append(e)
-        elif level == "region":
+        elif unit_level == "region":
             names.append("municipality_level")
         elif not has_regions:
             skipped["estimators:region_level"] = "no unit -> region mapping in the data"
@@ -342,7 +347,7 @@ def run_variant(state: BatteryState, kind: str, name: str, opts: Mapping[str, An
 
 
 def _weights_variant(state: BatteryState, name: str, opts: Mapping[str, Any]) -> VariantFit:
-    unit_data = None if state.level == "municipality" else state.unit_data
+    unit_data = None if state.unit_level == "municipality" else state.unit_data
     if opts.get("contiguity"):
         est_data = replace_flows(state.est_data, contiguity_flows(state.est_data))
         ud = None if unit_data is None else replace_flows(unit_data, contiguity_flows(unit_data))
@@ -353,12 +358,13 @@ def _weights_variant(state: BatteryState, name: str, opts: Mapping[str, Any]) ->
 
 
 def _estimator_variant(state: BatteryState, name: str) -> VariantFit:
-    unit_data = None if state.level == "municipality" else state.unit_data
+    unit_data = None if state.unit_level == "municipality" else state.unit_data
     if name in ("year_effects", "no_year_effects"):
         est, unit = _designs(state, state.est_data, unit_data, year_effects=name == "year_effects")
         return _fit_and_rank(state, est, unit, "estimators", name)
     if name in ("wls", "ols"):
-        return _fit_and_rank(state, state.est_design, state.unit_design, "estimators", name, weighted=name == "wls")
+        return _fit_and_rank(state, state.est_design, state.unit_design, "estimators", name,
+                             obs_weights="population" if name == "wls" else None)
     if name == "municipality_level":
         return _fit_and_rank(state, state.unit_design, state.unit_design, "estimators", name)
     if name == "region_level":
@@ -400,15 +406,15 @@ def fe_variant(state: BatteryState) -> VariantFit:
         raise InputError("no regressor varies within units: nothing for fixed effects to estimate")
     cov_type = state.cov_type if state.cov_type in PANEL_COV_TYPES else "clustered"
     r = fit_panel(d.y, d.X[tv], model="fe", effects="unit", cov_type=cov_type,
-                  obs_weights=d.population if state.weighted else None)
+                  obs_weights=None if state.obs_weights is None else d.population)
     b_tv = r.params.reindex(tv)
     params = b_tv.copy()
     cov = r.cov.reindex(index=tv, columns=tv)
     notes = list(r.notes)
     if ti:
         rest = (d.y - d.X[tv] @ b_tv).rename("y")
-        d2 = Design(y=rest, X=d.X[ti], population=d.population, spec=d.spec, level=d.level, years=d.years)
-        f2 = fit_design(d2, weighted=state.weighted, cov_type=state.cov_type, kind="estimators", variant="fe")
+        d2 = Design(y=rest, X=d.X[ti], population=d.population, spec=d.spec, unit_level=d.unit_level, years=d.years)
+        f2 = fit_design(d2, obs_weights=state.obs_weights, cov_type=state.cov_type, kind="estimators", variant="fe")
         params = pd.concat([f2.params, b_tv])
         cov = pd.DataFrame(np.zeros((len(params), len(params))), index=params.index, columns=params.index)
         cov.loc[ti, ti] = f2.cov.loc[ti, ti].to_numpy()
@@ -446,7 +452,7 @@ def sar_variant(state: BatteryState) -> VariantFit:
     r = fit_spatial(d.y, d.X, g, model="sar")
     params = r.params
     ud = state.unit_design
-    gu = g if state.level == "municipality" else _commuting_graph(state.unit_data, year)
+    gu = g if state.unit_level == "municipality" else _commuting_graph(state.unit_data, year)
     wy = spatial_lag(ud.y.rename("y"), gu)
     om = ud.population / 100.0 if state.rank_by == "residual_persons" else 1.0
     b = params.drop("rho")

@@ -53,8 +53,8 @@ class Design:
         Population on 1 January (for weighted least squares and persons).
     spec : str
         Specification name.
-    level : str
-        Unit level.
+    unit_level : str
+        Unit level (``"municipality"``, ``"region"``...).
     years : (int, int)
         Inclusive range of the dependent variable's years.
     notes : list of str
@@ -67,7 +67,7 @@ class Design:
     X: pd.DataFrame
     population: pd.Series
     spec: str
-    level: str
+    unit_level: str
     years: tuple[int, int]
     notes: list[str] = field(default_factory=list)
     accounting: Accounting = field(default_factory=Accounting)
@@ -345,4 +345,4 @@ def build_design(
     yv, X, pop = _drop_missing(y.reindex(idx), X, data.column("population").reindex(idx), idx,
                                on_missing=on_missing, acc=acc)
     return Design(y=yv.rename("y"), X=X, population=pop.rename("population"), spec=name,
-                  level=data.level, years=years, notes=notes, accounting=acc)
+                  unit_level=data.unit_level, years=years, notes=notes, accounting=acc)
