@@ -36,6 +36,7 @@ from geoattr.models.spatial import fit_spatial, lagged_regressors
 from geoattr.models.spatial_panel import fit_spatial_panel
 from geoattr.variables import Design, build_design
 from geoattr.weights.lag import panel_weights, spatial_lag
+from geoattr.typing import WeightsLike
 
 __all__ = ["compare", "Comparison", "GRID_MODELS"]
 
@@ -103,24 +104,24 @@ class Comparison:
         return "\n".join(lines)
 
 
-def _fit_one(model: str, d: Design, graph: Any, cov_type: str) -> RegressionResults:
+def _fit_one(model: str, d: Design, weights: WeightsLike | None, cov_type: str) -> RegressionResults:
     y, X = d.y, d.X
     if model in ("vra_ols", "ols"):
         return LeastSquares(d).fit(cov_type=cov_type)
     if model in ("fe", "re"):
         return fit_panel(y, X, model=model, effects="unit", cov_type=cov_type)
     if model == "slx":
-        WX = pd.DataFrame({f"W_{c}": spatial_lag(X[c].rename(c), graph) for c in X.columns if c != "const"})
+        WX = pd.DataFrame({f"W_{c}": spatial_lag(X[c].rename(c), weights) for c in X.columns if c != "const"})
         return LeastSquares(Design(y=y, X=pd.concat([X, WX], axis=1), population=d.population, spec=d.spec,
                                    unit_level=d.unit_level, years=d.years)).fit(cov_type=cov_type)
     if model in ("sar", "sem", "sdm", "sdem", "sac"):
-        return fit_spatial(y, X, graph, model=model)
+        return fit_spatial(y, X, weights, model=model)
     if model in ("sar_fe", "sem_fe"):
-        return fit_spatial_panel(y, X, graph, model=model)
+        return fit_spatial_panel(y, X, weights, model=model)
     raise InputError(f"unknown model {model!r}; choose from {sorted(GRID_MODELS)}")
 
 
-def _holdout_rmse(model: str, d: Design, graph: Any, cov_type: str, holdout: Sequence[int]) -> float:
+def _holdout_rmse(model: str, d: Design, weights: WeightsLike | None, cov_type: str, holdout: Sequence[int]) -> float:
     """Root mean squared error of predictions for whole held-out years.
 
     The model is fitted on the other years; the prediction for a held-out year is the
@@ -134,15 +135,15 @@ def _holdout_rmse(model: str, d: Design, graph: Any, cov_type: str, holdout: Seq
     for t in holdout:
         tr, te = yrs != t, yrs == t
         dt = Design(y=d.y[tr], X=d.X[tr], population=d.population[tr], spec=d.spec, unit_level=d.unit_level, years=d.years)
-        r = _fit_one(model, dt, graph, cov_type)
+        r = _fit_one(model, dt, weights, cov_type)
         Xtr, Xte = d.X[tr], d.X[te]
         if model == "slx":
             def add_wx(X):
-                return pd.concat([X, pd.DataFrame({f"W_{c}": spatial_lag(X[c].rename(c), graph)
+                return pd.concat([X, pd.DataFrame({f"W_{c}": spatial_lag(X[c].rename(c), weights)
                                                    for c in X.columns if c != "const"})], axis=1)
             Xtr, Xte = add_wx(Xtr), add_wx(Xte)
         if model in ("sdm", "sdem"):
-            Xtr, Xte = lagged_regressors(Xtr, panel_weights(graph, Xtr.index)), lagged_regressors(Xte, panel_weights(graph, Xte.index))
+            Xtr, Xte = lagged_regressors(Xtr, panel_weights(weights, Xtr.index)), lagged_regressors(Xte, panel_weights(weights, Xte.index))
         terms = [p for p in r.params.index if p in Xte.columns]
         b = r.params[terms].to_numpy()
         m = Xte[terms].to_numpy() @ b
@@ -151,13 +152,13 @@ def _holdout_rmse(model: str, d: Design, graph: Any, cov_type: str, holdout: Seq
             ytr = d.y[tr]
             struct = ytr - Xtr[terms].to_numpy() @ b
             if rho:
-                Wtr = panel_weights(graph, ytr.index)
+                Wtr = panel_weights(weights, ytr.index)
                 struct = struct - rho * (Wtr @ ytr.to_numpy())
             alpha = struct.groupby(level="unit").mean()
             m = m + alpha.reindex(Xte.index.get_level_values("unit")).fillna(0.0).to_numpy()
         pred = m
         if rho:
-            W = panel_weights(graph, Xte.index)
+            W = panel_weights(weights, Xte.index)
             pred = spsolve(sparse.identity(W.shape[0], format="csc") - rho * W.tocsc(), m)
         errs.append(d.y[te].to_numpy() - pred)
     e = np.concatenate(errs)
@@ -180,7 +181,7 @@ def _task(args: tuple) -> tuple[RegressionResults | None, str | None, float, lis
 def compare(
     data: PanelData,
     *,
-    weights: Mapping[str, Any],
+    weights: Mapping[str, WeightsLike],
     models: Sequence[str] = ("vra_ols", "slx", "sar", "sem", "sdm", "fe", "re", "sar_fe", "sem_fe"),
     terms: str | Sequence[str] = "2022",
     alternative_terms: Sequence[str] | None = None,
@@ -194,7 +195,7 @@ def compare(
     Parameters
     ----------
     data : PanelData
-    weights : mapping name -> Graph
+    weights : mapping name -> Graph or SparseWeights
         E.g. ``{"commuting": without_diagonal(commuting(...)), "queen": ..., "knn6": ...,
         "distance": ...}``; row-standardise geometric graphs first.  Each is used by
         every spatial model, and every model's residuals are tested (Moran's I, LM)

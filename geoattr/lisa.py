@@ -23,7 +23,8 @@ from libpysal.graph import Graph
 from geoattr._format import format_ids
 from geoattr.exceptions import InputError
 import geoattr._validation as val
-from geoattr.weights import align
+from geoattr.typing import WeightsLike
+from geoattr.weights import SparseWeights, align
 
 try:  # libpysal's legacy weights; optional in future libpysal versions
     from libpysal.weights import W as _LegacyW
@@ -100,12 +101,14 @@ def check_lisa_options(*, fdr: float | None, alpha: float, permutations: int) ->
         )
 
 
-def _as_graph(weights: Any) -> Graph:
+def _as_graph(weights: WeightsLike) -> Graph:
     if isinstance(weights, Graph):
         return weights
+    if isinstance(weights, SparseWeights):
+        return weights.to_graph()
     if isinstance(weights, _LegacyW):
         return Graph.from_W(weights)
-    raise InputError(f"weights must be a libpysal Graph or W, {type(weights).__name__} was given")
+    raise InputError(f"weights must be a libpysal Graph or W, or SparseWeights; {type(weights).__name__} was given")
 
 
 def _with_string_ids(graph: Graph) -> Graph:
@@ -121,7 +124,7 @@ def _with_string_ids(graph: Graph) -> Graph:
     return Graph.from_arrays(focal, neighbor, adj.to_numpy(), transformation=graph.transformation)
 
 
-def _aligned(weights: Any, ids: pd.Index) -> Graph:
+def _aligned(weights: WeightsLike, ids: pd.Index) -> Graph:
     """The weights restricted to and ordered like ``ids``; units left without links are isolates."""
     graph = _with_string_ids(_as_graph(weights))
     missing = ids.difference(pd.Index(graph.unique_ids))
@@ -177,7 +180,7 @@ def _moran_local(y: np.ndarray, g: Graph, permutations: int, seed: int | None) -
 
 def lisa_table(
     values: pd.Series,
-    weights: Any,
+    weights: WeightsLike,
     *,
     permutations: int = 999,
     fdr: float | None = None,
@@ -190,8 +193,9 @@ def lisa_table(
     ----------
     values : pandas.Series
         Numeric, indexed by unit id, no missing values (e.g. the cumulative residual).
-    weights : libpysal.graph.Graph or libpysal.weights.W
-        Spatial weights over (at least) the units of ``values``; row-standardised here.
+    weights : libpysal.graph.Graph or SparseWeights
+        Spatial weights over (at least) the units of ``values``; row-standardised here
+        (a legacy ``libpysal.weights.W`` is converted too).
         Units without neighbours get the cluster ``"no neighbours"`` and no p-value.
     permutations : int, default 999
         Conditional permutations for the pseudo p-values (at least 99).

@@ -325,7 +325,7 @@ def test_result_definitions(small):
 @pytest.mark.parametrize(
     "mutate, match",
     [
-        (lambda y, X, W: (y, X, W[:, :-1]), r"W must be square; its shape is \(25, 24\)"),
+        (lambda y, X, W: (y, X, W[:, :-1]), r"weights \(W\) must be square; its shape is \(25, 24\)"),
         (lambda y, X, W: (y[:-1], X[:-1], W), r"W is 25 x 25 but y has 24 observations"),
         (lambda y, X, W: (y, X[:-1], W), r"X has 24 rows but y has 25 observations"),
         (
@@ -342,7 +342,7 @@ def test_result_definitions(small):
         ),
         (
             lambda y, X, W: (y, X, W.toarray().tolist()),
-            r"W must be a scipy.sparse matrix .* list was given",
+            r"weights \(W\) must be a scipy.sparse matrix .* list was given",
         ),
         (
             lambda y, X, W: (y, np.column_stack([X, X[:, 1]]), W),

@@ -34,6 +34,7 @@ from geoattr.models.spatial_panel import fit_sar_re, fit_sem_re, fit_spatial_pan
 from geoattr.variables import Design, build_design
 from geoattr.weights.commuting import without_diagonal
 from geoattr.weights.lag import spatial_lag
+from geoattr.typing import WeightsLike
 
 __all__ = ["fit", "parse_formula", "MODELS", "CROSS_SECTION_MODELS"]
 
@@ -130,7 +131,7 @@ def _time_lag(s: pd.Series, k: int) -> pd.Series:
     return prev.reindex(s.index)
 
 
-def _off_diagonal(weights: Any, name: str, notes: list[str]) -> Any:
+def _off_diagonal(weights: WeightsLike | None, name: str, notes: list[str]) -> WeightsLike | None:
     """Commuting weights (self-weights on the diagonal) as the W of a spatial term: drop the
     diagonal and renormalise the rows (MODEL.md conventions), with a note."""
     if weights is None or not hasattr(weights, "adjacency"):
@@ -177,7 +178,7 @@ def _is_cross_section(data: Any) -> bool:
     return True
 
 
-def _check_ids(index: pd.Index, weights: Any, name: str) -> None:
+def _check_ids(index: pd.Index, weights: WeightsLike | None, name: str) -> None:
     """The ids of a cross-section's weights must be its units (any order)."""
     if weights is None:
         return
@@ -202,8 +203,8 @@ def _with_year(obj: Any) -> Any:
     return out
 
 
-def _fit_cross_section(formula: str, data: pd.DataFrame, *, model: str, weights: Any, error_weights: Any,
-                       obs_weights: Any, **kw: Any) -> RegressionResults:
+def _fit_cross_section(formula: str, data: pd.DataFrame, *, model: str, weights: WeightsLike | None,
+                       error_weights: WeightsLike | None, obs_weights: Any, **kw: Any) -> RegressionResults:
     """A cross-section through the panel path with one fake year; results on the unit index."""
     if model not in CROSS_SECTION_MODELS:
         raise InputError(f"model={model!r} needs a panel indexed by (unit, year); on a cross-section use one of "
@@ -236,8 +237,8 @@ def fit(
     data: pd.DataFrame | PanelData,
     *,
     model: str = "ols",
-    weights: Any = None,
-    error_weights: Any = None,
+    weights: WeightsLike | None = None,
+    error_weights: WeightsLike | None = None,
     obs_weights: str | pd.Series | np.ndarray | None = None,
     effects: str | None = None,
     method: str = "ml",
@@ -259,12 +260,12 @@ def fit(
         ``commuting_year=`` here).
     model : str, default "ols"
         One of :data:`MODELS`.
-    weights : libpysal.graph.Graph, optional
+    weights : libpysal.graph.Graph or SparseWeights, optional
         Spatial weights for ``W(...)`` terms and spatial models; ids must match the
         data's units.  Commuting graphs (with self-weights on the diagonal) are
         passed through :func:`geoattr.weights.without_diagonal` automatically: the
         diagonal is dropped and the rows renormalised (MODEL.md), and a note says so.
-    error_weights : libpysal.graph.Graph, optional
+    error_weights : libpysal.graph.Graph or SparseWeights, optional
         ``sac``: different weights for the error term.
     obs_weights : "population", pandas.Series or array, optional
         Observation weights of ``ols``, ``slx``, ``fe``, ``re`` and ``fd``:
@@ -300,8 +301,8 @@ def fit(
     return _fit_panel_data(formula, data, **kw)
 
 
-def _fit_panel_data(formula: str, data: pd.DataFrame | PanelData, *, model: str, weights: Any, error_weights: Any,
-                    obs_weights: Any, effects: str | None, method: str, cov_type: str | None,
+def _fit_panel_data(formula: str, data: pd.DataFrame | PanelData, *, model: str, weights: WeightsLike | None,
+                    error_weights: WeightsLike | None, obs_weights: Any, effects: str | None, method: str, cov_type: str | None,
                     **options: Any) -> RegressionResults:
     """``fit`` on panel data (or a PanelData): the design, then the estimator."""
     lhs, terms, constant = parse_formula(formula)
@@ -349,7 +350,7 @@ def _fit_panel_data(formula: str, data: pd.DataFrame | PanelData, *, model: str,
 
 
 def _regressors(df: pd.DataFrame, lhs: str, terms: list[Term], constant: bool, instruments: list[str],
-                weights: Any) -> tuple[pd.Series, pd.DataFrame, list[str]]:
+                weights: WeightsLike | None) -> tuple[pd.Series, pd.DataFrame, list[str]]:
     """y and X of the formula on the rows with every value (time and spatial lags built)."""
     needed = [lhs] + sorted({t.variable for t in terms}) + instruments
     missing_cols = [c for c in needed if c not in df.columns]
@@ -394,8 +395,8 @@ def _obs_weights(obs_weights: Any, df: pd.DataFrame, index: pd.Index, model: str
     return w
 
 
-def _fit_spatial_ml(y: pd.Series, X: pd.DataFrame, *, model: str, weights: Any, error_weights: Any,
-                    effects: str | None, method: str, balance: str) -> RegressionResults:
+def _fit_spatial_ml(y: pd.Series, X: pd.DataFrame, *, model: str, weights: WeightsLike,
+                    error_weights: WeightsLike | None, effects: str | None, method: str, balance: str) -> RegressionResults:
     """The maximum-likelihood spatial models (cross-section, pooled and panel)."""
     if model == "sar_re":
         return fit_sar_re(y, X, weights, balance=balance)

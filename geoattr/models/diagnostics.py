@@ -10,7 +10,6 @@ pinned to ``spreg.LMtests`` and ``spreg.MoranRes`` in the tests.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +24,8 @@ from geoattr.models.panel import HypothesisTest
 from geoattr.models.results import RegressionResults
 from geoattr.variables import Design
 from geoattr.weights.lag import panel_weights
+from geoattr.typing import WeightsLike
+from geoattr.typing import WeightsLike
 
 __all__ = ["lm_tests", "panel_lm_tests", "moran_residuals", "likelihood_ratio", "j_test"]
 
@@ -156,7 +157,7 @@ def j_test(
     data: pd.DataFrame,
     *,
     model: str,
-    weights: Mapping[str, Any],
+    weights: Mapping[str, WeightsLike],
 ) -> pd.DataFrame:
     """Non-nested J test of the same model under two weights matrices.
 
@@ -173,7 +174,7 @@ def j_test(
     data : pandas.DataFrame
         On the (unit, year) index, or on the unit index (a cross-section).
     model : {"slx", "sar", "sem", "sdm"}
-    weights : mapping of str to libpysal.graph.Graph
+    weights : mapping of str to libpysal.graph.Graph or SparseWeights
         The two weights to compare, by name (``{"queen": g1, "knn": g2}``).
 
     Returns
@@ -198,7 +199,7 @@ def j_test(
     return pd.DataFrame(rows).T
 
 
-def _prediction(rb: RegressionResults, weights: Any, model: str) -> pd.Series:
+def _prediction(rb: RegressionResults, weights: WeightsLike, model: str) -> pd.Series:
     """The J test's prediction of a fitted model: its mean ``E[y | X]`` (reduced form for lag models)."""
     idx = rb.resids.index
     if model not in ("sar", "sdm", "sem"):
@@ -216,7 +217,7 @@ def _prediction(rb: RegressionResults, weights: Any, model: str) -> pd.Series:
     return pd.Series(y - u, index=idx)
 
 
-def panel_lm_tests(y: pd.Series, X: pd.DataFrame, weights: Any, *, effects: str = "unit") -> pd.DataFrame:
+def panel_lm_tests(y: pd.Series, X: pd.DataFrame, weights: WeightsLike, *, effects: str = "unit") -> pd.DataFrame:
     """LM tests for a spatial lag or error in a fixed-effects panel.
 
     The tests of :func:`lm_tests` on the within-transformed data (unit, or unit and
@@ -229,7 +230,7 @@ def panel_lm_tests(y: pd.Series, X: pd.DataFrame, weights: Any, *, effects: str 
     y, X : Series, DataFrame
         On the (unit, year) index; time-invariant columns (the constant) are dropped
         by the transformation.
-    weights : libpysal.graph.Graph
+    weights : libpysal.graph.Graph or SparseWeights
     effects : {"unit", "twoway"} or None
 
     Returns

@@ -281,7 +281,7 @@ def _check_options(tol: float, traces: str, n_probes: int) -> None:
         raise InputError(f"n_probes must be an integer >= 2; {n_probes!r} was given")
 
 
-def _inputs(y: Any, X: Any, weights: Any, *, periods: int, method: str, bounds: Any):
+def _inputs(y: Any, X: Any, weights: sp.spmatrix | np.ndarray, *, periods: int, method: str, bounds: Any):
     """Checked (y, X, W over the observations, method, bounds, W of one period or None)."""
     if periods != 1:
         return panel_setup(y, X, weights, periods, method, bounds)
@@ -335,7 +335,7 @@ _DOC_COMMON = """
 def ml_lag(
     y: Any,
     X: Any,
-    weights: Any,
+    weights: sp.spmatrix | np.ndarray,
     *,
     method: str = "auto",
     bounds: tuple[float, float] | None = None,
@@ -429,7 +429,7 @@ def ml_lag(
 def ml_error(
     y: Any,
     X: Any,
-    weights: Any,
+    weights: sp.spmatrix | np.ndarray,
     *,
     method: str = "auto",
     bounds: tuple[float, float] | None = None,

@@ -46,24 +46,24 @@ SE_TARGET = 1e-5
 
 
 # --------------------------------------------------------------------------- inputs
-def as_sparse_w(W: Any) -> sp.csr_matrix:
+def as_sparse_w(weights: sp.spmatrix | np.ndarray) -> sp.csr_matrix:
     """W as a CSR float matrix (duplicates summed, zeros dropped); clear errors for other inputs."""
-    if sp.issparse(W):
-        Wc = sp.csr_matrix(W, dtype=float)
-    elif isinstance(W, np.ndarray):
-        if W.ndim != 2:
+    if sp.issparse(weights):
+        Wc = sp.csr_matrix(weights, dtype=float)
+    elif isinstance(weights, np.ndarray):
+        if weights.ndim != 2:
             raise InputError(
-                f"W must be a 2-D square matrix; an array with {W.ndim} dimension(s) was given"
+                f"weights (W) must be a 2-D square matrix; an array with {weights.ndim} dimension(s) was given"
             )
-        Wc = sp.csr_matrix(W.astype(float))
+        Wc = sp.csr_matrix(weights.astype(float))
     else:
         raise InputError(
-            "W must be a scipy.sparse matrix (or a 2-D numpy array); "
-            f"{type(W).__name__} was given. "
+            "weights (W) must be a scipy.sparse matrix (or a 2-D numpy array); "
+            f"{type(weights).__name__} was given. "
             "For a libpysal Graph pass graph.sparse, for a libpysal W pass w.sparse."
         )
     if Wc.shape[0] != Wc.shape[1]:
-        raise InputError(f"W must be square; its shape is {Wc.shape}")
+        raise InputError(f"weights (W) must be square; its shape is {Wc.shape}")
     if not np.all(np.isfinite(Wc.data)):
         bad = np.unique(
             np.repeat(np.arange(Wc.shape[0]), np.diff(Wc.indptr))[~np.isfinite(Wc.data)]
@@ -76,7 +76,7 @@ def as_sparse_w(W: Any) -> sp.csr_matrix:
     return Wc
 
 
-def check_inputs(y: Any, X: Any, W: Any) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix]:
+def check_inputs(y: Any, X: Any, weights: sp.spmatrix | np.ndarray) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix]:
     """y, X and W checked for shape, missing values and rank; returned as arrays and a CSR matrix."""
     yv = np.asarray(y, dtype=float)
     if yv.ndim == 2 and yv.shape[1] == 1:
@@ -88,7 +88,7 @@ def check_inputs(y: Any, X: Any, W: Any) -> tuple[np.ndarray, np.ndarray, sp.csr
         Xv = Xv[:, None]
     if Xv.ndim != 2:
         raise InputError(f"X must be a 2-D array (n, k); its shape is {np.shape(X)}")
-    Wc = as_sparse_w(W)
+    Wc = as_sparse_w(weights)
     n = yv.shape[0]
     if Xv.shape[0] != n:
         raise InputError(
@@ -96,7 +96,7 @@ def check_inputs(y: Any, X: Any, W: Any) -> tuple[np.ndarray, np.ndarray, sp.csr
         )
     if Wc.shape[0] != n:
         raise InputError(
-            f"W is {Wc.shape[0]} x {Wc.shape[1]} but y has {n} observations; "
+            f"the weights matrix W is {Wc.shape[0]} x {Wc.shape[1]} but y has {n} observations; "
             "W must have one row and column "
             "per observation, in the same order"
         )
@@ -175,10 +175,10 @@ def default_bounds(W: sp.csr_matrix) -> tuple[float, float]:
     return (lo, hi)
 
 
-def check_bounds(bounds: Any, W: sp.csr_matrix) -> tuple[float, float]:
+def check_bounds(bounds: Any, weights: sp.csr_matrix) -> tuple[float, float]:
     """The search interval: ``bounds`` checked, or the default of :func:`default_bounds`."""
     if bounds is None:
-        return default_bounds(W)
+        return default_bounds(weights)
     try:
         lo, hi = (float(b) for b in bounds)
     except (TypeError, ValueError) as exc:
@@ -222,16 +222,16 @@ def blas_limit(active: bool) -> contextlib.AbstractContextManager[Any]:
 class Jacobian:
     """``log|I - rho W|``, ``tr(W A^-1)`` and the traces for the information matrix."""
 
-    def __init__(self, W: sp.csr_matrix, method: str, bounds: tuple[float, float]) -> None:
-        self.W = W
-        self.n = n = W.shape[0]
+    def __init__(self, weights: sp.csr_matrix, method: str, bounds: tuple[float, float]) -> None:
+        self.W = weights
+        self.n = n = weights.shape[0]
         self.method = method
         if method == "eigen":
             # dense N x N, allowed for N <= EIGEN_MAX_N (checked by the caller)
-            self.eig = eigenvalues(W)
+            self.eig = eigenvalues(weights)
             return
         # CSC structure of I - rho W with sorted indices; only the values change with rho
-        coo = W.tocoo()
+        coo = weights.tocoo()
         rows = np.concatenate([coo.row, np.arange(n)])
         cols = np.concatenate([coo.col, np.arange(n)])
         keys, inv = np.unique(cols.astype(np.int64) * n + rows, return_inverse=True)
@@ -243,8 +243,8 @@ class Jacobian:
         # Without pivoting when I - rho W is diagonally dominant over the whole interval
         # (always the case for row-standardised W with |rho| < 1): stable and fastest.
         rmax = max(abs(bounds[0]), abs(bounds[1]))
-        row_abs = float(np.abs(W).sum(axis=1).max()) if W.nnz else 0.0
-        col_abs = float(np.abs(W).sum(axis=0).max()) if W.nnz else 0.0
+        row_abs = float(np.abs(weights).sum(axis=1).max()) if weights.nnz else 0.0
+        col_abs = float(np.abs(weights).sum(axis=0).max()) if weights.nnz else 0.0
         dominant = rmax * min(row_abs, col_abs) < 1.0
         self._lu_kw: dict[str, Any] = {
             "permc_spec": "MMD_AT_PLUS_A",
@@ -454,9 +454,9 @@ class BlockJacobian:
         return {k: T * v for k, v in tr.items()}, method, None if se is None else T * se, sens
 
 
-def panel_setup(y: Any, X: Any, W: Any, periods: int, method: str, bounds: Any):
+def panel_setup(y: Any, X: Any, weights: sp.spmatrix | np.ndarray, periods: int, method: str, bounds: Any):
     """Inputs for a pooled panel: W is one period's N x N matrix, y and X stacked by period."""
-    Wb = as_sparse_w(W).copy()  # the block's factorisation work must not touch the caller's matrix
+    Wb = as_sparse_w(weights).copy()  # the block's factorisation work must not touch the caller's matrix
     nb = Wb.shape[0]
     if periods < 1 or np.asarray(y).shape[0] != periods * nb:
         raise InputError(f"periods={periods} with an N x N W of N={nb} needs y of length {periods * nb} "
@@ -519,7 +519,7 @@ def symmetric_scaling(W: sp.csr_matrix) -> np.ndarray | None:
     return r
 
 
-def logdet(weights: Any, rho: float, *, method: str = "lu") -> float:
+def logdet(weights: sp.spmatrix | np.ndarray, rho: float, *, method: str = "lu") -> float:
     """Log-determinant ``log|det(I - rho W)|``.
 
     Parameters

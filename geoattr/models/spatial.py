@@ -30,6 +30,7 @@ from geoattr.models.ml_jacobian import logdet
 from geoattr.models.results import RegressionResults
 from geoattr.weights.sparse import as_sparse
 from geoattr.weights.lag import panel_weights
+from geoattr.typing import WeightsLike
 
 __all__ = ["SpatialResults", "fit_spatial", "fit_gmm", "lagged_regressors", "year_major", "SPATIAL_MODELS"]
 
@@ -40,19 +41,21 @@ SPATIAL_MODELS = ("sar", "sem", "sdm", "sdem", "sac")
 class SpatialResults(RegressionResults):
     """Results of a spatial model: ``rho`` / ``lambda`` are in ``params``.
 
-    Adds :meth:`impacts` for models with a spatial lag of y, and ``W`` (the sparse
-    weights used, over the observations).
+    Adds :meth:`impacts` for models with a spatial lag of y, and ``weights`` (the sparse
+    W used, over the observations); ``unit_weights`` is one period's W over the units
+    when the sample is a balanced panel (the impacts use it).
     """
 
-    def __init__(self, *, W: sparse.csr_matrix, W_units: sparse.csr_matrix | None = None, **kw: Any) -> None:
+    def __init__(self, *, weights: sparse.csr_matrix, unit_weights: sparse.csr_matrix | None = None,
+                 **kw: Any) -> None:
         super().__init__(**kw)
-        self.W = W
-        self._W_units = W_units
+        self.weights = weights
+        self._unit_weights = unit_weights
 
     @cached_property
     def _traces(self) -> Traces:
         """Traces of powers of the units' W, computed once for the impacts."""
-        return traces(self._W_units if self._W_units is not None else self.W)
+        return traces(self._unit_weights if self._unit_weights is not None else self.weights)
 
     def impacts(self, *, draws: int = 1000, level: float = 0.95, seed: int = 0) -> pd.DataFrame:
         """Direct, indirect and total impacts with simulation inference.
@@ -62,7 +65,7 @@ class SpatialResults(RegressionResults):
         """
         if "rho" not in self._params.index:
             raise InputError(f"impacts need a spatial lag of y; model {self.model!r} has none")
-        W = self._W_units if self._W_units is not None else self.W
+        W = self._unit_weights if self._unit_weights is not None else self.weights
         return impacts(self._params, self._cov, W, draws=draws, level=level, seed=seed, trace=self._traces)
 
 
@@ -72,10 +75,13 @@ def year_major(units: Any, years: Any) -> pd.MultiIndex:
                                       np.repeat(np.asarray(years), len(units))])
 
 
-def lagged_regressors(X: pd.DataFrame, W: sparse.csr_matrix) -> pd.DataFrame:
-    """``X`` with the spatial lags ``W_<x>`` of its varying, non-year-dummy columns appended (SDM, SDEM)."""
+def lagged_regressors(X: pd.DataFrame, weights: sparse.csr_matrix) -> pd.DataFrame:
+    """``X`` with the spatial lags ``W_<x>`` of its varying, non-year-dummy columns appended (SDM, SDEM).
+
+    ``weights`` is the sparse W over the rows of ``X`` (:func:`geoattr.weights.panel_weights`).
+    """
     cols = [c for c in X.columns if np.ptp(X[c].to_numpy()) > 0 and not c.startswith("year_")]
-    WX = pd.DataFrame(W @ X[cols].to_numpy(), index=X.index, columns=[f"W_{c}" for c in cols])
+    WX = pd.DataFrame(weights @ X[cols].to_numpy(), index=X.index, columns=[f"W_{c}" for c in cols])
     return pd.concat([X, WX], axis=1)
 
 
@@ -193,10 +199,10 @@ def _hessian(f, x: np.ndarray) -> np.ndarray:
 def fit_spatial(
     y: pd.Series,
     X: pd.DataFrame,
-    weights: Any,
+    weights: WeightsLike,
     *,
     model: str,
-    error_weights: Any = None,
+    error_weights: WeightsLike | None = None,
     method: str = "auto",
 ) -> SpatialResults:
     """Estimate a spatial model by maximum likelihood.
@@ -208,13 +214,13 @@ def fit_spatial(
         the weights in each year (W applies within years).
     X : pandas.DataFrame
         Regressors (with ``const``).
-    weights : libpysal.graph.Graph
+    weights : libpysal.graph.Graph or SparseWeights
         Weights of the spatial lag (``sar``, ``sdm``, ``sac``) or error (``sem``,
         ``sdem``).  Use a row-standardised graph for the usual interpretation; the
         estimator accepts any weights.
     model : {"sar", "sem", "sdm", "sdem", "sac"}
         ``sdm``/``sdem`` add the spatial lags ``W_<x>`` of the non-constant regressors.
-    error_weights : Graph, optional
+    error_weights : Graph or SparseWeights, optional
         ``sac`` only: weights of the error term (default: ``weights``).
     method : str, default "auto"
         Log-determinant method of the engine (``"lu"``, ``"eigen"``, ``"auto"``).
@@ -257,7 +263,7 @@ def fit_spatial(
     fitted = (y - resid).rename("fitted")
     r2 = float(np.corrcoef(y.to_numpy(dtype=float), fitted.to_numpy())[0, 1] ** 2)
     return SpatialResults(
-        W=W, W_units=Wu, params=params.rename("estimate"), cov=cov, y=y, fitted_values=fitted, resids=resid,
+        weights=W, unit_weights=Wu, params=params.rename("estimate"), cov=cov, y=y, fitted_values=fitted, resids=resid,
         nobs=len(y), df_resid=len(y) - len(params), loglik=loglik, rsquared=r2, model=model, cov_type="ml",
         dist="normal", info={"Weights": type(weights).__name__}, notes=notes,
         rsquared_definition="squared correlation of y and y - e (pseudo R2)",
@@ -265,7 +271,7 @@ def fit_spatial(
 
 
 def _fit_lag_error(y: pd.Series, X: pd.DataFrame, W: sparse.csr_matrix, Wu: sparse.csr_matrix | None,
-                   weights: Any, model: str, method: str, notes: list[str]):
+                   weights: WeightsLike, model: str, method: str, notes: list[str]):
     """The lag (sar, sdm) or error (sem, sdem) model with the sparse ML engine.
 
     A balanced pooled panel is stacked period by period so that the engine works on one
@@ -314,8 +320,8 @@ def _fit_lag_error(y: pd.Series, X: pd.DataFrame, W: sparse.csr_matrix, Wu: spar
     return params, cov, e, float(r.loglik), bool(r.converged)
 
 
-def _fit_sac(y: pd.Series, X: pd.DataFrame, W: sparse.csr_matrix, Wu: sparse.csr_matrix | None, weights: Any,
-             error_weights: Any, notes: list[str]):
+def _fit_sac(y: pd.Series, X: pd.DataFrame, W: sparse.csr_matrix, Wu: sparse.csr_matrix | None, weights: WeightsLike,
+             error_weights: WeightsLike | None, notes: list[str]):
     """SAC by concentrated ML, with spatialreg's analytic information where dense blocks fit.
 
     Returns (params, cov, innovations, loglik, converged); notes are appended to ``notes``.
@@ -353,7 +359,7 @@ def _fit_sac(y: pd.Series, X: pd.DataFrame, W: sparse.csr_matrix, Wu: sparse.csr
 def fit_gmm(
     y: pd.Series,
     X: pd.DataFrame,
-    weights: Any,
+    weights: WeightsLike,
     *,
     model: str,
     endog: pd.DataFrame | None = None,
@@ -372,7 +378,7 @@ def fit_gmm(
     y, X : Series, DataFrame
         On the (unit, year) index; X with ``const`` (spreg adds its own constant, so
         ``const`` is passed implicitly).
-    weights : libpysal.graph.Graph
+    weights : libpysal.graph.Graph or SparseWeights
     model : {"gmm_lag", "gmm_error"}
     endog, instruments : DataFrame, optional
         Endogenous regressors and their instruments (``gmm_lag`` only).
@@ -415,7 +421,7 @@ def fit_gmm(
     resid = pd.Series(e, index=y.index, name="resid")
     fitted = (y - resid).rename("fitted")
     return SpatialResults(
-        W=W, params=params, cov=cov, y=y, fitted_values=fitted, resids=resid, nobs=len(y),
+        weights=W, params=params, cov=cov, y=y, fitted_values=fitted, resids=resid, nobs=len(y),
         df_resid=len(y) - len(params), loglik=float("nan"), rsquared=float(np.corrcoef(ya.ravel(), fitted)[0, 1] ** 2),
         model=model, cov_type="gmm" if robust is None else f"gmm-{robust}", dist="normal",
         info={"Engine": f"spreg {spreg.__version__}", "Estimated": par},

@@ -27,6 +27,7 @@ from geoattr.models.spatial import SpatialResults, fit_spatial
 from geoattr.weights.sparse import as_sparse
 from geoattr.weights.geometry import align
 from geoattr.weights.lag import panel_weights
+from geoattr.typing import WeightsLike
 
 __all__ = ["fit_spatial_panel", "fit_sar_re", "fit_sem_re", "balance_panel"]
 
@@ -57,7 +58,7 @@ def balance_panel(y: pd.Series, X: pd.DataFrame, units: pd.Index, *, balance: Li
 def fit_spatial_panel(
     y: pd.Series,
     X: pd.DataFrame,
-    weights: Any,
+    weights: WeightsLike,
     *,
     model: Literal["sar_fe", "sem_fe"],
     effects: Literal["unit", "twoway"] = "unit",
@@ -70,7 +71,7 @@ def fit_spatial_panel(
     y, X : Series, DataFrame
         On the (unit, year) index; ``const`` and other time-invariant columns are
         removed by the within transformation.
-    weights : libpysal.graph.Graph
+    weights : libpysal.graph.Graph or SparseWeights
         Weights over the units.
     model : {"sar_fe", "sem_fe"}
     effects : {"unit", "twoway"}, default "unit"
@@ -121,7 +122,7 @@ def fit_spatial_panel(
 def fit_sar_re(
     y: pd.Series,
     X: pd.DataFrame,
-    weights: Any,
+    weights: WeightsLike,
     *,
     balance: Literal["raise", "drop"] = "raise",
     tol: float = 1e-8,
@@ -194,7 +195,7 @@ def fit_sar_re(
 def fit_sem_re(
     y: pd.Series,
     X: pd.DataFrame,
-    weights: Any,
+    weights: WeightsLike,
     *,
     balance: Literal["raise", "drop"] = "raise",
     bounds: tuple[float, float] | None = None,
@@ -230,7 +231,7 @@ def fit_sem_re(
     ----------
     y, X : Series, DataFrame
         On the (unit, year) index; X with ``const``.  Balanced over the weights' units.
-    weights : libpysal.graph.Graph
+    weights : libpysal.graph.Graph or SparseWeights
     balance : {"raise", "drop"}, default "raise"
     bounds : (float, float), optional
         Interval of lambda; default ``(-0.99, 0.99)`` for row-standardised weights.
@@ -278,7 +279,7 @@ def fit_sem_re(
     if dropped:
         notes.append(f"balance='drop': {len(dropped)} unit(s) dropped: {format_ids(dropped)}")
     return SpatialResults(
-        W=panel_weights(weights, y.index), W_units=lik.W, params=params,
+        weights=panel_weights(weights, y.index), unit_weights=lik.W, params=params,
         cov=pd.DataFrame(cov, index=names, columns=names), y=y,
         fitted_values=fitted, resids=resid, nobs=len(y), df_resid=len(y) - len(params), loglik=float(loglik),
         rsquared=float(np.corrcoef(y.to_numpy(), fitted.to_numpy())[0, 1] ** 2), model="sem_re", cov_type="ml",

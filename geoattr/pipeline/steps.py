@@ -25,6 +25,7 @@ from geoattr.demography import cohort_residual_net_migration, compare_net_migrat
 from geoattr.drivers import drivers
 from geoattr.exceptions import InputError
 from geoattr.models.ols import AttractivenessResults
+from geoattr.typing import WeightsLike
 
 __all__ = ["run_analyses", "run_comparison", "halves", "centrality_classes"]
 
@@ -200,10 +201,10 @@ def run_analyses(main: AttractivenessResults, data: PanelData, acfg: Mapping[str
     return step.info
 
 
-def _comparison_weights(data: PanelData, ccfg: Mapping[str, Any], years: tuple[int, int]) -> dict[str, Any]:
+def _comparison_weights(data: PanelData, ccfg: Mapping[str, Any], years: tuple[int, int]) -> dict[str, WeightsLike]:
     """The weights of ``[comparison] weights``, as row-standardised Graphs without the diagonal."""
     wanted = ccfg.get("weights", ["commuting", "queen", "knn", "distance"])  # names checked by the schema
-    graphs: dict[str, Any] = {}
+    graphs: dict[str, WeightsLike] = {}
     if "commuting" in wanted:
         wyear = ccfg.get("weights_year", years[1])
         graphs["commuting"] = gw.without_diagonal(gw.commuting(data.flows, year=int(wyear), ids=data.units))

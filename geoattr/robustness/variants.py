@@ -34,6 +34,7 @@ from geoattr.models.spatial import fit_spatial
 from geoattr.robustness.ranks import UnitSums, unit_sums
 from geoattr.robustness.results import VariantFailure, VariantFit
 from geoattr.robustness.state import BatteryState, replace_flows
+from geoattr.typing import WeightsLike
 from geoattr.variables import Design, build_design
 
 __all__ = [
@@ -428,7 +429,7 @@ def fe_variant(state: BatteryState) -> VariantFit:
                       df_resid=r.df_resid, model="fe", cov_type=cov_type, notes=notes)
 
 
-def _commuting_graph(data: PanelData, year: int) -> Any:
+def _commuting_graph(data: PanelData, year: int) -> WeightsLike:
     cw = gw.commuting_by_year(data.flows, [year], ids=data.units)
     return gw.without_diagonal(cw[year])
 

@@ -157,14 +157,14 @@ def commuting_weights(
 
 
 def weighted_lags(
-    W: sparse.spmatrix | Sequence[sparse.spmatrix], ra: np.ndarray, *, lags: Sequence[int], name: str,
+    weights: sparse.spmatrix | Sequence[sparse.spmatrix], ra: np.ndarray, *, lags: Sequence[int], name: str,
 ) -> dict[str, np.ndarray]:
     """``W_{t-k} @ RA[:, t-k]`` for each lag *k*: the one VRA computation (arrays in, arrays out).
 
     Parameters
     ----------
-    W : CSR matrix or a sequence of T of them
-        ``N x N``; one for every column of ``ra``, or one per column.
+    weights : CSR matrix or a sequence of T of them
+        ``N x N`` (W); one for every column of ``ra``, or one per column.
     ra : numpy.ndarray
         ``N x T`` growth, consecutive years in columns.
     lags : sequence of int
@@ -178,10 +178,10 @@ def weighted_lags(
         Each ``N x T``; the first *k* columns of lag *k* are NaN.
     """
     N, T = ra.shape
-    if sparse.issparse(W):
-        base = W @ ra  # N x T at once; a NaN growth spreads to the rows weighting it, as in the Graph path
+    if sparse.issparse(weights):
+        base = weights @ ra  # N x T at once; a NaN growth spreads to the rows weighting it, as in the Graph path
     else:
-        base = np.column_stack([W[t] @ ra[:, t] for t in range(T)]) if T else np.empty((N, 0))
+        base = np.column_stack([weights[t] @ ra[:, t] for t in range(T)]) if T else np.empty((N, 0))
     out: dict[str, np.ndarray] = {}
     for k in lags:
         arr = np.full((N, T), np.nan)
@@ -236,7 +236,7 @@ def weighted_growth(
 
 
 def vra_sparse(
-    W: sparse.spmatrix | SparseWeights | Sequence[sparse.spmatrix | SparseWeights],
+    weights: sparse.spmatrix | SparseWeights | Sequence[sparse.spmatrix | SparseWeights],
     jobs: np.ndarray,
     *,
     lags: Sequence[int] = (0, 1, 2),
@@ -250,7 +250,7 @@ def vra_sparse(
 
     Parameters
     ----------
-    W : CSR matrix, SparseWeights, or a sequence of T of them
+    weights : CSR matrix, SparseWeights, or a sequence of T of them
         ``N x N`` commuting weights in the row order of ``jobs``: one matrix for every
         year, or one per column of ``jobs`` (year-specific weights).
     jobs : numpy.ndarray
@@ -274,14 +274,14 @@ def vra_sparse(
     def as_csr(m: sparse.spmatrix | SparseWeights) -> sparse.csr_matrix:
         m = m.matrix if isinstance(m, SparseWeights) else m
         if not sparse.issparse(m):
-            raise InputError(f"W must be scipy.sparse matrices or SparseWeights, got {type(m).__name__}")
+            raise InputError(f"weights must be scipy.sparse matrices or SparseWeights, got {type(m).__name__}")
         if m.shape != (N, N):
-            raise InputError(f"W is {m.shape[0]} x {m.shape[1]} but jobs has {N} units (rows)")
+            raise InputError(f"the weights matrix W is {m.shape[0]} x {m.shape[1]} but jobs has {N} units (rows)")
         return sparse.csr_matrix(m)
 
-    if isinstance(W, SparseWeights) or sparse.issparse(W):
-        return weighted_lags(as_csr(W), ra, lags=lags, name=name)
-    Ws = list(W)
+    if isinstance(weights, SparseWeights) or sparse.issparse(weights):
+        return weighted_lags(as_csr(weights), ra, lags=lags, name=name)
+    Ws = list(weights)
     if len(Ws) != T:
         raise InputError(f"{len(Ws)} weight matrices for {T} years (columns of jobs): pass one or T")
     return weighted_lags([as_csr(m) for m in Ws], ra, lags=lags, name=name)

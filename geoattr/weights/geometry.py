@@ -96,9 +96,9 @@ def distance_band(gdf: gpd.GeoDataFrame, threshold: float, *, binary: bool = Tru
     return _warn_isolates(Graph.build_distance_band(rep, threshold, binary=binary, alpha=alpha))
 
 
-def row_standardise(graph: Graph) -> Graph:
+def row_standardise(weights: Graph) -> Graph:
     """Row-standardised copy (``Graph.transform("r")``); isolates stay isolates."""
-    return graph.transform("r")
+    return weights.transform("r")
 
 
 def align(weights: WeightsT, ids: Sequence[str] | pd.Index, *, drop_missing: bool = False) -> WeightsT:

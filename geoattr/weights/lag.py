@@ -7,27 +7,26 @@ weights applied within each year), which the spatial models and diagnostics use.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
 from geoattr._format import format_ids
 from geoattr.exceptions import InputError
+from geoattr.typing import WeightsLike
 from geoattr.weights.sparse import as_sparse
 
 __all__ = ["panel_weights", "spatial_lag"]
 
 
-def spatial_lag(s: pd.Series, weights: Any) -> pd.Series:
+def spatial_lag(s: pd.Series, weights: WeightsLike) -> pd.Series:
     """Spatial lag ``W x`` within each year.
 
     Parameters
     ----------
     s : pandas.Series
         On the (unit, year) index.
-    weights : libpysal.graph.Graph
+    weights : libpysal.graph.Graph or SparseWeights
         Weights whose ids are the units (rows as stored: pass a row-standardised graph
         for averages of neighbours).
 
@@ -57,12 +56,12 @@ def spatial_lag(s: pd.Series, weights: Any) -> pd.Series:
     return out.reindex(s.index).rename(f"W_{s.name}")
 
 
-def panel_weights(weights: Any, index: pd.MultiIndex) -> sparse.csr_matrix:
+def panel_weights(weights: WeightsLike, index: pd.MultiIndex) -> sparse.csr_matrix:
     """The sparse W of a (unit, year) sample: ``weights`` applied within each year.
 
     Parameters
     ----------
-    weights : libpysal.graph.Graph
+    weights : libpysal.graph.Graph or SparseWeights
         Weights over the units.
     index : pandas.MultiIndex
         The (unit, year) index of the observations (any order; every unit of a year

@@ -174,13 +174,13 @@ class SparseWeights:
         return Graph(adj, transformation=self.transformation, is_sorted=True)
 
     @classmethod
-    def from_graph(cls, graph: Graph, *, ids: Sequence[str] | pd.Index | None = None) -> SparseWeights:
-        """The graph's weights as SparseWeights (rows and columns in the order of ``ids``, default the graph's).
+    def from_graph(cls, weights: Graph, *, ids: Sequence[str] | pd.Index | None = None) -> SparseWeights:
+        """A Graph's weights as SparseWeights (rows and columns in the order of ``ids``, default the graph's).
 
         Isolates' zero self-weights become empty rows; ``transformation`` is kept.
         """
-        ids = pd.Index(graph.unique_ids if ids is None else ids)
-        return cls(matrix=as_sparse(graph, ids), ids=ids, transformation=graph.transformation)
+        ids = pd.Index(weights.unique_ids if ids is None else ids)
+        return cls(matrix=as_sparse(weights, ids), ids=ids, transformation=weights.transformation)
 
     def __repr__(self) -> str:
         return (f"SparseWeights(N={self.n_units:,}, nnz={self.nnz:,}, year={self.year}, "

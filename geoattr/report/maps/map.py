@@ -40,6 +40,7 @@ from libpysal.graph import Graph
 
 from geoattr.exceptions import InputError
 from geoattr.lisa import lisa_table
+from geoattr.typing import WeightsLike
 from geoattr.report.maps.geometry import SCALE, geometry_payload, repair_polygons
 from geoattr.report.maps.inputs import (
     check_map_options,
@@ -269,7 +270,7 @@ def residual_map(
     residuals: Mapping[str, pd.Series] | None = None,
     yearly: pd.DataFrame | None = None,
     lisa: bool = True,
-    weights: Any = None,
+    weights: WeightsLike | None = None,
     fdr: float | None = None,
     alpha: float = 0.05,
     permutations: int = 999,
@@ -318,7 +319,7 @@ def residual_map(
         a layer with a year slider (its own colour scale, symmetric over all years).
     lisa : bool, default True
         Add a layer of the LISA clusters of ``column`` (:func:`geoattr.lisa.lisa_table`).
-    weights : libpysal Graph or W, optional
+    weights : libpysal Graph or SparseWeights, optional
         Spatial weights of the LISA; default queen contiguity of the (repaired,
         unsimplified) polygons.
     fdr : float, optional
