@@ -219,13 +219,9 @@ def _level_columns(data: PanelData, terms: tuple[str, ...], idx: pd.MultiIndex,
                 raise InputError(f"the 2022 specification's ds term needs {need}: pass it to PanelData(...)")
         _check_complete(data.column("jobs"), yrs, data.units, what="jobs",
                         hint="DS divides by jobs by workplace in year t")
-        key = ("ds", tuple(yrs))
-        if key not in data._cache:
-            data._cache[key] = demographic_supply(
-                data.population_by_age, data.column("jobs"), data.employment_rates,
-                data.death_probabilities, years=yrs,
-            )
-        cols["ds"] = data._cache[key]
+        cols["ds"] = data.cached(("ds", tuple(yrs)), lambda: demographic_supply(
+            data.population_by_age, data.column("jobs"), data.employment_rates, data.death_probabilities, years=yrs,
+        ))
     if "log_pop" in terms:
         cols["log_pop"] = np.log(data.column("population")).rename("log_pop")
     return cols

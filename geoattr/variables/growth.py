@@ -142,9 +142,7 @@ def commuting_weights(
         raise InputError("commuting flows are needed for VRA/NV/AMI: pass flows= to PanelData(...)")
     fixed = None if commuting_year == "same" else int(commuting_year)
     key = ("weights", tuple(years), fixed, min_share, top_k, include_diagonal)
-    if key in data._cache:
-        return data._cache[key]
-    data._cache[key] = gw.commuting_by_year(
+    return data.cached(key, lambda: gw.commuting_by_year(
         data.flows,
         years,
         fixed_year=fixed,
@@ -152,8 +150,7 @@ def commuting_weights(
         min_share=min_share,
         top_k=top_k,
         include_diagonal=include_diagonal,
-    )
-    return data._cache[key]
+    ))
 
 
 def weighted_lags(
