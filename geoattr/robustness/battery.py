@@ -152,7 +152,7 @@ def _prepare(fit: AttractivenessResults, o: RobustnessOptions) -> tuple[BatteryS
         problem=problem, rank_by=o.rank_by, units=sums.units, seed=o.seed, wild_weights=o.wild_weights,
         n_years_resample=(yrs[1] - yrs[0] + 1) if o.resample_years else 0,
         placebo_fast=fast_placebo and pos is not None, placebo_cols=flow_cols, placebo_pos=pos, est_units=est_units)
-    ls = least_squares(problem.X, problem.y, obs_weights=problem.w, cov_type=None)
+    ls = least_squares(problem.X, problem.y, obs_weights=problem.obs_weights, cov_type=None)
     base = _Baseline(fit=fit, sums=sums, cum=base_cum, rank=ranks(base_cum)[0], n_top=n_top, flow_cols=flow_cols,
                      ls=ls)
     return state, base
@@ -386,7 +386,7 @@ def robustness(
     Parameters
     ----------
     data_or_fit : PanelData or AttractivenessResults
-        A fitted baseline (from :func:`geoattr.estimate`; its specification, level,
+        A fitted baseline (from :func:`geoattr.estimate`; its specification, unit level,
         years and options are reused), or the municipality-level data, in which case the
         baseline is ``estimate(data, spec, unit_level=unit_level, years=years, **estimate_options)``.
     spec, unit_level, years, estimate_options

@@ -48,7 +48,7 @@ class ClusterProblem:
     ----------
     X, y : ndarray
         Unweighted regressors (``n x k``) and dependent variable.
-    w : ndarray or None
+    obs_weights : ndarray or None
         Observation weights normalised to mean 1.
     groups : ndarray of int
         Cluster codes ``0..G-1``.
@@ -66,7 +66,7 @@ class ClusterProblem:
 
     X: np.ndarray
     y: np.ndarray
-    w: np.ndarray | None
+    obs_weights: np.ndarray | None
     groups: np.ndarray
     XtX_g: np.ndarray
     Xty_g: np.ndarray
@@ -125,7 +125,8 @@ def cluster_problem(X: np.ndarray, y: np.ndarray, groups: np.ndarray,
     # residuals scaled so that the wild bootstrap's variance is the CRV1 covariance
     # (G/(G-1) (n-1)/(n-k): Stata's, and linearmodels' clustered with group_debias)
     scale = math.sqrt(G / (G - 1) * (n - 1) / (n - k))
-    return ClusterProblem(X=X, y=y, w=w, groups=codes, XtX_g=XtX_g, Xty_g=Xty_g, b=b, A=A, S=S, wild_scale=scale)
+    return ClusterProblem(X=X, y=y, obs_weights=w, groups=codes, XtX_g=XtX_g, Xty_g=Xty_g, b=b, A=A, S=S,
+                          wild_scale=scale)
 
 
 def _solve(M: np.ndarray, rhs: np.ndarray) -> np.ndarray:

@@ -123,7 +123,7 @@ def placebo_chunk(state: BatteryState, reps: Sequence[int]) -> np.ndarray:
         perm = replication_rng(state.seed, STREAMS["placebo"], r).permutation(len(state.est_units))
         Xp = placebo_design(state, perm)
         try:
-            f = least_squares(Xp, p.y, obs_weights=p.w, cov_type=None)
+            f = least_squares(Xp, p.y, obs_weights=p.obs_weights, cov_type=None)
         except np.linalg.LinAlgError:
             continue
         out[i, : p.k] = f.params
