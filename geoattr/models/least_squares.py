@@ -36,9 +36,9 @@ class LeastSquaresFit:
     resids: np.ndarray | None = None
 
 
-def normalised_weights(w: np.ndarray | None) -> np.ndarray | None:
+def normalised_weights(obs_weights: np.ndarray | None) -> np.ndarray | None:
     """Observation weights scaled to mean 1 (as linearmodels does); ``None`` stays ``None``."""
-    return None if w is None else np.asarray(w, dtype=float) / float(np.mean(w))
+    return None if obs_weights is None else np.asarray(obs_weights, dtype=float) / float(np.mean(obs_weights))
 
 
 def xtx_inverse(X: np.ndarray) -> np.ndarray:
