@@ -54,16 +54,19 @@ class SpatialResults(RegressionResults):
         """Traces of powers of the units' W, computed once for the impacts."""
         return traces(self._W_units if self._W_units is not None else self.W)
 
-    def impacts(self, *, draws: int = 1000, level: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    def impacts(self, *, draws: int = 1000, level: float = 0.95, seed: int = 0, method: str = "auto") -> pd.DataFrame:
         """Direct, indirect and total impacts with simulation inference.
 
-        See :func:`geoattr.models.impacts.impacts`; for a pooled panel the impacts are
-        those of one year's cross-section (W over the units), the same in every year.
+        See :func:`geoattr.models.impacts.impacts` (``method`` "auto", "eigen" or
+        "series"; the frame's ``attrs`` say which was used, its error bound and a note
+        in ``attrs["notes"]``); for a pooled panel the impacts are those of one year's
+        cross-section (W over the units), the same in every year.
         """
         if "rho" not in self._params.index:
             raise InputError(f"impacts need a spatial lag of y; model {self.model!r} has none")
         W = self._W_units if self._W_units is not None else self.W
-        return impacts(self._params, self._cov, W, draws=draws, level=level, seed=seed, trace=self._traces)
+        return impacts(self._params, self._cov, W, draws=draws, level=level, seed=seed, trace=self._traces,
+                       method=method)
 
 
 def year_major(units: Any, years: Any) -> pd.MultiIndex:
