@@ -143,6 +143,43 @@ def test_gmm_lag_and_error_equal_spreg():
         fit("y ~ x1", df, model="gmm_lag")
 
 
+def _two_sls_no_constant(y, X, W):
+    """Dense spatial 2SLS without a constant: Z = [X, Wy], instruments H = [X, WX] (spreg's w_lags=1)."""
+    Z = np.column_stack([X, W @ y])
+    H = np.column_stack([X, W @ X])
+    PZ = H @ np.linalg.solve(H.T @ H, H.T @ Z)
+    return np.linalg.solve(PZ.T @ Z, PZ.T @ y)
+
+
+@pytest.mark.parametrize("formula", ["y ~ x1 + x2 - 1", "y ~ -1 + x1 + x2"])
+def test_gmm_lag_honours_minus_one(formula):
+    """Was: the constant was dropped and spreg added its own, so '- 1' silently got one.  Reference:
+    dense 2SLS without a constant (1e-10)."""
+    w, g, df, X, y = _cross_section("sar", rho=0.4, seed=3)
+    r = fit(formula, df, model="gmm_lag", weights=g)
+    assert list(r.params.index) == ["x1", "x2", "rho"]
+    W = w.sparse.toarray()
+    np.testing.assert_allclose(r.params.to_numpy(), _two_sls_no_constant(y, X, W), rtol=1e-10)
+    assert any("without a constant" in n for n in r.notes)
+    with_const = fit("y ~ x1 + x2", df, model="gmm_lag", weights=g)
+    assert "const" in with_const.params.index and not any("without a constant" in n for n in with_const.notes)
+
+
+def test_gmm_error_honours_minus_one():
+    """gmm_error without a constant: spreg's BaseGM_Error_Het on x as given (1e-10), no const term."""
+    from spreg.error_sp_het import BaseGM_Error_Het
+
+    w, g, df, X, y = _cross_section("sem", rho=0.5, seed=4)
+    r = fit("y ~ x1 + x2 - 1", df, model="gmm_error", weights=g)
+    assert list(r.params.index) == ["x1", "x2", "lambda"]
+    ref = BaseGM_Error_Het(y[:, None], X, w.sparse)
+    np.testing.assert_allclose(r.params.to_numpy(), np.asarray(ref.betas).ravel(), rtol=1e-8)
+    # and with a constant, the base estimator on [1, X] equals what fit() gives today
+    ref_c = BaseGM_Error_Het(y[:, None], np.column_stack([np.ones(len(y)), X]), w.sparse)
+    np.testing.assert_allclose(fit("y ~ x1 + x2", df, model="gmm_error", weights=g).params.to_numpy(),
+                               np.asarray(ref_c.betas).ravel(), rtol=1e-8)
+
+
 def test_sar_re_recovers_truth():
     w, g, ids = _grid(14)
     n, T = w.n, 8

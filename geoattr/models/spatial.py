@@ -22,6 +22,9 @@ import pandas as pd
 import spreg
 from scipy import optimize, sparse
 from scipy.sparse.linalg import splu
+from spreg.error_sp_het import BaseGM_Error_Het
+from spreg.twosls import BaseTSLS
+from spreg.utils import set_endog
 
 from geoattr.exceptions import ConvergenceWarning, InputError
 from geoattr.models import ml
@@ -373,8 +376,9 @@ def fit_gmm(
     Parameters
     ----------
     y, X : Series, DataFrame
-        On the (unit, year) index; X with ``const`` (spreg adds its own constant, so
-        ``const`` is passed implicitly).
+        On the (unit, year) index.  With a ``const`` column spreg's ``GM_Lag`` /
+        ``GM_Error_Het`` add their own constant; without one (a formula with ``- 1``)
+        the base estimators run on the regressors as given, with no constant (noted).
     weights : libpysal.graph.Graph
     model : {"gmm_lag", "gmm_error"}
     endog, instruments : DataFrame, optional
@@ -389,29 +393,25 @@ def fit_gmm(
     """
     if model not in ("gmm_lag", "gmm_error"):
         raise InputError(f"model must be 'gmm_lag' or 'gmm_error', got {model!r}")
+    if model == "gmm_error" and endog is not None:
+        raise InputError("gmm_error takes no endogenous regressors here; use gmm_lag or model='iv'")
     W = panel_weights(weights, y.index)
     w = libpysal.weights.WSP(W.tocsr()).to_W(silence_warnings=True)
+    constant = "const" in X.columns
     xcols = [c for c in X.columns if c != "const"]
+    if not xcols and not constant:
+        raise InputError(f"{model} needs at least one regressor or a constant; the design has no columns")
     xa = X[xcols].to_numpy(dtype=float)
     ya = y.to_numpy(dtype=float)[:, None]
-    if model == "gmm_lag":
-        kw: dict[str, Any] = {}
-        if endog is not None:
-            if instruments is None:
-                raise InputError("endogenous regressors need instruments=")
-            kw = {"yend": endog.reindex(y.index).to_numpy(dtype=float),
-                  "q": instruments.reindex(y.index).to_numpy(dtype=float)}
-        with contextlib.redirect_stdout(io.StringIO()):  # spreg 1.9 prints the class name from its summary
-            m = spreg.GM_Lag(ya, xa, w=w, robust=robust, spat_diag=False, **kw)
-        names = ["const", *xcols, *([] if endog is None else list(endog.columns)), "rho"]
-        par = "rho"
-    else:
-        if endog is not None:
-            raise InputError("gmm_error takes no endogenous regressors here; use gmm_lag or model='iv'")
-        with contextlib.redirect_stdout(io.StringIO()):
-            m = spreg.GM_Error_Het(ya, xa, w=w)
-        names = ["const", *xcols, "lambda"]
-        par = "lambda"
+    kw: dict[str, Any] = {}
+    if endog is not None:
+        if instruments is None:
+            raise InputError("endogenous regressors need instruments=")
+        kw = {"yend": endog.reindex(y.index).to_numpy(dtype=float),
+              "q": instruments.reindex(y.index).to_numpy(dtype=float)}
+    m = _gmm_estimate(model, ya, xa, w, constant, robust, kw)
+    par = "rho" if model == "gmm_lag" else "lambda"
+    names = [*(["const"] if constant else []), *xcols, *([] if endog is None else list(endog.columns)), par]
     params = pd.Series(np.asarray(m.betas).ravel(), index=names, name="estimate")
     cov = pd.DataFrame(np.asarray(m.vm), index=names, columns=names)
     e = np.asarray(m.e_filtered if model == "gmm_error" else m.u).ravel()
@@ -423,4 +423,21 @@ def fit_gmm(
         model=model, cov_type="gmm" if robust is None else f"gmm-{robust}", dist="normal",
         info={"Engine": f"spreg {spreg.__version__}", "Estimated": par},
         rsquared_definition="squared correlation of y and y - e (pseudo R2)",
+        notes=[] if constant else [f"{model} without a constant (formula '- 1'): spreg's base estimator on the "
+                                   "regressors as given"],
     )
+
+
+def _gmm_estimate(model: str, ya: np.ndarray, xa: np.ndarray, w: Any, constant: bool, robust: str | None,
+                  kw: dict[str, Any]) -> Any:
+    """Run spreg: the user-level classes (which add a constant) with a constant, else the base
+    estimators on ``x`` exactly as given (``GM_Lag``'s instruments ``W X`` of the same ``x``)."""
+    with contextlib.redirect_stdout(io.StringIO()):  # spreg 1.9 prints the class name from its summary
+        if constant and model == "gmm_lag":
+            return spreg.GM_Lag(ya, xa, w=w, robust=robust, spat_diag=False, **kw)
+        if constant:
+            return spreg.GM_Error_Het(ya, xa, w=w)
+        if model == "gmm_error":
+            return BaseGM_Error_Het(ya, xa, w.sparse)
+        yend, q = set_endog(ya, xa, w, kw.get("yend"), kw.get("q"), 1, True)
+        return BaseTSLS(ya, xa, yend=yend, q=q, robust=robust)
