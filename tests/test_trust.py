@@ -80,7 +80,7 @@ def test_impacts_hutchinson_traces_report_their_monte_carlo_error():
     W = _t16_w()
     out = impacts(*_t16_params(0.9), W, draws=0, method="series", trace=traces(W, exact_max_n=10, probes=100))
     assert out.attrs["trace_method"] == "hutchinson" and out.attrs["mc_std_error"] > 0
-    assert "traces hutchinson" in out.attrs["notes"][0]
+    assert "traces hutchinson" in out.attrs["notes"][0] and "Monte Carlo standard error" in out.attrs["notes"][0]
 
 
 def test_impacts_draws_outside_the_interval_are_dropped_and_counted():

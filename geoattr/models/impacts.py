@@ -439,6 +439,9 @@ def impacts(
     frame.attrs.update(plan.attrs, trace_method=plan.tr.method, mc_std_error=_mc_error(float(p0[0, 0]), plan),
                        draws_dropped=int(draws - len(sim)) if draws else 0)
     note = plan.attrs["note"]
+    if frame.attrs["mc_std_error"] is not None:
+        note += (f"; Hutchinson Monte Carlo standard error of the average direct impact "
+                 f"{frame.attrs['mc_std_error']:.1e} per unit of coefficient")
     if frame.attrs["draws_dropped"]:
         note += f"; {frame.attrs['draws_dropped']} of {draws} draws of {rho} outside the admissible interval dropped"
     frame.attrs["notes"] = [note]
