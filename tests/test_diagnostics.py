@@ -57,6 +57,44 @@ def test_moran_residuals_match_spreg():
     assert f"I = {I:.6f}" in m.null
 
 
+def _dense_moran(e, X, W):
+    """Cliff and Ord's I, E[I], V[I] for regression residuals with the explicit N x N M (N = 100)."""
+    n, k = X.shape
+    M = np.eye(n) - X @ np.linalg.solve(X.T @ X, X.T)
+    S0 = W.sum()
+    MW = M @ W
+    I = n / S0 * (e @ W @ e) / (e @ e)
+    EI = n / S0 * np.trace(MW) / (n - k)
+    VI = (n / S0) ** 2 * (np.trace(MW @ M @ W.T) + np.trace(MW @ MW) + np.trace(MW) ** 2) / (
+        (n - k) * (n - k + 2)) - EI**2
+    return I, EI, VI
+
+
+def test_moran_residuals_numbers_are_exposed_unrounded():
+    """Was: I, E[I] and V[I] only inside a string rounded to 6 digits.  References: the dense formula
+    (1e-10 relative), spreg's MoranRes (1e-10) and, for X = None, esda.Moran's normality moments (1e-10)."""
+    from esda import Moran
+    from libpysal.weights import WSP
+    from spreg.diagnostics_sp import MoranRes
+
+    w, W, X, y, Xd, res = _case(rho=0.5, seed=2)
+    m = moran_residuals(res.resids, Xd, W)
+    I, EI, VI = _dense_moran(res.resids.to_numpy(), Xd.to_numpy(), W.toarray())
+    got = m.to_series()
+    for name, ref in (("moran_i", I), ("expected", EI), ("variance", VI)):
+        assert isinstance(getattr(m, name), float) and getattr(m, name) == pytest.approx(ref, rel=1e-10), name
+        assert got[name] == getattr(m, name)
+    assert m.z == m.statistic == pytest.approx((I - EI) / np.sqrt(VI), rel=1e-10)
+    ols = spreg.OLS(y[:, None], X, w=w)
+    ref = MoranRes(ols, w, z=True)
+    assert (m.moran_i, m.expected, m.variance) == pytest.approx((ref.I, ref.eI, ref.vI), rel=1e-10)
+    # residuals of a mean only: esda's moments under normality
+    e = pd.Series(y - y.mean(), index=Xd.index)
+    m0 = moran_residuals(e, None, W)
+    mo = Moran(y, WSP(W).to_W(silence_warnings=True), transformation="o", permutations=0)
+    assert (m0.moran_i, m0.expected, m0.variance, m0.z) == pytest.approx((mo.I, mo.EI, mo.VI_norm, mo.z_norm), rel=1e-10)
+
+
 def test_panel_weights_block_diagonal():
     ids = ["a", "b", "c"]
     g = Graph.from_arrays(["a", "b", "b", "c"], ["b", "a", "c", "b"], [1.0, 0.5, 0.5, 1.0])

@@ -94,3 +94,97 @@ def test_impacts_errors():
     c2 = pd.DataFrame(np.eye(2), index=p2.index, columns=p2.index)
     with pytest.raises(InputError, match=r"variable\(s\) \['q'\] are not among the estimates"):
         impacts(p2, c2, W, variables=["q"])
+
+
+# ---- exact impacts at any admissible rho (issue 16): dense inverse reference, tolerance 1e-6 absolute
+def _lattice(side=10, row_standardise=True):
+    from libpysal.weights import lat2W
+
+    w = lat2W(side, side)  # rook lattice
+    W = sparse.csr_matrix(w.sparse, dtype=float)
+    if row_standardise:
+        W = sparse.csr_matrix(W.multiply(1.0 / np.asarray(W.sum(1))))
+    return W
+
+
+def _dense_impacts(W, rho, beta, theta):
+    n = W.shape[0]
+    Wd = W.toarray()
+    S = np.linalg.inv(np.eye(n) - rho * Wd) @ (beta * np.eye(n) + theta * Wd)  # dense reference, N <= 100
+    return np.trace(S) / n, S.sum() / n
+
+
+def _sdm_params(rho):
+    params = pd.Series({"const": 1.0, "x": 1.0, "W_x": 0.3, "rho": rho})
+    return params, pd.DataFrame(np.eye(4) * 1e-6, index=params.index, columns=params.index)
+
+
+@pytest.mark.parametrize("method", ["auto", "eigen", "series"])
+@pytest.mark.parametrize("case", [("row", 0.95), ("row", 0.98), ("row", -0.9), ("binary", 0.97), ("binary", -0.9)])
+def test_impacts_exact_near_the_boundary(case, method):
+    kind, scaled = case
+    W = _lattice(row_standardise=kind == "row")
+    # binary W: rho = scaled / lambda_max (rho x lambda_max = scaled); row-standardised: lambda_max = 1
+    rho = scaled / np.linalg.eigvalsh(W.toarray()).max() if kind == "binary" else scaled
+    params, cov = _sdm_params(rho)
+    out = impacts(params, cov, W, draws=0, method=method)
+    direct, total = _dense_impacts(W, rho, 1.0, 0.3)
+    assert out.loc[("x", "direct"), "estimate"] == pytest.approx(direct, abs=1e-6)
+    assert out.loc[("x", "total"), "estimate"] == pytest.approx(total, abs=1e-6)
+    assert out.loc[("x", "indirect"), "estimate"] == pytest.approx(total - direct, abs=1e-6)
+    assert out.attrs["impacts_method"] == ("eigen" if method == "auto" else method)
+    assert out.attrs["notes"] and out.attrs["error_bound"] <= 1e-9
+
+
+def test_row_standardised_total_is_exact_at_rho_095():
+    W = _lattice()
+    params = pd.Series({"x": 1.0, "rho": 0.95})
+    cov = pd.DataFrame(np.eye(2) * 1e-6, index=params.index, columns=params.index)
+    for method in ("eigen", "series"):
+        out = impacts(params, cov, W, draws=0, method=method)
+        assert out.loc[("x", "total"), "estimate"] == pytest.approx(20.0, abs=1e-9)  # 1 / (1 - 0.95), was 19.991
+
+
+def test_series_with_hutchinson_traces_states_its_errors():
+    W = _lattice(side=12)
+    params, cov = _sdm_params(0.9)
+    tr = traces(W, exact_max_n=10, probes=200)  # force Hutchinson traces
+    out = impacts(params, cov, W, draws=0, trace=tr, method="series")
+    direct, total = _dense_impacts(W, 0.9, 1.0, 0.3)
+    assert out.attrs["trace_method"] == "hutchinson" and out.attrs["series_order"] > 150
+    assert out.loc[("x", "total"), "estimate"] == pytest.approx(total, abs=1e-6)  # totals exact
+    se = out.attrs["mc_std_error"]
+    assert 0 < se < 0.05
+    # direct within 5 Monte Carlo standard errors (per unit coefficient: |beta| + |theta| = 1.3)
+    assert abs(out.loc[("x", "direct"), "estimate"] - direct) <= 5 * 1.3 * se + 1e-9
+
+
+def test_non_row_stochastic_general_w_totals():
+    W = _w(n=60, row_standardise=False, seed=5)  # non-symmetric, rows do not sum to 1, spectral radius 1
+    params, cov = _sdm_params(0.97)
+    for method in ("eigen", "series"):
+        out = impacts(params, cov, W, draws=20, method=method)
+        direct, total = _dense_impacts(W, 0.97, 1.0, 0.3)
+        assert out.loc[("x", "direct"), "estimate"] == pytest.approx(direct, abs=1e-6)
+        assert out.loc[("x", "total"), "estimate"] == pytest.approx(total, abs=1e-6)
+
+
+def test_draws_outside_the_interval_are_dropped_and_counted():
+    W = _lattice()
+    params = pd.Series({"x": 1.0, "rho": 0.99})
+    cov = pd.DataFrame(np.diag([1e-4, 1e-4]), index=params.index, columns=params.index)
+    out = impacts(params, cov, W, draws=500, seed=2)
+    dropped = out.attrs["draws_dropped"]
+    assert 0 < dropped < 500
+    assert f"{dropped} of 500 draws of rho outside the admissible interval dropped" in out.attrs["notes"][0]
+    assert np.isfinite(out.loc[("x", "total"), "std_error"])
+
+
+def test_impacts_method_errors():
+    W = _lattice()
+    params, cov = _sdm_params(0.5)
+    with pytest.raises(InputError, match=r"method must be one of \('auto', 'eigen', 'series'\); 'exact' was given"):
+        impacts(params, cov, W, method="exact")
+    params, cov = _sdm_params(1.2)
+    with pytest.raises(InputError, match=r"rho = 1.2 is outside the interval where \(I - rho W\) is invertible"):
+        impacts(params, cov, W, draws=0)

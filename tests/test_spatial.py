@@ -143,6 +143,43 @@ def test_gmm_lag_and_error_equal_spreg():
         fit("y ~ x1", df, model="gmm_lag")
 
 
+def _two_sls_no_constant(y, X, W):
+    """Dense spatial 2SLS without a constant: Z = [X, Wy], instruments H = [X, WX] (spreg's w_lags=1)."""
+    Z = np.column_stack([X, W @ y])
+    H = np.column_stack([X, W @ X])
+    PZ = H @ np.linalg.solve(H.T @ H, H.T @ Z)
+    return np.linalg.solve(PZ.T @ Z, PZ.T @ y)
+
+
+@pytest.mark.parametrize("formula", ["y ~ x1 + x2 - 1", "y ~ -1 + x1 + x2"])
+def test_gmm_lag_honours_minus_one(formula):
+    """Was: the constant was dropped and spreg added its own, so '- 1' silently got one.  Reference:
+    dense 2SLS without a constant (1e-10)."""
+    w, g, df, X, y = _cross_section("sar", rho=0.4, seed=3)
+    r = fit(formula, df, model="gmm_lag", weights=g)
+    assert list(r.params.index) == ["x1", "x2", "rho"]
+    W = w.sparse.toarray()
+    np.testing.assert_allclose(r.params.to_numpy(), _two_sls_no_constant(y, X, W), rtol=1e-10)
+    assert any("without a constant" in n for n in r.notes)
+    with_const = fit("y ~ x1 + x2", df, model="gmm_lag", weights=g)
+    assert "const" in with_const.params.index and not any("without a constant" in n for n in with_const.notes)
+
+
+def test_gmm_error_honours_minus_one():
+    """gmm_error without a constant: spreg's BaseGM_Error_Het on x as given (1e-10), no const term."""
+    from spreg.error_sp_het import BaseGM_Error_Het
+
+    w, g, df, X, y = _cross_section("sem", rho=0.5, seed=4)
+    r = fit("y ~ x1 + x2 - 1", df, model="gmm_error", weights=g)
+    assert list(r.params.index) == ["x1", "x2", "lambda"]
+    ref = BaseGM_Error_Het(y[:, None], X, w.sparse)
+    np.testing.assert_allclose(r.params.to_numpy(), np.asarray(ref.betas).ravel(), rtol=1e-8)
+    # and with a constant, the base estimator on [1, X] equals what fit() gives today
+    ref_c = BaseGM_Error_Het(y[:, None], np.column_stack([np.ones(len(y)), X]), w.sparse)
+    np.testing.assert_allclose(fit("y ~ x1 + x2", df, model="gmm_error", weights=g).params.to_numpy(),
+                               np.asarray(ref_c.betas).ravel(), rtol=1e-8)
+
+
 def test_sar_re_recovers_truth():
     w, g, ids = _grid(14)
     n, T = w.n, 8
@@ -222,6 +259,60 @@ def test_sem_re_recovers_truth_and_nests_pooled_sem():
     assert r.model == "sem_re" and r.resids.index.equals(df.index)
     # the pooled error model is the case phi = 0: it cannot have a higher likelihood
     assert r.loglik >= fit("y ~ x", df, model="sem", weights=g).loglik - 1e-6
+
+
+def _binary_sem_re_data(side: int, T: int, seed: int, rook: bool, lam_scaled: float = 0.6):
+    """Panel on a binary lattice (W not row-standardised; the 5 x 5 rook and 8 x 8 queen lattices have
+    the eigenvalue -1, so I + W is singular); lambda = lam_scaled / lambda_max."""
+    g = Graph.build_contiguity(square_grid(side), rook=rook)  # binary weights
+    ids = list(g.unique_ids)
+    Wd = g.sparse.toarray()
+    lam = lam_scaled / np.linalg.eigvalsh(Wd).max()
+    rng = np.random.default_rng(seed)
+    B_inv = np.linalg.inv(np.eye(len(ids)) - lam * Wd)  # small N, data generation only
+    mu = rng.normal(size=len(ids)) * 0.8
+    rows = []
+    for t in range(T):
+        x = rng.normal(size=len(ids))
+        rows.append(pd.DataFrame({"unit": ids, "year": 2000 + t, "x": x,
+                                  "y": 1 + 0.7 * x + mu + B_inv @ rng.normal(size=len(ids))}))
+    return pd.concat(rows).set_index(["unit", "year"]).sort_index(), g, lam
+
+
+def test_sem_re_binary_lattice_recovers_lambda():
+    """Was "Factor is exactly singular": the ordering ran a numeric LU of I + W, and an 8 x 8 binary
+    queen lattice has the eigenvalue -1.  The default interval is 0.99 (1/lambda_min, 1/lambda_max)."""
+    from geoattr.models.spatial_panel import fill_ordering, sem_re_bounds
+
+    df, g, lam = _binary_sem_re_data(8, 10, seed=4, rook=False)
+    Wd = g.sparse.toarray()
+    ev = np.linalg.eigvalsh(Wd)
+    assert np.min(np.abs(ev + 1)) < 1e-10  # I + W singular
+    lo, hi = sem_re_bounds(g.sparse.tocsr())
+    assert (lo, hi) == pytest.approx((0.99 / ev.min(), 0.99 / ev.max()), rel=1e-8)
+    assert sorted(fill_ordering(np.eye(64) + Wd)) == list(range(64))
+    r = fit("y ~ x", df, model="sem_re", weights=g)
+    assert abs(r.params["lambda"] - lam) < 3 * r.std_errors["lambda"]
+    assert lo < r.params["lambda"] < hi and abs(r.params["x"] - 0.7) < 3 * r.std_errors["x"]
+
+
+def test_sem_re_binary_lattice_matches_the_dense_likelihood():
+    """Binary W (5 x 5 rook): the sparse log-likelihood at the estimate equals the dense exact Gaussian
+    log-likelihood with the explicit NT x NT covariance (1e-8), as for row-standardised W above."""
+    df, g, _ = _binary_sem_re_data(5, 4, seed=2, rook=True)
+    r = fit("y ~ x", df, model="sem_re", weights=g)
+    W = g.sparse.toarray()
+    ids, years = list(g.unique_ids), sorted(df.index.get_level_values(1).unique())
+    full = pd.MultiIndex.from_product([ids, years])
+    y = df["y"].reindex(full).to_numpy()
+    e = y - r.params["const"] - r.params["x"] * df["x"].reindex(full).to_numpy()
+    n, T, lam = len(ids), len(years), r.params["lambda"]
+    phi, s2 = float(r.info["phi"]), float(r.info["sigma2"])
+    Binv = np.linalg.inv(np.eye(n) - lam * W)
+    S = s2 * (np.kron(phi**2 * np.eye(n), np.ones((T, T))) + np.kron(Binv @ Binv.T, np.eye(T)))
+    ll = -0.5 * (len(y) * np.log(2 * np.pi) + np.linalg.slogdet(S)[1] + e @ np.linalg.solve(S, e))
+    # info holds phi and sigma2 rounded to 6 significant digits: tolerance from that rounding
+    assert ll == pytest.approx(r.loglik, abs=1e-3)
 
 
 def test_sem_re_unbalanced_panel_error():

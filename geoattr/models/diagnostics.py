@@ -10,6 +10,8 @@ pinned to ``spreg.LMtests`` and ``spreg.MoranRes`` in the tests.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,7 +29,36 @@ from geoattr.weights.lag import panel_weights
 from geoattr.typing import WeightsLike
 from geoattr.typing import WeightsLike
 
-__all__ = ["lm_tests", "panel_lm_tests", "moran_residuals", "likelihood_ratio", "j_test"]
+__all__ = ["lm_tests", "panel_lm_tests", "moran_residuals", "MoranTest", "likelihood_ratio", "j_test"]
+
+
+@dataclass(frozen=True)
+class MoranTest(HypothesisTest):
+    """Moran's I test of residuals: the numbers behind ``statistic`` (the z value), unrounded.
+
+    Attributes
+    ----------
+    moran_i : float
+        Moran's I, ``(N / S0) e'We / e'e``.
+    expected : float
+        Its expectation under the null, ``E[I]``.
+    variance : float
+        Its variance under the null, ``V[I]``.
+    """
+
+    moran_i: float = float("nan")
+    expected: float = float("nan")
+    variance: float = float("nan")
+
+    @property
+    def z(self) -> float:
+        """The standardised statistic ``(I - E[I]) / sqrt(V[I])`` (same as ``statistic``)."""
+        return self.statistic
+
+    def to_series(self) -> pd.Series:
+        """The test as a labelled Series: I, E[I], V[I], z and the p-value as floats."""
+        return pd.Series({"moran_i": self.moran_i, "expected": self.expected, "variance": self.variance,
+                          "statistic": self.statistic, "df": self.df, "pvalue": self.pvalue}, name=self.name)
 
 
 def _xy(res: RegressionResults, X: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray, pd.Index]:
@@ -83,7 +114,7 @@ def lm_tests(res: RegressionResults, X: pd.DataFrame, weights: sparse.spmatrix) 
     ).T
 
 
-def moran_residuals(resid: pd.Series, X: pd.DataFrame | None, weights: sparse.spmatrix) -> HypothesisTest:
+def moran_residuals(resid: pd.Series, X: pd.DataFrame | None, weights: sparse.spmatrix) -> MoranTest:
     """Moran's I of regression residuals with its exact mean and variance (Cliff and Ord).
 
     ``I = (N / S0) e'We / e'e``; under the null of no spatial autocorrelation
@@ -105,8 +136,10 @@ def moran_residuals(resid: pd.Series, X: pd.DataFrame | None, weights: sparse.sp
 
     Returns
     -------
-    HypothesisTest
-        ``statistic`` is the z value; Moran's I, its mean and variance are in ``null``.
+    MoranTest
+        ``statistic`` (and ``z``) is the z value; ``moran_i``, ``expected`` and
+        ``variance`` are Moran's I, its mean and variance as floats (``null`` repeats
+        them rounded, for display).
     """
     e = resid.to_numpy(dtype=float)
     Xa = np.ones((len(e), 1)) if X is None else X.reindex(resid.index).to_numpy(dtype=float)
@@ -131,9 +164,10 @@ def moran_residuals(resid: pd.Series, X: pd.DataFrame | None, weights: sparse.sp
     EI = n / S0 * trMW / (n - k)
     VI = (n / S0) ** 2 * (trMWMWt + trMWMW + trMW**2) / ((n - k) * (n - k + 2)) - EI**2
     z = (I - EI) / np.sqrt(VI)
-    return HypothesisTest(
+    return MoranTest(
         name="Moran's I (residuals)", statistic=float(z), df=np.nan, pvalue=float(2 * stats.norm.sf(abs(z))),
         null=f"I = {I:.6f}, E[I] = {EI:.6f}, V[I] = {VI:.6g}", distribution="normal",
+        moran_i=float(I), expected=float(EI), variance=float(VI),
     )
 
 

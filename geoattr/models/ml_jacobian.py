@@ -25,7 +25,7 @@ from geoattr.exceptions import InputError
 __all__ = [
     "BlockJacobian", "COMPLEX_STEP", "EIGEN_MAX_N", "EXACT_TRACE_MAX_N", "Jacobian", "METHODS", "SingularError",
     "as_sparse_w", "blas_limit", "check_bounds", "check_inputs", "check_method", "logdet", "panel_setup",
-    "se_sensitivity",
+    "se_sensitivity", "default_bounds", "eigenvalues", "is_row_standardised", "is_symmetric", "symmetric_scaling",
 ]
 
 #: Largest N for which ``traces="auto"`` computes ``tr(W_A' W_A)`` exactly (sparse LU of

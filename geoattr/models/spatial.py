@@ -22,6 +22,9 @@ import pandas as pd
 import spreg
 from scipy import optimize, sparse
 from scipy.sparse.linalg import splu
+from spreg.error_sp_het import BaseGM_Error_Het
+from spreg.twosls import BaseTSLS
+from spreg.utils import set_endog
 
 from geoattr.exceptions import ConvergenceWarning, InputError
 from geoattr.models import ml
@@ -57,16 +60,19 @@ class SpatialResults(RegressionResults):
         """Traces of powers of the units' W, computed once for the impacts."""
         return traces(self._unit_weights if self._unit_weights is not None else self.weights)
 
-    def impacts(self, *, draws: int = 1000, level: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    def impacts(self, *, draws: int = 1000, level: float = 0.95, seed: int = 0, method: str = "auto") -> pd.DataFrame:
         """Direct, indirect and total impacts with simulation inference.
 
-        See :func:`geoattr.models.impacts.impacts`; for a pooled panel the impacts are
-        those of one year's cross-section (W over the units), the same in every year.
+        See :func:`geoattr.models.impacts.impacts` (``method`` "auto", "eigen" or
+        "series"; the frame's ``attrs`` say which was used, its error bound and a note
+        in ``attrs["notes"]``); for a pooled panel the impacts are those of one year's
+        cross-section (W over the units), the same in every year.
         """
         if "rho" not in self._params.index:
             raise InputError(f"impacts need a spatial lag of y; model {self.model!r} has none")
         W = self._unit_weights if self._unit_weights is not None else self.weights
-        return impacts(self._params, self._cov, W, draws=draws, level=level, seed=seed, trace=self._traces)
+        return impacts(self._params, self._cov, W, draws=draws, level=level, seed=seed, trace=self._traces,
+                       method=method)
 
 
 def year_major(units: Any, years: Any) -> pd.MultiIndex:
@@ -376,8 +382,9 @@ def fit_gmm(
     Parameters
     ----------
     y, X : Series, DataFrame
-        On the (unit, year) index; X with ``const`` (spreg adds its own constant, so
-        ``const`` is passed implicitly).
+        On the (unit, year) index.  With a ``const`` column spreg's ``GM_Lag`` /
+        ``GM_Error_Het`` add their own constant; without one (a formula with ``- 1``)
+        the base estimators run on the regressors as given, with no constant (noted).
     weights : libpysal.graph.Graph or SparseWeights
     model : {"gmm_lag", "gmm_error"}
     endog, instruments : DataFrame, optional
@@ -392,29 +399,25 @@ def fit_gmm(
     """
     if model not in ("gmm_lag", "gmm_error"):
         raise InputError(f"model must be 'gmm_lag' or 'gmm_error', got {model!r}")
+    if model == "gmm_error" and endog is not None:
+        raise InputError("gmm_error takes no endogenous regressors here; use gmm_lag or model='iv'")
     W = panel_weights(weights, y.index)
     w = libpysal.weights.WSP(W.tocsr()).to_W(silence_warnings=True)
+    constant = "const" in X.columns
     xcols = [c for c in X.columns if c != "const"]
+    if not xcols and not constant:
+        raise InputError(f"{model} needs at least one regressor or a constant; the design has no columns")
     xa = X[xcols].to_numpy(dtype=float)
     ya = y.to_numpy(dtype=float)[:, None]
-    if model == "gmm_lag":
-        kw: dict[str, Any] = {}
-        if endog is not None:
-            if instruments is None:
-                raise InputError("endogenous regressors need instruments=")
-            kw = {"yend": endog.reindex(y.index).to_numpy(dtype=float),
-                  "q": instruments.reindex(y.index).to_numpy(dtype=float)}
-        with contextlib.redirect_stdout(io.StringIO()):  # spreg 1.9 prints the class name from its summary
-            m = spreg.GM_Lag(ya, xa, w=w, robust=robust, spat_diag=False, **kw)
-        names = ["const", *xcols, *([] if endog is None else list(endog.columns)), "rho"]
-        par = "rho"
-    else:
-        if endog is not None:
-            raise InputError("gmm_error takes no endogenous regressors here; use gmm_lag or model='iv'")
-        with contextlib.redirect_stdout(io.StringIO()):
-            m = spreg.GM_Error_Het(ya, xa, w=w)
-        names = ["const", *xcols, "lambda"]
-        par = "lambda"
+    kw: dict[str, Any] = {}
+    if endog is not None:
+        if instruments is None:
+            raise InputError("endogenous regressors need instruments=")
+        kw = {"yend": endog.reindex(y.index).to_numpy(dtype=float),
+              "q": instruments.reindex(y.index).to_numpy(dtype=float)}
+    m = _gmm_estimate(model, ya, xa, w, constant, robust, kw)
+    par = "rho" if model == "gmm_lag" else "lambda"
+    names = [*(["const"] if constant else []), *xcols, *([] if endog is None else list(endog.columns)), par]
     params = pd.Series(np.asarray(m.betas).ravel(), index=names, name="estimate")
     cov = pd.DataFrame(np.asarray(m.vm), index=names, columns=names)
     e = np.asarray(m.e_filtered if model == "gmm_error" else m.u).ravel()
@@ -426,4 +429,21 @@ def fit_gmm(
         model=model, cov_type="gmm" if robust is None else f"gmm-{robust}", dist="normal",
         info={"Engine": f"spreg {spreg.__version__}", "Estimated": par},
         rsquared_definition="squared correlation of y and y - e (pseudo R2)",
+        notes=[] if constant else [f"{model} without a constant (formula '- 1'): spreg's base estimator on the "
+                                   "regressors as given"],
     )
+
+
+def _gmm_estimate(model: str, ya: np.ndarray, xa: np.ndarray, w: Any, constant: bool, robust: str | None,
+                  kw: dict[str, Any]) -> Any:
+    """Run spreg: the user-level classes (which add a constant) with a constant, else the base
+    estimators on ``x`` exactly as given (``GM_Lag``'s instruments ``W X`` of the same ``x``)."""
+    with contextlib.redirect_stdout(io.StringIO()):  # spreg 1.9 prints the class name from its summary
+        if constant and model == "gmm_lag":
+            return spreg.GM_Lag(ya, xa, w=w, robust=robust, spat_diag=False, **kw)
+        if constant:
+            return spreg.GM_Error_Het(ya, xa, w=w)
+        if model == "gmm_error":
+            return BaseGM_Error_Het(ya, xa, w.sparse)
+        yend, q = set_endog(ya, xa, w, kw.get("yend"), kw.get("q"), 1, True)
+        return BaseTSLS(ya, xa, yend=yend, q=q, robust=robust)

@@ -23,13 +23,14 @@ from scipy.sparse import linalg as spla
 
 from geoattr._format import format_ids
 from geoattr.exceptions import ConvergenceWarning, InputError
+from geoattr.models.ml_jacobian import check_bounds, default_bounds, is_row_standardised
 from geoattr.models.spatial import SpatialResults, fit_spatial
 from geoattr.weights.sparse import as_sparse
 from geoattr.weights.geometry import align
 from geoattr.weights.lag import panel_weights
 from geoattr.typing import WeightsLike
 
-__all__ = ["fit_spatial_panel", "fit_sar_re", "fit_sem_re", "balance_panel"]
+__all__ = ["fit_spatial_panel", "fit_sar_re", "fit_sem_re", "balance_panel", "fill_ordering", "sem_re_bounds"]
 
 
 def balance_panel(y: pd.Series, X: pd.DataFrame, units: pd.Index, *, balance: Literal["raise", "drop"] = "raise"):
@@ -234,7 +235,9 @@ def fit_sem_re(
     weights : libpysal.graph.Graph or SparseWeights
     balance : {"raise", "drop"}, default "raise"
     bounds : (float, float), optional
-        Interval of lambda; default ``(-0.99, 0.99)`` for row-standardised weights.
+        Interval of lambda; default ``(-0.99, 0.99)`` for row-standardised weights,
+        otherwise ``0.99 (1/lambda_min, 1/lambda_max)`` from the extreme eigenvalues of
+        W (:func:`sem_re_bounds`).
 
     Returns
     -------
@@ -254,8 +257,9 @@ def fit_sem_re(
     full = pd.MultiIndex.from_product([units, years])
     Y = y.reindex(full).to_numpy(dtype=float).reshape(N, T).T  # (T, N)
     Xa = X.reindex(full).to_numpy(dtype=float).reshape(N, T, k).transpose(1, 0, 2)  # (T, N, k)
-    lo, hi = bounds if bounds is not None else (-0.99, 0.99)
-    lik = _SemReLikelihood(Y, Xa, as_sparse(weights, units).tocsr())
+    W_units = as_sparse(weights, units).tocsr()
+    lo, hi = check_bounds(bounds, W_units) if bounds is not None else sem_re_bounds(W_units)
+    lik = _SemReLikelihood(Y, Xa, W_units)
     lam, phi, fx, H = _sem_re_optimum(lik, _sem_re_start(Y, Xa, lik.W, lo, hi), lo, hi)
     G, lu = lik.pieces(lam, phi)
     b, Q = lik.gls(G)
@@ -310,10 +314,8 @@ class _SemReLikelihood:
         self.WZbar = W @ self.Zbar
         self.I = sparse.identity(N, format="csc")
         self.WtW = (W.T @ W).tocsc()
-        # (SuperLU factors Pr A Pc with A Pc = A[:, argsort(perm_c)])
-        self.perm_B = np.argsort(spla.splu((self.I + W).tocsc(), permc_spec="MMD_AT_PLUS_A").perm_c)
-        self.perm_C = np.argsort(
-            spla.splu((self.I + W + W.T + self.WtW).tocsc(), permc_spec="MMD_AT_PLUS_A").perm_c)
+        self.perm_B = fill_ordering(self.I + W)
+        self.perm_C = fill_ordering(self.I + W + W.T + self.WtW)
         self.ld_B_cache: dict[float, float] = {}
         self.Y, self.Xa = Y, Xa
 
@@ -381,6 +383,29 @@ class _SemReLikelihood:
         sol = self.solve_C(lu, ebar)
         mu_hat = T * phi**2 * (B.T @ (B @ sol))
         return np.stack([B @ (e[t] - mu_hat) for t in range(T)])
+
+
+def fill_ordering(M: sparse.spmatrix) -> np.ndarray:
+    """Fill-reducing symmetric ordering of ``M`` from its sparsity pattern alone.
+
+    SuperLU's minimum degree on the pattern of ``M' + M`` (``permc_spec="MMD_AT_PLUS_A"``;
+    SuperLU factors ``Pr A Pc`` with ``A Pc = A[:, argsort(perm_c)]``).  The ordering
+    depends only on the pattern, so the matrix factorised to obtain it has ``M``'s
+    pattern with values made strictly diagonally dominant: it is never singular, even
+    when ``M`` is (``I + W`` for a W with the eigenvalue -1, e.g. a binary lattice).
+    """
+    P = abs(sparse.csc_matrix(M, dtype=float))
+    P = (P + sparse.diags(np.asarray(P.sum(axis=1)).ravel() + 1.0)).tocsc()
+    return np.argsort(spla.splu(P, permc_spec="MMD_AT_PLUS_A").perm_c)
+
+
+def sem_re_bounds(W: sparse.csr_matrix) -> tuple[float, float]:
+    """Default interval of lambda: ``(-0.99, 0.99)`` for a row-standardised W, else
+    ``0.99 (1/lambda_min, 1/lambda_max)`` from the extreme eigenvalues of W."""
+    if is_row_standardised(W):
+        return (-0.99, 0.99)
+    lo, hi = default_bounds(W)
+    return (0.99 * lo, 0.99 * hi)
 
 
 def _sem_re_start(Y: np.ndarray, Xa: np.ndarray, W: sparse.csr_matrix, lo: float, hi: float) -> list[float]:
