@@ -51,24 +51,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        Exit status: 0 on success, 2 on bad input (the message says what to fix).
+        Exit status: 0 on success, 2 on bad input: one line ``geoattr: error: ...`` on
+        stderr says what to fix (a bad configuration or data file, an output folder that
+        cannot be used, a file that cannot be read or written).  Anything else is a bug
+        and keeps its traceback.
     """
     args = _parser().parse_args(argv)
     try:
-        if args.command == "demo":
-            pipeline.run(pipeline.DEFAULT_CONFIG, out=args.out, progress=not args.no_progress, echo=print)
-        elif args.command == "run":
-            cfg = load_run_config(args.config)
-            pipeline.run(cfg, out=args.out, data_dir=args.data_dir, progress=not args.no_progress, echo=print)
-        elif args.command == "choice":
-            run_choice(load_choice_config(args.config), out=args.out, echo=print)
-        else:
-            for k, v in versions().items():
-                print(f"{k:<14} {v}")
+        _dispatch(args)
     except InputError as err:
-        print("geoattr: error: " + " ".join(str(err).splitlines()), file=sys.stderr)  # one line
-        return 2
+        return _fail(str(err))
+    except OSError as err:
+        if err.filename is None:  # not about a file the user named: a bug, keep the traceback
+            raise
+        return _fail(f"cannot use {str(err.filename)!r}: {err.strerror or err}")
     return 0
+
+
+def _fail(message: str) -> int:
+    """Print the one-line error (exit status 2: bad input, the message says what to fix)."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    print("geoattr: error: " + " ".join(lines), file=sys.stderr)
+    return 2
+
+
+def _dispatch(args: argparse.Namespace) -> None:
+    if args.command == "demo":
+        pipeline.run(pipeline.DEFAULT_CONFIG, out=args.out, progress=not args.no_progress, echo=print)
+    elif args.command == "run":
+        cfg = load_run_config(args.config)
+        pipeline.run(cfg, out=args.out, data_dir=args.data_dir, progress=not args.no_progress, echo=print)
+    elif args.command == "choice":
+        run_choice(load_choice_config(args.config), out=args.out, echo=print)
+    else:
+        for k, v in versions().items():
+            print(f"{k:<14} {v}")
 
 
 if __name__ == "__main__":  # pragma: no cover
