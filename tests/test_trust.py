@@ -262,6 +262,21 @@ def test_cli_header_only_flows(tmp_path, capsys):
     assert "flows: file 'flows.csv' has a header line but no data rows" in err
 
 
+def test_cli_data_file_that_does_not_exist(tmp_path, capsys):
+    cfg = _toy_project(tmp_path)
+    (tmp_path / "data" / "flows.csv").unlink()
+    err = _cli_error(["run", str(cfg), "--out", str(tmp_path / "out")], capsys)
+    assert "flows: file" in err and "flows.csv' does not exist" in err
+
+
+def test_cli_data_path_that_is_a_folder(tmp_path, capsys):
+    cfg = _toy_project(tmp_path)
+    (tmp_path / "data" / "cent.csv").unlink()
+    (tmp_path / "data" / "cent.csv").mkdir()
+    err = _cli_error(["run", str(cfg), "--out", str(tmp_path / "out")], capsys)
+    assert "centrality: '" in err and "cent.csv' is a folder; give the path of the centrality file" in err
+
+
 def test_cli_ragged_csv(tmp_path, capsys):
     cfg = _toy_project(tmp_path)
     (tmp_path / "data" / "cent.csv").write_text("kommune,index\n0101,800\n0102,500,7,8\n0103,200\n")
@@ -368,6 +383,15 @@ def test_cli_configuration_that_is_not_text(tmp_path, capsys):
 def test_cli_configuration_that_is_a_folder(tmp_path, capsys):
     err = _cli_error(["run", str(tmp_path), "--out", str(tmp_path / "out")], capsys)
     assert "is a folder; give the path of a .toml file" in err
+
+
+def test_cli_usage_errors_end_in_one_error_line(capsys):
+    """argparse's usage errors: the usage line, then one ``geoattr: error:`` line, exit status 2."""
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["run"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("usage: geoattr run") and err[-1].startswith("geoattr: error: the following arguments")
 
 
 def test_cli_unexpected_errors_keep_their_traceback(tmp_path, monkeypatch):

@@ -94,6 +94,8 @@ def _read_table(src: PathOrFrame, *, str_columns: Sequence[str], table: str) -> 
     if isinstance(src, pd.DataFrame):
         return src.copy()
     path = _as_path(src, table=table)
+    if path.is_dir():
+        raise InputError(f"{table}: {str(path)!r} is a folder; give the path of the {table} file")
     df = _read_file(path, str_columns=str_columns, table=table)
     if len(df) == 0:
         raise InputError(
