@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from geoattr import pipeline
 from geoattr._versions import versions
@@ -18,24 +19,36 @@ from geoattr.models.choice import run_choice
 __all__ = ["main"]
 
 
+_OUT_HELP = ("output folder{}: new, empty or an earlier geoattr output, which is replaced as a whole once the "
+             "run is complete (an interrupted run leaves .<name>.partial-<pid> beside it)")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the same ``geoattr: error:`` prefix for every sub-command's usage errors."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"geoattr: error: {message}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="geoattr",
         description="Residential attractiveness: the commuting-weighted VRA model and its residuals.",
     )
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo", help="run the main job on the embedded synthetic Norway")
-    d.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
+    d.add_argument("--out", default="demo_output", help=_OUT_HELP.format(" (default: demo_output)"))
     d.add_argument("--no-progress", action="store_true", help="hide progress bars")
     r = sub.add_parser("run", help="run the job described by a TOML configuration")
     r.add_argument("config", help="path of the TOML configuration")
-    r.add_argument("--out", required=True, help="output folder")
+    r.add_argument("--out", required=True, help=_OUT_HELP.format(""))
     r.add_argument("--data-dir", default=None, help="base folder of relative data paths (overrides [data] dir)")
     r.add_argument("--no-progress", action="store_true", help="hide progress bars")
     ch = sub.add_parser("choice", help="migration choice: stay / domestic move / emigration, a multinomial logit "
                                        "on person-years (tables, predictions, hypotheses, figure)")
     ch.add_argument("config", help="path of the TOML configuration (see examples/choice.toml)")
-    ch.add_argument("--out", required=True, help="output folder")
+    ch.add_argument("--out", required=True, help=_OUT_HELP.format(""))
     sub.add_parser("versions", help="print the versions of geoattr and its dependencies")
     return p
 
@@ -51,24 +64,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        Exit status: 0 on success, 2 on bad input (the message says what to fix).
+        Exit status: 0 on success, 2 on bad input: one line ``geoattr: error: ...`` on
+        stderr says what to fix (a bad configuration or data file, an output folder that
+        cannot be used, a file that cannot be read or written).  Anything else is a bug
+        and keeps its traceback.
     """
     args = _parser().parse_args(argv)
     try:
-        if args.command == "demo":
-            pipeline.run(pipeline.DEFAULT_CONFIG, out=args.out, progress=not args.no_progress, echo=print)
-        elif args.command == "run":
-            cfg = load_run_config(args.config)
-            pipeline.run(cfg, out=args.out, data_dir=args.data_dir, progress=not args.no_progress, echo=print)
-        elif args.command == "choice":
-            run_choice(load_choice_config(args.config), out=args.out, echo=print)
-        else:
-            for k, v in versions().items():
-                print(f"{k:<14} {v}")
+        _dispatch(args)
     except InputError as err:
-        print("geoattr: error: " + " ".join(str(err).splitlines()), file=sys.stderr)  # one line
-        return 2
+        return _fail(str(err))
+    except OSError as err:
+        if err.filename is None:  # not about a file the user named: a bug, keep the traceback
+            raise
+        return _fail(f"cannot use {str(err.filename)!r}: {err.strerror or err}")
     return 0
+
+
+def _fail(message: str) -> int:
+    """Print the one-line error (exit status 2: bad input, the message says what to fix)."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    print("geoattr: error: " + " ".join(lines), file=sys.stderr)
+    return 2
+
+
+def _dispatch(args: argparse.Namespace) -> None:
+    if args.command == "demo":
+        pipeline.run(pipeline.DEFAULT_CONFIG, out=args.out, progress=not args.no_progress, echo=print)
+    elif args.command == "run":
+        cfg = load_run_config(args.config)
+        pipeline.run(cfg, out=args.out, data_dir=args.data_dir, progress=not args.no_progress, echo=print)
+    elif args.command == "choice":
+        run_choice(load_choice_config(args.config), out=args.out, echo=print)
+    else:
+        for k, v in versions().items():
+            print(f"{k:<14} {v}")
 
 
 if __name__ == "__main__":  # pragma: no cover

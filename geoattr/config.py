@@ -555,10 +555,15 @@ def read_toml(path: str | Path, check: Callable[[dict[str, Any]], None] | None =
     path = Path(path)
     if not path.exists():
         raise InputError(f"configuration file {str(path)!r} does not exist")
+    if not path.is_file():
+        raise InputError(f"configuration file {str(path)!r} is a folder; give the path of a .toml file")
     try:
         cfg = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
         raise InputError(f"{path}: not valid TOML: {err}") from err
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not valid TOML: the file is not UTF-8 text ({err.reason} at byte "
+                         f"{err.start}); save the configuration as UTF-8") from err
     if check is not None:
         try:
             check(cfg)

@@ -1,8 +1,15 @@
-"""The catalogue of what geoattr refuses, repairs or reports, and why (issue 16).
+"""What geoattr refuses, repairs or reports, and why: the catalogue of bad and awkward inputs (issue 16).
 
-Each test is one case: bad or awkward input and what the user gets (a clear error that
-names the offending values and how to fix them, or a note/warning/count in the result).
-Sections follow the categories of issue 16.
+Read it as the specification of geoattr's input checks. Each test is one case: an input a
+user may plausibly give, and what the user gets: an error whose message names the
+offending ids, rows, columns or keys and says how to fix it, a warning, a note in the
+results, or a count in the row accounting. One section per category of the issue:
+
+* Numbers wrong without a word (impacts, sem_re, gmm constant, Moran's I)
+* Output folders and every CLI failure
+* Non-finite and zero values; number formats
+* Geometry and CRS; ids and years; weights against data
+* Escaping and row accounting
 """
 
 from __future__ import annotations
@@ -162,3 +169,408 @@ def test_moran_of_residuals_is_exposed_as_unrounded_numbers():
     assert m.moran_i == pytest.approx(n / S0 * (e @ (W @ e)) / (e @ e), rel=1e-10)
     assert (m.expected, m.variance) == pytest.approx((EI, VI), rel=1e-10)
     assert m.to_series()[["moran_i", "expected", "variance"]].tolist() == [m.moran_i, m.expected, m.variance]
+
+
+# ==== Output folders and every CLI failure ====
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from geoattr import cli, pipeline
+from geoattr.exceptions import InputError
+from geoattr.models.choice import run_choice
+from tests.conftest import toy_flows, toy_panel
+
+_ROOT = Path(__file__).resolve().parents[1]
+_TOY_CONFIG = """
+[data]
+source = "files"
+years = [2003, 2005]
+panel = { path = "panel.csv", unit_column = "kommune", year_column = "year", columns = { folketall = "population", jobs = "jobs", net_migration = "net_migration" } }
+flows = { path = "flows.csv", origin = "bosted", destination = "arbeidssted", value = "n" }
+centrality = { path = "cent.csv", unit_column = "kommune", value_column = "index" }
+
+[model]
+spec = "2019"
+level = "municipality"
+cov_type = "robust"
+"""
+_LIGHT = "\n[output]\ntables = false\nfigures = false\nprofiles = false\nreport = false\n"
+
+
+def _toy_project(tmp_path: Path, config: str = _TOY_CONFIG + _LIGHT) -> Path:
+    """Write the toy panel, flows, centrality and a run configuration; return the configuration's path."""
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    toy_panel().reset_index().rename(columns={"unit": "kommune", "population": "folketall"}).to_csv(
+        data / "panel.csv", index=False)
+    toy_flows().rename(columns={"origin": "bosted", "destination": "arbeidssted", "count": "n"}).to_csv(
+        data / "flows.csv", index=False)
+    pd.DataFrame({"kommune": ["0101", "0102", "0103"], "index": [800, 500, 200]}).to_csv(
+        data / "cent.csv", index=False)
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(config.replace('path = "', 'path = "data/'))
+    return cfg
+
+
+def _run(cfg: Path, out: Path) -> int:
+    return cli.main(["run", str(cfg), "--out", str(out), "--no-progress"])
+
+
+def _listing(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.parent.iterdir() if p.name.startswith(f".{folder.name}."))
+
+
+def _cli_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Run the CLI on bad input: exit status 2 and exactly one ``geoattr: error:`` line, no traceback."""
+    if argv[0] in ("run", "demo") and "--no-progress" not in argv:
+        argv = [*argv, "--no-progress"]  # progress bars also go to stderr
+    capsys.readouterr()
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("geoattr: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+@pytest.fixture
+def toy_run(tmp_path):
+    """A finished toy run in ``tmp_path/out``: (configuration, output folder)."""
+    cfg = _toy_project(tmp_path)
+    out = tmp_path / "out"
+    assert _run(cfg, out) == 0
+    return cfg, out
+
+
+def _no_work(monkeypatch):
+    """Make reading the data fail loudly: a check that must come before any work."""
+    def fail(*args, **kwargs):
+        raise AssertionError("the data were read before the output folder was checked")
+    monkeypatch.setattr("geoattr.pipeline.job.read_run_data", fail)
+
+
+# ---- output folders: a run leaves the previous complete output or its own, never a mixture
+def test_rerun_replaces_the_previous_run_without_stale_files(tmp_path, toy_run):
+    cfg, out = toy_run
+    (out / "stale_from_an_old_version.csv").write_text("x\n1\n")
+    (out / "tables").mkdir()
+    (out / "tables" / "model.md").write_text("old")
+    assert _run(cfg, out) == 0
+    assert not (out / "stale_from_an_old_version.csv").exists() and not (out / "tables").exists()
+    assert set(json.loads((out / "run.json").read_text())["outputs"].values()) | {"run.json"} == {p.name for p in out.iterdir()}
+    assert _leftovers(out) == []
+
+
+def test_a_step_that_fails_mid_run_leaves_the_previous_output_untouched(tmp_path, toy_run, monkeypatch):
+    cfg, out = toy_run
+    before = _listing(out)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom in the middle of the run")
+    monkeypatch.setattr("geoattr.pipeline.job.write_publication", boom)  # after the CSVs are written
+    with pytest.raises(RuntimeError, match="boom"):
+        _run(cfg, out)
+    assert _listing(out) == before
+    assert _leftovers(out) == []  # the partial folder is removed
+
+
+def test_an_interrupted_run_leaves_the_previous_output_untouched(tmp_path, toy_run, monkeypatch):
+    cfg, out = toy_run
+    before = _listing(out)
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr("geoattr.pipeline.job.write_publication", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        _run(cfg, out)
+    assert _listing(out) == before and _leftovers(out) == []
+
+
+def test_a_killed_run_is_recognisable_as_incomplete(tmp_path, toy_run):
+    cfg, out = toy_run
+    before = _listing(out)
+    script = ("import os, sys\nimport geoattr.pipeline.job as job\n"
+              "job.write_publication = lambda *a, **k: os._exit(9)\n"  # killed after the CSVs
+              "from geoattr import cli\nsys.exit(cli.main(sys.argv[1:]))\n")
+    proc = subprocess.run([sys.executable, "-c", script, "run", str(cfg), "--out", str(out), "--no-progress"],
+                          cwd=_ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 9
+    assert _listing(out) == before  # run.json and the CSVs still describe the previous run
+    partial = [name for name in _leftovers(out) if name.startswith(".out.partial-")]
+    assert len(partial) == 1 and partial[0].rsplit("-", 1)[1].isdigit()  # .out.partial-<pid>
+    assert (out.parent / partial[0] / "coefficients.csv").exists()  # the new CSVs, in the partial folder
+
+
+def test_the_api_returns_paths_in_the_output_folder(tmp_path):
+    cfg = _toy_project(tmp_path)
+    res = pipeline.run(pipeline.load_config(cfg), out=tmp_path / "api", progress=False)
+    assert res.out == tmp_path / "api"
+    assert all(p.exists() and (tmp_path / "api") in p.parents for p in res.files.values())
+    assert _leftovers(tmp_path / "api") == []
+
+
+def test_out_that_is_a_file_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    cfg = _toy_project(tmp_path)
+    (tmp_path / "results.csv").write_text("keep me")
+    _no_work(monkeypatch)
+    err = _cli_error(["run", str(cfg), "--out", str(tmp_path / "results.csv")], capsys)
+    assert "output folder" in err and "results.csv' is a file, not a folder; choose another --out" in err
+    assert (tmp_path / "results.csv").read_text() == "keep me"
+
+
+def test_out_with_other_files_is_refused_and_left_alone(tmp_path, monkeypatch):
+    cfg = _toy_project(tmp_path)
+    (tmp_path / "thesis").mkdir()
+    (tmp_path / "thesis" / "chapter1.tex").write_text("precious")
+    _no_work(monkeypatch)
+    with pytest.raises(InputError, match=r"output folder '.*thesis' is not empty and holds no previous geoattr run "
+                                         r"\(no run.json with 'geoattr_run'\).*choose another --out"):
+        pipeline.run(pipeline.load_config(cfg), out=tmp_path / "thesis", progress=False)
+    assert (tmp_path / "thesis" / "chapter1.tex").read_text() == "precious"
+
+
+def test_out_holding_a_report_html_folder_but_no_run_is_refused(tmp_path, capsys, monkeypatch):
+    cfg = _toy_project(tmp_path)
+    (tmp_path / "out" / "report.html").mkdir(parents=True)
+    _no_work(monkeypatch)
+    err = _cli_error(["run", str(cfg), "--out", str(tmp_path / "out")], capsys)
+    assert "is not empty and holds no previous geoattr run" in err
+
+
+def test_a_previous_run_whose_report_html_is_a_folder_is_replaced(tmp_path):
+    cfg = _toy_project(tmp_path, _TOY_CONFIG)
+    out = tmp_path / "out"
+    (out / "report.html").mkdir(parents=True)
+    (out / "run.json").write_text(json.dumps({"geoattr_run": 1}))
+    assert _run(cfg, out) == 0
+    assert (out / "report.html").is_file() and "<html" in (out / "report.html").read_text().lower()
+
+
+def test_an_empty_existing_folder_is_used(tmp_path):
+    cfg = _toy_project(tmp_path)
+    (tmp_path / "empty").mkdir()
+    assert _run(cfg, tmp_path / "empty") == 0 and (tmp_path / "empty" / "run.json").exists()
+
+
+def test_out_containing_the_configuration_is_refused(tmp_path):
+    cfg = _toy_project(tmp_path)
+    with pytest.raises(InputError, match=r"output folder '.*' contains the input .*choose another --out"):
+        pipeline.run(pipeline.load_config(cfg), out=tmp_path, progress=False)
+    assert cfg.exists()
+
+
+def test_out_that_is_the_working_folder_is_refused(tmp_path, monkeypatch):
+    cfg = _toy_project(tmp_path)
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    with pytest.raises(InputError, match=r"output folder '\.' is the working folder or contains it"):
+        pipeline.run(pipeline.load_config(cfg), out=".", progress=False)
+
+
+def test_a_choice_run_that_fails_leaves_its_output_untouched(tmp_path, monkeypatch):
+    out = tmp_path / "choice"
+    out.mkdir()
+    (out / "run.json").write_text(json.dumps({"geoattr_run": 1, "previous": True}))
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom while building the design")
+    monkeypatch.setattr("geoattr.models.choice.run.build_design", boom)
+    with pytest.raises(RuntimeError, match="boom"):
+        run_choice({"data": {"source": "synthetic", "n": 2000}}, out=out)
+    assert json.loads((out / "run.json").read_text())["previous"] is True and _leftovers(out) == []
+
+
+# ---- every CLI failure: one `geoattr: error:` line, exit status 2, no traceback
+@pytest.mark.parametrize("extra, message", [
+    ('cov_type = "robustt"', r"\[model\] cov_type must be .*got 'robustt'; did you mean 'robust'\?"),
+    ("top_k = 0", r"\[model\] top_k must be >= 1, got 0"),
+    ("min_share = 1.5", r"\[model\] min_share must be in \[0, 1\), got 1.5"),
+    ('[output]\ntop_n = "five"', r"\[output\] top_n must be int, got 'five'"),
+])
+def test_cli_bad_option_values(tmp_path, capsys, extra, message):
+    cfg = _toy_project(tmp_path, _TOY_CONFIG.replace('cov_type = "robust"\n', "") + extra + "\n")
+    err = _cli_error(["run", str(cfg), "--out", str(tmp_path / "out")], capsys)
+    assert re.search(message, err), err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_empty_file(tmp_path, capsys):
+    cfg = _toy_project(tmp_path)
+    (tmp_path / "data" / "panel.csv").write_text("")
+    err = _cli_error(["run", str(cfg), "--out", str(tmp_path / "out")], capsys)
+    assert "panel: file 'panel.csv' is empty (no header line, no rows)" in err
+    assert not (tmp_path / "out").exists() and _leftovers(tmp_path / "out") == []
+
+
+def test_cli_header_only_panel(tmp_path, capsys):
+    cfg = _toy_project(tmp_path)
+    (tmp_path / "data" / "panel.csv").write_text("kommune,year,folketall,jobs,net_migration\n")
+    err = _cli_error(["run", str(cfg), "--out", str(tmp_path / "out")], capsys)
+    assert "panel: file 'panel.csv' has a header line but no data rows (columns 'kommune', 'year'" in err
+
+
+def test_cli_header_only_flows(tmp_path, capsys):
+    cfg = _toy_project(tmp_path)
+    (tmp_path / "data" / "flows.csv").write_text("year;bosted;arbeidssted;n\n")
+    err = _cli_error(["run", str(cfg), "--out", str(tmp_path / "out")], capsys)
+    assert "flows: file 'flows.csv' has a header line but no data rows" in err
+
+
+def test_cli_data_file_that_does_not_exist(tmp_path, capsys):
+    cfg = _toy_project(tmp_path)
+    (tmp_path / "data" / "flows.csv").unlink()
+    err = _cli_error(["run", str(cfg), "--out", str(tmp_path / "out")], capsys)
+    assert "flows: file" in err and "flows.csv' does not exist" in err
+
+
+def test_cli_data_path_that_is_a_folder(tmp_path, capsys):
+    cfg = _toy_project(tmp_path)
+    (tmp_path / "data" / "cent.csv").unlink()
+    (tmp_path / "data" / "cent.csv").mkdir()
+    err = _cli_error(["run", str(cfg), "--out", str(tmp_path / "out")], capsys)
+    assert "centrality: '" in err and "cent.csv' is a folder; give the path of the centrality file" in err
+
+
+def test_cli_ragged_csv(tmp_path, capsys):
+    cfg = _toy_project(tmp_path)
+    (tmp_path / "data" / "cent.csv").write_text("kommune,index\n0101,800\n0102,500,7,8\n0103,200\n")
+    err = _cli_error(["run", str(cfg), "--out", str(tmp_path / "out")], capsys)
+    assert "centrality: cannot read 'cent.csv' as a delimited text file" in err and "line 3" in err
+
+
+def test_cli_corrupt_geopackage(tmp_path, capsys):
+    cfg = _toy_project(tmp_path, _TOY_CONFIG.replace(
+        "[model]", 'polygons = { path = "units.gpkg", id_column = "kommune" }\n\n[model]'))
+    (tmp_path / "data" / "units.gpkg").write_bytes(b"SQLite format 3\x00" + b"\x00garbage" * 100)
+    err = _cli_error(["run", str(cfg), "--out", str(tmp_path / "out")], capsys)
+    assert "polygons: cannot read 'units.gpkg'" in err and "check that the file is complete" in err
+
+
+def test_cli_corrupt_parquet(tmp_path, capsys):
+    cfg = _toy_project(tmp_path)
+    (tmp_path / "data" / "panel.parquet").write_bytes(b"PAR1 not really parquet")
+    cfg.write_text(cfg.read_text().replace("data/panel.csv", "data/panel.parquet"))
+    err = _cli_error(["run", str(cfg), "--out", str(tmp_path / "out")], capsys)
+    assert "panel: cannot read 'panel.parquet' as Parquet" in err
+
+
+def test_cli_ssb_symbols_in_the_panel(tmp_path, capsys):
+    cfg = _toy_project(tmp_path)
+    p = pd.read_csv(tmp_path / "data" / "panel.csv", dtype=str)
+    p.loc[3, "jobs"], p.loc[7, "jobs"], p.loc[5, "folketall"] = "..", "..", ":"
+    p.to_csv(tmp_path / "data" / "panel.csv", index=False)
+    err = _cli_error(["run", str(cfg), "--out", str(tmp_path / "out")], capsys)
+    assert ("table 'panel' has SSB symbols instead of numbers: column 'population': 1 cell(s) ':' in row(s) 5; "
+            "column 'jobs': 2 cell(s) '..', '..' in row(s) 3, 7 (rows are data rows from 0: file line = row + 2)"
+            ) in err
+    assert "missing or confidential" in err and "on_missing = 'drop'" in err
+
+
+def test_cli_ssb_symbols_in_the_flows(tmp_path, capsys):
+    cfg = _toy_project(tmp_path)
+    f = pd.read_csv(tmp_path / "data" / "flows.csv", dtype=str)
+    f.loc[2, "n"] = ":"
+    f.to_csv(tmp_path / "data" / "flows.csv", index=False)
+    err = _cli_error(["run", str(cfg), "--out", str(tmp_path / "out")], capsys)
+    assert "table 'flows' has SSB symbols instead of numbers: column 'n': 1 cell(s) ':' in row(s) 2" in err
+    assert "':' = confidential" in err and "remove those rows (an absent flow counts as zero)" in err
+
+
+def test_cli_unwritable_output_folder(tmp_path, capsys, monkeypatch):
+    cfg = _toy_project(tmp_path)
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if Path(p) == tmp_path else real_access(p, mode))
+    err = _cli_error(["run", str(cfg), "--out", str(tmp_path / "out")], capsys)
+    assert f"cannot create the output folder '{tmp_path / 'out'}': no permission to write in" in err
+
+
+def test_cli_output_folder_inside_a_file(tmp_path, capsys):
+    cfg = _toy_project(tmp_path)
+    (tmp_path / "notes.txt").write_text("x")
+    err = _cli_error(["run", str(cfg), "--out", str(tmp_path / "notes.txt" / "out")], capsys)
+    assert "notes.txt' is a file; choose another --out" in err
+
+
+def test_cli_write_error_in_the_output_folder(tmp_path, capsys, monkeypatch):
+    cfg = _toy_project(tmp_path)
+
+    def disk_full(out, files, **kwargs):
+        raise OSError(28, "No space left on device", str(out / "coefficients.csv"))
+    monkeypatch.setattr("geoattr.pipeline.job.write_estimates", disk_full)
+    err = _cli_error(["run", str(cfg), "--out", str(tmp_path / "out")], capsys)
+    assert "cannot write 'coefficients.csv' in the output folder" in err and "No space left on device" in err
+    assert not (tmp_path / "out").exists() and _leftovers(tmp_path / "out") == []
+
+
+def test_cli_demo_into_a_file(tmp_path, capsys):
+    (tmp_path / "demo").write_text("x")
+    err = _cli_error(["demo", "--out", str(tmp_path / "demo")], capsys)
+    assert "is a file, not a folder" in err
+
+
+def test_cli_choice_into_a_folder_of_other_files(tmp_path, capsys):
+    (tmp_path / "c.toml").write_text('[data]\nsource = "synthetic"\nn = 2000\n')
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "notes.txt").write_text("x")
+    err = _cli_error(["choice", str(tmp_path / "c.toml"), "--out", str(tmp_path / "out")], capsys)
+    assert "is not empty and holds no previous geoattr run" in err
+
+
+@pytest.mark.parametrize("command", ["run", "choice"])
+def test_cli_configuration_that_does_not_exist(tmp_path, capsys, command):
+    err = _cli_error([command, str(tmp_path / "missing.toml"), "--out", str(tmp_path / "out")], capsys)
+    assert f"configuration file '{tmp_path / 'missing.toml'}' does not exist" in err
+
+
+def test_cli_configuration_that_is_not_toml(tmp_path, capsys):
+    (tmp_path / "c.toml").write_text("[data\nsource = 'files'\n")
+    err = _cli_error(["run", str(tmp_path / "c.toml"), "--out", str(tmp_path / "out")], capsys)
+    assert "c.toml: not valid TOML: Expected ']'" in err and "line 1" in err
+
+
+def test_cli_configuration_that_is_not_text(tmp_path, capsys):
+    (tmp_path / "c.toml").write_bytes(b"\xff\xfe[\x00d\x00a\x00t\x00a\x00]\x00")  # UTF-16, e.g. from Notepad
+    err = _cli_error(["run", str(tmp_path / "c.toml"), "--out", str(tmp_path / "out")], capsys)
+    assert "not valid TOML: the file is not UTF-8 text" in err and "save the configuration as UTF-8" in err
+
+
+def test_cli_configuration_that_is_a_folder(tmp_path, capsys):
+    err = _cli_error(["run", str(tmp_path), "--out", str(tmp_path / "out")], capsys)
+    assert "is a folder; give the path of a .toml file" in err
+
+
+def test_cli_usage_errors_end_in_one_error_line(capsys):
+    """argparse's usage errors: the usage line, then one ``geoattr: error:`` line, exit status 2."""
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["run"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("usage: geoattr run") and err[-1].startswith("geoattr: error: the following arguments")
+
+
+def test_cli_unexpected_errors_keep_their_traceback(tmp_path, monkeypatch):
+    """A bug is not bad input: it propagates (Python prints the traceback), including OSError with no file."""
+    cfg = _toy_project(tmp_path)
+
+    def bug(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+    monkeypatch.setattr("geoattr.pipeline.job.estimate", bug)
+    with pytest.raises(ZeroDivisionError):
+        _run(cfg, tmp_path / "out")
+
+    def os_bug(*args, **kwargs):
+        raise OSError("an internal failure that names no file")
+    monkeypatch.setattr("geoattr.pipeline.job.estimate", os_bug)
+    with pytest.raises(OSError, match="names no file"):
+        _run(cfg, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -46,6 +46,9 @@ _PARQUET = {".parquet", ".pq", ".geoparquet"}
 _SPREADSHEET = {".xlsx", ".xls", ".xlsm", ".ods"}
 _OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 _DELIMITERS = (";", ",", "\t", "|")
+#: SSB's symbols for cells without a number, and what they mean.
+_SSB_SYMBOLS = {"..": "= missing", ":": "= confidential", ".": "= not applicable", "...": "= not yet available",
+                "-": "= nil"}
 _DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+(,\d+)?\s*$")
 
 
@@ -91,9 +94,26 @@ def _read_table(src: PathOrFrame, *, str_columns: Sequence[str], table: str) -> 
     if isinstance(src, pd.DataFrame):
         return src.copy()
     path = _as_path(src, table=table)
+    if path.is_dir():
+        raise InputError(f"{table}: {str(path)!r} is a folder; give the path of the {table} file")
+    df = _read_file(path, str_columns=str_columns, table=table)
+    if len(df) == 0:
+        raise InputError(
+            f"{table}: file {path.name!r} has a header line but no data rows "
+            f"(columns {val.format_in_order(list(df.columns))}); check that the export or download completed"
+        )
+    return df
+
+
+def _read_file(path: Path, *, str_columns: Sequence[str], table: str) -> pd.DataFrame:
+    """Read a Parquet or CSV file; unreadable files raise InputError naming the file."""
     suffix = path.suffix.lower()
     if suffix in _PARQUET:
-        return pd.read_parquet(path)
+        try:
+            return pd.read_parquet(path)
+        except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
+            raise InputError(f"{table}: cannot read {path.name!r} as Parquet ({err}); check that the file is "
+                             "complete and really Parquet") from err
     if suffix in _SPREADSHEET:
         raise InputError(
             f"{table}: cannot read spreadsheet {path.name!r}; read it with "
@@ -109,12 +129,49 @@ def _read_table(src: PathOrFrame, *, str_columns: Sequence[str], table: str) -> 
             break
         except UnicodeDecodeError:
             continue
+        except pd.errors.EmptyDataError as err:
+            raise InputError(f"{table}: file {path.name!r} is empty (no header line, no rows); check that the "
+                             "export or download completed") from err
+        except (pd.errors.ParserError, OSError, EOFError) as err:  # ragged rows, a broken archive
+            raise InputError(f"{table}: cannot read {path.name!r} as a delimited text file: "
+                             f"{' '.join(str(err).split())}; fix the file or save it again as CSV") from err
     else:  # pragma: no cover - latin-1 decodes every byte
         raise InputError(f"{table}: cannot decode {path.name!r} as UTF-8 or Latin-1")
     df.columns = [str(c).strip() for c in df.columns]
     if sep == ";":
         df = _decimal_comma(df, skip=list(str_columns))
     return df
+
+
+def _refuse_ssb_symbols(df: pd.DataFrame, columns: Sequence[str], *, table: str, from_file: bool,
+                        advice: str) -> None:
+    """Raise naming the cells that hold SSB's symbols (``..``, ``:``...) instead of numbers.
+
+    Only when symbols are the sole non-numbers: other text is left to the general check.
+    """
+    problems, seen = [], set()
+    for c in columns:
+        col = df[c]
+        if pd.api.types.is_numeric_dtype(col):
+            continue
+        text = col.astype("string").str.strip()
+        hit = text.isin(list(_SSB_SYMBOLS)).fillna(False).to_numpy(dtype=bool)
+        bad = pd.to_numeric(col, errors="coerce").isna().to_numpy() & col.notna().to_numpy()
+        if (bad & ~hit).any():
+            return  # other text too: the general message lists every non-numeric value
+        if hit.any():
+            pos = np.flatnonzero(hit)
+            seen.update(text.iloc[pos])
+            problems.append(f"column {c!r}: {len(pos)} cell(s) "
+                            f"{val.format_in_order(text.iloc[pos[:val.LIMIT]].tolist(), total=len(pos))} "
+                            f"in row(s) {val.format_in_order(df.index[pos])}")
+    if problems:
+        meaning = ", ".join(f"{s!r} {_SSB_SYMBOLS[s]}" for s in sorted(seen))
+        raise InputError(
+            f"table {table!r} has SSB symbols instead of numbers: {'; '.join(problems)}"
+            + (" (rows are data rows from 0: file line = row + 2)" if from_file else "")
+            + f". Statistics Norway writes them for missing or confidential cells ({meaning}); {advice}"
+        )
 
 
 def _years(values: pd.Series, *, table: str, column: str, index: pd.Index) -> np.ndarray:
@@ -245,10 +302,17 @@ def read_polygons(
         )
     else:
         p = _as_path(path, table="polygons")
-        if p.suffix.lower() in _PARQUET:
-            gdf = gpd.read_parquet(p)
-        else:
-            gdf = gpd.read_file(p, layer=layer)
+        try:
+            gdf = gpd.read_parquet(p) if p.suffix.lower() in _PARQUET else gpd.read_file(p, layer=layer)
+        except (RuntimeError, OSError, ValueError) as err:  # pyogrio/fiona: unreadable, not a format
+            raise InputError(
+                f"polygons: cannot read {p.name!r} ({' '.join(str(err).split())[:300]}); check that "
+                "the file is complete and in a format GDAL reads (GeoPackage, GeoJSON, shapefile, GeoParquet)"
+                + (f" and that it has the layer {layer!r}" if layer is not None else "")
+            ) from err
+        if len(gdf) == 0:
+            raise InputError(f"polygons: {p.name!r} has no features" + (f" in layer {layer!r}" if layer else "")
+                             + "; check the file (and pass layer= for a multi-layer file)")
     cols = [id_column] + ([name_column] if name_column else [])
     val.require_columns(
         gdf,
@@ -397,6 +461,8 @@ def read_flows(
             hint="pass year='<column>', or year=None with year_value=<year> for a one-year table",
         )
         years = _years(raw[year], table="flows", column=year, index=raw.index)
+    _refuse_ssb_symbols(raw, [value], table="flows", from_file=not isinstance(path_or_frame, pd.DataFrame),
+                        advice="remove those rows (an absent flow counts as zero) or fill them with known counts")
     val.require_no_missing(raw, [value], table="flows")
     val.require_numeric(raw, [value], table="flows")
     counts = pd.to_numeric(raw[value])
@@ -494,6 +560,11 @@ def read_panel(
             f"the id/year columns; give each value column its own name"
         )
     df = raw[list(mapping)].rename(columns=mapping)
+    _refuse_ssb_symbols(
+        df, list(df.columns), table="panel", from_file=not isinstance(path_or_frame, pd.DataFrame),
+        advice="replace them with empty cells (or read the file with pd.read_csv(..., na_values=['..', ':']) and "
+        "pass the DataFrame), then set [model] on_missing = 'drop' (estimate(..., on_missing='drop')) to drop "
+        "those unit-years, counted in run.json, or fill them with known values")
     try:
         val.require_numeric(df, list(df.columns), table="panel")
     except InputError as err:
@@ -605,6 +676,8 @@ def read_series(
     """
     raw = _read_table(path_or_frame, str_columns=[key], table=name)
     val.require_columns(raw, [key, value], table=name, hint="name the columns with key= and value=")
+    _refuse_ssb_symbols(raw, [value], table=name, from_file=not isinstance(path_or_frame, pd.DataFrame),
+                        advice="fill those units' values or remove their rows")
     val.require_no_missing(raw, [value], table=name)
     val.require_numeric(raw, [value], table=name)
     ids = val.normalise_ids(raw[key], name=f"{name} column {key!r}", width=id_width)

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from tqdm.auto import tqdm
 from geoattr.attractiveness import attractiveness, cumulate, rankings, region_attractiveness
 from geoattr.config import check_run_config
 from geoattr.data import PanelData
-from geoattr.exceptions import GeoattrWarning
+from geoattr.io.folders import collect_warnings, relocate, staged_output
 from geoattr.models.ols import AttractivenessResults, estimate, estimate_by_year
 from geoattr.pipeline.outputs import echo_files, report_context, run_info, write_estimates, write_map, \
     write_publication
@@ -96,7 +95,9 @@ def run(
         Parsed configuration (see :func:`geoattr.config.load_run_config`); default
         :data:`DEFAULT_CONFIG`.
     out : str or Path
-        Output folder (created).
+        Output folder.  The run writes into ``.<name>.partial-<pid>`` beside it and
+        replaces ``out`` only once every file is written; ``out`` must be new, empty or
+        a previous geoattr run (see :mod:`geoattr.io.folders`).
     data_dir : str or Path, optional
         Base folder for relative data paths (overrides ``[data] dir``).
     progress : bool, default True
@@ -113,29 +114,34 @@ def run(
         ``attractiveness.csv``, ``rankings.csv``, ``map.html``, the analyses'
         tables and ``run.json``.  geoattr warnings raised during the run (isolates,
         repaired geometries...) are collected into ``run.json`` under ``warnings``.
+
+    Raises
+    ------
+    InputError
+        Bad configuration or data, an output folder that cannot be used (a file, not
+        writable, a folder of other files), or a file that cannot be written; ``out``
+        is then left as it was.
     """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", GeoattrWarning)
-        result = _run(config, out=Path(out), data_dir=data_dir, progress=progress, data=data)
-    messages = []
-    for w in caught:
-        if issubclass(w.category, GeoattrWarning):
-            messages.append(f"{w.category.__name__}: {w.message}")
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    info = json.loads(result.files["run"].read_text(encoding="utf-8"))
-    info["warnings"] = list(dict.fromkeys(messages))
-    if result.report is not None:
-        path = Path(out) / "report.html"
-        listed = {k: v for k, v in result.files.items() if not k.startswith(("table_", "figure_"))}
-        write_report(path, warnings=info["warnings"], map_file=result.files.get("map"), files=listed,
-                     **result.report)
-        result.files["report"] = path
-        info["outputs"]["report"] = path.name
+    final = Path(out)
+    config_dir = config.get("_config_dir") if isinstance(config, Mapping) else None
+    inputs = [p for p in (config_dir, data_dir) if p is not None]
+    with staged_output(final, inputs=inputs) as tmp:  # checks `out` before any work
+        with collect_warnings() as messages:
+            result = _run(config, out=tmp, data_dir=data_dir, progress=progress, data=data)
+        info = json.loads(result.files["run"].read_text(encoding="utf-8"))
+        info["warnings"] = messages
+        if result.report is not None:
+            path = tmp / "report.html"
+            listed = {k: v for k, v in result.files.items() if not k.startswith(("table_", "figure_"))}
+            write_report(path, warnings=info["warnings"], map_file=result.files.get("map"), files=listed,
+                         **result.report)
+            result.files["report"] = path
+            info["outputs"]["report"] = path.name
+        result.files["run"].write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
+    result = replace(result, out=final, files=relocate(result.files, tmp, final),
+                     report=relocate(result.report, tmp, final))
     if echo:
-        echo_files(result.files, Path(out), echo)
-    result.files["run"].write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
-    if echo:
+        echo_files(result.files, final, echo)
         for m in info["warnings"]:
             echo(f"  warning: {m}")
     return result
@@ -225,7 +231,6 @@ def _run(config: Mapping[str, Any] | None, *, out: Path, data_dir: str | Path | 
     cfg = {k: dict(v) for k, v in cfg.items()}
     timer = _Timer()
     t_start = time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
     dcfg, mcfg, ocfg = cfg.get("data", {}), cfg.get("model", {}), cfg.get("output", {})
     base = Path(data_dir) if data_dir else resolve_path(Path((config or {}).get("_config_dir", ".")),
                                                         dcfg.get("dir", "."))

@@ -6,7 +6,6 @@ import json
 import math
 import re
 import time
-import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,8 @@ import pandas as pd
 
 from geoattr._versions import versions
 from geoattr.datasets.individuals import synthetic_individuals
-from geoattr.exceptions import GeoattrWarning, InputError
+from geoattr.exceptions import InputError
+from geoattr.io.folders import RUN_MARKER, collect_warnings, relocate, staged_output
 from geoattr.config import check_choice_config
 from geoattr.models.choice.design import build_design
 from geoattr.models.choice.estimation import fit_design
@@ -72,7 +72,9 @@ def run_choice(
         and ``examples/choice.toml``): ``[data]``, ``[model]``, ``[predictions]``,
         ``[output]``, ``[[profiles]]``, ``[[hypotheses]]``.
     out : str or Path
-        Output folder (created).
+        Output folder: written as ``.<name>.partial-<pid>`` beside it and moved into
+        place once complete; it must be new, empty or a previous geoattr run (see
+        :mod:`geoattr.io.folders`).
     config_dir : str or Path, optional
         Base folder of a relative ``[data] path`` (default: the configuration's
         ``_config_dir``, else the working directory).
@@ -94,27 +96,24 @@ def run_choice(
     cfg = {k: ([dict(x) for x in v] if isinstance(v, list) else dict(v))
            for k, v in config.items() if not k.startswith("_")}
     base = Path(config_dir) if config_dir is not None else Path(config.get("_config_dir", "."))
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    final = Path(out)
     timings: dict[str, float] = {}
     files: dict[str, Path] = {}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", GeoattrWarning)
-        info = _run(cfg, base, out, files, timings, echo)
-    messages = []
-    for w in caught:
-        if issubclass(w.category, GeoattrWarning):
-            messages.append(f"{w.category.__name__}: {w.message}")
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    info["warnings"] = list(dict.fromkeys(messages))
-    info["timings_seconds"] = timings
-    files["run"] = out / "run.json"
-    files["run"].write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
+    inputs = [base] if config_dir is not None or "_config_dir" in config else []
+    if "path" in cfg.get("data", {}):
+        inputs.append(base / str(cfg["data"]["path"]))
+    with staged_output(final, inputs=inputs) as tmp:  # checks `out` before any work
+        with collect_warnings() as messages:
+            info = _run(cfg, base, tmp, files, timings, echo)
+        info["warnings"] = messages
+        info["timings_seconds"] = timings
+        files["run"] = tmp / "run.json"
+        files["run"].write_text(json.dumps({RUN_MARKER: 1, **info}, indent=2, default=str), encoding="utf-8")
+    files = relocate(files, tmp, final)
     if echo:
         for m in info["warnings"]:
             echo(f"  warning: {m}")
-        echo(f"geoattr choice: wrote {len(files)} files to {out.resolve()}")
+        echo(f"geoattr choice: wrote {len(files)} files to {final.resolve()}")
         for k, v in files.items():
             echo(f"  {k:<28} {v.name}")
     return files
