@@ -23,7 +23,7 @@ import lzma
 import os
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,10 +86,92 @@ def _decimal_comma(df: pd.DataFrame, skip: Sequence[str]) -> pd.DataFrame:
     return df
 
 
-def _read_table(src: PathOrFrame, *, str_columns: Sequence[str], table: str) -> pd.DataFrame:
-    """Read a DataFrame (copied), Parquet, or CSV with ``str_columns`` read as text."""
+# "560.000", "1.234.567": digits in groups of three after a '.', as a thousands separator writes them.
+_GROUPED = r"[-+]?\d{1,3}(?:\.\d{3})+"
+_GROUPED_TWICE = r"[-+]?\d{1,3}(?:\.\d{3}){2,}"
+
+
+def _refuse_grouped(text: pd.Series, *, table: str, column: str, sep: str | None) -> None:
+    """Refuse counts whose '.' is most likely a thousands separator (``560.000`` read as 560).
+
+    In a ``;``-separated file (where decimals take a comma) any ``d.ddd`` count is refused;
+    elsewhere only those that cannot be a decimal count: two or more groups
+    (``1.234.567``) or a group that would read as a fraction (``1.500`` -> 1.5).
+    """
+    grouped = text.str.fullmatch(_GROUPED).fillna(False).to_numpy(dtype=bool)
+    if sep != ";":
+        twice = text.str.fullmatch(_GROUPED_TWICE).fillna(False).to_numpy(dtype=bool)
+        with np.errstate(invalid="ignore"):
+            frac = (pd.to_numeric(text.where(grouped), errors="coerce") % 1 != 0).to_numpy()
+        grouped = twice | (grouped & frac)
+    if grouped.any():
+        pos = np.flatnonzero(grouped)
+        example = text.iloc[pos[0]]
+        as_decimal = float(pd.to_numeric(example, errors="coerce"))
+        read_as = (f"{example!r} would be read as {as_decimal:g}" if np.isfinite(as_decimal)
+                   else f"{example!r} is no number otherwise")
+        where = f"a {sep!r}-separated file" if sep else "this table"
+        raise InputError(
+            f"table {table!r} column {column!r} has {len(pos)} count(s) written with '.' between groups "
+            f"of three digits: {val.format_in_order(text.iloc[pos[:10]].tolist(), total=len(pos))} in "
+            f"row(s) {val.format_in_order(text.index[pos])}. Counts are whole numbers, so in {where} the "
+            f"'.' is most likely a thousands separator ({read_as}). Pass thousands='.' (in a run configuration: "
+            "thousands = \".\" in the table's entry), or write the numbers without separators."
+        )
+
+
+def _parse_counts(
+    df: pd.DataFrame, columns: Sequence[str], *, table: str, sep: str | None, thousands: str | None
+) -> pd.DataFrame:
+    """Convert the text count ``columns`` to numbers, refusing thousands-grouped values.
+
+    ``thousands`` is removed first; a decimal comma is understood in ``;``-separated
+    files (and with ``thousands='.'``).  A column with text that is not a number is left
+    as text, for the callers' check to name the cells.
+    """
+    for c in columns:
+        if c not in df.columns or pd.api.types.is_numeric_dtype(df[c]):
+            continue
+        text = df[c].map(lambda v: v.strip() if isinstance(v, str) else v)
+        if thousands:
+            text = text.str.replace(thousands, "", regex=False)
+        else:
+            _refuse_grouped(text, table=table, column=c, sep=sep)
+        if thousands != "," and (sep == ";" or thousands == "."):
+            text = text.str.replace(",", ".", regex=False)
+        num = pd.to_numeric(text, errors="coerce")
+        if not (num.isna() & df[c].notna()).any():
+            df[c] = num
+    return df
+
+
+def _header(path: Path, kw: Mapping[str, Any]) -> list[str]:
+    """The column names of a CSV file as written (not stripped)."""
+    for enc in ("utf-8-sig", "latin-1"):
+        try:
+            return [str(c) for c in pd.read_csv(path, nrows=0, encoding=enc, **kw).columns]
+        except UnicodeDecodeError:
+            continue
+    return []  # pragma: no cover - latin-1 decodes every byte
+
+
+def _read_table(
+    src: PathOrFrame,
+    *,
+    str_columns: Sequence[str],
+    table: str,
+    counts: Callable[[str], bool] | None = None,
+    thousands: str | None = None,
+) -> pd.DataFrame:
+    """Read a DataFrame (copied), Parquet, or CSV with ``str_columns`` read as text.
+
+    Columns whose (stripped) name ``counts`` accepts are read as text and converted by
+    :func:`_parse_counts` (thousands separators, decimal commas).
+    """
     if isinstance(src, pd.DataFrame):
-        return src.copy()
+        df = src.copy()
+        return _parse_counts(df, [c for c in df.columns if counts and counts(str(c))], table=table,
+                             sep=None, thousands=thousands)
     path = _as_path(src, table=table)
     suffix = path.suffix.lower()
     if suffix in _PARQUET:
@@ -103,6 +185,10 @@ def _read_table(src: PathOrFrame, *, str_columns: Sequence[str], table: str) -> 
     sep = _sniff_delimiter(path)
     kw: dict[str, Any] = {"sep": sep} if sep is not None else {"sep": None, "engine": "python"}
     dtypes = {c: str for c in str_columns if c}
+    count_names = [c for c in _header(path, kw) if counts and counts(c.strip())] if counts else []
+    dtypes.update({c: str for c in count_names if c not in dtypes})
+    if thousands:
+        kw.update(thousands=thousands, decimal="," if thousands == "." else ".")
     for enc in ("utf-8-sig", "latin-1"):
         try:
             df = pd.read_csv(path, dtype=dtypes, encoding=enc, **kw)
@@ -112,8 +198,10 @@ def _read_table(src: PathOrFrame, *, str_columns: Sequence[str], table: str) -> 
     else:  # pragma: no cover - latin-1 decodes every byte
         raise InputError(f"{table}: cannot decode {path.name!r} as UTF-8 or Latin-1")
     df.columns = [str(c).strip() for c in df.columns]
+    count_names = [c.strip() for c in count_names if c not in str_columns]
+    df = _parse_counts(df, count_names, table=table, sep=sep, thousands=thousands)
     if sep == ";":
-        df = _decimal_comma(df, skip=list(str_columns))
+        df = _decimal_comma(df, skip=list(str_columns) + count_names)
     return df
 
 
@@ -318,6 +406,7 @@ def read_flows(
     year_value: int | None = None,
     id_width: int | None = None,
     drop_zero: bool = False,
+    thousands: str | None = None,
     accounting: Accounting | None = None,
 ) -> pd.DataFrame:
     """Read a long origin-destination (commuting) table.
@@ -341,6 +430,10 @@ def read_flows(
         Drop rows with a zero count; how many is recorded in ``accounting``
         (reason ``"zero count"``).  Zero and absent flows mean the same to the
         weights builders.
+    thousands : str, optional
+        The thousands separator of the counts (``"."`` for ``1.234``, which also makes
+        ``,`` the decimal mark; ``","`` for ``1,234``).  Without it a count written
+        ``1.234`` in a ``;``-separated file is refused rather than read as 1.234.
     accounting : Accounting, optional
         Receives rows read and dropped (table ``"flows"``).
 
@@ -354,7 +447,8 @@ def read_flows(
     ------
     InputError
         Missing columns (the hint names the keyword to pass), no year, missing or
-        non-numeric or negative counts, non-integer years, missing ids, or duplicate
+        non-numeric, infinite, huge or negative counts, counts that look like thousands
+        written with a ``.`` separator, non-integer years, missing ids, or duplicate
         ``(year, origin, destination)`` rows, each naming the rows.
 
     Examples
@@ -362,7 +456,8 @@ def read_flows(
     >>> f = read_flows("pendling_03321_2017_2022.csv.gz", origin="bosted",
     ...                destination="arbeidssted", value="sysselsatte")  # doctest: +SKIP
     """
-    raw = _read_table(path_or_frame, str_columns=[origin, destination], table="flows")
+    raw = _read_table(path_or_frame, str_columns=[origin, destination], table="flows",
+                      counts=lambda name: name == value, thousands=thousands)
     keyword = {origin: "origin", destination: "destination", value: "value"}
     missing = [c for c in (origin, destination, value) if c not in raw.columns]
     val.require_columns(
@@ -400,6 +495,8 @@ def read_flows(
     val.require_no_missing(raw, [value], table="flows")
     val.require_numeric(raw, [value], table="flows")
     counts = pd.to_numeric(raw[value])
+    val.require_finite(counts.to_frame(value), [value], table="flows",
+                       hint="Fix these counts in the file (commuters are persons), or remove these rows.")
     val.require_nonnegative(counts.to_frame(value), [value], table="flows")
     df = pd.DataFrame(
         {
@@ -434,6 +531,8 @@ def read_panel(
     year: str = "year",
     columns: Mapping[str, str] | Sequence[str] | None = None,
     id_width: int | None = None,
+    thousands: str | None = None,
+    whole_counts: bool = True,
     accounting: Accounting | None = None,
 ) -> pd.DataFrame:
     """Read a long panel (one row per unit and year) onto a ``(unit, year)`` index.
@@ -450,6 +549,14 @@ def read_panel(
         other column (which must then all be numeric).
     id_width : int, optional
         Zero-pad the ids to this width.
+    thousands : str, optional
+        The thousands separator of the file's numbers (``"."`` for ``560.000``, which
+        also makes ``,`` the decimal mark; ``","`` for ``560,000``).  Without it a count
+        written ``560.000`` in a ``;``-separated file is refused rather than read as 560.
+    whole_counts : bool, default True
+        Refuse counts of persons (population, jobs, births, deaths, employed residents,
+        net migration and its subgroup columns) that are not whole numbers; pass False
+        for estimated counts (e.g. shares of a split unit).
     accounting : Accounting, optional
         Receives the rows read (table ``"panel"``) and a note counting missing values.
 
@@ -463,7 +570,9 @@ def read_panel(
     ------
     InputError
         Missing columns, missing ids or years, non-integer years, non-numeric value
-        columns (naming columns and rows), or duplicate ``(unit, year)`` rows.
+        columns (naming columns and rows), infinite or huge values, negative counts,
+        counts of persons that are not whole numbers or that look like thousands
+        written with a ``.`` separator, or duplicate ``(unit, year)`` rows.
 
     Examples
     --------
@@ -471,7 +580,15 @@ def read_panel(
     ...                    columns={"folketall": "population",
     ...                             "arbeidsplasser": "jobs"})  # doctest: +SKIP
     """
-    raw = _read_table(path_or_frame, str_columns=[unit], table="panel")
+    chosen = None if columns is None else ({columns: columns} if isinstance(columns, str) else (
+        dict(columns) if isinstance(columns, Mapping) else {c: c for c in columns}))
+
+    def is_count(name: str) -> bool:
+        if name in (unit, year) or (chosen is not None and name not in chosen):
+            return False
+        return val.is_person_count(chosen.get(name, name) if chosen else name)
+
+    raw = _read_table(path_or_frame, str_columns=[unit], table="panel", counts=is_count, thousands=thousands)
     val.require_columns(
         raw, [unit, year], table="panel", hint="name the id and year columns with unit= and year="
     )
@@ -504,6 +621,7 @@ def read_panel(
             ) from None
         raise
     df = df.apply(pd.to_numeric)
+    _check_panel_values(df, whole_counts=whole_counts)
     years = _years(raw[year], table="panel", column=year, index=raw.index)
     ids = val.normalise_ids(raw[unit], name=f"panel column {unit!r}", width=id_width)
     df.index = pd.MultiIndex.from_arrays(
@@ -520,6 +638,21 @@ def read_panel(
         )
         accounting.record("panel", read=len(df), note=note)
     return df.sort_index()
+
+
+def _check_panel_values(df: pd.DataFrame, *, whole_counts: bool) -> None:
+    """Finite values, counts >= 0, and whole counts of persons, naming the file rows."""
+    val.require_finite(df, list(df.columns), table="panel",
+                       hint="Fix these values in the file, or leave the cells empty (missing).")
+    val.require_nonnegative(df, [c for c in df.columns if c in val.COUNT_COLUMNS], table="panel")
+    if whole_counts:
+        val.require_whole(
+            df, [c for c in df.columns if val.is_person_count(c)], table="panel",
+            hint="Counts of persons are whole numbers: if '.' or ',' separates thousands in the file "
+            "(1.500 or 1,500 for fifteen hundred), pass thousands='.' or thousands=',' (run "
+            "configuration: thousands = \".\" in the panel's entry); otherwise fix these values, or pass "
+            "whole_counts=False if they are estimates (shares of a split unit).",
+        )
 
 
 # ------------------------------------------------------------------ mapping, series

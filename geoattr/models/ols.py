@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from linearmodels.panel import PooledOLS
 
+import geoattr._validation as val
 from geoattr.data import PanelData
 from geoattr.exceptions import InputError
 from geoattr.models.least_squares import least_squares
@@ -53,6 +54,31 @@ def _check_rank(X: pd.DataFrame) -> None:
     )
 
 
+def check_values(design: Design) -> None:
+    """Refuse a design least squares cannot use: infinite or huge values, a constant ``y``.
+
+    Parameters
+    ----------
+    design : Design
+
+    Raises
+    ------
+    InputError
+        Naming the columns and (unit, year) rows with infinite values or values whose
+        squares overflow, or saying that the dependent variable is constant.
+    """
+    frame = pd.concat([design.y.rename("y"), design.X], axis=1)
+    val.require_finite(
+        frame, list(frame.columns), table=f"design ({design.spec})",
+        hint="They come from the panel columns of these terms: fix the values there.",
+    )
+    val.require_variation(
+        design.y, name=f"y of {design.spec!r}",
+        hint="Least squares needs a dependent variable that varies: check the net migration (or "
+        "dependent) column and the years selected.",
+    )
+
+
 class LeastSquares:
     """Pooled (weighted) least squares on a :class:`~geoattr.variables.Design`.
 
@@ -77,6 +103,7 @@ class LeastSquares:
             raise InputError(
                 f"{len(design.y)} observations for {design.X.shape[1]} regressors: widen years= or use fewer terms"
             )
+        check_values(design)
         _check_rank(design.X)
         self.design = design
         self.weighted = weighted
