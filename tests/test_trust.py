@@ -132,7 +132,7 @@ def test_a_unit_without_jobs_can_be_left_out_with_on_mismatch_drop():
         data = _values_data(p, on_mismatch="drop")
     assert list(data.units) == list(data.centrality.index) == ["0101", "0103"]
     assert set(data.flows.origin) | set(data.flows.destination) == {"0101", "0103"}
-    assert data.accounting["flows"].dropped == {"origin or destination dropped": 10}
+    assert data.accounting["flows"].dropped == {"origin or destination dropped": 17}
 
 
 def test_zero_jobs_outside_the_years_used_do_not_matter():
