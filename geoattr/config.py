@@ -185,7 +185,7 @@ _DATA = Table({
                               "region_column = ... }"),
     "panel": Field(("str", "table"), choices=("2003-2016", "2003-2022"),
                    table=_file("unit_column", "year_column", columns=_FREE_STRINGS, thousands=_str(choices=(".", ",")),
-                               whole_counts=_bool(True)).table,
+                               whole_counts=Field(("bool",))).table,
                    describe="{ path = ..., unit_column = ..., year_column = ..., columns = {...} } (source = "
                             "'files') or '2003-2016' / '2003-2022' (source = 'ssb')"),
     "flows": _file("origin", "destination", "value", "year", thousands=_str(choices=(".", ","))),

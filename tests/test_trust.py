@@ -349,6 +349,9 @@ def test_cli_decimal_people_and_huge_flows_exit_2(tmp_path, capsys):
     rc, err = _values_cli(tmp_path, capsys, _with("population", ("0103", 2001), 5050.5))
     assert rc == 2
     assert "column 'population': 1 value(s) 5050.5 in row(s) 13" in _one_error_line(err)
+    rc, err = _values_cli(tmp_path, capsys, _with("population", ("0103", 2001), 5050.5),
+                          panel_extra=", whole_counts = false")  # estimated counts, said so
+    assert rc == 0, err
     f = toy_flows().astype({"count": float})
     f.loc[2, "count"] = 1e300
     rc, err = _values_cli(tmp_path, capsys, flows=f)
