@@ -474,6 +474,16 @@ def require_no_missing(df: pd.DataFrame, columns: Iterable[str], *, table: str) 
         )
 
 
+def _bad_cells(index: pd.Index, column: str, values: np.ndarray, bad: np.ndarray, *, what: str = "") -> str:
+    """``"column 'c': 2 <what>value(s) v1, v2 in row(s) r1, r2"``: the cells where ``bad``, for a message."""
+    pos = np.flatnonzero(bad)
+    return (
+        f"column {column!r}: {len(pos)} {what}value(s) "
+        f"{format_in_order(values[pos[:LIMIT]].tolist(), total=len(pos))} "
+        f"in row(s) {format_in_order(index[pos])}"
+    )
+
+
 def _sign_check(df: pd.DataFrame, columns: Iterable[str], *, table: str, strict: bool) -> None:
     cols = _column_list(columns)
     require_columns(df, cols, table=table)
@@ -483,12 +493,7 @@ def _sign_check(df: pd.DataFrame, columns: Iterable[str], *, table: str, strict:
         v = pd.to_numeric(df[c], errors="coerce")
         bad = (v <= 0 if strict else v < 0).fillna(False).to_numpy(dtype=bool)
         if bad.any():
-            pos = np.flatnonzero(bad)
-            problems.append(
-                f"column {c!r}: {len(pos)} {what} value(s) "
-                f"{format_in_order(v.iloc[pos[:LIMIT]].tolist(), total=len(pos))} "
-                f"in row(s) {format_in_order(df.index[pos])}"
-            )
+            problems.append(_bad_cells(df.index, c, v.to_numpy(), bad, what=f"{what} "))
     if problems:
         must = "must be positive" if strict else "cannot be negative"
         raise InputError(
@@ -586,12 +591,7 @@ def require_finite(
         v = df[c].to_numpy(dtype=float, na_value=np.nan)
         for bad, out in ((np.isinf(v), infinite), (np.isfinite(v) & (np.abs(v) > max_abs), huge)):
             if bad.any():
-                pos = np.flatnonzero(bad)
-                out.append(
-                    f"column {c!r}: {len(pos)} value(s) "
-                    f"{format_in_order(v[pos[:LIMIT]].tolist(), total=len(pos))} "
-                    f"in row(s) {format_in_order(df.index[pos])}"
-                )
+                out.append(_bad_cells(df.index, c, v, bad))
     if infinite:
         raise InputError(
             f"table {table!r} has infinite values: " + "; ".join(infinite) + ". "
@@ -636,12 +636,7 @@ def require_whole(
         with np.errstate(invalid="ignore"):
             bad = np.isfinite(v) & (v != np.round(v))
         if bad.any():
-            pos = np.flatnonzero(bad)
-            problems.append(
-                f"column {c!r}: {len(pos)} value(s) "
-                f"{format_in_order(v[pos[:LIMIT]].tolist(), total=len(pos))} "
-                f"in row(s) {format_in_order(df.index[pos])}"
-            )
+            problems.append(_bad_cells(df.index, c, v, bad))
     if problems:
         raise InputError(
             f"table {table!r} has counts that are not whole numbers: " + "; ".join(problems) + ". "

@@ -161,6 +161,18 @@ def test_constant_dependent_variable_in_one_year_skips_that_year_with_the_reason
     assert "has the same value 2.0 in all 3 row(s)" in by_year.skipped[2004]
 
 
+def test_fit_refuses_an_infinite_regressor_and_a_constant_y_on_a_plain_frame():
+    p = toy_panel().assign(y=lambda d: 100 * d.net_migration / d.population)
+    p.loc[("0101", 2003), "jobs"] = np.inf
+    with pytest.raises(InputError, match=r"table 'design \(y ~ jobs\)' has infinite values: column 'jobs': "
+                                         r"1 value\(s\) inf in row\(s\) \('0101', 2003\)"):
+        geoattr.fit("y ~ jobs", p)
+    cross_section = p.xs(2004, level="year").assign(y=2.0)
+    with pytest.raises(InputError, match=r"the dependent variable y of 'y ~ jobs' has the same value 2\.0 in all "
+                                         r"3 row\(s\)"):
+        geoattr.fit("y ~ jobs", cross_section)
+
+
 # ------------------------------------------------------------------ number formats
 def _panel_text(values: list[str], *, sep: str = ";", column: str = "population") -> str:
     rows = [sep.join(["unit", "year", column])]

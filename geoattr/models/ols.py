@@ -22,7 +22,7 @@ from geoattr.models.least_squares import least_squares
 from geoattr.models.results import RegressionResults
 from geoattr.variables import CommutingYear, Design, build_design
 
-__all__ = ["LeastSquares", "AttractivenessResults", "estimate", "estimate_by_year", "YearlyResults"]
+__all__ = ["LeastSquares", "AttractivenessResults", "estimate", "estimate_by_year", "YearlyResults", "check_values"]
 
 CovType = Literal["unadjusted", "robust", "clustered", "driscoll-kraay"]
 _COV = {
@@ -74,8 +74,8 @@ def check_values(design: Design) -> None:
     )
     val.require_variation(
         design.y, name=f"y of {design.spec!r}",
-        hint="Least squares needs a dependent variable that varies: check the net migration (or "
-        "dependent) column and the years selected.",
+        hint="Least squares needs a dependent variable that varies: check its column (net_migration "
+        "for the attractiveness model) and the rows or years selected.",
     )
 
 
