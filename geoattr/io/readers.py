@@ -37,6 +37,7 @@ from geoattr._format import format_ids
 from geoattr.accounting import Accounting
 from geoattr.exceptions import InputError, InvalidGeometryWarning
 import geoattr._validation as val
+from geoattr.io.numbers import parse_counts
 
 __all__ = ["read_polygons", "read_flows", "read_panel", "read_mapping", "read_series"]
 
@@ -86,65 +87,6 @@ def _decimal_comma(df: pd.DataFrame, skip: Sequence[str]) -> pd.DataFrame:
     return df
 
 
-# "560.000", "1.234.567": digits in groups of three after a '.', as a thousands separator writes them.
-_GROUPED = r"[-+]?\d{1,3}(?:\.\d{3})+"
-_GROUPED_TWICE = r"[-+]?\d{1,3}(?:\.\d{3}){2,}"
-
-
-def _refuse_grouped(text: pd.Series, *, table: str, column: str, sep: str | None) -> None:
-    """Refuse counts whose '.' is most likely a thousands separator (``560.000`` read as 560).
-
-    In a ``;``-separated file (where decimals take a comma) any ``d.ddd`` count is refused;
-    elsewhere only those that cannot be a decimal count: two or more groups
-    (``1.234.567``) or a group that would read as a fraction (``1.500`` -> 1.5).
-    """
-    grouped = text.str.fullmatch(_GROUPED).fillna(False).to_numpy(dtype=bool)
-    if sep != ";":
-        twice = text.str.fullmatch(_GROUPED_TWICE).fillna(False).to_numpy(dtype=bool)
-        with np.errstate(invalid="ignore"):
-            frac = (pd.to_numeric(text.where(grouped), errors="coerce") % 1 != 0).to_numpy()
-        grouped = twice | (grouped & frac)
-    if grouped.any():
-        pos = np.flatnonzero(grouped)
-        example = text.iloc[pos[0]]
-        as_decimal = float(pd.to_numeric(example, errors="coerce"))
-        read_as = (f"{example!r} would be read as {as_decimal:g}" if np.isfinite(as_decimal)
-                   else f"{example!r} is no number otherwise")
-        where = f"a {sep!r}-separated file" if sep else "this table"
-        raise InputError(
-            f"table {table!r} column {column!r} has {len(pos)} count(s) written with '.' between groups "
-            f"of three digits: {val.format_in_order(text.iloc[pos[:10]].tolist(), total=len(pos))} in "
-            f"row(s) {val.format_in_order(text.index[pos])}. Counts are whole numbers, so in {where} the "
-            f"'.' is most likely a thousands separator ({read_as}). Pass thousands='.' (in a run configuration: "
-            "thousands = \".\" in the table's entry), or write the numbers without separators."
-        )
-
-
-def _parse_counts(
-    df: pd.DataFrame, columns: Sequence[str], *, table: str, sep: str | None, thousands: str | None
-) -> pd.DataFrame:
-    """Convert the text count ``columns`` to numbers, refusing thousands-grouped values.
-
-    ``thousands`` is removed first; a decimal comma is understood in ``;``-separated
-    files (and with ``thousands='.'``).  A column with text that is not a number is left
-    as text, for the callers' check to name the cells.
-    """
-    for c in columns:
-        if c not in df.columns or pd.api.types.is_numeric_dtype(df[c]):
-            continue
-        text = df[c].map(lambda v: v.strip() if isinstance(v, str) else v)
-        if thousands:
-            text = text.str.replace(thousands, "", regex=False)
-        else:
-            _refuse_grouped(text, table=table, column=c, sep=sep)
-        if thousands != "," and (sep == ";" or thousands == "."):
-            text = text.str.replace(",", ".", regex=False)
-        num = pd.to_numeric(text, errors="coerce")
-        if not (num.isna() & df[c].notna()).any():
-            df[c] = num
-    return df
-
-
 def _header(path: Path, kw: Mapping[str, Any]) -> list[str]:
     """The column names of a CSV file as written (not stripped)."""
     for enc in ("utf-8-sig", "latin-1"):
@@ -166,11 +108,11 @@ def _read_table(
     """Read a DataFrame (copied), Parquet, or CSV with ``str_columns`` read as text.
 
     Columns whose (stripped) name ``counts`` accepts are read as text and converted by
-    :func:`_parse_counts` (thousands separators, decimal commas).
+    :func:`~geoattr.io.numbers.parse_counts` (thousands separators, decimal commas).
     """
     if isinstance(src, pd.DataFrame):
         df = src.copy()
-        return _parse_counts(df, [c for c in df.columns if counts and counts(str(c))], table=table,
+        return parse_counts(df, [c for c in df.columns if counts and counts(str(c))], table=table,
                              sep=None, thousands=thousands)
     path = _as_path(src, table=table)
     suffix = path.suffix.lower()
@@ -199,7 +141,7 @@ def _read_table(
         raise InputError(f"{table}: cannot decode {path.name!r} as UTF-8 or Latin-1")
     df.columns = [str(c).strip() for c in df.columns]
     count_names = [c.strip() for c in count_names if c not in str_columns]
-    df = _parse_counts(df, count_names, table=table, sep=sep, thousands=thousands)
+    df = parse_counts(df, count_names, table=table, sep=sep, thousands=thousands)
     if sep == ";":
         df = _decimal_comma(df, skip=list(str_columns) + count_names)
     return df
