@@ -45,12 +45,37 @@ __all__ = [
     "require_nonnegative",
     "require_positive",
     "require_unique",
+    "require_finite",
+    "require_whole",
+    "require_variation",
+    "COUNT_COLUMNS",
+    "SIGNED_COUNT_COLUMNS",
+    "is_person_count",
+    "MAX_MAGNITUDE",
     "compare_id_sets",
     "require_same_ids",
 ]
 
 #: How many offending rows, values or ids a message lists.
 LIMIT = 10
+
+#: Panel columns that are counts: summed when aggregating to regions, never negative.
+COUNT_COLUMNS: tuple[str, ...] = (
+    "population",
+    "jobs",
+    "births",
+    "deaths",
+    "employed_residents",
+)
+#: Panel columns that are counts of persons but may be negative (summed when aggregating).
+SIGNED_COUNT_COLUMNS: tuple[str, ...] = ("net_migration",)
+# Further columns of persons that readers require to be whole numbers.
+_PERSON_COLUMNS = ("in_migration", "out_migration", "immigration", "emigration", "migrants")
+_PERSON_PREFIXES = ("net_migration__", "flow__")
+
+#: Largest magnitude accepted in a count or regressor: sums of squares of larger values
+#: overflow float64 (about 1.8e308) in the estimators.
+MAX_MAGNITUDE = 1e150
 
 # "301.0", "0301.00": a whole number written by a float column; the ".0" part is dropped.
 _WHOLE_FLOAT_STR = re.compile(r"^\d+\.0+$")
@@ -449,6 +474,16 @@ def require_no_missing(df: pd.DataFrame, columns: Iterable[str], *, table: str) 
         )
 
 
+def _bad_cells(index: pd.Index, column: str, values: np.ndarray, bad: np.ndarray, *, what: str = "") -> str:
+    """``"column 'c': 2 <what>value(s) v1, v2 in row(s) r1, r2"``: the cells where ``bad``, for a message."""
+    pos = np.flatnonzero(bad)
+    return (
+        f"column {column!r}: {len(pos)} {what}value(s) "
+        f"{format_in_order(values[pos[:LIMIT]].tolist(), total=len(pos))} "
+        f"in row(s) {format_in_order(index[pos])}"
+    )
+
+
 def _sign_check(df: pd.DataFrame, columns: Iterable[str], *, table: str, strict: bool) -> None:
     cols = _column_list(columns)
     require_columns(df, cols, table=table)
@@ -458,12 +493,7 @@ def _sign_check(df: pd.DataFrame, columns: Iterable[str], *, table: str, strict:
         v = pd.to_numeric(df[c], errors="coerce")
         bad = (v <= 0 if strict else v < 0).fillna(False).to_numpy(dtype=bool)
         if bad.any():
-            pos = np.flatnonzero(bad)
-            problems.append(
-                f"column {c!r}: {len(pos)} {what} value(s) "
-                f"{format_in_order(v.iloc[pos[:LIMIT]].tolist(), total=len(pos))} "
-                f"in row(s) {format_in_order(df.index[pos])}"
-            )
+            problems.append(_bad_cells(df.index, c, v.to_numpy(), bad, what=f"{what} "))
     if problems:
         must = "must be positive" if strict else "cannot be negative"
         raise InputError(
@@ -487,6 +517,162 @@ def require_positive(df: pd.DataFrame, columns: Iterable[str], *, table: str) ->
     Missing values pass (see :func:`require_no_missing`).
     """
     _sign_check(df, columns, table=table, strict=True)
+
+
+def is_person_count(column: str) -> bool:
+    """Whether a panel column counts persons (so must hold whole numbers when read).
+
+    Parameters
+    ----------
+    column : str
+        A canonical panel column name.
+
+    Returns
+    -------
+    bool
+        True for :data:`COUNT_COLUMNS`, :data:`SIGNED_COUNT_COLUMNS`, migration counts
+        and the subgroup columns ``net_migration__*`` and ``flow__*``.
+
+    Examples
+    --------
+    >>> is_person_count("population"), is_person_count("net_migration__female"), is_person_count("wage")
+    (True, True, False)
+    """
+    return (
+        column in COUNT_COLUMNS + SIGNED_COUNT_COLUMNS + _PERSON_COLUMNS
+        or column.startswith(_PERSON_PREFIXES)
+    )
+
+
+def require_finite(
+    df: pd.DataFrame,
+    columns: Iterable[str],
+    *,
+    table: str,
+    max_abs: float = MAX_MAGNITUDE,
+    hint: str | None = None,
+) -> None:
+    """Raise naming the rows with infinite values or values too large to compute with.
+
+    Missing values (NaN) pass (see :func:`require_no_missing`); so do non-numeric
+    columns (see :func:`require_numeric`).
+
+    Parameters
+    ----------
+    df : DataFrame
+    columns : iterable of str
+        Numeric columns to check.
+    table : str
+        Table name for the message.
+    max_abs : float, default :data:`MAX_MAGNITUDE`
+        Largest magnitude accepted: squares of larger values overflow in the estimators.
+    hint : str, optional
+        What to do, appended to the message (a default names the usual fixes).
+
+    Raises
+    ------
+    InputError
+        ``"table 'panel' has infinite values: column 'jobs': 1 value(s) inf in row(s)
+        ('0101', 2003). ..."``
+
+    Examples
+    --------
+    >>> require_finite(pd.DataFrame({"x": [1.0, np.inf]}), ["x"], table="t")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    geoattr.exceptions.InputError: table 't' has infinite values: column 'x': 1 value(s) inf in row(s) 1. ...
+    """
+    cols = _column_list(columns)
+    require_columns(df, cols, table=table)
+    infinite, huge = [], []
+    for c in cols:
+        if not pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]):
+            continue
+        v = df[c].to_numpy(dtype=float, na_value=np.nan)
+        for bad, out in ((np.isinf(v), infinite), (np.isfinite(v) & (np.abs(v) > max_abs), huge)):
+            if bad.any():
+                out.append(_bad_cells(df.index, c, v, bad))
+    if infinite:
+        raise InputError(
+            f"table {table!r} has infinite values: " + "; ".join(infinite) + ". "
+            + (hint or "Replace them with the true values, or with NaN (missing) and drop those rows.")
+        )
+    if huge:
+        raise InputError(
+            f"table {table!r} has values too large to compute with (magnitude above {max_abs:g}, "
+            "where sums of squares overflow): " + "; ".join(huge) + ". Check the values and their unit "
+            "(a count is persons, not a scaled number), or rescale the column." + (f" {hint}" if hint else "")
+        )
+
+
+def require_whole(
+    df: pd.DataFrame, columns: Iterable[str], *, table: str, hint: str | None = None
+) -> None:
+    """Raise naming the rows whose values are not whole numbers (counts of persons).
+
+    Missing and infinite values pass (see :func:`require_no_missing`,
+    :func:`require_finite`).
+
+    Parameters
+    ----------
+    df : DataFrame
+    columns : iterable of str
+        Numeric columns that must hold whole numbers.
+    table : str
+    hint : str, optional
+        The likely cause and how to fix it (a default is given).
+
+    Raises
+    ------
+    InputError
+        ``"table 'panel' has counts that are not whole numbers: column 'population':
+        1 value(s) 12.5 in row(s) 0. ..."``
+    """
+    cols = _column_list(columns)
+    require_columns(df, cols, table=table)
+    problems = []
+    for c in cols:
+        v = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            bad = np.isfinite(v) & (v != np.round(v))
+        if bad.any():
+            problems.append(_bad_cells(df.index, c, v, bad))
+    if problems:
+        raise InputError(
+            f"table {table!r} has counts that are not whole numbers: " + "; ".join(problems) + ". "
+            + (hint or "Counts of persons are whole numbers: fix these values in the source.")
+        )
+
+
+def require_variation(values: pd.Series, *, name: str, hint: str | None = None) -> None:
+    """Raise when ``values`` (a dependent variable) is constant, naming it and the value.
+
+    A constant dependent variable leaves nothing to explain: R² is undefined (0/0) and
+    every coefficient but the constant is zero.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The values (missing values ignored).
+    name : str
+        What they are, for the message.
+    hint : str, optional
+        How to fix it, appended to the message.
+
+    Raises
+    ------
+    InputError
+        ``"the dependent variable y has the same value 1.0 in all 9 rows ..."``.
+    """
+    v = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
+    if len(v) == 0:
+        return
+    if np.ptp(v) <= 1e-12 * max(1.0, float(np.abs(v).max())):
+        raise InputError(
+            f"the dependent variable {name} has the same value {_plain(v[0])!r} in all {len(v)} row(s): "
+            "there is nothing to explain and R² is undefined (0/0). "
+            + (hint or "Check the column, or the rows and years selected.")
+        )
 
 
 def require_unique(

@@ -184,10 +184,11 @@ _DATA = Table({
                      describe="a built-in name ('regions85', 'ba159') or { path = ..., unit_column = ..., "
                               "region_column = ... }"),
     "panel": Field(("str", "table"), choices=("2003-2016", "2003-2022"),
-                   table=_file("unit_column", "year_column", columns=_FREE_STRINGS).table,
+                   table=_file("unit_column", "year_column", columns=_FREE_STRINGS, thousands=_str(choices=(".", ",")),
+                               whole_counts=Field(("bool",))).table,
                    describe="{ path = ..., unit_column = ..., year_column = ..., columns = {...} } (source = "
                             "'files') or '2003-2016' / '2003-2022' (source = 'ssb')"),
-    "flows": _file("origin", "destination", "value", "year"),
+    "flows": _file("origin", "destination", "value", "year", thousands=_str(choices=(".", ","))),
     "centrality": _file("unit_column", "value_column"),
     "polygons": _file("id_column", "name_column"),
     "population_by_age": _file(),

@@ -572,3 +572,52 @@ def test_real_panel_mapping_and_series(real_data_dir):
         name="centrality",
     )
     assert c["0301"] == 1000 and len(c) == 356 and c.between(0, 1000).all()
+
+
+# ------------------------------------------------------------- number formats of counts
+@pytest.mark.parametrize(
+    ("text", "kw", "expected"),
+    [
+        ("unit;year;population\n0301;2005;560.000\n0302;2005;999\n", {"thousands": "."}, [560000, 999]),
+        ('unit,year,population\n0301,2005,"1.234.567"\n0302,2005,7\n', {"thousands": "."}, [1234567, 7]),
+        ('unit;year;population\n0301;2005;"1 234"\n0302;2005;7\n', {"thousands": " "}, [1234, 7]),
+        ("unit,year,population\n0301,2005,560.0\n0302,2005,999\n", {}, [560, 999]),  # written by a float column
+        ("unit;year;population\n0301;2005;12,5\n0302;2005;7\n", {"whole_counts": False}, [12.5, 7]),
+    ],
+)
+def test_read_panel_counts_with_separators(tmp_path, text, kw, expected):
+    (tmp_path / "p.csv").write_text(text)
+    assert read_panel(tmp_path / "p.csv", **kw)["population"].tolist() == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("unit;year;population\n0301;2005;560.000\n", r"'560\.000' in row\(s\) 0\. .*'560\.000' would be read "
+                                                       r"as 560\)\. Pass thousands='\.'"),
+        ("unit,year,population\n0301,2005,1.234.567\n", r"'1\.234\.567' in row\(s\) 0\."),
+        ("unit,year,jobs\n0301,2005,12.5\n", r"not whole numbers: column 'jobs': 1 value\(s\) 12\.5 in row\(s\) 0"),
+        ("unit,year,births\n0301,2005,-2\n", r"negative values: column 'births': 1 negative value\(s\) -2 in "
+                                             r"row\(s\) 0"),
+        ("unit,year,deaths\n0301,2005,inf\n", r"infinite values: column 'deaths': 1 value\(s\) inf in row\(s\) 0"),
+    ],
+)
+def test_read_panel_refuses_implausible_counts(tmp_path, text, match):
+    (tmp_path / "p.csv").write_text(text)
+    with pytest.raises(InputError, match=match):
+        read_panel(tmp_path / "p.csv")
+
+
+def test_read_panel_nan_counts_are_kept_and_string_counts_of_a_frame_checked():
+    p = read_panel(pd.DataFrame({"unit": ["a", "b"], "year": [1, 1], "population": [np.nan, 3.0]}))
+    assert p["population"].isna().sum() == 1
+    with pytest.raises(InputError, match=r"'1\.234\.567' in row\(s\) 0\. Counts are whole numbers, so in this "
+                                         r"table"):
+        read_panel(pd.DataFrame({"unit": ["a"], "year": [1], "population": ["1.234.567"]}))
+
+
+def test_read_flows_thousands_comma_and_huge_counts(tmp_path):
+    (tmp_path / "f.csv").write_text('year,origin,destination,count\n2005,0301,0301,"1,500"\n')
+    assert read_flows(tmp_path / "f.csv", thousands=",")["count"].tolist() == [1500]
+    with pytest.raises(InputError, match=r"table 'flows' has values too large .* 1e\+160 in row\(s\) 'r0'"):
+        read_flows(_flows_frame().assign(n=[1e160, 1.0, 2.0]), origin="o", destination="d", value="n")

@@ -232,3 +232,33 @@ def test_require_same_ids():
     many = [f"{i:04d}" for i in range(12)]
     with pytest.raises(InputError, match=r"12 id\(s\) only in flows: '0000', .*'0009' and 2 more$"):
         val.require_same_ids(many, [], a_name="flows", b_name="panel")
+
+
+# ------------------------------------------------------- finite, whole, varying values
+def test_require_finite_names_infinite_and_huge_cells_and_lets_nan_pass():
+    df = pd.DataFrame({"a": [1.0, np.nan, -np.inf], "b": [1e200, 2.0, 3.0], "s": ["x", "y", "z"]},
+                      index=["r0", "r1", "r2"])
+    with pytest.raises(InputError, match=r"^table 't' has infinite values: column 'a': 1 value\(s\) -inf in "
+                                         r"row\(s\) 'r2'\. Replace them"):
+        val.require_finite(df, ["a", "b", "s"], table="t")
+    with pytest.raises(InputError, match=r"too large to compute with \(magnitude above 1e\+150.*column 'b': "
+                                         r"1 value\(s\) 1e\+200 in row\(s\) 'r0'\. Check the values .* Mind it\.$"):
+        val.require_finite(df, ["b"], table="t", hint="Mind it.")
+    val.require_finite(df, ["b"], table="t", max_abs=1e300)  # a larger bound, and text columns, pass
+
+
+def test_require_whole_names_fractional_counts():
+    df = pd.DataFrame({"n": [1.0, 2.5, np.nan, np.inf, -3.0]})
+    with pytest.raises(InputError, match=r"^table 't' has counts that are not whole numbers: column 'n': "
+                                         r"1 value\(s\) 2\.5 in row\(s\) 1\. Counts of persons"):
+        val.require_whole(df, ["n"], table="t")
+    val.require_whole(df.iloc[[0, 2, 3, 4]], ["n"], table="t")
+
+
+def test_require_variation_and_person_counts():
+    with pytest.raises(InputError, match=r"the dependent variable y has the same value 2\.0 in all 3 row\(s\)"):
+        val.require_variation(pd.Series([2.0, 2.0, 2.0 + 1e-15, np.nan]), name="y")
+    val.require_variation(pd.Series([2.0, 2.1]), name="y")
+    val.require_variation(pd.Series([], dtype=float), name="y")
+    assert [val.is_person_count(c) for c in ("jobs", "net_migration", "flow__immigration", "centrality")] == [
+        True, True, True, False]

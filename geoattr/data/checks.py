@@ -27,12 +27,12 @@ __all__ = [
 ]
 
 #: Panel columns that are counts: summed when aggregating to regions, never negative.
-COUNT_COLUMNS: tuple[str, ...] = (
-    "population",
-    "jobs",
-    "births",
-    "deaths",
-    "employed_residents",
+COUNT_COLUMNS: tuple[str, ...] = val.COUNT_COLUMNS
+
+# What to do with infinite or huge values, for the messages of the checks below.
+_FINITE_HINT = (
+    "Fix these values in the source; if they are unknown, make them NaN (missing): "
+    "estimation then names the (unit, year) rows, and on_missing='drop' drops them"
 )
 
 
@@ -58,6 +58,7 @@ def check_panel(panel: pd.DataFrame) -> pd.DataFrame:
     val.require_numeric(out, list(out.columns), table="panel")
     for col in out.columns:
         out[col] = pd.to_numeric(out[col])
+    val.require_finite(out, list(out.columns), table="panel", hint=_FINITE_HINT)
     present = [c for c in COUNT_COLUMNS if c in out.columns]
     if present:
         val.require_nonnegative(out, present, table="panel")
@@ -83,7 +84,9 @@ def check_unit_series(s: pd.Series, name: str) -> pd.Series:
     frame = out.to_frame(name)
     val.require_numeric(frame, [name], table=name)
     val.require_no_missing(frame, [name], table=name)
-    return pd.to_numeric(out).rename(name)
+    out = pd.to_numeric(out).rename(name)
+    val.require_finite(out.to_frame(name), [name], table=name, hint="Fix these values in the source")
+    return out
 
 def check_regions(s: pd.Series) -> pd.Series:
     """The unit -> region mapping with string ids on both sides."""
@@ -124,6 +127,8 @@ def check_population_by_age(df: pd.DataFrame) -> pd.DataFrame:
     val.require_no_missing(out, list(out.columns), table="population_by_age")
     val.require_numeric(out, ["year", "age", "population"], table="population_by_age")
     val.require_nonnegative(out, ["population"], table="population_by_age")
+    out["population"] = pd.to_numeric(out["population"])
+    val.require_finite(out, ["population"], table="population_by_age", hint="Fix these values in the source")
     out["unit"] = val.normalise_ids(out["unit"], name="unit").to_numpy()
     out["sex"] = out["sex"].astype(str).str.lower().astype(object)
     bad = sorted(set(out["sex"].unique()) - {"female", "male"})
@@ -160,6 +165,8 @@ def check_flows(flows: pd.DataFrame) -> pd.DataFrame:
     val.require_no_missing(out, list(out.columns), table="flows")
     val.require_numeric(out, ["count", "year"], table="flows")
     out["count"] = pd.to_numeric(out["count"])
+    val.require_finite(out, ["count"], table="flows",
+                       hint="Fix these counts in the source (commuters are persons), or remove these rows")
     out["year"] = pd.to_numeric(out["year"]).astype(int)
     val.require_nonnegative(out, ["count"], table="flows")
     out["origin"] = val.normalise_ids(out["origin"], name="origin").to_numpy()

@@ -36,7 +36,7 @@ from geoattr.exceptions import DroppedRowsWarning, InputError
 __all__ = ["PanelData", "COUNT_COLUMNS"]
 
 #: Columns that are counts but may be negative (summed when aggregating).
-SIGNED_COUNT_COLUMNS: tuple[str, ...] = ("net_migration",)
+SIGNED_COUNT_COLUMNS: tuple[str, ...] = val.SIGNED_COUNT_COLUMNS
 
 #: The inputs of a PanelData that :meth:`PanelData.replace` can change.
 INPUTS: tuple[str, ...] = (
@@ -324,12 +324,14 @@ class PanelData:
                 note=f"dropped units: {format_ids(dropped_units)}",
             )
         self._drop_extra(keep)
-        warnings.warn(
-            f"on_mismatch='drop': {len(dropped_units)} unit(s) dropped ({n_drop} panel rows): "
-            f"{format_ids(dropped_units)}; see the accounting for the other inputs",
-            DroppedRowsWarning,
-            stacklevel=3,
-        )
+        extra = set().union(*(only_other for _, only_other in problems.values())) - unit_set
+        msg = "on_mismatch='drop': "
+        if dropped_units:
+            msg += f"{len(dropped_units)} unit(s) dropped ({n_drop} panel rows): {format_ids(dropped_units)}; "
+        if extra:
+            msg += (f"{len(extra)} unit(s) not in the panel dropped from "
+                    f"{', '.join(n for n, (_, o) in problems.items() if o)}: {format_ids(extra)}; ")
+        warnings.warn(msg + "see the accounting for the other inputs", DroppedRowsWarning, stacklevel=3)
 
     def _drop_extra(self, keep: set[str]) -> None:
         """Restrict auxiliary inputs to ``keep``, recording what was removed."""

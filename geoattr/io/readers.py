@@ -23,7 +23,7 @@ import lzma
 import os
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from geoattr._format import format_ids
 from geoattr.accounting import Accounting
 from geoattr.exceptions import InputError, InvalidGeometryWarning
 import geoattr._validation as val
+from geoattr.io.numbers import parse_counts
 
 __all__ = ["read_polygons", "read_flows", "read_panel", "read_mapping", "read_series"]
 
@@ -89,10 +90,33 @@ def _decimal_comma(df: pd.DataFrame, skip: Sequence[str]) -> pd.DataFrame:
     return df
 
 
-def _read_table(src: PathOrFrame, *, str_columns: Sequence[str], table: str) -> pd.DataFrame:
-    """Read a DataFrame (copied), Parquet, or CSV with ``str_columns`` read as text."""
+def _header(path: Path, kw: Mapping[str, Any]) -> list[str]:
+    """The column names of a CSV file as written (not stripped)."""
+    for enc in ("utf-8-sig", "latin-1"):
+        try:
+            return [str(c) for c in pd.read_csv(path, nrows=0, encoding=enc, **kw).columns]
+        except UnicodeDecodeError:
+            continue
+    return []  # pragma: no cover - latin-1 decodes every byte
+
+
+def _read_table(
+    src: PathOrFrame,
+    *,
+    str_columns: Sequence[str],
+    table: str,
+    counts: Callable[[str], bool] | None = None,
+    thousands: str | None = None,
+) -> pd.DataFrame:
+    """Read a DataFrame (copied), Parquet, or CSV with ``str_columns`` read as text.
+
+    Columns whose (stripped) name ``counts`` accepts are read as text and converted by
+    :func:`~geoattr.io.numbers.parse_counts` (thousands separators, decimal commas).
+    """
     if isinstance(src, pd.DataFrame):
-        return src.copy()
+        df = src.copy()
+        return parse_counts(df, [c for c in df.columns if counts and counts(str(c))], table=table,
+                             sep=None, thousands=thousands)
     path = _as_path(src, table=table)
     if path.is_dir():
         raise InputError(f"{table}: {str(path)!r} is a folder; give the path of the {table} file")
@@ -123,6 +147,10 @@ def _read_file(path: Path, *, str_columns: Sequence[str], table: str) -> pd.Data
     sep = _sniff_delimiter(path)
     kw: dict[str, Any] = {"sep": sep} if sep is not None else {"sep": None, "engine": "python"}
     dtypes = {c: str for c in str_columns if c}
+    count_names = [c for c in _header(path, kw) if counts and counts(c.strip())] if counts else []
+    dtypes.update({c: str for c in count_names if c not in dtypes})
+    if thousands:
+        kw.update(thousands=thousands, decimal="," if thousands == "." else ".")
     for enc in ("utf-8-sig", "latin-1"):
         try:
             df = pd.read_csv(path, dtype=dtypes, encoding=enc, **kw)
@@ -138,8 +166,10 @@ def _read_file(path: Path, *, str_columns: Sequence[str], table: str) -> pd.Data
     else:  # pragma: no cover - latin-1 decodes every byte
         raise InputError(f"{table}: cannot decode {path.name!r} as UTF-8 or Latin-1")
     df.columns = [str(c).strip() for c in df.columns]
+    count_names = [c.strip() for c in count_names if c not in str_columns]
+    df = parse_counts(df, count_names, table=table, sep=sep, thousands=thousands)
     if sep == ";":
-        df = _decimal_comma(df, skip=list(str_columns))
+        df = _decimal_comma(df, skip=list(str_columns) + count_names)
     return df
 
 
@@ -382,6 +412,7 @@ def read_flows(
     year_value: int | None = None,
     id_width: int | None = None,
     drop_zero: bool = False,
+    thousands: str | None = None,
     accounting: Accounting | None = None,
 ) -> pd.DataFrame:
     """Read a long origin-destination (commuting) table.
@@ -405,6 +436,10 @@ def read_flows(
         Drop rows with a zero count; how many is recorded in ``accounting``
         (reason ``"zero count"``).  Zero and absent flows mean the same to the
         weights builders.
+    thousands : str, optional
+        The thousands separator of the counts (``"."`` for ``1.234``, which also makes
+        ``,`` the decimal mark; ``","`` for ``1,234``).  Without it a count written
+        ``1.234`` in a ``;``-separated file is refused rather than read as 1.234.
     accounting : Accounting, optional
         Receives rows read and dropped (table ``"flows"``).
 
@@ -418,7 +453,8 @@ def read_flows(
     ------
     InputError
         Missing columns (the hint names the keyword to pass), no year, missing or
-        non-numeric or negative counts, non-integer years, missing ids, or duplicate
+        non-numeric, infinite, huge or negative counts, counts that look like thousands
+        written with a ``.`` separator, non-integer years, missing ids, or duplicate
         ``(year, origin, destination)`` rows, each naming the rows.
 
     Examples
@@ -426,7 +462,8 @@ def read_flows(
     >>> f = read_flows("pendling_03321_2017_2022.csv.gz", origin="bosted",
     ...                destination="arbeidssted", value="sysselsatte")  # doctest: +SKIP
     """
-    raw = _read_table(path_or_frame, str_columns=[origin, destination], table="flows")
+    raw = _read_table(path_or_frame, str_columns=[origin, destination], table="flows",
+                      counts=lambda name: name == value, thousands=thousands)
     keyword = {origin: "origin", destination: "destination", value: "value"}
     missing = [c for c in (origin, destination, value) if c not in raw.columns]
     val.require_columns(
@@ -466,6 +503,8 @@ def read_flows(
     val.require_no_missing(raw, [value], table="flows")
     val.require_numeric(raw, [value], table="flows")
     counts = pd.to_numeric(raw[value])
+    val.require_finite(counts.to_frame(value), [value], table="flows",
+                       hint="Fix these counts in the file (commuters are persons), or remove these rows.")
     val.require_nonnegative(counts.to_frame(value), [value], table="flows")
     df = pd.DataFrame(
         {
@@ -500,6 +539,8 @@ def read_panel(
     year: str = "year",
     columns: Mapping[str, str] | Sequence[str] | None = None,
     id_width: int | None = None,
+    thousands: str | None = None,
+    whole_counts: bool = True,
     accounting: Accounting | None = None,
 ) -> pd.DataFrame:
     """Read a long panel (one row per unit and year) onto a ``(unit, year)`` index.
@@ -516,6 +557,14 @@ def read_panel(
         other column (which must then all be numeric).
     id_width : int, optional
         Zero-pad the ids to this width.
+    thousands : str, optional
+        The thousands separator of the file's numbers (``"."`` for ``560.000``, which
+        also makes ``,`` the decimal mark; ``","`` for ``560,000``).  Without it a count
+        written ``560.000`` in a ``;``-separated file is refused rather than read as 560.
+    whole_counts : bool, default True
+        Refuse counts of persons (population, jobs, births, deaths, employed residents,
+        net migration and its subgroup columns) that are not whole numbers; pass False
+        for estimated counts (e.g. shares of a split unit).
     accounting : Accounting, optional
         Receives the rows read (table ``"panel"``) and a note counting missing values.
 
@@ -529,7 +578,9 @@ def read_panel(
     ------
     InputError
         Missing columns, missing ids or years, non-integer years, non-numeric value
-        columns (naming columns and rows), or duplicate ``(unit, year)`` rows.
+        columns (naming columns and rows), infinite or huge values, negative counts,
+        counts of persons that are not whole numbers or that look like thousands
+        written with a ``.`` separator, or duplicate ``(unit, year)`` rows.
 
     Examples
     --------
@@ -537,7 +588,15 @@ def read_panel(
     ...                    columns={"folketall": "population",
     ...                             "arbeidsplasser": "jobs"})  # doctest: +SKIP
     """
-    raw = _read_table(path_or_frame, str_columns=[unit], table="panel")
+    chosen = None if columns is None else ({columns: columns} if isinstance(columns, str) else (
+        dict(columns) if isinstance(columns, Mapping) else {c: c for c in columns}))
+
+    def is_count(name: str) -> bool:
+        if name in (unit, year) or (chosen is not None and name not in chosen):
+            return False
+        return val.is_person_count(chosen.get(name, name) if chosen else name)
+
+    raw = _read_table(path_or_frame, str_columns=[unit], table="panel", counts=is_count, thousands=thousands)
     val.require_columns(
         raw, [unit, year], table="panel", hint="name the id and year columns with unit= and year="
     )
@@ -575,6 +634,7 @@ def read_panel(
             ) from None
         raise
     df = df.apply(pd.to_numeric)
+    _check_panel_values(df, whole_counts=whole_counts)
     years = _years(raw[year], table="panel", column=year, index=raw.index)
     ids = val.normalise_ids(raw[unit], name=f"panel column {unit!r}", width=id_width)
     df.index = pd.MultiIndex.from_arrays(
@@ -591,6 +651,21 @@ def read_panel(
         )
         accounting.record("panel", read=len(df), note=note)
     return df.sort_index()
+
+
+def _check_panel_values(df: pd.DataFrame, *, whole_counts: bool) -> None:
+    """Finite values, counts >= 0, and whole counts of persons, naming the file rows."""
+    val.require_finite(df, list(df.columns), table="panel",
+                       hint="Fix these values in the file, or leave the cells empty (missing).")
+    val.require_nonnegative(df, [c for c in df.columns if c in val.COUNT_COLUMNS], table="panel")
+    if whole_counts:
+        val.require_whole(
+            df, [c for c in df.columns if val.is_person_count(c)], table="panel",
+            hint="Counts of persons are whole numbers: if '.' or ',' separates thousands in the file "
+            "(1.500 or 1,500 for fifteen hundred), pass thousands='.' or thousands=',' (run "
+            "configuration: thousands = \".\" in the panel's entry); otherwise fix these values, or pass "
+            "whole_counts=False if they are estimates (shares of a split unit).",
+        )
 
 
 # ------------------------------------------------------------------ mapping, series

@@ -24,7 +24,7 @@ from geoattr.models.results import RegressionResults
 from geoattr.variables import CommutingYear, Design, build_design
 
 __all__ = ["LeastSquares", "AttractivenessResults", "estimate", "estimate_by_year", "YearlyResults", "ObsWeights",
-           "design_weights"]
+           "design_weights", "check_values"]
 
 #: Observation weights as :class:`LeastSquares` takes them: ``"population"`` (the design's
 #: population), a Series on the design's (unit, year) index, an array in the design's row
@@ -65,6 +65,31 @@ def _check_rank(X: pd.DataFrame) -> None:
     raise InputError(
         f"the regressors are collinear (rank {rank} of {arr.shape[1]} columns); "
         f"the columns involved: {culprits}. Drop one of them or the constant."
+    )
+
+
+def check_values(design: Design) -> None:
+    """Refuse a design least squares cannot use: infinite or huge values, a constant ``y``.
+
+    Parameters
+    ----------
+    design : Design
+
+    Raises
+    ------
+    InputError
+        Naming the columns and (unit, year) rows with infinite values or values whose
+        squares overflow, or saying that the dependent variable is constant.
+    """
+    frame = pd.concat([design.y.rename("y"), design.X], axis=1)
+    val.require_finite(
+        frame, list(frame.columns), table=f"design ({design.spec})",
+        hint="They come from the panel columns of these terms: fix the values there.",
+    )
+    val.require_variation(
+        design.y, name=f"y of {design.spec!r}",
+        hint="Least squares needs a dependent variable that varies: check its column (net_migration "
+        "for the attractiveness model) and the rows or years selected.",
     )
 
 
@@ -132,6 +157,7 @@ class LeastSquares:
             raise InputError(
                 f"{len(design.y)} observations for {design.X.shape[1]} regressors: widen years= or use fewer terms"
             )
+        check_values(design)
         _check_rank(design.X)
         self.design = design
         self.obs_weights = design_weights(design, obs_weights)

@@ -153,15 +153,19 @@ def files_panel_data(data_cfg: Mapping[str, Any], base: Path, acc: Accounting) -
     PanelData
     """
     p = _file_spec(data_cfg, "panel", required=True)
+    # counts on codes a crosswalk merges may be shares of split units: whole numbers by default only without one
+    whole = p.get("whole_counts")
     panel = io.read_panel(
         resolve_path(base, p["path"]), unit=p.get("unit_column", "unit"), year=p.get("year_column", "year"),
-        columns=p.get("columns"), accounting=acc,
+        columns=p.get("columns"), thousands=p.get("thousands"),
+        whole_counts=data_cfg.get("crosswalk") is None if whole is None else bool(whole),
+        accounting=acc,
     )
     f = _file_spec(data_cfg, "flows", required=True)
     flows = io.read_flows(
         resolve_path(base, f["path"]), origin=f.get("origin", "origin"),
         destination=f.get("destination", "destination"), value=f.get("value", "count"), year=f.get("year", "year"),
-        accounting=acc,
+        thousands=f.get("thousands"), accounting=acc,
     )
     report = None
     if (x := _file_spec(data_cfg, "crosswalk")) is not None:

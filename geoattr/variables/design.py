@@ -110,6 +110,20 @@ def _check_complete(s: pd.Series, years: Sequence[int], units: pd.Index, *, what
         )
 
 
+def _check_positive_jobs(jobs: pd.Series, years: Sequence[int], *, why: str) -> None:
+    """Error naming the (unit, year) cells of ``years`` where jobs are zero (growth divides by them)."""
+    cells = jobs[jobs.index.get_level_values("year").isin(list(years)) & (jobs <= 0).to_numpy()]
+    if len(cells):
+        raise InputError(
+            f"{why}, so it needs jobs > 0 in every year {years[0]}-{years[-1]}; the panel column 'jobs' is "
+            f"{format_ids(sorted(set(cells.tolist())))} in {len(cells)} (unit, year) cell(s): "
+            f"{format_ids(cells.index)}. Fix the jobs in the data; or leave the unit(s) out: remove their "
+            "rows from the panel and pass on_mismatch='drop' to PanelData (run configuration: [data] "
+            "on_mismatch = \"drop\"), which drops their flows too; or merge them into a neighbouring unit "
+            "with a crosswalk (geoattr.harmonise_panel); or narrow years=."
+        )
+
+
 def _lag(term: str) -> int:
     return int(term.split("_l")[1]) if "_l" in term else 0
 
@@ -184,6 +198,11 @@ def _growth_columns(data: PanelData, terms: tuple[str, ...], years: tuple[int, i
         f"start years= later or add the missing years",
     )
     jobs = data.column("jobs")
+    _check_positive_jobs(
+        jobs, job_years,
+        why=f"relative job growth (ra, and the {', '.join(growth_terms)} built from it) divides jobs in year t "
+        "by jobs in t-1",
+    )
     ra = relative_job_growth(jobs[jobs.index.get_level_values("year").isin(job_years)])
     cw = commuting_weights(data, list(range(years[0] - max_lag, years[1] + 1)), **commuting_options)
     notes.extend(_substitution_notes(cw))
@@ -219,6 +238,7 @@ def _level_columns(data: PanelData, terms: tuple[str, ...], idx: pd.MultiIndex,
                 raise InputError(f"the 2022 specification's ds term needs {need}: pass it to PanelData(...)")
         _check_complete(data.column("jobs"), yrs, data.units, what="jobs",
                         hint="DS divides by jobs by workplace in year t")
+        _check_positive_jobs(data.column("jobs"), yrs, why="ds divides by jobs by workplace in year t")
         cols["ds"] = data.cached(("ds", tuple(yrs)), lambda: demographic_supply(
             data.population_by_age, data.column("jobs"), data.employment_rates, data.death_probabilities, years=yrs,
         ))
