@@ -36,6 +36,7 @@ __all__ = [
     "normalise_string_ids",
     "normalise_years",
     "normalise_panel_index",
+    "whole_years_of_index",
     "format_in_order",
     "require_choice",
     "population_weighted",
@@ -264,6 +265,39 @@ def normalise_years(values: pd.Series | pd.Index, *, name: str) -> np.ndarray:
     return num.to_numpy().astype(np.int64)
 
 
+def whole_years_of_index(index: pd.MultiIndex, *, name: str) -> np.ndarray:
+    """The year level of a (unit, year) index as int64; never rounds.
+
+    Parameters
+    ----------
+    index : pandas.MultiIndex
+        Two levels: unit, year.
+    name : str
+        The table's name, for messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 years.
+
+    Raises
+    ------
+    InputError
+        Years that are missing or not whole numbers (2000.5), naming the (unit, year) rows.
+    """
+    years = pd.Index(index.get_level_values(1))
+    if pd.api.types.is_integer_dtype(years):
+        return years.to_numpy(dtype=np.int64)
+    num = pd.Series(pd.to_numeric(years, errors="coerce"))
+    bad = (num.isna() | (num % 1 != 0)).to_numpy()
+    if bad.any():
+        rows = [(u, y) for u, y in zip(index.get_level_values(0)[bad], years[bad])]
+        raise InputError(f"{name} years must be whole numbers such as 2017; {int(bad.sum())} row(s) have other "
+                         f"values: {format_in_order(rows, total=len(rows))}. Fix or drop these rows "
+                         "(years are never rounded)")
+    return num.to_numpy().astype(np.int64)
+
+
 def normalise_panel_index(index: pd.MultiIndex, *, name: str, unit_name: str | None = None) -> pd.MultiIndex:
     """A (unit, year) index with string unit ids and integer years.
 
@@ -287,12 +321,7 @@ def normalise_panel_index(index: pd.MultiIndex, *, name: str, unit_name: str | N
         Unit ids that are not codes, or years that are not integers.
     """
     units = normalise_ids(index.get_level_values(0), name=unit_name or f"{name} unit")
-    years = pd.Index(index.get_level_values(1))
-    if not pd.api.types.is_integer_dtype(years):
-        try:
-            years = years.astype(int)
-        except (TypeError, ValueError) as err:
-            raise InputError(f"{name} years must be integers; got values like {list(years[:3])}") from err
+    years = pd.Index(whole_years_of_index(index, name=name))
     return pd.MultiIndex.from_arrays([pd.Index(units.to_numpy(), dtype=object), years], names=["unit", "year"])
 
 
