@@ -197,7 +197,7 @@ def _check_ids(index: pd.Index, weights: Any, name: str) -> None:
         parts.append(f"{len(not_in_data)} id(s) of {name} are not in the data ({format_ids(not_in_data)})")
     if parts:
         raise InputError(f"the ids of {name} differ from the data's units: {'; '.join(parts)}"
-                         f"{id_mismatch_hint(index, ids, weights_name=name)}; subset the data or the weights so "
+                         f"{id_mismatch_hint(index, ids, weights_name=f'the {name}')}; subset the data or the weights so "
                          "that they match (geoattr.weights.align(weights, data.index) renormalises "
                          "row-standardised weights)")
 
