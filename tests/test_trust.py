@@ -185,8 +185,8 @@ def test_non_integer_year_in_a_panel_is_refused_naming_the_row():
     p = toy_panel().reset_index()
     p["year"] = p["year"].astype(float)
     p.loc[1, "year"] = 2000.5
-    with pytest.raises(InputError, match=r"years must be whole numbers such as 2017; 1 row\(s\) have other "
-                                         r"values: \('0101', 2000\.5\).*never rounded"):
+    with pytest.raises(InputError, match=r"data years must be whole years such as 2017; got values like "
+                                         r"\[2000\.5\] in 1 row\(s\): \('0101', 2000\.5\).*never rounded"):
         geoattr.fit("net_migration ~ jobs", p.set_index(["unit", "year"]))
     with pytest.raises(InputError, match=r"\('0101', 2000\.5\)"):
         PanelData(p.set_index(["unit", "year"]), flows=toy_flows())
@@ -195,10 +195,10 @@ def test_non_integer_year_in_a_panel_is_refused_naming_the_row():
 def test_non_integer_year_in_the_flows_is_refused():
     f = toy_flows().astype({"year": float})
     f.loc[3, "year"] = 2000.5
-    with pytest.raises(InputError, match=r"'year' column has 1 value\(s\) that are not whole years \(2000\.5\) in "
-                                         r"row\(s\) 3"):
+    with pytest.raises(InputError, match=r"the flows' 'year' column must be whole years such as 2017; got values "
+                                         r"like \[2000\.5\] in 1 row\(s\): 3\."):
         gw.commuting_by_year(f, [2000])
-    with pytest.raises(InputError, match=r"years must be whole years such as 2017; got 2000\.5"):
+    with pytest.raises(InputError, match=r"years must be whole years such as 2017; got values like \[2000\.5\]"):
         gw.commuting_by_year(toy_flows(), [2000.5])
 
 

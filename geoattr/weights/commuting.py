@@ -52,17 +52,6 @@ def _year_of(flows: pd.DataFrame, year: int | None, year_column: str) -> int | N
     return int(years[0]) if len(years) == 1 else None
 
 
-def _whole_years(values: Iterable, *, name: str) -> list[int]:
-    """Years as ints; an error naming the values that are not whole numbers (2000.5)."""
-    vals = list(values)
-    bad = [v for v in vals if not isinstance(v, (int, np.integer))
-           and not (isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer())]
-    if bad:
-        raise InputError(f"{name} must be whole years such as 2017; got {format_ids(bad)}. Fix or drop those values "
-                         "(a year is never rounded)")
-    return [int(v) for v in vals]
-
-
 def _unit_ids(units: pd.Index, present: np.ndarray, ids: Sequence[str] | pd.Index | None) -> pd.Index:
     """The result's ids: ``ids`` (normalised, in their order) or the units present, sorted."""
     if ids is None:
@@ -312,22 +301,12 @@ def commuting_by_year(
     """
     if year_column not in flows.columns:
         raise InputError(f"the flows have no {year_column!r} column; pass year_column=")
-    if flows[year_column].isna().any():
-        rows = flows.index[flows[year_column].isna().to_numpy()]
-        raise InputError(f"the flows' {year_column!r} column is missing in row(s) {format_ids(rows)}; every flow "
-                         "needs its year")
-    col = flows[year_column]
-    if not pd.api.types.is_integer_dtype(col):
-        num = pd.to_numeric(col, errors="coerce")
-        frac = (num.isna() | (num % 1 != 0)).to_numpy()
-        if frac.any():
-            raise InputError(f"the flows' {year_column!r} column has {int(frac.sum())} value(s) that are not whole "
-                             f"years ({format_ids(pd.unique(col[frac]))}) in row(s) {format_ids(flows.index[frac])}; "
-                             "years must be integers such as 2017 (they are never rounded)")
+    col = pd.Series(val.normalise_years(flows[year_column], name=f"the flows' {year_column!r} column",
+                                        rows=flows.index))
     available = sorted(int(y) for y in pd.unique(col))
     if not available:
         raise InputError("the flows table is empty")
-    years = _whole_years(years, name="years")
+    years = [int(y) for y in val.normalise_years(pd.Series(list(years), dtype=object), name="years")]
     if fixed_year is not None:
         if fixed_year not in available:
             raise InputError(f"fixed_year {fixed_year} has no commuting matrix; available years: {available}")
