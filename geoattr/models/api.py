@@ -272,6 +272,13 @@ def fit(
         data's units.  Commuting graphs (with self-weights on the diagonal) are
         passed through :func:`geoattr.weights.without_diagonal` automatically: the
         diagonal is dropped and the rows renormalised (MODEL.md), and a note says so.
+        On a cross-section the weights' ids must be the data's units (an error names
+        the differences, and both forms when integer ids meet string ids).  On a panel,
+        weights over more units than the data (or units missing in some years) are
+        subset to the units observed in each year by the spatial models: the rows of
+        row-standardised weights that lost neighbours are renormalised to sum to 1, and
+        a note in the results and a :class:`~geoattr.exceptions.WeightsSubsetWarning`
+        say so (see :func:`geoattr.models.spatial.data_weights`).
     error_weights : libpysal.graph.Graph, optional
         ``sac``: different weights for the error term.
     obs_weights : "population", pandas.Series or array, optional

@@ -267,7 +267,9 @@ def fit_spatial(
     weights : libpysal.graph.Graph
         Weights of the spatial lag (``sar``, ``sdm``, ``sac``) or error (``sem``,
         ``sdem``).  Use a row-standardised graph for the usual interpretation; the
-        estimator accepts any weights.
+        estimator accepts any weights.  Units of the weights the data lack are dropped
+        with their links (:func:`data_weights`: rows renormalised for row-standardised
+        weights, a note and a warning).
     model : {"sar", "sem", "sdm", "sdem", "sac"}
         ``sdm``/``sdem`` add the spatial lags ``W_<x>`` of the non-constant regressors.
     error_weights : Graph, optional
