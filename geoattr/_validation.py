@@ -36,6 +36,7 @@ __all__ = [
     "normalise_string_ids",
     "normalise_years",
     "normalise_panel_index",
+    "whole_years_of_index",
     "format_in_order",
     "require_choice",
     "population_weighted",
@@ -255,8 +256,8 @@ def normalise_string_ids(values: pd.Index | pd.Series, *, name: str) -> pd.Serie
     return normalise_ids(values, name=name)
 
 
-def normalise_years(values: pd.Series | pd.Index, *, name: str) -> np.ndarray:
-    """Whole years as an int64 array.
+def normalise_years(values: pd.Series | pd.Index, *, name: str, rows: Sequence[Any] | None = None) -> np.ndarray:
+    """Whole years as an int64 array; a year is never rounded.
 
     Parameters
     ----------
@@ -264,6 +265,9 @@ def normalise_years(values: pd.Series | pd.Index, *, name: str) -> np.ndarray:
         Years, as integers, whole floats or strings of whole numbers.
     name : str
         What they are, for the message.
+    rows : sequence, optional
+        A label per value (row labels, (unit, year) pairs): the message then names the
+        rows whose year is not a whole number.
 
     Returns
     -------
@@ -273,7 +277,7 @@ def normalise_years(values: pd.Series | pd.Index, *, name: str) -> np.ndarray:
     Raises
     ------
     InputError
-        A missing year or a value that is not a whole number.
+        A missing year or a value that is not a whole number (2000.5).
     """
     s = pd.Series(values)
     if s.isna().any():
@@ -283,10 +287,36 @@ def normalise_years(values: pd.Series | pd.Index, *, name: str) -> np.ndarray:
     if pd.api.types.is_integer_dtype(s):
         return s.to_numpy(dtype=np.int64)
     num = pd.to_numeric(s, errors="coerce")
-    bad = num.isna() | (num != np.round(num))
+    bad = (num.isna() | (num != np.round(num))).to_numpy()
     if bad.any():
-        raise InputError(f"{name} must be whole years; got values like {list(s[bad].iloc[:3])}")
+        where = ""
+        if rows is not None:
+            named = [r for r, b in zip(rows, bad) if b]
+            where = f" in {int(bad.sum())} row(s): {format_in_order(named, total=len(named))}"
+        raise InputError(f"{name} must be whole years such as 2017; got values like {list(s[bad].iloc[:3])}{where}. "
+                         "Fix or drop these rows (years are never rounded)")
     return num.to_numpy().astype(np.int64)
+
+
+def whole_years_of_index(index: pd.MultiIndex, *, name: str) -> np.ndarray:
+    """The year level of a (unit, year) index as int64, errors naming the (unit, year) rows.
+
+    Parameters
+    ----------
+    index : pandas.MultiIndex
+        Two levels: unit, year.
+    name : str
+        The table's name, for messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 years (see :func:`normalise_years`).
+    """
+    years = index.get_level_values(1)
+    if pd.api.types.is_integer_dtype(years):
+        return years.to_numpy(dtype=np.int64)
+    return normalise_years(years, name=f"{name} years", rows=list(zip(index.get_level_values(0), years)))
 
 
 def normalise_panel_index(index: pd.MultiIndex, *, name: str, unit_name: str | None = None) -> pd.MultiIndex:
@@ -312,12 +342,7 @@ def normalise_panel_index(index: pd.MultiIndex, *, name: str, unit_name: str | N
         Unit ids that are not codes, or years that are not integers.
     """
     units = normalise_ids(index.get_level_values(0), name=unit_name or f"{name} unit")
-    years = pd.Index(index.get_level_values(1))
-    if not pd.api.types.is_integer_dtype(years):
-        try:
-            years = years.astype(int)
-        except (TypeError, ValueError) as err:
-            raise InputError(f"{name} years must be integers; got values like {list(years[:3])}") from err
+    years = pd.Index(whole_years_of_index(index, name=name))
     return pd.MultiIndex.from_arrays([pd.Index(units.to_numpy(), dtype=object), years], names=["unit", "year"])
 
 

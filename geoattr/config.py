@@ -190,7 +190,7 @@ _DATA = Table({
                             "'files') or '2003-2016' / '2003-2022' (source = 'ssb')"),
     "flows": _file("origin", "destination", "value", "year", thousands=_str(choices=(".", ","))),
     "centrality": _file("unit_column", "value_column"),
-    "polygons": _file("id_column", "name_column"),
+    "polygons": _file("id_column", "name_column", "crs"),
     "population_by_age": _file(),
     "employment_rates": _file(),
     "death_probabilities": _file(),

@@ -50,3 +50,10 @@ class ConvergenceWarning(GeoattrWarning):
 
 class InputError(ValueError):
     """Input data that geoattr cannot use as given; the message says how to fix it."""
+
+
+class WeightsSubsetWarning(GeoattrWarning):
+    """The weights cover units the data lack; they were subset to the data (rows renormalised)."""
+
+
+__all__ += ["WeightsSubsetWarning"]

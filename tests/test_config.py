@@ -115,8 +115,8 @@ def test_value_out_of_range(tmp_path, text, pattern):
 
 def test_unknown_key_in_an_inline_table(tmp_path):
     _fails(tmp_path, "[data]\nsource = 'files'\npolygons = { path = 'm.gpkg', name_colum = 'navn' }\n",
-           r"unknown key\(s\) \['name_colum'\] in \[data\]\.polygons; allowed: \['id_column', 'name_column', "
-           r"'path'\]; \[data\]\.polygons\.name_colum: did you mean 'name_column'\?")
+           r"unknown key\(s\) \['name_colum'\] in \[data\]\.polygons; allowed: \['crs', 'id_column', "
+           r"'name_column', 'path'\]; \[data\]\.polygons\.name_colum: did you mean 'name_column'\?")
     _fails(tmp_path, "[data]\npanel = { path = 'p.csv', columns = { a = 1 } }\n",
            r"\[data\]\.panel\.columns a must be str, got 1")
 

@@ -157,7 +157,7 @@ def test_tooltip_fields_and_values(small):
     np.testing.assert_allclose(data["shared"]["observed"], cum["actual"].round(3), atol=1e-12)
     assert data["ids"] == list(g.index) and data["names"] == list(g["name"])
     assert p["rank"] is None  # ranked in the browser by the residual
-    assert p["profile"] == "profiles/{unit}.html"
+    assert p["profile"] == "profiles/{page}"
 
 
 def test_rank_column_and_extra_tooltip_columns_pass_through(small):

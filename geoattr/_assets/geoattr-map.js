@@ -37,7 +37,7 @@
         geometry: {type: "MultiPolygon", coordinates: data.geom[i].map(function (p) { return p.map(ring); })}
       });
     }
-    return {type: "FeatureCollection", features: feats, shared: data.shared || {}};
+    return {type: "FeatureCollection", features: feats, shared: data.shared || {}, links: data.links || null};
   };
 
   function rgb(h) {
@@ -134,7 +134,9 @@
         l.bindTooltip(tip, {sticky: true, className: "geoattr-tooltip"});
         if (o.profile) {
           l.bindPopup(function () {
-            var href = o.profile.split("{unit}").join(encodeURIComponent(f.properties.unit));
+            /* the link of each unit is resolved in Python (profile page file names) */
+            var href = fc.links ? fc.links[f.properties.i] :
+              o.profile.split("{unit}").join(encodeURIComponent(f.properties.unit));
             return "<a href=\"" + G.esc(href) + "\" target=\"_blank\">Profile of " +
               G.esc(f.properties.name) + "</a>";
           });

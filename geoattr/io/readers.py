@@ -36,6 +36,7 @@ import shapely
 from geoattr._format import format_ids
 from geoattr.accounting import Accounting
 from geoattr.exceptions import InputError, InvalidGeometryWarning
+from geoattr.io.crs import check_coordinates
 import geoattr._validation as val
 from geoattr.io.numbers import parse_counts
 
@@ -307,6 +308,8 @@ def read_polygons(
     ------
     InputError
         Missing columns, no CRS and no ``crs=``, a ``crs=`` that contradicts the file,
+        coordinates that do not fit the CRS (degrees declared as EPSG:25833, metres as
+        EPSG:4326; see :func:`geoattr.io.crs.check_coordinates`),
         missing ids, duplicate ids (merge them with ``dissolve``), empty or missing
         geometries, geometries that are not polygons, or invalid geometries that
         have no area left after repair.
@@ -350,11 +353,18 @@ def read_polygons(
         table="polygons",
         hint="pass id_column= (and name_column=) naming the id (and name) column",
     )
+    if crs is not None:
+        try:
+            pyproj.CRS.from_user_input(crs)
+        except pyproj.exceptions.CRSError as err:
+            raise InputError(f"polygons: crs={crs!r} is not a CRS pyproj knows ({err}); give an authority code "
+                             "such as 'EPSG:25833'") from err
     if gdf.crs is None:
         if crs is None:
             raise InputError(
                 "the polygons have no CRS; pass crs= (e.g. crs='EPSG:25833') to set the CRS "
-                "the coordinates are in"
+                "the coordinates are in (in a run configuration: [data] polygons = { path = ..., "
+                "crs = \"EPSG:25833\" })"
             )
         gdf = gdf.set_crs(crs)
     elif crs is not None and not gdf.crs.equals(
@@ -365,6 +375,7 @@ def read_polygons(
             "passed; crs= only sets a missing CRS: drop it, and reproject the result with "
             f".to_crs({crs!r}) if that is what you want"
         )
+    check_coordinates(gdf)
     ids = val.normalise_ids(gdf[id_column], name=f"polygons column {id_column!r}", width=id_width)
     index = pd.Index(ids.to_numpy(), dtype=object, name="unit")
     dup = index[index.duplicated(keep=False)].unique()

@@ -35,6 +35,8 @@ from geoattr.variables import Design, build_design
 from geoattr.weights.commuting import without_diagonal
 from geoattr.weights.lag import spatial_lag
 from geoattr.typing import WeightsLike
+from geoattr.weights.sparse import id_mismatch_hint
+import geoattr._validation as val
 
 __all__ = ["fit", "parse_formula", "MODELS", "CROSS_SECTION_MODELS"]
 
@@ -163,6 +165,10 @@ def _frame(data: pd.DataFrame | PanelData, lhs: str, terms: list[Term], build: M
         raise InputError("data must be indexed by (unit, year): use data.set_index(['unit', 'year'])")
     if build:
         raise InputError(f"options {sorted(build)} apply to PanelData input only")
+    years = val.whole_years_of_index(data.index, name="data")
+    if not pd.api.types.is_integer_dtype(data.index.get_level_values(1)):
+        data = data.set_axis(pd.MultiIndex.from_arrays([data.index.get_level_values(0), years],
+                                                       names=data.index.names))
     return data
 
 
@@ -191,8 +197,10 @@ def _check_ids(index: pd.Index, weights: WeightsLike | None, name: str) -> None:
     if len(not_in_data):
         parts.append(f"{len(not_in_data)} id(s) of {name} are not in the data ({format_ids(not_in_data)})")
     if parts:
-        raise InputError(f"the ids of {name} differ from the data's units: {'; '.join(parts)}; subset the data "
-                         "or the weights so that they match")
+        raise InputError(f"the ids of {name} differ from the data's units: {'; '.join(parts)}"
+                         f"{id_mismatch_hint(index, ids, weights_name=f'the {name}')}; subset the data or the weights so "
+                         "that they match (geoattr.weights.align(weights, data.index) renormalises "
+                         "row-standardised weights)")
 
 
 def _with_year(obj: Any) -> Any:
@@ -265,6 +273,13 @@ def fit(
         data's units.  Commuting graphs (with self-weights on the diagonal) are
         passed through :func:`geoattr.weights.without_diagonal` automatically: the
         diagonal is dropped and the rows renormalised (MODEL.md), and a note says so.
+        On a cross-section the weights' ids must be the data's units (an error names
+        the differences, and both forms when integer ids meet string ids).  On a panel,
+        weights over more units than the data (or units missing in some years) are
+        subset to the units observed in each year by the spatial models: the rows of
+        row-standardised weights that lost neighbours are renormalised to sum to 1, and
+        a note in the results and a :class:`~geoattr.exceptions.WeightsSubsetWarning`
+        say so (see :func:`geoattr.models.spatial.data_weights`).
     error_weights : libpysal.graph.Graph or SparseWeights, optional
         ``sac``: different weights for the error term.
     obs_weights : "population", pandas.Series or array, optional
@@ -356,6 +371,7 @@ def _regressors(df: pd.DataFrame, lhs: str, terms: list[Term], constant: bool, i
     missing_cols = [c for c in needed if c not in df.columns]
     if missing_cols:
         raise InputError(f"column(s) {missing_cols} are not in the data; it has {list(df.columns)}")
+    _check_lags(df, terms)
     cols: dict[str, pd.Series] = {}
     for t in terms:
         s = _time_lag(df[t.variable], t.lag).rename(t.name if not t.spatial else t.name[2:])
@@ -369,9 +385,28 @@ def _regressors(df: pd.DataFrame, lhs: str, terms: list[Term], constant: bool, i
         X.insert(0, "const", 1.0)
     y = df[lhs].rename("y")
     ok = y.notna() & X.notna().all(axis=1)
+    if not ok.any():
+        empty = [c for c in [y.name, *X.columns] if (y if c == "y" else X[c]).isna().all()]
+        raise InputError(f"no row has every value the formula needs: {empty or 'the combination of columns'} "
+                         f"{'is' if len(empty) == 1 else 'are'} missing in every row; check the lags and the "
+                         "data's years")
     dropped = int((~ok).sum())
     notes = [f"{dropped} row(s) without the lags or values needed were left out"] if dropped else []
     return y[ok], X[ok], notes
+
+
+def _check_lags(df: pd.DataFrame, terms: list[Term]) -> None:
+    """Every time lag ``lag(x, k)`` needs some row whose year ``t - k`` is in the data."""
+    years = sorted(pd.unique(df.index.get_level_values(1)))
+    if not years:
+        raise InputError("the data have no rows")
+    span = f"{years[0]}-{years[-1]}" if len(years) > 1 else f"{years[0]}"
+    for t in terms:
+        if t.lag and not set(years).intersection(y - t.lag for y in years):
+            raise InputError(
+                f"lag({t.variable}, {t.lag}) needs the value {t.lag} year(s) earlier, but the data have "
+                f"{len(years)} year(s) ({span}): no year t has t-{t.lag} in the data. Use a lag of at most "
+                f"{years[-1] - years[0]} or add earlier years")
 
 
 def _obs_weights(obs_weights: Any, df: pd.DataFrame, index: pd.Index, model: str) -> pd.Series | None:

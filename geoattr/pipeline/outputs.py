@@ -119,7 +119,7 @@ def write_map(out: Path, files: dict[str, Path], *, main: AttractivenessResults,
         lisa=bool(ocfg.get("lisa", True)), fdr=ocfg.get("lisa_fdr"),
         self_contained=bool(ocfg.get("self_contained", True)),
         tiles=None if ocfg.get("self_contained", True) else ocfg.get("tiles", "OpenStreetMap"),
-        profile_links="profiles/{unit}.html" if ocfg.get("profiles", True) else None,
+        profile_links="profiles/{page}" if ocfg.get("profiles", True) else None,
         names=data.names, path=files["map"])
     lisa = getattr(getattr(fmap, "geoattr_info", None), "lisa", None)
     if lisa is not None:

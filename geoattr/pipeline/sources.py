@@ -185,7 +185,7 @@ def _optional_tables(data_cfg: Mapping[str, Any], base: Path, acc: Accounting) -
                                         value=r.get("region_column", "region"))
     if (g := _file_spec(data_cfg, "polygons")) is not None:
         kw["polygons"] = io.read_polygons(resolve_path(base, g["path"]), id_column=g.get("id_column", "unit"),
-                                          name_column=g.get("name_column"), accounting=acc)
+                                          name_column=g.get("name_column"), crs=g.get("crs"), accounting=acc)
     if (a := _file_spec(data_cfg, "population_by_age")) is not None:
         kw["population_by_age"] = pd.read_csv(resolve_path(base, a["path"]), dtype={"unit": str})
     for name in ("employment_rates", "death_probabilities"):

@@ -10,7 +10,9 @@ system, offline.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,11 +25,24 @@ from geoattr._format import escape_html, format_ids
 from geoattr.exceptions import InputError
 from geoattr.report.page import check_attractiveness, format_cell, html_page, html_table
 
-__all__ = ["write_profiles", "profile_file_name"]
+__all__ = ["write_profiles", "profile_file_name", "profile_file_names"]
+
+
+_PLAIN_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_HASHED_NAME = re.compile(r".*-[0-9a-f]{10}")
+_RESERVED_NAMES = frozenset({"index", "con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
+                             *(f"lpt{i}" for i in range(10))})
 
 
 def profile_file_name(unit: Any) -> str:
-    """File name of a unit's profile page: the id with characters unsafe in file names replaced.
+    """File name of a unit's profile page: distinct for distinct ids, the same on every run.
+
+    An id made of lowercase letters, digits, ``-`` and ``_`` (at most 64 characters, not
+    ``index`` nor a name Windows reserves) is its own name: ``"0301"`` -> ``"0301.html"``.
+    Any other id gets a lowercase slug plus the first 10 hex digits of the SHA-1 of the
+    id: ``"K 1"``, ``"K/1"`` and ``"K_1"`` give three different files.  Names are
+    lowercase, so they stay distinct on case-insensitive file systems, and a plain name
+    never ends like a hashed one.
 
     Parameters
     ----------
@@ -37,13 +52,40 @@ def profile_file_name(unit: Any) -> str:
     Returns
     -------
     str
-        ``"<id>.html"``; characters other than letters, digits, ``-``, ``_`` and ``.``
-        become ``_``.
+        ``"<id>.html"`` or ``"<slug>-<hash>.html"``.
     """
-    safe = "".join(ch if (ch.isalnum() or ch in "-_.") else "_" for ch in str(unit))
-    return f"{safe}.html"
+    uid = str(unit)
+    if _PLAIN_NAME.fullmatch(uid) and not _HASHED_NAME.fullmatch(uid) and uid not in _RESERVED_NAMES:
+        return f"{uid}.html"
+    slug = re.sub(r"[^a-z0-9_-]+", "_", uid.lower()).strip("_-")[:40] or "unit"
+    digest = hashlib.sha1(uid.encode("utf-8")).hexdigest()[:10]
+    return f"{slug}-{digest}.html"
 
 
+def profile_file_names(units: Any) -> dict[str, str]:
+    """Unit id -> :func:`profile_file_name`, checked to be distinct.
+
+    Parameters
+    ----------
+    units : iterable of str
+
+    Returns
+    -------
+    dict of str to str
+
+    Raises
+    ------
+    InputError
+        Two ids share a file name (a hash collision, or ids that are equal as text).
+    """
+    names = {str(u): profile_file_name(u) for u in units}
+    seen: dict[str, str] = {}
+    for u, f in names.items():
+        if f.lower() in seen:
+            raise InputError(f"the units {seen[f.lower()]!r} and {u!r} would share the profile page {f!r}; "
+                             "rename one of them")
+        seen[f.lower()] = u
+    return names
 
 
 def _svg_series(years: list[int], mid: np.ndarray, lo: np.ndarray | None, hi: np.ndarray | None,
@@ -359,10 +401,11 @@ def write_profiles(
         decomposition=({u: g for u, g in decomposition.groupby("unit", sort=False)}
                        if decomposition is not None else {}),
         decomposition_years=decomposition_years, destinations=destinations, flows_year=fyear)
+    files = profile_file_names(units)
     pages: dict[str, Path] = {}
     for u in units:
         title, body = _unit_page(u, att, site)
-        p = out / profile_file_name(u)
+        p = out / files[str(u)]
         p.write_text(html_page(f"{title}: profile", body, script=_PROFILE_JS), encoding="utf-8")
         pages[str(u)] = p
     pages["index"] = out / "index.html"

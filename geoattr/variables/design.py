@@ -338,6 +338,15 @@ def build_design(
     max_lag = max([_lag(t) for t in growth_terms], default=0)
     if years is None:
         years = _default_years(data, dependent, needs_jobs=bool(growth_terms) or "ds" in terms, max_lag=max_lag)
+        if years[0] > years[1]:
+            panel_years = data.years
+            raise InputError(
+                f"the panel is too short for the lags: it has years {panel_years.min()}-{panel_years.max()}, and the "
+                f"lags of specification {name!r} ({', '.join(t for t in growth_terms if _lag(t) == max_lag)}) need jobs from {max_lag + 1} year(s) before the first year of the dependent "
+                f"variable, so the first year that can be estimated is {years[0]}, after the last year with "
+                f"{dependent} ({years[1]}). Add earlier years of jobs, or use a specification with fewer lags")
+    if any(isinstance(v, (float, np.floating)) and not float(v).is_integer() for v in years):
+        raise InputError(f"years must be whole years [first, last], got {list(years)}")
     years = (int(years[0]), int(years[1]))
     if years[0] > years[1]:
         raise InputError(f"years must be [first, last] with first <= last, got {list(years)}")

@@ -44,6 +44,14 @@ def _one_year(flows: pd.DataFrame, year: int | None, year_column: str) -> pd.Dat
     return flows
 
 
+def _year_of(flows: pd.DataFrame, year: int | None, year_column: str) -> int | None:
+    """The year the weights are of, for messages: ``year``, or the table's only year."""
+    if year is not None or year_column not in flows.columns:
+        return year
+    years = pd.unique(flows[year_column])
+    return int(years[0]) if len(years) == 1 else None
+
+
 def _unit_ids(units: pd.Index, present: np.ndarray, ids: Sequence[str] | pd.Index | None) -> pd.Index:
     """The result's ids: ``ids`` (normalised, in their order) or the units present, sorted."""
     if ids is None:
@@ -139,7 +147,9 @@ def commuting_shares(
     m.sort_indices()
     iso = np.flatnonzero(np.diff(m.indptr) == 0)
     if len(iso):
-        warnings.warn(f"{len(iso)} unit(s) have no commuting flows and are kept as isolates: "
+        when = f" in {year}" if year is not None else ""
+        every = " (no unit has any: is that year's table empty or all zeros?)" if len(iso) == n else ""
+        warnings.warn(f"{len(iso)} unit(s) have no commuting flows and are kept as isolates{when}{every}: "
                       f"{format_ids(sorted(all_ids[iso]))}", IsolatesWarning, stacklevel=stacklevel)
     return SparseWeights(matrix=m, ids=all_ids, year=year, account=account,
                          notes=(*notes, *_options_note(min_share, top_k, include_diagonal)))
@@ -205,7 +215,8 @@ def commuting(
     pos = c > 0
     shares = commuting_shares(o[pos], d[pos], c[pos], units, present=np.arange(len(units)),
                               ids=None if ids is None else pd.Index(ids), min_share=min_share, top_k=top_k,
-                              include_diagonal=include_diagonal, stacklevel=3)
+                              include_diagonal=include_diagonal, stacklevel=3,
+                              year=_year_of(flows, year, year_column))
     return shares.to_graph(max_edges=None)
 
 
@@ -290,10 +301,12 @@ def commuting_by_year(
     """
     if year_column not in flows.columns:
         raise InputError(f"the flows have no {year_column!r} column; pass year_column=")
-    available = sorted(int(y) for y in pd.unique(flows[year_column]))
+    col = pd.Series(val.normalise_years(flows[year_column], name=f"the flows' {year_column!r} column",
+                                        rows=flows.index))
+    available = sorted(int(y) for y in pd.unique(col))
     if not available:
         raise InputError("the flows table is empty")
-    years = [int(y) for y in years]
+    years = [int(y) for y in val.normalise_years(pd.Series(list(years), dtype=object), name="years")]
     if fixed_year is not None:
         if fixed_year not in available:
             raise InputError(f"fixed_year {fixed_year} has no commuting matrix; available years: {available}")

@@ -21,14 +21,18 @@ from libpysal.graph import Graph
 from geoattr._format import format_ids
 from geoattr.exceptions import GeographicCRSWarning, InputError, IsolatesWarning
 import geoattr._validation as val
-from geoattr.weights.sparse import SparseWeights, WeightsT
+from geoattr.io.crs import check_coordinates
+from geoattr.weights.sparse import SparseWeights, WeightsT, id_mismatch_hint, sparse_row_standardise
 
 __all__ = ["contiguity", "knn", "distance_band", "row_standardise", "align"]
 
 
-def _prepare(gdf: gpd.GeoDataFrame, ids: Sequence[str] | None, *, distance: bool) -> gpd.GeoDataFrame:
+def _prepare(gdf: gpd.GeoDataFrame, ids: Sequence[str] | None, *, distance: bool,
+             geographic: str = "warn") -> gpd.GeoDataFrame:
+    """The polygons on normalised ids, checked; ``geographic``: "warn" or "raise" on a degree CRS."""
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise TypeError(f"gdf must be a GeoDataFrame, {type(gdf).__name__} was given instead")
+    check_coordinates(gdf)
     out = gdf[[gdf.geometry.name]].copy()
     out.index = pd.Index(val.normalise_ids(out.index, name="gdf index").to_numpy(), dtype=object, name="unit")
     val.require_unique(pd.DataFrame(index=out.index), None, table="polygons")
@@ -43,7 +47,13 @@ def _prepare(gdf: gpd.GeoDataFrame, ids: Sequence[str] | None, *, distance: bool
     if distance:
         if out.crs is None:
             raise InputError("the polygons have no CRS; set one with set_crs() (distance builders need metres)")
-        if out.crs.is_geographic:
+        if out.crs.is_geographic and geographic == "raise":
+            raise InputError(
+                f"a distance band needs distances in metres, but the CRS {out.crs.to_string()} is geographic "
+                "(degrees): a threshold in metres would link every unit to every other. Reproject to a "
+                "projected CRS first, e.g. gdf.to_crs('EPSG:25833') for Norway (or the UTM zone of your "
+                "data), or pass allow_geographic=True for a threshold in degrees")
+        if out.crs.is_geographic and geographic == "warn":
             warnings.warn(
                 f"the CRS {out.crs.to_string()} is geographic (degrees): distances are not in metres; "
                 "use to_crs(), e.g. EPSG:25833 for Norway", GeographicCRSWarning, stacklevel=3)
@@ -84,14 +94,35 @@ def knn(gdf: gpd.GeoDataFrame, k: int, *, ids: Sequence[str] | None = None) -> G
 
 
 def distance_band(gdf: gpd.GeoDataFrame, threshold: float, *, binary: bool = True, alpha: float = -1.0,
-                  ids: Sequence[str] | None = None) -> Graph:
+                  ids: Sequence[str] | None = None, allow_geographic: bool = False) -> Graph:
     """Units within ``threshold`` (CRS units, metres) of each other's representative points.
 
     ``binary=False`` gives inverse-distance weights ``d**alpha``.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        Polygons indexed by unit id, in a projected CRS (metres).
+    threshold : float
+        Distance in the CRS's units.
+    binary : bool, default True
+    alpha : float, default -1
+    ids : sequence of str, optional
+        Units to keep, in this order.
+    allow_geographic : bool, default False
+        Accept a geographic CRS, the threshold then being in degrees.  Without it a
+        geographic CRS is an error: a threshold meant in metres links every unit to
+        every other (a complete graph).
+
+    Raises
+    ------
+    InputError
+        No CRS, a geographic CRS (without ``allow_geographic``), coordinates that do not
+        fit the CRS, ``threshold <= 0``.
     """
     if threshold <= 0:
         raise InputError(f"threshold must be positive, got {threshold}")
-    pts = _prepare(gdf, ids, distance=True)
+    pts = _prepare(gdf, ids, distance=True, geographic="allow" if allow_geographic else "raise")
     rep = gpd.GeoSeries(pts.geometry.representative_point(), index=pts.index, crs=pts.crs)
     return _warn_isolates(Graph.build_distance_band(rep, threshold, binary=binary, alpha=alpha))
 
@@ -101,18 +132,25 @@ def row_standardise(weights: Graph) -> Graph:
     return weights.transform("r")
 
 
-def align(weights: WeightsT, ids: Sequence[str] | pd.Index, *, drop_missing: bool = False) -> WeightsT:
+def align(weights: WeightsT, ids: Sequence[str] | pd.Index, *, drop_missing: bool = False,
+          renormalise: bool | None = None) -> WeightsT:
     """The weights restricted to (and ordered like) ``ids``.
 
     Ids of the data missing from the weights raise an error listing them, unless
     ``drop_missing`` (then only the ids present are kept).  Extra ids are removed with
-    their links (``Graph.subgraph`` for a Graph); rows are not renormalised.
+    their links (``Graph.subgraph`` for a Graph).  Row-standardised weights
+    (transformation ``"R"``) have their rows renormalised to sum to 1 again, so that
+    the label stays true; a unit that loses all its neighbours becomes an isolate.
 
     Parameters
     ----------
     weights : Graph or SparseWeights
     ids : sequence of str
     drop_missing : bool, default False
+    renormalise : bool, optional
+        Renormalise the rows after removing links; default: when the weights are
+        row-standardised.  ``False`` on row-standardised weights labels the result
+        ``"O"`` (original weights), since its rows no longer sum to 1.
 
     Returns
     -------
@@ -124,16 +162,30 @@ def align(weights: WeightsT, ids: Sequence[str] | pd.Index, *, drop_missing: boo
     have = set(weights.unique_ids)  # built once: a set per id made this quadratic (167 s at 10,000 units)
     missing = [i for i in ids if i not in have]
     if missing and not drop_missing:
-        raise InputError(f"{len(missing)} id(s) are not in the weights: {format_ids(missing)}; "
+        raise InputError(f"{len(missing)} id(s) are not in the weights: {format_ids(missing)}"
+                         f"{id_mismatch_hint(ids, list(weights.unique_ids), data_name='ids')}; "
                          "rebuild the weights for these units or pass drop_missing=True")
     gone = set(missing)
     keep = pd.Index([i for i in ids if i not in gone], dtype=object)
+    row_std = str(weights.transformation).upper() == "R"
+    renorm = row_std if renormalise is None else bool(renormalise)
+    label = "R" if renorm else ("O" if row_std else weights.transformation)
     if isinstance(weights, SparseWeights):
         p = pd.Index(weights.ids).get_indexer(keep)
-        return replace(weights, matrix=weights.matrix[p][:, p].tocsr(), ids=keep)
+        m = weights.matrix[p][:, p].tocsr()
+        if renorm:
+            m = sparse_row_standardise(m)
+        return replace(weights, matrix=m, ids=keep,
+                       transformation=label.lower() if str(weights.transformation).islower() else label)
     sub = weights.subgraph(keep)
     adj = sub.adjacency
     pos = pd.Series(np.arange(len(keep)), index=keep)
     order = np.lexsort((pos.reindex(adj.index.get_level_values("neighbor")).to_numpy(),
                         pos.reindex(adj.index.get_level_values("focal")).to_numpy()))
-    return Graph(adj.iloc[order], transformation=weights.transformation, is_sorted=True)
+    adj = adj.iloc[order]
+    if renorm:
+        focal = adj.index.get_level_values("focal")
+        tot = adj.groupby(focal, sort=False).transform("sum").to_numpy()
+        adj = pd.Series(np.divide(adj.to_numpy(), tot, out=np.zeros(len(adj)), where=tot != 0),
+                        index=adj.index, name=adj.name)
+    return Graph(adj, transformation=label, is_sorted=True)

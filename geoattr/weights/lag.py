@@ -14,7 +14,7 @@ from scipy import sparse
 from geoattr._format import format_ids
 from geoattr.exceptions import InputError
 from geoattr.typing import WeightsLike
-from geoattr.weights.sparse import as_sparse
+from geoattr.weights.sparse import as_sparse, id_mismatch_hint
 
 __all__ = ["panel_weights", "spatial_lag"]
 
@@ -40,7 +40,9 @@ def spatial_lag(s: pd.Series, weights: WeightsLike) -> pd.Series:
     wide = s.unstack(level=1)
     missing = sorted(set(units) - set(wide.index))
     if missing:
-        raise InputError(f"{len(missing)} unit(s) of the weights are not in the data: {format_ids(missing)}")
+        raise InputError(f"{len(missing)} unit(s) of the weights are not in the data: {format_ids(missing)}"
+                         f"{id_mismatch_hint(wide.index, units)}; pass weights over the data's units "
+                         "(geoattr.weights.align(weights, ids) subsets them)")
     wide = wide.reindex(units)
     if wide.isna().any().any():
         cells = wide.isna().stack()
@@ -77,7 +79,8 @@ def panel_weights(weights: WeightsLike, index: pd.MultiIndex) -> sparse.csr_matr
     u = index.get_level_values(0)
     missing = sorted(set(u) - set(units))
     if missing:
-        raise InputError(f"{len(missing)} unit(s) of the data are not in the weights: {format_ids(missing)}")
+        raise InputError(f"{len(missing)} unit(s) of the data are not in the weights: {format_ids(missing)}"
+                         f"{id_mismatch_hint(pd.unique(u), units)}; build the weights for these units")
     rows, cols, vals = [], [], []
     upos = units.get_indexer(u)
     years = index.get_level_values(1)

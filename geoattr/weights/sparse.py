@@ -28,7 +28,8 @@ from geoattr.accounting import RowAccount
 from geoattr.exceptions import InputError
 from geoattr.io.od.memory import format_bytes
 
-__all__ = ["SparseWeights", "as_sparse", "row_shares", "GRAPH_MAX_EDGES", "WeightsT"]
+__all__ = ["SparseWeights", "as_sparse", "row_shares", "GRAPH_MAX_EDGES", "WeightsT", "id_mismatch_hint",
+           "sparse_row_standardise"]
 
 #: Largest number of stored entries (edges plus isolates) for which a builder returns a
 #: libpysal ``Graph`` (``as_graph=True``) and :meth:`SparseWeights.to_graph` converts;
@@ -55,10 +56,86 @@ def row_shares(rows: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return values / tot[rows]
 
 
+def sparse_row_standardise(m: sparse.spmatrix) -> sparse.csr_matrix:
+    """Each row divided by its sum (rows that sum to 0 stay empty); a new CSR matrix.
+
+    Parameters
+    ----------
+    m : scipy.sparse matrix
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+    """
+    m = sparse.csr_matrix(m, dtype=float, copy=True)
+    tot = np.asarray(m.sum(axis=1)).ravel()
+    scale = np.divide(1.0, tot, out=np.zeros_like(tot), where=tot != 0)
+    out = sparse.diags(scale) @ m
+    out = out.tocsr()
+    out.eliminate_zeros()
+    out.sort_indices()
+    return out
+
+
+def _kind(ids: Sequence) -> str:
+    """"integers", "strings", "numbers" or "mixed values": what a collection of ids holds."""
+    kinds = {"integers" if isinstance(i, (int, np.integer)) and not isinstance(i, bool) else
+             "numbers" if isinstance(i, (float, np.floating)) else "strings" if isinstance(i, str) else "other"
+             for i in ids}
+    return kinds.pop() if len(kinds) == 1 else "mixed values"
+
+
+def _examples(ids: Sequence, n: int = 2) -> str:
+    shown = list(ids)[:n]
+    return ", ".join(repr(i.item() if isinstance(i, np.generic) else i) for i in shown) + (
+        ", ..." if len(ids) > n else "")
+
+
+def id_mismatch_hint(data_ids: Sequence, weights_ids: Sequence, *, data_name: str = "the data",
+                     weights_name: str = "the weights") -> str:
+    """Why two sets of ids that should be the same units do not match, when it is their form.
+
+    Integer ids against string ids (``301`` against ``'0301'``), or strings that differ
+    only by leading zeros, are the usual cause; the text names both forms with examples
+    and says how to convert.
+
+    Parameters
+    ----------
+    data_ids, weights_ids : sequence
+        The two sets of ids.
+    data_name, weights_name : str
+        How the message names them.
+
+    Returns
+    -------
+    str
+        ``"; the data's ids are integers (301, 1103, ...) and the weights' are strings
+        ('0301', '1103', ...): ..."``, or ``""`` when the forms agree.
+    """
+    a, b = list(dict.fromkeys(data_ids)), list(dict.fromkeys(weights_ids))
+    if not a or not b:
+        return ""
+    ka, kb = _kind(a), _kind(b)
+    width = max((len(str(i)) for i in b), default=0)
+    if ka != kb:
+        fix = (f"convert them, e.g. data.index.astype(str).str.zfill({width}) for codes with leading zeros, "
+               "or read the ids as text (dtype=str); geoattr's readers and weights builders keep ids as strings"
+               if kb == "strings" else f"build {weights_name} and {data_name} on ids of the same type")
+        return (f"; {data_name}'s ids are {ka} ({_examples(a)}) and {weights_name}' are {kb} ({_examples(b)}): "
+                f"{fix}")
+    if ka == "strings":
+        strip_a, strip_b = {str(i).lstrip("0") for i in a}, {str(i).lstrip("0") for i in b}
+        if set(a).isdisjoint(b) and not strip_a.isdisjoint(strip_b):
+            return (f"; {data_name}'s ids ({_examples(a)}) and {weights_name}' ({_examples(b)}) differ by leading "
+                    f"zeros: zero-pad them the same way, e.g. .str.zfill({width})")
+    return ""
+
+
 def _id_difference(have: pd.Index, ids: pd.Index) -> str:
     only_w, only_i = set(have) - set(ids), set(ids) - set(have)
     return (f"the weights' ids differ from the data's: {len(only_w)} only in the weights ({format_ids(only_w)}), "
-            f"{len(only_i)} only in the data ({format_ids(only_i)}); use geoattr.weights.align()")
+            f"{len(only_i)} only in the data ({format_ids(only_i)}){id_mismatch_hint(ids, have)}; "
+            "use geoattr.weights.align()")
 
 
 @dataclass(frozen=True, eq=False)

@@ -17,6 +17,7 @@ import pandas as pd
 import shapely
 
 from geoattr._format import format_ids
+from geoattr.io.crs import check_coordinates
 from geoattr.exceptions import InputError
 import geoattr._validation as val
 from geoattr.lisa import check_lisa_options
@@ -73,6 +74,7 @@ def check_polygons(polygons: Any) -> tuple[gpd.GeoDataFrame, pd.Index]:
             "polygons have no CRS; set one with set_crs() (e.g. EPSG:25833 for Norwegian "
             "UTM 33 metres, EPSG:4326 for longitude/latitude)"
         )
+    check_coordinates(polygons)
     ids = unit_ids(polygons.index, name="polygons index")
     val.require_unique(ids, None, table="polygons")
     arr = np.asarray(geom.values, dtype=object)
@@ -318,10 +320,10 @@ def check_map_options(
             f"tiles={tiles!r} need a network connection; a self-contained map has no "
             "background tiles: pass tiles=None with self_contained=True"
         )
-    if profile_links is not None and "{unit}" not in str(profile_links):
+    if profile_links is not None and "{unit}" not in str(profile_links) and "{page}" not in str(profile_links):
         raise InputError(
-            f"profile_links must contain '{{unit}}' (replaced by the unit id), "
-            f"got {profile_links!r}"
+            f"profile_links must contain '{{unit}}' (replaced by the unit id) or '{{page}}' (replaced by "
+            f"the file name of the unit's profile page), got {profile_links!r}"
         )
     if renderer not in ("auto", "svg", "canvas"):
         raise InputError(f"renderer must be 'auto', 'svg' or 'canvas', got {renderer!r}")

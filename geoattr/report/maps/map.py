@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 import folium
 import geopandas as gpd
@@ -61,8 +62,9 @@ from geoattr.report.maps.layers import (
     yearly_layer,
 )
 from geoattr.report.maps.leaflet import DataElement, GeoattrLayer, LibraryElement, to_json
+from geoattr.report.profiles import profile_file_name
 
-__all__ = ["residual_map", "attractiveness_map", "MapInfo"]
+__all__ = ["residual_map", "attractiveness_map", "MapInfo", "profile_links_of"]
 
 log = logging.getLogger(__name__)
 
@@ -254,11 +256,39 @@ def _payloads(
     return out
 
 
-def _shared_data(ids: pd.Index, names: list[str], enc: list, vals: pd.DataFrame) -> dict[str, Any]:
-    """The data every layer reads: ids, names, the encoded geometry, the observed values."""
+def profile_links_of(ids: Sequence[str], template: str | None) -> list[str] | None:
+    """The popup link of each unit: ``{page}`` -> its profile page's file name, ``{unit}`` -> the id.
+
+    Both are percent-encoded (``quote``), so every link is a valid relative URL;
+    ``{page}`` is :func:`geoattr.report.profiles.profile_file_name`, the name
+    :func:`~geoattr.report.profiles.write_profiles` writes, so the links resolve.
+
+    Parameters
+    ----------
+    ids : sequence of str
+        Unit ids.
+    template : str or None
+        E.g. ``"profiles/{page}"``; None: no links.
+
+    Returns
+    -------
+    list of str or None
+    """
+    if template is None:
+        return None
+    return [template.replace("{page}", quote(profile_file_name(u))).replace("{unit}", quote(str(u), safe=""))
+            for u in ids]
+
+
+def _shared_data(ids: pd.Index, names: list[str], enc: list, vals: pd.DataFrame,
+                 profile_links: str | None) -> dict[str, Any]:
+    """The data every layer reads: ids, names, the encoded geometry, the observed values, the links."""
     shared = {} if "actual" not in vals.columns else {"observed": floats(vals["actual"])}
-    return {"ids": [str(i) for i in ids], "names": names, "scale": SCALE, "geom": enc,
-            "shared": shared}
+    out = {"ids": [str(i) for i in ids], "names": names, "scale": SCALE, "geom": enc, "shared": shared}
+    links = profile_links_of(ids, profile_links)
+    if links is not None:
+        out["links"] = links
+    return out
 
 
 # --------------------------------------------------------------------------- main
@@ -279,7 +309,7 @@ def residual_map(
     max_geometry_bytes: int | None = 2_000_000,
     tiles: str | None = None,
     self_contained: bool = False,
-    profile_links: str | None = "profiles/{unit}.html",
+    profile_links: str | None = "profiles/{page}",
     names: pd.Series | Mapping[str, str] | None = None,
     layer_name: str = "Attractiveness (cumulative residual)",
     tooltip: Sequence[str] | None = None,
@@ -342,9 +372,12 @@ def residual_map(
         Inline Leaflet's JavaScript, CSS and icons (about 160 kB) so that the file works
         offline and fetches nothing; requires ``tiles=None``.  Otherwise folium's CDN
         links are used.
-    profile_links : str or None, default "profiles/{unit}.html"
-        Link target of each unit's popup (``{unit}`` is replaced by the id, relative to
-        the HTML file); ``None`` for no popups.
+    profile_links : str or None, default "profiles/{page}"
+        Link target of each unit's popup, relative to the HTML file: ``{page}`` is
+        replaced by the file name of the unit's profile page
+        (:func:`~geoattr.report.profiles.profile_file_name`, as written by
+        :func:`~geoattr.report.profiles.write_profiles`), ``{unit}`` by the
+        percent-encoded id (for pages of your own); ``None`` for no popups.
     names : Series or mapping, optional
         Unit -> display name; default the polygons' ``name`` column, else the ids.
     layer_name : str
@@ -424,7 +457,7 @@ def residual_map(
     enc, ginfo, bounds = geometry_payload(polygons, simplify, max_geometry_bytes)
     rend = renderer if renderer != "auto" else ("canvas" if len(ids) > 3000 else "svg")
     fmap = _base_map(bounds, renderer=rend, self_contained=self_contained, title=title)
-    shared = _shared_data(ids, name_list, enc, vals)
+    shared = _shared_data(ids, name_list, enc, vals, profile_links)
     data = DataElement(to_json(shared))
     fmap.add_child(data)
     payloads = _payloads(
