@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from geoattr._format import write_csv
 from geoattr._versions import versions
 from geoattr.data import PanelData
 from geoattr.models.ols import AttractivenessResults
@@ -64,25 +65,25 @@ def write_estimates(out: Path, files: dict[str, Path], *, coefficients: Sequence
         The run's data (its ``flags`` are appended to ``attractiveness.csv``).
     """
     files["coefficients"] = out / "coefficients.csv"
-    pd.concat(coefficients, ignore_index=True).to_csv(files["coefficients"], index=False)
+    write_csv(pd.concat(coefficients, ignore_index=True), files["coefficients"], index=False)
     files["fit"] = out / "fit.csv"
-    pd.DataFrame(list(fit_rows))[["spec", "level", "nobs", "r2", "adj_r2", "loglik", "aic", "bic"]].to_csv(
-        files["fit"], index=False)
+    write_csv(pd.DataFrame(list(fit_rows))[["spec", "level", "nobs", "r2", "adj_r2", "loglik", "aic", "bic"]],
+              files["fit"], index=False)
     if yearly:
         files["yearly_coefficients"] = out / "yearly_coefficients.csv"
-        pd.concat(yearly, ignore_index=True).to_csv(files["yearly_coefficients"], index=False)
+        write_csv(pd.concat(yearly, ignore_index=True), files["yearly_coefficients"], index=False)
     files["attractiveness"] = out / "attractiveness.csv"
     att_out = att.reset_index()[["unit", "year", *_ATT_COLUMNS]]
     flags = getattr(data, "flags", None)
     if flags is not None:  # e.g. net migration estimated by the cohort residual method, interpolated inputs
         f = flags.reindex(pd.MultiIndex.from_frame(att_out[["unit", "year"]])).fillna(False).astype(bool)
         att_out = pd.concat([att_out, f.reset_index(drop=True)], axis=1)
-    att_out.to_csv(files["attractiveness"], index=False)
+    write_csv(att_out, files["attractiveness"], index=False)
     files["rankings"] = out / "rankings.csv"
-    pd.concat(rank_tables, ignore_index=True).to_csv(files["rankings"], index=False)
+    write_csv(pd.concat(rank_tables, ignore_index=True), files["rankings"], index=False)
     if getattr(data, "harmonisation_report", None) is not None:
         files["harmonisation"] = out / "harmonisation.csv"
-        data.harmonisation_report.to_csv(files["harmonisation"], index=False)
+        write_csv(data.harmonisation_report, files["harmonisation"], index=False)
 
 
 def write_map(out: Path, files: dict[str, Path], *, main: AttractivenessResults, data: PanelData,
@@ -124,7 +125,7 @@ def write_map(out: Path, files: dict[str, Path], *, main: AttractivenessResults,
     lisa = getattr(getattr(fmap, "geoattr_info", None), "lisa", None)
     if lisa is not None:
         files["lisa"] = out / "lisa.csv"
-        lisa.rename_axis("unit").reset_index().to_csv(files["lisa"], index=False)
+        write_csv(lisa.rename_axis("unit").reset_index(), files["lisa"], index=False)
 
 
 def write_publication(out: Path, files: dict[str, Path], *, main: AttractivenessResults,
