@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from geoattr._format import write_csv
+from geoattr.accounting import Accounting
 from geoattr._versions import versions
 from geoattr.data import PanelData
 from geoattr.models.ols import AttractivenessResults
@@ -25,7 +26,8 @@ from geoattr.report import (
     write_tables,
 )
 
-__all__ = ["write_estimates", "write_map", "write_publication", "report_context", "run_info", "echo_files"]
+__all__ = ["write_estimates", "write_map", "write_publication", "report_context", "run_info", "echo_files",
+           "row_accounting"]
 
 _ATT_COLUMNS = ["actual", "expected", "residual", "residual_persons"]
 _PLURAL = {"municipality": "municipalities", "region": "regions"}
@@ -185,6 +187,26 @@ def write_publication(out: Path, files: dict[str, Path], *, main: Attractiveness
     return figs
 
 
+def row_accounting(main: AttractivenessResults) -> Accounting:
+    """The run's row accounting, from the rows read to the observations of the main model.
+
+    The municipal design's accounting (every input table, then ``design``), followed, for
+    a model estimated on regions, by the region steps (``panel (region)``, ``flows
+    (region)``, ``design (region)``): the last step's used rows are the model's ``nobs``.
+
+    Parameters
+    ----------
+    main : AttractivenessResults
+        The main model.
+
+    Returns
+    -------
+    Accounting
+    """
+    acc = main.unit_design.accounting
+    return acc if main.design is main.unit_design else acc.merge(main.design.accounting, new_only=True)
+
+
 def _summary(main: AttractivenessResults, data: PanelData, years: tuple[int, int]) -> dict[str, Any]:
     fs = main.results.fit_statistics()
     d = data.to_dict()
@@ -236,7 +258,7 @@ def report_context(main: AttractivenessResults, models: Mapping[str, Attractiven
     return {
         "title": f"Residential attractiveness: VRA {main.spec} ({main.level} model), {years[0]}-{years[1]}",
         "summary": _summary(main, data, years),
-        "row_accounting": main.unit_design.accounting.to_dict(),
+        "row_accounting": row_accounting(main).to_dict(),
         "model_table": regression_table(models, fmt="html", stats=("nobs", "r2", "adj_r2", "aic")),
         "comparison_table": comparison_table(comp, fmt="html") if comp is not None else None,
         "ranking_tables": {_PLURAL.get(lv, f"{lv}s").capitalize(): ranking_table(
@@ -285,7 +307,7 @@ def run_info(cfg: Mapping[str, Any], data: PanelData, main: AttractivenessResult
         "main": {"spec": main.spec, "level": main.level, "years": list(main.unit_design.years)},
         "notes": main.unit_design.notes + ([f"estimated on {main.level}s; coefficients applied to municipalities"]
                                            if main.level == "region" else []),
-        "row_accounting": main.unit_design.accounting.to_dict(),
+        "row_accounting": row_accounting(main).to_dict(),
         "analyses": analyses,
         **({"net_migration_agreement": agreement.to_dict()} if agreement is not None else {}),
         "yearly_skipped": yearly_skipped,
