@@ -7,7 +7,7 @@ for the format it is read in, one function per format:
 * LaTeX: :func:`escape_latex`;
 * Markdown: :func:`escape_markdown` (raw HTML, links, emphasis, math and cell breaks are
   shown as text);
-* HTML and SVG markup: :func:`escape_html`;
+* HTML and SVG markup: :func:`escape_html`; data in a ``<script>`` element: :func:`script_json`;
 * matplotlib text (figure labels): :func:`escape_mathtext` (a ``$`` would start math);
 * CSV read by a spreadsheet: :func:`escape_csv` on a text cell, :func:`csv_safe` on a
   frame, and :func:`write_csv`, the one writer of every CSV a run produces.
@@ -16,6 +16,7 @@ for the format it is read in, one function per format:
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +34,7 @@ __all__ = [
     "escape_markdown",
     "escape_html",
     "escape_mathtext",
+    "script_json",
     "escape_csv",
     "csv_safe",
     "write_csv",
@@ -124,8 +126,8 @@ _LATEX = {
 
 
 def _one_line(s: Any) -> str:
-    """The text on one line: a line break inside a table cell would end the row."""
-    return " ".join(str(s).splitlines())
+    """The text on one line: a line break inside a table cell would end the row (or the paragraph)."""
+    return re.sub(r"\s*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+\s*", " ", str(s))
 
 
 def escape_latex(s: Any) -> str:
@@ -141,7 +143,7 @@ def escape_latex(s: Any) -> str:
 
 #: Backslashed in Markdown: code, emphasis, links, cell breaks, math (``$``), strikethrough.
 _MARKDOWN = "\\`*[]|$~"
-_WORD = re.compile(r"\w")
+_WORD = re.compile(r"[^\W_]")
 
 
 def escape_markdown(s: Any) -> str:
@@ -173,6 +175,32 @@ def escape_markdown(s: Any) -> str:
 def escape_html(s: Any) -> str:
     """Escape text for HTML or SVG element content and attribute values (quotes included)."""
     return html.escape(str(s), quote=True)
+
+
+def script_json(obj: Any, **dumps: Any) -> str:
+    """JSON of ``obj`` for a ``<script type="application/json">`` element of an HTML page.
+
+    ``<``, ``>`` and ``&`` are written as ``\\u003c``, ``\\u003e`` and ``\\u0026``: the
+    same JSON, with no markup (``</script>``, ``<!--``) that could end the element.
+
+    Parameters
+    ----------
+    obj : Any
+        JSON-serialisable data.
+    **dumps
+        Passed to :func:`json.dumps`.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> script_json({"unit": "</script><b>"})
+    '{"unit": "\\\\u003c/script\\\\u003e\\\\u003cb\\\\u003e"}'
+    """
+    text = json.dumps(obj, **dumps)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def escape_mathtext(s: Any) -> str:
@@ -213,10 +241,15 @@ def escape_csv(v: Any) -> Any:
     return v
 
 
+def _is_text(dtype: Any) -> bool:
+    """Object or string dtype: the columns whose cells may be text."""
+    return dtype == object or isinstance(dtype, pd.StringDtype)
+
+
 def _guard_labels(index: pd.Index) -> pd.Index:
     if isinstance(index, pd.MultiIndex):
         return index.set_levels([_guard_labels(lv) for lv in index.levels])
-    if index.dtype == object or isinstance(index.dtype, pd.StringDtype):
+    if _is_text(index.dtype):
         return index.map(escape_csv)
     return index
 
@@ -240,9 +273,9 @@ def csv_safe(frame: pd.DataFrame, *, index: bool = True) -> pd.DataFrame:
     out = frame.copy()
     for j in range(out.shape[1]):
         col = out.iloc[:, j]
-        if isinstance(col.dtype, pd.CategoricalDtype) and col.cat.categories.dtype == object:
+        if isinstance(col.dtype, pd.CategoricalDtype) and _is_text(col.cat.categories.dtype):
             col = col.astype(object)
-        if col.dtype == object or isinstance(col.dtype, pd.StringDtype):
+        if _is_text(col.dtype):
             out.isetitem(j, col.map(escape_csv))
     out.columns = _guard_labels(out.columns)
     if index:
