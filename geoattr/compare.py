@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.sparse.linalg import spsolve
 
-from geoattr._format import escape_latex
+from geoattr._format import escape_latex, write_csv
 from geoattr._format import stars as significance_stars
 from geoattr.data import PanelData
 from geoattr.exceptions import GeoattrWarning, InputError
@@ -77,7 +77,7 @@ class Comparison:
 
     def to_csv(self, path: Any) -> None:
         """Write the table as CSV (rows: statistics, columns: models)."""
-        self.table.to_csv(path, index_label="row")
+        write_csv(self.table, path, index_label="row")
 
     def to_html(self) -> str:
         """The table as an HTML fragment."""

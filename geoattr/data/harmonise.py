@@ -147,9 +147,17 @@ class Harmonised:
 
     @property
     def accounting(self) -> Accounting:
-        """Row accounting: nothing dropped, rows aggregated (for ``run.json``)."""
+        """Row accounting (for ``run.json``): no value is lost, rows of merged codes are summed.
+
+        The step reads the rows of ``panel`` (``flows``) and counts the rows that fewer
+        units leave (merged codes summed) or that more units add (codes shared out).
+        """
         acc = Accounting()
-        acc.record(self.table_name, read=self.rows_in, note=_note(self))
+        net = self.rows_in - self.rows_out
+        how = "merged" if self.target == "stable" else "merged or split"
+        acc.record(self.table_name, read=self.rows_in, note=_note(self), source=self.table_name.split("_", 1)[1],
+                   dropped={f"codes {how} by the crosswalk: rows summed into {self.target} units": max(net, 0)},
+                   added={f"codes split by the crosswalk: rows shared out to {self.target} units": max(-net, 0)})
         return acc
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 import geoattr._validation as val
 from geoattr._format import format_ids
-from geoattr.accounting import Accounting
+from geoattr.accounting import Accounting, step_name
 from geoattr.data.checks import (
     COUNT_COLUMNS,
     check_fertility_rates,
@@ -319,11 +319,12 @@ class PanelData:
         n_drop = int((~mask).sum())
         if n_drop:
             self.panel = self.panel[mask]
+            step = self.accounting.last_step("panel")
             self.accounting.record(
-                "panel", read=len(mask), dropped={"unit missing from another input": n_drop},
+                step, read=len(mask), dropped={"unit missing from another input": n_drop},
                 note=f"dropped units: {format_ids(dropped_units)}",
             )
-        self._drop_extra(keep)
+        self._drop_extra(keep, dropped_units)
         extra = set().union(*(only_other for _, only_other in problems.values())) - unit_set
         msg = "on_mismatch='drop': "
         if dropped_units:
@@ -333,30 +334,47 @@ class PanelData:
                     f"{', '.join(n for n, (_, o) in problems.items() if o)}: {format_ids(extra)}; ")
         warnings.warn(msg + "see the accounting for the other inputs", DroppedRowsWarning, stacklevel=3)
 
-    def _drop_extra(self, keep: set[str]) -> None:
-        """Restrict auxiliary inputs to ``keep``, recording what was removed."""
+    def _drop_extra(self, keep: set[str], dropped_units: set[str] = frozenset()) -> None:
+        """Restrict auxiliary inputs to ``keep``, recording what was removed and why.
+
+        A row whose unit was dropped from the panel (``dropped_units``, missing from
+        another input) is counted apart from one whose unit never was a panel unit.
+        """
+        def why(units: pd.Series, absent: str, dropped: str) -> dict[str, int]:
+            gone = ~units.isin(list(keep))
+            was = units.isin(list(dropped_units))
+            return {absent: int((gone & ~was).sum()), dropped: int((gone & was).sum())}
+
         keep_list = list(keep)
+        dropped_label = "unit dropped from the panel (missing from another input)"
         if self.polygons is not None:
             m = self.polygons.index.isin(keep_list)
             if (~m).any():
-                self.accounting.record("polygons", read=len(m), dropped={"unit not in panel": int((~m).sum())})
+                self.accounting.record("polygons", read=len(m), dropped=why(
+                    self.polygons.index.to_series(), "unit not in panel", dropped_label))
             self.polygons = self.polygons[m]
         for attr in ("centrality", "regions"):
             s = getattr(self, attr)
             if s is not None:
                 m = s.index.isin(keep_list)
                 if (~m).any():
-                    self.accounting.record(attr, read=len(m), dropped={"unit not in panel": int((~m).sum())})
+                    self.accounting.record(attr, read=len(m), dropped=why(
+                        s.index.to_series(), "unit not in panel", dropped_label))
                 setattr(self, attr, s[m])
         if self.flows is not None:
             m = self.flows["origin"].isin(keep_list) & self.flows["destination"].isin(keep_list)
             if (~m).any():
-                self.accounting.record("flows", read=len(m), dropped={"origin or destination dropped": int((~m).sum())})
+                ends = self.flows[["origin", "destination"]]
+                was = ends.isin(list(dropped_units)).any(axis=1)
+                self.accounting.record(self.accounting.last_step("flows"), read=len(m), dropped={
+                    "origin or destination not a panel unit": int((~m & ~was).sum()),
+                    "origin or destination dropped": int((~m & was).sum())})
             self.flows = self.flows[m].reset_index(drop=True)
         if self.population_by_age is not None:
             m = self.population_by_age["unit"].isin(keep_list)
             if (~m).any():
-                self.accounting.record("population_by_age", read=len(m), dropped={"unit dropped": int((~m).sum())})
+                self.accounting.record("population_by_age", read=len(m), dropped=why(
+                    self.population_by_age["unit"], "unit not in panel", "unit dropped"))
             self.population_by_age = self.population_by_age[m].reset_index(drop=True)
 
     # ------------------------------------------------------------------ access
@@ -464,6 +482,13 @@ class PanelData:
             age = a.groupby(["unit", "year", "sex", "age"], as_index=False)["population"].sum()
         acc = Accounting().merge(self.accounting)
         acc.note("panel", f"aggregated {len(self.units)} units to {mapping.nunique()} regions")
+        n_reg = mapping.nunique()
+        acc.record(step_name("panel", unit_level), read=len(self.panel), source=acc.last_step("panel"),
+                   dropped={f"summed into {unit_level}-year rows ({len(self.units)} units in {n_reg} {unit_level}s)":
+                            len(self.panel) - len(panel)})
+        if flows is not None and self.flows is not None:
+            acc.record(step_name("flows", unit_level), read=len(self.flows), source=acc.last_step("flows"),
+                       dropped={f"summed into {unit_level} x {unit_level} flows": len(self.flows) - len(flows)})
         out = PanelData(
             panel,
             flows=flows,

@@ -175,6 +175,8 @@ def _stable(panel: pd.DataFrame, flows: pd.DataFrame, centrality: pd.Series, reg
                                                                                "kommunenummer_2024": str}))
     hp = harmonise_panel(panel, cw, years_of_codes=2017, stable_years=STABLE_YEARS)
     hf = harmonise_flows(flows, cw, years_of_codes=2017, stable_years=STABLE_YEARS)
+    acc.extend(hp.accounting)
+    acc.extend(hf.accounting)
     stable_of_2017 = cw.stable_units(STABLE_YEARS).reindex(centrality.index)
     pop = panel["population"].groupby(level="unit").mean().reindex(centrality.index)
     cent = (centrality * pop).groupby(stable_of_2017).sum() / pop.groupby(stable_of_2017).sum()
@@ -254,6 +256,7 @@ def _load_2003_2022(data_dir: Path, *, regions: str, acc: Accounting, target: st
     # 1. the published panel, 2003-2016 on 2017 codes
     old = _published_panel(data_dir, acc)
     hp_old = harmonise_panel(old, cw, years_of_codes=2017, **hkw)
+    acc.extend(hp_old.accounting)
     # 2. 11618 from 2017, each year's own codes
     hp_new, jn, interpolated = _jobs_11618(data_dir, cw, to_stable, hkw, acc)
     # 3. population by age (2024 codes) -> stable units; population from 2017; cohort residual
@@ -266,8 +269,10 @@ def _load_2003_2022(data_dir: Path, *, regions: str, acc: Accounting, target: st
     flows = read_flows(_path(data_dir, "commuting"), origin="bosted", destination="arbeidssted",
                        value="sysselsatte", accounting=acc)
     hf = harmonise_flows(flows, cw, **hkw)
+    acc.extend(hf.accounting)
     rindal = to_stable[RINDAL["codes"][1]]
     f, n_interp = _interpolate_rindal_flows(hf.flows, rindal, RINDAL["year"])
+    acc.record(hf.table_name, read=0, added={f"flows of Rindal ({rindal}) in {RINDAL['year']} interpolated": n_interp})
     acc.note("flows", f"year-specific commuting matrices 2017-2022 (each on its own codes, recoded on both ends to "
                       f"stable units); 2003-2016 use the 2017 matrix, the earliest available. The 2019 table has no "
                       f"rows for Rindal ({rindal}): its {n_interp} 2019 flows (from or to Rindal) are interpolated as "
@@ -312,6 +317,11 @@ def _jobs_11618(
     hole = list(jobs_new.index[zero])
     acc.record("jobs_11618", read=0, dropped={"all-zero rows (a hole; interpolated below)": int(zero.sum())})
     hp_new = harmonise_panel(jobs_new[~zero], cw, **hkw)
+    step = Accounting()
+    step.extend(hp_new.accounting)
+    h = step[hp_new.table_name]
+    acc.record("jobs_11618 (harmonised)", read=h.read, dropped=h.dropped, added=h.added, source="jobs_11618",
+               note="; ".join(h.notes))
     grid = pd.MultiIndex.from_product([sorted(to_stable.unique()), sorted(jobs_new.index.get_level_values(1).unique())],
                                       names=["unit", "year"])
     jn = hp_new.panel.reindex(grid)
@@ -322,6 +332,8 @@ def _jobs_11618(
             raise InputError(f"11618: no value for {u} in {y} and no neighbouring years to interpolate from")
         jn.loc[(u, y)] = (jn.loc[prev] + jn.loc[nxt]) / 2
         interpolated.append((u, y))
+    acc.record("jobs_11618 (harmonised)", read=0, added={"unit-years of a hole interpolated": len(interpolated)},
+               dropped={"years or units outside the stable grid": len(hp_new.panel) + len(interpolated) - len(jn)})
     if hole:
         acc.note("jobs_11618", f"{len(hole)} zero row(s) of 11618 treated as missing ({format_ids(hole)}: Rindal is "
                                f"zero in 2019) and interpolated as the mean of the year before and after: "
@@ -374,6 +386,9 @@ def _splice(old: pd.DataFrame, pop_age: pd.Series, jn: pd.DataFrame, est: pd.Ser
     new["jobs"] = jn["jobs"].reindex(new.index).to_numpy()
     new["net_migration"] = est.reindex(new.index).to_numpy()
     panel = pd.concat([old[["population", "jobs", "net_migration"]], new]).sort_index()
+    acc.record("panel (spliced)", read=len(old), source=acc.last_step("panel"), added={
+        f"unit-years {years_new[0]}-{years_new[-1]}: population from 07459, jobs from 11618, net migration by the "
+        "cohort residual method": len(new)})
     if panel.isna().any().any():
         bad = panel.index[panel.isna().any(axis=1)]
         raise InputError(f"{len(bad)} stable unit-year(s) lack a value after splicing: {format_ids(bad)}")

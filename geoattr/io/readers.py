@@ -121,7 +121,7 @@ def _read_table(
     path = _as_path(src, table=table)
     if path.is_dir():
         raise InputError(f"{table}: {str(path)!r} is a folder; give the path of the {table} file")
-    df = _read_file(path, str_columns=str_columns, table=table)
+    df = _read_file(path, str_columns=str_columns, table=table, counts=counts, thousands=thousands)
     if len(df) == 0:
         raise InputError(
             f"{table}: file {path.name!r} has a header line but no data rows "
@@ -130,7 +130,8 @@ def _read_table(
     return df
 
 
-def _read_file(path: Path, *, str_columns: Sequence[str], table: str) -> pd.DataFrame:
+def _read_file(path: Path, *, str_columns: Sequence[str], table: str,
+               counts: Callable[[str], bool] | None = None, thousands: str | None = None) -> pd.DataFrame:
     """Read a Parquet or CSV file; unreadable files raise InputError naming the file."""
     suffix = path.suffix.lower()
     if suffix in _PARQUET:

@@ -11,6 +11,8 @@ from typing import Any
 
 import pandas as pd
 
+from geoattr._format import write_csv
+from geoattr.accounting import Accounting
 from geoattr._versions import versions
 from geoattr.data import PanelData
 from geoattr.models.ols import AttractivenessResults
@@ -24,7 +26,8 @@ from geoattr.report import (
     write_tables,
 )
 
-__all__ = ["write_estimates", "write_map", "write_publication", "report_context", "run_info", "echo_files"]
+__all__ = ["write_estimates", "write_map", "write_publication", "report_context", "run_info", "echo_files",
+           "row_accounting"]
 
 _ATT_COLUMNS = ["actual", "expected", "residual", "residual_persons"]
 _PLURAL = {"municipality": "municipalities", "region": "regions"}
@@ -64,25 +67,25 @@ def write_estimates(out: Path, files: dict[str, Path], *, coefficients: Sequence
         The run's data (its ``flags`` are appended to ``attractiveness.csv``).
     """
     files["coefficients"] = out / "coefficients.csv"
-    pd.concat(coefficients, ignore_index=True).to_csv(files["coefficients"], index=False)
+    write_csv(pd.concat(coefficients, ignore_index=True), files["coefficients"], index=False)
     files["fit"] = out / "fit.csv"
-    pd.DataFrame(list(fit_rows))[["spec", "level", "nobs", "r2", "adj_r2", "loglik", "aic", "bic"]].to_csv(
-        files["fit"], index=False)
+    write_csv(pd.DataFrame(list(fit_rows))[["spec", "level", "nobs", "r2", "adj_r2", "loglik", "aic", "bic"]],
+              files["fit"], index=False)
     if yearly:
         files["yearly_coefficients"] = out / "yearly_coefficients.csv"
-        pd.concat(yearly, ignore_index=True).to_csv(files["yearly_coefficients"], index=False)
+        write_csv(pd.concat(yearly, ignore_index=True), files["yearly_coefficients"], index=False)
     files["attractiveness"] = out / "attractiveness.csv"
     att_out = att.reset_index()[["unit", "year", *_ATT_COLUMNS]]
     flags = getattr(data, "flags", None)
     if flags is not None:  # e.g. net migration estimated by the cohort residual method, interpolated inputs
         f = flags.reindex(pd.MultiIndex.from_frame(att_out[["unit", "year"]])).fillna(False).astype(bool)
         att_out = pd.concat([att_out, f.reset_index(drop=True)], axis=1)
-    att_out.to_csv(files["attractiveness"], index=False)
+    write_csv(att_out, files["attractiveness"], index=False)
     files["rankings"] = out / "rankings.csv"
-    pd.concat(rank_tables, ignore_index=True).to_csv(files["rankings"], index=False)
+    write_csv(pd.concat(rank_tables, ignore_index=True), files["rankings"], index=False)
     if getattr(data, "harmonisation_report", None) is not None:
         files["harmonisation"] = out / "harmonisation.csv"
-        data.harmonisation_report.to_csv(files["harmonisation"], index=False)
+        write_csv(data.harmonisation_report, files["harmonisation"], index=False)
 
 
 def write_map(out: Path, files: dict[str, Path], *, main: AttractivenessResults, data: PanelData,
@@ -124,7 +127,7 @@ def write_map(out: Path, files: dict[str, Path], *, main: AttractivenessResults,
     lisa = getattr(getattr(fmap, "geoattr_info", None), "lisa", None)
     if lisa is not None:
         files["lisa"] = out / "lisa.csv"
-        lisa.rename_axis("unit").reset_index().to_csv(files["lisa"], index=False)
+        write_csv(lisa.rename_axis("unit").reset_index(), files["lisa"], index=False)
 
 
 def write_publication(out: Path, files: dict[str, Path], *, main: AttractivenessResults,
@@ -184,6 +187,26 @@ def write_publication(out: Path, files: dict[str, Path], *, main: Attractiveness
     return figs
 
 
+def row_accounting(main: AttractivenessResults) -> Accounting:
+    """The run's row accounting, from the rows read to the observations of the main model.
+
+    The municipal design's accounting (every input table, then ``design``), followed, for
+    a model estimated on regions, by the region steps (``panel (region)``, ``flows
+    (region)``, ``design (region)``): the last step's used rows are the model's ``nobs``.
+
+    Parameters
+    ----------
+    main : AttractivenessResults
+        The main model.
+
+    Returns
+    -------
+    Accounting
+    """
+    acc = main.unit_design.accounting
+    return acc if main.design is main.unit_design else acc.merge(main.design.accounting, new_only=True)
+
+
 def _summary(main: AttractivenessResults, data: PanelData, years: tuple[int, int]) -> dict[str, Any]:
     fs = main.results.fit_statistics()
     d = data.to_dict()
@@ -235,7 +258,7 @@ def report_context(main: AttractivenessResults, models: Mapping[str, Attractiven
     return {
         "title": f"Residential attractiveness: VRA {main.spec} ({main.unit_level} model), {years[0]}-{years[1]}",
         "summary": _summary(main, data, years),
-        "row_accounting": main.unit_design.accounting.to_dict(),
+        "row_accounting": row_accounting(main).to_dict(),
         "model_table": regression_table(models, fmt="html", stats=("nobs", "r2", "adj_r2", "aic")),
         "comparison_table": comparison_table(comp, fmt="html") if comp is not None else None,
         "ranking_tables": {_PLURAL.get(lv, f"{lv}s").capitalize(): ranking_table(
@@ -284,7 +307,7 @@ def run_info(cfg: Mapping[str, Any], data: PanelData, main: AttractivenessResult
         "main": {"spec": main.spec, "level": main.unit_level, "years": list(main.unit_design.years)},
         "notes": main.unit_design.notes + ([f"estimated on {main.unit_level}s; coefficients applied to municipalities"]
                                            if main.unit_level == "region" else []),
-        "row_accounting": main.unit_design.accounting.to_dict(),
+        "row_accounting": row_accounting(main).to_dict(),
         "analyses": analyses,
         **({"net_migration_agreement": agreement.to_dict()} if agreement is not None else {}),
         "yearly_skipped": yearly_skipped,

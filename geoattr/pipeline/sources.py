@@ -215,8 +215,7 @@ def _harmonise_files(
     hp = harmonise_panel(panel, cw, target=units, years_of_codes=code_year, stable_years=years)
     hf = harmonise_flows(flows, cw, target=units, years_of_codes=code_year, stable_years=years)
     for res in (hp, hf):
-        for a in res.accounting:
-            acc.record(a.table, read=a.read, dropped=a.dropped, note="; ".join(a.notes) or None)
+        acc.extend(res.accounting)
     report = pd.concat([hp.report.assign(table="panel"), hf.report.assign(table="flows")], ignore_index=True)
     if units == "target" and bool(hp.split_weighted.any()):
         warnings.warn(

@@ -15,6 +15,7 @@ import pandas as pd
 
 from geoattr import analysis
 from geoattr import weights as gw
+from geoattr._format import write_csv
 from geoattr.attractiveness import attractiveness
 from geoattr.barometer import barometer
 from geoattr.compare import compare
@@ -73,7 +74,7 @@ def _periods(value: Any, years: tuple[int, int]) -> list[tuple[int, int]]:
 
 def _write(frame: pd.DataFrame, name: str, out: Path, files: dict[str, Path], **to_csv: Any) -> None:
     files[name] = out / f"{name}.csv"
-    frame.to_csv(files[name], **to_csv)
+    write_csv(frame, files[name], **to_csv)
 
 
 class _Step:

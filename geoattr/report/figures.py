@@ -22,6 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy import stats
 
+from geoattr._format import escape_mathtext
 from geoattr.exceptions import InputError
 from geoattr.report.tables import as_models, params_of, select_terms, unwrap
 
@@ -67,11 +68,12 @@ def _finish(fig: Figure, path: Path | None) -> Figure:
 
 
 def _name(names: Names, unit: Any) -> str:
+    """The unit's name (else its id) as a figure label: drawn as written, never as mathtext."""
     if names is not None and unit in names.keys():
         v = names[unit]
         if v is not None and not (isinstance(v, float) and math.isnan(v)):
-            return str(v)
-    return str(unit)
+            return escape_mathtext(v)
+    return escape_mathtext(unit)
 
 
 def _check_frame(frame: Any, columns: Sequence[str], what: str) -> None:
@@ -267,7 +269,7 @@ def coefficients_over_time(
         )
         ax.plot(x, est, marker="o", ms=3, color=_POS, label="estimate")
         ax.axhline(0.0, color=_TOTAL, lw=0.8)
-        ax.set_title(t)
+        ax.set_title(escape_mathtext(t))
         ax.set_xlabel("year")
     axes[0].legend(frameon=False, fontsize=8)
     return _finish(fig, out)
@@ -340,7 +342,7 @@ def ranking_bars(
         values = s if len(s) <= 2 * n else pd.concat([s.head(n), s.tail(n)])
         split = n if len(s) > 2 * n else None
         xlabel = "Mean attractiveness (% of population per year)"
-    ticks = [_name(names, u) if names is not None else labels.get(u, str(u)) for u in values.index]
+    ticks = [_name(names, u) if names is not None else escape_mathtext(labels.get(u, u)) for u in values.index]
     k = len(values)
     y = np.arange(k)[::-1].astype(float)
     fig = _figure(6.5, 0.28 * k + 1.2)
@@ -513,9 +515,9 @@ def forest_plot(
         err = np.vstack(
             [x - g["lower"].to_numpy(dtype=float), g["upper"].to_numpy(dtype=float) - x]
         )
-        ax.errorbar(x, y, xerr=err, fmt="o", ms=4, capsize=2.5, lw=1, label=key)
+        ax.errorbar(x, y, xerr=err, fmt="o", ms=4, capsize=2.5, lw=1, label=escape_mathtext(key))
         ticks += list(y)
-        ticklabels += [f"{t} ({key})" if m > 1 else t for t in present]
+        ticklabels += [escape_mathtext(f"{t} ({key})" if m > 1 else t) for t in present]
     ax.set_yticks(ticks, ticklabels, fontsize=8)
     ax.axvline(0.0, color=_TOTAL, lw=0.8)
     ax.set_xlabel(f"estimate with {level:.0%} confidence interval")

@@ -197,12 +197,14 @@ def _data_section(summary: Mapping[str, Any], row_accounting: Sequence[Mapping[s
     acc_rows = []
     for r in row_accounting:
         dropped = r.get("dropped") or {}
-        dtext = "; ".join(f"{k}: {v}" for k, v in dropped.items()) or "none"
+        dtext = "; ".join([f"{k}: {v}" for k, v in dropped.items()]
+                          + [f"added, {k}: {v}" for k, v in (r.get("added") or {}).items()]) or "none"
+        source = f' <span class="muted">(rows of {escape_html(r["from"])})</span>' if r.get("from") else ""
         acc_rows.append(
-            f"<tr><td>{escape_html(r.get('table', ''))}</td><td>{format_cell(r.get('read'), 0)}</td>"
+            f"<tr><td>{escape_html(r.get('table', ''))}{source}</td><td>{format_cell(r.get('read'), 0)}</td>"
             f"<td>{format_cell(r.get('used'), 0)}</td><td>{escape_html(dtext)}</td>"
             f"<td>{escape_html('; '.join(map(str, r.get('notes') or [])))}</td></tr>")
-    parts.append('<table class="plain" id="row-accounting"><thead><tr><th>table</th><th>rows read</th>'
+    parts.append('<table class="plain" id="row-accounting"><thead><tr><th>table or step</th><th>rows read</th>'
                  '<th>rows used</th><th>dropped (reason: rows)</th><th>notes</th></tr></thead><tbody>'
                  + "".join(acc_rows) + "</tbody></table>")
     if notes:

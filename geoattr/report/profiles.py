@@ -11,7 +11,6 @@ system, offline.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geoattr._format import escape_html, format_ids
+from geoattr._format import escape_html, format_ids, script_json
 from geoattr.exceptions import InputError
 from geoattr.report.page import check_attractiveness, format_cell, html_page, html_table
 
@@ -295,7 +294,7 @@ def _unit_page(u: Any, att: pd.DataFrame, site: _Site) -> tuple[str, str]:
     if u in site.destinations:
         body.append(f"<h2>Where its residents work ({site.flows_year})</h2>"
                     + html_table(site.destinations[u], digits=1, cls="plain destinations"))
-    data_json = json.dumps(data).replace("</", "<\\/")
+    data_json = script_json(data)
     body.append(f'<script type="application/json" id="profile-data">{data_json}</script>')
     body.append("<style>tr.selected td{background:#eef4fb}</style>")
     return title, "\n".join(body)

@@ -70,14 +70,9 @@ def _check_options(stars: Sequence[float], digits: int) -> tuple[float, ...]:
     return tuple(sorted(out, reverse=True))
 
 
-def _md(s: str) -> str:
-    """Escape a Markdown table cell; underscores stay (``vra_l1``: GFM reads no emphasis there)."""
-    return "_".join(escape_markdown(part) for part in str(s).split("_"))
-
-
 def _plain(s: str, fmt: str) -> str:
     """Escape a plain-text cell for Markdown or HTML."""
-    return escape_html(s) if fmt == "html" else _md(s)
+    return escape_html(s) if fmt == "html" else escape_markdown(s)
 
 
 def _num(v: Any, digits: int) -> str:
@@ -92,6 +87,14 @@ def _num(v: Any, digits: int) -> str:
     if s.startswith("-") and float(s) == 0.0:
         s = s[1:]
     return s
+
+
+def _persons(x: float) -> str:
+    """Whole persons with a thousands separator; blank when not finite, no ``-0``."""
+    if not math.isfinite(x):
+        return ""
+    s = f"{x:,.0f}"
+    return s[1:] if s in ("-0",) else s
 
 
 def _int(v: Any) -> str:
@@ -564,7 +567,7 @@ def ranking_table(
         for r in part.itertuples(index=False):
             persons = float(r.residual_persons)
             cells = [_int(r.rank), esc(str(r.unit))] + ([esc(str(r.name))] if show_names else [])
-            cells += [_num(r.residual, digits), f"{persons:,.0f}" if math.isfinite(persons) else ""]
+            cells += [_num(r.residual, digits), _persons(persons)]
             out.append(cells)
         return out
 

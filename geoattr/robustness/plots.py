@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from geoattr._format import escape_mathtext
 from geoattr.exceptions import InputError
 
 __all__ = ["KIND_ORDER", "plot_coefficients", "plot_rank_intervals"]
@@ -115,19 +116,20 @@ def plot_coefficients(coefficients: pd.DataFrame, path: str | Path | None = None
     ypos = np.arange(len(rows))[::-1]
     for ax, t in zip(axes.ravel(), terms):
         _draw_term(ax, c[c["term"] == t], rows, ypos)
-        ax.set_title(t)
+        ax.set_title(escape_mathtext(t))
     for ax in axes.ravel()[len(terms):]:
         ax.set_visible(False)
     for ax in axes[:, 0]:
         ax.set_yticks(ypos)
-        ax.set_yticklabels([v for _, v in rows], fontsize=7)
+        ax.set_yticklabels([escape_mathtext(v) for _, v in rows], fontsize=7)
     fig.suptitle("Coefficients across robustness variants")
     return _save(fig, path)
 
 
 def _listing(rows: pd.DataFrame, title: str) -> str:
-    return "\n".join([title] + [f"{int(r['rank'])}. {r['name']} [{int(r['lower'])}-{int(r['upper'])}]"
-                                for _, r in rows.iterrows()])
+    return "\n".join([title] + [
+        f"{int(r['rank'])}. {escape_mathtext(r['name'])} [{int(r['lower'])}-{int(r['upper'])}]"
+        for _, r in rows.iterrows()])
 
 
 def plot_rank_intervals(rank_intervals: pd.DataFrame, path: str | Path | None = None, *, level: float,

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from geoattr._format import write_csv
 from geoattr.models.ols import AttractivenessResults
 from geoattr.models.results import Results
 from geoattr.robustness.plots import KIND_ORDER, plot_coefficients, plot_rank_intervals
@@ -382,15 +383,15 @@ class RobustnessResults:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         files = {"robustness": d / "robustness.csv"}
-        self._coefficients.to_csv(files["robustness"], index=False)
+        write_csv(self._coefficients, files["robustness"], index=False)
         files["rank_stability"] = d / "rank_stability.csv"
-        self._rank_stability.to_csv(files["rank_stability"], index=False)
+        write_csv(self._rank_stability, files["rank_stability"], index=False)
         if not self._rank_intervals.empty:
             files["rank_intervals"] = d / "rank_intervals.csv"
-            self._rank_intervals.reset_index().to_csv(files["rank_intervals"], index=False)
+            write_csv(self._rank_intervals.reset_index(), files["rank_intervals"], index=False)
         if not self._placebo.empty:
             files["placebo"] = d / "placebo.csv"
-            self._placebo.rename_axis("statistic").reset_index().to_csv(files["placebo"], index=False)
+            write_csv(self._placebo.rename_axis("statistic").reset_index(), files["placebo"], index=False)
         return files
 
     # ------------------------------------------------------------------ figures

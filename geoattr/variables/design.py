@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from geoattr._format import format_ids
-from geoattr.accounting import Accounting
+from geoattr.accounting import Accounting, step_name
 from geoattr.data import PanelData
 from geoattr.exceptions import InputError
 from geoattr.variables.growth import (
@@ -261,13 +261,25 @@ def _regressors(cols: dict[str, pd.Series], terms: tuple[str, ...], idx: pd.Mult
     return X
 
 
-def _drop_missing(yv: pd.Series, X: pd.DataFrame, pop: pd.Series, idx: pd.MultiIndex, *, on_missing: str,
-                  acc: Accounting) -> tuple[pd.Series, pd.DataFrame, pd.Series]:
-    """Raise naming the rows with a missing value, or drop them and record the count."""
+def _window_drops(data: PanelData, years: tuple[int, int], lag_from: int) -> dict[str, int]:
+    """Panel rows outside the estimation years, by reason (those read only for the lags apart)."""
+    first, last = years
+    y = data.panel.index.get_level_values("year")
+    window = f"the estimation years {first}-{last}"
+    return {
+        f"years before {lag_from}: outside {window}": int((y < lag_from).sum()),
+        f"years {lag_from}-{first - 1}: read only for job growth and its lags ({window})":
+            int(((y >= lag_from) & (y < first)).sum()),
+        f"years after {last}: outside {window}": int((y > last).sum()),
+    }
+
+
+def _drop_missing(yv: pd.Series, X: pd.DataFrame, pop: pd.Series, idx: pd.MultiIndex, *, on_missing: str
+                  ) -> tuple[pd.Series, pd.DataFrame, pd.Series, dict[str, int]]:
+    """Raise naming the rows with a missing value, or drop them and count them by the columns missing."""
     missing = yv.isna() | X.isna().any(axis=1)
     if not missing.any():
-        acc.record("design", read=len(idx))
-        return yv, X, pop
+        return yv, X, pop, {}
     bad = idx[missing.to_numpy()]
     which = ["y"] * bool(yv.isna().any()) + [c for c in X.columns if X[c].isna().any()]
     if on_missing == "raise":
@@ -276,8 +288,9 @@ def _drop_missing(yv: pd.Series, X: pd.DataFrame, pop: pd.Series, idx: pd.MultiI
             "Fill them, narrow years=, or pass on_missing='drop' to drop and report them."
         )
     keep = ~missing.to_numpy()
-    acc.record("design", read=len(idx), dropped={f"missing values in {', '.join(which)}": int(len(bad))})
-    return yv[keep], X[keep], pop[keep]
+    na = pd.concat([yv.isna().rename("y"), X.isna()], axis=1)[missing.to_numpy()]
+    reasons = na.apply(lambda r: "missing values in " + ", ".join(na.columns[r.to_numpy()]), axis=1)
+    return yv[keep], X[keep], pop[keep], {k: int(v) for k, v in reasons.value_counts(sort=False).items()}
 
 
 def build_design(
@@ -367,7 +380,10 @@ def build_design(
         if t in data.panel.columns and t not in cols:
             cols[t] = data.column(t)
     X = _regressors(cols, terms, idx, year_effects=year_effects, constant=constant)
-    yv, X, pop = _drop_missing(y.reindex(idx), X, data.column("population").reindex(idx), idx,
-                               on_missing=on_missing, acc=acc)
+    yv, X, pop, missing = _drop_missing(y.reindex(idx), X, data.column("population").reindex(idx), idx,
+                                        on_missing=on_missing)
+    lag_from = years[0] - max_lag - 1 if growth_terms else years[0]
+    acc.record(step_name("design", data.level), read=len(data.panel), source=acc.last_step("panel"),
+               dropped={**_window_drops(data, years, lag_from), **missing})
     return Design(y=yv.rename("y"), X=X, population=pop.rename("population"), spec=name,
                   unit_level=data.unit_level, years=years, notes=notes, accounting=acc)

@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from geoattr._format import escape_mathtext
 from geoattr.exceptions import InputError
 
 __all__ = ["plot_choice_probabilities"]
@@ -35,9 +36,9 @@ def _draw_panel(ax: Any, g: pd.DataFrame, d: pd.DataFrame, bgs: list[Any], *, ha
             yerr = np.vstack([y - 100 * s["p_emigration_lower"], 100 * s["p_emigration_upper"] - y])
             ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="none", ecolor=col, alpha=0.45, lw=0.9)
         ax.plot(x, y, "-", color=col, alpha=0.5, lw=1)
-        ax.scatter(x, y, color=col, marker=mk, s=30, zorder=3, label=str(b).replace("_", " "))
+        ax.scatter(x, y, color=col, marker=mk, s=30, zorder=3, label=escape_mathtext(str(b).replace("_", " ")))
         for xi, yi, c in zip(x, y, s["centrality"], strict=True):
-            ax.annotate(str(c).replace("_", "-"), (xi, yi), xytext=(4, 3), textcoords="offset points",
+            ax.annotate(escape_mathtext(str(c).replace("_", "-")), (xi, yi), xytext=(4, 3), textcoords="offset points",
                         fontsize=7, color=col)
     lo = 0.0 if scale == "linear" else max(min(x_all.min(), y_all.min()) * 0.5, 1e-3)
     ax.plot([lo, hi], [lo, hi], ls="--", color="0.5", lw=1, label="equal probability")
@@ -126,7 +127,7 @@ def plot_choice_probabilities(
         _draw_panel(ax, g, d, bgs, has_ci=has_ci, scale=scale)
         key = key if isinstance(key, tuple) else (key,)
         if varying:
-            ax.set_title(", ".join(f"{v} = {k}" for v, k in zip(varying, key, strict=True)), fontsize=9)
+            ax.set_title(escape_mathtext(", ".join(f"{v} = {k}" for v, k in zip(varying, key, strict=True))), fontsize=9)
     for ax in axes[len(groups):]:
         ax.set_visible(False)
     for k, ax in enumerate(axes[:len(groups)]):
@@ -137,7 +138,7 @@ def plot_choice_probabilities(
     axes[0].legend(fontsize=8, loc="upper left")
     fixed = [c for c in d.columns if c not in skip and c not in varying]
     sub = ", ".join(f"{c} = {d[c].iloc[0]}" for c in fixed)
-    fig.suptitle(title or f"Predicted probabilities, profile {profile!r}: {sub}\n(labels: centrality class)",
+    fig.suptitle(title or escape_mathtext(f"Predicted probabilities, profile {profile!r}: {sub}\n(labels: centrality class)"),
                  fontsize=10)
     if path is not None:
         fig.savefig(Path(path), format=Path(path).suffix.lower().lstrip("."), dpi=150)

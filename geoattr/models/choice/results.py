@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from geoattr._format import escape_latex, stars
+from geoattr._format import escape_latex, escape_markdown, stars
 from geoattr.accounting import Accounting
 from geoattr.exceptions import InputError
 from geoattr.models.choice.design import build_design
@@ -334,12 +334,12 @@ class ChoiceResults(Results):
         """
         pct = f"{100 * level:g}"
         eqs = list(self.equations)
-        lines = ["| term | " + " | ".join(f"{e}: RRR [{pct}% CI]" for e in eqs) + " |",
+        lines = ["| term | " + " | ".join(f"{escape_markdown(e)}: RRR [{pct}% CI]" for e in eqs) + " |",
                  "|---|" + "---:|" * len(eqs)]
         for term, cells in self._rrr_rows(level, digits, lambda s: s):
-            lines.append(f"| {term} | " + " | ".join(cells) + " |")
+            lines.append(f"| {escape_markdown(term)} | " + " | ".join(cells) + " |")
         lines.append("")
-        lines.append(f"Relative risk ratios against `{self.spec.base}` with {pct}% Wald intervals; "
+        lines.append(f"Relative risk ratios against {escape_markdown(self.spec.base)} with {pct}% Wald intervals; "
                      f"{CHOICE_STARS_NOTE}; n = {self.nobs:,}, McFadden pseudo R² = {self.rsquared:.4f}.")
         return "\n".join(lines) + "\n"
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from geoattr._format import escape_markdown, write_csv
 from geoattr._versions import versions
 from geoattr.datasets.individuals import synthetic_individuals
 from geoattr.exceptions import InputError
@@ -182,7 +183,7 @@ def _write_coefficients(res: ChoiceResults, ocfg: Mapping[str, Any], out: Path, 
     tables = ocfg.get("tables", ["csv", "markdown", "latex"])
     coef = res.to_frame(level).rename(columns=COEFFICIENT_CSV_COLUMNS).reset_index()
     files["coefficients"] = out / "coefficients.csv"
-    coef.to_csv(files["coefficients"], index=False)
+    write_csv(coef, files["coefficients"], index=False)
     if "markdown" in tables:
         files["coefficients_md"] = out / "coefficients.md"
         files["coefficients_md"].write_text(res.to_markdown(level, digits), encoding="utf-8")
@@ -191,7 +192,7 @@ def _write_coefficients(res: ChoiceResults, ocfg: Mapping[str, Any], out: Path, 
         files["coefficients_tex"].write_text(res.to_latex(level, digits), encoding="utf-8")
     assert res.outcome_counts is not None
     files["outcome_counts"] = out / "outcome_counts.csv"
-    res.outcome_counts.reset_index().rename(columns={"category": "level"}).to_csv(files["outcome_counts"],
+    write_csv(res.outcome_counts.reset_index().rename(columns={"category": "level"}), files["outcome_counts"],
                                                                                   index=False)
 
 
@@ -206,7 +207,7 @@ def _write_predictions(res: ChoiceResults, cfg: Mapping[str, Any], out: Path,
     pred = res.predict(profiles, method=pcfg.get("method", "delta"), level=float(pcfg.get("level", level)),
                        n_draws=int(pcfg.get("n_draws", 2000)), seed=pcfg.get("seed", 0))
     files["predictions"] = out / "predictions.csv"
-    pred.to_csv(files["predictions"], index=False)
+    write_csv(pred, files["predictions"], index=False)
     if "markdown" in _tables(cfg):
         files["predictions_md"] = out / "predictions.md"
         files["predictions_md"].write_text(_predictions_markdown(pred), encoding="utf-8")
@@ -216,7 +217,7 @@ def _write_predictions(res: ChoiceResults, cfg: Mapping[str, Any], out: Path,
 def _write_hypotheses(res: ChoiceResults, cfg: Mapping[str, Any], out: Path, files: dict[str, Path]) -> None:
     hyp = res.test(cfg.get("hypotheses") or [])
     files["hypotheses"] = out / "hypotheses.csv"
-    hyp.to_csv(files["hypotheses"], index=False)
+    write_csv(hyp, files["hypotheses"], index=False)
     if "markdown" in _tables(cfg) and len(hyp):
         files["hypotheses_md"] = out / "hypotheses.md"
         files["hypotheses_md"].write_text(_frame_markdown(hyp, digits=4), encoding="utf-8")
@@ -233,7 +234,7 @@ def _write_figures(pred: pd.DataFrame, formats: list[str], out: Path, files: dic
 
 def _frame_markdown(frame: pd.DataFrame, *, digits: int = 4) -> str:
     cols = list(frame.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines = ["| " + " | ".join(escape_markdown(c) for c in cols) + " |", "|" + "---|" * len(cols)]
     for row in frame.itertuples(index=False):
         cells = []
         for v in row:
@@ -241,7 +242,7 @@ def _frame_markdown(frame: pd.DataFrame, *, digits: int = 4) -> str:
                 cells.append("" if math.isnan(v) else f"{v:.{digits}g}" if abs(v) < 1e-3 and v != 0 else
                              f"{v:.{digits}f}")
             else:
-                cells.append(str(v))
+                cells.append(escape_markdown(v))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
