@@ -700,7 +700,7 @@ def test_a_unit_without_jobs_can_be_left_out_with_on_mismatch_drop():
         data = _values_data(p, on_mismatch="drop")
     assert list(data.units) == list(data.centrality.index) == ["0101", "0103"]
     assert set(data.flows.origin) | set(data.flows.destination) == {"0101", "0103"}
-    assert data.accounting["flows"].dropped == {"origin or destination dropped": 17}
+    assert data.accounting["flows"].dropped == {"origin or destination not a panel unit": 17}
 
 
 def test_zero_jobs_outside_the_years_used_do_not_matter():
@@ -1164,7 +1164,7 @@ def test_weights_with_more_units_than_the_data_are_subset_and_renormalised_with_
                                                   r"renormalised to sum to 1"):
         res = geoattr.fit("y ~ x", df, model="sar", weights=g)
     assert any("rows were renormalised" in n for n in res.notes)
-    np.testing.assert_allclose(np.asarray(res.W.sum(axis=1)).ravel(), 1.0, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(res.weights.sum(axis=1)).ravel(), 1.0, rtol=0, atol=1e-12)
 
 
 def test_binary_weights_subset_to_the_data_keep_their_values_and_say_so():
@@ -1174,7 +1174,7 @@ def test_binary_weights_subset_to_the_data_keep_their_values_and_say_so():
     df = _panel_on(units[:-1])
     with pytest.warns(WeightsSubsetWarning, match=r"kept as they are \(not row-standardised\)"):
         res = fit_spatial(df["y"], df[["x"]].assign(const=1.0), g, model="sem")
-    assert res.W.sum() == pytest.approx(2 * 10 * 6)  # the 10 links among the 11 units, both ways, 6 years
+    assert res.weights.sum() == pytest.approx(2 * 10 * 6)  # the 10 links among the 11 units, both ways, 6 years
 
 
 def test_align_keeps_row_standardised_weights_row_standardised():

@@ -98,6 +98,8 @@ def _header(path: Path, kw: Mapping[str, Any]) -> list[str]:
             return [str(c) for c in pd.read_csv(path, nrows=0, encoding=enc, **kw).columns]
         except UnicodeDecodeError:
             continue
+        except pd.errors.EmptyDataError:  # reported with the file's name when the file is read
+            return []
     return []  # pragma: no cover - latin-1 decodes every byte
 
 

@@ -383,7 +383,7 @@ def build_design(
     yv, X, pop, missing = _drop_missing(y.reindex(idx), X, data.column("population").reindex(idx), idx,
                                         on_missing=on_missing)
     lag_from = years[0] - max_lag - 1 if growth_terms else years[0]
-    acc.record(step_name("design", data.level), read=len(data.panel), source=acc.last_step("panel"),
+    acc.record(step_name("design", data.unit_level), read=len(data.panel), source=acc.last_step("panel"),
                dropped={**_window_drops(data, years, lag_from), **missing})
     return Design(y=yv.rename("y"), X=X, population=pop.rename("population"), spec=name,
                   unit_level=data.unit_level, years=years, notes=notes, accounting=acc)
