@@ -83,10 +83,12 @@ def colour_stops(cmap: str, n: int = 11) -> list[str]:
     cmap : str
         A matplotlib colormap name, e.g. ``"RdBu"``.
     n : int, default 11
+        Number of colours.
 
     Returns
     -------
     list of str
+        Hex colours (``"#rrggbb"``) from the low to the high end of the colormap.
 
     Raises
     ------

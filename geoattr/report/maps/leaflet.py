@@ -74,10 +74,12 @@ def script_safe(text: str) -> str:
     Parameters
     ----------
     text : str
+        HTML, CSS or JavaScript to embed in the page.
 
     Returns
     -------
     str
+        ``text`` with ``</`` written as ``<\\/`` and ``<!--`` as ``<\\!--``.
     """
     return text.replace("</", "<\\/").replace("<!--", "<\\!--")
 
