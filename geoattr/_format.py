@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 __all__ = [
     "format_ids",
+    "as_finite",
     "stars",
     "STARS_NOTE",
     "DEFAULT_STARS",
@@ -80,6 +81,26 @@ def format_ids(ids: Any, limit: int = 10) -> str:
     return shown
 
 
+def as_finite(value: Any) -> float | None:
+    """The value as a finite float; ``None`` when it is not a number, missing or infinite.
+
+    Parameters
+    ----------
+    value : Any
+        A number, a numpy scalar, a numeric string or anything else.
+
+    Returns
+    -------
+    float or None
+        ``None`` for what cannot be converted, NaN and infinities: the cell is left blank.
+    """
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
 def stars(p: Any, thresholds: Sequence[float] = DEFAULT_STARS) -> str:
     """As many stars as thresholds the p-value lies below; blank when not a finite number.
 
@@ -99,11 +120,8 @@ def stars(p: Any, thresholds: Sequence[float] = DEFAULT_STARS) -> str:
     >>> stars(0.03), stars(0.003), stars(0.5)
     ('**', '***', '')
     """
-    try:
-        x = float(p)
-    except (TypeError, ValueError):
-        return ""
-    if not np.isfinite(x):
+    x = as_finite(p)
+    if x is None:
         return ""
     return "*" * sum(x < t for t in thresholds)
 

@@ -99,6 +99,13 @@ def _z(level: float) -> float:
     return float(stats.norm.ppf(0.5 + float(level) / 2.0))
 
 
+def _shown_terms(all_terms: list[str], terms: Sequence[str] | None) -> list[str]:
+    """``terms`` checked (:func:`select_terms`); by default every term but ``const`` (all if only it)."""
+    if terms is None:
+        return [t for t in all_terms if t != "const"] or all_terms
+    return select_terms(all_terms, terms)
+
+
 def _unit_means(att: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     if "unit" not in (att.index.names or []):
         raise InputError(
@@ -208,6 +215,9 @@ def coefficients_over_time(
 ) -> Figure:
     """Year-by-year coefficients with their confidence bands.
 
+    Shows whether an effect is stable over time: one panel per term, the estimates of
+    ``geoattr.estimate_by_year`` as a line and the confidence band shaded.
+
     Parameters
     ----------
     yearly_frame : pandas.DataFrame
@@ -245,10 +255,7 @@ def coefficients_over_time(
             f"(year, term) pairs appear more than once, e.g. {bad}; pass one specification"
         )
     all_terms = [str(t) for t in dict.fromkeys(yearly_frame["term"])]
-    if terms is None:
-        shown = [t for t in all_terms if t != "const"] or all_terms
-    else:
-        shown = select_terms(all_terms, terms)
+    shown = _shown_terms(all_terms, terms)
     if not shown:
         raise InputError("the yearly table has no rows")
     ncols = min(3, len(shown))
@@ -283,6 +290,9 @@ def ranking_bars(
     path: str | Path | None = None,
 ) -> Figure:
     """Horizontal bars of the ``n`` most and ``n`` least attractive units.
+
+    Blue bars are units more attractive than the model expects (positive residual), red
+    bars less; a dotted line separates the two ends when units in between are left out.
 
     Parameters
     ----------
@@ -438,6 +448,9 @@ def forest_plot(
 ) -> Figure:
     """Coefficients of several specifications side by side, with confidence intervals.
 
+    Shows how an estimate moves between specifications (e.g. the models of
+    :func:`geoattr.compare`): one row per term and model, the terms grouped.
+
     Parameters
     ----------
     results : mapping of str to RegressionResults
@@ -486,13 +499,7 @@ def forest_plot(
     all_terms: list[str] = []
     for f in cis.values():
         all_terms.extend(str(t) for t in f.index if str(t) not in all_terms)
-    shown = (
-        select_terms(all_terms, terms)
-        if terms is not None
-        else [t for t in all_terms if t != "const"]
-    )
-    if not shown:
-        shown = all_terms
+    shown = _shown_terms(all_terms, terms) or all_terms
     m = len(models)
     ypos: dict[tuple[str, str], float] = {}
     row = 0

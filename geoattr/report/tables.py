@@ -22,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from geoattr._format import escape_html, escape_latex, escape_markdown
+from geoattr._format import as_finite, escape_html, escape_latex, escape_markdown
 from geoattr._format import stars as significance_stars
 from geoattr.exceptions import InputError
 
@@ -77,11 +77,8 @@ def _plain(s: str, fmt: str) -> str:
 
 def _num(v: Any, digits: int) -> str:
     """Format a number with ``digits`` decimals; blank for missing, no ``-0.000``."""
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return ""
-    if not math.isfinite(x):
+    x = as_finite(v)
+    if x is None:
         return ""
     s = f"{x:.{digits}f}"
     if s.startswith("-") and float(s) == 0.0:
@@ -98,11 +95,17 @@ def _persons(x: float) -> str:
 
 
 def _int(v: Any) -> str:
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return ""
-    return f"{x:.0f}" if math.isfinite(x) else ""
+    x = as_finite(v)
+    return "" if x is None else f"{x:.0f}"
+
+
+def _coef_cells(
+    estimate: Any, se: Any, p: Any, *, digits: int, thresholds: tuple[float, ...]
+) -> tuple[str, str]:
+    """The estimate with its stars and the standard error in parentheses (blank when missing)."""
+    e = _num(estimate, digits)
+    s = _num(se, digits)
+    return e + (significance_stars(p, thresholds) if e else ""), f"({s})" if s else ""
 
 
 def _stars_note(thresholds: tuple[float, ...], fmt: str) -> str:
@@ -162,6 +165,24 @@ def _render(
     return "\n".join(lines) + "\n"
 
 
+def _model_table(
+    columns: list[str],
+    blocks: list[list[list[str]]],
+    *,
+    fmt: str,
+    notes: bool,
+    thresholds: tuple[float, ...],
+) -> str:
+    """A table of one column per model: escaped model names, the standard-error note."""
+    header = [""] + [escape_latex(c) if fmt == "latex" else _plain(c, fmt) for c in columns]
+    note = None
+    if notes:
+        note = "Standard errors in parentheses." + (
+            f" {_stars_note(thresholds, fmt)}." if thresholds else ""
+        )
+    return _render(header, blocks, fmt=fmt, note=note, align="l" + "c" * len(columns))
+
+
 def params_of(obj: Any, key: str) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Estimates, standard errors and p-values of one result (NaN where absent).
 
@@ -199,10 +220,13 @@ def unwrap(obj: Any) -> Any:
     Parameters
     ----------
     obj : Any
+        A result, or an :class:`~geoattr.models.ols.AttractivenessResults` holding one
+        in ``results``.
 
     Returns
     -------
     Any
+        The result inside, else ``obj`` itself.
     """
     if (
         getattr(obj, "params", None) is None
@@ -338,10 +362,9 @@ def regression_table(
         row, se_row = [label(t)], [""]
         for p, se, pv in est.values():
             if t in p.index:
-                e = _num(p[t], digits)
-                row.append(e + (significance_stars(pv[t], thresholds) if e else ""))
-                s = _num(se[t], digits)
-                se_row.append(f"({s})" if s else "")
+                cell, se_cell = _coef_cells(p[t], se[t], pv[t], digits=digits, thresholds=thresholds)
+                row.append(cell)
+                se_row.append(se_cell)
             else:
                 row.append("")
                 se_row.append("")
@@ -354,14 +377,7 @@ def regression_table(
             v = getattr(unwrap(obj), attr, np.nan)
             row.append(_int(v) if s == "nobs" else _num(v, digits))
         stat_rows.append(row)
-    names = list(models)
-    header = [""] + [escape_latex(n) if fmt == "latex" else _plain(n, fmt) for n in names]
-    note = None
-    if notes:
-        note = "Standard errors in parentheses." + (
-            f" {_stars_note(thresholds, fmt)}." if thresholds else ""
-        )
-    return _render(header, [coef_rows, stat_rows], fmt=fmt, note=note, align="l" + "c" * len(names))
+    return _model_table(list(models), [coef_rows, stat_rows], fmt=fmt, notes=notes, thresholds=thresholds)
 
 
 _COMPARISON_LABELS = {
@@ -476,23 +492,19 @@ def comparison_table(
     for t in terms:
         row, se_row = [label(t)], [""]
         for j in range(len(cols)):
-            e = _num(values.loc[t].iloc[j], digits)
             p = pvalues.loc[t].iloc[j] if pvalues is not None else np.nan
-            row.append(e + (significance_stars(p, use_stars) if e else ""))
-            s = _num(values.loc[f"{t} (se)"].iloc[j], digits)
-            se_row.append(f"({s})" if s else "")
+            cell, se_cell = _coef_cells(
+                values.loc[t].iloc[j], values.loc[f"{t} (se)"].iloc[j], p,
+                digits=digits, thresholds=use_stars,
+            )
+            row.append(cell)
+            se_row.append(se_cell)
         coef_rows += [row, se_row]
     stat_rows = [
         [label(r)] + [(_int(v) if r == "nobs" else _num(v, digits)) for v in values.loc[r]]
         for r in stat_names
     ]
-    header = [""] + [escape_latex(c) if fmt == "latex" else _plain(c, fmt) for c in cols]
-    note = None
-    if notes:
-        note = "Standard errors in parentheses." + (
-            f" {_stars_note(use_stars, fmt)}." if use_stars else ""
-        )
-    return _render(header, [coef_rows, stat_rows], fmt=fmt, note=note, align="l" + "c" * len(cols))
+    return _model_table(cols, [coef_rows, stat_rows], fmt=fmt, notes=notes, thresholds=use_stars)
 
 
 _RANKING_COLUMNS = ("list", "rank", "unit", "name", "residual", "residual_persons")

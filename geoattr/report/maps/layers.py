@@ -3,14 +3,15 @@
 A payload is what ``geoattr.layer(map, data, payload)`` of ``geoattr-map.js`` draws:
 ``kind`` (``"continuous"`` or ``"categorical"``), the values per unit (or per year and
 unit), the tooltip ``fields`` (label, key, decimals) and the ``legend``.  The continuous
-layers share :func:`continuous_base` (colour stops, the half-range ``vmax``, the profile
-link).
+layers share a :class:`LayerStyle` (colour stops, the half-range ``vmax``, the profile
+link, the units and the legend note); :meth:`LayerStyle.base` is its part of the payload.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
@@ -26,7 +27,7 @@ __all__ = [
     "colour_stops",
     "floats",
     "symmetric_vmax",
-    "continuous_base",
+    "LayerStyle",
     "attractiveness_layer",
     "residual_layer",
     "yearly_layer",
@@ -83,10 +84,12 @@ def colour_stops(cmap: str, n: int = 11) -> list[str]:
     cmap : str
         A matplotlib colormap name, e.g. ``"RdBu"``.
     n : int, default 11
+        Number of colours.
 
     Returns
     -------
     list of str
+        Hex colours (``"#rrggbb"``) from the low to the high end of the colormap.
 
     Raises
     ------
@@ -134,8 +137,9 @@ def _legend(title: str, vmax: float, note: str | None, values: np.ndarray) -> di
     }
 
 
-def continuous_base(stops: list[str], vmax: float, profile_links: str | None) -> dict[str, Any]:
-    """The part every continuous layer's payload shares.
+@dataclass(frozen=True)
+class LayerStyle:
+    """What the continuous layers of one map share.
 
     Parameters
     ----------
@@ -145,18 +149,32 @@ def continuous_base(stops: list[str], vmax: float, profile_links: str | None) ->
         Half-range of the colour scale.
     profile_links : str or None
         Link template of the popups.
-
-    Returns
-    -------
-    dict
+    units : str
+        Unit label of the values (tooltips and legend titles).
+    note : str or None
+        Legend note.
     """
-    return {
-        "kind": "continuous",
-        "stops": stops,
-        "nan": NAN_COLOUR,
-        "vmax": vmax,
-        "profile": profile_links,
-    }
+
+    stops: list[str]
+    vmax: float
+    profile_links: str | None
+    units: str
+    note: str | None
+
+    def base(self) -> dict[str, Any]:
+        """The part every continuous layer's payload shares: colours, scale and links.
+
+        Returns
+        -------
+        dict
+        """
+        return {
+            "kind": "continuous",
+            "stops": self.stops,
+            "nan": NAN_COLOUR,
+            "vmax": self.vmax,
+            "profile": self.profile_links,
+        }
 
 
 def attractiveness_layer(
@@ -165,37 +183,28 @@ def attractiveness_layer(
     *,
     column: str,
     extra: Sequence[str],
-    base: dict[str, Any],
-    title: str,
-    units: str,
-    note: str | None,
+    style: LayerStyle,
 ) -> dict[str, Any]:
     """The first layer: ``vals[column]``, with observed, expected, residual and rank in the tooltip.
 
     Parameters
     ----------
     name : str
-        Layer name.
+        Layer name, also the legend title (with the units appended).
     vals : pandas.DataFrame
         The checked per-unit table on the polygons' ids.
     column : str
         Column colouring the layer.
     extra : sequence of str
         Further tooltip columns.
-    base : dict
-        :func:`continuous_base`.
-    title : str
-        Legend title (the units are appended).
-    units : str
-        Unit label of the values.
-    note : str or None
-        Legend note.
+    style : LayerStyle
 
     Returns
     -------
     dict
         The payload; the observed values are in the map's shared data, not here.
     """
+    units = style.units
     rows = [
         ("actual", f"Observed ({units})", 2),
         ("expected", f"Expected ({units})", 2),
@@ -218,13 +227,13 @@ def attractiveness_layer(
         ]
     main = vals[column].to_numpy(dtype=float)
     return {
-        **base,
+        **style.base(),
         "name": name,
         "values": values,
         "colourBy": _key(column),
         "fields": fields,
         "rank": rank,
-        "legend": _legend(f"{title} ({units})", base["vmax"], note, main),
+        "legend": _legend(f"{name} ({units})", style.vmax, style.note, main),
     }
 
 
@@ -243,9 +252,7 @@ def residual_layer(
     *,
     observed: np.ndarray | None,
     ylong: pd.DataFrame | None,
-    base: dict[str, Any],
-    units: str,
-    note: str | None,
+    style: LayerStyle,
 ) -> dict[str, Any]:
     """The layer of one compared specification's residuals (summed over its years).
 
@@ -262,10 +269,7 @@ def residual_layer(
     ylong : pandas.DataFrame or None
         The per-year frame (long); its ``actual`` over ``pairs`` gives the observed value
         of this specification when it differs from ``observed``.
-    base : dict
-        :func:`continuous_base`.
-    units : str
-    note : str or None
+    style : LayerStyle
 
     Returns
     -------
@@ -285,19 +289,20 @@ def residual_layer(
             if not same:
                 values["observed"] = floats(o)
             spec_obs = o
+    units = style.units
     fields: list[list[Any]] = []
     if spec_obs is not None:  # expected = observed - residual, computed in the browser
         fields += [[f"Observed ({units})", "observed", 2], [f"Expected ({units})", "expected", 2]]
     fields += [[f"Residual ({units})", "residual", 2], ["Rank", "rank", 0]]
     name = f"Residual: {spec}"
     return {
-        **base,
+        **style.base(),
         "name": name,
         "values": values,
         "colourBy": "residual",
         "fields": fields,
         "derive": spec_obs is not None,
-        "legend": _legend(f"Residual of {spec}{period} ({units})", base["vmax"], note, r),
+        "legend": _legend(f"Residual of {spec}{period} ({units})", style.vmax, style.note, r),
     }
 
 
@@ -306,29 +311,26 @@ def yearly_layer(
     years: list[int],
     ydata: dict[str, np.ndarray],
     *,
-    base: dict[str, Any],
-    units: str,
-    note: str | None,
+    style: LayerStyle,
 ) -> dict[str, Any]:
     """The per-year residuals with a year slider (its own symmetric colour scale).
 
     Parameters
     ----------
     name : str
-        Layer name.
+        Layer name (the slider's years follow it on the map).
     years : list of int
     ydata : dict
         Column -> array of shape (year, unit) (:func:`~geoattr.report.maps.inputs.check_yearly`).
-    base : dict
-        :func:`continuous_base` (its ``vmax`` is replaced by this layer's).
-    units : str
-    note : str or None
+    style : LayerStyle
+        Its ``vmax`` is replaced by this layer's.
 
     Returns
     -------
     dict
     """
     ym = symmetric_vmax(ydata["residual"])
+    units = style.units
     # expected = actual - residual is recomputed in the browser when that identity holds
     derive = (
         "actual" in ydata
@@ -355,7 +357,7 @@ def yearly_layer(
         if c in ydata
     ] + [["Rank in year", "rank", 0]]
     return {
-        **base,
+        **style.base(),
         "name": name,
         "values": {},
         "yearly": yv,
@@ -364,7 +366,7 @@ def yearly_layer(
         "derive": derive,
         "colourBy": "residual",
         "fields": yf,
-        "legend": _legend(f"Residual by year ({units})", ym, note, ydata["residual"]),
+        "legend": _legend(f"Residual by year ({units})", ym, style.note, ydata["residual"]),
     }
 
 
@@ -381,7 +383,7 @@ def lisa_layer(
     Parameters
     ----------
     name : str
-        Layer name.
+        Layer name, e.g. ``"LISA clusters: residual"``.
     lisa : pandas.DataFrame
         :func:`geoattr.lisa.lisa_table` output on the polygons' ids (its ``attrs`` give
         the significance rule of the legend).

@@ -24,6 +24,7 @@ __all__ = [
     "script_safe",
     "to_json",
     "RawElement",
+    "PagePart",
     "LibraryElement",
     "DataElement",
     "GeoattrLayer",
@@ -74,10 +75,12 @@ def script_safe(text: str) -> str:
     Parameters
     ----------
     text : str
+        HTML, CSS or JavaScript to embed in the page.
 
     Returns
     -------
     str
+        ``text`` with ``</`` written as ``<\\/`` and ``<!--`` as ``<\\!--``.
     """
     return text.replace("</", "<\\/").replace("<!--", "<\\!--")
 
@@ -129,34 +132,70 @@ class RawElement(Element):
         return self.text
 
 
-class LibraryElement(MacroElement):
-    """Header: inline Leaflet (self-contained maps), geoattr's CSS and JS helpers."""
+class PagePart(MacroElement):
+    """An element whose :meth:`text` goes, as it is, into the page's header or script.
+
+    Parameters
+    ----------
+    name : str
+        The element's folium name (its JavaScript variable is derived from it).
+    """
+
+    #: The part of the page the text goes to: ``"header"`` or ``"script"``.
+    part = "script"
+
+    def __init__(self, name: str):
+        super().__init__()
+        self._name = name
+
+    def text(self) -> str:
+        """The literal HTML or JavaScript of the element."""
+        raise NotImplementedError
+
+    def render(self, **kwargs: Any) -> None:
+        """Add :meth:`text` to its part of the page."""
+        page = getattr(self.get_root(), self.part)
+        page.add_child(RawElement(self.text()), name=self.get_name())
+
+
+class LibraryElement(PagePart):
+    """Header: inline Leaflet (self-contained maps), geoattr's CSS and JS helpers.
+
+    Parameters
+    ----------
+    inline : bool
+        Inline the vendored Leaflet too (``self_contained=True``).
+    """
+
+    part = "header"
 
     def __init__(self, inline: bool):
-        super().__init__()
-        self._name = "GeoattrLibrary"
+        super().__init__("GeoattrLibrary")
         self.inline_leaflet = inline
 
-    def render(self, **kwargs: Any) -> None:
-        """Add the header parts to the page."""
+    def text(self) -> str:
+        """Leaflet when inlined, then geoattr's ``<style>`` and ``<script>``."""
         head = inline_leaflet() if self.inline_leaflet else ""
         head += f"<style>{MAP_CSS}</style>\n"
-        head += f"<script>{script_safe(_asset('geoattr-map.js').decode('utf-8'))}</script>\n"
-        self.get_root().header.add_child(RawElement(head), name="geoattr_library")
+        return head + f"<script>{script_safe(_asset('geoattr-map.js').decode('utf-8'))}</script>\n"
 
 
-class DataElement(MacroElement):
-    """The shared geometry (one FeatureCollection for every layer)."""
+class DataElement(PagePart):
+    """The shared geometry (one FeatureCollection for every layer).
+
+    Parameters
+    ----------
+    payload : str
+        The JSON of the shared data (:func:`to_json`).
+    """
 
     def __init__(self, payload: str):
-        super().__init__()
-        self._name = "GeoattrData"
+        super().__init__("GeoattrData")
         self.payload = payload
 
-    def render(self, **kwargs: Any) -> None:
+    def text(self) -> str:
         """Decode the geometry once in the page script."""
-        js = f"\nvar {self.get_name()} = geoattr.decode({self.payload});\n"
-        self.get_root().script.add_child(RawElement(js), name=self.get_name())
+        return f"\nvar {self.get_name()} = geoattr.decode({self.payload});\n"
 
 
 class GeoattrLayer(Layer):

@@ -52,9 +52,9 @@ from geoattr.report.maps.inputs import (
     unit_ids,
 )
 from geoattr.report.maps.layers import (
+    LayerStyle,
     attractiveness_layer,
     colour_stops,
-    continuous_base,
     floats,
     lisa_layer,
     residual_layer,
@@ -228,25 +228,14 @@ def _payloads(
     main = vals[column].to_numpy(dtype=float)
     same_scale = [s.to_numpy() for s, _ in specs.values()] if column == "residual" else []
     m = float(vmax) if vmax is not None else symmetric_vmax(main, *same_scale)
-    base = continuous_base(stops, m, profile_links)
+    style = LayerStyle(stops, m, profile_links, units, note)
     observed = vals["actual"].to_numpy(dtype=float) if "actual" in vals.columns else None
-    out = [
-        attractiveness_layer(
-            layer_names[0], vals, column=column, extra=extra, base=base,
-            title=layer_names[0], units=units, note=note,
-        )
-    ]
+    out = [attractiveness_layer(layer_names[0], vals, column=column, extra=extra, style=style)]
     years, ydata, ylong = yearly
     for spec, (s, pairs) in specs.items():
-        out.append(
-            residual_layer(
-                spec, s, pairs, observed=observed, ylong=ylong, base=base, units=units, note=note
-            )
-        )
+        out.append(residual_layer(spec, s, pairs, observed=observed, ylong=ylong, style=style))
     if ylong is not None:
-        out.append(
-            yearly_layer(layer_names[len(specs) + 1], years, ydata, base=base, units=units, note=note)
-        )
+        out.append(yearly_layer(layer_names[len(specs) + 1], years, ydata, style=style))
     if lisa is not None:
         out.append(
             lisa_layer(
