@@ -22,7 +22,28 @@ from scipy import stats
 from geoattr._format import STARS_NOTE, escape_latex, stars
 from geoattr.exceptions import InputError
 
-__all__ = ["Results", "RegressionResults", "Summary"]
+__all__ = ["Results", "RegressionResults", "Summary", "copied"]
+
+
+def copied(attr: str, doc: str) -> property:
+    """A read-only property that returns a copy of the private attribute ``attr``.
+
+    Results objects hand out copies, so that changing a returned table never changes
+    the results.
+
+    Parameters
+    ----------
+    attr : str
+        Name of the attribute that holds the value (``"_params"``).
+    doc : str
+        Docstring of the property.
+
+    Returns
+    -------
+    property
+        Its getter returns ``getattr(self, attr).copy()``.
+    """
+    return property(lambda self: getattr(self, attr).copy(), doc=doc)
 
 
 @dataclass(frozen=True)
@@ -222,15 +243,8 @@ class Results(metaclass=_Frozen):
         return type(self)(**kwargs)
 
     # --- labelled outputs
-    @property
-    def params(self) -> pd.Series:
-        """Estimates by term."""
-        return self._params.copy()
-
-    @property
-    def cov(self) -> pd.DataFrame:
-        """Covariance matrix of the estimates."""
-        return self._cov.copy()
+    params = copied("_params", "Estimates by term.")
+    cov = copied("_cov", "Covariance matrix of the estimates.")
 
     @cached_property
     def std_errors(self) -> pd.Series:
@@ -399,20 +413,9 @@ class RegressionResults(Results):
         gdf["fitted_values"] = self._fitted.reindex(gdf.index)
         return gdf.explore(column=column, **kwargs)
 
-    @property
-    def y(self) -> pd.Series:
-        """Dependent variable of the estimation sample."""
-        return self._y.copy()
-
-    @property
-    def fitted_values(self) -> pd.Series:
-        """Fitted values on the (unit, year) index."""
-        return self._fitted.copy()
-
-    @property
-    def resids(self) -> pd.Series:
-        """Residuals ``y - fitted`` on the (unit, year) index."""
-        return self._resids.copy()
+    y = copied("_y", "Dependent variable of the estimation sample.")
+    fitted_values = copied("_fitted", "Fitted values on the (unit, year) index.")
+    resids = copied("_resids", "Residuals ``y - fitted`` on the (unit, year) index.")
 
     @property
     def rsquared_adj(self) -> float:

@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from geoattr._docstrings import fill_doc
 from geoattr._format import escape_mathtext
 from geoattr.exceptions import InputError
 
@@ -23,6 +24,10 @@ __all__ = ["KIND_ORDER", "plot_coefficients", "plot_rank_intervals"]
 
 #: Order of the families in tables and figures.
 KIND_ORDER: list[str] = ["baseline", "bootstrap", "loyo", "loro", "weights", "estimators", "placebo"]
+
+#: The ``path`` parameter of the plotting functions.
+_PATH_DOC = """path : str or Path, optional
+    Save as PNG or SVG (by the suffix)."""
 
 _COLOURS = {"baseline": "#000000", "bootstrap": "#2166ac", "loyo": "#1b9e77", "loro": "#7570b3",
             "weights": "#d95f02", "estimators": "#e7298a", "placebo": "#999999"}
@@ -81,6 +86,7 @@ def _draw_term(ax: Any, ct: pd.DataFrame, rows: list[tuple[str, str]], ypos: np.
     ax.axvline(0.0, color="#bbbbbb", lw=0.8)
 
 
+@fill_doc(path=_PATH_DOC)
 def plot_coefficients(coefficients: pd.DataFrame, path: str | Path | None = None, *,
                       terms: Sequence[str] | None = None) -> Figure:
     """Coefficient ranges across variants: one panel per term.
@@ -93,8 +99,7 @@ def plot_coefficients(coefficients: pd.DataFrame, path: str | Path | None = None
     ----------
     coefficients : pandas.DataFrame
         :attr:`RobustnessResults.coefficients <geoattr.robustness.RobustnessResults>`.
-    path : str or Path, optional
-        Save as PNG or SVG (by the suffix).
+    {path}
     terms : sequence of str, optional
         Default: every baseline term and ``vra_sum``.
 
@@ -132,6 +137,7 @@ def _listing(rows: pd.DataFrame, title: str) -> str:
         for _, r in rows.iterrows()])
 
 
+@fill_doc(path=_PATH_DOC)
 def plot_rank_intervals(rank_intervals: pd.DataFrame, path: str | Path | None = None, *, level: float,
                         top_n: int, method: str, label: int = 5) -> Figure:
     """Bootstrap rank interval of every unit, ordered by its baseline rank.
@@ -140,8 +146,7 @@ def plot_rank_intervals(rank_intervals: pd.DataFrame, path: str | Path | None = 
     ----------
     rank_intervals : pandas.DataFrame
         :attr:`RobustnessResults.rank_intervals <geoattr.robustness.RobustnessResults>`.
-    path : str or Path, optional
-        Save as PNG or SVG (by the suffix).
+    {path}
     level : float
         Confidence level of the intervals (for the legend).
     top_n : int

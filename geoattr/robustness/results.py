@@ -20,9 +20,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from geoattr._docstrings import fill_doc
 from geoattr._format import write_csv
 from geoattr.models.ols import AttractivenessResults
-from geoattr.models.results import Results
+from geoattr.models.results import Results, copied
 from geoattr.robustness.plots import KIND_ORDER, plot_coefficients, plot_rank_intervals
 from geoattr.robustness.ranks import ranks, stability
 
@@ -46,6 +47,18 @@ COEFFICIENT_COLUMNS: list[str] = ["kind", "variant", "term", "estimate", "std_er
 #: Columns of :attr:`RobustnessResults.rank_stability`.
 STABILITY_COLUMNS: list[str] = ["kind", "variant", "nobs", "r2", "loglik", "spearman", "top_kept", "bottom_kept",
                                 "n"]
+
+
+def _delegated_sections(func: str, names: str) -> str:
+    """Parameters and Returns of a plotting method that calls ``func`` of :mod:`geoattr.robustness.plots`."""
+    return f"""Parameters
+----------
+{names}
+    As in :func:`~geoattr.robustness.plots.{func}`.
+
+Returns
+-------
+matplotlib.figure.Figure"""
 
 
 class VariantFit(Results):
@@ -221,25 +234,14 @@ class RobustnessResults:
         raise AttributeError(f"RobustnessResults is immutable: {name!r} cannot be set")
 
     # ------------------------------------------------------------------ labelled outputs
-    @property
-    def coefficients(self) -> pd.DataFrame:
-        """Long table of estimates and intervals per (variant, term)."""
-        return self._coefficients.copy()
-
-    @property
-    def rank_stability(self) -> pd.DataFrame:
-        """Rank stability per variant."""
-        return self._rank_stability.copy()
-
-    @property
-    def rank_intervals(self) -> pd.DataFrame:
-        """Bootstrap rank interval of each unit."""
-        return self._rank_intervals.copy()
-
-    @property
-    def placebo(self) -> pd.DataFrame:
-        """Where the true fit falls in the placebo distribution."""
-        return self._placebo.copy()
+    coefficients = copied("_coefficients", "Long table of estimates and intervals per (variant, term).")
+    rank_stability = copied("_rank_stability", "Rank stability per variant.")
+    rank_intervals = copied("_rank_intervals", "Bootstrap rank interval of each unit.")
+    placebo = copied("_placebo", "Where the true fit falls in the placebo distribution.")
+    placebo_draws = copied("_placebo_draws", "Placebo replications x (coefficients, ``r2``, ``loglik``).")
+    fits = copied("_fits", "Variant name -> its fit.")
+    skipped = copied("_skipped", "Variants that were not run or failed, and why.")
+    timings = copied("_timings", "Seconds per step.")
 
     @property
     def bootstrap_draws(self) -> dict[str, pd.DataFrame]:
@@ -247,14 +249,9 @@ class RobustnessResults:
         return {k: v.copy() for k, v in self._bootstrap_draws.items()}
 
     @property
-    def placebo_draws(self) -> pd.DataFrame:
-        """Placebo replications x (coefficients, ``r2``, ``loglik``)."""
-        return self._placebo_draws.copy()
-
-    @property
-    def fits(self) -> dict[str, VariantFit]:
-        """Variant name -> its fit."""
-        return dict(self._fits)
+    def settings(self) -> dict[str, Any]:
+        """The options used."""
+        return copy.deepcopy(self._settings)
 
     @property
     def baseline(self) -> AttractivenessResults:
@@ -262,24 +259,9 @@ class RobustnessResults:
         return self._baseline
 
     @property
-    def settings(self) -> dict[str, Any]:
-        """The options used."""
-        return copy.deepcopy(self._settings)
-
-    @property
-    def skipped(self) -> dict[str, str]:
-        """Variants that were not run or failed, and why."""
-        return dict(self._skipped)
-
-    @property
     def notes(self) -> tuple[str, ...]:
         """Substitutions and caveats."""
         return self._notes
-
-    @property
-    def timings(self) -> dict[str, float]:
-        """Seconds per step."""
-        return dict(self._timings)
 
     # ------------------------------------------------------------------ text
     def _coefficient_ranges(self) -> pd.DataFrame:
@@ -395,31 +377,19 @@ class RobustnessResults:
         return files
 
     # ------------------------------------------------------------------ figures
+    @fill_doc(sections=_delegated_sections("plot_coefficients", "path, terms"))
     def plot_coefficients(self, path: str | Path | None = None, *, terms: Sequence[str] | None = None) -> Any:
         """Coefficient ranges across variants: :func:`~geoattr.robustness.plots.plot_coefficients` of these results.
 
-        Parameters
-        ----------
-        path, terms
-            As in :func:`~geoattr.robustness.plots.plot_coefficients`.
-
-        Returns
-        -------
-        matplotlib.figure.Figure
+        {sections}
         """
         return plot_coefficients(self._coefficients, path, terms=terms)
 
+    @fill_doc(sections=_delegated_sections("plot_rank_intervals", "path, label"))
     def plot_rank_intervals(self, path: str | Path | None = None, *, label: int = 5) -> Any:
         """Bootstrap rank intervals: :func:`~geoattr.robustness.plots.plot_rank_intervals` of these results.
 
-        Parameters
-        ----------
-        path, label
-            As in :func:`~geoattr.robustness.plots.plot_rank_intervals`.
-
-        Returns
-        -------
-        matplotlib.figure.Figure
+        {sections}
         """
         s = self._settings
         return plot_rank_intervals(self._rank_intervals, path, level=s["level"], top_n=s["top_n"],

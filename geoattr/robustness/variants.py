@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from geoattr import weights as gw
+from geoattr._docstrings import fill_doc
 from geoattr._format import format_ids
 from geoattr.data import PanelData
 from geoattr.exceptions import GeoattrWarning, InputError
@@ -51,6 +52,17 @@ __all__ = [
 ESTIMATORS: tuple[str, ...] = ("year_effects", "weighted", "level", "fe", "sar")
 
 _FAST_COV_TYPES = ("clustered", "robust", "unadjusted")
+
+#: Parameters and Returns of the estimator variants :func:`fe_variant` and :func:`sar_variant`.
+_STATE_TO_FIT = """Parameters
+----------
+state : BatteryState
+    The battery's designs, data and options.
+
+Returns
+-------
+VariantFit
+    The variant's fit, with the units' cumulative attractiveness under it."""
 
 
 # --------------------------------------------------------------------------- weights construction
@@ -384,6 +396,7 @@ def _time_invariant(X: pd.DataFrame) -> list[str]:
     return [c for c in X.columns if within[c].abs().max() < 1e-12]
 
 
+@fill_doc(state_to_fit=_STATE_TO_FIT)
 def fe_variant(state: BatteryState) -> VariantFit:
     """Fit unit fixed effects for the time-varying terms, then the time-invariant ones in a second step.
 
@@ -392,13 +405,7 @@ def fe_variant(state: BatteryState) -> VariantFit:
     squares of ``y - X_tv b_tv`` on the time-invariant regressors (constant, centrality),
     whose reported intervals ignore the first step's uncertainty.
 
-    Parameters
-    ----------
-    state : BatteryState
-
-    Returns
-    -------
-    VariantFit
+    {state_to_fit}
     """
     d = state.est_design
     ti = _time_invariant(d.X)
@@ -434,18 +441,13 @@ def _commuting_graph(data: PanelData, year: int) -> WeightsLike:
     return gw.without_diagonal(cw[year])
 
 
+@fill_doc(state_to_fit=_STATE_TO_FIT)
 def sar_variant(state: BatteryState) -> VariantFit:
     """Spatial lag of y with the commuting W (off-diagonal shares, renormalised, last design year).
 
     Attractiveness is the structural residual ``y - rho W y - X b``.
 
-    Parameters
-    ----------
-    state : BatteryState
-
-    Returns
-    -------
-    VariantFit
+    {state_to_fit}
     """
     year = state.years[1]
     d = state.est_design
