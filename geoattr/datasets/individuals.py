@@ -6,7 +6,8 @@ known. Each row is a person-year of an adult (18-79) living in Norway on 1 Janua
 outcome of the year is ``stay``, ``domestic`` (moved to another municipality) or
 ``emigration``, drawn from a multinomial logit with the terms of the model's default
 specification (:data:`geoattr.models.choice.DEFAULT_SPEC`) and the coefficients
-:data:`TRUE_PARAMS` (or the caller's).
+:data:`TRUE_PARAMS` (or the caller's; the defaults are the table
+``geoattr/datasets/data/individuals_true_params.csv``).
 
 **How the covariates are drawn** (shares are rough Norwegian magnitudes, not estimates):
 
@@ -37,7 +38,10 @@ builder of :mod:`geoattr.models.choice`, so recovering :data:`TRUE_PARAMS` with
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Mapping
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -64,53 +68,25 @@ _FACTORS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "family": (("single", "couple_no_children", "couple_children", "single_parent"), "single", "family_"),
 }
 
-# (domestic, emigration) per term, in the order of the default specification's terms.
-_TRUE: dict[str, tuple[float, float]] = {
-    "const": (-2.80, -5.75),
-    "immigrant": (0.35, 1.90),
-    "born_to_immigrants": (0.10, 0.70),
-    "centrality_1": (-0.25, 0.35),
-    "centrality_2": (-0.15, 0.20),
-    "centrality_3": (-0.10, 0.10),
-    "centrality_4": (-0.05, 0.05),
-    "immigrant:centrality_1": (-0.30, -0.40),
-    "immigrant:centrality_2": (-0.20, -0.25),
-    "immigrant:centrality_3": (-0.15, -0.15),
-    "immigrant:centrality_4": (-0.05, -0.05),
-    "born_to_immigrants:centrality_1": (-0.15, 0.10),
-    "born_to_immigrants:centrality_2": (-0.10, 0.05),
-    "born_to_immigrants:centrality_3": (-0.05, 0.00),
-    "born_to_immigrants:centrality_4": (0.00, 0.00),
-    "age_18_24": (1.30, 0.60),
-    "age_25_29": (1.10, 0.70),
-    "age_30_39": (0.50, 0.40),
-    "age_50_66": (-0.60, -0.30),
-    "age_67_plus": (-1.00, -0.20),
-    "sex_female": (0.00, -0.15),
-    "education_compulsory": (-0.15, -0.20),
-    "education_higher_short": (0.15, 0.30),
-    "education_higher_long": (0.25, 0.60),
-    "labour_unemployed": (0.45, 0.50),
-    "labour_student": (0.60, 0.50),
-    "labour_outside": (0.10, 0.20),
-    "family_couple_no_children": (-0.35, -0.30),
-    "family_couple_children": (-0.80, -0.60),
-    "family_single_parent": (-0.30, -0.40),
-}
+_TRUE_FILE = "individuals_true_params.csv"
 
 _CENT_SHARE = np.array([0.22, 0.24, 0.20, 0.16, 0.10, 0.08])
 _IMM_SHARE = np.array([0.26, 0.17, 0.14, 0.11, 0.10, 0.09])
 _BORN_SHARE = np.array([0.07, 0.045, 0.032, 0.026, 0.022, 0.020])
 _AGES = np.arange(18, 80)
-# by age group (18_24, 25_29, 30_39, 40_49, 50_66, 67_plus)
-_EDU = np.array([  # compulsory, upper_secondary, higher_short, higher_long
-    [0.35, 0.50, 0.12, 0.03],
-    [0.18, 0.37, 0.30, 0.15],
-    [0.16, 0.36, 0.30, 0.18],
-    [0.18, 0.40, 0.27, 0.15],
-    [0.24, 0.44, 0.22, 0.10],
-    [0.32, 0.44, 0.17, 0.07],
+# Shares by age group (rows 18_24, 25_29, 30_39, 40_49, 50_66, 67_plus), one block of four
+# columns per variable: education (compulsory, upper_secondary, higher_short, higher_long),
+# labour (employed, unemployed, student, outside) and family (single, couple_no_children,
+# couple_children, single_parent).
+_BY_AGE = np.array([
+    [0.35, 0.50, 0.12, 0.03,  0.55, 0.05, 0.35, 0.05,  0.80, 0.15, 0.03, 0.02],
+    [0.18, 0.37, 0.30, 0.15,  0.75, 0.05, 0.12, 0.08,  0.50, 0.30, 0.15, 0.05],
+    [0.16, 0.36, 0.30, 0.18,  0.82, 0.04, 0.03, 0.11,  0.25, 0.15, 0.50, 0.10],
+    [0.18, 0.40, 0.27, 0.15,  0.84, 0.03, 0.01, 0.12,  0.20, 0.10, 0.60, 0.10],
+    [0.24, 0.44, 0.22, 0.10,  0.74, 0.03, 0.005, 0.225,  0.25, 0.50, 0.20, 0.05],
+    [0.32, 0.44, 0.17, 0.07,  0.15, 0.005, 0.005, 0.84,  0.35, 0.60, 0.03, 0.02],
 ])
+_EDU, _LAB, _FAM = np.hsplit(_BY_AGE, 3)
 _EDU_CENT = np.array([  # multipliers by merged centrality level (1, 2, 3, 4, 5_6)
     [0.80, 0.85, 1.15, 1.70],
     [0.90, 0.95, 1.10, 1.15],
@@ -118,23 +94,7 @@ _EDU_CENT = np.array([  # multipliers by merged centrality level (1, 2, 3, 4, 5_
     [1.10, 1.10, 0.90, 0.65],
     [1.20, 1.10, 0.85, 0.55],
 ])
-_LAB = np.array([  # employed, unemployed, student, outside
-    [0.55, 0.05, 0.35, 0.05],
-    [0.75, 0.05, 0.12, 0.08],
-    [0.82, 0.04, 0.03, 0.11],
-    [0.84, 0.03, 0.01, 0.12],
-    [0.74, 0.03, 0.005, 0.225],
-    [0.15, 0.005, 0.005, 0.84],
-])
 _LAB_IMM = np.array([0.85, 2.0, 0.9, 1.3])
-_FAM = np.array([  # single, couple_no_children, couple_children, single_parent
-    [0.80, 0.15, 0.03, 0.02],
-    [0.50, 0.30, 0.15, 0.05],
-    [0.25, 0.15, 0.50, 0.10],
-    [0.20, 0.10, 0.60, 0.10],
-    [0.25, 0.50, 0.20, 0.05],
-    [0.35, 0.60, 0.03, 0.02],
-])
 
 
 def _age_weights() -> np.ndarray:
@@ -145,6 +105,19 @@ def _age_weights() -> np.ndarray:
     born = np.exp(-0.5 * ((a - 22) / 7) ** 2) + 0.02 * (a < 50)
     w = np.vstack([imm, born, rest])
     return w / w.sum(axis=1, keepdims=True)
+
+
+def _read_true() -> dict[str, tuple[float, float]]:
+    """The default (domestic, emigration) coefficients by term, from ``data/individuals_true_params.csv``.
+
+    The rows are in the order of the default specification's terms.
+    """
+    text = resources.files("geoattr.datasets").joinpath("data", _TRUE_FILE).read_text(encoding="utf-8")
+    rows = list(csv.reader(io.StringIO(text)))
+    return {term: (float(dom), float(emi)) for term, dom, emi in rows[1:]}
+
+
+_TRUE: dict[str, tuple[float, float]] = _read_true()
 
 
 def true_params(params: Mapping[Any, float] | pd.Series | None = None) -> pd.Series:
