@@ -301,12 +301,7 @@ def normalise_years(values: pd.Series | pd.Index, *, name: str, rows: Sequence[A
 def whole_years_of_index(index: pd.MultiIndex, *, name: str) -> np.ndarray:
     """The year level of a (unit, year) index as int64, errors naming the (unit, year) rows.
 
-    Parameters
-    ----------
-    index : pandas.MultiIndex
-        Two levels: unit, year.
-    name : str
-        The table's name, for messages.
+    ``index`` and ``name`` are those of :func:`normalise_panel_index`.
 
     Returns
     -------

@@ -335,15 +335,8 @@ def barometer(
         notes.append(_flow_sum_note(nm, {f: wide[f] for f in flows},
                                     [y for p in periods for y in range(p[0], p[1] + 1)]))
     return BarometerResults(
-        periods=periods,
-        results=results,
-        flow_results=fits,
-        index=index,
-        long_run=long_run,
-        skipped=skipped,
-        excluded=pd.DataFrame(excluded_rows, columns=["period", "unit", "reason"]),
-        notes=notes,
-        accounting=acc,
+        periods=periods, results=results, flow_results=fits, index=index, long_run=long_run, skipped=skipped,
+        excluded=pd.DataFrame(excluded_rows, columns=["period", "unit", "reason"]), notes=notes, accounting=acc,
         options={
             "period_length": period_length,
             "last_year": last_year,
@@ -471,12 +464,8 @@ def _fit_period(
     rows = []
     for f, yv in ys.items():
         design = Design(
-            y=pd.Series(yv.to_numpy(), index=idx, name="y"),
-            X=X,
-            population=population,
-            spec=f"barometer ({f})",
-            unit_level=unit_level,
-            years=period,
+            y=pd.Series(yv.to_numpy(), index=idx, name="y"), X=X, population=population, spec=f"barometer ({f})",
+            unit_level=unit_level, years=period,
             notes=[
                 f"period {_label(period)}; y: {'net migration' if f == TOTAL else f} over the period in % of "
                 f"the population on 1 January {s}; x: 100*(jobs {e} / jobs {s - 1} - 1)"

@@ -188,7 +188,8 @@ _DATA = Table({
                                whole_counts=Field(("bool",))).table,
                    describe="{ path = ..., unit_column = ..., year_column = ..., columns = {...} } (source = "
                             "'files') or '2003-2016' / '2003-2022' (source = 'ssb')"),
-    "flows": _file("origin", "destination", "value", "year", thousands=_str(choices=(".", ","))),
+    "flows": _file("origin", "destination", "value", "year", thousands=_str(choices=(".", ",")),
+                   whole_counts=Field(("bool",))),
     "centrality": _file("unit_column", "value_column"),
     "polygons": _file("id_column", "name_column", "crs"),
     "population_by_age": _file(),
@@ -583,6 +584,7 @@ def load_run_config(path: str | Path) -> dict[str, Any]:
     Parameters
     ----------
     path : str or Path
+        The run configuration (TOML); see ``examples/*.toml``.
 
     Returns
     -------
@@ -599,6 +601,7 @@ def load_choice_config(path: str | Path) -> dict[str, Any]:
     Parameters
     ----------
     path : str or Path
+        The choice configuration (TOML); see ``examples/choice.toml``.
 
     Returns
     -------

@@ -99,6 +99,7 @@ def test_read_flows_gzip_latin1_and_decimal_comma(tmp_path):
         destination="arbeidssted",
         value="sysselsatte",
         year="år",
+        whole_counts=False,
     )
     assert f["count"].tolist() == [10.5, 2.0]
     assert f.origin.tolist() == ["0301", "0301"]
@@ -116,7 +117,7 @@ def test_read_flows_parquet_with_integer_ids_is_zero_padded(tmp_path):
     pd.DataFrame({"year": [2020], "o": [301], "d": [5001], "n": [1.5]}).to_parquet(
         tmp_path / "f.parquet"
     )
-    f = read_flows(tmp_path / "f.parquet", origin="o", destination="d", value="n", id_width=4)
+    f = read_flows(tmp_path / "f.parquet", origin="o", destination="d", value="n", id_width=4, whole_counts=False)
     assert (
         f.origin.tolist() == ["0301"]
         and f.destination.tolist() == ["5001"]

@@ -741,6 +741,17 @@ def test_fit_refuses_an_infinite_regressor_and_a_constant_y_on_a_plain_frame():
         geoattr.fit("y ~ jobs", cross_section)
 
 
+@pytest.mark.parametrize("model", ["sar", "sem", "sdm", "gmm_lag"])
+def test_spatial_models_refuse_a_constant_y(model):
+    # before: only the least-squares paths checked; ML and GMM fits ran on a y with nothing to explain
+    g = Graph.build_contiguity(square_grid(5), rook=True).transform("r")
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"y": 3.0, "x": rng.normal(size=25)}, index=pd.Index(list(g.unique_ids), name="unit"))
+    with pytest.raises(InputError, match=r"the dependent variable y of 'y ~ x' has the same value 3\.0 in all "
+                                         r"25 row\(s\): there is nothing to explain"):
+        geoattr.fit("y ~ x", df, model=model, weights=g)
+
+
 # ------------------------------------------------------------------ number formats
 def _panel_text(values: list[str], *, sep: str = ";", column: str = "population") -> str:
     rows = [sep.join(["unit", "year", column])]
@@ -786,6 +797,15 @@ def test_a_decimal_count_of_people_is_refused(tmp_path):
                                          r"whole_counts=False if they are estimates"):
         read_panel(tmp_path / "p.csv")
     assert read_panel(tmp_path / "p.csv", whole_counts=False)["population"].tolist() == [12.5, 40.0]
+
+
+def test_a_decimal_count_of_commuters_is_refused(tmp_path):
+    (tmp_path / "f.csv").write_text("year;origin;destination;count\n2017;0301;0301;10,5\n2017;0301;1103;2\n")
+    with pytest.raises(InputError, match=r"table 'flows' has counts that are not whole numbers: column 'count': "
+                                         r"1 value\(s\) 10\.5 in row\(s\) 0\. Commuters are persons: .* pass "
+                                         r"whole_counts=False if the flows are estimates"):
+        read_flows(tmp_path / "f.csv")
+    assert read_flows(tmp_path / "f.csv", whole_counts=False)["count"].tolist() == [10.5, 2.0]
 
 
 def test_a_decimal_comma_count_in_a_semicolon_file_is_refused(tmp_path):

@@ -427,6 +427,7 @@ def read_flows(
     id_width: int | None = None,
     drop_zero: bool = False,
     thousands: str | None = None,
+    whole_counts: bool = True,
     accounting: Accounting | None = None,
 ) -> pd.DataFrame:
     """Read a long origin-destination (commuting) table.
@@ -454,6 +455,9 @@ def read_flows(
         The thousands separator of the counts (``"."`` for ``1.234``, which also makes
         ``,`` the decimal mark; ``","`` for ``1,234``).  Without it a count written
         ``1.234`` in a ``;``-separated file is refused rather than read as 1.234.
+    whole_counts : bool, default True
+        Refuse counts that are not whole numbers (commuters are persons), naming the
+        rows; pass False for estimated flows (e.g. shares of a split unit).
     accounting : Accounting, optional
         Receives rows read and dropped (table ``"flows"``).
 
@@ -520,6 +524,10 @@ def read_flows(
     val.require_finite(counts.to_frame(value), [value], table="flows",
                        hint="Fix these counts in the file (commuters are persons), or remove these rows.")
     val.require_nonnegative(counts.to_frame(value), [value], table="flows")
+    if whole_counts:
+        val.require_whole(counts.to_frame(value), [value], table="flows",
+                          hint="Commuters are persons: if '.' or ',' separates thousands in the file pass "
+                               "thousands=; pass whole_counts=False if the flows are estimates.")
     df = pd.DataFrame(
         {
             "year": np.broadcast_to(np.asarray(years, dtype=np.int64), len(raw)).copy(),

@@ -26,7 +26,7 @@ from linearmodels.iv import IV2SLS
 from geoattr._format import format_ids
 from geoattr.data import PanelData
 from geoattr.exceptions import InputError
-from geoattr.models.ols import LeastSquares
+from geoattr.models.ols import LeastSquares, check_values
 from geoattr.models.panel import fit_panel
 from geoattr.models.results import RegressionResults
 from geoattr.models.spatial import fit_gmm, fit_spatial
@@ -343,6 +343,7 @@ def _fit_panel_data(formula: str, data: pd.DataFrame | PanelData, *, model: str,
     years = (int(y.index.get_level_values(1).min()), int(y.index.get_level_values(1).max()))
     design = Design(y=y, X=X, population=pop if pop is not None else pd.Series(1.0, index=y.index), spec=formula,
                     unit_level="unit", years=years, notes=notes)
+    check_values(design)  # every estimator: finite values and a y that varies
     if model in ("ols", "slx"):
         # the design's notes reach the results through LeastSquares
         return LeastSquares(design, obs_weights=pop).fit(cov_type=cov_type or "clustered")

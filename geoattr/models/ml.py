@@ -281,12 +281,37 @@ def _check_options(tol: float, traces: str, n_probes: int) -> None:
         raise InputError(f"n_probes must be an integer >= 2; {n_probes!r} was given")
 
 
-def _inputs(y: Any, X: Any, weights: sp.spmatrix | np.ndarray, *, periods: int, method: str, bounds: Any):
-    """Checked (y, X, W over the observations, method, bounds, W of one period or None)."""
+def _inputs(y: Any, X: Any, weights: sp.spmatrix | np.ndarray, *, periods: int, method: str, bounds: Any,
+            options: tuple[float, str, int]):
+    """Checked (y, X, W over the observations, method, bounds, W of one period or None).
+
+    ``options`` are (tol, traces, n_probes), checked by :func:`_check_options`.
+    """
+    _check_options(*options)
     if periods != 1:
         return panel_setup(y, X, weights, periods, method, bounds)
     yv, Xv, Wc = check_inputs(y, X, weights)
     return yv, Xv, Wc, check_method(method, Wc.shape[0]), check_bounds(bounds, Wc), None
+
+
+def _jacobian(Wc: sp.spmatrix, Wb: sp.spmatrix | None, meth: str, bnd: tuple[float, float], periods: int):
+    """The log-Jacobian of ``I - r W`` over the observations (one block per period when ``periods > 1``)."""
+    return Jacobian(Wc, meth, bnd) if periods == 1 else BlockJacobian(Jacobian(Wb, meth, bnd), periods, Wc)
+
+
+def _ml_result(params: np.ndarray, cov: np.ndarray, sig2: float, loglik: float, u: np.ndarray, yv: np.ndarray,
+               search: tuple, traced: tuple, **extra: Any) -> MLResult:
+    """The :class:`MLResult` of a fit: ``search`` is (iterations, converged, method, bounds,
+    log-determinant) and ``traced`` what :meth:`Jacobian.traces` returned; ``extra`` adds to
+    the traces, their method, the bounds, the log-determinant and the trace sensitivity."""
+    iterations, ok, meth, bnd, ld = search
+    tr, trace_method, tr_se, sens = traced
+    return MLResult(
+        params=params, cov=cov, sigma2=sig2, loglik=float(loglik), resid=u, predy=yv - u, iterations=iterations,
+        converged=ok, method=meth, trace_error=tr_se,
+        extra={"traces": tr, "trace_method": trace_method, "bounds": bnd, "logdet": ld, "se_sensitivity": sens,
+               **extra},
+    )
 
 
 # --------------------------------------------------------------------------- models
@@ -333,17 +358,9 @@ _DOC_COMMON = """
 
 
 def ml_lag(
-    y: Any,
-    X: Any,
-    weights: sp.spmatrix | np.ndarray,
-    *,
-    method: str = "auto",
-    bounds: tuple[float, float] | None = None,
-    tol: float = 1e-10,
-    traces: str = "auto",
-    n_probes: int = 100,
-    seed: int | None = 0,
-    periods: int = 1,
+    y: Any, X: Any, weights: sp.spmatrix | np.ndarray, *, method: str = "auto",
+    bounds: tuple[float, float] | None = None, tol: float = 1e-10, traces: str = "auto",
+    n_probes: int = 100, seed: int | None = 0, periods: int = 1,
 ) -> MLResult:
     """Maximum-likelihood spatial lag model ``y = rho W y + X beta + e``.
 
@@ -354,13 +371,11 @@ def ml_lag(
     Reproduces ``spreg.ML_Lag`` (same concentrated likelihood, information matrix and
     definitions of residuals and sigma2) with sparse algebra only.
     """
-    yv, Xv, Wc, meth, bnd, Wb = _inputs(y, X, weights, periods=periods, method=method, bounds=bounds)
-    _check_options(tol, traces, n_probes)
+    yv, Xv, Wc, meth, bnd, Wb = _inputs(y, X, weights, periods=periods, method=method, bounds=bounds,
+                                        options=(tol, traces, n_probes))
     n, k = Xv.shape
     with blas_limit(meth == "lu"):
-        jac = Jacobian(Wc, meth, bnd) if periods == 1 else BlockJacobian(Jacobian(Wb, meth, bnd), periods, Wc)
-
-        wy = Wc @ yv
+        jac, wy = _jacobian(Wc, Wb, meth, bnd, periods), Wc @ yv
         Q, R = np.linalg.qr(Xv)
         b0 = np.linalg.solve(R, Q.T @ yv)
         b1 = np.linalg.solve(R, Q.T @ wy)
@@ -398,46 +413,16 @@ def ml_lag(
             v[k + 1, k + 1] = n / (2.0 * sig2**2)
             return np.linalg.inv(v)
 
-        tr, trace_method, tr_se, sens = jac.traces(
-            rho, ld, tr1, bnd, traces, n_probes, seed, lambda t: inv_information(t)[:-1, :-1]
-        )
-        vm1 = inv_information(tr)
-        return MLResult(
-            params=np.append(beta, rho),
-            cov=vm1[:-1, :-1],
-            sigma2=sig2,
-            loglik=float(loglik),
-            resid=u,
-            predy=yv - u,
-            iterations=iterations,
-            converged=ok,
-            method=meth,
-            trace_error=tr_se,
-            extra={
-                "traces": tr,
-                "trace_method": trace_method,
-                "bounds": bnd,
-                "logdet": ld,
-                "var_sigma2": float(vm1[-1, -1]),
-                "se_sensitivity": sens,
-                "predy_e": predy_e,
-                "e_pred": yv - predy_e,
-            },
-        )
+        traced = jac.traces(rho, ld, tr1, bnd, traces, n_probes, seed, lambda t: inv_information(t)[:-1, :-1])
+        vm1 = inv_information(traced[0])
+        return _ml_result(np.append(beta, rho), vm1[:-1, :-1], sig2, loglik, u, yv, (iterations, ok, meth, bnd, ld),
+                          traced, var_sigma2=float(vm1[-1, -1]), predy_e=predy_e, e_pred=yv - predy_e)
 
 
 def ml_error(
-    y: Any,
-    X: Any,
-    weights: sp.spmatrix | np.ndarray,
-    *,
-    method: str = "auto",
-    bounds: tuple[float, float] | None = None,
-    tol: float = 1e-10,
-    traces: str = "auto",
-    n_probes: int = 100,
-    seed: int | None = 0,
-    periods: int = 1,
+    y: Any, X: Any, weights: sp.spmatrix | np.ndarray, *, method: str = "auto",
+    bounds: tuple[float, float] | None = None, tol: float = 1e-10, traces: str = "auto",
+    n_probes: int = 100, seed: int | None = 0, periods: int = 1,
 ) -> MLResult:
     """Maximum-likelihood spatial error model ``y = X beta + u``, ``u = lambda W u + e``.
 
@@ -445,13 +430,11 @@ def ml_error(
     definitions of residuals and sigma2) with sparse algebra only.  ``periods`` as in
     :func:`ml_lag`.
     """
-    yv, Xv, Wc, meth, bnd, Wb = _inputs(y, X, weights, periods=periods, method=method, bounds=bounds)
-    _check_options(tol, traces, n_probes)
+    yv, Xv, Wc, meth, bnd, Wb = _inputs(y, X, weights, periods=periods, method=method, bounds=bounds,
+                                        options=(tol, traces, n_probes))
     n, k = Xv.shape
     with blas_limit(meth == "lu"):
-        jac = Jacobian(Wc, meth, bnd) if periods == 1 else BlockJacobian(Jacobian(Wb, meth, bnd), periods, Wc)
-
-        wy = Wc @ yv
+        jac, wy = _jacobian(Wc, Wb, meth, bnd, periods), Wc @ yv
         wx = np.asarray(Wc @ Xv)
 
         def fit(lam: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -490,31 +473,10 @@ def ml_error(
             cov[k, k] = vm1[0, 0]
             return cov, float(vm1[1, 1])
 
-        tr, trace_method, tr_se, sens = jac.traces(
-            lam, ld, tr1, bnd, traces, n_probes, seed, lambda t: inv_information(t)[0]
-        )
-        cov, var_sigma2 = inv_information(tr)
-        return MLResult(
-            params=np.append(beta, lam),
-            cov=cov,
-            sigma2=sig2,
-            loglik=float(loglik),
-            resid=u,
-            predy=yv - u,
-            iterations=iterations,
-            converged=ok,
-            method=meth,
-            trace_error=tr_se,
-            extra={
-                "traces": tr,
-                "trace_method": trace_method,
-                "bounds": bnd,
-                "logdet": ld,
-                "var_sigma2": var_sigma2,
-                "se_sensitivity": sens,
-                "e_filtered": e_filtered,
-            },
-        )
+        traced = jac.traces(lam, ld, tr1, bnd, traces, n_probes, seed, lambda t: inv_information(t)[0])
+        cov, var_sigma2 = inv_information(traced[0])
+        return _ml_result(np.append(beta, lam), cov, sig2, loglik, u, yv, (iterations, ok, meth, bnd, ld),
+                          traced, var_sigma2=var_sigma2, e_filtered=e_filtered)
 
 
 ml_lag.__doc__ = (ml_lag.__doc__ or "") + _DOC_COMMON

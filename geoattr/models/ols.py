@@ -186,20 +186,9 @@ class LeastSquares:
         fitted = (d.X @ res.params).rename("fitted")
         resid = (d.y - fitted).rename("resid")
         info = {"Specification": d.spec, "Level": d.unit_level, "Years": f"{d.years[0]}-{d.years[1]}"}
-        return RegressionResults(
-            params=res.params.rename("estimate"),
-            cov=res.cov,
-            y=d.y,
-            fitted_values=fitted,
-            resids=resid,
-            nobs=int(res.nobs),
-            df_resid=float(res.df_resid),
-            loglik=float(res.loglik),
-            rsquared=float(res.rsquared),
-            model="ols" if self.obs_weights is None else "wls",
-            cov_type=cov_type,
-            info=info,
-            notes=list(d.notes),
+        return RegressionResults.from_linearmodels(
+            res, y=d.y, fitted_values=fitted, resids=resid, model="ols" if self.obs_weights is None else "wls",
+            cov_type=cov_type, info=info, notes=list(d.notes),
         )
 
 

@@ -141,21 +141,9 @@ def fit_panel(
         resid = res.resids.rename("resid")
         yy = (resid + res.fitted_values.iloc[:, 0]).rename("y")
     fitted = (yy.reindex(resid.index) - resid).rename("fitted")
-    return RegressionResults(
-        params=res.params.rename("estimate"),
-        cov=res.cov,
-        y=yy.reindex(resid.index),
-        fitted_values=fitted,
-        resids=resid,
-        nobs=int(res.nobs),
-        df_resid=float(res.df_resid),
-        loglik=float(res.loglik),
-        rsquared=float(res.rsquared),
-        model=model,
-        cov_type=cov_type,
-        info=info,
-        notes=notes,
-        rsquared_definition="linearmodels rsquared: within (fe), GLS (re), differenced (fd)",
+    return RegressionResults.from_linearmodels(
+        res, y=yy.reindex(resid.index), fitted_values=fitted, resids=resid, model=model, cov_type=cov_type,
+        info=info, notes=notes, rsquared_definition="linearmodels rsquared: within (fe), GLS (re), differenced (fd)",
     )
 
 

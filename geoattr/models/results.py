@@ -385,6 +385,26 @@ class RegressionResults(Results):
         self._resids = resids
         self._geodata = geodata
 
+    @classmethod
+    def from_linearmodels(cls, res: Any, **kwargs: Any) -> RegressionResults:
+        """Results from a fitted linearmodels estimator.
+
+        Parameters
+        ----------
+        res : linearmodels results
+            Its ``params`` (renamed ``estimate``), ``cov``, ``nobs``, ``df_resid``,
+            ``loglik`` and ``rsquared`` are taken over.
+        **kwargs
+            Every other argument of :class:`RegressionResults` (``y``,
+            ``fitted_values``, ``resids``, ``model``, ``cov_type``...).
+
+        Returns
+        -------
+        RegressionResults
+        """
+        return cls(params=res.params.rename("estimate"), cov=res.cov, nobs=int(res.nobs),
+                   df_resid=float(res.df_resid), loglik=float(res.loglik), rsquared=float(res.rsquared), **kwargs)
+
     def explore(self, column: str = "resids", **kwargs: Any) -> Any:
         """Interactive map of the residuals (or fitted values), like ``GeoDataFrame.explore``.
 

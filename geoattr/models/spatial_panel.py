@@ -56,6 +56,15 @@ def balance_panel(y: pd.Series, X: pd.DataFrame, units: pd.Index, *, balance: Li
     return y[keep], X[keep], incomplete
 
 
+
+def _balanced(y: pd.Series, X: pd.DataFrame, weights: WeightsLike, balance: str):
+    """(y, X, weights, dropped units, (N, T)) after :func:`balance_panel` on the weights' units."""
+    units = pd.Index(weights.unique_ids)
+    y, X, dropped = balance_panel(y, X, units, balance=balance)
+    if dropped:
+        weights = align(weights, sorted(set(units) - set(dropped)))
+    return y, X, weights, dropped, (y.index.get_level_values(0).nunique(), y.index.get_level_values(1).nunique())
+
 def fit_spatial_panel(
     y: pd.Series,
     X: pd.DataFrame,
@@ -88,12 +97,7 @@ def fit_spatial_panel(
         raise InputError(f"model must be 'sar_fe' or 'sem_fe', got {model!r}")
     if effects not in ("unit", "twoway"):
         raise InputError(f"effects must be 'unit' or 'twoway', got {effects!r}")
-    units = pd.Index(weights.unique_ids)
-    y, X, dropped = balance_panel(y, X, units, balance=balance)
-    if dropped:
-        weights = align(weights, sorted(set(units) - set(dropped)))
-    N = y.index.get_level_values(0).nunique()
-    T = y.index.get_level_values(1).nunique()
+    y, X, weights, dropped, (N, T) = _balanced(y, X, weights, balance)
 
     def within(df):
         out = df - df.groupby(level=0).transform("mean")
@@ -145,12 +149,7 @@ def fit_sar_re(
         ``model="sar_re"``; ``info`` holds ``phi`` and the implied ``theta = 1 - sqrt(phi)``;
         the log-likelihood includes ``N/2 log(phi)``.
     """
-    units = pd.Index(weights.unique_ids)
-    y, X, dropped = balance_panel(y, X, units, balance=balance)
-    if dropped:
-        weights = align(weights, sorted(set(units) - set(dropped)))
-    N = y.index.get_level_values(0).nunique()
-    T = y.index.get_level_values(1).nunique()
+    y, X, weights, dropped, (N, T) = _balanced(y, X, weights, balance)
     W = panel_weights(weights, y.index)
     ybar = y.groupby(level=0).transform("mean").to_numpy()
     Xbar = X.groupby(level=0).transform("mean").to_numpy()

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from geoattr._docstrings import fill_doc
 from geoattr._format import write_csv
 from geoattr.accounting import Accounting
 from geoattr._versions import versions
@@ -25,6 +26,14 @@ from geoattr.report import (
     write_profiles,
     write_tables,
 )
+
+
+_RUN_MODELS_DOC = """main : AttractivenessResults
+    The main model.
+models : mapping of str to AttractivenessResults
+    Every fitted model, by label.
+data : PanelData
+    The run's data."""
 
 __all__ = ["write_estimates", "write_map", "write_publication", "report_context", "run_info", "echo_files",
            "row_accounting"]
@@ -130,6 +139,7 @@ def write_map(out: Path, files: dict[str, Path], *, main: AttractivenessResults,
         write_csv(lisa.rename_axis("unit").reset_index(), files["lisa"], index=False)
 
 
+@fill_doc(run_models=_RUN_MODELS_DOC)
 def write_publication(out: Path, files: dict[str, Path], *, main: AttractivenessResults,
                       models: Mapping[str, AttractivenessResults], data: PanelData, att: pd.DataFrame,
                       ranks: pd.DataFrame, yearly: Sequence[pd.DataFrame], kept: Mapping[str, Any],
@@ -142,12 +152,7 @@ def write_publication(out: Path, files: dict[str, Path], *, main: Attractiveness
         Output folder.
     files : dict of str to Path
         Updated with ``table_*``, ``figure_*`` and ``profiles``.
-    main : AttractivenessResults
-        The main model.
-    models : mapping of str to AttractivenessResults
-        Every fitted model, by label.
-    data : PanelData
-        The run's data.
+    {run_models}
     att : DataFrame
         Attractiveness of the main model.
     ranks : DataFrame
@@ -222,6 +227,7 @@ def _summary(main: AttractivenessResults, data: PanelData, years: tuple[int, int
     }
 
 
+@fill_doc(run_models=_RUN_MODELS_DOC)
 def report_context(main: AttractivenessResults, models: Mapping[str, AttractivenessResults], data: PanelData,
                    ranks: pd.DataFrame, figs: Mapping[str, Path], kept: Mapping[str, Any], files: Mapping[str, Path],
                    *, top_n: int, years: tuple[int, int]) -> dict[str, Any]:
@@ -229,12 +235,7 @@ def report_context(main: AttractivenessResults, models: Mapping[str, Attractiven
 
     Parameters
     ----------
-    main : AttractivenessResults
-        The main model.
-    models : mapping of str to AttractivenessResults
-        Every fitted model, by label.
-    data : PanelData
-        The run's data.
+    {run_models}
     ranks : DataFrame
         The rankings (every level).
     figs : mapping of str to Path

@@ -165,7 +165,9 @@ def files_panel_data(data_cfg: Mapping[str, Any], base: Path, acc: Accounting) -
     flows = io.read_flows(
         resolve_path(base, f["path"]), origin=f.get("origin", "origin"),
         destination=f.get("destination", "destination"), value=f.get("value", "count"), year=f.get("year", "year"),
-        thousands=f.get("thousands"), accounting=acc,
+        thousands=f.get("thousands"),
+        whole_counts=data_cfg.get("crosswalk") is None if f.get("whole_counts") is None else bool(f["whole_counts"]),
+        accounting=acc,
     )
     report = None
     if (x := _file_spec(data_cfg, "crosswalk")) is not None:

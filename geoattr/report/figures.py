@@ -81,10 +81,7 @@ def _check_frame(frame: Any, columns: Sequence[str], what: str) -> None:
         raise InputError(f"expected the DataFrame of {what}, got {type(frame).__name__}")
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise InputError(
-            f"the table lacks column(s) {missing} (it has {list(frame.columns)}); "
-            f"pass the output of {what}"
-        )
+        raise InputError(f"the table lacks column(s) {missing} (it has {list(frame.columns)}); pass the output of {what}")
 
 
 def _check_count(value: Any, name: str, minimum: int) -> int:

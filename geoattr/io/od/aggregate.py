@@ -288,14 +288,9 @@ def aggregate_od(
     year_column: str = "year",
     lookup: Lookupish = None,
     lookup_columns: tuple[str, str] = ("fine", "unit"),
-    engine: Engine = "duckdb",
-    client: Any = None,
-    memory_limit: str | int | None = None,
-    threads: int | None = None,
-    temp_directory: str | None = None,
-    blocksize: str | int | None = None,
-    on_invalid: Literal["raise", "drop"] = "raise",
-    on_unknown: Literal["raise", "drop"] = "raise",
+    engine: Engine = "duckdb", client: Any = None, memory_limit: str | int | None = None,
+    threads: int | None = None, temp_directory: str | None = None, blocksize: str | int | None = None,
+    on_invalid: Literal["raise", "drop"] = "raise", on_unknown: Literal["raise", "drop"] = "raise",
 ) -> AggregatedOD:
     """Sum a fine-level OD table to unit pairs (and years), out of core.
 

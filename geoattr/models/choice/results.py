@@ -112,18 +112,15 @@ class ChoiceResults(Results):
     def relative_risk_ratios(self, level: float = 0.95) -> pd.DataFrame:
         """Relative risk ratios ``exp(params)`` with the exponentiated Wald intervals.
 
-        Parameters
-        ----------
-        level : float, default 0.95
-            Confidence level of the intervals.
+        ``level`` is the confidence level, as in :meth:`to_frame` (whose ``rrr`` columns these are).
 
         Returns
         -------
         pandas.DataFrame
             Columns ``rrr``, ``lower``, ``upper``, index ``(equation, term)``.
         """
-        ci = self.conf_int(level)
-        return pd.DataFrame({"rrr": np.exp(self.params), "lower": np.exp(ci["lower"]), "upper": np.exp(ci["upper"])})
+        return self.to_frame(level)[["rrr", "rrr_lower", "rrr_upper"]].rename(
+            columns={"rrr_lower": "lower", "rrr_upper": "upper"})
 
     def to_frame(self, level: float = 0.95) -> pd.DataFrame:
         """Return the coefficient table.
@@ -331,6 +328,7 @@ class ChoiceResults(Results):
         level : float, default 0.95
             Confidence level of the intervals.
         digits : int, default 3
+            Decimals of the ratios and their bounds.
         """
         pct = f"{100 * level:g}"
         eqs = list(self.equations)
@@ -346,11 +344,7 @@ class ChoiceResults(Results):
     def to_latex(self, level: float = 0.95, digits: int = 3) -> str:
         """RRR table as a booktabs LaTeX ``tabular`` (one column per equation).
 
-        Parameters
-        ----------
-        level : float, default 0.95
-            Confidence level of the intervals.
-        digits : int, default 3
+        ``level`` and ``digits`` are those of :meth:`to_markdown`.
         """
         pct = f"{100 * level:g}"
         eqs = list(self.equations)

@@ -172,11 +172,8 @@ def _base_map(
     bounds: list[list[float]], *, renderer: str, self_contained: bool, title: str | None
 ) -> folium.Map:
     fmap = folium.Map(
-        location=[(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2],
-        zoom_start=5,
-        tiles=None,
-        prefer_canvas=renderer == "canvas",
-        control_scale=True,
+        location=[(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2], zoom_start=5, tiles=None,
+        prefer_canvas=renderer == "canvas", control_scale=True,
     )
     if self_contained:
         fmap.default_js = []
@@ -409,16 +406,9 @@ def residual_map(
     """
     t0 = time.perf_counter()
     check_map_options(
-        simplify=simplify,
-        fdr=fdr,
-        alpha=alpha,
-        permutations=permutations,
-        tiles=tiles,
-        self_contained=self_contained,
-        profile_links=profile_links,
-        renderer=renderer,
-        max_geometry_bytes=max_geometry_bytes,
-        vmax=vmax,
+        simplify=simplify, fdr=fdr, alpha=alpha, permutations=permutations, tiles=tiles,
+        self_contained=self_contained, profile_links=profile_links, renderer=renderer,
+        max_geometry_bytes=max_geometry_bytes, vmax=vmax,
     )
     stops = colour_stops(cmap)
     polygons, ids = check_polygons(polygons)
@@ -460,21 +450,11 @@ def residual_map(
         fmap.save(str(path))
         html_bytes = Path(path).stat().st_size
     info = MapInfo(
-        n_units=len(ids),
-        layers=[p["name"] for p in payloads],
-        simplify_method=ginfo["method"],
-        tolerance=ginfo["tolerance"],
-        metric_crs=ginfo["metric_crs"],
-        vertices_in=ginfo["vertices_in"],
-        vertices_out=ginfo["vertices_out"],
-        coordinate_decimals=int(round(math.log10(SCALE))),
-        geometry_bytes=ginfo["geometry_bytes"],
-        values_bytes=values_bytes,
-        self_contained=self_contained,
-        renderer=rend,
-        lisa=lisa_df,
-        html_bytes=html_bytes,
-        build_seconds=round(time.perf_counter() - t0, 4),
+        n_units=len(ids), layers=[p["name"] for p in payloads], simplify_method=ginfo["method"],
+        tolerance=ginfo["tolerance"], metric_crs=ginfo["metric_crs"], vertices_in=ginfo["vertices_in"],
+        vertices_out=ginfo["vertices_out"], coordinate_decimals=int(round(math.log10(SCALE))),
+        geometry_bytes=ginfo["geometry_bytes"], values_bytes=values_bytes, self_contained=self_contained,
+        renderer=rend, lisa=lisa_df, html_bytes=html_bytes, build_seconds=round(time.perf_counter() - t0, 4),
         notes=list(ginfo["notes"]),
     )
     _log(info)
@@ -549,12 +529,7 @@ def attractiveness_map(
     return residual_map(
         polygons,
         values,
-        column=column,
-        tooltip=tooltip,
-        cmap=cmap,
-        layer_name=layer_name,
-        simplify=simplify,
-        tiles=tiles,
+        column=column, tooltip=tooltip, cmap=cmap, layer_name=layer_name, simplify=simplify, tiles=tiles,
         path=path,
         **kwargs,
     )
