@@ -207,6 +207,19 @@ def test_calculator_inputs_reject_bad_tables():
         calculator_inputs(coefficients=BOOK, shares=good, jobs={"A": 10}, population={"A": 0})
 
 
+def test_calculator_reads_commuting_weights():
+    from geoattr.weights import commuting
+
+    flows = pd.DataFrame({"origin": ["A", "B", "B", "C"], "destination": ["A", "B", "A", "C"],
+                          "count": [10, 30, 10, 5]})
+    inp = calculator_inputs(coefficients=BOOK, shares=commuting(flows), jobs={"A": 1000, "B": 500, "C": 800},
+                            population={"A": 1000, "B": 2000, "C": 400})
+    got = inp.shares.sort_values(["unit", "destination"]).reset_index(drop=True)
+    assert got["unit"].tolist() == ["A", "B", "B", "C"] and got["destination"].tolist() == ["A", "A", "B", "C"]
+    assert got["share"].tolist() == pytest.approx([1.0, 0.25, 0.75, 1.0], abs=1e-12)  # 10/40, 30/40
+    assert scenario_effect(inp, unit="B", destination="A", jobs_change=-300)["total"] == pytest.approx(-123.0)
+
+
 def _att(units=("A", "B", "C"), years=range(2019, 2024)):
     idx = pd.MultiIndex.from_product([list(units), list(years)], names=["unit", "year"])
     rng = np.random.default_rng(1)

@@ -38,8 +38,8 @@ from geoattr._format import escape_html, format_ids, script_json
 from geoattr._validation import require_columns, require_finite, require_no_missing, require_numeric, require_unique
 from geoattr.exceptions import InputError
 
-__all__ = ["CALCULATOR_TERMS", "CALCULATOR_JS", "CalculatorInputs", "calculator_inputs", "scenario_effect",
-           "calculator_data", "calculator_html"]
+__all__ = ["CALCULATOR_TERMS", "CALCULATOR_JS", "CalculatorInputs", "calculator_inputs", "shares_of_weights",
+           "scenario_effect", "calculator_data", "calculator_html"]
 
 #: The model terms whose coefficients the calculator uses: VRA at lags 0, 1 and 2.
 CALCULATOR_TERMS: tuple[str, ...] = ("vra", "vra_l1", "vra_l2")
@@ -114,10 +114,42 @@ def _by_id(values: Any, what: str, ids: Any) -> pd.Series:
     return s
 
 
+def shares_of_weights(weights: Any) -> pd.DataFrame:
+    """The long commuting-share table of a weights object (rows with no flows left out).
+
+    Parameters
+    ----------
+    weights : libpysal.graph.Graph or geoattr.weights.SparseWeights
+        Row-stochastic commuting weights with the diagonal, e.g.
+        ``geoattr.weights.commuting(flows, year=2023)``: anything with ``unique_ids``
+        and a ``sparse`` matrix.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unit``, ``destination``, ``share`` (positive shares only).  A unit without
+        flows (an isolate: an empty row, or a zero self-weight in a ``Graph``) has no
+        rows, so its profile page says it has no calculator.
+
+    Raises
+    ------
+    InputError
+        ``weights`` has no ``unique_ids`` and ``sparse`` matrix.
+    """
+    if not (hasattr(weights, "unique_ids") and hasattr(weights, "sparse")):
+        raise InputError(f"shares_of_weights needs commuting weights (a Graph or SparseWeights), "
+                         f"got {type(weights).__name__}")
+    ids = pd.Index(weights.unique_ids).map(str)
+    m = weights.sparse.tocoo()
+    keep = m.data > 0
+    return pd.DataFrame({"unit": np.asarray(ids)[m.row[keep]], "destination": np.asarray(ids)[m.col[keep]],
+                         "share": m.data[keep].astype(float)})
+
+
 def calculator_inputs(
     *,
     coefficients: Mapping[str, float] | pd.Series,
-    shares: pd.DataFrame,
+    shares: pd.DataFrame | Any,
     jobs: Mapping[Any, float] | pd.Series,
     population: Mapping[Any, float] | pd.Series,
     year: int | None = None,
@@ -130,10 +162,11 @@ def calculator_inputs(
         Model coefficients with the keys ``vra``, ``vra_l1`` and ``vra_l2`` (net
         migration in % of the population per percentage point of VRA); other keys are
         ignored, so a fit's ``params`` can be passed as it is.
-    shares : pandas.DataFrame
+    shares : pandas.DataFrame or commuting weights
         Long table ``unit``, ``destination``, ``share``: the share of the unit's employed
         residents who work in the destination; each unit's shares, its own included,
-        sum to 1.
+        sum to 1.  Commuting weights with the diagonal (a ``Graph`` or
+        ``SparseWeights``) are read by :func:`shares_of_weights`.
     jobs : mapping or pandas.Series
         Jobs by workplace in the base year, by destination id (every destination of
         ``shares``).
@@ -154,6 +187,8 @@ def calculator_inputs(
         a destination without positive jobs or a unit without positive population.
     """
     coef = _coefficients(coefficients)
+    if hasattr(shares, "unique_ids") and hasattr(shares, "sparse"):
+        shares = shares_of_weights(shares)
     if not isinstance(shares, pd.DataFrame):
         raise InputError(f"shares must be a DataFrame with columns unit, destination, share, got {type(shares).__name__}")
     require_columns(shares, ["unit", "destination", "share"], table="shares",
