@@ -64,6 +64,10 @@ class CalculatorInputs:
         Population of each unit in the base year, indexed by unit id.
     year : int or None
         The base year (shown on the page).
+    workplaces : dict of str to tuple
+        Unit -> its ``(destination, share)`` pairs: the unit itself first (when it has
+        jobs, whatever its share), then the other destinations with a positive share,
+        largest first (ties: by id).
     """
 
     coefficients: tuple[float, float, float]
@@ -71,6 +75,7 @@ class CalculatorInputs:
     jobs: pd.Series
     population: pd.Series
     year: int | None
+    workplaces: dict[str, tuple[tuple[str, float], ...]]
 
 
 def _coefficients(coefficients: Any) -> tuple[float, float, float]:
@@ -209,21 +214,23 @@ def calculator_inputs(
         raise InputError(f"the shares of {len(off)} unit(s) do not sum to 1 (own unit included): "
                          + ", ".join(f"{u!r}: {v:.6g}" for u, v in off.head(10).items())
                          + "; divide each unit's flows by its employed residents")
-    return CalculatorInputs(coefficients=coef, shares=sh,
-                            jobs=_by_id(jobs, "jobs", sh["destination"]),
+    jobs_by_id = _by_id(jobs, "jobs", sh["destination"])
+    return CalculatorInputs(coefficients=coef, shares=sh, jobs=jobs_by_id,
                             population=_by_id(population, "population", sh["unit"]),
-                            year=None if year is None else int(year))
+                            year=None if year is None else int(year), workplaces=_workplaces(sh, jobs_by_id))
 
 
-def _destinations(inputs: CalculatorInputs, unit: str) -> pd.DataFrame:
-    """The unit's workplaces: itself first (when it has jobs), then by share, largest first."""
-    own = inputs.shares[inputs.shares["unit"] == unit]
-    rows = own[own["share"] > 0].sort_values(["share", "destination"], ascending=[False, True], kind="stable")
-    rows = rows[rows["destination"] != unit]
-    if unit in inputs.jobs.index:
-        self_share = float(own.loc[own["destination"] == unit, "share"].sum())
-        rows = pd.concat([pd.DataFrame({"unit": [unit], "destination": [unit], "share": [self_share]}), rows])
-    return rows.reset_index(drop=True)
+def _workplaces(shares: pd.DataFrame, jobs: pd.Series) -> dict[str, tuple[tuple[str, float], ...]]:
+    """Unit -> ``(destination, share)``: the unit first (when it has jobs), then by share, largest first."""
+    pairs: dict[str, list[tuple[str, float]]] = {}
+    for u, d, w in zip(shares["unit"], shares["destination"], shares["share"]):
+        pairs.setdefault(u, []).append((d, float(w)))
+    out = {}
+    for u, rows in pairs.items():
+        own = [(u, sum(w for d, w in rows if d == u))] if u in jobs.index else []
+        others = sorted(((d, w) for d, w in rows if d != u and w > 0), key=lambda x: (-x[1], x[0]))
+        out[u] = tuple(own + others)
+    return out
 
 
 def scenario_effect(inputs: CalculatorInputs, *, unit: str, destination: str, jobs_change: float) -> pd.Series:
@@ -254,14 +261,13 @@ def scenario_effect(inputs: CalculatorInputs, *, unit: str, destination: str, jo
         An unknown unit or a destination without jobs; a non-finite change.
     """
     unit, destination = str(unit), str(destination)
-    if not (inputs.shares["unit"] == unit).any():
+    if unit not in inputs.workplaces:
         raise InputError(f"unit {unit!r} is not in the calculator's commuting shares")
     if destination not in inputs.jobs.index:
         raise InputError(f"destination {destination!r} has no jobs in the calculator's inputs")
     if not math.isfinite(float(jobs_change)):
         raise InputError(f"jobs_change must be a finite number, got {jobs_change!r}")
-    sh = inputs.shares
-    share = float(sh.loc[(sh["unit"] == unit) & (sh["destination"] == destination), "share"].sum())
+    share = dict(inputs.workplaces[unit]).get(destination, 0.0)
     shock = 100.0 * float(jobs_change) / float(inputs.jobs[destination])
     effects = [b / 100.0 * float(inputs.population[unit]) * share * shock for b in inputs.coefficients]
     return pd.Series([*effects, sum(effects)], index=_EFFECT_INDEX, name="persons")
@@ -286,14 +292,13 @@ def calculator_data(inputs: CalculatorInputs, unit: str, *, names: Mapping[Any, 
         share); None for a unit without commuting shares.
     """
     unit = str(unit)
-    if not (inputs.shares["unit"] == unit).any():
+    if unit not in inputs.workplaces:
         return None
     nm = names if names is not None else {}
-    dest = _destinations(inputs, unit)
     return {"unit": unit, "name": str(nm.get(unit, unit)), "population": float(inputs.population[unit]),
             "coefficients": list(inputs.coefficients), "year": inputs.year,
             "destinations": [{"id": d, "name": str(nm.get(d, d)), "share": float(s), "jobs": float(inputs.jobs[d])}
-                             for d, s in zip(dest["destination"], dest["share"])]}
+                             for d, s in inputs.workplaces[unit]]}
 
 
 #: The calculator's script (inline, runs after the page; does nothing on a page without one).
