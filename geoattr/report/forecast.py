@@ -427,7 +427,9 @@ def forecast_section(
     if fc is not None:
         chosen = [str(u) for u in units] if units is not None else _default_units(fc, scen, max_units)
         shown = [q for q in quantities if q in set(fc["quantity"])]
-        parts.append(f'<p class="muted">Projected {escape_html(", ".join(q.replace("_", " ") for q in shown))} '
+        listed = [q.replace("_", " ") for q in shown]
+        what = " and ".join([", ".join(listed[:-1]), listed[-1]] if len(listed) > 1 else listed)
+        parts.append(f'<p class="muted">Projected {escape_html(what)} '
                      "with the 95 % interval (band); the grey line is observed, the dashed line the projected "
                      "mean. forecast.csv has every unit and year.</p>")
         charts = [_svg(_fan(fc, hist, u, q), f"{_label(names, u)}: {q.replace('_', ' ')}", 460, 230)
