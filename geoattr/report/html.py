@@ -32,6 +32,7 @@ from geoattr.report.figures import (
     observed_vs_expected,
     ranking_bars,
 )
+from geoattr.report.forecast import forecast_section
 from geoattr.report.page import check_attractiveness, format_cell, html_page, html_table
 from geoattr.report.tables import comparison_table as make_comparison_table
 from geoattr.report.tables import ranking_table, regression_table
@@ -177,11 +178,13 @@ def _relative_to(base: Path) -> Callable[[str | Path], str]:
     return rel
 
 
-def _nav(*, comparison: bool, robustness: bool, map_link: bool, profiles: str | None) -> str:
+def _nav(*, comparison: bool, robustness: bool, map_link: bool, profiles: str | None,
+         forecast: bool = False) -> str:
     return ('<nav><a href="#data">Data</a><a href="#model">Model</a>'
             + ('<a href="#comparison">Comparison</a>' if comparison else "")
             + '<a href="#rankings">Rankings</a><a href="#figures">Figures</a>'
             + ('<a href="#robustness">Robustness</a>' if robustness else "")
+            + ('<a href="#forecast">Forecast</a>' if forecast else "")
             + ('<a href="#map">Map</a>' if map_link else "")
             + (f'<a href="{escape_html(profiles)}">Unit profiles</a>' if profiles else "")
             + "</nav>")
@@ -261,6 +264,12 @@ def write_report(
     notes: Sequence[str] = (),
     warnings: Sequence[str] = (),
     files: Mapping[str, Path] | None = None,
+    forecast: pd.DataFrame | None = None,
+    forecast_history: pd.DataFrame | None = None,
+    scenario: pd.DataFrame | None = None,
+    backtest: pd.DataFrame | None = None,
+    forecast_units: Sequence[str] | None = None,
+    names: Mapping[Any, str] | pd.Series | None = None,
 ) -> Path:
     """Write ``report.html``: one page with everything a reader of the run needs.
 
@@ -296,6 +305,18 @@ def write_report(
         Model notes and the run's geoattr warnings.
     files : mapping of str to Path, optional
         Output files to list at the bottom (relative links).
+    forecast, forecast_history, scenario, backtest : pandas.DataFrame, optional
+        The forecast (``unit, year, quantity, mean, lower, upper``), the observed
+        history (``unit, year, quantity, value``), the scenario effects (``scenario,
+        unit, year, persons``) and the backtest (``method, horizon, rmse, mae, bias,
+        coverage95``): with any of ``forecast``, ``scenario`` or ``backtest`` the page
+        gets a "Forecast and scenarios" section
+        (:func:`geoattr.report.forecast.forecast_section`); without them the page is
+        as before.
+    forecast_units : sequence of str, optional
+        Units with fan charts (default: chosen by ``forecast_section``).
+    names : mapping or pandas.Series, optional
+        Unit id -> name, for the forecast section.
 
     Returns
     -------
@@ -304,10 +325,14 @@ def write_report(
     """
     path = Path(path)
     rel = _relative_to(path.parent)
+    has_forecast = forecast is not None or scenario is not None or backtest is not None
+    forecast_html = (forecast_section(forecast=forecast, history=forecast_history, scenario=scenario,
+                                      backtest=backtest, units=forecast_units, names=names)
+                     if has_forecast else None)
     parts = [f"<h1>{escape_html(title)}</h1>",
              f'<p class="muted">geoattr report written {_dt.datetime.now():%Y-%m-%d %H:%M}.</p>',
              _nav(comparison=bool(comparison_table), robustness=robustness is not None, map_link=bool(map_file),
-                  profiles=rel(profiles_index) if profiles_index else None)]
+                  profiles=rel(profiles_index) if profiles_index else None, forecast=has_forecast)]
     parts += _data_section(summary, row_accounting, notes, warnings)
     parts.append('<h2 id="model">Model</h2>' + f'<div id="model-table">{model_table}</div>')
     if comparison_table:
@@ -320,6 +345,8 @@ def write_report(
     parts.extend(_embed(c, p, rel) for c, p in (figures or {}).items())
     if robustness is not None:
         parts += _robustness_section(robustness, robustness_figures, rel)
+    if forecast_html is not None:
+        parts.append(forecast_html)
     if map_file:
         parts.append(_map_section(map_file, rel))
     if files:

@@ -22,6 +22,7 @@ import pandas as pd
 
 from geoattr._format import escape_html, format_ids, script_json
 from geoattr.exceptions import InputError
+from geoattr.report.calculator import CALCULATOR_JS, CalculatorInputs, calculator_html
 from geoattr.report.page import check_attractiveness, format_cell, html_page, html_table
 
 __all__ = ["write_profiles", "profile_file_name", "profile_file_names"]
@@ -172,6 +173,7 @@ class _Site:
     decomposition_years: tuple[int, int] | None
     destinations: dict[Any, pd.DataFrame]
     flows_year: int | None
+    calculator: CalculatorInputs | None = None
 
 
 def _check_inputs(att: Any, intervals: Any, flows: Any, top_destinations: Any) -> None:
@@ -294,6 +296,8 @@ def _unit_page(u: Any, att: pd.DataFrame, site: _Site) -> tuple[str, str]:
     if u in site.destinations:
         body.append(f"<h2>Where its residents work ({site.flows_year})</h2>"
                     + html_table(site.destinations[u], digits=1, cls="plain destinations"))
+    if site.calculator is not None:
+        body.append(calculator_html(site.calculator, str(u), names=site.names))
     data_json = script_json(data)
     body.append(f'<script type="application/json" id="profile-data">{data_json}</script>')
     body.append("<style>tr.selected td{background:#eef4fb}</style>")
@@ -334,6 +338,7 @@ def write_profiles(
     regions: Mapping[Any, str] | pd.Series | None = None,
     top_destinations: int = 10,
     report: str | None = "../report.html",
+    calculator: CalculatorInputs | None = None,
 ) -> dict[str, Path]:
     """Write one profile page per unit and an index page to pick a unit and a period.
 
@@ -366,6 +371,10 @@ def write_profiles(
         Destinations listed (the rest are summed into "other").
     report : str or None, default "../report.html"
         Link back to the report (relative to the pages).
+    calculator : CalculatorInputs, optional
+        :func:`geoattr.report.calculator.calculator_inputs` output: each page gets a
+        scenario calculator (a job change in the unit or one of its commuting
+        destinations -> the effect on its net migration in the three years after).
 
     Returns
     -------
@@ -379,6 +388,9 @@ def write_profiles(
         columns; ``top_destinations < 1``.
     """
     _check_inputs(att, intervals, flows, top_destinations)
+    if calculator is not None and not isinstance(calculator, CalculatorInputs):
+        raise InputError(f"calculator must be geoattr.report.calculator.calculator_inputs(...) output, "
+                         f"got {type(calculator).__name__}")
     names = pd.Series(names if names is not None else {}, dtype=object)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -399,13 +411,15 @@ def write_profiles(
         back=f'<a href="{escape_html(report)}">Report</a>' if report else "", intervals=intervals,
         decomposition=({u: g for u, g in decomposition.groupby("unit", sort=False)}
                        if decomposition is not None else {}),
-        decomposition_years=decomposition_years, destinations=destinations, flows_year=fyear)
+        decomposition_years=decomposition_years, destinations=destinations, flows_year=fyear,
+        calculator=calculator)
     files = profile_file_names(units)
     pages: dict[str, Path] = {}
     for u in units:
         title, body = _unit_page(u, att, site)
         p = out / files[str(u)]
-        p.write_text(html_page(f"{title}: profile", body, script=_PROFILE_JS), encoding="utf-8")
+        script = _PROFILE_JS + (CALCULATOR_JS if calculator is not None else "")
+        p.write_text(html_page(f"{title}: profile", body, script=script), encoding="utf-8")
         pages[str(u)] = p
     pages["index"] = out / "index.html"
     pages["index"].write_text(html_page("Unit profiles", _index_page(units, site), script=_INDEX_JS),
