@@ -35,7 +35,7 @@ from geoattr.models.results import RegressionResults
 from geoattr.models.spatial import fit_spatial, lagged_regressors
 from geoattr.models.spatial_panel import fit_spatial_panel
 from geoattr.variables import Design, build_design
-from geoattr.weights.lag import panel_weights, spatial_lag
+from geoattr.weights.lag import data_weights, spatial_lag
 from geoattr.typing import WeightsLike
 
 __all__ = ["compare", "Comparison", "GRID_MODELS"]
@@ -143,7 +143,7 @@ def _holdout_rmse(model: str, d: Design, weights: WeightsLike | None, cov_type: 
                                                    for c in X.columns if c != "const"})], axis=1)
             Xtr, Xte = add_wx(Xtr), add_wx(Xte)
         if model in ("sdm", "sdem"):
-            Xtr, Xte = lagged_regressors(Xtr, panel_weights(weights, Xtr.index)), lagged_regressors(Xte, panel_weights(weights, Xte.index))
+            Xtr, Xte = (lagged_regressors(X, data_weights(weights, X.index, [], warn=False)) for X in (Xtr, Xte))
         terms = [p for p in r.params.index if p in Xte.columns]
         b = r.params[terms].to_numpy()
         m = Xte[terms].to_numpy() @ b
@@ -152,13 +152,13 @@ def _holdout_rmse(model: str, d: Design, weights: WeightsLike | None, cov_type: 
             ytr = d.y[tr]
             struct = ytr - Xtr[terms].to_numpy() @ b
             if rho:
-                Wtr = panel_weights(weights, ytr.index)
+                Wtr = data_weights(weights, ytr.index, [], warn=False)
                 struct = struct - rho * (Wtr @ ytr.to_numpy())
             alpha = struct.groupby(level="unit").mean()
             m = m + alpha.reindex(Xte.index.get_level_values("unit")).fillna(0.0).to_numpy()
         pred = m
         if rho:
-            W = panel_weights(weights, Xte.index)
+            W = data_weights(weights, Xte.index, [], warn=False)
             pred = spsolve(sparse.identity(W.shape[0], format="csc") - rho * W.tocsc(), m)
         errs.append(d.y[te].to_numpy() - pred)
     e = np.concatenate(errs)
@@ -268,7 +268,7 @@ def compare(
         for n, r in results.items():
             idx = r.resids.index
             try:
-                Wp = panel_weights(g, idx)
+                Wp = data_weights(g, idx, [], warn=False)
                 least_squares = r.model in ("ols", "wls") and "const" in r.params.index
                 if least_squares:
                     Xr = designs[n].X.reindex(idx)

@@ -279,7 +279,7 @@ def fit(
         subset to the units observed in each year by the spatial models: the rows of
         row-standardised weights that lost neighbours are renormalised to sum to 1, and
         a note in the results and a :class:`~geoattr.exceptions.WeightsSubsetWarning`
-        say so (see :func:`geoattr.models.spatial.data_weights`).
+        say so (see :func:`geoattr.weights.lag.data_weights`).
     error_weights : libpysal.graph.Graph or SparseWeights, optional
         ``sac``: different weights for the error term.
     obs_weights : "population", pandas.Series or array, optional

@@ -25,7 +25,7 @@ from geoattr.models.ols import LeastSquares
 from geoattr.models.panel import HypothesisTest
 from geoattr.models.results import RegressionResults
 from geoattr.variables import Design
-from geoattr.weights.lag import panel_weights
+from geoattr.weights.lag import data_weights
 from geoattr.typing import WeightsLike
 from geoattr.typing import WeightsLike
 
@@ -239,7 +239,7 @@ def _prediction(rb: RegressionResults, weights: WeightsLike, model: str) -> pd.S
     if model not in ("sar", "sdm", "sem"):
         return rb.fitted_values
     obs = idx if isinstance(idx, pd.MultiIndex) else pd.MultiIndex.from_arrays([idx, np.zeros(len(idx), int)])
-    Wb = panel_weights(weights, obs)
+    Wb = data_weights(weights, obs, [], warn=False)  # the fit has said how its weights were subset
     I = sparse.identity(len(idx), format="csc")
     y = rb.y.reindex(idx).to_numpy()
     if model in ("sar", "sdm"):
@@ -292,4 +292,4 @@ def panel_lm_tests(y: pd.Series, X: pd.DataFrame, weights: WeightsLike, *, effec
     d = Design(y=yw.rename("y"), X=Xw, population=pd.Series(1.0, index=yw.index), spec="panel-lm", unit_level="unit",
                years=(int(y.index.get_level_values(1).min()), int(y.index.get_level_values(1).max())))
     res = LeastSquares(d).fit(cov_type="unadjusted")
-    return lm_tests(res, Xw, panel_weights(weights, yw.index))
+    return lm_tests(res, Xw, data_weights(weights, yw.index, [], name="panel LM weights"))

@@ -26,17 +26,16 @@ from spreg.error_sp_het import BaseGM_Error_Het
 from spreg.twosls import BaseTSLS
 from spreg.utils import set_endog
 
-from geoattr._format import format_ids
-from geoattr.exceptions import ConvergenceWarning, InputError, WeightsSubsetWarning
+from geoattr.exceptions import ConvergenceWarning, InputError
 from geoattr.models import ml
 from geoattr.models.impacts import Traces, impacts, traces
 from geoattr.models.ml_jacobian import logdet
 from geoattr.models.results import RegressionResults
-from geoattr.weights.sparse import as_sparse, sparse_row_standardise
-from geoattr.weights.lag import panel_weights
+from geoattr.weights.sparse import as_sparse
+from geoattr.weights.lag import data_weights
 from geoattr.typing import WeightsLike
 
-__all__ = ["SpatialResults", "fit_spatial", "fit_gmm", "data_weights", "lagged_regressors", "year_major",
+__all__ = ["SpatialResults", "fit_spatial", "fit_gmm", "lagged_regressors", "year_major",
            "SPATIAL_MODELS"]
 
 #: Models estimated by maximum likelihood in :func:`fit_spatial`.
@@ -81,60 +80,6 @@ def year_major(units: Any, years: Any) -> pd.MultiIndex:
     """(unit, year) labels ordered period by period, units in the weights' order."""
     return pd.MultiIndex.from_arrays([np.tile(np.asarray(units, dtype=object), len(years)),
                                       np.repeat(np.asarray(years), len(units))])
-
-
-def data_weights(weights: WeightsLike, index: pd.MultiIndex, notes: list[str], *, name: str = "weights",
-                 stacklevel: int = 3) -> sparse.csr_matrix:
-    """The W over the observations of ``index``, the weights subset to the units observed in each year.
-
-    Links to units the data lack (not in the data, or not observed in that year) are
-    dropped.  Row-standardised weights (transformation ``"R"``, or every non-empty row
-    summing to 1) then have the rows that lost links renormalised to sum to 1 again,
-    so that a spatial lag stays an average of the neighbours observed; other weights
-    keep their values.  Either way a note is added to ``notes`` and a
-    :class:`~geoattr.exceptions.WeightsSubsetWarning` names the units and the number of
-    observations concerned.
-
-    Parameters
-    ----------
-    weights : Graph or SparseWeights
-        Weights over the units (must include every unit of ``index``).
-    index : pandas.MultiIndex
-        The (unit, year) observations.
-    notes : list of str
-        Receives the note.
-    name : str, default "weights"
-        How the note names the weights.
-    stacklevel : int, default 3
-        Of the warning.
-
-    Returns
-    -------
-    scipy.sparse.csr_matrix
-        As :func:`geoattr.weights.lag.panel_weights`, rows renormalised where needed.
-    """
-    W = panel_weights(weights, index)
-    units = pd.Index(weights.unique_ids)
-    Wu = as_sparse(weights, units)
-    full = np.asarray(Wu.sum(axis=1)).ravel()
-    want = full[units.get_indexer(index.get_level_values(0))]
-    have = np.asarray(W.sum(axis=1)).ravel()
-    lost = np.abs(want - have) > 1e-12 * np.maximum(1.0, np.abs(want))
-    if not lost.any():
-        return W
-    absent = units.difference(pd.Index(pd.unique(index.get_level_values(0))))
-    nz = full[full != 0]
-    row_std = str(getattr(weights, "transformation", "")).upper() == "R" or bool(
-        len(nz) and np.allclose(nz, 1.0, rtol=0, atol=1e-9))
-    what = (f"{len(absent)} of its {len(units)} units are not in the data ({format_ids(absent)})" if len(absent)
-            else f"some of its {len(units)} units are not observed in every year")
-    done = ("their rows were renormalised to sum to 1 (row-standardised weights subset to the data)" if row_std
-            else "their remaining weights were kept as they are (not row-standardised)")
-    msg = f"{name}: {what}; {int(lost.sum())} observation(s) lost neighbours, {done}"
-    notes.append(msg)
-    warnings.warn(msg + "; pass weights built for the data's units (geoattr.weights.align) to silence this",
-                  WeightsSubsetWarning, stacklevel=stacklevel)
-    return sparse_row_standardise(W) if row_std else W
 
 
 def lagged_regressors(X: pd.DataFrame, weights: sparse.csr_matrix) -> pd.DataFrame:
@@ -280,7 +225,7 @@ def fit_spatial(
         Weights of the spatial lag (``sar``, ``sdm``, ``sac``) or error (``sem``,
         ``sdem``).  Use a row-standardised graph for the usual interpretation; the
         estimator accepts any weights.  Units of the weights the data lack are dropped
-        with their links (:func:`data_weights`: rows renormalised for row-standardised
+        with their links (:func:`geoattr.weights.lag.data_weights`: rows renormalised for row-standardised
         weights, a note and a warning).
     model : {"sar", "sem", "sdm", "sdem", "sac"}
         ``sdm``/``sdem`` add the spatial lags ``W_<x>`` of the non-constant regressors.

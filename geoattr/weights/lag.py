@@ -7,16 +7,18 @@ weights applied within each year), which the spatial models and diagnostics use.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
 from geoattr._format import format_ids
-from geoattr.exceptions import InputError
+from geoattr.exceptions import InputError, WeightsSubsetWarning
 from geoattr.typing import WeightsLike
-from geoattr.weights.sparse import as_sparse, id_mismatch_hint
+from geoattr.weights.sparse import as_sparse, id_mismatch_hint, sparse_row_standardise
 
-__all__ = ["panel_weights", "spatial_lag"]
+__all__ = ["panel_weights", "data_weights", "spatial_lag"]
 
 
 def spatial_lag(s: pd.Series, weights: WeightsLike) -> pd.Series:
@@ -95,3 +97,60 @@ def panel_weights(weights: WeightsLike, index: pd.MultiIndex) -> sparse.csr_matr
         vals.append(W.data[keep])
     n = len(index)
     return sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+
+
+def data_weights(weights: WeightsLike, index: pd.MultiIndex, notes: list[str], *, name: str = "weights",
+                 stacklevel: int = 3, warn: bool = True) -> sparse.csr_matrix:
+    """The W over the observations of ``index``, the weights subset to the units observed in each year.
+
+    Links to units the data lack (not in the data, or not observed in that year) are
+    dropped.  Row-standardised weights (transformation ``"R"``, or every non-empty row
+    summing to 1) then have the rows that lost links renormalised to sum to 1 again,
+    so that a spatial lag stays an average of the neighbours observed; other weights
+    keep their values.  Either way a note is added to ``notes`` and a
+    :class:`~geoattr.exceptions.WeightsSubsetWarning` names the units and the number of
+    observations concerned.
+
+    Parameters
+    ----------
+    weights : Graph or SparseWeights
+        Weights over the units (must include every unit of ``index``).
+    index : pandas.MultiIndex
+        The (unit, year) observations.
+    notes : list of str
+        Receives the note.
+    name : str, default "weights"
+        How the note names the weights.
+    stacklevel : int, default 3
+        Of the warning.
+    warn : bool, default True
+        Issue the warning (False where the fit that used these weights has already said it).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        As :func:`geoattr.weights.lag.panel_weights`, rows renormalised where needed.
+    """
+    W = panel_weights(weights, index)
+    units = pd.Index(weights.unique_ids)
+    Wu = as_sparse(weights, units)
+    full = np.asarray(Wu.sum(axis=1)).ravel()
+    want = full[units.get_indexer(index.get_level_values(0))]
+    have = np.asarray(W.sum(axis=1)).ravel()
+    lost = np.abs(want - have) > 1e-12 * np.maximum(1.0, np.abs(want))
+    if not lost.any():
+        return W
+    absent = units.difference(pd.Index(pd.unique(index.get_level_values(0))))
+    nz = full[full != 0]
+    row_std = str(getattr(weights, "transformation", "")).upper() == "R" or bool(
+        len(nz) and np.allclose(nz, 1.0, rtol=0, atol=1e-9))
+    what = (f"{len(absent)} of its {len(units)} units are not in the data ({format_ids(absent)})" if len(absent)
+            else f"some of its {len(units)} units are not observed in every year")
+    done = ("their rows were renormalised to sum to 1 (row-standardised weights subset to the data)" if row_std
+            else "their remaining weights were kept as they are (not row-standardised)")
+    msg = f"{name}: {what}; {int(lost.sum())} observation(s) lost neighbours, {done}"
+    notes.append(msg)
+    if warn:
+        warnings.warn(msg + "; pass weights built for the data's units (geoattr.weights.align) to silence this",
+                      WeightsSubsetWarning, stacklevel=stacklevel)
+    return sparse_row_standardise(W) if row_std else W

@@ -10,13 +10,14 @@ passed through Jinja, as the payloads may contain ``{{``): the shared geometry
 from __future__ import annotations
 
 import base64
-import json
 import re
 from importlib import resources
 from typing import Any
 
 from branca.element import Element, MacroElement
 from folium.map import Layer
+
+from geoattr._format import script_json
 
 __all__ = [
     "vendored_leaflet_version",
@@ -86,7 +87,7 @@ def script_safe(text: str) -> str:
 
 
 def to_json(obj: Any) -> str:
-    """Compact JSON of ``obj``, safe inside a ``<script>`` element (no NaN allowed).
+    """Compact JSON of ``obj``, safe inside a ``<script>`` element (no NaN allowed; :func:`geoattr._format.script_json`).
 
     Parameters
     ----------
@@ -97,7 +98,7 @@ def to_json(obj: Any) -> str:
     -------
     str
     """
-    return script_safe(json.dumps(obj, separators=(",", ":"), allow_nan=False))
+    return script_json(obj, separators=(",", ":"), allow_nan=False)
 
 
 def inline_leaflet() -> str:
