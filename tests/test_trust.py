@@ -183,7 +183,7 @@ import pandas as pd
 import pytest
 
 from geoattr import cli, pipeline
-from geoattr.exceptions import InputError
+from geoattr.exceptions import GeoattrWarning, InputError
 from geoattr.models.choice import run_choice
 from tests.conftest import toy_flows, toy_panel
 
@@ -309,6 +309,11 @@ def test_a_killed_run_is_recognisable_as_incomplete(tmp_path, toy_run):
     partial = [name for name in _leftovers(out) if name.startswith(".out.partial-")]
     assert len(partial) == 1 and partial[0].rsplit("-", 1)[1].isdigit()  # .out.partial-<pid>
     assert (out.parent / partial[0] / "coefficients.csv").exists()  # the new CSVs, in the partial folder
+    # the next run removes the dead run's partial folder and says so
+    with pytest.warns(GeoattrWarning, match=r"removed 1 incomplete output folder\(s\) of interrupted runs: "
+                                            + re.escape(partial[0])):
+        _run(cfg, out)
+    assert _leftovers(out) == []
 
 
 def test_the_api_returns_paths_in_the_output_folder(tmp_path):

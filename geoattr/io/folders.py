@@ -135,11 +135,14 @@ def staged_output(out: str | os.PathLike, *, inputs: Iterable[str | os.PathLike]
     -----
     When the block raises, the temporary folder is removed and ``out`` is left as it
     was.  A run killed without cleaning up leaves its temporary folder, whose name
-    (``.partial-``) says it is incomplete; ``out`` is untouched.
+    (``.partial-``) says it is incomplete; ``out`` is untouched.  The next run into
+    ``out`` deletes such folders whose process no longer exists, with a
+    :class:`~geoattr.exceptions.GeoattrWarning` naming them.
     """
     given = str(out)
     path = check_output_folder(out, inputs=inputs)
     tmp = path.parent / f".{path.name}.partial-{os.getpid()}"
+    _remove_stale(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if tmp.exists():
@@ -160,6 +163,29 @@ def staged_output(out: str | os.PathLike, *, inputs: Iterable[str | os.PathLike]
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _remove_stale(path: Path) -> None:
+    """Delete the ``.partial-<pid>`` folders of ``path`` left by runs that were killed, saying so."""
+    stale = []
+    for p in path.parent.glob(f".{path.name}.partial-*"):
+        pid = p.name.rsplit("-", 1)[-1]
+        if p.is_dir() and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(p, ignore_errors=True)
+            stale.append(p.name)
+    if stale:
+        warnings.warn(f"removed {len(stale)} incomplete output folder(s) of interrupted runs: "
+                      f"{', '.join(sorted(stale))}", GeoattrWarning, stacklevel=4)
 
 
 def relocate(value: object, tmp: Path, out: Path) -> object:
