@@ -234,6 +234,18 @@ def test_panel_2003_2022_on_2024_codes_flags_split_shares(real_data_dir):
     assert any("equal shares" in n for a in d.accounting for n in a.notes)
 
 
+def test_2024_codes_with_the_85_regions_give_split_codes_their_region(real_data_dir):
+    # before: Haram (1580), split from Ålesund in 2024, shared its 2017 codes at weight 0.5 with Ålesund (1508);
+    # the tie went to 1508 and load() failed with "stable unit(s) without a region: '1580'"
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # repaired invalid polygons, tested above
+        d = norway.load(real_data_dir, panel="2003-2022", units="2024", regions="regions85")
+    assert len(d.units) == 357 and d.regions.notna().all() and d.regions.nunique() == 85
+    assert d.regions["1580"] == d.regions["1508"]  # both from the old Ålesund area (one functional region)
+
+
 def test_region_polygons_are_stable_units_dissolved(ssb22):
     agg = ssb22.aggregate()
     assert len(agg.polygons) == ssb22.regions.nunique() == 157

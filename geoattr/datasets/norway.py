@@ -519,8 +519,8 @@ def regions_to_stable(mapping: pd.Series, crosswalk: Any, units: pd.Index, *, co
     population : Series
         Population by code (the same code system), the weights of the majority rule.
     target : {"stable", "target"}, default "stable"
-        The units: stable units, or the crosswalk's target (2024) codes, a code going
-        to the target with its largest weight.
+        The units: stable units, or the crosswalk's target (2024) codes, each code
+        counting for every target it goes to with its population times its weight.
 
     Returns
     -------
@@ -534,15 +534,16 @@ def regions_to_stable(mapping: pd.Series, crosswalk: Any, units: pd.Index, *, co
     """
     if target == "stable":
         st = crosswalk.stable_units(STABLE_YEARS, by_year=True).xs(code_year, level="year")
-    else:
-        t = crosswalk.table[crosswalk.table["year"] == code_year].sort_values(
-            ["source", "weight", "target"], ascending=[True, False, True]).drop_duplicates("source")
+        weight = np.ones(len(st))
+    else:  # every (code, target) pair: a code split between targets gives each its region
+        t = crosswalk.table[crosswalk.table["year"] == code_year]
         st = pd.Series(t["target"].to_numpy(), index=t["source"].to_numpy())
+        weight = t["weight"].to_numpy(dtype=float)
     missing = sorted(set(st.index) - set(mapping.index))
     if missing:
         raise InputError(f"{len(missing)} code(s) of {code_year} have no region in {name}: {format_ids(missing)}")
-    frame = pd.DataFrame({"stable": st, "region": mapping.reindex(st.index),
-                          "pop": population.reindex(st.index).fillna(0.0)})
+    frame = pd.DataFrame({"stable": st.to_numpy(), "region": mapping.reindex(st.index).to_numpy(),
+                          "pop": population.reindex(st.index).fillna(0.0).to_numpy() * weight})
     share = frame.groupby(["stable", "region"])["pop"].sum().reset_index().sort_values(
         ["stable", "pop", "region"], ascending=[True, False, True])
     straddle = share.groupby("stable").size()
