@@ -35,3 +35,15 @@ def test_compare_outputs_detects_a_changed_number(tmp_path):
     assert list(diffs) == ["a.csv"] and "x: 1 value(s) differ" in diffs["a.csv"][0]
     (tmp_path / "new" / "a.csv").write_text("unit,x\n0101,1.0\n0102,2.00000000000001\n")
     assert compare_dirs(tmp_path / "ref", tmp_path / "new") == {}
+
+
+def test_compare_outputs_allows_added_columns_but_not_lost_or_reordered_ones(tmp_path):
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "new").mkdir()
+    (tmp_path / "ref" / "a.csv").write_text("unit,x\n0101,1.0\n")
+    (tmp_path / "new" / "a.csv").write_text("unit,name,x\n0101,Oslo,1.0\n")  # a column added: same numbers
+    assert compare_dirs(tmp_path / "ref", tmp_path / "new") == {}
+    (tmp_path / "new" / "a.csv").write_text("x,unit\n1.0,0101\n")
+    assert "columns differ" in compare_dirs(tmp_path / "ref", tmp_path / "new")["a.csv"][0]
+    (tmp_path / "new" / "a.csv").write_text("unit\n0101\n")
+    assert "columns differ" in compare_dirs(tmp_path / "ref", tmp_path / "new")["a.csv"][0]
