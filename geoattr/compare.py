@@ -28,7 +28,7 @@ from geoattr._format import escape_latex, write_csv
 from geoattr._format import stars as significance_stars
 from geoattr.data import PanelData
 from geoattr.exceptions import GeoattrWarning, InputError
-from geoattr.models.diagnostics import lm_tests, moran_residuals
+from geoattr.models.diagnostics import lm_tests, moran_residuals, pesaran_cd
 from geoattr.models.ols import LeastSquares
 from geoattr.models.panel import fit_panel
 from geoattr.models.results import RegressionResults
@@ -59,7 +59,9 @@ class Comparison:
     table : pandas.DataFrame
         Rows: ``<term>`` and ``<term> (se)`` for every coefficient, then statistics
         (``nobs, loglik, aic, bic, r2, moran_I_z[<w>], moran_p[<w>], lm_lag[<w>],
-        lm_error[<w>], rmse_holdout``); one column per model.
+        lm_error[<w>], pesaran_cd, pesaran_cd_p, rmse_holdout``; Pesaran's CD test of
+        cross-sectional dependence for panel fits, see
+        :func:`geoattr.models.diagnostics.pesaran_cd`); one column per model.
     errors : dict[str, str]
         Models that could not be estimated and why (nothing is dropped silently).
     coef_terms : list of str
@@ -285,6 +287,16 @@ def compare(
                 rows[f"moran_p[{wname}]"][n] = mt.pvalue
             except InputError as err:
                 errors[f"{n} moran[{wname}]"] = str(err)
+    rows["pesaran_cd"], rows["pesaran_cd_p"] = {}, {}
+    for n, r in results.items():
+        if not isinstance(r.resids.index, pd.MultiIndex):
+            continue  # a cross-section: no years to correlate over
+        try:
+            cd = pesaran_cd(r.resids)
+        except InputError as err:  # an unbalanced panel or fewer than 3 years
+            errors[f"{n} pesaran_cd"] = str(err)
+            continue
+        rows["pesaran_cd"][n], rows["pesaran_cd_p"][n] = cd.statistic, cd.pvalue
     rows["rmse_holdout"] = rmse
     table = pd.DataFrame(rows).T.reindex(columns=list(results))
     return Comparison(results=results, table=table, errors=errors, coef_terms=coef_terms,

@@ -30,6 +30,12 @@ def test_table_layout(comparison):
     assert np.isnan(t.loc["vra", "sar|queen"]) and np.isnan(t.loc["ra", "vra_ols"])
     assert t.loc["nobs", "vra_ols"] == 356 * 12
     assert comparison.errors == {}
+    # Pesaran's CD row: the diagnostics function on each model's residuals
+    from geoattr.models.diagnostics import pesaran_cd
+    for name in ("vra_ols", "sar|queen", "fe"):
+        cd = pesaran_cd(comparison.results[name].resids)
+        assert t.loc["pesaran_cd", name] == pytest.approx(cd.statistic, rel=1e-12)
+        assert t.loc["pesaran_cd_p", name] == pytest.approx(cd.pvalue, rel=1e-12)
 
 
 @pytest.mark.slow

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from libpysal.graph import Graph
-from scipy import sparse
+from scipy import sparse, stats
 
 from geoattr.exceptions import InputError
 from tests.conftest import square_grid
-from geoattr.models.diagnostics import likelihood_ratio, lm_tests, moran_residuals
+from geoattr.models.diagnostics import likelihood_ratio, lm_tests, moran_residuals, pesaran_cd
 from geoattr.weights.lag import panel_weights
 from geoattr.models.ols import LeastSquares
 from geoattr.variables import Design
@@ -176,3 +176,45 @@ def test_panel_lm_tests_detect_a_spatial_lag_in_a_fe_panel():
     pd.testing.assert_frame_equal(panel_lm_tests(df["y"], df[["x"]], g), ref)
     with pytest.raises(InputError, match="effects must be 'unit', 'twoway' or None"):
         panel_lm_tests(df["y"], df[["x"]], g, effects="time")
+
+
+# ----------------------------------------------------------------------------- Pesaran's CD
+def _cd_by_pairs(resids):
+    """Reference: the definition, with every pairwise correlation (dense N x N, N = 12 here)."""
+    E = resids.unstack(level=1).to_numpy(dtype=float)
+    N, T = E.shape
+    R = np.corrcoef(E)
+    return np.sqrt(2 * T / (N * (N - 1))) * R[np.triu_indices(N, 1)].sum()
+
+
+def _panel_resids(N=12, T=15, factor=0.0, seed=3):
+    rng = np.random.default_rng(seed)
+    f = rng.normal(size=T)
+    e = rng.normal(size=(N, T)) + factor * f[None, :] * rng.uniform(0.5, 1.5, size=(N, 1))
+    idx = pd.MultiIndex.from_product([[f"u{i:02d}" for i in range(N)], range(2000, 2000 + T)], names=["unit", "year"])
+    return pd.Series(e.ravel(), index=idx)
+
+
+def test_pesaran_cd_equals_the_pairwise_definition():
+    for factor in (0.0, 1.0):
+        r = _panel_resids(factor=factor)
+        cd = pesaran_cd(r)
+        assert cd.statistic == pytest.approx(_cd_by_pairs(r), rel=1e-10, abs=1e-12)  # reference: np.corrcoef pairs
+        assert cd.pvalue == pytest.approx(2 * stats.norm.sf(abs(cd.statistic)), rel=1e-12)
+
+
+def test_pesaran_cd_size_and_power_by_simulation():
+    # known truth: independent units -> CD ~ N(0, 1); a common factor -> CD far above 1.96
+    null = np.array([pesaran_cd(_panel_resids(N=30, T=10, seed=s)).statistic for s in range(200)])
+    assert abs(null.mean()) < 0.25 and 0.75 < null.std() < 1.25  # 200 draws: se of mean 0.07, of sd 0.05
+    assert pesaran_cd(_panel_resids(N=30, T=10, factor=1.0)).statistic > 5
+
+
+def test_pesaran_cd_refuses_unbalanced_and_cross_sections():
+    r = _panel_resids()
+    with pytest.raises(InputError, match=r"needs a balanced panel: 1 unit\(s\) lack some of the 15 years: 'u03'"):
+        pesaran_cd(r.drop(("u03", 2004)))
+    with pytest.raises(InputError, match=r"needs residuals on a \(unit, year\) index"):
+        pesaran_cd(r.xs(2000, level="year"))
+    with pytest.raises(InputError, match=r"at least 3 units and 3 years; the residuals have 12 x 2"):
+        pesaran_cd(r[r.index.get_level_values("year") < 2002])

@@ -1,4 +1,4 @@
-"""Spatial diagnostics of regression residuals: LM tests, Moran's I, likelihood ratios.
+"""Spatial diagnostics of regression residuals: LM tests, Moran's I, likelihood ratios, Pesaran's CD.
 
 Everything is computed with sparse products of W and the (N x k) regressors, so the
 tests work for pooled panels (W applied within each year, i.e. the block-diagonal
@@ -9,15 +9,16 @@ pinned to ``spreg.LMtests`` and ``spreg.MoranRes`` in the tests.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-
 
 import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 from scipy.sparse.linalg import spsolve
 
+from geoattr._format import format_ids
 from geoattr.exceptions import InputError
 from geoattr.models.api import fit
 from geoattr.models.least_squares import least_squares, xtx_inverse
@@ -27,9 +28,8 @@ from geoattr.models.results import RegressionResults
 from geoattr.variables import Design
 from geoattr.weights.lag import data_weights
 from geoattr.typing import WeightsLike
-from geoattr.typing import WeightsLike
 
-__all__ = ["lm_tests", "panel_lm_tests", "moran_residuals", "MoranTest", "likelihood_ratio", "j_test"]
+__all__ = ["lm_tests", "panel_lm_tests", "moran_residuals", "MoranTest", "likelihood_ratio", "j_test", "pesaran_cd"]
 
 
 @dataclass(frozen=True)
@@ -293,3 +293,53 @@ def panel_lm_tests(y: pd.Series, X: pd.DataFrame, weights: WeightsLike, *, effec
                years=(int(y.index.get_level_values(1).min()), int(y.index.get_level_values(1).max())))
     res = LeastSquares(d).fit(cov_type="unadjusted")
     return lm_tests(res, Xw, data_weights(weights, yw.index, [], name="panel LM weights"))
+
+
+def pesaran_cd(resids: pd.Series) -> HypothesisTest:
+    """Pesaran's (2004) CD test of cross-sectional dependence in panel residuals.
+
+    ``CD = sqrt(2 T / (N (N - 1))) sum_{i<j} rho_ij`` with ``rho_ij`` the correlation
+    over the years of the residuals of units *i* and *j*; standard normal under the
+    null of no cross-sectional correlation (two-sided p-value).  Computed in O(NT)
+    from the standardised residuals ``z`` (``sum_{i<j} rho_ij = (sum_t (sum_i z_it)^2
+    - N) / 2``), without the N x N correlation matrix.
+
+    Parameters
+    ----------
+    resids : pandas.Series
+        Residuals on a balanced (unit, year) index (at least 3 units and 3 years).
+
+    Returns
+    -------
+    HypothesisTest
+        ``statistic`` CD, ``df`` NaN, ``pvalue`` two-sided, ``distribution`` "normal".
+
+    Raises
+    ------
+    InputError
+        Not a (unit, year) index, an unbalanced panel (naming units that lack years),
+        too few units or years, or a unit whose residuals do not vary.
+    """
+    if not isinstance(resids.index, pd.MultiIndex) or resids.index.nlevels != 2:
+        raise InputError("Pesaran's CD test needs residuals on a (unit, year) index; a cross-section has no "
+                         "time dimension to correlate over")
+    E = resids.unstack(level=1)
+    incomplete = E.index[E.isna().any(axis=1)]
+    if len(incomplete):
+        raise InputError(f"Pesaran's CD test needs a balanced panel: {len(incomplete)} unit(s) lack some of the "
+                         f"{E.shape[1]} years: {format_ids(incomplete)}; drop them or restrict the years")
+    N, T = E.shape
+    if N < 3 or T < 3:
+        raise InputError(f"Pesaran's CD test needs at least 3 units and 3 years; the residuals have {N} x {T}")
+    D = E.to_numpy(dtype=float)
+    D = D - D.mean(axis=1, keepdims=True)
+    norm = np.sqrt((D**2).sum(axis=1))
+    flat = E.index[norm <= 1e-12 * max(1.0, float(np.abs(D).max()))]
+    if len(flat):
+        raise InputError(f"Pesaran's CD test: the residuals of {format_ids(flat)} do not vary over the years")
+    Z = D / norm[:, None]
+    pair_sum = 0.5 * (float((Z.sum(axis=0) ** 2).sum()) - N)
+    cd = math.sqrt(2.0 * T / (N * (N - 1.0))) * pair_sum
+    return HypothesisTest(name="Pesaran CD", statistic=cd, df=float("nan"),
+                          pvalue=float(2.0 * stats.norm.sf(abs(cd))),
+                          null="no cross-sectional correlation of the residuals", distribution="normal")
