@@ -287,7 +287,9 @@ _OUTPUT = Table({
     "self_contained": _bool(True),
     "tiles": _str("OpenStreetMap"),
     "lisa": _bool(True),
-    "lisa_fdr": Field(("float",), low=0.0, high=1.0, open_low=True, open_high=True),
+    "lisa_fdr": Field(("float", "str"), choices=("none",), low=0.0, high=1.0, open_low=True, open_high=True,
+                      default=0.05, describe='a false-discovery rate between 0 and 1 (default 0.05) or "none" '
+                                            '(each two-sided p-value against 0.05)'),
 })
 
 

@@ -3,9 +3,11 @@
 :func:`lisa_table` computes the local Moran's I of a Series (:class:`esda.Moran_Local`),
 its conditional-permutation pseudo p-values, the quadrant of every unit (HH, LH, LL,
 HL) and the cluster label used by the map's LISA layer
-(:func:`geoattr.report.maps.residual_map`).  Significance is ``p_sim <= alpha`` unit
-by unit, or the Benjamini-Hochberg threshold of a false-discovery rate
-(:func:`bh_threshold`, as :func:`esda.fdr` computes it).
+(:func:`geoattr.report.maps.residual_map`).  By default the p-values are two-sided
+(esda's ``alternative="two-sided"`` on the conditional permutations; esda warns that
+its folded ``p_sim`` overstates significance) and significance uses the
+Benjamini-Hochberg threshold of a 5 % false-discovery rate (:func:`bh_threshold`, as
+:func:`esda.fdr` computes it); ``fdr=None`` compares each p-value with ``alpha``.
 
 This is an analysis: it returns a table and draws nothing.
 """
@@ -17,6 +19,7 @@ from typing import Any
 
 import esda
 import numpy as np
+from esda.significance import calculate_significance
 import pandas as pd
 from libpysal.graph import Graph
 
@@ -31,7 +34,10 @@ try:  # libpysal's legacy weights; optional in future libpysal versions
 except ImportError:  # pragma: no cover
     _LegacyW = ()
 
-__all__ = ["lisa_table", "bh_threshold", "check_lisa_options", "QUADRANTS", "CLUSTER_LABELS"]
+__all__ = ["lisa_table", "bh_threshold", "check_lisa_options", "QUADRANTS", "CLUSTER_LABELS", "ALTERNATIVES"]
+
+#: The p-values :func:`lisa_table` offers: two-sided (default) or esda's folded ``p_sim``.
+ALTERNATIVES: tuple[str, ...] = ("two-sided", "directed")
 
 #: Moran scatterplot quadrant codes of :attr:`esda.Moran_Local.q`.
 QUADRANTS: dict[int, str] = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
@@ -183,8 +189,9 @@ def lisa_table(
     weights: WeightsLike,
     *,
     permutations: int = 999,
-    fdr: float | None = None,
+    fdr: float | None = 0.05,
     alpha: float = 0.05,
+    alternative: str = "two-sided",
     seed: int | None = 12345,
 ) -> pd.DataFrame:
     """Local Moran's I of ``values`` with pseudo p-values and cluster labels.
@@ -199,11 +206,16 @@ def lisa_table(
         Units without neighbours get the cluster ``"no neighbours"`` and no p-value.
     permutations : int, default 999
         Conditional permutations for the pseudo p-values (at least 99).
-    fdr : float, optional
-        False-discovery rate (e.g. 0.05): significance then uses the Benjamini-Hochberg
-        threshold of :func:`esda.fdr` over the units with neighbours instead of ``alpha``.
+    fdr : float or None, default 0.05
+        False-discovery rate: significance uses the Benjamini-Hochberg threshold of
+        :func:`esda.fdr` over the units with neighbours; None compares each p-value
+        with ``alpha`` (no correction for testing every unit).
     alpha : float, default 0.05
         Significance level when ``fdr`` is None.
+    alternative : {"two-sided", "directed"}, default "two-sided"
+        The p-value used: two-sided (:func:`esda.significance.calculate_significance`
+        on the permutations) or esda's folded ``p_sim`` (one-sided in the tail the
+        statistic lies in; overstates significance).
     seed : int, optional
         Seed of the permutations (reproducible p-values).
 
@@ -213,11 +225,14 @@ def lisa_table(
         Indexed by unit: ``value``, ``Is`` (local Moran's I), ``p_sim`` (esda's
         conditional-permutation pseudo p-value: the share of the ``permutations + 1``
         statistics, the observed one included, at least as extreme as the observed one in
-        its own tail; a one-sided, "folded" test), ``n_neighbours``, ``quadrant`` (HH, LH,
-        LL or HL by the sign of the standardised value and of its spatial lag),
-        ``significant`` (``p_sim <= threshold``) and ``cluster`` (the quadrant when
-        significant, else ``"not significant"``, or ``"no neighbours"``).  ``attrs``
-        holds ``threshold``, ``alpha``, ``fdr``, ``permutations`` and ``seed``.
+        its own tail; a one-sided, "folded" test), ``p_value`` (the p-value of
+        ``alternative``, the one significance uses), ``n_neighbours``, ``quadrant`` (HH,
+        LH, LL or HL by the sign of the standardised value and of its spatial lag),
+        ``significant`` (``p_value <= threshold``), ``cluster`` (the quadrant when
+        significant, else ``"not significant"``, or ``"no neighbours"``) and ``test``
+        (the rule, e.g. ``"two-sided permutation p, BH FDR 0.05 (p <= 0.0123)"``).
+        ``attrs`` holds ``threshold``, ``alpha``, ``fdr``, ``alternative``,
+        ``permutations``, ``seed`` and ``test``.
 
     Raises
     ------
@@ -234,11 +249,20 @@ def lisa_table(
     iso = card == 0
     if iso.all():
         raise InputError("no unit has a neighbour in the weights; a LISA needs some links")
+    if alternative not in ALTERNATIVES:
+        raise InputError(f"alternative must be one of {ALTERNATIVES}; {alternative!r} was given")
     ml = _moran_local(y, g.transform("r"), permutations, seed)
-    p = np.asarray(ml.p_sim, dtype=float).copy()
-    p[iso] = np.nan
+    p_sim = np.asarray(ml.p_sim, dtype=float).copy()
+    p_sim[iso] = np.nan
+    if alternative == "two-sided":
+        p = np.asarray(calculate_significance(ml.Is, ml.rlisas, alternative="two-sided"), dtype=float)
+        p[iso] = np.nan
+    else:
+        p = p_sim
     threshold = _fdr_threshold(p[~iso], fdr) if fdr is not None else float(alpha)
     sig = ~iso & (p <= threshold)
+    test = (f"{alternative} permutation p, " + (f"BH FDR {fdr:g} (p <= {threshold:.3g})" if fdr is not None
+                                                  else f"p <= {alpha:g} unit by unit (no FDR correction)"))
     quad = pd.Series(np.asarray(ml.q)).map(QUADRANTS).to_numpy(dtype=object)
     quad[iso] = None
     cluster = np.where(sig, quad, "not significant").astype(object)
@@ -249,11 +273,13 @@ def lisa_table(
         {
             "value": y,
             "Is": local_i,
-            "p_sim": p,
+            "p_sim": p_sim,
             "n_neighbours": card.astype(int),
             "quadrant": quad,
             "significant": sig,
             "cluster": cluster,
+            "p_value": p,
+            "test": test,
         },
         index=pd.Index(ids, name="unit"),
     )
@@ -262,6 +288,8 @@ def lisa_table(
             "threshold": threshold,
             "alpha": alpha,
             "fdr": fdr,
+            "alternative": alternative,
+            "test": test,
             "permutations": int(permutations),
             "seed": seed,
         }

@@ -289,7 +289,8 @@ def test_lisa_finds_planted_hot_and_cold_spots():
     from libpysal.graph import Graph
 
     g, v = _two_blocks()
-    t = lisa_table(v, Graph.build_contiguity(g, rook=False), permutations=999, seed=1)
+    t = lisa_table(v, Graph.build_contiguity(g, rook=False), permutations=999, seed=1, fdr=None,
+                   alternative="directed")
     assert list(t.columns) == [
         "value",
         "Is",
@@ -298,6 +299,8 @@ def test_lisa_finds_planted_hot_and_cold_spots():
         "quadrant",
         "significant",
         "cluster",
+        "p_value",
+        "test",
     ]
     assert t.loc["0011", "cluster"] == "HH"  # centre of the high block (1, 1)
     assert t.loc["0088", "cluster"] == "LL"  # centre of the low block (8, 8)
@@ -307,13 +310,35 @@ def test_lisa_finds_planted_hot_and_cold_spots():
     assert t.attrs["threshold"] == 0.05 and t.attrs["permutations"] == 999
 
 
+def test_lisa_default_is_two_sided_with_fdr_as_esda_computes_them():
+    import esda
+    from esda.significance import calculate_significance
+    from libpysal.graph import Graph
+
+    g, v = _two_blocks(seed=3)
+    w = Graph.build_contiguity(g, rook=False)
+    t = lisa_table(v, w, permutations=199, seed=7)  # defaults: two-sided p, BH FDR 0.05
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ml = esda.Moran_Local(v.to_numpy(), w.transform("r"), permutations=199, seed=7)
+    p2 = calculate_significance(ml.Is, ml.rlisas, alternative="two-sided")  # reference: esda itself
+    np.testing.assert_allclose(t["p_value"], p2, rtol=1e-12)
+    assert (t["p_value"] >= t["p_sim"] - 1e-12).all()  # two-sided is never smaller than the folded p
+    thr = esda.fdr(p2, 0.05)
+    assert t.attrs["threshold"] == pytest.approx(thr) and t.attrs["alternative"] == "two-sided"
+    np.testing.assert_array_equal(t["significant"], p2 <= thr)
+    assert t["test"].iloc[0] == f"two-sided permutation p, BH FDR 0.05 (p <= {thr:.3g})"
+    with pytest.raises(InputError, match=r"alternative must be one of \('two-sided', 'directed'\); 'folded'"):
+        lisa_table(v, w, alternative="folded")
+
+
 def test_lisa_matches_esda_and_is_reproducible():
     import esda
     from libpysal.graph import Graph
 
     g, v = _two_blocks(seed=3)
     w = Graph.build_contiguity(g, rook=False)
-    t = lisa_table(v, w, permutations=199, seed=7)
+    t = lisa_table(v, w, permutations=199, seed=7, fdr=None, alternative="directed")  # esda's folded p_sim
     with warnings.catch_warnings():  # esda's notice about a future default alternative
         warnings.simplefilter("ignore", DeprecationWarning)
         ml = esda.Moran_Local(v.to_numpy(), w.transform("r"), permutations=199, seed=7)
@@ -325,13 +350,13 @@ def test_lisa_matches_esda_and_is_reproducible():
     np.random.seed(123)
     expected_draw = np.random.random()
     np.random.seed(123)
-    again = lisa_table(v, w, permutations=199, seed=7)
+    again = lisa_table(v, w, permutations=199, seed=7, fdr=None, alternative="directed")
     assert np.random.random() == expected_draw  # numpy's global generator is left alone
     pd.testing.assert_frame_equal(t, again)
     other = lisa_table(v, w, permutations=199, seed=8)
     assert not np.array_equal(other["p_sim"], t["p_sim"])
     # a libpysal W gives the same table as the Graph
-    pd.testing.assert_frame_equal(lisa_table(v, w.to_W(), permutations=199, seed=7), t)
+    pd.testing.assert_frame_equal(lisa_table(v, w.to_W(), permutations=199, seed=7, fdr=None, alternative="directed"), t)
 
 
 def test_lisa_fdr_is_stricter_and_uses_esda_threshold():
@@ -340,8 +365,8 @@ def test_lisa_fdr_is_stricter_and_uses_esda_threshold():
 
     g, v = _two_blocks(seed=5)
     w = Graph.build_contiguity(g, rook=False)
-    plain = lisa_table(v, w, permutations=999, seed=2)
-    fdr = lisa_table(v, w, permutations=999, seed=2, fdr=0.05)
+    plain = lisa_table(v, w, permutations=999, seed=2, fdr=None, alternative="directed")
+    fdr = lisa_table(v, w, permutations=999, seed=2, fdr=0.05, alternative="directed")
     assert fdr.attrs["threshold"] == pytest.approx(
         esda.fdr(plain["p_sim"].to_numpy(), 0.05), rel=1e-12
     )

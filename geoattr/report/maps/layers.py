@@ -378,7 +378,7 @@ def lisa_layer(
     units: str,
     profile_links: str | None,
 ) -> dict[str, Any]:
-    """The LISA clusters (categorical), with local Moran's I and p_sim in the tooltip.
+    """The LISA clusters (categorical), with local Moran's I and the p-value used in the tooltip.
 
     Parameters
     ----------
@@ -399,8 +399,7 @@ def lisa_layer(
     codes = {c[0]: k for k, c in enumerate(LISA_CLUSTERS)}
     cat = [codes[c] for c in lisa["cluster"]]
     counts = [int(sum(1 for x in cat if x == k)) for k in range(len(LISA_CLUSTERS))]
-    thr, fdr = lisa.attrs["threshold"], lisa.attrs["fdr"]
-    rule = f"FDR {fdr:g} (p_sim <= {thr:.3g})" if fdr is not None else f"p_sim <= {lisa.attrs['alpha']:g}"
+    rule = lisa.attrs["test"]
     return {
         "kind": "categorical",
         "name": name,
@@ -410,13 +409,13 @@ def lisa_layer(
             "category": cat,
             "residual": floats(lisa["value"]),
             "Is": floats(lisa["Is"]),
-            "p": floats(lisa["p_sim"]),
+            "p": floats(lisa["p_value"]),
         },
         "fields": [
             [f"Residual ({units})", "residual", 2],
             ["Cluster", "category", 0],
             ["Local Moran's I", "Is", 3],
-            ["Pseudo p-value (p_sim)", "p", 3],
+            [f"Pseudo p-value ({lisa.attrs['alternative']})", "p", 3],
         ],
         "legend": {
             "title": f"LISA clusters of the {column}, {rule}, "

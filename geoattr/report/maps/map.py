@@ -287,7 +287,7 @@ def residual_map(
     yearly: pd.DataFrame | None = None,
     lisa: bool = True,
     weights: WeightsLike | None = None,
-    fdr: float | None = None,
+    fdr: float | None = 0.05,
     alpha: float = 0.05,
     permutations: int = 999,
     seed: int | None = 12345,
@@ -338,9 +338,10 @@ def residual_map(
     weights : libpysal Graph or SparseWeights, optional
         Spatial weights of the LISA; default queen contiguity of the (repaired,
         unsimplified) polygons.
-    fdr : float, optional
-        False-discovery rate for the LISA significance (Benjamini-Hochberg via
-        :func:`esda.fdr`); default: ``p_sim <= alpha`` unit by unit.
+    fdr : float or None, default 0.05
+        False-discovery rate for the LISA significance of the two-sided permutation
+        p-values (Benjamini-Hochberg via :func:`esda.fdr`); None: ``p <= alpha`` unit by
+        unit (see :func:`geoattr.lisa.lisa_table`).
     alpha : float, default 0.05
     permutations : int, default 999
     seed : int, optional, default 12345
