@@ -310,6 +310,7 @@ def run_info(cfg: Mapping[str, Any], data: PanelData, main: AttractivenessResult
         "row_accounting": row_accounting(main).to_dict(),
         "analyses": analyses,
         **({"net_migration_agreement": agreement.to_dict()} if agreement is not None else {}),
+        **({"national_rates": data.info["national_rates"]} if "national_rates" in data.info else {}),
         "yearly_skipped": yearly_skipped,
         "versions": versions(),
         "timings_seconds": timings,
