@@ -479,7 +479,7 @@ def national_rates(employment: pd.DataFrame, population: pd.DataFrame, *, mortal
     poor = cov.loc[used][cov.loc[used, "misfit"] > MISFIT]
     if len(poor):
         notes.append(f"the 15+ rate fits neither reading of the open group within {100 * MISFIT:.0f} points "
-                     f"(both sexes) in {format_ids(poor.index)}: a year of transition")
+                     f"(both sexes) in {format_ids(poor.index)} (years of transition: read with care)")
     breaks = employment_series_breaks(employment, cov, jump=jump, years=range(used[0] + 1, used[-1] + 1))
     for _, b in breaks.iterrows():
         notes.append(f"employment series break {b['year']} ({b['kind']}): {b['description']}")
