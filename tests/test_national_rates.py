@@ -179,3 +179,34 @@ def test_ds_is_finite_with_a_standard_error_on_the_real_data(real_data_dir, pane
             assert np.isfinite(ds).all()
         se = fit.results.to_frame().loc["ds", "std_error"]
         assert np.isfinite(se) and se > 0
+
+
+def _folder_without(real_data_dir, tmp_path, missing: str):
+    """The real data folder by symbolic links, without one subfolder (nothing is copied)."""
+    tmp_path.mkdir()
+    for sub in real_data_dir.iterdir():
+        if sub.name != missing:
+            (tmp_path / sub.name).symlink_to(sub)
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_adapter_without_employment_or_mortality_and_on_2017_codes(real_data_dir, tmp_path):
+    from geoattr.datasets import norway
+    from geoattr.models.ols import estimate
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InvalidGeometryWarning)
+        no_emp = norway.load(_folder_without(real_data_dir, tmp_path / "a", "employment"), units="stable")
+        no_mort = norway.load(_folder_without(real_data_dir, tmp_path / "b", "mortality"), units="stable")
+    with pytest.raises(InputError, match=r"ds term needs employment_rates: no national employment rates "
+                                         r"\(employment/\).*add employment/employment_rate_by_age"):
+        estimate(no_emp, "2022", years=(2006, 2016), commuting_year=2017)
+    # without mortality/ the Gompertz fit is the fallback, and the open group uses the units' population
+    notes = " ".join(no_mort.accounting["national_rates"].notes)
+    assert "Gompertz fit" in notes and no_mort.death_probabilities is not None
+    assert np.isfinite(estimate(no_mort, "2022", years=(2006, 2016), commuting_year=2017).design.X["ds"]).all()
+    d17 = norway.load(real_data_dir)
+    with pytest.raises(InputError, match=r"needs population_by_age: the population by age and sex is on 2024 codes; "
+                                         r"use \[data\] units = \"stable\""):
+        estimate(d17, "2022", years=(2006, 2016), commuting_year=2017)
