@@ -86,5 +86,5 @@ def test_the_2022_specification_runs_on_the_real_data(real_data_dir, tmp_path, c
     notes = " ".join(" ".join(a["notes"]) for a in run["row_accounting"])
     assert "mean-preserving monotone (PCHIP) interpolation" in notes and "series break 2010 (jump)" in notes
     assert "q = m / (1 + m/2)" in notes
-    assert any(n.startswith("employment series break 2006 (documented)") for n in run["notes"])
+    assert any(n.startswith("employment series break 2010 (jump)") for n in run["notes"])
     assert run["outputs"]["variables"] == "variables.csv"
