@@ -37,6 +37,7 @@ from geoattr.demography import (
     compare_net_migration,
     death_probabilities_from_population,
 )
+from geoattr.datasets.national_rates import panel_rates
 from geoattr.exceptions import InputError
 from geoattr.io import read_flows, read_mapping, read_polygons
 
@@ -53,6 +54,8 @@ FILES = {
     "jobs_11618": "jobs/sysselsatte_11618_2017_2022.csv",
     "population_by_age": "population/population_by_age_sex_b2024.csv.gz",
     "ba_regions2024": "regions/ba_regioner_2024.csv",
+    "employment": "employment/employment_rate_by_age_sex_ilostat_2000_2024.csv",
+    "mortality": "mortality/hmd_mx_deaths_population_1x1_2000_2023.csv.gz",
 }
 #: Rindal: 1567 until 2018, 5061 from 2019; absent from the 2019 commuting table and zero in 11618 2019.
 RINDAL = {"codes": ("1567", "5061"), "year": 2019}
@@ -88,7 +91,7 @@ def _centrality_for(codes: pd.Index, year: int, data_dir: Path, acc: Accounting)
 
 
 def load(data_dir: str | Path, *, panel: str = "2003-2016", regions: str = "regions85",
-         units: str = "2017") -> PanelData:
+         units: str = "2017", rate_years: tuple[int, int] | None = None) -> PanelData:
     """Load SSB tables from ``data_dir`` into a :class:`~geoattr.data.PanelData`.
 
     Parameters
@@ -114,6 +117,12 @@ def load(data_dir: str | Path, *, panel: str = "2003-2016", regions: str = "regi
         the population-weighted mean of the merged codes, and a stable unit whose
         codes lie in two functional regions goes to the region holding most of its
         population (listed in the accounting).
+    rate_years : (int, int), optional
+        Inclusive years over which the national employment rates and death rates of
+        ``employment/`` and ``mortality/`` (when present) are averaged; default the
+        panel's years.  With ``units="stable"`` or ``"2024"`` the population by age and
+        sex (07459) is attached too, so the 2022 specification (DS) can be estimated;
+        see :mod:`geoattr.datasets.national_rates` for the rules.
 
     Returns
     -------
@@ -136,7 +145,8 @@ def load(data_dir: str | Path, *, panel: str = "2003-2016", regions: str = "regi
         if units == "2017":
             raise InputError("panel '2003-2022' spans four code structures: it is built on units='stable' (merges "
                              "only) or units='2024' (split codes shared out by the crosswalk weights, flagged)")
-        return _load_2003_2022(data_dir, regions=regions, acc=acc, target="stable" if units == "stable" else "target")
+        data = _load_2003_2022(data_dir, regions=regions, acc=acc, target="stable" if units == "stable" else "target")
+        return _with_rates(data, data_dir, rate_years)
     if units == "2024":
         raise InputError("units='2024' is available with panel='2003-2022'; the 2003-2016 panel uses '2017' or "
                          "'stable'")
@@ -160,12 +170,18 @@ def load(data_dir: str | Path, *, panel: str = "2003-2016", regions: str = "regi
     if missing:
         raise InputError(f"{len(missing)} unit(s) have no functional region: {format_ids(missing)}")
     if units_kind == "stable":
-        return _stable(panel_df, f17.reset_index(drop=True), centrality, reg.reindex(units), data_dir, acc)
+        data = _stable(panel_df, f17.reset_index(drop=True), centrality, reg.reindex(units), data_dir, acc)
+        return _with_rates(data, data_dir, rate_years)
     data = PanelData(panel_df, flows=f17.reset_index(drop=True), centrality=centrality, regions=reg.reindex(units),
                      accounting=acc)
     if np.isnan(data.panel["net_migration"]).any():  # pragma: no cover - the published file is complete
         acc.note("panel", f"{int(data.panel['net_migration'].isna().sum())} missing net-migration value(s)")
-    return data
+    acc.note("population_by_age", "the population by age and sex (07459, 2024 codes) is not attached on the 426 "
+                                  "codes of 2017 (some were split later): use units='stable' for DS")
+    data = _with_rates(data, data_dir, rate_years)
+    hint = {"population_by_age": "the population by age and sex is on 2024 codes; use [data] units = \"stable\" "
+                                 "(norway.load(units='stable'))"}
+    return data.replace(info={**data.info, "ds_hint": {**data.info.get("ds_hint", {}), **hint}})
 
 
 def _stable(panel: pd.DataFrame, flows: pd.DataFrame, centrality: pd.Series, regions: pd.Series, data_dir: Path,
@@ -198,8 +214,33 @@ def _stable(panel: pd.DataFrame, flows: pd.DataFrame, centrality: pd.Series, reg
     dissolved = gpd.GeoDataFrame({"name": names.reindex(dissolved.index).to_numpy()}, geometry=dissolved.geometry,
                                  index=pd.Index(dissolved.index, name="unit"), crs=polys.crs).to_crs(25833)
     acc.note("panel", f"recoded to {hp.panel.index.get_level_values(0).nunique()} stable units (2017-2024)")
+    pa = _population_by_age_stable(data_dir, _stable_map_2024(cw), acc)
     return PanelData(hp.panel, flows=hf.flows, centrality=cent.rename("centrality"), regions=reg.rename("region"),
-                     polygons=dissolved, accounting=acc, harmonisation_report=hp.report)
+                     polygons=dissolved, accounting=acc, harmonisation_report=hp.report,
+                     population_by_age=_panel_years(pa, hp.panel, acc))
+
+
+def _panel_years(pa: pd.DataFrame, panel: pd.DataFrame, acc: Accounting) -> pd.DataFrame:
+    """The population by age of the panel's years and the year after (the cohort residual's t + 1)."""
+    last = int(panel.index.get_level_values("year").max()) + 1
+    acc.record("population_by_age", read=0, dropped={f"years after {last} (beyond the panel)":
+                                                     int((pa["year"] > last).sum())})
+    return pa[pa["year"] <= last].reset_index(drop=True)
+
+
+def _with_rates(data: PanelData, data_dir: Path, rate_years: tuple[int, int] | None) -> PanelData:
+    """Attach the national employment rates and death probabilities of the folder (when present)."""
+    first, last = rate_years if rate_years is not None else (int(data.years.min()), int(data.years.max()))
+    kw, notes = panel_rates(data_dir / FILES["employment"], data_dir / FILES["mortality"],
+                            population_by_age=data.population_by_age, years=range(int(first), int(last) + 1))
+    for n in notes:
+        data.accounting.note("national_rates", n)
+    info = {**data.info, **kw.pop("info", {})}  # type: ignore[dict-item]
+    missing = {need: f"{notes[0]}; add {FILES['employment']} to {str(data_dir)!r}" for need in ["employment_rates"]
+               if need not in kw}
+    if missing:
+        info["ds_hint"] = missing
+    return data.replace(info=info, **kw)
 
 
 # --------------------------------------------------------------------------- 2003-2022
@@ -295,6 +336,7 @@ def _load_2003_2022(data_dir: Path, *, regions: str, acc: Accounting, target: st
                         hf.report.assign(table="flows")], ignore_index=True)
     return PanelData(panel, flows=f, centrality=centrality.reindex(units), regions=reg, polygons=polys,
                      accounting=acc, harmonisation_report=report, flags=flags,
+                     population_by_age=_panel_years(pa, panel, acc),
                      info={"net_migration_agreement": agreement})
 
 

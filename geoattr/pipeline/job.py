@@ -27,6 +27,7 @@ from geoattr.pipeline.outputs import echo_files, report_context, run_info, write
     write_publication
 from geoattr.pipeline.sources import read_run_data, resolve_path
 from geoattr.pipeline.steps import run_analyses, run_comparison
+from geoattr.pipeline.variables_table import write_variables
 from geoattr.report import write_report
 from geoattr.robustness import run_robustness_from_config
 
@@ -251,6 +252,7 @@ def _run(config: Mapping[str, Any] | None, *, out: Path, data_dir: str | Path | 
     with timer("write tables"):
         write_estimates(out, files, coefficients=est.coefficients, fit_rows=est.fit_rows, yearly=est.yearly,
                         att=att, rank_tables=rank_tables, data=data)
+        write_variables(out, files, est.fits.values())
     kept: dict[str, Any] = {}  # objects the publication outputs reuse (decomposition, comparison...)
     extra_info = _analyses(cfg, main, data, out, files, kept, progress=progress, timer=timer)
     if ocfg.get("map", True) and data.polygons is not None:

@@ -308,10 +308,12 @@ def run_info(cfg: Mapping[str, Any], data: PanelData, main: AttractivenessResult
         "data": data.to_dict(),
         "main": {"spec": main.spec, "level": main.unit_level, "years": list(main.unit_design.years)},
         "notes": main.unit_design.notes + ([f"estimated on {main.unit_level}s; coefficients applied to municipalities"]
-                                           if main.unit_level == "region" else []),
+                                           if main.unit_level == "region" else [])
+        + list(data.info.get("national_rates", {}).get("notes", [])),
         "row_accounting": row_accounting(main).to_dict(),
         "analyses": analyses,
         **({"net_migration_agreement": agreement.to_dict()} if agreement is not None else {}),
+        **({"national_rates": data.info["national_rates"]} if "national_rates" in data.info else {}),
         "yearly_skipped": yearly_skipped,
         "versions": versions(),
         "timings_seconds": timings,

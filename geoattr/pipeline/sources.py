@@ -95,7 +95,9 @@ def ssb_panel_data(data_cfg: Mapping[str, Any], base: Path) -> PanelData:
     ----------
     data_cfg : mapping
         The ``[data]`` section: ``panel``, ``units`` and ``regions`` (a built-in name or
-        a mapping file ``{ path, unit_column, region_column, code_year }``).
+        a mapping file ``{ path, unit_column, region_column, code_year }``); ``years``
+        also sets the years the national employment and death rates of ``employment/``
+        and ``mortality/`` are averaged over (read when present, for DS).
     base : Path
         The SSB data folder.
 
@@ -105,8 +107,10 @@ def ssb_panel_data(data_cfg: Mapping[str, Any], base: Path) -> PanelData:
     """
     r = data_cfg.get("regions")
     units = data_cfg.get("units", "2017")
+    years = data_cfg.get("years")
     data = norway.load(base, panel=data_cfg.get("panel", "2003-2016"), units=units,
-                       regions=r if isinstance(r, str) else "regions85")
+                       regions=r if isinstance(r, str) else "regions85",
+                       rate_years=(int(years[0]), int(years[1])) if years else None)
     if isinstance(r, Mapping):
         if "path" not in r:
             raise InputError("[data] regions needs a path (or a built-in name: 'regions85', 'ba159')")

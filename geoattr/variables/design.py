@@ -235,7 +235,8 @@ def _level_columns(data: PanelData, terms: tuple[str, ...], idx: pd.MultiIndex,
     if "ds" in terms:
         for need in ("population_by_age", "employment_rates", "death_probabilities"):
             if getattr(data, need) is None:
-                raise InputError(f"the 2022 specification's ds term needs {need}: pass it to PanelData(...)")
+                hint = data.info.get("ds_hint", {}).get(need, "pass it to PanelData(...)")
+                raise InputError(f"the 2022 specification's ds term needs {need}: {hint}")
         _check_complete(data.column("jobs"), yrs, data.units, what="jobs",
                         hint="DS divides by jobs by workplace in year t")
         _check_positive_jobs(data.column("jobs"), yrs, why="ds divides by jobs by workplace in year t")
