@@ -39,13 +39,15 @@ discrepancy is zero.  Without either, births minus deaths stay in ``discrepancy`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from geoattr.data import PanelData
+from geoattr.data.checks import check_fertility_rates
 from geoattr.exceptions import InputError
 from geoattr.models.ols import AttractivenessResults, LeastSquares
 from geoattr.natural_change import natural_change
@@ -154,7 +156,7 @@ def decompose(
     *,
     years: tuple[int, int] | None = None,
     convention: Literal["book", "as_estimated"] = "book",
-    fertility_rates: pd.Series | pd.DataFrame | None = None,
+    fertility_rates: pd.Series | pd.DataFrame | Mapping[Any, float] | None = None,
     death_probabilities: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Decompose population change over a period, in persons per year.
@@ -173,8 +175,9 @@ def decompose(
         in that form), so national immigration is the national rate and no constant
         is left over.  ``"as_estimated"``: ``fit`` as it is, its constant and year
         effects beyond the national rate in ``other``.
-    fertility_rates : Series or DataFrame, optional
-        National births per woman by age (index age; a Series or a ``female`` column);
+    fertility_rates : Series, DataFrame or mapping, optional
+        National births per woman by age (index age; a Series, a mapping age -> rate
+        or a ``female`` column);
         default the data's own ``fertility_rates``.
         With ``births`` in the panel, expected births use these rates scaled so that
         they add up to the national births of each year.  Without births in the panel
@@ -197,6 +200,8 @@ def decompose(
     """
     if convention not in CONVENTIONS:
         raise InputError(f"convention must be one of {list(CONVENTIONS)}, got {convention!r}")
+    if fertility_rates is not None and not isinstance(fertility_rates, pd.DataFrame):
+        fertility_rates = check_fertility_rates(fertility_rates)  # a mapping age -> rate, as in [analyses]
     notes: list[str] = []
     if convention == "book":
         book = book_form(fit)

@@ -31,13 +31,16 @@ rates land in the mortality deviation.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from geoattr._format import format_ids
 from geoattr.data import PanelData
+from geoattr.data.checks import check_fertility_rates
 from geoattr.demography import death_probabilities_from_population
 from geoattr.exceptions import InputError
 
@@ -122,7 +125,7 @@ def natural_change(
     idx: pd.MultiIndex,
     natural: pd.Series,
     *,
-    fertility_rates: pd.Series | pd.DataFrame | None = None,
+    fertility_rates: pd.Series | pd.DataFrame | Mapping[Any, float] | None = None,
     death_probabilities: pd.DataFrame | None = None,
 ) -> NaturalChange:
     """Births, deaths and their expected values on ``idx`` from the population by age.
@@ -135,8 +138,9 @@ def natural_change(
         (unit, year) pairs.
     natural : pandas.Series
         Births minus deaths on ``idx`` (observed change minus net migration).
-    fertility_rates : Series or DataFrame, optional
-        National births per woman by age (a Series or a ``female`` column): the
+    fertility_rates : Series, DataFrame or mapping, optional
+        National births per woman by age (a Series, a mapping age -> rate as in
+        ``[analyses] fertility_rates``, or a ``female`` column): the
         expected births use this age profile, scaled to the national births of each
         year.  Default: the data's own, else the estimate of
         :func:`estimate_fertility_rates` (one rate for ages 15-49).
@@ -172,7 +176,7 @@ def natural_change(
                      "estimated from the population by age (children aged 0 on 1 January of t+1 / women of "
                      f"1 January of t): {est['rate'].min():.4f}-{est['rate'].max():.4f} per year")
     else:
-        r = rates["female"] if isinstance(rates, pd.DataFrame) else rates
+        r = check_fertility_rates(rates["female"] if isinstance(rates, pd.DataFrame) else rates)
         f = np.where(cur["sex"].eq("female"), r.reindex(cur["age"]).fillna(0.0).to_numpy(), 0.0)
         raw = _by_unit_year(cur, cur["population"].to_numpy(dtype=float) * f, idx)
         notes.append("expected births: the given fertility rates by age, scaled to the children aged 0 of each year")

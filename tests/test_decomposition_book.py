@@ -106,6 +106,11 @@ def test_given_fertility_rates_shape_expected_births(aged):
     rates[30] = 0.1
     w = _wide(decompose(fit, years=(2003, 2003), fertility_rates=rates))
     np.testing.assert_allclose(w["expected_births"], [15.0, 30.0, 75.0], rtol=1e-12)
+    # as [analyses] fertility_rates = { 30 = 0.1 } reads from TOML (string keys)
+    w = _wide(decompose(fit, years=(2003, 2003), fertility_rates={"30": 0.1, "31": 0.0}))
+    np.testing.assert_allclose(w["expected_births"], [15.0, 30.0, 75.0], rtol=1e-12)
+    with pytest.raises(InputError, match=r"fertility_rates must be births per woman in \[0, 1\]; ages '30' are not"):
+        decompose(fit, fertility_rates={"30": 2.0})
 
 
 def test_missing_ages_or_years_are_named(aged, toy_data):
