@@ -35,6 +35,7 @@ __all__ = [
     "ROBUSTNESS_FAMILIES",
     "ROBUSTNESS_ESTIMATORS",
     "BOOTSTRAP_METHODS",
+    "DECOMPOSITION_CONVENTIONS",
     "Table",
     "RUN_SCHEMA",
     "ROBUSTNESS_SCHEMA",
@@ -167,6 +168,7 @@ COMPARISON_WEIGHTS = ("commuting", "queen", "knn", "distance")
 ROBUSTNESS_FAMILIES = ("bootstrap", "loyo", "loro", "weights", "estimators", "placebo")
 ROBUSTNESS_ESTIMATORS = ("year_effects", "weighted", "level", "fe", "sar")
 BOOTSTRAP_METHODS = ("pairs", "wild")
+DECOMPOSITION_CONVENTIONS = ("book", "as_estimated")
 
 _DATA = Table({
     "source": _str("synthetic", ("synthetic", "files", "ssb"),
@@ -210,6 +212,7 @@ _MODEL = Table({
     "cov_type": _str("clustered", COV_TYPES),
     "year_effects": _bool(False),
     "relative_to_national": _bool(False),
+    "constant": _bool(True),
     "extra": _str_list(default=[]),
     "min_share": Field(("float",), low=0.0, high=1.0, open_high=True, default=0.0),
     "top_k": _int(None, low=1),
@@ -221,7 +224,13 @@ _ANALYSES = Table({
     "yearly": _bool(True),
     "subgroups": _bool(False),
     "subgroup_periods": _periods(),
-    "decomposition": _bool(False),
+    "decomposition": Field(("bool", "table"), default=False,
+                           table=Table({"convention": _str("book", DECOMPOSITION_CONVENTIONS,
+                                                           help='"book": net migration relative to the national '
+                                                                'rate, no constant; "as_estimated": the model as '
+                                                                "estimated, its constant beyond the national rate "
+                                                                "in 'other'")}),
+                           describe='true/false or { convention = "book" | "as_estimated" }'),
     "decomposition_years": _year_pair(),
     "barometer": _bool(False),
     "barometer_flows": _str_list(),

@@ -18,19 +18,43 @@ Over a period, in persons per year (the mean over the period's years):
   data satisfy the demographic accounting identity).
 
 The components other than ``observed`` add up to ``observed`` exactly for every unit.
+
+Two conventions (``convention=``) for the model's intercept:
+
+* ``"book"`` (the default, as the attractiveness model's book does it): net migration
+  is explained relative to the national rate of the year, without a constant (the
+  model is re-estimated so by :func:`book_form` when it was not).  National
+  immigration is the national rate applied to the unit's population and nothing of
+  the intercept is left over: ``other`` holds only terms without a named force.
+* ``"as_estimated"``: the model as it was estimated; its constant (and year effects)
+  beyond the national rate go to ``other``.
+
+Births and deaths: with ``births`` and ``deaths`` in the panel, the expected values
+come from national rates scaled to the national totals and the deviations are actual
+minus expected; ``discrepancy`` is what the accounting identity leaves.  Without them
+but with the population by age, births are the children aged 0 on 1 January of
+``t+1`` and deaths follow from the identity (:mod:`geoattr.natural_change`), so the
+discrepancy is zero.  Without either, births minus deaths stay in ``discrepancy``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from geoattr.data import PanelData
+from geoattr.data.checks import check_fertility_rates
 from geoattr.exceptions import InputError
-from geoattr.models.ols import AttractivenessResults
+from geoattr.models.ols import AttractivenessResults, LeastSquares
+from geoattr.natural_change import natural_change
+from geoattr.variables import Design
 from geoattr.variables import commuting_weights, own_neighbour_growth, relative_job_growth
 
-__all__ = ["decompose", "COMPONENTS"]
+__all__ = ["decompose", "book_form", "COMPONENTS", "CONVENTIONS"]
 
 #: Components of :func:`decompose` besides ``observed``, in the order of its output.
 COMPONENTS = (
@@ -47,6 +71,9 @@ COMPONENTS = (
     "attractiveness",
     "discrepancy",
 )
+
+#: Conventions of :func:`decompose` for the model's intercept (see the module docstring).
+CONVENTIONS = ("book", "as_estimated")
 
 
 def _expected_vital(
@@ -74,11 +101,62 @@ def _expected_vital(
     return raw * scale.reindex(idx.get_level_values("year")).to_numpy()
 
 
+def _national_rate(data: PanelData) -> pd.Series:
+    """National net migration rate of each year, ``100 * sum NM / sum P`` over all units of the data."""
+    return 100.0 * data.column("net_migration").groupby(level="year").sum() / data.column("population").groupby(
+        level="year").sum()
+
+
+def _book_design(d: Design, data: PanelData, *, relative: bool) -> Design:
+    X = d.X.drop(columns=[c for c in d.X.columns if c == "const" or c.startswith("year_")])
+    if X.shape[1] == 0:
+        raise InputError(f"the book form of the model has no regressor left once the constant and year effects are "
+                         f"dropped (terms {list(d.X.columns)}); use convention='as_estimated'")
+    y = d.y
+    if not relative:
+        y = (y - _national_rate(data).reindex(y.index.get_level_values("year")).to_numpy()).rename(y.name)
+    return replace(d, y=y, X=X, notes=[*d.notes, "book form: y relative to the national net migration rate of the "
+                                                  "year, no constant and no year effects"])
+
+
+def book_form(fit: AttractivenessResults) -> AttractivenessResults:
+    """The model in the book's form: net migration relative to the national rate, no constant.
+
+    Parameters
+    ----------
+    fit : AttractivenessResults
+        A fitted attractiveness model with net migration as the dependent variable.
+
+    Returns
+    -------
+    AttractivenessResults
+        ``fit`` itself when it was estimated with ``relative_to_national=True,
+        constant=False`` and without year effects; otherwise the same specification,
+        years, units and estimator re-estimated with ``y`` minus the national net
+        migration rate of the year and without the constant and year dummies (the
+        options record ``relative_to_national=True, constant=False``).
+    """
+    opts = fit.options
+    relative = bool(opts.get("relative_to_national", False))
+    if relative and opts.get("constant", True) is False and not opts.get("year_effects", False):
+        return fit
+    design = _book_design(fit.design, fit.data, relative=relative)
+    unit_design = design if fit.unit_design is fit.design else _book_design(fit.unit_design, fit.unit_data,
+                                                                            relative=relative)
+    res = LeastSquares(design, obs_weights=opts.get("obs_weights")).fit(cov_type=opts.get("cov_type", "clustered"))
+    return AttractivenessResults(
+        results=res, design=design, unit_design=unit_design, data=fit.data, unit_data=fit.unit_data,
+        unit_level=fit.unit_level,
+        options={**opts, "relative_to_national": True, "constant": False, "year_effects": False},
+    )
+
+
 def decompose(
     fit: AttractivenessResults,
     *,
     years: tuple[int, int] | None = None,
-    fertility_rates: pd.Series | pd.DataFrame | None = None,
+    convention: Literal["book", "as_estimated"] = "book",
+    fertility_rates: pd.Series | pd.DataFrame | Mapping[Any, float] | None = None,
     death_probabilities: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Decompose population change over a period, in persons per year.
@@ -91,11 +169,20 @@ def decompose(
     years : (int, int), optional
         Inclusive period; default the model's years.  Each year needs the population of
         1 January of the next year for the observed change.
-    fertility_rates : Series or DataFrame, optional
-        National births per woman by age (index age; a Series or a ``female`` column);
+    convention : {"book", "as_estimated"}, default "book"
+        ``"book"``: the model in the book's form (:func:`book_form`: net migration
+        relative to the national rate, no constant; re-estimated when ``fit`` is not
+        in that form), so national immigration is the national rate and no constant
+        is left over.  ``"as_estimated"``: ``fit`` as it is, its constant and year
+        effects beyond the national rate in ``other``.
+    fertility_rates : Series, DataFrame or mapping, optional
+        National births per woman by age (index age; a Series, a mapping age -> rate
+        or a ``female`` column);
         default the data's own ``fertility_rates``.
         With ``births`` in the panel, expected births use these rates scaled so that
-        they add up to the national births of each year.
+        they add up to the national births of each year.  Without births in the panel
+        they give the age profile of the expected births; default then the estimate of
+        :func:`geoattr.natural_change.estimate_fertility_rates`.
     death_probabilities : DataFrame, optional
         National death probabilities by age and sex (default: the data's own).  With
         ``deaths`` in the panel, expected deaths are scaled to the national deaths of
@@ -106,9 +193,22 @@ def decompose(
     pandas.DataFrame
         Long table with columns ``unit, component, persons_per_year``; one component is
         ``observed`` and the others (see :data:`COMPONENTS`) add up to it.  When births
-        or deaths are not in the panel their components are absent and the net of
-        natural change falls into ``discrepancy``.
+        and deaths are not in the panel they are derived from the population by age
+        (:func:`geoattr.natural_change.natural_change`; ``attrs["notes"]`` says how);
+        without it their components are absent and the net of natural change falls
+        into ``discrepancy``.
     """
+    if convention not in CONVENTIONS:
+        raise InputError(f"convention must be one of {list(CONVENTIONS)}, got {convention!r}")
+    if fertility_rates is not None and not isinstance(fertility_rates, pd.DataFrame):
+        fertility_rates = check_fertility_rates(fertility_rates)  # a mapping age -> rate, as in [analyses]
+    notes: list[str] = []
+    if convention == "book":
+        book = book_form(fit)
+        if book is not fit:
+            notes.append("the model was re-estimated in the book's form (net migration relative to the national "
+                         "rate, no constant) for the decomposition")
+        fit = book
     d = fit.unit_design
     data = fit.unit_data
     lo, hi = d.years if years is None else years
@@ -118,10 +218,10 @@ def decompose(
     idx = d.y.index[mask]
     pop = d.population[mask]
     comp: dict[str, pd.Series] = {"observed": _observed_change(data, idx, pop)}
-    natural = _natural_components(data, idx, comp, fertility_rates=fertility_rates,
-                                  death_probabilities=death_probabilities)
     comp.update(_migration_components(fit, mask))
     nm = data.column("net_migration").reindex(idx)
+    natural = _natural_components(data, idx, comp, nm, fertility_rates=fertility_rates,
+                                  death_probabilities=death_probabilities, notes=notes)
     migration = sum(comp[c] for c in ("national_immigration", "centrality", "demographic_supply",
                                       "neighbour_job_growth", "own_job_growth", "other", "attractiveness")
                     if c in comp)
@@ -138,6 +238,7 @@ def decompose(
     order = ["observed"] + [c for c in COMPONENTS if c in per_year.columns]
     long = per_year[order].stack().rename("persons_per_year").reset_index()
     long.columns = ["unit", "component", "persons_per_year"]
+    long.attrs["notes"] = notes
     return long
 
 
@@ -161,11 +262,24 @@ def _natural_components(
     data: PanelData,
     idx: pd.MultiIndex,
     comp: dict[str, pd.Series],
+    nm: pd.Series,
     *,
     fertility_rates: pd.Series | pd.DataFrame | None,
     death_probabilities: pd.DataFrame | None,
+    notes: list[str],
 ) -> pd.Series:
     """Add expected births and deaths and their deviations to ``comp``; return births - deaths."""
+    cols = data.panel.columns
+    if not ("births" in cols and "deaths" in cols) and data.population_by_age is not None:
+        nc = natural_change(data, idx, comp["observed"] - nm, fertility_rates=fertility_rates,
+                            death_probabilities=death_probabilities)
+        t = nc.table
+        comp["expected_births"] = t["expected_births"]
+        comp["fertility_deviation"] = t["births"] - t["expected_births"]
+        comp["expected_deaths"] = -t["expected_deaths"]
+        comp["mortality_deviation"] = -(t["deaths"] - t["expected_deaths"])
+        notes.extend(nc.notes)
+        return t["births"] - t["deaths"]
     natural = pd.Series(0.0, index=idx)
     if "births" in data.panel.columns:
         births = data.column("births").reindex(idx)
@@ -198,9 +312,7 @@ def _migration_components(fit: AttractivenessResults, mask: np.ndarray) -> dict[
     X = d.X[mask]
     persons = d.population[mask] / 100.0
     comp: dict[str, pd.Series] = {}
-    # national net migration rate of each year (all units of the data)
-    nat = 100.0 * data.column("net_migration").groupby(level="year").sum() / data.column("population").groupby(
-        level="year").sum()
+    nat = _national_rate(data)  # all units of the data
     nat_rate = pd.Series(nat.reindex(idx.get_level_values("year")).to_numpy(), index=idx)
     fitted = X[params.index.intersection(X.columns)] @ params[params.index.intersection(X.columns)]
     intercept = pd.Series(0.0, index=idx)

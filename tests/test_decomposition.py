@@ -25,7 +25,7 @@ def test_parts_add_up_for_every_unit(toy_data):
 
 def test_parts_by_hand(toy_data):
     fit = estimate(toy_data, "2019", years=(2003, 2004))
-    w = _wide(decompose(fit))
+    w = _wide(decompose(fit, convention="as_estimated"))  # the coefficients of fit itself
     b = fit.results.params
     X = fit.unit_design.X
     P = fit.unit_design.population

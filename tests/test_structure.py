@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("geoattr.io", "geoattr.config"),
     ("geoattr.data", "geoattr.harmonise"),
     ("geoattr.weights", "geoattr.typing"),
-    ("geoattr.variables", "geoattr.demography", "geoattr.instruments"),
+    ("geoattr.variables", "geoattr.demography", "geoattr.natural_change", "geoattr.instruments"),
     ("geoattr.datasets",),
     ("geoattr.models",),
     ("geoattr.attractiveness", "geoattr.decomposition", "geoattr.barometer", "geoattr.drivers", "geoattr.compare",

@@ -37,7 +37,8 @@ __all__ = ["DEFAULT_CONFIG", "run", "RunOutputs"]
 DEFAULT_CONFIG: dict[str, Any] = {
     "data": {"source": "synthetic", "seed": 2022, "years": None, "commuting_year": "same"},
     "model": {"spec": ["2022", "2019", "2018"], "level": ["region", "municipality"]},
-    "analyses": {"yearly": True, "subgroups": True, "subgroup_periods": "halves", "decomposition": True,
+    "analyses": {"yearly": True, "subgroups": True, "subgroup_periods": "halves",
+                 "decomposition": {"convention": "as_estimated"},
                  "barometer": True, "drivers": "auto", "uncertainty": True, "persistence": True,
                  "regimes": "centrality", "cohort_residual": True},
     "comparison": {"enabled": False},
@@ -45,7 +46,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "output": {"top_n": 10, "map": True},
 }
 
-_DESIGN_OPTIONS = ("year_effects", "relative_to_national", "min_share", "top_k", "include_diagonal", "on_missing")
+_DESIGN_OPTIONS = ("year_effects", "relative_to_national", "constant", "min_share", "top_k", "include_diagonal",
+                   "on_missing")
 
 
 @dataclass

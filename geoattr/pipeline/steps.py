@@ -98,8 +98,10 @@ class _Step:
         fert = self.acfg.get("fertility_rates")
         if fert is None and "births" in self.data.panel.columns:
             fert = getattr(self.data, "fertility_rates", None)
+        opts = self.acfg["decomposition"] if isinstance(self.acfg["decomposition"], Mapping) else {}
+        convention = opts.get("convention", "book")
         try:
-            dec = decompose(self.main, years=dyears, fertility_rates=fert)
+            dec = decompose(self.main, years=dyears, fertility_rates=fert, convention=convention)
         except InputError as err:
             if "births" not in str(err) and "population of 1 January" not in str(err):
                 raise
@@ -107,6 +109,9 @@ class _Step:
             return
         _write(dec, "decomposition", self.out, self.files, index=False)
         self.info["decomposition_years"] = list(dyears)
+        self.info["decomposition_convention"] = convention
+        if dec.attrs.get("notes"):
+            self.info["decomposition_notes"] = list(dec.attrs["notes"])
         self.kept["decomposition"], self.kept["decomposition_years"] = dec, tuple(dyears)
 
     def barometer(self) -> None:
@@ -197,7 +202,7 @@ def run_analyses(main: AttractivenessResults, data: PanelData, acfg: Mapping[str
     """
     step = _Step(main, data, acfg, out, files, {} if kept is None else kept)
     for name in _ANALYSES:
-        if acfg.get(name, False):
+        if acfg.get(name, False) or isinstance(acfg.get(name), Mapping):  # a table switches its analysis on
             getattr(step, name)()
     return step.info
 

@@ -25,6 +25,7 @@ from scipy import stats
 from geoattr._format import escape_mathtext
 from geoattr.exceptions import InputError
 from geoattr.report.tables import as_models, params_of, select_terms, unwrap
+from geoattr.report.waterfall import component_values, waterfall_steps
 
 __all__ = [
     "observed_vs_expected",
@@ -370,6 +371,7 @@ def decomposition_waterfall(
     unit: Any,
     *,
     names: Names = None,
+    subtotals: bool = False,
     path: str | Path | None = None,
 ) -> Figure:
     """Waterfall of the components of population change for one unit.
@@ -383,6 +385,11 @@ def decomposition_waterfall(
         Unit id (as in the ``unit`` column, e.g. ``"0301"``).
     names : mapping or pandas.Series, optional
         Unit id -> name for the title.
+    subtotals : bool, default False
+        Group the bars as :func:`geoattr.report.waterfall.waterfall_steps` does: births
+        and deaths then a grey *natural change* bar spanning them, the forces of
+        migration then a grey *net migration* bar, the rest, the observed change; with
+        readable component names.
     path : str or Path, optional
         Also save the figure there (``.png`` or ``.svg``).
 
@@ -390,7 +397,8 @@ def decomposition_waterfall(
     -------
     matplotlib.figure.Figure
         One axes; one floating bar per component in the table's order (starting where
-        the previous one ended), then a final bar from zero to the observed change.
+        the previous one ended), then a final bar from zero to the observed change
+        (with ``subtotals``: the bars of :func:`~geoattr.report.waterfall.waterfall_steps`).
 
     Raises
     ------
@@ -402,33 +410,26 @@ def decomposition_waterfall(
     _check_frame(
         decomposition_frame, ["unit", "component", "persons_per_year"], "geoattr.decompose()"
     )
-    rows = decomposition_frame[decomposition_frame["unit"] == unit]
-    if rows.empty:
-        some = list(dict.fromkeys(decomposition_frame["unit"]))[:5]
-        raise InputError(f"unit {unit!r} is not in the decomposition; its units include {some}")
-    comp = rows["component"].astype(str)
-    if comp.duplicated().any():
-        raise InputError(
-            f"components {sorted(set(comp[comp.duplicated()]))} appear twice for unit {unit!r}"
-        )
-    if "observed" not in set(comp):
-        raise InputError(f"the decomposition of unit {unit!r} has no 'observed' component")
-    values = pd.Series(rows["persons_per_year"].to_numpy(dtype=float), index=comp.to_numpy())
-    observed = float(values["observed"])
-    parts = values.drop("observed")
-
-    fig = _figure(max(6.0, 0.6 * (len(parts) + 1) + 1.5), 4.5)
+    values = component_values(decomposition_frame, unit)
+    if subtotals:
+        steps = waterfall_steps(decomposition_frame, unit)
+    else:
+        parts = values.drop("observed")
+        ends = parts.cumsum()
+        steps = pd.DataFrame({"label": [c.replace("_", " ") for c in parts.index] + ["observed change"],
+                              "kind": ["component"] * len(parts) + ["total"],
+                              "value": [*parts, values["observed"]],
+                              "start": [*(ends - parts), 0.0], "end": [*ends, values["observed"]]})
+    fig = _figure(max(6.0, 0.6 * len(steps) + 1.5), 4.5)
     ax = fig.add_subplot()
-    start = 0.0
-    for i, (_, v) in enumerate(parts.items()):
-        ax.bar(i, v, bottom=start, color=_POS if v >= 0 else _NEG, width=0.7)
-        end = start + v
-        ax.plot([i + 0.35, i + 0.65], [end, end], color=_TOTAL, lw=0.6)
-        start = end
-    ax.bar(len(parts), observed, bottom=0.0, color=_TOTAL, width=0.7)
+    for i, st in enumerate(steps.itertuples(index=False)):
+        color = {"subtotal": "#7f7f7f", "total": _TOTAL}.get(st.kind, _POS if st.value >= 0 else _NEG)
+        ax.bar(i, st.end - st.start, bottom=st.start, color=color, width=0.7)
+        if st.kind == "component" and i + 1 < len(steps):
+            ax.plot([i + 0.35, i + 0.65], [st.end, st.end], color=_TOTAL, lw=0.6)
     ax.use_sticky_edges = False  # floating bars would otherwise pin the limits to their ends
     ax.margins(x=0.02, y=0.06)
-    labels = [c.replace("_", " ") for c in parts.index] + ["observed change"]
+    labels = list(steps["label"])
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
     ax.axhline(0.0, color=_TOTAL, lw=0.8)
     ax.set_ylabel("persons per year")

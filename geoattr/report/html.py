@@ -154,7 +154,8 @@ def write_figures(
             means = att["residual"].groupby(level="unit").mean()
             means = means[means.index.isin(decomposition["unit"].unique())]
             unit = means.idxmax()
-        plots.append(("decomposition_waterfall", lambda: decomposition_waterfall(decomposition, unit, names=names)))
+        plots.append(("decomposition_waterfall", lambda: decomposition_waterfall(decomposition, unit, names=names,
+                                                                                        subtotals=True)))
     if models is not None and len(models) >= 1:
         plots.append(("forest_plot", lambda: forest_plot(dict(models))))
     for key, make in plots:

@@ -24,6 +24,7 @@ from geoattr._format import escape_html, format_ids, script_json
 from geoattr.exceptions import InputError
 from geoattr.report.calculator import CALCULATOR_JS, CalculatorInputs, calculator_html
 from geoattr.report.page import check_attractiveness, format_cell, html_page, html_table
+from geoattr.report.waterfall import waterfall_svg
 
 __all__ = ["write_profiles", "profile_file_name", "profile_file_names"]
 
@@ -292,6 +293,10 @@ def _unit_page(u: Any, att: pd.DataFrame, site: _Site) -> tuple[str, str]:
         dy = site.decomposition_years
         period = f" {dy[0]}-{dy[1]}" if dy else ""
         body.append(f"<h2>Decomposition of population change{period}</h2>"
+                    + waterfall_svg(site.decomposition[u], u, title=f"population change of {name}{period}, persons "
+                                                                     "per year, by component")
+                    + '<p class="muted">Persons per year. Each bar starts where the one above ended; the grey bars '
+                      "are the subtotals natural change and net migration; the last bar is the observed change.</p>"
                     + html_table(g, digits=1, cls="plain decomposition"))
     if u in site.destinations:
         body.append(f"<h2>Where its residents work ({site.flows_year})</h2>"

@@ -1,0 +1,197 @@
+"""The waterfall of a unit's population change, with subtotals, as steps and as inline SVG.
+
+:func:`waterfall_steps` orders the components of :func:`geoattr.decompose` for one unit
+into the bars of a waterfall: the births and deaths, then their subtotal *natural
+change*; the forces of migration, then their subtotal *net migration*; what is left
+(``discrepancy`` and any component of another name); and the *observed change* from
+zero.  Each component bar starts where the previous one ended; a subtotal spans the
+bars of its group.  :func:`geoattr.report.figures.decomposition_waterfall` draws these
+steps with matplotlib (``subtotals=True``), :func:`waterfall_svg` as a small inline SVG
+for the profile pages (no plotting library, no script).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geoattr._format import escape_html
+from geoattr.exceptions import InputError
+
+__all__ = ["COMPONENT_LABELS", "NATURAL_CHANGE", "NET_MIGRATION", "component_values", "waterfall_steps",
+           "waterfall_svg"]
+
+#: Readable names of the components of :func:`geoattr.decompose` and of the subtotals.
+COMPONENT_LABELS = {
+    "expected_births": "Expected births",
+    "fertility_deviation": "Fertility deviation",
+    "expected_deaths": "Expected deaths",
+    "mortality_deviation": "Mortality deviation",
+    "national_immigration": "National immigration",
+    "centrality": "Centrality",
+    "neighbour_job_growth": "Job growth in neighbouring units",
+    "own_job_growth": "Job growth in the unit itself",
+    "demographic_supply": "Demographic employment supply",
+    "other": "Other model terms",
+    "attractiveness": "Attractiveness",
+    "discrepancy": "Discrepancy",
+    "natural_change": "Natural change",
+    "net_migration": "Net migration",
+    "observed": "Observed change",
+}
+#: Components summed into the *natural change* subtotal, in order.
+NATURAL_CHANGE = ("expected_births", "fertility_deviation", "expected_deaths", "mortality_deviation")
+#: Components summed into the *net migration* subtotal, in order.
+NET_MIGRATION = ("national_immigration", "centrality", "neighbour_job_growth", "own_job_growth",
+                 "demographic_supply", "other", "attractiveness")
+
+
+def component_values(decomposition_frame: pd.DataFrame, unit: Any) -> pd.Series:
+    """One unit's components (index component, persons per year), checked.
+
+    Parameters
+    ----------
+    decomposition_frame : pandas.DataFrame
+        Output of :func:`geoattr.decompose` (``unit, component, persons_per_year``).
+    unit : str
+        Unit id.
+
+    Returns
+    -------
+    pandas.Series
+        In the table's order, ``observed`` included.
+
+    Raises
+    ------
+    InputError
+        Missing columns, an unknown unit, duplicated components or no ``observed`` row.
+    """
+    miss = [c for c in ("unit", "component", "persons_per_year") if c not in getattr(decomposition_frame, "columns", ())]
+    if miss:
+        raise InputError(f"the decomposition lacks column(s) {miss}; pass the output of geoattr.decompose()")
+    rows = decomposition_frame[decomposition_frame["unit"] == unit]
+    if rows.empty:
+        some = list(dict.fromkeys(decomposition_frame["unit"]))[:5]
+        raise InputError(f"unit {unit!r} is not in the decomposition; its units include {some}")
+    comp = rows["component"].astype(str)
+    if comp.duplicated().any():
+        raise InputError(f"components {sorted(set(comp[comp.duplicated()]))} appear twice for unit {unit!r}")
+    if "observed" not in set(comp):
+        raise InputError(f"the decomposition of unit {unit!r} has no 'observed' component")
+    return pd.Series(rows["persons_per_year"].to_numpy(dtype=float), index=comp.to_numpy())
+
+
+def waterfall_steps(decomposition_frame: pd.DataFrame, unit: Any) -> pd.DataFrame:
+    """The bars of a unit's waterfall with the subtotals natural change and net migration.
+
+    Parameters
+    ----------
+    decomposition_frame : pandas.DataFrame
+        Output of :func:`geoattr.decompose`.
+    unit : str
+        Unit id.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per bar, in drawing order: ``component`` (the id, or
+        ``natural_change`` / ``net_migration`` / ``observed``), ``label`` (readable),
+        ``kind`` (``"component"``, ``"subtotal"`` or ``"total"``), ``value``, ``start``
+        and ``end`` (persons per year).  The last component ends at the sum of the
+        components; the total runs from zero to the observed change.  A subtotal is
+        absent when its group has no component.
+    """
+    values = component_values(decomposition_frame, unit)
+    rows: list[tuple[str, str, float, float, float]] = []
+    level = 0.0
+
+    def add(components: list[str]) -> float:
+        nonlocal level
+        for c in components:
+            v = float(values[c])
+            rows.append((c, "component", v, level, level + v))
+            level += v
+        return level
+
+    groups = (("natural_change", NATURAL_CHANGE), ("net_migration", NET_MIGRATION))
+    for name, members in groups:
+        present = [c for c in members if c in values.index]
+        if present:
+            begin = level
+            end = add(present)
+            rows.append((name, "subtotal", end - begin, begin, end))
+    grouped = {c for _, m in groups for c in m} | {"observed", "discrepancy"}
+    add([c for c in values.index if c not in grouped] + (["discrepancy"] if "discrepancy" in values.index else []))
+    rows.append(("observed", "total", float(values["observed"]), 0.0, float(values["observed"])))
+    out = pd.DataFrame(rows, columns=["component", "kind", "value", "start", "end"])
+    out.insert(1, "label", [COMPONENT_LABELS.get(c, c.replace("_", " ")) for c in out["component"]])
+    return out
+
+
+def _signed(v: float) -> str:
+    """``+1,234.5`` / ``-0.3``; never ``-0.0``."""
+    return f"{round(float(v), 1) + 0.0:+,.1f}"
+
+
+_FILL = {"component": ("#2166ac", "#b2182b"), "subtotal": ("#7f7f7f", "#7f7f7f"), "total": ("#333333", "#333333")}
+
+
+def waterfall_svg(decomposition_frame: pd.DataFrame, unit: Any, *, title: str = "", width: int = 640) -> str:
+    """A unit's waterfall (:func:`waterfall_steps`) as an inline SVG, one row per bar.
+
+    Rows read from top to bottom: a readable name on the left, a horizontal bar from the
+    step's start to its end (blue up, red down; subtotals grey, the observed change
+    dark), the value on the right; a dashed line marks zero.  Every bar carries a
+    ``<title>`` (its name and value) as a tooltip.
+
+    Parameters
+    ----------
+    decomposition_frame : pandas.DataFrame
+        Output of :func:`geoattr.decompose`.
+    unit : str
+        Unit id.
+    title : str, default ""
+        Accessible name of the chart (``aria-label``).
+    width : int, default 640
+        Width in pixels.
+
+    Returns
+    -------
+    str
+        ``<svg class="chart waterfall" ...>...</svg>``.
+    """
+    steps = waterfall_steps(decomposition_frame, unit)
+    row_h, pad_t, pad_b, label_w, value_w = 22, 8, 8, 230, 70
+    height = pad_t + pad_b + row_h * len(steps)
+    ends = np.concatenate([steps["start"].to_numpy(float), steps["end"].to_numpy(float), [0.0]])
+    ends = ends[np.isfinite(ends)]
+    vmin, vmax = float(ends.min()), float(ends.max())
+    if vmax - vmin < 1e-12:
+        vmin, vmax = vmin - 1.0, vmax + 1.0
+    x0, x1 = label_w, width - value_w
+
+    def sx(v: float) -> float:
+        return x0 + (v - vmin) / (vmax - vmin) * (x1 - x0)
+
+    out = [f'<svg class="chart waterfall" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+           f'role="img" aria-label="{escape_html(title or "population change by component")}" font-size="11">']
+    out.append(f'<line x1="{sx(0):.1f}" x2="{sx(0):.1f}" y1="{pad_t - 4}" y2="{height - pad_b + 4}" stroke="#888" '
+               'stroke-dasharray="4 3"/>')
+    for i, s in enumerate(steps.itertuples(index=False)):
+        y = pad_t + i * row_h
+        a, b = sorted((sx(s.start), sx(s.end)))
+        fill = _FILL[s.kind][0 if s.value >= 0 else 1]
+        bold = ' font-weight="bold"' if s.kind != "component" else ""
+        text = escape_html(s.label)
+        out.append(f'<text x="{x0 - 6}" y="{y + 15}" text-anchor="end"{bold}>{text}</text>')
+        out.append(f'<rect class="{s.kind}" data-component="{escape_html(s.component)}" x="{a:.1f}" y="{y + 3}" '
+                   f'width="{max(b - a, 1.0):.1f}" height="{row_h - 6}" fill="{fill}"><title>{text}: '
+                   f'{_signed(s.value)} persons per year</title></rect>')
+        out.append(f'<text x="{width - 4}" y="{y + 15}" text-anchor="end"{bold}>{_signed(s.value)}</text>')
+        if i + 1 < len(steps) and s.kind == "component":
+            out.append(f'<line x1="{sx(s.end):.1f}" x2="{sx(s.end):.1f}" y1="{y + row_h - 3}" y2="{y + row_h + 3}" '
+                       'stroke="#555" stroke-width="0.8"/>')
+    out.append("</svg>")
+    return "".join(out)
