@@ -16,6 +16,7 @@ from geoattr.accounting import Accounting
 from geoattr._versions import versions
 from geoattr.data import PanelData
 from geoattr.models.ols import AttractivenessResults
+from geoattr.pipeline.book import profile_breakdown
 from geoattr.report import (
     comparison_table,
     ranking_table,
@@ -37,6 +38,7 @@ _CAPTIONS = {
     "ranking_bars_png": "Most and least attractive units (mean residual)",
     "decomposition_waterfall_png": "Decomposition of population change, most attractive unit",
     "forest_plot_png": "Coefficients across specifications and levels, 95 % intervals",
+    "vra_sum_over_time_png": "Sum VRA (b1+b2+b3) and centrality year by year, 95 % confidence bands",
 }
 _ROBUSTNESS_CAPTIONS = (("figure_robustness_coefficients_png", "Coefficients across the robustness variants"),
                         ("figure_rank_intervals_png", "Bootstrap intervals of the attractiveness ranks"))
@@ -182,7 +184,8 @@ def write_publication(out: Path, files: dict[str, Path], *, main: Attractiveness
         pages = write_profiles(out / "profiles", att=att, intervals=kept.get("intervals"),
                                   decomposition=kept.get("decomposition"),
                                   decomposition_years=kept.get("decomposition_years"),
-                                  flows=data.flows, names=data.names, regions=data.regions)
+                                  flows=data.flows, names=data.names, regions=data.regions,
+                                  vra_breakdown=profile_breakdown(main, kept))
         files["profiles"] = pages["index"]
     return figs
 

@@ -22,6 +22,7 @@ import pandas as pd
 
 from geoattr._format import escape_html, format_ids, script_json
 from geoattr.exceptions import InputError
+from geoattr.report.breakdown import breakdown_section, check_breakdown
 from geoattr.report.page import check_attractiveness, format_cell, html_page, html_table
 
 __all__ = ["write_profiles", "profile_file_name", "profile_file_names"]
@@ -172,6 +173,7 @@ class _Site:
     decomposition_years: tuple[int, int] | None
     destinations: dict[Any, pd.DataFrame]
     flows_year: int | None
+    breakdown: dict[Any, pd.DataFrame] | None = None
 
 
 def _check_inputs(att: Any, intervals: Any, flows: Any, top_destinations: Any) -> None:
@@ -294,6 +296,8 @@ def _unit_page(u: Any, att: pd.DataFrame, site: _Site) -> tuple[str, str]:
     if u in site.destinations:
         body.append(f"<h2>Where its residents work ({site.flows_year})</h2>"
                     + html_table(site.destinations[u], digits=1, cls="plain destinations"))
+    if site.breakdown and u in site.breakdown:
+        body.append(breakdown_section(site.breakdown[u], name=name))
     data_json = script_json(data)
     body.append(f'<script type="application/json" id="profile-data">{data_json}</script>')
     body.append("<style>tr.selected td{background:#eef4fb}</style>")
@@ -334,6 +338,7 @@ def write_profiles(
     regions: Mapping[Any, str] | pd.Series | None = None,
     top_destinations: int = 10,
     report: str | None = "../report.html",
+    vra_breakdown: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
     """Write one profile page per unit and an index page to pick a unit and a period.
 
@@ -366,6 +371,9 @@ def write_profiles(
         Destinations listed (the rest are summed into "other").
     report : str or None, default "../report.html"
         Link back to the report (relative to the pages).
+    vra_breakdown : pandas.DataFrame, optional
+        :func:`geoattr.vra_breakdown` output: each unit's page gets its breakdown of
+        VRA by workplace, one table per year with a year picker.
 
     Returns
     -------
@@ -379,6 +387,8 @@ def write_profiles(
         columns; ``top_destinations < 1``.
     """
     _check_inputs(att, intervals, flows, top_destinations)
+    if vra_breakdown is not None:
+        check_breakdown(vra_breakdown)
     names = pd.Series(names if names is not None else {}, dtype=object)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -399,7 +409,8 @@ def write_profiles(
         back=f'<a href="{escape_html(report)}">Report</a>' if report else "", intervals=intervals,
         decomposition=({u: g for u, g in decomposition.groupby("unit", sort=False)}
                        if decomposition is not None else {}),
-        decomposition_years=decomposition_years, destinations=destinations, flows_year=fyear)
+        decomposition_years=decomposition_years, destinations=destinations, flows_year=fyear,
+        breakdown=(dict(iter(vra_breakdown.groupby("unit", sort=False))) if vra_breakdown is not None else None))
     files = profile_file_names(units)
     pages: dict[str, Path] = {}
     for u in units:
