@@ -19,15 +19,38 @@ from typing import Any
 import pandas as pd
 
 from geoattr._format import write_csv
+from geoattr.data import PanelData
 from geoattr.models.ols import AttractivenessResults, YearlyResults
 from geoattr.models.vra_sum import SUM_TERM, VRA_TERMS, wide_table, yearly_table
 from geoattr.report.book import sum_table, vra_sum_over_time
 from geoattr.variables.breakdown import vra_breakdown
 
 __all__ = ["write_yearly_tables", "write_subgroup_table", "run_breakdown", "profile_breakdown",
-           "write_book_publication"]
+           "write_book_publication", "region_labels"]
 
 _BREAKDOWN_OPTIONS = ("commuting_year", "min_share", "top_k", "include_diagonal")
+
+
+def region_labels(data: PanelData) -> pd.Series | None:
+    """Unit -> its region as ``"name (id)"`` (the id alone when the region has no name).
+
+    Parameters
+    ----------
+    data : PanelData
+
+    Returns
+    -------
+    pandas.Series or None
+        None without regions.
+    """
+    if data.regions is None:
+        return None
+    if data.region_names is None:
+        return data.regions
+    names = data.region_names.reindex(data.regions.to_numpy()).to_numpy(dtype=object)
+    ids = data.regions.to_numpy(dtype=object)
+    return pd.Series([i if pd.isna(n) or n == i else f"{n} ({i})" for n, i in zip(names, ids)],
+                     index=data.regions.index, dtype=object)
 
 
 def _has_vra(main: AttractivenessResults) -> bool:

@@ -205,7 +205,7 @@ def _rankings(main: AttractivenessResults, data: PanelData, att: pd.DataFrame, c
     if data.regions is not None:
         ratt = region_attractiveness(main, att)
         tables.append(rankings(cumulate(ratt), n=min(top_n, ratt.index.get_level_values(0).nunique() // 2 or 1),
-                               unit_level="region"))
+                               names=data.region_names, unit_level="region"))
     return tables
 
 

@@ -30,7 +30,7 @@ BREAKDOWN_COLUMNS: tuple[str, ...] = ("unit", "unit_name", "year", "workplace", 
 
 
 def breakdown_years(data: PanelData, *, lag: int = 0) -> list[int]:
-    """The years whose VRA at ``lag`` can be broken down: jobs of every unit in *t-k-1* and *t-k*.
+    """The panel years *t* whose VRA at ``lag`` can be broken down: jobs of every unit in *t-k-1* and *t-k*.
 
     Parameters
     ----------
@@ -46,7 +46,8 @@ def breakdown_years(data: PanelData, *, lag: int = 0) -> list[int]:
     """
     wide = to_wide(data.column("jobs")).reindex(data.units)
     ok = {int(y) for y in wide.columns if wide[y].notna().all() and (wide[y] > 0).all()}
-    return sorted(y + lag for y in ok if (y - 1) in ok)
+    panel_years = {int(y) for y in data.years}
+    return sorted(y + lag for y in ok if (y - 1) in ok and (y + lag) in panel_years)
 
 
 def _units(data: PanelData, units: Sequence[str] | str | None) -> list[str]:
