@@ -78,7 +78,7 @@ def coefficient_table(
     *,
     key: str = "year",
     sum_terms: Sequence[str] = VRA_TERMS,
-    thresholds: Sequence[float] = (0.10, 0.05, 0.01),
+    stars: Sequence[float] = (0.10, 0.05, 0.01),
 ) -> pd.DataFrame:
     """Coefficients of several regressions in long form, with the sum of ``sum_terms``.
 
@@ -93,8 +93,9 @@ def coefficient_table(
         Terms summed into the ``vra_sum`` row, placed after the last of them; the row
         is left out for a regression that estimated none of them, and sums the ones
         present otherwise.
-    thresholds : sequence of float, default (0.10, 0.05, 0.01)
-        p-values of one, two and three stars (``stars`` column).
+    stars : sequence of float, default (0.10, 0.05, 0.01)
+        p-value thresholds: one star per threshold the p-value lies below (``stars``
+        column), as in :func:`geoattr.report.tables.regression_table`.
 
     Returns
     -------
@@ -113,7 +114,7 @@ def coefficient_table(
             f = pd.concat([f.iloc[:at], s, f.iloc[at:]])
         f = f.rename_axis("term").reset_index()
         f.insert(0, key, k)
-        f["stars"] = [significance_stars(p, thresholds) for p in f["p"]]
+        f["stars"] = [significance_stars(p, stars) for p in f["p"]]
         f["nobs"] = int(getattr(r, "nobs", len(getattr(r, "resids", []))))
         f["r2"] = float(getattr(r, "rsquared", np.nan))
         rows.append(f)
