@@ -235,3 +235,18 @@ def test_profile_page_has_the_year_picker_and_the_rows(toy_data, tmp_path):
     assert "addEventListener('change',show)" in html
     with pytest.raises(InputError, match=r"vra_breakdown lacks column\(s\) \['share'"):
         write_profiles(tmp_path / "x", att=att, vra_breakdown=bd.drop(columns=["share"]))
+
+
+@pytest.mark.slow
+def test_year_picker_in_browser(browser, toy_data, tmp_path):
+    from selenium.webdriver.support.ui import Select
+
+    fit = geoattr.estimate(toy_data, ["vra"], years=(2002, 2005))
+    pages = write_profiles(tmp_path, att=geoattr.attractiveness(fit), vra_breakdown=vra_breakdown(toy_data))
+    browser.get(pages["0103"].as_uri())
+    shown = lambda: [t.get_attribute("data-year") for t in browser.find_elements("css selector", "table.vra-breakdown")
+                     if t.is_displayed()]
+    assert shown() == ["2005"]  # the last year on opening
+    Select(browser.find_element("id", "vra-year")).select_by_value("2003")
+    assert shown() == ["2003"]
+    assert [e for e in browser.get_log("browser") if e.get("level") == "SEVERE"] == []

@@ -38,7 +38,6 @@ _CAPTIONS = {
     "ranking_bars_png": "Most and least attractive units (mean residual)",
     "decomposition_waterfall_png": "Decomposition of population change, most attractive unit",
     "forest_plot_png": "Coefficients across specifications and levels, 95 % intervals",
-    "vra_sum_over_time_png": "Sum VRA (b1+b2+b3) and centrality year by year, 95 % confidence bands",
 }
 _ROBUSTNESS_CAPTIONS = (("figure_robustness_coefficients_png", "Coefficients across the robustness variants"),
                         ("figure_rank_intervals_png", "Bootstrap intervals of the attractiveness ranks"))
