@@ -219,6 +219,32 @@ def test_run_writes_the_book_outputs_with_region_names(synthetic_data, tmp_path)
         run({**cfg, "analyses": {"vra_breakdown": {"unit": ["0301"]}}}, out=tmp_path / "bad2", progress=False)
 
 
+def test_region_names_from_the_files_config(tmp_path):
+    from geoattr import cli
+    from tests.test_cli import CONFIG, _write_files
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    _write_files(data_dir)
+    reg = pd.read_csv(data_dir / "reg.csv", dtype=str)
+    reg["reg_name"] = reg["reg"].map({"R1": "Nord & co", "R2": "Sør"})
+    reg.to_csv(data_dir / "reg.csv", index=False)
+    cfg = CONFIG.replace('region_column = "reg" }', 'region_column = "reg", name_column = "reg_name" }')
+    cfg += "\n[analyses]\nvra_breakdown = true\n[output]\nfigures = false\nreport = false\n"
+    (tmp_path / "run.toml").write_text(cfg, encoding="utf-8")
+    out = tmp_path / "out"
+    assert cli.main(["run", str(tmp_path / "run.toml"), "--out", str(out), "--data-dir", str(data_dir),
+                     "--no-progress"]) == 0
+    ranks = pd.read_csv(out / "rankings.csv", dtype=str)
+    reg_ranks = ranks[ranks["level"] == "region"]
+    assert set(reg_ranks["name"]) <= {"Nord & co", "Sør"} and len(reg_ranks) == 2
+    assert set(zip(reg_ranks["unit"], reg_ranks["name"])) <= {("R1", "Nord & co"), ("R2", "Sør")}
+    page = (out / "profiles" / "0103.html").read_text(encoding="utf-8")
+    assert "Region Sør (R2)." in page and '<select id="vra-year">' in page
+    bd = pd.read_csv(out / "vra_breakdown.csv", dtype={"unit": str, "workplace": str})
+    assert sorted(bd["year"].unique()) == [2003, 2004, 2005] and bd["unit"].nunique() == 3
+
+
 # --------------------------------------------------------------------------- the profile page
 def test_profile_page_has_the_year_picker_and_the_rows(toy_data, tmp_path):
     fit = geoattr.estimate(toy_data, ["vra"], years=(2002, 2005))
