@@ -20,6 +20,7 @@ from geoattr.data import Crosswalk, harmonise_flows, harmonise_panel
 from geoattr.models.api import fit
 from geoattr.models.ols import estimate, estimate_by_year
 from geoattr.robustness import RobustnessResults, cluster_bootstrap, robustness
+from geoattr.variables.breakdown import vra_breakdown
 
 __all__ = [
     "__version__",
@@ -43,6 +44,7 @@ __all__ = [
     "robustness",
     "RobustnessResults",
     "cluster_bootstrap",
+    "vra_breakdown",
     "show_versions",
 ]
 

@@ -26,6 +26,7 @@ from geoattr.exceptions import InputError
 from geoattr.models.ols import AttractivenessResults, LeastSquares, estimate
 from geoattr.models.panel import HypothesisTest
 from geoattr.models.results import RegressionResults
+from geoattr.models.vra_sum import coefficient_table
 from geoattr.variables import Design, build_design
 
 __all__ = [
@@ -52,6 +53,7 @@ def subgroups(
     *,
     groups: Mapping[str, str] | None = None,
     periods: Sequence[tuple[int, int]] | None = None,
+    vra_sum: bool = False,
     **estimate_options: Any,
 ) -> pd.DataFrame:
     """Estimate the model for subgroups of net migration and for sub-periods.
@@ -67,6 +69,10 @@ def subgroups(
         total population), so the group coefficients add up to the total's.
     periods : list of (first, last), optional
         Sub-periods for the total (e.g. first and second half of the years).
+    vra_sum : bool, default False
+        Add a row ``term = "vra_sum"`` after the last VRA term of each subgroup: the sum
+        of the ``vra``, ``vra_l1`` and ``vra_l2`` coefficients with its standard error
+        ``sqrt(a' V a)`` from the covariance (:func:`geoattr.models.vra_sum.linear_combination`).
     **estimate_options
         Passed to :func:`geoattr.estimate` (``unit_level``, ``years``, ``obs_weights``...).
 
@@ -74,7 +80,8 @@ def subgroups(
     -------
     pandas.DataFrame
         The pooled-model layout with a leading ``subgroup`` column: ``subgroup, spec,
-        level, term, estimate, std_error, t, p`` (plus ``nobs`` and ``r2``).
+        level, term, estimate, std_error, t, p`` (plus ``nobs`` and ``r2``); with
+        ``vra_sum`` also the rows of term ``"vra_sum"``.
     """
     if groups is None:
         groups = {c.split("__", 1)[1]: c for c in data.panel.columns if c.startswith("net_migration__")}
@@ -89,7 +96,10 @@ def subgroups(
     for label, extra in runs:
         opts = {**estimate_options, **extra}
         fit = estimate(data, spec, **opts)
-        f = fit.results.to_frame().reset_index()[["term", "estimate", "std_error", "t", "p"]]
+        if vra_sum:
+            f = coefficient_table({label: fit.results}, key="subgroup")[["term", "estimate", "std_error", "t", "p"]]
+        else:
+            f = fit.results.to_frame().reset_index()[["term", "estimate", "std_error", "t", "p"]]
         f.insert(0, "level", fit.unit_level)
         f.insert(0, "spec", fit.spec)
         f.insert(0, "subgroup", label)

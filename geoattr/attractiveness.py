@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from geoattr._format import format_ids
@@ -111,7 +112,7 @@ def rankings(
     by : str, default "residual"
         Column to rank on.
     names : pandas.Series, optional
-        Unit -> name for the ``name`` column.
+        Unit -> name for the ``name`` column (the id where a unit has no name).
     unit_level : str, default "municipality"
         The unit level, written in the ``level`` column.
 
@@ -133,7 +134,11 @@ def rankings(
     out = pd.concat([top, bottom])
     out["rank"] = full_rank.reindex(out.index).to_numpy()
     out["unit"] = out.index
-    out["name"] = names.reindex(out.index).to_numpy() if names is not None else out.index
+    if names is not None:
+        nm = pd.Series(names).reindex(out.index).to_numpy(dtype=object)
+        out["name"] = np.where(pd.isna(nm), out.index.to_numpy(dtype=object), nm)
+    else:
+        out["name"] = out.index
     out["level"] = unit_level
     return out[["level", "list", "rank", "unit", "name", "residual", "residual_persons"]].reset_index(drop=True)
 

@@ -182,9 +182,9 @@ _DATA = Table({
                             describe='an integer year or "same"'),
     "regions": Field(("str", "table"), choices=("regions85", "ba159"),
                      table=Table({"path": _str(), "unit_column": _str("unit"), "region_column": _str("region"),
-                                  "code_year": _int(2017)}, required=("path",)),
+                                  "name_column": _str(), "code_year": _int(2017)}, required=("path",)),
                      describe="a built-in name ('regions85', 'ba159') or { path = ..., unit_column = ..., "
-                              "region_column = ... }"),
+                              "region_column = ..., name_column = ... }"),
     "panel": Field(("str", "table"), choices=("2003-2016", "2003-2022"),
                    table=_file("unit_column", "year_column", columns=_FREE_STRINGS, thousands=_str(choices=(".", ",")),
                                whole_counts=Field(("bool",))).table,
@@ -244,6 +244,12 @@ _ANALYSES = Table({
                      describe='false, "centrality" (tertiles) or a table unit = regime'),
     "fertility_rates": Field(("table",), table=Table(values=Field(("float",), low=0.0))),
     "cohort_residual": _bool(False),
+    "vra_breakdown": Field(("bool", "table"), default=False, table=Table({
+        "units": Field(("str", "list"), choices=("all",), items=_str(), default="all",
+                       describe='"all" or a list of unit ids (strings)'),
+        "years": Field(("list",), items=_int(), describe="a list of years (default every year of the model)"),
+        "lag": Field(("int",), low=0, high=2, default=0)}),
+        describe='false, true (every unit and year) or { units = ["..."] or "all", years = [...] }'),
 })
 
 _COMPARISON = Table({

@@ -54,6 +54,8 @@ INPUTS: tuple[str, ...] = (
     "harmonisation_report",
     "flags",
     "info",
+    "unit_names",
+    "region_names",
 )
 # Cached objects (keyed by a tuple whose first item is the kind) and the inputs they are
 # built from; a kind not listed depends on everything.
@@ -63,6 +65,16 @@ _CACHE_INPUTS: dict[str, frozenset[str]] = {
 }
 
 T = TypeVar("T")
+
+
+def _check_names(s: Any, what: str) -> pd.Series:
+    """Id -> name as strings on a string index (names may be given for more ids than needed)."""
+    if not isinstance(s, pd.Series):
+        raise InputError(f"{what} must be a pandas Series id -> name, {type(s).__name__} was given")
+    out = s[s.notna()]
+    idx = pd.Index(val.normalise_ids(out.index, name=f"{what} index").to_numpy(), dtype=object, name="unit")
+    out = pd.Series(out.astype(str).to_numpy(), index=idx, name="name", dtype=object)
+    return out[~out.index.duplicated()]
 
 
 class PanelData:
@@ -110,6 +122,12 @@ class PanelData:
         values (e.g. ``net_migration_estimated``).
     info : mapping, optional
         Further facts about the data (e.g. ``net_migration_agreement``), kept as given.
+    unit_names : pandas.Series, optional
+        Unit id -> name, for units whose polygons give no name (or without polygons);
+        see :attr:`names`.
+    region_names : pandas.Series, optional
+        Region id -> name (of the ids in ``regions``): the names of the units of
+        :meth:`aggregate`, shown in region rankings, tables and maps.
 
     Notes
     -----
@@ -138,6 +156,8 @@ class PanelData:
         harmonisation_report: pd.DataFrame | None = None,
         flags: pd.DataFrame | None = None,
         info: Mapping[str, Any] | None = None,
+        unit_names: pd.Series | None = None,
+        region_names: pd.Series | None = None,
     ) -> None:
         if on_mismatch not in ("raise", "drop"):
             raise ValueError(f"on_mismatch must be 'raise' or 'drop', got {on_mismatch!r}")
@@ -146,6 +166,8 @@ class PanelData:
         self.harmonisation_report = harmonisation_report
         self.flags = flags
         self.info: dict[str, Any] = dict(info or {})
+        self.unit_names = None if unit_names is None else _check_names(unit_names, "unit_names")
+        self.region_names = None if region_names is None else _check_names(region_names, "region_names")
         self._cache: dict[Any, Any] = {}
         self.panel = check_panel(panel)
         if "panel" not in self.accounting:
@@ -232,6 +254,8 @@ class PanelData:
             "employment_rates": lambda v: check_rates(v, "employment_rates"),
             "death_probabilities": lambda v: check_rates(v, "death_probabilities"),
             "fertility_rates": check_fertility_rates,
+            "unit_names": lambda v: _check_names(v, "unit_names"),
+            "region_names": lambda v: _check_names(v, "region_names"),
         }
         for name, value in changes.items():
             state[name] = value if value is None or name not in checks else checks[name](value)
@@ -390,10 +414,16 @@ class PanelData:
 
     @property
     def names(self) -> pd.Series:
-        """Unit names (from the polygons' ``name`` column, else the ids)."""
+        """Unit names: the polygons' ``name`` column, else ``unit_names``, else the ids."""
+        ids = pd.Series(self.units, index=self.units, name="name")
+        out = ids.copy()
+        if self.unit_names is not None:
+            out = self.unit_names.reindex(self.units).fillna(out)
         if self.polygons is not None and "name" in self.polygons:
-            return self.polygons["name"].reindex(self.units).fillna(pd.Series(self.units, index=self.units))
-        return pd.Series(self.units, index=self.units, name="name")
+            poly = self.polygons["name"].reindex(self.units)
+            poly = poly[poly.notna() & (poly.astype(str) != ids.astype(str))]
+            out.loc[poly.index] = poly.to_numpy()
+        return out.rename("name")
 
     def column(self, name: str) -> pd.Series:
         """A panel column as a Series on (unit, year); error naming the columns available."""
@@ -476,6 +506,8 @@ class PanelData:
             polygons = g.dissolve(by="region")
             polygons.index.name = "unit"
             polygons["name"] = polygons.index.astype(str)
+            if self.region_names is not None:
+                polygons["name"] = self.region_names.reindex(polygons.index).fillna(polygons["name"]).to_numpy()
         age = None
         if self.population_by_age is not None:
             a = self.population_by_age.assign(unit=self.population_by_age["unit"].map(mapping))
@@ -501,6 +533,7 @@ class PanelData:
             accounting=acc,
             centrality_mean=self.centrality_mean,
             unit_level=unit_level,
+            unit_names=None if self.region_names is None else self.region_names,
         )
         if regions is None:
             self._cache[("aggregate", unit_level)] = out

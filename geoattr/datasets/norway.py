@@ -146,7 +146,7 @@ def load(data_dir: str | Path, *, panel: str = "2003-2016", regions: str = "regi
             raise InputError("panel '2003-2022' spans four code structures: it is built on units='stable' (merges "
                              "only) or units='2024' (split codes shared out by the crosswalk weights, flagged)")
         data = _load_2003_2022(data_dir, regions=regions, acc=acc, target="stable" if units == "stable" else "target")
-        return _with_rates(data, data_dir, rate_years)
+        return _named(_with_rates(data, data_dir, rate_years), data_dir, regions)
     if units == "2024":
         raise InputError("units='2024' is available with panel='2003-2022'; the 2003-2016 panel uses '2017' or "
                          "'stable'")
@@ -171,7 +171,7 @@ def load(data_dir: str | Path, *, panel: str = "2003-2016", regions: str = "regi
         raise InputError(f"{len(missing)} unit(s) have no functional region: {format_ids(missing)}")
     if units_kind == "stable":
         data = _stable(panel_df, f17.reset_index(drop=True), centrality, reg.reindex(units), data_dir, acc)
-        return _with_rates(data, data_dir, rate_years)
+        return _named(_with_rates(data, data_dir, rate_years), data_dir, regions)
     data = PanelData(panel_df, flows=f17.reset_index(drop=True), centrality=centrality, regions=reg.reindex(units),
                      accounting=acc)
     if np.isnan(data.panel["net_migration"]).any():  # pragma: no cover - the published file is complete
@@ -181,7 +181,21 @@ def load(data_dir: str | Path, *, panel: str = "2003-2016", regions: str = "regi
     data = _with_rates(data, data_dir, rate_years)
     hint = {"population_by_age": "the population by age and sex is on 2024 codes; use [data] units = \"stable\" "
                                  "(norway.load(units='stable'))"}
-    return data.replace(info={**data.info, "ds_hint": {**data.info.get("ds_hint", {}), **hint}})
+    return _named(data.replace(info={**data.info, "ds_hint": {**data.info.get("ds_hint", {}), **hint}}),
+                  data_dir, regions)
+
+
+def _named(data: PanelData, data_dir: Path, regions: str) -> PanelData:
+    """The data with region names (and municipality names of 2017 codes) from the region files."""
+    if regions == "regions85":
+        f = pd.read_csv(_path(data_dir, "regions85"), dtype=str)
+        unit_names = pd.Series(f["navn"].to_numpy(), index=f["kommunenummer"].str.zfill(4).to_numpy())
+        names = pd.Series(f["region"].to_numpy(), index=f["region_nr"].to_numpy())
+    else:
+        f = pd.read_csv(_path(data_dir, "ba_regions2024"), dtype=str)
+        unit_names = pd.Series(f["kommunenavn"].to_numpy(), index=f["kommunenummer"].str.zfill(4).to_numpy())
+        names = pd.Series(f["ba_region"].to_numpy(), index=f["ba_region_nr"].to_numpy())
+    return data.replace(unit_names=unit_names, region_names=names)
 
 
 def _stable(panel: pd.DataFrame, flows: pd.DataFrame, centrality: pd.Series, regions: pd.Series, data_dir: Path,

@@ -22,7 +22,8 @@ from geoattr.attractiveness import attractiveness, cumulate, rankings, region_at
 from geoattr.config import check_run_config
 from geoattr.data import PanelData
 from geoattr.io.folders import collect_warnings, relocate, staged_output
-from geoattr.models.ols import AttractivenessResults, estimate, estimate_by_year
+from geoattr.models.ols import AttractivenessResults, YearlyResults, estimate, estimate_by_year
+from geoattr.pipeline.book import write_book_publication, write_yearly_tables
 from geoattr.pipeline.outputs import echo_files, report_context, run_info, write_estimates, write_map, \
     write_publication
 from geoattr.pipeline.sources import read_run_data, resolve_path
@@ -160,6 +161,7 @@ class _Estimates:
     yearly: list[pd.DataFrame] = field(default_factory=list)
     yearly_skipped: dict[str, dict[int, str]] = field(default_factory=dict)
     years: tuple[int, int] | None = None
+    yearly_fits: dict[tuple[str, str], YearlyResults] = field(default_factory=dict)
 
 
 def _estimate_grid(data: PanelData, dcfg: Mapping[str, Any], mcfg: Mapping[str, Any], *, progress: bool,
@@ -194,6 +196,7 @@ def _estimate_by_year(est: _Estimates, mcfg: Mapping[str, Any], *, progress: boo
         for (s, lv), fit in tqdm(est.fits.items(), desc="year by year", disable=not progress, unit="model"):
             yr = estimate_by_year(fit.design, obs_weights=_obs_weights(mcfg))
             est.yearly.append(yr.to_frame())
+            est.yearly_fits[(s, lv)] = yr
             if yr.skipped:
                 est.yearly_skipped[f"{s}|{lv}"] = yr.skipped
 
@@ -205,7 +208,7 @@ def _rankings(main: AttractivenessResults, data: PanelData, att: pd.DataFrame, c
     if data.regions is not None:
         ratt = region_attractiveness(main, att)
         tables.append(rankings(cumulate(ratt), n=min(top_n, ratt.index.get_level_values(0).nunique() // 2 or 1),
-                               unit_level="region"))
+                               names=data.region_names, unit_level="region"))
     return tables
 
 
@@ -255,6 +258,7 @@ def _run(config: Mapping[str, Any] | None, *, out: Path, data_dir: str | Path | 
         write_estimates(out, files, coefficients=est.coefficients, fit_rows=est.fit_rows, yearly=est.yearly,
                         att=att, rank_tables=rank_tables, data=data)
         write_variables(out, files, est.fits.values())
+        yearly_tables = write_yearly_tables(out, files, est.yearly_fits)
     kept: dict[str, Any] = {}  # objects the publication outputs reuse (decomposition, comparison...)
     extra_info = _analyses(cfg, main, data, out, files, kept, progress=progress, timer=timer)
     if ocfg.get("map", True) and data.polygons is not None:
@@ -266,6 +270,7 @@ def _run(config: Mapping[str, Any] | None, *, out: Path, data_dir: str | Path | 
         ranks = pd.concat(rank_tables, ignore_index=True)
         figs = write_publication(out, files, main=main, models=models, data=data, att=att, ranks=ranks,
                                  yearly=est.yearly, kept=kept, ocfg=ocfg)
+        figs.update(write_book_publication(out, files, main=main, yearly_tables=yearly_tables, kept=kept, ocfg=ocfg))
         report = report_context(main, models, data, ranks, figs, kept, files, top_n=top_n,
                                 years=years) if ocfg.get("report", True) else None
     timer.timings["total"] = round(time.perf_counter() - t_start, 4)

@@ -17,6 +17,7 @@ from geoattr.accounting import Accounting
 from geoattr._versions import versions
 from geoattr.data import PanelData
 from geoattr.models.ols import AttractivenessResults
+from geoattr.pipeline.book import profile_breakdown, region_labels
 from geoattr.report import (
     comparison_table,
     ranking_table,
@@ -188,7 +189,8 @@ def write_publication(out: Path, files: dict[str, Path], *, main: Attractiveness
         pages = write_profiles(out / "profiles", att=att, intervals=kept.get("intervals"),
                                   decomposition=kept.get("decomposition"),
                                   decomposition_years=kept.get("decomposition_years"),
-                                  flows=data.flows, names=data.names, regions=data.regions)
+                                  flows=data.flows, names=data.names, regions=region_labels(data),
+                                  vra_breakdown=profile_breakdown(main, kept))
         files["profiles"] = pages["index"]
     return figs
 

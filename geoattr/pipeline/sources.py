@@ -95,7 +95,7 @@ def ssb_panel_data(data_cfg: Mapping[str, Any], base: Path) -> PanelData:
     ----------
     data_cfg : mapping
         The ``[data]`` section: ``panel``, ``units`` and ``regions`` (a built-in name or
-        a mapping file ``{ path, unit_column, region_column, code_year }``); ``years``
+        a mapping file ``{ path, unit_column, region_column, name_column, code_year }``); ``years``
         also sets the years the national employment and death rates of ``employment/``
         and ``mortality/`` are averaged over (read when present, for DS).
     base : Path
@@ -125,8 +125,16 @@ def ssb_panel_data(data_cfg: Mapping[str, Any], base: Path) -> PanelData:
                                                accounting=data.accounting, name=str(r["path"]))
         else:
             regions = mapping.reindex(data.units)
-        data = data.replace(regions=regions)
+        data = data.replace(regions=regions, region_names=_region_names(resolve_path(base, r["path"]), r))
     return data
+
+
+def _region_names(path: Path, spec: Mapping[str, Any]) -> pd.Series | None:
+    """Region id -> name from the mapping file's ``name_column`` (``[data] regions``), if named."""
+    if "name_column" not in spec:
+        return None
+    return io.read_mapping(path, key=spec.get("region_column", "region"), value=spec["name_column"],
+                           name="region name")
 
 
 def _file_spec(data_cfg: Mapping[str, Any], name: str, required: bool = False) -> Mapping[str, Any] | None:
@@ -189,6 +197,7 @@ def _optional_tables(data_cfg: Mapping[str, Any], base: Path, acc: Accounting) -
     if (r := _file_spec(data_cfg, "regions")) is not None:
         kw["regions"] = io.read_mapping(resolve_path(base, r["path"]), key=r.get("unit_column", "unit"),
                                         value=r.get("region_column", "region"))
+        kw["region_names"] = _region_names(resolve_path(base, r["path"]), r)
     if (g := _file_spec(data_cfg, "polygons")) is not None:
         kw["polygons"] = io.read_polygons(resolve_path(base, g["path"]), id_column=g.get("id_column", "unit"),
                                           name_column=g.get("name_column"), crs=g.get("crs"), accounting=acc)

@@ -26,6 +26,8 @@ from geoattr.demography import cohort_residual_net_migration, compare_net_migrat
 from geoattr.drivers import drivers
 from geoattr.exceptions import InputError
 from geoattr.models.ols import AttractivenessResults
+from geoattr.models.vra_sum import SUM_TERM
+from geoattr.pipeline.book import run_breakdown, write_subgroup_table
 from geoattr.typing import WeightsLike
 
 __all__ = ["run_analyses", "run_comparison", "halves", "centrality_classes"]
@@ -90,8 +92,9 @@ class _Step:
         groups = {c.split("__", 1)[1]: c for c in self.data.panel.columns if c.startswith("net_migration__")}
         periods = _periods(self.acfg.get("subgroup_periods", "halves"), self.years)
         sub = analysis.subgroups(self.data, self.main.spec, groups=groups, periods=periods, unit_level=self.main.unit_level,
-                                 years=self.years)
-        _write(sub, "subgroups", self.out, self.files, index=False)
+                                 years=self.years, vra_sum=True)
+        _write(sub[sub["term"] != SUM_TERM], "subgroups", self.out, self.files, index=False)
+        self.kept["subgroups_table"] = write_subgroup_table(self.out, self.files, sub)
 
     def decomposition(self) -> None:
         dyears = tuple(self.acfg.get("decomposition_years", (self.years[0], self.years[1] - 1)))
@@ -163,6 +166,13 @@ class _Step:
                 population=table["population"]).to_dict()
         self.info["cohort_residual_skipped"] = len(cr.skipped)
 
+    def vra_breakdown(self) -> None:
+        bd = run_breakdown(self.main, self.acfg["vra_breakdown"])
+        self.kept["vra_breakdown"] = bd
+        _write(bd, "vra_breakdown", self.out, self.files, index=False)
+        self.info["vra_breakdown"] = {"units": int(bd["unit"].nunique()), "years": sorted(set(bd["year"].tolist())),
+                                      "lag": int(bd["lag"].iloc[0]) if len(bd) else 0}
+
     def regimes(self) -> None:
         reg = self.acfg["regimes"]
         classes = centrality_classes(self.data) if reg == "centrality" else reg
@@ -173,7 +183,7 @@ class _Step:
 
 #: The analyses of ``[analyses]`` in the order they run.
 _ANALYSES = ("subgroups", "decomposition", "barometer", "drivers", "uncertainty", "persistence", "cohort_residual",
-             "regimes")
+             "regimes", "vra_breakdown")
 
 
 def run_analyses(main: AttractivenessResults, data: PanelData, acfg: Mapping[str, Any], out: Path,

@@ -23,6 +23,7 @@ import pandas as pd
 from geoattr._format import escape_html, format_ids, script_json
 from geoattr.exceptions import InputError
 from geoattr.report.calculator import CALCULATOR_JS, CalculatorInputs, calculator_html
+from geoattr.report.breakdown import breakdown_section, check_breakdown
 from geoattr.report.page import check_attractiveness, format_cell, html_page, html_table
 from geoattr.report.waterfall import waterfall_svg
 
@@ -175,6 +176,7 @@ class _Site:
     destinations: dict[Any, pd.DataFrame]
     flows_year: int | None
     calculator: CalculatorInputs | None = None
+    breakdown: dict[Any, pd.DataFrame] | None = None
 
 
 def _check_inputs(att: Any, intervals: Any, flows: Any, top_destinations: Any) -> None:
@@ -303,6 +305,8 @@ def _unit_page(u: Any, att: pd.DataFrame, site: _Site) -> tuple[str, str]:
                     + html_table(site.destinations[u], digits=1, cls="plain destinations"))
     if site.calculator is not None:
         body.append(calculator_html(site.calculator, str(u), names=site.names))
+    if site.breakdown and u in site.breakdown:
+        body.append(breakdown_section(site.breakdown[u], name=name))
     data_json = script_json(data)
     body.append(f'<script type="application/json" id="profile-data">{data_json}</script>')
     body.append("<style>tr.selected td{background:#eef4fb}</style>")
@@ -344,6 +348,7 @@ def write_profiles(
     top_destinations: int = 10,
     report: str | None = "../report.html",
     calculator: CalculatorInputs | None = None,
+    vra_breakdown: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
     """Write one profile page per unit and an index page to pick a unit and a period.
 
@@ -380,6 +385,9 @@ def write_profiles(
         :func:`geoattr.report.calculator.calculator_inputs` output: each page gets a
         scenario calculator (a job change in the unit or one of its commuting
         destinations -> the effect on its net migration in the three years after).
+    vra_breakdown : pandas.DataFrame, optional
+        :func:`geoattr.vra_breakdown` output: each unit's page gets its breakdown of
+        VRA by workplace, one table per year with a year picker.
 
     Returns
     -------
@@ -396,6 +404,8 @@ def write_profiles(
     if calculator is not None and not isinstance(calculator, CalculatorInputs):
         raise InputError(f"calculator must be geoattr.report.calculator.calculator_inputs(...) output, "
                          f"got {type(calculator).__name__}")
+    if vra_breakdown is not None:
+        check_breakdown(vra_breakdown)
     names = pd.Series(names if names is not None else {}, dtype=object)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -417,7 +427,8 @@ def write_profiles(
         decomposition=({u: g for u, g in decomposition.groupby("unit", sort=False)}
                        if decomposition is not None else {}),
         decomposition_years=decomposition_years, destinations=destinations, flows_year=fyear,
-        calculator=calculator)
+        calculator=calculator,
+        breakdown=(dict(iter(vra_breakdown.groupby("unit", sort=False))) if vra_breakdown is not None else None))
     files = profile_file_names(units)
     pages: dict[str, Path] = {}
     for u in units:

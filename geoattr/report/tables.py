@@ -30,6 +30,8 @@ __all__ = [
     "regression_table",
     "comparison_table",
     "ranking_table",
+    "render_table",
+    "coefficient_cells",
     "as_models",
     "params_of",
     "unwrap",
@@ -163,6 +165,31 @@ def _render(
     if note:
         lines += ["", note]
     return "\n".join(lines) + "\n"
+
+
+def render_table(header: list[str], blocks: list[list[list[str]]], *, fmt: Format, note: str | None = None,
+                 align: str) -> str:
+    """Render cells already escaped for ``fmt`` (``blocks``: groups of rows; ``align``: l/c/r per column).
+
+    Returns
+    -------
+    str
+        The LaTeX, Markdown or HTML table of :func:`regression_table`'s style.
+    """
+    _check_fmt(fmt)
+    return _render(header, blocks, fmt=fmt, note=note, align=align)
+
+
+def coefficient_cells(estimate: Any, se: Any, p: Any, *, digits: int = 3,
+                      stars: Sequence[float] = (0.10, 0.05, 0.01)) -> tuple[str, str]:
+    """An estimate with its stars and its standard error in parentheses, e.g. ``("0.452***", "(0.020)")``.
+
+    Returns
+    -------
+    (str, str)
+        Blank cells for missing values.
+    """
+    return _coef_cells(estimate, se, p, digits=digits, thresholds=_check_options(stars, digits))
 
 
 def _model_table(

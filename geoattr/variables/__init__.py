@@ -15,14 +15,16 @@ conventions follow ``MODEL.md``:
 * ``log_pop`` log population on 1 January;
 * ``y``   net migration in % of the population on 1 January.
 
-The package has three modules: :mod:`~geoattr.variables.growth` (RA, VRA on Graphs and
+The package has four modules: :mod:`~geoattr.variables.growth` (RA, VRA on Graphs and
 on sparse arrays, NV, the commuting weights by year), :mod:`~geoattr.variables.terms`
-(y, AMI, centrality, DS) and :mod:`~geoattr.variables.design` (:func:`build_design`).
+(y, AMI, centrality, DS), :mod:`~geoattr.variables.design` (:func:`build_design`) and
+:mod:`~geoattr.variables.breakdown` (:func:`vra_breakdown`: VRA by workplace).
 
 Term names are stable: ``vra, vra_l1, vra_l2, centrality, ds, ra, ra_l1, ra_l2, nv,
 nv_l1, nv_l2, log_pop, ami, const``.
 """
 
+from geoattr.variables.breakdown import vra_breakdown
 from geoattr.variables.design import SPECIFICATIONS, Design, build_design
 from geoattr.variables.growth import (
     CommutingYear,
@@ -50,4 +52,5 @@ __all__ = [
     "build_design",
     "SPECIFICATIONS",
     "CommutingYear",
+    "vra_breakdown",
 ]

@@ -1,0 +1,89 @@
+"""The commuting breakdown of VRA on a profile page: a table per year and a year picker.
+
+:func:`breakdown_section` turns the rows of :func:`geoattr.vra_breakdown` for one unit
+into HTML: a ``<select>`` of the years and one table per year (workplace, share of the
+unit's employed residents, relative job growth, contribution, and the total, which is
+the unit's VRA).  A few lines of inline JavaScript show the table of the chosen year;
+without JavaScript every table is shown.  All text is escaped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from geoattr._format import escape_html
+from geoattr.exceptions import InputError
+from geoattr.report.page import format_cell
+
+__all__ = ["breakdown_section", "check_breakdown"]
+
+_NEEDED = ("unit", "year", "workplace", "workplace_name", "share", "relative_growth", "contribution")
+
+_JS = """<script>(function(){const s=document.getElementById('vra-year');
+function show(){document.querySelectorAll('table.vra-breakdown').forEach(t=>{
+t.hidden=(t.dataset.year!==s.value);});}
+s.addEventListener('change',show);show();})();</script>"""
+
+
+def check_breakdown(frame: Any) -> None:
+    """Check that ``frame`` is :func:`geoattr.vra_breakdown` output.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+
+    Raises
+    ------
+    InputError
+        Not a DataFrame, or missing columns (named).
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(f"vra_breakdown must be the DataFrame of geoattr.vra_breakdown(), got {type(frame).__name__}")
+    missing = [c for c in _NEEDED if c not in frame.columns]
+    if missing:
+        raise InputError(f"vra_breakdown lacks column(s) {missing}; pass the output of geoattr.vra_breakdown()")
+
+
+def _year_table(year: int, g: pd.DataFrame) -> str:
+    rows = "".join(
+        f"<tr><td>{escape_html(r.workplace_name)} ({escape_html(r.workplace)})</td>"
+        f"<td>{format_cell(100 * float(r.share), 1)}</td><td>{format_cell(float(r.relative_growth), 2)}</td>"
+        f"<td>{format_cell(float(r.contribution), 3)}</td></tr>"
+        for r in g.itertuples(index=False))
+    total = (f"<tr><th>total (VRA)</th><th>{format_cell(100 * float(g['share'].sum()), 1)}</th><th></th>"
+             f"<th>{format_cell(float(g['contribution'].sum()), 3)}</th></tr>")
+    return (f'<table class="plain vra-breakdown" data-year="{int(year)}" id="vra-{int(year)}">'
+            "<thead><tr><th>workplace</th><th>share of employed residents (%)</th>"
+            "<th>relative job growth (%)</th><th>contribution (pp)</th></tr></thead>"
+            f"<tbody>{rows}</tbody><tfoot>{total}</tfoot></table>")
+
+
+def breakdown_section(rows: pd.DataFrame, *, name: str) -> str:
+    """The heading, the year picker and one table per year of one unit's VRA breakdown.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        The unit's rows of :func:`geoattr.vra_breakdown`.
+    name : str
+        The unit's display name (plain text).
+
+    Returns
+    -------
+    str
+        HTML (empty without rows); the last year is selected.
+    """
+    check_breakdown(rows)
+    if not len(rows):
+        return ""
+    years = sorted({int(y) for y in rows["year"]})
+    lag = int(rows["lag"].iloc[0]) if "lag" in rows.columns else 0
+    opts = "".join(f'<option value="{y}"{" selected" if y == years[-1] else ""}>{y}</option>' for y in years)
+    tables = "".join(_year_table(int(y), g) for y, g in rows.groupby("year", sort=True))
+    what = "VRA" if lag == 0 else f"VRA lagged {lag} year(s)"
+    return (f"<h2>Where job growth reaches {escape_html(name)}: the breakdown of {what}</h2>"
+            '<p class="muted">Each workplace: the share of the unit\'s employed residents who work there, its job '
+            "growth relative to the nation, and their product, its contribution to the unit's VRA (the total).</p>"
+            f'<p>Year: <select id="vra-year">{opts}</select></p>' + tables + _JS)
