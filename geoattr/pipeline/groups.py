@@ -6,6 +6,8 @@ group and sex, the book's seven groups), ``attractiveness_by_group.csv``,
 ``barometer_level`` containing ``"region"`` writes the region Barometer
 (``barometer_region.csv``, ``barometer_region_long_run.csv``,
 ``barometer_region_top_bottom.csv``); the municipality files keep their names.
+:func:`write_barometer_outputs` draws their figures (``figures/barometer_*``) and maps
+(``barometer_map.html``, ``barometer_region_map.html``).
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from geoattr.barometer_regions import barometer_top_bottom, region_barometer
 from geoattr.data import PanelData
 from geoattr.demography import compare_net_migration
 from geoattr.models.ols import AttractivenessResults
+from geoattr.report.barometer import barometer_coefficients_figure, barometer_long_run_bars, barometer_map
 
-__all__ = ["run_age_groups", "run_region_barometer"]
+__all__ = ["run_age_groups", "run_region_barometer", "write_barometer_outputs"]
 
 #: Options of the main fit that are not passed on to the group models.
 _NOT_PASSED = ("spec", "years", "dependent")
@@ -42,7 +45,7 @@ def _write(frame: pd.DataFrame, name: str, out: Path, files: dict[str, Path]) ->
 
 
 def run_age_groups(main: AttractivenessResults, data: PanelData, value: bool | Mapping[str, Any], out: Path,
-                   files: dict[str, Path]) -> dict[str, Any]:
+                   files: dict[str, Path], *, kept: dict[str, Any] | None = None) -> dict[str, Any]:
     """Net migration by age group and sex, and the group models of ``[analyses] age_groups``.
 
     Parameters
@@ -59,6 +62,8 @@ def run_age_groups(main: AttractivenessResults, data: PanelData, value: bool | M
         Output folder.
     files : dict of str to Path
         Updated with the tables written.
+    kept : dict, optional
+        Updated with ``group_rankings`` (the report shows them).
 
     Returns
     -------
@@ -88,6 +93,8 @@ def run_age_groups(main: AttractivenessResults, data: PanelData, value: bool | M
     _write(res.coefficients, "attractiveness_by_group_coefficients", out, files)
     _write(res.rankings, "attractiveness_by_group_rankings", out, files)
     info["age_groups_notes"] = res.notes
+    if kept is not None:
+        kept["group_rankings"] = res.rankings
     return info
 
 
@@ -125,3 +132,49 @@ def run_region_barometer(data: PanelData, acfg: Mapping[str, Any], out: Path, fi
     if kept is not None:
         kept["barometer_region"], kept["barometer_region_data"] = bar, data.aggregate()
     return {"barometer_region_periods": [f"{s}-{e}" for s, e in bar.periods], "barometer_region_notes": bar.notes}
+
+
+def write_barometer_outputs(out: Path, files: dict[str, Path], *, data: PanelData, kept: Mapping[str, Any],
+                            ocfg: Mapping[str, Any]) -> dict[str, Path]:
+    """Figures and maps of the Barometer(s) of the run (``kept["barometer"]``, ``kept["barometer_region"]``).
+
+    Parameters
+    ----------
+    out : Path
+        Output folder.
+    files : dict of str to Path
+        Updated with ``figure_barometer*`` and ``barometer_map`` / ``barometer_region_map``.
+    data : PanelData
+        The run's municipality data (polygons and names).
+    kept : mapping
+        Objects of the analyses.
+    ocfg : mapping
+        The ``[output]`` section (``figures``, ``map``, ``self_contained``, ``tiles``, ``top_n``).
+
+    Returns
+    -------
+    dict of str to Path
+        The PNG figures written, by name (``barometer_long_run_png``...).
+    """
+    figs: dict[str, Path] = {}
+    runs = [("", kept.get("barometer"), data), ("_region", kept.get("barometer_region"), kept.get("barometer_region_data"))]
+    self_contained = bool(ocfg.get("self_contained", True))
+    for suffix, bar, level_data in runs:
+        if bar is None or level_data is None:
+            continue
+        if ocfg.get("figures", True):
+            (out / "figures").mkdir(parents=True, exist_ok=True)
+            for kind, draw in (("long_run", lambda p, b=bar, d=level_data: barometer_long_run_bars(
+                    b, n=int(ocfg.get("top_n", 10)), names=d.names, path=p)),
+                               ("coefficients", lambda p, b=bar: barometer_coefficients_figure(b, path=p))):
+                for fmt in ("png", "svg"):
+                    name = f"barometer{suffix}_{kind}_{fmt}"
+                    figs[name] = out / "figures" / f"barometer{suffix}_{kind}.{fmt}"
+                    draw(figs[name])
+        if ocfg.get("map", True) and level_data.polygons is not None:
+            files[f"barometer{suffix}_map"] = out / f"barometer{suffix}_map.html"
+            barometer_map(level_data.polygons, bar, names=level_data.names, self_contained=self_contained,
+                          tiles=None if self_contained else ocfg.get("tiles", "OpenStreetMap"),
+                          path=files[f"barometer{suffix}_map"])
+    files.update({f"figure_{k}": v for k, v in figs.items()})
+    return {k: v for k, v in figs.items() if k.endswith("_png")}

@@ -127,7 +127,8 @@ class _Step:
                                                   kept=self.kept))
 
     def age_groups(self) -> None:
-        self.info.update(run_age_groups(self.main, self.data, self.acfg["age_groups"], self.out, self.files))
+        self.info.update(run_age_groups(self.main, self.data, self.acfg["age_groups"], self.out, self.files,
+                                        kept=self.kept))
 
     def drivers(self) -> None:
         drv = self.acfg["drivers"]
