@@ -38,7 +38,6 @@ _CAPTIONS = {
     "ranking_bars_png": "Most and least attractive units (mean residual)",
     "decomposition_waterfall_png": "Decomposition of population change, most attractive unit",
     "forest_plot_png": "Coefficients across specifications and levels, 95 % intervals",
-    "barometer_long_run_png": "Barometer: highest and lowest long-run index, municipalities",
     "barometer_region_long_run_png": "Barometer: highest and lowest long-run index, regions",
     "barometer_region_coefficients_png": "Barometer of the regions: slope on job growth and R² by period",
 }
