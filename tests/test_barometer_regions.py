@@ -10,6 +10,8 @@ from geoattr import barometer
 from geoattr.barometer_regions import barometer_top_bottom, region_barometer
 from geoattr.datasets import norway
 from geoattr.exceptions import InputError
+from geoattr.pipeline.groups import run_region_barometer, write_barometer_outputs
+from geoattr.report.barometer import barometer_coefficients_figure
 
 FLOWS = ["flow__immigration", "flow__domestic_immigrants", "flow__domestic_rest"]
 
@@ -92,3 +94,22 @@ def test_region_barometer_on_real_data(real_data_dir):
     assert reg.index.groupby("period")["residual"].sum().abs().max() < 1e-8
     tb = barometer_top_bottom(reg, n=10)
     assert len(tb) == 5 * 20
+
+
+def test_run_step_writes_tables_figures_and_map(synthetic_data, tmp_path):
+    files: dict = {}
+    kept: dict = {}
+    info = run_region_barometer(synthetic_data, {"barometer_period_length": 3}, tmp_path, files, None, kept=kept)
+    assert {"barometer_region", "barometer_region_long_run", "barometer_region_top_bottom"} <= set(files)
+    assert info["barometer_region_periods"][-1] == "2021-2023"
+    tb = pd.read_csv(files["barometer_region_top_bottom"])
+    assert list(tb.columns) == ["period", "level", "list", "rank", "unit", "name", "residual", "residual_persons"]
+    figs = write_barometer_outputs(tmp_path, files, data=synthetic_data, kept=kept,
+                                   ocfg={"figures": True, "map": True, "self_contained": True, "top_n": 5})
+    assert set(figs) == {"barometer_region_long_run_png", "barometer_region_coefficients_png"}
+    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in figs.values())
+    assert b"<svg" in (tmp_path / "figures" / "barometer_region_long_run.svg").read_bytes()[:2000]
+    html = files["barometer_region_map"].read_text(encoding="utf-8")
+    assert "Barometer long-run index (regions" in html and "by year" in html
+    with pytest.raises(InputError, match=r"must end in \.png or \.svg"):
+        barometer_coefficients_figure(kept["barometer_region"], path=tmp_path / "x.pdf")
