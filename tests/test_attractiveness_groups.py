@@ -21,6 +21,7 @@ from geoattr.data import Crosswalk
 from geoattr.demography import cohort_residual_net_migration, cohort_residuals_by_age, compare_net_migration
 from geoattr.exceptions import InputError
 from geoattr.pipeline.groups import run_age_groups
+from geoattr.pipeline.steps import run_analyses
 
 
 def _tiny() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -224,3 +225,16 @@ def test_real_cohort_residual_by_age_against_published_totals(real_data_dir, rea
     wide = group_totals(table)
     rate = 100 * wide["net_migration"] / wide["population"]
     assert rate["18-29"].std() > 2 * rate["60+"].std()
+
+
+def test_analyses_section_runs_both_steps(synthetic_data, tmp_path):
+    """[analyses] age_groups = { ... } and barometer_level = ["region"] through run_analyses."""
+    main = estimate(synthetic_data, "2019", years=(2019, 2020))
+    files: dict = {}
+    kept: dict = {}
+    info = run_analyses(main, synthetic_data, {"age_groups": {"old": "60+"}, "barometer": True,
+                                               "barometer_level": ["region"]}, tmp_path, files, kept=kept)
+    assert "barometer" not in files and "barometer_region" in files  # only the level asked for
+    assert info["age_groups"] == {"old": ["60+"]} and "old" in set(kept["group_rankings"]["group"])
+    coef = pd.read_csv(files["attractiveness_by_group_coefficients"])
+    assert set(coef["group"]) == {"old"} and set(coef["term"]) == {"const", "vra", "vra_l1", "vra_l2", "centrality"}
