@@ -287,7 +287,8 @@ def group_attractiveness(
     **estimate_options
         Passed to :func:`geoattr.estimate` (``unit_level``, ``years``, ``obs_weights``,
         ``cov_type``, ``relative_to_national``...); with ``relative_to_national`` the
-        group's rate is taken relative to the group's national rate of the year.
+        group's rate is taken relative to the group's national rate of the year, and with
+        ``obs_weights="population"`` the weights are the group's population.
 
     Returns
     -------

@@ -238,3 +238,12 @@ def test_analyses_section_runs_both_steps(synthetic_data, tmp_path):
     assert info["age_groups"] == {"old": ["60+"]} and "old" in set(kept["group_rankings"]["group"])
     coef = pd.read_csv(files["attractiveness_by_group_coefficients"])
     assert set(coef["group"]) == {"old"} and set(coef["term"]) == {"const", "vra", "vra_l1", "vra_l2", "centrality"}
+
+
+def test_relative_to_national_centres_each_years_group_rate(synthetic_data):
+    """Relative to the national group rate, the group-population-weighted mean of y is 0 in every year."""
+    res = group_attractiveness(synthetic_data, "2019", groups={"young": "18-29"}, years=(2019, 2020),
+                               relative_to_national=True)
+    a = res.attractiveness
+    mean = (a["actual"] * a["population"]).groupby(a["year"]).sum() / a["population"].groupby(a["year"]).sum()
+    assert float(mean.abs().max()) < 1e-10
