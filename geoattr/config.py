@@ -19,6 +19,7 @@ to the file's folder.
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -220,6 +221,24 @@ _MODEL = Table({
     "on_missing": _str("raise", ("raise", "drop")),
 })
 
+_AGE_RANGE = re.compile(r"^\s*\d+\s*(-\s*\d+|\+)?\s*$")
+
+
+def _age_group_ranges(analyses: Mapping[str, Any], where: str) -> None:
+    """``age_groups`` ranges are written "18-29", "60+" or "5"."""
+    groups = analyses.get("age_groups")
+    if not isinstance(groups, Mapping):
+        return
+    if not groups:
+        raise InputError(f"{where} age_groups is an empty table; write true or name = \"18-29\"")
+    for name, value in groups.items():
+        items = [value] if isinstance(value, str) else list(value)
+        bad = [x for x in items if not _AGE_RANGE.match(x)]
+        if bad or not items:
+            raise InputError(f"{where} age_groups.{name}: {bad or items!r} is not a list of age ranges; write "
+                             "\"18-29\", \"60+\" or \"5\" (e.g. families = [\"0-5\", \"30-39\"])")
+
+
 _ANALYSES = Table({
     "yearly": _bool(True),
     "subgroups": _bool(False),
@@ -250,7 +269,11 @@ _ANALYSES = Table({
         "years": Field(("list",), items=_int(), describe="a list of years (default every year of the model)"),
         "lag": Field(("int",), low=0, high=2, default=0)}),
         describe='false, true (every unit and year) or { units = ["..."] or "all", years = [...] }'),
-})
+    "age_groups": Field(("bool", "table"), table=Table(values=Field(("str", "list"), items=_str())), default=False,
+                        describe='true (young_adults = "18-29", families = ["0-5", "30-39"]) or a table '
+                                 'name = "18-29" / ["0-5", "30-39"] / "60+"'),
+    "barometer_level": _one_or_list(("municipality", "region"), "municipality"),
+}, rules=(_age_group_ranges,))
 
 _COMPARISON = Table({
     "enabled": _bool(False),

@@ -32,7 +32,7 @@ from geoattr.data.checks import check_population_by_age
 from geoattr.exceptions import InputError
 
 __all__ = ["death_probabilities_from_population", "cohort_residual_net_migration", "CohortResidual",
-           "compare_net_migration"]
+           "compare_net_migration", "cohort_residuals_by_age"]
 
 
 def _check_age_table(pa: pd.DataFrame) -> pd.DataFrame:
@@ -127,6 +127,35 @@ def death_probabilities_from_population(
     return res
 
 
+def _residual_by_age(p0: np.ndarray, p1: np.ndarray, qs: np.ndarray) -> np.ndarray:
+    """Cohort residuals ``P[a, t+1] - S[a]`` for ages 1..top (unit, sex, age-1): the open age
+    group collects the survivors of the last two ages."""
+    top = p0.shape[-1] - 1
+    surv = p0 * (1 - qs[None])
+    expected = np.zeros_like(p0)
+    expected[..., 1:] = surv[..., :-1]
+    expected[..., top] += surv[..., top]
+    return p1[..., 1:] - expected[..., 1:]
+
+
+
+def _age_arrays(population_by_age: pd.DataFrame, death_probabilities: pd.DataFrame, years: Iterable[int] | None
+                ) -> tuple[list[str], list[int], dict[int, int], np.ndarray, np.ndarray]:
+    """Checked inputs as arrays: units, years t, year -> position, populations (unit, year, sex, age), q (sex, age)."""
+    pa = _check_age_table(population_by_age)
+    top = int(pa["age"].max())
+    q = _check_q(death_probabilities, np.arange(top + 1))
+    units = sorted(pa["unit"].unique())
+    all_years = sorted(pa["year"].unique())
+    want = sorted(set(years) if years is not None else {y for y in all_years if y + 1 in all_years})
+    span = sorted(set(want) | {y + 1 for y in want})
+    full = pd.MultiIndex.from_product([units, span, ["female", "male"]], names=["unit", "year", "sex"])
+    wide = pa.pivot_table(index=["unit", "year", "sex"], columns="age", values="population", aggfunc="sum")
+    arr = wide.reindex(index=full, columns=range(top + 1)).to_numpy(float).reshape(len(units), len(span), 2, top + 1)
+    qs = np.stack([q["female"].reindex(range(top + 1)).to_numpy(float), q["male"].reindex(range(top + 1)).to_numpy(float)])
+    return units, want, {y: i for i, y in enumerate(span)}, arr, qs
+
+
 @dataclass(frozen=True)
 class CohortResidual:
     """Cohort-residual estimates.
@@ -168,28 +197,13 @@ def cohort_residual_net_migration(
     -------
     CohortResidual
     """
-    pa = _check_age_table(population_by_age)
-    top = int(pa["age"].max())
-    q = _check_q(death_probabilities, np.arange(top + 1))
-    units = sorted(pa["unit"].unique())
-    all_years = sorted(pa["year"].unique())
-    want = sorted(set(years) if years is not None else {y for y in all_years if y + 1 in all_years})
-    span = sorted(set(want) | {y + 1 for y in want})
-    full = pd.MultiIndex.from_product([units, span, ["female", "male"]], names=["unit", "year", "sex"])
-    wide = pa.pivot_table(index=["unit", "year", "sex"], columns="age", values="population", aggfunc="sum")
-    arr = wide.reindex(index=full, columns=range(top + 1)).to_numpy(float).reshape(len(units), len(span), 2, top + 1)
-    qs = np.stack([q["female"].reindex(range(top + 1)).to_numpy(float), q["male"].reindex(range(top + 1)).to_numpy(float)])
-    pos = {y: i for i, y in enumerate(span)}
+    units, want, pos, arr, qs = _age_arrays(population_by_age, death_probabilities, years)
     rows, skipped = [], []
     for t in want:
         p0, p1 = arr[:, pos[t]], arr[:, pos[t + 1]]  # (unit, sex, age)
         ok = ~(np.isnan(p0).any(axis=(1, 2)) | np.isnan(p1).any(axis=(1, 2)))
         skipped += [(u, t) for u, good in zip(units, ok) if not good]
-        surv = p0 * (1 - qs[None])
-        expected = np.zeros_like(p0)
-        expected[..., 1:] = surv[..., :-1]
-        expected[..., top] += surv[..., top]
-        nm = (p1[..., 1:] - expected[..., 1:]).sum(axis=(1, 2))
+        nm = _residual_by_age(p0, p1, qs).sum(axis=(1, 2))
         b = p1[..., 0] / (1 - qs[None, :, 0] / 2)
         births = b.sum(axis=1)
         deaths = (p0 * qs[None]).sum(axis=(1, 2)) + (b - p1[..., 0]).sum(axis=1)
@@ -221,3 +235,56 @@ def compare_net_migration(estimate: pd.Series, published: pd.Series, *, populati
         pop = population.reindex(both.index)
         out["mae_pct"] = float((100 * d.abs() / pop).mean())
     return pd.Series(out)
+
+
+def cohort_residuals_by_age(
+    population_by_age: pd.DataFrame,
+    death_probabilities: pd.DataFrame,
+    *,
+    years: Iterable[int] | None = None,
+) -> pd.DataFrame:
+    """Cohort-residual net migration by single age and sex: the terms of :func:`cohort_residual_net_migration`.
+
+    The residual of age ``a`` (age on 1 January of t+1, i.e. at the end of year t, the
+    convention of Statistics Norway's migration statistics) is ``P[a, t+1] - S[a]``
+    with ``S[a] = P[a-1, t] (1 - q[a-1])`` the expected survivors; the open age collects
+    the survivors of the last two ages.  Summed over ages and sexes it is the unit's
+    ``net_migration_estimate`` (to rounding).  Children born during the year (age 0 at
+    its end) are not estimated: their migration is part of the births estimate, so
+    age 0 has net migration 0 by construction.
+
+    Parameters
+    ----------
+    population_by_age : pandas.DataFrame
+        Columns ``unit, year, sex, age, population``; single ages from 0 to an open age.
+    death_probabilities : pandas.DataFrame
+        Index age, columns ``female``, ``male``.
+    years : iterable of int, optional
+        Years t to estimate (default: every year with t+1 present).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``unit, year, sex, age, net_migration`` (persons during year t) and
+        ``population`` (persons of that age and sex on 1 January of t, the usual
+        denominator of an age-specific rate).  Unit-years whose population of t or
+        t+1 is missing are left out, as listed in :attr:`CohortResidual.skipped`.
+    """
+    units, want, pos, arr, qs = _age_arrays(population_by_age, death_probabilities, years)
+    n_age = arr.shape[-1]
+    frames = []
+    for t in want:
+        p0, p1 = arr[:, pos[t]], arr[:, pos[t + 1]]
+        ok = ~(np.isnan(p0).any(axis=(1, 2)) | np.isnan(p1).any(axis=(1, 2)))
+        resid = np.zeros_like(p0)
+        resid[..., 1:] = _residual_by_age(p0, p1, qs)
+        shape = (int(ok.sum()), 2, n_age)
+        frames.append(pd.DataFrame({
+            "unit": np.repeat(np.asarray(units, dtype=object)[ok], 2 * n_age),
+            "year": t,
+            "sex": np.tile(np.repeat(["female", "male"], n_age), shape[0]),
+            "age": np.tile(np.arange(n_age), 2 * shape[0]),
+            "net_migration": resid[ok].reshape(-1),
+            "population": p0[ok].reshape(-1),
+        }))
+    return pd.concat(frames, ignore_index=True)

@@ -18,6 +18,7 @@ from geoattr._versions import versions
 from geoattr.data import PanelData
 from geoattr.models.ols import AttractivenessResults
 from geoattr.pipeline.book import profile_breakdown, region_labels
+from geoattr.pipeline.groups import write_barometer_outputs
 from geoattr.report import (
     comparison_table,
     ranking_table,
@@ -47,6 +48,8 @@ _CAPTIONS = {
     "ranking_bars_png": "Most and least attractive units (mean residual)",
     "decomposition_waterfall_png": "Decomposition of population change, most attractive unit",
     "forest_plot_png": "Coefficients across specifications and levels, 95 % intervals",
+    "barometer_region_long_run_png": "Barometer: highest and lowest long-run index, regions",
+    "barometer_region_coefficients_png": "Barometer of the regions: slope on job growth and R² by period",
 }
 _ROBUSTNESS_CAPTIONS = (("figure_robustness_coefficients_png", "Coefficients across the robustness variants"),
                         ("figure_rank_intervals_png", "Bootstrap intervals of the attractiveness ranks"))
@@ -185,6 +188,7 @@ def write_publication(out: Path, files: dict[str, Path], *, main: Attractiveness
         figs = write_figures(out / "figures", att=att, yearly=main_yearly, decomposition=kept.get("decomposition"),
                                 models=models, names=data.names, top_n=top_n)
         files.update({f"figure_{k}": v for k, v in figs.items()})
+    figs = {**figs, **write_barometer_outputs(out, files, data=data, kept=kept, ocfg=ocfg)}
     if ocfg.get("profiles", True):
         pages = write_profiles(out / "profiles", att=att, intervals=kept.get("intervals"),
                                   decomposition=kept.get("decomposition"),
@@ -230,6 +234,15 @@ def _summary(main: AttractivenessResults, data: PanelData, years: tuple[int, int
     }
 
 
+def _group_ranking_tables(group_rankings: pd.DataFrame | None, top_n: int) -> dict[str, str]:
+    """Heading -> HTML ranking table of each age group of ``[analyses] age_groups``."""
+    if group_rankings is None:
+        return {}
+    return {f"Age group {g} (net migration rate of the group)": ranking_table(
+        r.drop(columns="group"), fmt="html", top_n=max(1, int(min(top_n, (r["list"] == "top").sum()))))
+        for g, r in group_rankings.groupby("group", sort=False)}
+
+
 @fill_doc(run_models=_RUN_MODELS_DOC)
 def report_context(main: AttractivenessResults, models: Mapping[str, AttractivenessResults], data: PanelData,
                    ranks: pd.DataFrame, figs: Mapping[str, Path], kept: Mapping[str, Any], files: Mapping[str, Path],
@@ -268,7 +281,7 @@ def report_context(main: AttractivenessResults, models: Mapping[str, Attractiven
         "ranking_tables": {_PLURAL.get(lv, f"{lv}s").capitalize(): ranking_table(
             ranks[ranks["level"] == lv], fmt="html",
             top_n=max(1, int(min(top_n, (ranks[(ranks["level"] == lv)]["list"] == "top").sum()))))
-            for lv in levels},
+            for lv in levels} | _group_ranking_tables(kept.get("group_rankings"), top_n),
         "figures": {_CAPTIONS[k]: v for k, v in figs.items() if k in _CAPTIONS},
         "robustness": (pd.read_csv(files["rank_stability"]) if "rank_stability" in files else None),
         "robustness_figures": {c: files[k] for k, c in _ROBUSTNESS_CAPTIONS if k in files},

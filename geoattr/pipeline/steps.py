@@ -18,6 +18,7 @@ from geoattr import weights as gw
 from geoattr._format import write_csv
 from geoattr.attractiveness import attractiveness
 from geoattr.barometer import barometer
+from geoattr.barometer_regions import barometer_top_bottom
 from geoattr.compare import compare
 from geoattr.data import PanelData
 from geoattr.decomposition import decompose
@@ -28,6 +29,7 @@ from geoattr.exceptions import InputError
 from geoattr.models.ols import AttractivenessResults
 from geoattr.models.vra_sum import SUM_TERM
 from geoattr.pipeline.book import run_breakdown, write_subgroup_table
+from geoattr.pipeline.groups import run_age_groups, run_region_barometer
 from geoattr.typing import WeightsLike
 
 __all__ = ["run_analyses", "run_comparison", "halves", "centrality_classes"]
@@ -119,9 +121,22 @@ class _Step:
 
     def barometer(self) -> None:
         flows = self.acfg.get("barometer_flows") or [c for c in self.data.panel.columns if c.startswith(_FLOW_PREFIX)]
-        bar = barometer(self.data, period_length=int(self.acfg.get("barometer_period_length", 3)),
-                        flow_columns=flows or None)
-        _write(bar.to_frame(), "barometer", self.out, self.files, index=False)
+        levels = self.acfg.get("barometer_level", "municipality")
+        if "municipality" in levels:
+            bar = barometer(self.data, period_length=int(self.acfg.get("barometer_period_length", 3)),
+                            flow_columns=flows or None)
+            _write(bar.to_frame(), "barometer", self.out, self.files, index=False)
+            _write(bar.long_run, "barometer_long_run", self.out, self.files, index=False)
+            _write(barometer_top_bottom(bar, names=self.data.names), "barometer_top_bottom", self.out, self.files,
+                   index=False)
+            self.kept["barometer"] = bar
+        if "region" in levels:
+            self.info.update(run_region_barometer(self.data, self.acfg, self.out, self.files, flows or None,
+                                                  kept=self.kept))
+
+    def age_groups(self) -> None:
+        self.info.update(run_age_groups(self.main, self.data, self.acfg["age_groups"], self.out, self.files,
+                                        kept=self.kept))
 
     def drivers(self) -> None:
         drv = self.acfg["drivers"]
@@ -183,7 +198,7 @@ class _Step:
 
 #: The analyses of ``[analyses]`` in the order they run.
 _ANALYSES = ("subgroups", "decomposition", "barometer", "drivers", "uncertainty", "persistence", "cohort_residual",
-             "regimes", "vra_breakdown")
+             "regimes", "vra_breakdown", "age_groups")
 
 
 def run_analyses(main: AttractivenessResults, data: PanelData, acfg: Mapping[str, Any], out: Path,
