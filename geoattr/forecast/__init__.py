@@ -1,0 +1,21 @@
+"""Forecasts and scenarios: the attractiveness model's third purpose.
+
+:func:`forecast` projects net migration and population of every unit with a
+cohort-component model driven by the fitted attractiveness model, with simulation
+intervals, job-change scenarios and a backtest against naive benchmarks
+(``docs/forecasting.rst``).  The modules: :mod:`~geoattr.forecast.launch` (the
+starting point), :mod:`~geoattr.forecast.profile` (age profiles, vital factors),
+:mod:`~geoattr.forecast.cohort` (the cohort-component step),
+:mod:`~geoattr.forecast.projection`, :mod:`~geoattr.forecast.simulate`,
+:mod:`~geoattr.forecast.scenario`, :mod:`~geoattr.forecast.backtest`,
+:mod:`~geoattr.forecast.results` and :mod:`~geoattr.forecast.api`.
+"""
+
+from geoattr.forecast.api import commuting_shares, forecast
+from geoattr.forecast.backtest import backtest
+from geoattr.forecast.launch import ATTRACTIVENESS_MODES, Launch, build_launch
+from geoattr.forecast.results import ForecastResults
+from geoattr.forecast.scenario import Scenario
+
+__all__ = ["forecast", "ForecastResults", "Scenario", "backtest", "build_launch", "Launch", "ATTRACTIVENESS_MODES",
+           "commuting_shares"]
