@@ -25,6 +25,7 @@ from geoattr.io.folders import collect_warnings, relocate, staged_output
 from geoattr.models.ols import AttractivenessResults, estimate, estimate_by_year
 from geoattr.pipeline.outputs import echo_files, report_context, run_info, write_estimates, write_map, \
     write_publication
+from geoattr.pipeline.forecast import forecast_step
 from geoattr.pipeline.sources import read_run_data, resolve_path
 from geoattr.pipeline.steps import run_analyses, run_comparison
 from geoattr.report import write_report
@@ -221,6 +222,10 @@ def _analyses(cfg: Mapping[str, Any], main: AttractivenessResults, data: PanelDa
     if rcfg.get("enabled", False):
         with timer("robustness"):
             info.update(run_robustness_from_config(main, data, rcfg, out, files, progress=progress))
+    fcfg = cfg.get("forecast")
+    if fcfg is not None and fcfg.get("enabled", True):
+        with timer("forecast"):
+            info.update(forecast_step(main, fcfg, out, files, progress=progress))
     return info
 
 
