@@ -134,12 +134,14 @@ class ForecastResults:
         The effect on unit *i*'s net migration (persons) of ``change`` jobs at workplace
         *j* in year *t*, in years *t*, *t + 1* and *t + 2* (*k* = 0, 1, 2), is::
 
-            b_k * share[i, j] * (100 * change / jobs[j] - 100 * change / national_jobs) * population[i] / 100
+            b_k * (share[i, j] * 100 * change / jobs[j] - 100 * change / national_jobs) * population[i] / 100
 
         with ``b_0, b_1, b_2`` = ``b_vra, b_vra_l1, b_vra_l2`` (0 when the model lacks the
-        term).  The second part is the change's effect on national growth; relative
-        growth of every other workplace falls by it, and as each unit's shares sum to
-        1 it reaches every unit once.
+        term).  The second part is the change's effect on national growth: the relative
+        growth of every workplace falls by it, and as each unit's shares sum to 1 it
+        reaches every unit once.  Exact for the projection's first year (jobs of the
+        last observed year, launch population); for later years the jobs and the
+        population have moved on.
 
         Returns
         -------
@@ -159,7 +161,7 @@ class ForecastResults:
             "national_jobs": float(self.jobs.sum()),
             "year": int(self.info["first_year"]),
             "names": None if self.names is None else self.names.copy(),
-            "formula": "persons_k = b_k * share[unit, destination] * (100 * change / jobs[destination] - 100 * change "
+            "formula": "persons_k = b_k * (share[unit, destination] * 100 * change / jobs[destination] - 100 * change "
                        "/ national_jobs) * population[unit] / 100, k = 0, 1, 2 for years t, t+1, t+2",
         }
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from geoattr.forecast.cohort import migrant_response
 from geoattr.forecast.launch import Launch
@@ -114,6 +115,11 @@ def _path_draws(t: _Task, path: Projection, theta: np.ndarray, att: np.ndarray, 
 
 
 def _run_chunk(t: _Task, task: tuple[int, int]) -> tuple[tuple[int, int], list[dict[str, np.ndarray]]]:
+    with threadpool_limits(limits=1):  # one BLAS thread everywhere: the same rounding in and out of workers
+        return _chunk(t, task)
+
+
+def _chunk(t: _Task, task: tuple[int, int]) -> tuple[tuple[int, int], list[dict[str, np.ndarray]]]:
     lo, hi = task
     K = len(t.launch_theta)
     N, H = t.paths[0].rate.shape
