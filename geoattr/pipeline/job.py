@@ -43,6 +43,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "comparison": {"enabled": False},
     "robustness": {"enabled": True, "n_boot": 499, "n_placebo": 99},
     "output": {"top_n": 10, "map": True},
+    "forecast": {"horizon": 10, "draws": 500, "seed": 2022, "backtest": {"fit_until": 2015, "through": 2021},
+                 "scenario": [{"name": "plant closure", "unit": "1804", "year": 2025, "jobs": -300}]},
 }
 
 _DESIGN_OPTIONS = ("year_effects", "relative_to_national", "min_share", "top_k", "include_diagonal", "on_missing")
