@@ -28,12 +28,14 @@ from geoattr.forecast.launch import Launch
 from geoattr.forecast.projection import Projection
 from geoattr.robustness.executor import execute, n_workers
 
-__all__ = ["CHUNK", "QUANTITIES", "Draws", "simulate", "response"]
+__all__ = ["CHUNK", "QUANTITIES", "SCENARIO_QUANTITIES", "Draws", "simulate", "response"]
 
 #: Draws per task (fixed, so that the results do not depend on the number of workers).
 CHUNK = 250
-#: The simulated quantities.
+#: The simulated quantities (of the first path: the baseline).
 QUANTITIES = ("net_migration", "net_migration_rate", "population", "births", "deaths")
+#: The simulated quantities of the other paths (scenarios).
+SCENARIO_QUANTITIES = ("net_migration", "population")
 
 
 @dataclass(frozen=True)
@@ -81,37 +83,38 @@ def _normals(children: tuple[np.random.SeedSequence, ...], K: int, N: int, H: in
     return zt, za, zy, zu
 
 
-def _convolve(R: np.ndarray, dnm: np.ndarray, h: int, upto: int) -> np.ndarray:
-    """``sum_{s < upto} R[:, upto - 1 - s] dnm[:, s, :]``: the effect of earlier extra migrants ``(N, D)``."""
-    out = np.zeros((dnm.shape[0], dnm.shape[2]))
-    for s in range(upto):
-        out += R[:, upto - 1 - s, None] * dnm[:, s, :]
-    return out
+def _toeplitz(R: np.ndarray, *, lag: int) -> np.ndarray:
+    """``T[n, h, s] = R[n, h - s - lag]`` where ``h - s - lag >= 0``, else 0: ``(N, H, H)``."""
+    N, H = R.shape
+    h, s_ = np.meshgrid(np.arange(H), np.arange(H), indexing="ij")
+    k = h - s_ - lag
+    return np.where(k[None] >= 0, R[:, np.clip(k, 0, H - 1)], 0.0)
 
 
-def _path_draws(t: _Task, path: Projection, theta: np.ndarray, att: np.ndarray, shocks: np.ndarray
-                ) -> dict[str, np.ndarray]:
+def _path_draws(t: _Task, path: Projection, theta: np.ndarray, att: np.ndarray, shocks: np.ndarray,
+                keep: tuple[str, ...]) -> dict[str, np.ndarray]:
     """The draws ``(N, H, D)`` of one path given the drawn coefficients ``(D, K)``, attractiveness ``(N, D)``
-    and shocks ``(N, H, D)``."""
+    and shocks ``(N, H, D)``; only the quantities in ``keep``."""
     N, H = path.rate.shape
     D = theta.shape[0]
     rate = (path.X.reshape(H * N, -1) @ theta.T).reshape(H, N, D).transpose(1, 0, 2) + att[:, None, :] + shocks
-    R = t.response
-    out = {"net_migration": np.empty((N, H, D)), "net_migration_rate": np.ascontiguousarray(rate),
-           "population": np.empty((N, H, D))}
-    vital = path.births is not None
-    if vital:
-        out["births"], out["deaths"] = np.empty((N, H, D)), np.empty((N, H, D))
+    R = t.response["population"]
+    nm = np.empty((N, H, D))
     dnm = np.empty((N, H, D))
     for h in range(H):
-        start = path.population[:, h, None] + _convolve(R["population"], dnm, h, h)
-        out["net_migration"][:, h] = rate[:, h] * start / 100.0
-        dnm[:, h] = out["net_migration"][:, h] - path.net_migration[:, h, None]
-        out["population"][:, h] = path.population[:, h + 1, None] + _convolve(R["population"], dnm, h, h + 1)
-        if vital:
-            for q, base in (("births", path.births), ("deaths", path.deaths)):
-                out[q][:, h] = base[:, h, None] + _convolve(R[q], dnm, h, h)
-    return out
+        start = path.population[:, h, None]
+        if h:
+            start = start + np.matmul(R[:, None, h - 1::-1], dnm[:, :h])[:, 0]
+        nm[:, h] = rate[:, h] * start / 100.0
+        dnm[:, h] = nm[:, h] - path.net_migration[:, h, None]
+    out = {"net_migration": nm, "net_migration_rate": np.ascontiguousarray(rate)}
+    if "population" in keep:
+        out["population"] = path.population[:, 1:, None] + np.matmul(_toeplitz(R, lag=0), dnm)
+    if path.births is not None:
+        for q, base in (("births", path.births), ("deaths", path.deaths)):
+            if q in keep:
+                out[q] = base[:, :, None] + np.matmul(_toeplitz(t.response[q], lag=1), dnm)
+    return {q: v for q, v in out.items() if q in keep}
 
 
 def _run_chunk(t: _Task, task: tuple[int, int]) -> tuple[tuple[int, int], list[dict[str, np.ndarray]]]:
@@ -127,7 +130,8 @@ def _chunk(t: _Task, task: tuple[int, int]) -> tuple[tuple[int, int], list[dict[
     theta = t.launch_theta[None, :] + zt @ t.chol.T
     att = t.att_mean[:, None] + za.T * t.att_sd[:, None]
     shocks = zy.T[None, :, :] * t.year_sd + np.transpose(zu, (2, 1, 0)) * t.noise_sd[:, None, None]
-    return task, [_path_draws(t, p, theta, att, shocks) for p in t.paths]
+    return task, [_path_draws(t, p, theta, att, shocks, QUANTITIES if i == 0 else SCENARIO_QUANTITIES)
+                  for i, p in enumerate(t.paths)]
 
 
 def simulate(launch: Launch, paths: tuple[Projection, ...], *, draws: int, seed: int, n_jobs: int = 1,
@@ -139,7 +143,8 @@ def simulate(launch: Launch, paths: tuple[Projection, ...], *, draws: int, seed:
     launch : Launch
     paths : tuple of Projection
         Paths of the same horizon (a baseline and its scenarios); path *p* of draw *d*
-        uses the same random numbers as every other path of draw *d*.
+        uses the same random numbers as every other path of draw *d*.  The first path
+        gets every quantity of :data:`QUANTITIES`, the others :data:`SCENARIO_QUANTITIES`.
     draws : int
         Number of draws (>= 1).
     seed : int
