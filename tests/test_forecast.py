@@ -16,7 +16,8 @@ import geoattr
 from geoattr import cli
 from geoattr.config import load_run_config, validate, FORECAST_SCHEMA
 from geoattr.exceptions import InputError
-from geoattr.forecast import Launch, build_launch, forecast
+from geoattr.forecast import forecast
+from geoattr.forecast.launch import Launch, build_launch
 from geoattr.forecast.projection import jobs_path, project
 from geoattr.forecast.scenario import Scenario, effects_frame, group_scenarios, scenario_paths
 from geoattr.variables import demographic_supply
@@ -58,7 +59,7 @@ def test_book_example_100_jobs_give_38_26_18_residents():
     base = project(launch, jobs_path(launch, growth))
     groups = group_scenarios([Scenario("plant", "A", 2022, 100)], launch, 5)
     path = scenario_paths(launch, growth, base, groups)["plant"]
-    eff = effects_frame("plant", launch, base, path, None, 0.95).set_index(["unit", "year"])["net_migration"]
+    eff = effects_frame("plant", launch, base, path, None, 0.95).set_index(["unit", "year"])["persons"]
     a = eff.xs("A")
     assert a[2021] == 0.0
     np.testing.assert_allclose(a[[2022, 2023, 2024]].to_numpy(), [38, 26, 18], atol=0.5)
@@ -84,7 +85,7 @@ def test_calculator_formula_reproduces_the_first_year_scenario_effect(small):
     b0 = c["coefficients"]["b_vra"]
     persons = b0 * (share * 100 * change / c["jobs"]["1804"] - 100 * change / c["national_jobs"]) * \
         c["population"] / 100
-    eff = small.scenarios.set_index(["unit", "year"])["net_migration"].xs(2024, level="year")
+    eff = small.scenarios.set_index(["unit", "year"])["persons"].xs(2024, level="year")
     np.testing.assert_allclose(eff.reindex(persons.index).to_numpy(), persons.to_numpy(), rtol=1e-9)
     assert (eff.reindex(share.index[share > 0]) > 0).all()
     js = small.calculator_json()
@@ -166,9 +167,10 @@ def test_backtest_beats_zero_net_migration(small):
     assert list(bt.columns[:6]) == ["method", "horizon", "rmse", "mae", "bias", "coverage95"]
     assert set(bt["method"]) == {"model", "zero", "mean5", "last"}
     assert sorted(bt["horizon"].unique()) == [1, 2, 3, 4]
-    rate = bt[bt["measure"] == "rate"].set_index(["method", "horizon"])
+    assert not bt.duplicated(["method", "horizon"]).any()
+    rate = bt.set_index(["method", "horizon"])
     # the synthetic data come from the model (known truth), so it must beat zero net migration at every horizon
-    assert (rate.loc["model", "mae"] < rate.loc["zero", "mae"]).all()
+    assert (rate.loc["model", "mae_rate"] < rate.loc["zero", "mae_rate"]).all()
     assert rate.loc["model", "coverage95"].between(0.7, 1.0).all()
     assert rate.loc["zero", "coverage95"].isna().all()
 
@@ -219,12 +221,12 @@ def test_cli_forecast_writes_the_files(tmp_path):
     code, out, err = _cli(["forecast", str(cfg), "--out", str(tmp_path / "out"), "--no-progress"])
     assert code == 0, err
     names = {p.name for p in (tmp_path / "out").iterdir()}
-    assert names == {"forecast.csv", "scenario.csv", "calculator.json", "run.json"}
+    assert names == {"forecast.csv", "forecast_history.csv", "scenario.csv", "calculator.json", "run.json"}
     info = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
     assert info["geoattr_run"] == 1 and info["command"] == "forecast"
     assert any("national job growth" in r for r in info["analyses"]["forecast"]["rules"])
     sc = pd.read_csv(tmp_path / "out" / "scenario.csv", dtype={"unit": str})
-    oslo = sc[(sc["unit"] == "0301")].set_index("year")["net_migration"]
+    oslo = sc[(sc["unit"] == "0301")].set_index("year")["persons"]
     assert oslo[2024] == 0 and oslo[2025] < 0  # fewer jobs, fewer residents from the year of the closure
 
 
@@ -247,9 +249,9 @@ def test_norway_example_backtest(real_data_dir, tmp_path):
     cfg["forecast"]["draws"] = 300
     res = run_forecast(cfg, out=tmp_path / "out", data_dir=real_data_dir, progress=False).results
     assert res.info["first_year"] == 2017 and res.info["mode"] == "total population"
-    bt = res.backtest[res.backtest["measure"] == "rate"].set_index(["method", "horizon"])
+    bt = res.backtest.set_index(["method", "horizon"])
     assert sorted(bt.index.get_level_values("horizon").unique()) == [1, 2, 3, 4, 5, 6]
     # published net migration 2011-2016: the model beats zero net migration on average and its 95 %
     # intervals cover most of the observations
-    assert bt.loc["model", "mae"].mean() < bt.loc["zero", "mae"].mean()
+    assert bt.loc["model", "mae_rate"].mean() < bt.loc["zero", "mae_rate"].mean()
     assert bt.loc["model", "coverage95"].mean() > 0.8

@@ -11,11 +11,9 @@ starting point), :mod:`~geoattr.forecast.profile` (age profiles, vital factors),
 :mod:`~geoattr.forecast.results` and :mod:`~geoattr.forecast.api`.
 """
 
-from geoattr.forecast.api import commuting_shares, forecast
+from geoattr.forecast.api import commuting_shares, forecast, observed_history
 from geoattr.forecast.backtest import backtest
-from geoattr.forecast.launch import ATTRACTIVENESS_MODES, Launch, build_launch
 from geoattr.forecast.results import ForecastResults
-from geoattr.forecast.scenario import Scenario
 
-__all__ = ["forecast", "ForecastResults", "Scenario", "backtest", "build_launch", "Launch", "ATTRACTIVENESS_MODES",
-           "commuting_shares"]
+# classes are documented on their own module's page (Launch, Scenario: launch, scenario)
+__all__ = ["forecast", "ForecastResults", "backtest", "commuting_shares", "observed_history"]

@@ -17,7 +17,7 @@ from geoattr.forecast.scenario import Scenario, effects_frame, group_scenarios, 
 from geoattr.forecast.simulate import simulate
 from geoattr.models.ols import AttractivenessResults
 
-__all__ = ["forecast", "commuting_shares"]
+__all__ = ["forecast", "commuting_shares", "observed_history"]
 
 
 def commuting_shares(launch: Launch) -> pd.DataFrame:
@@ -35,6 +35,32 @@ def commuting_shares(launch: Launch) -> pd.DataFrame:
     units = np.asarray(launch.units, dtype=object)
     out = pd.DataFrame({"unit": units[W.row], "destination": units[W.col], "share": W.data})
     return out[out["share"] != 0].sort_values(["unit", "destination"]).reset_index(drop=True)
+
+
+def observed_history(fit: AttractivenessResults) -> pd.DataFrame:
+    """The observed values of the forecast's quantities in the fit years (for fan charts).
+
+    Parameters
+    ----------
+    fit : AttractivenessResults
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long: ``unit, year, quantity, value``; ``net_migration``, ``net_migration_rate``
+        and ``population`` (on 31 December: the population of 1 January of the next
+        year, where observed), on the forecast's definitions.
+    """
+    panel = fit.unit_data.panel
+    first, last = fit.unit_design.years
+    yr = panel.index.get_level_values("year")
+    sub = panel[(yr >= first) & (yr <= last)]
+    pop_next = panel["population"].groupby(level="unit").shift(-1).reindex(sub.index)
+    frames = {"net_migration": sub["net_migration"], "net_migration_rate": 100.0 * sub["net_migration"] /
+              sub["population"], "population": pop_next}
+    out = pd.concat([v.rename("value").reset_index().assign(quantity=q) for q, v in frames.items()],
+                    ignore_index=True)
+    return out.dropna(subset=["value"])[["unit", "year", "quantity", "value"]].reset_index(drop=True)
 
 
 def _check_options(horizon: int, draws: int, level: float, backtest: Any) -> tuple[int, int] | None:
@@ -129,8 +155,8 @@ def forecast(
     table = summarise(sim.values[0], launch.units, launch.first_year, level)
     effects = [effects_frame(name, launch, base, p, (sim.values[0], sim.values[i + 1]), level)
                for i, (name, p) in enumerate(paths.items())]
-    columns = ["scenario", "unit", "year", "net_migration", "net_migration_lower", "net_migration_upper",
-               "population", "population_lower", "population_upper"]
+    columns = ["scenario", "unit", "year", "persons", "persons_lower", "persons_upper", "population",
+               "population_lower", "population_upper"]
     rules.append(f"intervals: central {level:.0%} of {draws} simulation draws (seed {seed}): coefficients from the "
                  "multivariate normal of the estimates and their covariance, the carried-forward attractiveness "
                  "with its uncertainty, a common shock per year and a shock per unit and year")
@@ -156,5 +182,5 @@ def forecast(
         backtest=bt_table, notes=tuple(rules), info=info, coefficients=fit.results.params,
         shares=commuting_shares(launch), jobs=launch.jobs[last].rename("jobs").rename_axis("unit"),
         population=pd.Series(launch.population, index=launch.units, name="population").rename_axis("unit"),
-        names=names,
+        names=names, history=observed_history(fit),
     )

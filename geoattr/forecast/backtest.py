@@ -6,8 +6,9 @@ migration, the unit's mean of its last five years (``mean5``) and its last year
 (``last``).  By method and horizon (1 = the first year after ``fit_until``) over all
 units: root mean squared error, mean absolute error, bias (mean of projected minus
 observed) and the share of observations inside the model's 95 % interval
-(``coverage95``; empty for the benchmarks, which have no interval).  Two measures:
-``persons`` and ``rate`` (in % of the observed population on 1 January).
+(``coverage95``; empty for the benchmarks, which have no interval).  ``rmse``, ``mae``
+and ``bias`` are in persons; ``rmse_rate``, ``mae_rate`` and ``bias_rate`` in % of the
+observed population on 1 January.
 """
 
 from __future__ import annotations
@@ -69,14 +70,15 @@ def _observed(fit: AttractivenessResults, years: list[int]) -> tuple[np.ndarray,
 def _metrics(method: str, pred: np.ndarray, obs: np.ndarray, pop: np.ndarray, inside: np.ndarray | None
              ) -> list[dict[str, object]]:
     rows = []
-    for measure, scale in (("persons", 1.0), ("rate", 100.0 / pop)):
-        err = (pred - obs) * scale
-        for h in range(obs.shape[1]):
-            e = err[:, h]
-            rows.append({"method": method, "horizon": h + 1, "rmse": float(np.sqrt(np.mean(e ** 2))),
-                         "mae": float(np.mean(np.abs(e))), "bias": float(np.mean(e)),
-                         "coverage95": float(np.mean(inside[:, h])) if inside is not None else np.nan,
-                         "measure": measure, "n": int(len(e))})
+    err = pred - obs
+    rate = err * 100.0 / pop
+    for h in range(obs.shape[1]):
+        e, r = err[:, h], rate[:, h]
+        rows.append({"method": method, "horizon": h + 1, "rmse": float(np.sqrt(np.mean(e ** 2))),
+                     "mae": float(np.mean(np.abs(e))), "bias": float(np.mean(e)),
+                     "coverage95": float(np.mean(inside[:, h])) if inside is not None else np.nan,
+                     "rmse_rate": float(np.sqrt(np.mean(r ** 2))), "mae_rate": float(np.mean(np.abs(r))),
+                     "bias_rate": float(np.mean(r)), "n": int(len(e))})
     return rows
 
 
@@ -101,8 +103,8 @@ def backtest(fit: AttractivenessResults, *, fit_until: int, through: int, draws:
     Returns
     -------
     pandas.DataFrame
-        ``method, horizon, rmse, mae, bias, coverage95, measure, n``; methods ``model``
-        and :data:`BENCHMARKS`.
+        ``method, horizon, rmse, mae, bias, coverage95, rmse_rate, mae_rate, bias_rate,
+        n``: one row per method (``model`` and :data:`BENCHMARKS`) and horizon.
     """
     if through <= fit_until:
         raise InputError(f"[forecast] backtest needs through > fit_until, got fit_until = {fit_until}, through = "

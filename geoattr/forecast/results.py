@@ -87,11 +87,13 @@ class ForecastResults:
         January), ``population`` (on 31 December, i.e. 1 January of the next year),
         and with age data ``births`` and ``deaths`` (during the year).
     scenarios : pandas.DataFrame
-        ``scenario, unit, year, net_migration, net_migration_lower, net_migration_upper,
-        population, population_lower, population_upper``: persons gained (lost) against
-        the baseline (point: the estimates; interval: the draws' differences).
+        ``scenario, unit, year, persons, persons_lower, persons_upper, population,
+        population_lower, population_upper``: net migrants gained (lost) during the year
+        and population on 31 December against the baseline (point: the estimates;
+        interval: the draws' differences, same random numbers for both paths).
     backtest : pandas.DataFrame or None
-        ``method, horizon, rmse, mae, bias, coverage95, measure, n``.
+        ``method, horizon, rmse, mae, bias, coverage95`` (persons), ``rmse_rate,
+        mae_rate, bias_rate`` (% of the population) and ``n``.
     notes : tuple of str
         Every rule of the projection (also in ``run.json``).
     info : mapping
@@ -104,6 +106,11 @@ class ForecastResults:
         Jobs by workplace in the last observed year (by unit).
     population : pandas.Series
         Launch population (1 January of the first projected year, by unit).
+    names : pandas.Series or None
+        Unit names (when the data have polygons with names).
+    history : pandas.DataFrame or None
+        Observed ``unit, year, quantity, value`` of the fit years
+        (:func:`geoattr.forecast.api.observed_history`), to draw before the forecast.
     """
 
     forecast: pd.DataFrame
@@ -116,6 +123,7 @@ class ForecastResults:
     jobs: pd.Series
     population: pd.Series
     names: pd.Series | None = field(default=None)
+    history: pd.DataFrame | None = field(default=None)
 
     def to_frame(self) -> pd.DataFrame:
         """The long forecast table (a copy)."""

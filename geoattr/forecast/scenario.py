@@ -97,17 +97,22 @@ def scenario_paths(launch: Launch, growth: np.ndarray, baseline: Projection,
 
 def effects_frame(name: str, launch: Launch, baseline: Projection, path: Projection,
                   draws: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None, level: float) -> pd.DataFrame:
-    """Persons gained (lost) against the baseline, by unit and year, with the draws' interval."""
+    """Persons gained (lost) against the baseline, by unit and year, with the draws' interval.
+
+    Columns ``scenario, unit, year, persons`` (net migrants gained during the year),
+    ``persons_lower, persons_upper``, ``population`` (on 31 December),
+    ``population_lower, population_upper`` (the intervals without ``draws``: absent).
+    """
     N, H = baseline.rate.shape
     years = np.arange(launch.first_year, launch.first_year + H)
     out = pd.DataFrame({"scenario": name, "unit": np.repeat(np.asarray(launch.units, dtype=object), H),
                         "year": np.tile(years, N)})
     lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
-    for q, point in (("net_migration", path.net_migration - baseline.net_migration),
-                     ("population", path.population[:, 1:] - baseline.population[:, 1:])):
-        out[q] = point.reshape(-1)
+    for q, col, point in (("net_migration", "persons", path.net_migration - baseline.net_migration),
+                          ("population", "population", path.population[:, 1:] - baseline.population[:, 1:])):
+        out[col] = point.reshape(-1)
         if draws is not None:
             diff = draws[1][q] - draws[0][q]
             bounds = quantiles(diff, [lo, hi])
-            out[f"{q}_lower"], out[f"{q}_upper"] = bounds[0].reshape(-1), bounds[1].reshape(-1)
+            out[f"{col}_lower"], out[f"{col}_upper"] = bounds[0].reshape(-1), bounds[1].reshape(-1)
     return out

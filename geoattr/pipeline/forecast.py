@@ -27,8 +27,8 @@ __all__ = ["FORECAST_FILES", "ForecastOutputs", "forecast_from_config", "forecas
            "write_forecast"]
 
 #: The files of a forecast: key -> file name.
-FORECAST_FILES = {"forecast": "forecast.csv", "scenario": "scenario.csv", "backtest": "backtest.csv",
-                  "calculator": "calculator.json"}
+FORECAST_FILES = {"forecast": "forecast.csv", "forecast_history": "forecast_history.csv", "scenario": "scenario.csv",
+                  "backtest": "backtest.csv", "calculator": "calculator.json"}
 _DESIGN_KEYS = ("year_effects", "relative_to_national", "min_share", "top_k", "include_diagonal", "on_missing")
 
 
@@ -92,8 +92,9 @@ def forecast_from_config(main: AttractivenessResults, fcfg: Mapping[str, Any], *
 def write_forecast(res: ForecastResults, out: Path, files: dict[str, Path]) -> dict[str, Any]:
     """Write a forecast's files; the facts for ``run.json``.
 
-    Writes ``forecast.csv``, ``scenario.csv``, ``backtest.csv`` (with a backtest) and
-    ``calculator.json`` (:meth:`~geoattr.forecast.ForecastResults.calculator_json`).
+    Writes ``forecast.csv``, ``forecast_history.csv`` (the observed values before it),
+    ``scenario.csv``, ``backtest.csv`` (with a backtest) and ``calculator.json``
+    (:meth:`~geoattr.forecast.ForecastResults.calculator_json`).
 
     Parameters
     ----------
@@ -107,7 +108,8 @@ def write_forecast(res: ForecastResults, out: Path, files: dict[str, Path]) -> d
     dict
         ``{"forecast": {... info, "rules": [...]}}``.
     """
-    tables = {"forecast": res.forecast, "scenario": res.scenarios, "backtest": res.backtest}
+    tables = {"forecast": res.forecast, "forecast_history": res.history, "scenario": res.scenarios,
+              "backtest": res.backtest}
     for key, frame in tables.items():
         if frame is not None:
             files[key] = write_csv(frame, out / FORECAST_FILES[key], index=False)
