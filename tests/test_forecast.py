@@ -183,6 +183,7 @@ def test_backtest_beats_zero_net_migration(small):
     ({"jobs": [1.0, 2.0]}, "gives 2 yearly rate.*horizon of 10"),
     ({"attractiveness": "median"}, "attractiveness must be one of"),
     ({"horizon": 0}, "horizon must be"),
+    ({"seed": -1}, "seed must be an integer >= 0"),
     ({"backtest": {"fit_until": 2015, "through": 2015}}, "through > fit_until"),
 ])
 def test_bad_options_are_named(fit, kw, match):

@@ -17,3 +17,7 @@ from geoattr.forecast.results import ForecastResults
 
 # classes are documented on their own module's page (Launch, Scenario: launch, scenario)
 __all__ = ["forecast", "ForecastResults", "backtest", "commuting_shares", "observed_history"]
+
+# The class's public home is this package (as pickle and the API reference name it):
+# geoattr.ForecastResults and geoattr.forecast.ForecastResults are one object.
+ForecastResults.__module__ = __name__

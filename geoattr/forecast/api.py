@@ -63,13 +63,15 @@ def observed_history(fit: AttractivenessResults) -> pd.DataFrame:
     return out.dropna(subset=["value"])[["unit", "year", "quantity", "value"]].reset_index(drop=True)
 
 
-def _check_options(horizon: int, draws: int, level: float, backtest: Any) -> tuple[int, int] | None:
+def _check_options(horizon: int, draws: int, level: float, seed: int, backtest: Any) -> tuple[int, int] | None:
     if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
         raise InputError(f"horizon must be a whole number of years >= 1, got {horizon!r}")
     if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
         raise InputError(f"draws must be an integer >= 1, got {draws!r}")
     if not 0 < level < 1:
         raise InputError(f"level must be in (0, 1), got {level!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"seed must be an integer >= 0, got {seed!r}")
     if backtest is None:
         return None
     if isinstance(backtest, Mapping):
@@ -144,7 +146,7 @@ def forecast(
         Bad options, a scenario on an unknown unit or outside the projection, a model
         or data the projection cannot use.
     """
-    bt = _check_options(horizon, draws, level, backtest)
+    bt = _check_options(horizon, draws, level, seed, backtest)
     launch = build_launch(fit, attractiveness=attractiveness)
     rules = list(launch.rules)
     growth = national_growth(launch, jobs, horizon, rules)
