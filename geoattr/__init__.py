@@ -16,6 +16,7 @@ from geoattr.compare import compare  # the function shadows the module name, as 
 from geoattr.data import PanelData
 from geoattr.decomposition import decompose
 from geoattr.drivers import DriversResults, drivers
+from geoattr.forecast import ForecastResults, forecast  # the function shadows the subpackage's name, as compare does
 from geoattr.data import Crosswalk, harmonise_flows, harmonise_panel
 from geoattr.models.api import fit
 from geoattr.models.ols import estimate, estimate_by_year
@@ -45,6 +46,8 @@ __all__ = [
     "RobustnessResults",
     "cluster_bootstrap",
     "vra_breakdown",
+    "forecast",
+    "ForecastResults",
     "show_versions",
 ]
 

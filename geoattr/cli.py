@@ -1,4 +1,5 @@
-"""Command-line interface: ``geoattr demo``, ``geoattr run CONFIG.toml`` and ``geoattr choice CONFIG.toml``.
+"""Command-line interface: ``geoattr demo``, ``geoattr run CONFIG.toml``, ``geoattr forecast CONFIG.toml`` and
+``geoattr choice CONFIG.toml``.
 
 A thin wrapper over :func:`geoattr.pipeline.run`.
 """
@@ -15,6 +16,7 @@ from geoattr._versions import versions
 from geoattr.config import load_choice_config, load_run_config
 from geoattr.exceptions import InputError
 from geoattr.models.choice import run_choice
+from geoattr.pipeline.forecast import run_forecast
 
 __all__ = ["main"]
 
@@ -45,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True, help=_OUT_HELP.format(""))
     r.add_argument("--data-dir", default=None, help="base folder of relative data paths (overrides [data] dir)")
     r.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    fc = sub.add_parser("forecast", help="project net migration and population ([forecast]: horizon, draws, "
+                                         "scenarios, backtest) from the model of [data] and [model]")
+    fc.add_argument("config", help="path of the TOML configuration (see examples/norway_forecast.toml)")
+    fc.add_argument("--out", required=True, help=_OUT_HELP.format(""))
+    fc.add_argument("--data-dir", default=None, help="base folder of relative data paths (overrides [data] dir)")
+    fc.add_argument("--no-progress", action="store_true", help="hide progress bars")
     ch = sub.add_parser("choice", help="migration choice: stay / domestic move / emigration, a multinomial logit "
                                        "on person-years (tables, predictions, hypotheses, figure)")
     ch.add_argument("config", help="path of the TOML configuration (see examples/choice.toml)")
@@ -94,6 +102,9 @@ def _dispatch(args: argparse.Namespace) -> None:
     elif args.command == "run":
         cfg = load_run_config(args.config)
         pipeline.run(cfg, out=args.out, data_dir=args.data_dir, progress=not args.no_progress, echo=print)
+    elif args.command == "forecast":
+        run_forecast(load_run_config(args.config), out=args.out, data_dir=args.data_dir, progress=not args.no_progress,
+                     echo=print)
     elif args.command == "choice":
         run_choice(load_choice_config(args.config), out=args.out, echo=print)
     else:

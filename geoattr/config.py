@@ -40,6 +40,7 @@ __all__ = [
     "Table",
     "RUN_SCHEMA",
     "ROBUSTNESS_SCHEMA",
+    "FORECAST_SCHEMA",
     "CHOICE_SCHEMA",
     "read_toml",
     "validate",
@@ -331,6 +332,27 @@ _OUTPUT = Table({
 })
 
 
+#: Schema of the ``[forecast]`` section (``geoattr forecast``, and ``geoattr run`` when present);
+#: the keys are the keyword arguments of :func:`geoattr.forecast.forecast`, plus ``enabled``.
+FORECAST_SCHEMA = Table({
+    "enabled": _bool(True),
+    "horizon": _int(10, low=1),
+    "draws": _int(1000, low=1),
+    "seed": _int(0, low=0),
+    "level": Field(("float",), low=0.0, high=1.0, open_low=True, open_high=True, default=0.95),
+    "attractiveness": _str("shrunken", ("zero", "mean", "shrunken")),
+    "jobs": Field(("str", "list"), choices=("trend", "zero"), items=Field(("float",)), default="trend",
+                  describe='"trend", "zero" or a list of yearly national job growth rates in %'),
+    "backtest": Field(("table",), table=Table({"fit_until": _int(), "through": _int()},
+                                              required=("fit_until", "through"))),
+    "scenario": Field(("list",), items=Field(("table",), table=Table(
+        {"name": _str(), "unit": _str(describe='a unit id in quotes, e.g. "0301"'), "year": _int(),
+         "jobs": Field(("float",))}, required=("name", "unit", "year", "jobs"))),
+        describe="an array of tables (write [[forecast.scenario]] before each entry)"),
+    "n_jobs": _int(1),
+})
+
+
 def _section(table: Table) -> Field:
     return Field(("table",), table=table)
 
@@ -343,6 +365,7 @@ RUN_SCHEMA = Table({
     "comparison": _section(_COMPARISON),
     "robustness": _section(ROBUSTNESS_SCHEMA),
     "output": _section(_OUTPUT),
+    "forecast": _section(FORECAST_SCHEMA),
 })
 
 

@@ -26,7 +26,7 @@ def _write(tmp_path: Path, text: str, name: str = "c.toml") -> Path:
 
 
 # --------------------------------------------------------------------------- what must keep loading
-@pytest.mark.parametrize("name", ["synthetic.toml", "norway.toml", "norway_2003_2022.toml"])
+@pytest.mark.parametrize("name", ["synthetic.toml", "norway.toml", "norway_2003_2022.toml", "norway_forecast.toml"])
 def test_example_run_configs_load_unchanged(name):
     path = EXAMPLES / name
     expected = {**tomllib.loads(path.read_text(encoding="utf-8")), "_config_dir": str(EXAMPLES.resolve())}

@@ -26,6 +26,7 @@ from geoattr.models.ols import AttractivenessResults, YearlyResults, estimate, e
 from geoattr.pipeline.book import write_book_publication, write_yearly_tables
 from geoattr.pipeline.outputs import echo_files, report_context, run_info, write_estimates, write_map, \
     write_publication
+from geoattr.pipeline.forecast import forecast_step
 from geoattr.pipeline.sources import read_run_data, resolve_path
 from geoattr.pipeline.steps import run_analyses, run_comparison
 from geoattr.pipeline.variables_table import write_variables
@@ -45,6 +46,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "comparison": {"enabled": False},
     "robustness": {"enabled": True, "n_boot": 499, "n_placebo": 99},
     "output": {"top_n": 10, "map": True},
+    "forecast": {"horizon": 10, "draws": 500, "seed": 2022, "backtest": {"fit_until": 2015, "through": 2021},
+                 "scenario": [{"name": "plant closure", "unit": "1804", "year": 2025, "jobs": -300}]},
 }
 
 _DESIGN_OPTIONS = ("year_effects", "relative_to_national", "constant", "min_share", "top_k", "include_diagonal",
@@ -227,6 +230,10 @@ def _analyses(cfg: Mapping[str, Any], main: AttractivenessResults, data: PanelDa
     if rcfg.get("enabled", False):
         with timer("robustness"):
             info.update(run_robustness_from_config(main, data, rcfg, out, files, progress=progress))
+    fcfg = cfg.get("forecast")
+    if fcfg is not None and fcfg.get("enabled", True):
+        with timer("forecast"):
+            info.update(forecast_step(main, fcfg, out, files, progress=progress))
     return info
 
 

@@ -35,7 +35,13 @@ from geoattr.variables.growth import (
     vra_sparse,
     weighted_growth,
 )
-from geoattr.variables.terms import centrality, demographic_supply, labour_market_integration, net_migration_rate
+from geoattr.variables.terms import (
+    centrality,
+    demographic_supply,
+    demographic_supply_factors,
+    labour_market_integration,
+    net_migration_rate,
+)
 
 __all__ = [
     "net_migration_rate",
@@ -48,6 +54,7 @@ __all__ = [
     "labour_market_integration",
     "centrality",
     "demographic_supply",
+    "demographic_supply_factors",
     "Design",
     "build_design",
     "SPECIFICATIONS",

@@ -12,7 +12,8 @@ from geoattr._format import format_ids
 from geoattr.data import PanelData
 from geoattr.exceptions import InputError
 
-__all__ = ["net_migration_rate", "labour_market_integration", "centrality", "demographic_supply"]
+__all__ = ["net_migration_rate", "labour_market_integration", "centrality", "demographic_supply",
+           "demographic_supply_factors"]
 
 
 def net_migration_rate(data: PanelData, column: str = "net_migration") -> pd.Series:
@@ -75,6 +76,46 @@ def centrality(c: pd.Series, *, mean: float | None = None) -> pd.Series:
     return (scaled - (scaled.mean() if mean is None else mean)).rename("centrality")
 
 
+def demographic_supply_factors(employment_rates: pd.DataFrame, death_probabilities: pd.DataFrame) -> pd.DataFrame:
+    """The weight of a person of each age 14-74 and sex in the numerator of :func:`demographic_supply`.
+
+    ``e[a+1,s] - e[a,s] - q[a,s] * e[a,s]``, employment rates set to 0 outside ages
+    15-74 (MODEL.md convention).
+
+    Parameters
+    ----------
+    employment_rates, death_probabilities : pandas.DataFrame
+        Index age, columns ``female`` and ``male``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index age 14-74, columns ``female`` and ``male``.
+
+    Raises
+    ------
+    InputError
+        When the death probabilities lack some of the ages 14-74.
+    """
+    ages = np.arange(14, 75)
+    e = employment_rates.reindex(np.arange(0, 76)).fillna(0.0).copy()
+    e.loc[(e.index < 15) | (e.index > 74)] = 0.0
+    missing_q = [a for a in ages if a not in death_probabilities.index]
+    if missing_q:
+        raise InputError(
+            f"death_probabilities lacks ages {format_ids(missing_q)}; ages 14-74 are needed"
+        )
+    factor = {}
+    for sex in ("female", "male"):
+        es = e[sex]
+        factor[sex] = pd.Series(
+            es.reindex(ages + 1).to_numpy() - es.reindex(ages).to_numpy()
+            - death_probabilities[sex].reindex(ages).to_numpy() * es.reindex(ages).to_numpy(),
+            index=ages,
+        )
+    return pd.DataFrame(factor)
+
+
 def demographic_supply(
     population_by_age: pd.DataFrame,
     jobs: pd.Series,
@@ -108,13 +149,7 @@ def demographic_supply(
         Named ``ds`` on the (unit, year) index.
     """
     ages = np.arange(14, 75)
-    e = employment_rates.reindex(np.arange(0, 76)).fillna(0.0).copy()
-    e.loc[(e.index < 15) | (e.index > 74)] = 0.0
-    missing_q = [a for a in ages if a not in death_probabilities.index]
-    if missing_q:
-        raise InputError(
-            f"death_probabilities lacks ages {format_ids(missing_q)}; ages 14-74 are needed"
-        )
+    factor = demographic_supply_factors(employment_rates, death_probabilities)
     pa = population_by_age
     if years is not None:
         pa = pa[pa["year"].isin(list(years))]
@@ -125,14 +160,6 @@ def demographic_supply(
         raise InputError(
             f"population_by_age lacks some ages 14-74 for {len(short)} (unit, year, sex) group(s): "
             f"{format_ids(short.index)}; every single age from 14 to 74 is needed for DS"
-        )
-    factor = {}
-    for sex in ("female", "male"):
-        es = e[sex]
-        factor[sex] = pd.Series(
-            es.reindex(ages + 1).to_numpy() - es.reindex(ages).to_numpy()
-            - death_probabilities[sex].reindex(ages).to_numpy() * es.reindex(ages).to_numpy(),
-            index=ages,
         )
     f = np.where(
         pa["sex"].to_numpy() == "female",
