@@ -23,7 +23,7 @@ estimates, so their standard errors are exact delta-method ones
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -147,12 +147,11 @@ def fit_durbin_panel(
             weights = align(weights, sorted(set(units) - set(dropped)))
             notes.append(f"balance='drop': {len(dropped)} unit(s) dropped: {format_ids(dropped)}")
     XW = lagged_regressors(X, data_weights(weights, y.index, [], warn=False))
-    inner: dict[str, Any] = {"balance": "keep" if balance == "keep" else "raise"}
     if model == "sdm_re":
         res = fit_sar_re(y, XW, weights, balance="raise")
-    else:
+    else:  # already balanced (or kept as it is): nothing more to drop
         res = fit_spatial_panel(y, XW, weights, model="sar_fe" if model == "sdm_fe" else "sem_fe", effects=effects,
-                                **inner)
+                                balance="keep" if balance == "keep" else "raise")
     res = res.replace(model=model, add_notes=notes)
     if model == "sdem_fe":
         # same constructor arguments, the class whose impacts() suit a model without rho
