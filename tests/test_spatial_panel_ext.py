@@ -323,3 +323,18 @@ def test_keep_on_the_norway_panel(real_data_dir):
     assert any(f"{len(df) - 40} of 353 x 7 unit-years observed" in n for n in c.notes)
     assert -1 < c.params["rho"] < 1
     assert abs(c.params["vra"] - a.params["vra"]) < a.std_errors["vra"]
+
+
+def test_durbin_balance_drop_equals_the_fit_on_the_balanced_subset():
+    """balance='drop' for sdm_fe drops the incomplete unit (named in the notes) and then equals
+    sdm_fe on the panel without it, with the weights aligned to the remaining units (1e-10)."""
+    from geoattr.weights.geometry import align
+
+    g = _queen(6)
+    df = _balanced_panel(g, durbin=True, seed=9, T=4)
+    gone = df.index[0][0]
+    r = fit("y ~ x", df.drop(index=(gone, 2001)), model="sdm_fe", weights=g, balance="drop")
+    rest = [u for u in g.unique_ids if u != gone]
+    ref = fit("y ~ x", df.drop(index=gone, level=0), model="sdm_fe", weights=align(g, rest))
+    np.testing.assert_allclose(r.params.to_numpy(), ref.params.to_numpy(), rtol=0, atol=1e-10)
+    assert any("balance='drop': 1 unit(s) dropped" in n and gone in n for n in r.notes)
