@@ -31,6 +31,8 @@ from geoattr.models.panel import fit_panel
 from geoattr.models.results import RegressionResults
 from geoattr.models.spatial import fit_gmm, fit_spatial
 from geoattr.models.spatial_panel import fit_sar_re, fit_sem_re, fit_spatial_panel
+from geoattr.models.spatial_panel_durbin import DURBIN_PANEL_MODELS, fit_durbin_panel
+from geoattr.models.spatial_panel_unbalanced import KEEP_MODELS
 from geoattr.variables import Design, build_design
 from geoattr.weights.commuting import without_diagonal
 from geoattr.weights.lag import spatial_lag
@@ -59,11 +61,14 @@ MODELS = {
     "sem_fe": "spatial error panel with fixed effects (ML on within-transformed data)",
     "sar_re": "spatial lag panel with random effects (Elhorst's ML, phi concentrated)",
     "sem_re": "spatial error panel with random effects (Elhorst's ML, sparse log-determinants)",
+    "sdm_fe": "spatial Durbin panel with fixed effects: lag of y and WX (ML on within-transformed data)",
+    "sdem_fe": "spatial Durbin error panel with fixed effects: error and WX (ML on within-transformed data)",
+    "sdm_re": "spatial Durbin panel with random effects: lag of y and WX (Elhorst's ML)",
 }
 
 #: Models that ``fit`` estimates on a cross-section (data indexed by unit).
 CROSS_SECTION_MODELS = ("ols", "slx", "iv", "sar", "sem", "sdm", "sdem", "sac", "gmm_lag", "gmm_error")
-_SPATIAL_ML = ("sar", "sem", "sdm", "sdem", "sac", "sar_fe", "sem_fe", "sar_re", "sem_re")
+_SPATIAL_ML = ("sar", "sem", "sdm", "sdem", "sac", "sar_fe", "sem_fe", "sar_re", "sem_re", *DURBIN_PANEL_MODELS)
 _BUILD_OPTIONS = ("years", "commuting_year", "min_share", "top_k", "include_diagonal", "on_missing", "dependent")
 #: the year given to a cross-section so that it runs through the panel estimators
 _CROSS_SECTION_YEAR = 0
@@ -296,7 +301,9 @@ def fit(
         Covariance; default ``"clustered"`` (by unit) for least squares and panels.
     **options
         ``balance="drop"`` lets the spatial panel models drop units not observed in
-        every year (reported in the notes); ``endog=``/``instruments=`` for ``iv``
+        every year (reported in the notes); ``balance="keep"`` fits ``sar_fe``,
+        ``sem_fe``, ``sdm_fe`` and ``sdem_fe`` on the unbalanced panel with each
+        year's subgraph of W (:mod:`geoattr.models.spatial_panel_unbalanced`); ``endog=``/``instruments=`` for ``iv``
         and ``gmm_lag``; design options (``years``, ``commuting_year``...) apply to
         PanelData input.
 
@@ -330,7 +337,7 @@ def _fit_panel_data(formula: str, data: pd.DataFrame | PanelData, *, model: str,
     error_weights = _off_diagonal(error_weights, "error_weights", diag_notes)
     endog = list(options.pop("endog", []) or [])
     instruments = list(options.pop("instruments", []) or [])
-    balance = options.pop("balance", "raise")
+    balance = _balance_option(options.pop("balance", "raise"), model)
     build = {k: options.pop(k) for k in list(options) if k in _BUILD_OPTIONS}
     if options:
         raise InputError(f"unknown option(s) {sorted(options)} for model {model!r}")
@@ -431,6 +438,16 @@ def _obs_weights(obs_weights: Any, df: pd.DataFrame, index: pd.Index, model: str
     return w
 
 
+def _balance_option(balance: Any, model: str) -> str:
+    """``balance=`` checked: "raise", "drop", or "keep" for the fixed-effects spatial panels."""
+    if balance not in ("raise", "drop", "keep"):
+        raise InputError(f"balance must be 'raise', 'drop' or 'keep', got {balance!r}")
+    if balance == "keep" and model not in KEEP_MODELS:
+        raise InputError(f"balance='keep' (unbalanced spatial panels) is supported by {list(KEEP_MODELS)}, not by "
+                         f"model={model!r}; use balance='drop' to drop the units not observed in every year")
+    return balance
+
+
 def _fit_spatial_ml(y: pd.Series, X: pd.DataFrame, *, model: str, weights: WeightsLike,
                     error_weights: WeightsLike | None, effects: str | None, method: str, balance: str) -> RegressionResults:
     """The maximum-likelihood spatial models (cross-section, pooled and panel)."""
@@ -438,6 +455,8 @@ def _fit_spatial_ml(y: pd.Series, X: pd.DataFrame, *, model: str, weights: Weigh
         return fit_sar_re(y, X, weights, balance=balance)
     if model == "sem_re":
         return fit_sem_re(y, X, weights, balance=balance)
+    if model in DURBIN_PANEL_MODELS:
+        return fit_durbin_panel(y, X, weights, model=model, effects=effects or "unit", balance=balance)
     if model.endswith("_fe"):
         return fit_spatial_panel(y, X, weights, model=model, effects=effects or "unit", balance=balance)
     return fit_spatial(y, X, weights, model=model, error_weights=error_weights,

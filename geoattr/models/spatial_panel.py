@@ -25,6 +25,7 @@ from geoattr._format import format_ids
 from geoattr.exceptions import ConvergenceWarning, InputError
 from geoattr.models.ml_jacobian import check_bounds, default_bounds, is_row_standardised
 from geoattr.models.spatial import SpatialResults, fit_spatial
+from geoattr.models.spatial_panel_unbalanced import fit_unbalanced_fe, within_varying
 from geoattr.weights.sparse import as_sparse
 from geoattr.weights.geometry import align
 from geoattr.weights.lag import panel_weights
@@ -40,6 +41,9 @@ def balance_panel(y: pd.Series, X: pd.DataFrame, units: pd.Index, *, balance: Li
     -------
     (y, X, dropped_units)
     """
+    if balance not in ("raise", "drop"):
+        keep = " (balance='keep' is for sar_fe, sem_fe, sdm_fe and sdem_fe)" if balance == "keep" else ""
+        raise InputError(f"balance must be 'raise' or 'drop' here, got {balance!r}{keep}")
     years = sorted(y.index.get_level_values(1).unique())
     present = y.groupby(level=0).size()
     full = set(present.index[present == len(years)])
@@ -72,7 +76,7 @@ def fit_spatial_panel(
     *,
     model: Literal["sar_fe", "sem_fe"],
     effects: Literal["unit", "twoway"] = "unit",
-    balance: Literal["raise", "drop"] = "raise",
+    balance: Literal["raise", "drop", "keep"] = "raise",
 ) -> SpatialResults:
     """Fixed-effects spatial lag or spatial error panel model.
 
@@ -85,7 +89,9 @@ def fit_spatial_panel(
         Weights over the units.
     model : {"sar_fe", "sem_fe"}
     effects : {"unit", "twoway"}, default "unit"
-    balance : {"raise", "drop"}, default "raise"
+    balance : {"raise", "drop", "keep"}, default "raise"
+        ``"keep"``: an unbalanced panel as it is, with each year's subgraph of W
+        (:func:`geoattr.models.spatial_panel_unbalanced.fit_unbalanced_fe`).
 
     Returns
     -------
@@ -97,6 +103,11 @@ def fit_spatial_panel(
         raise InputError(f"model must be 'sar_fe' or 'sem_fe', got {model!r}")
     if effects not in ("unit", "twoway"):
         raise InputError(f"effects must be 'unit' or 'twoway', got {effects!r}")
+    if balance == "keep":
+        res = fit_unbalanced_fe(y, X, weights, model="sar" if model == "sar_fe" else "sem", effects=effects)
+        return res.replace(model=model)
+    if balance not in ("raise", "drop"):
+        raise InputError(f"balance must be 'raise', 'drop' or 'keep', got {balance!r}")
     y, X, weights, dropped, (N, T) = _balanced(y, X, weights, balance)
 
     def within(df):
@@ -105,7 +116,7 @@ def fit_spatial_panel(
             out = out - df.groupby(level=1).transform("mean") + df.mean()
         return out
 
-    varying = [c for c in X.columns if (X[c] - X[c].groupby(level=0).transform("mean")).abs().max() > 1e-12]
+    varying = within_varying(X)
     if not varying:
         raise InputError("no regressor varies within units; a fixed-effects model cannot identify any")
     yw = within(y.to_frame("y"))["y"].rename(y.name)
