@@ -178,6 +178,14 @@ def _holdout_rmse(model: str, d: Design, weights: WeightsLike | None, cov_type: 
     return float(np.sqrt(np.mean(e**2)))
 
 
+def _runs(model: str, weights: Mapping[str, WeightsLike]) -> list[tuple[str, Any]]:
+    """The (column, weights) of one model: once without weights, once per matrix, or (``*_mix``)
+    once with every matrix in W(gamma)."""
+    if model.endswith("_mix"):
+        return [(model, dict(weights))]
+    return [(model, None)] if not GRID_MODELS[model] else [(f"{model}|{w}", g) for w, g in weights.items()]
+
+
 def _task(args: tuple) -> tuple[RegressionResults | None, str | None, float, list[str]]:
     """Fit one model of the grid and its holdout RMSE, collecting its warnings."""
     name, m, d, g, cov_type, holdout = args
@@ -254,11 +262,7 @@ def compare(
     rmse: dict[str, float] = {}
     tasks = []
     for m in models:
-        if m.endswith("_mix"):  # one column: every weights matrix in W(gamma)
-            runs = [(m, dict(weights))]
-        else:
-            runs = [(m, None)] if not GRID_MODELS[m] else [(f"{m}|{w}", g) for w, g in weights.items()]
-        for name, g in runs:
+        for name, g in _runs(m, weights):
             tasks.append((name, m, base if m == "vra_ols" else alt_design, g, cov_type, holdout))
     outcomes = [_task(t) for t in tasks]
     for (name, _, d, *_rest), (res, err, score, caught) in zip(tasks, outcomes):

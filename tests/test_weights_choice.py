@@ -237,3 +237,20 @@ def test_compare_has_a_mixture_column(synthetic_data):
     assert g.sum() == pytest.approx(1.0, abs=1e-12) and (g >= 0).all()
     assert t.loc["loglik", "sar_mix"] >= t.loc["loglik", ["sar|commuting", "sar|queen"]].max() - 1e-6
     assert np.isfinite(t.loc["rmse_holdout", "sar_mix"])
+
+
+def test_mixture_impacts_are_those_at_the_estimated_w(recovered):
+    """gamma treated as known: the impacts equal geoattr.models.impacts.impacts on the betas and rho
+    with W(gamma_hat) (same seed, so the same draws; exact up to rounding, 1e-10)."""
+    from geoattr.models.impacts import impacts
+
+    r, _, ws = recovered
+    imp = r.impacts(draws=200, seed=4)
+    keep = ["const", "x1", "x2", "rho"]
+    ids = list(r.y.index)
+    Wg = sum(r.gamma[k] * pd.DataFrame(g.sparse.toarray(), index=g.unique_ids, columns=g.unique_ids).loc[ids, ids]
+             .to_numpy() for k, g in ws.items())
+    ref = impacts(r.params[keep], r.cov.loc[keep, keep], Wg, draws=200, seed=4)
+    assert "gamma_rook" not in imp.index.get_level_values(0)
+    np.testing.assert_allclose(imp.to_numpy(dtype=float), ref.to_numpy(dtype=float), rtol=1e-8, atol=1e-10)
+    assert "gamma treated as known" in imp.attrs["notes"][-1]

@@ -56,6 +56,7 @@ import pandas as pd
 from scipy import optimize, sparse, stats
 
 from geoattr.exceptions import ConvergenceWarning, InputError
+from geoattr.models.impacts import impacts
 from geoattr.models.ml_jacobian import is_row_standardised, logdet
 from geoattr.models.spatial import SpatialResults
 from geoattr.typing import WeightsLike
@@ -103,6 +104,23 @@ class MixtureResults(SpatialResults):
     def gamma(self) -> pd.Series:
         """The weight of every matrix in ``W(gamma)``."""
         return self._gamma.copy()
+
+    def impacts(self, *, draws: int = 1000, level: float = 0.95, seed: int = 0, method: str = "auto") -> pd.DataFrame:
+        """Direct, indirect and total impacts at ``W(gamma)`` of the estimate.
+
+        As :meth:`SpatialResults.impacts <geoattr.models.spatial.SpatialResults.impacts>`
+        with gamma treated as known: the draws are of the betas and rho only, so the
+        uncertainty of gamma is not propagated (a note in ``attrs["notes"]`` says so).
+        """
+        if "rho" not in self._params.index:
+            raise InputError(f"impacts need a spatial lag of y; model {self.model!r} has none")
+        keep = [p for p in self._params.index if not p.startswith("gamma_")]
+        W = self._unit_weights if self._unit_weights is not None else self.weights
+        frame = impacts(self._params[keep], self._cov.loc[keep, keep], W, draws=draws, level=level, seed=seed,
+                        trace=self._traces, method=method)
+        frame.attrs["notes"] = [*frame.attrs.get("notes", []),
+                                "impacts at W(gamma) of the estimate, gamma treated as known"]
+        return frame
 
     def _prediction_weights(self, index: pd.Index, weights: Any) -> sparse.csr_matrix:
         """``W(gamma)`` over the rows of ``index`` from the mapping the model was fitted with."""
