@@ -132,6 +132,8 @@ def test_bad_mixture_input(small):
         geoattr.fit("y ~ x1 + x2", df, model="sar", weights=ws, gamma={"rook": 1.0})
     with pytest.raises(InputError, match=r"gamma= fixes the weights of a convex combination"):
         geoattr.fit("y ~ x1 + x2", df, model="sar", weights=ws["rook"], gamma={"rook": 1.0})
+    with pytest.raises(InputError, match=r"the term W\(x2\) needs weights= \(one graph; with a mapping of weights"):
+        geoattr.fit("y ~ x1 + W(x2)", df, model="sar", weights=ws)
     binary = Graph.build_contiguity(square_grid(12), rook=True)
     with pytest.raises(InputError, match=r"\['bin'\] are not row-standardised"):
         geoattr.fit("y ~ x1 + x2", df, model="sar", weights={"rook": ws["rook"], "bin": binary})

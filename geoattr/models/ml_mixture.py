@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, sparse, stats
 
+from geoattr._format import format_ids
 from geoattr.exceptions import ConvergenceWarning, InputError
 from geoattr.models.impacts import impacts
 from geoattr.models.ml_jacobian import is_row_standardised, logdet
@@ -220,7 +221,7 @@ def _check_weights(weights: Mapping[str, WeightsLike], model: str) -> list[str]:
         if len(extra) or len(lacking):
             raise InputError(
                 f"the weights {names[0]!r} and {n!r} cover different units: {n!r} has {len(extra)} id(s) that "
-                f"{names[0]!r} lacks ({list(extra[:5])}) and lacks {len(lacking)} ({list(lacking[:5])}); subset "
+                f"{names[0]!r} lacks ({format_ids(extra)}) and lacks {len(lacking)} ({format_ids(lacking)}); subset "
                 "both to the same units (geoattr.weights.align)")
     return names
 
