@@ -268,3 +268,18 @@ def test_hessian_standard_errors_agree_with_the_information_matrix(model):
     mixed = geoattr.fit("y ~ x1 + x2", df, model=model, weights=ws, gamma={"rook": 1.0, "ring": 0.0})
     ratio = mixed.std_errors[single.params.index] / single.std_errors
     assert ((ratio - 1).abs() < 0.05).all(), ratio
+
+
+def test_a_corner_equals_the_single_weights_fit_on_a_pooled_panel():
+    """Two years stacked (W within each year): the corner equals the pooled single-W fit, to 1e-6."""
+    frames, ws = [], None
+    for t, seed in ((2020, 7), (2021, 8)):
+        df, ws = _simulate(10, 0.7, 0.4, seed=seed)
+        frames.append(df.assign(year=t).set_index("year", append=True))
+    panel = pd.concat(frames)
+    single = geoattr.fit("y ~ x1 + x2", panel, model="sar", weights=ws["ring"])
+    mixed = geoattr.fit("y ~ x1 + x2", panel, model="sar", weights=ws, gamma={"rook": 0.0, "ring": 1.0})
+    assert mixed.loglik == pytest.approx(single.loglik, abs=1e-6)
+    np.testing.assert_allclose(mixed.params[single.params.index], single.params, atol=1e-6)
+    free = geoattr.fit("y ~ x1 + x2", panel, model="sar", weights=ws)
+    assert free.loglik >= max(free.corner_tests["loglik"]) - 1e-9
