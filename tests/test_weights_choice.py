@@ -216,6 +216,12 @@ def test_bad_prediction_input(small):
         res.predict(X.iloc[:10])
     with pytest.raises(InputError, match=r"y has 1 row\(s\) that X lacks"):
         res.predict(X.iloc[1:], weights=ws["rook"], y=df["y"].iloc[:5])
+    panel = pd.concat([df.assign(year=t).set_index("year", append=True) for t in (2020, 2021)])
+    rng = np.random.default_rng(0)
+    panel[["y", "x1", "x2"]] += rng.normal(size=(len(panel), 3))
+    fe = geoattr.fit("y ~ x1 + x2", panel, model="sar_fe", weights=ws["rook"])
+    with pytest.raises(InputError, match=r"model 'sar_fe' has unit effects that are not"):
+        fe.predict(panel[["x1", "x2"]], weights=ws["rook"])
     mixed = geoattr.fit("y ~ x1 + x2", df, model="sar", weights=ws)
     with pytest.raises(InputError, match=r"weights= must have the keys the model was fitted with"):
         mixed.predict(X, weights={"rook": ws["rook"]})

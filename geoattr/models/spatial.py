@@ -108,6 +108,9 @@ class SpatialResults(RegressionResults):
         """
         if predictor not in PREDICTORS:
             raise InputError(f"unknown predictor {predictor!r}; choose one of {list(PREDICTORS)}")
+        if self.model.endswith(("_fe", "_re")):
+            raise InputError(f"predict() needs every part of the mean in params; model {self.model!r} has unit "
+                             "effects that are not (geoattr.compare's rmse_holdout adds them from the training years)")
         if predictor == "blup" and {"rho", "lambda"} <= set(self._params.index):
             raise InputError("predictor='blup' is not available for models with both rho and lambda (sac); "
                              "use predictor='trend'")
