@@ -29,6 +29,7 @@ from geoattr._format import stars as significance_stars
 from geoattr.data import PanelData
 from geoattr.exceptions import GeoattrWarning, InputError
 from geoattr.models.diagnostics import lm_tests, moran_residuals, pesaran_cd
+from geoattr.models.ml_mixture import fit_mixture
 from geoattr.models.ols import LeastSquares
 from geoattr.models.panel import fit_panel
 from geoattr.models.results import RegressionResults
@@ -38,14 +39,17 @@ from geoattr.variables import Design, build_design
 from geoattr.weights.lag import data_weights, spatial_lag
 from geoattr.typing import WeightsLike
 
-__all__ = ["compare", "Comparison", "GRID_MODELS"]
+__all__ = ["compare", "Comparison", "GRID_MODELS", "BLUP_MODELS"]
 
 #: Models of the comparison grid and whether they use a weights matrix.
 GRID_MODELS: dict[str, bool] = {
     "vra_ols": False, "ols": False, "fe": False, "re": False,
     "slx": True, "sar": True, "sem": True, "sdm": True, "sdem": True, "sac": True,
     "sar_fe": True, "sem_fe": True,
+    "sar_mix": True, "sem_mix": True, "sdm_mix": True,
 }
+#: Models of the grid whose held-out-year prediction is the BLUP (``SpatialResults.predict``).
+BLUP_MODELS = ("sar", "sdm", "sar_mix", "sem_mix", "sdm_mix")
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,8 @@ def _fit_one(model: str, d: Design, weights: WeightsLike | None, cov_type: str) 
                                    unit_level=d.unit_level, years=d.years)).fit(cov_type=cov_type)
     if model in ("sar", "sem", "sdm", "sdem", "sac"):
         return fit_spatial(y, X, weights, model=model)
+    if model.endswith("_mix"):
+        return fit_mixture(y, X, weights, model=model[: -len("_mix")])
     if model in ("sar_fe", "sem_fe"):
         return fit_spatial_panel(y, X, weights, model=model)
     raise InputError(f"unknown model {model!r}; choose from {sorted(GRID_MODELS)}")
@@ -130,7 +136,9 @@ def _holdout_rmse(model: str, d: Design, weights: WeightsLike | None, cov_type: 
     structural mean ``m = X b`` (plus, for fixed-effects models, each unit's effect
     estimated on the training years), and for models with a spatial lag of y the
     reduced form ``(I - rho W)^{-1} m``.  Spatial error terms have mean zero and do not
-    enter the prediction.
+    enter the prediction.  For the models of :data:`BLUP_MODELS` the prediction is
+    :meth:`~geoattr.models.spatial.SpatialResults.predict`'s BLUP, which for a whole
+    held-out year (W links units within a year) equals that reduced form.
     """
     yrs = d.y.index.get_level_values("year")
     errs = []
@@ -138,6 +146,9 @@ def _holdout_rmse(model: str, d: Design, weights: WeightsLike | None, cov_type: 
         tr, te = yrs != t, yrs == t
         dt = Design(y=d.y[tr], X=d.X[tr], population=d.population[tr], spec=d.spec, unit_level=d.unit_level, years=d.years)
         r = _fit_one(model, dt, weights, cov_type)
+        if model in BLUP_MODELS:
+            errs.append(d.y[te].to_numpy() - r.predict(d.X[te], weights=weights).reindex(d.X[te].index).to_numpy())
+            continue
         Xtr, Xte = d.X[tr], d.X[te]
         if model == "slx":
             def add_wx(X):
@@ -165,6 +176,14 @@ def _holdout_rmse(model: str, d: Design, weights: WeightsLike | None, cov_type: 
         errs.append(d.y[te].to_numpy() - pred)
     e = np.concatenate(errs)
     return float(np.sqrt(np.mean(e**2)))
+
+
+def _runs(model: str, weights: Mapping[str, WeightsLike]) -> list[tuple[str, Any]]:
+    """The (column, weights) of one model: once without weights, once per matrix, or (``*_mix``)
+    once with every matrix in W(gamma)."""
+    if model.endswith("_mix"):
+        return [(model, dict(weights))]
+    return [(model, None)] if not GRID_MODELS[model] else [(f"{model}|{w}", g) for w, g in weights.items()]
 
 
 def _task(args: tuple) -> tuple[RegressionResults | None, str | None, float, list[str]]:
@@ -203,7 +222,11 @@ def compare(
         every spatial model, and every model's residuals are tested (Moran's I, LM)
         under each of them.
     models : sequence of str
-        From :data:`GRID_MODELS`; non-spatial models are run once.
+        From :data:`GRID_MODELS`; non-spatial models are run once, the other models
+        once per weights matrix (columns ``model|weights``), except ``sar_mix``,
+        ``sem_mix`` and ``sdm_mix`` (not run by default): one column each, with the
+        convex combination of all the ``weights`` (``gamma_<name>`` rows;
+        :mod:`geoattr.models.ml_mixture`).
     terms : str or list, default "2022"
         Regressors of ``vra_ols`` (a specification name or terms).
     alternative_terms : list of str, optional
@@ -239,8 +262,7 @@ def compare(
     rmse: dict[str, float] = {}
     tasks = []
     for m in models:
-        runs = [(m, None)] if not GRID_MODELS[m] else [(f"{m}|{w}", g) for w, g in weights.items()]
-        for name, g in runs:
+        for name, g in _runs(m, weights):
             tasks.append((name, m, base if m == "vra_ols" else alt_design, g, cov_type, holdout))
     outcomes = [_task(t) for t in tasks]
     for (name, _, d, *_rest), (res, err, score, caught) in zip(tasks, outcomes):

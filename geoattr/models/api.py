@@ -26,6 +26,7 @@ from linearmodels.iv import IV2SLS
 from geoattr._format import format_ids
 from geoattr.data import PanelData
 from geoattr.exceptions import InputError
+from geoattr.models.ml_mixture import MIXTURE_MODELS, fit_mixture
 from geoattr.models.ols import LeastSquares, check_values
 from geoattr.models.panel import fit_panel
 from geoattr.models.results import RegressionResults
@@ -189,9 +190,13 @@ def _is_cross_section(data: Any) -> bool:
     return True
 
 
-def _check_ids(index: pd.Index, weights: WeightsLike | None, name: str) -> None:
+def _check_ids(index: pd.Index, weights: WeightsLike | Mapping[str, WeightsLike] | None, name: str) -> None:
     """The ids of a cross-section's weights must be its units (any order)."""
     if weights is None:
+        return
+    if isinstance(weights, Mapping):
+        for key, g in weights.items():
+            _check_ids(index, g, f"{name}[{key!r}]")
         return
     ids = pd.Index(weights.unique_ids)
     not_in_w = index.difference(ids)
@@ -250,7 +255,7 @@ def fit(
     data: pd.DataFrame | PanelData,
     *,
     model: str = "ols",
-    weights: WeightsLike | None = None,
+    weights: WeightsLike | Mapping[str, WeightsLike] | None = None,
     error_weights: WeightsLike | None = None,
     obs_weights: str | pd.Series | np.ndarray | None = None,
     effects: str | None = None,
@@ -285,6 +290,11 @@ def fit(
         row-standardised weights that lost neighbours are renormalised to sum to 1, and
         a note in the results and a :class:`~geoattr.exceptions.WeightsSubsetWarning`
         say so (see :func:`geoattr.weights.lag.data_weights`).
+        A mapping ``{"commuting": g1, "queen": g2, ...}`` (models ``sar``, ``sem``,
+        ``sdm``) estimates the convex combination ``W(gamma) = sum_k gamma_k W_k``
+        jointly with rho or lambda (:func:`geoattr.models.ml_mixture.fit_mixture`):
+        ``gamma_<name>`` in ``params``, likelihood-ratio tests of each pure matrix in
+        ``corner_tests``; ``gamma={...}`` fixes gamma.
     error_weights : libpysal.graph.Graph or SparseWeights, optional
         ``sac``: different weights for the error term.
     obs_weights : "population", pandas.Series or array, optional
@@ -316,6 +326,11 @@ def fit(
                          "(e.g. fit(formula, data, model='ols', obs_weights='population'))")
     if model not in MODELS:
         raise InputError(f"unknown model {model!r}; choose one of {sorted(MODELS)}")
+    if isinstance(weights, Mapping) and model not in MIXTURE_MODELS:
+        raise InputError(f"a mapping of weights {list(weights)} (a convex combination W(gamma)) works with model in "
+                         f"{list(MIXTURE_MODELS)}, not {model!r}; pass one weights graph for {model!r}")
+    if "gamma" in options and not isinstance(weights, Mapping):
+        raise InputError("gamma= fixes the weights of a convex combination: pass weights={name: graph, ...}")
     kw = {"model": model, "weights": weights, "error_weights": error_weights, "obs_weights": obs_weights,
           "effects": effects, "method": method, "cov_type": cov_type, **options}
     if _is_cross_section(data):
@@ -333,11 +348,16 @@ def _fit_panel_data(formula: str, data: pd.DataFrame | PanelData, *, model: str,
             raise InputError("model='slx' needs weights= (a libpysal Graph)")
         terms = terms + [Term(t.variable, t.lag, True) for t in terms if not t.spatial]
     diag_notes: list[str] = []
+    mixture = weights if isinstance(weights, Mapping) else None
+    if mixture is not None:
+        mixture = {k: _off_diagonal(g, f"weights[{k!r}]", diag_notes) for k, g in mixture.items()}
+        weights = None
     weights = _off_diagonal(weights, "weights", diag_notes)
     error_weights = _off_diagonal(error_weights, "error_weights", diag_notes)
     endog = list(options.pop("endog", []) or [])
     instruments = list(options.pop("instruments", []) or [])
     balance = _balance_option(options.pop("balance", "raise"), model)
+    gamma = options.pop("gamma", None)
     build = {k: options.pop(k) for k in list(options) if k in _BUILD_OPTIONS}
     if options:
         raise InputError(f"unknown option(s) {sorted(options)} for model {model!r}")
@@ -356,6 +376,9 @@ def _fit_panel_data(formula: str, data: pd.DataFrame | PanelData, *, model: str,
         return LeastSquares(design, obs_weights=pop).fit(cov_type=cov_type or "clustered")
     if model == "iv":
         return _fit_iv(y, X, df.loc[y.index, instruments], endog, cov_type or "clustered", notes)
+    if mixture is not None:
+        res = fit_mixture(y, X, mixture, model=model, gamma=gamma)
+        return res.replace(add_notes=notes) if notes else res
     if model in ("gmm_lag", "gmm_error") or model in _SPATIAL_ML:
         if weights is None:
             raise InputError(f"model={model!r} needs weights= (a libpysal Graph)")
@@ -385,7 +408,8 @@ def _regressors(df: pd.DataFrame, lhs: str, terms: list[Term], constant: bool, i
         s = _time_lag(df[t.variable], t.lag).rename(t.name if not t.spatial else t.name[2:])
         if t.spatial:
             if weights is None:
-                raise InputError(f"the term W({t.variable}) needs weights=")
+                raise InputError(f"the term W({t.variable}) needs weights= (one graph; with a mapping of weights "
+                                 "use model='sdm' for the lags of the regressors)")
             s = spatial_lag(s, weights)
         cols[t.name] = s
     X = pd.DataFrame(cols, index=df.index)

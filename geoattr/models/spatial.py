@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
@@ -30,6 +31,8 @@ from geoattr.exceptions import ConvergenceWarning, InputError
 from geoattr.models import ml
 from geoattr.models.impacts import Traces, impacts, traces
 from geoattr.models.ml_jacobian import logdet
+from geoattr.models.prediction import PREDICTORS, blup, trend
+from geoattr._format import format_ids
 from geoattr.models.results import RegressionResults
 from geoattr.weights.sparse import as_sparse
 from geoattr.weights.lag import data_weights
@@ -74,6 +77,85 @@ class SpatialResults(RegressionResults):
         W = self._unit_weights if self._unit_weights is not None else self.weights
         return impacts(self._params, self._cov, W, draws=draws, level=level, seed=seed, trace=self._traces,
                        method=method)
+
+    def predict(self, X: pd.DataFrame, *, weights: WeightsLike | None = None, y: pd.Series | None = None,
+                predictor: str = "blup") -> pd.Series:
+        """Out-of-sample prediction: the BLUP (default) or the trend.
+
+        See :mod:`geoattr.models.prediction`: the trend is ``(I - rho W)^{-1} X b``
+        (``X b`` for the error models), the BLUP adds what the observed neighbours
+        say, ``-Q_oo^{-1} Q_os (y_s - trend_s)`` (Goulard, Laurent and Thomas-Agnan 2017).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Regressors of every unit of the prediction sample (observed and held-out),
+            on the (unit, year) index (or the unit index of a cross-section); the
+            ``W_<x>`` terms of a Durbin model are built with ``weights`` when absent.
+        weights : Graph or SparseWeights, optional
+            Weights over the units of ``X`` (subset per year as in the fit; a mapping
+            for a model with mixed weights).  Default: the fitted W, when ``X`` is on
+            the estimation sample's index.
+        y : pandas.Series, optional
+            Observed values on (part of) ``X``'s index; the rows of ``X`` without one
+            (absent or NaN) are predicted.  Default: none observed (BLUP = trend).
+        predictor : {"blup", "trend"}, default "blup"
+
+        Returns
+        -------
+        pandas.Series
+            ``predicted`` on the held-out rows of ``X``.
+        """
+        if predictor not in PREDICTORS:
+            raise InputError(f"unknown predictor {predictor!r}; choose one of {list(PREDICTORS)}")
+        if self.model.endswith(("_fe", "_re")):
+            raise InputError(f"predict() needs every part of the mean in params; model {self.model!r} has unit "
+                             "effects that are not (geoattr.compare's rmse_holdout adds them from the training years)")
+        if predictor == "blup" and {"rho", "lambda"} <= set(self._params.index):
+            raise InputError("predictor='blup' is not available for models with both rho and lambda (sac); "
+                             "use predictor='trend'")
+        W = self._prediction_weights(X.index, weights)
+        X = self._with_spatial_lags(X, W)
+        b = self._params.drop([p for p in self._params.index if p in ("rho", "lambda") or p.startswith("gamma_")])
+        missing = [t for t in b.index if t not in X.columns]
+        if missing:
+            raise InputError(f"X lacks the term(s) {missing} estimated by this model; it has {list(X.columns)}")
+        yy = np.full(len(X), np.nan)
+        if y is not None:
+            extra = y.index.difference(X.index)
+            if len(extra):
+                raise InputError(f"y has {len(extra)} row(s) that X lacks ({format_ids(extra)}); X must hold every "
+                                 "unit of the prediction sample, observed or not")
+            yy = y.reindex(X.index).to_numpy(dtype=float)
+        rho = float(self._params.get("rho", 0.0))
+        t = trend(X[b.index].to_numpy(dtype=float) @ b.to_numpy(), W, rho)
+        held = np.isnan(yy)
+        if predictor == "trend":
+            out = t
+        else:
+            out = blup(yy, t, W, rho or float(self._params.get("lambda", 0.0)))
+        return pd.Series(out[held], index=X.index[held], name="predicted")
+
+    def _prediction_weights(self, index: pd.Index, weights: Any) -> sparse.csr_matrix:
+        """The W over the rows of ``index``."""
+        if weights is None:
+            if not index.equals(self._y.index):
+                raise InputError("predict() on rows other than the estimation sample needs weights= (the graph "
+                                 "over the units of X)")
+            return self.weights
+        if isinstance(weights, Mapping):
+            raise InputError(f"a mapping of weights {list(weights)} applies to models with mixed weights only; "
+                             "pass the graph the model was fitted with")
+        mi = index if isinstance(index, pd.MultiIndex) else pd.MultiIndex.from_arrays(
+            [index, np.zeros(len(index), dtype=int)], names=[index.name or "unit", "year"])
+        return data_weights(weights, mi, [], warn=False)
+
+    def _with_spatial_lags(self, X: pd.DataFrame, W: sparse.csr_matrix) -> pd.DataFrame:
+        """``X`` with the ``W_<x>`` terms of the model it lacks, built with W."""
+        lags = {p: p[2:] for p in self._params.index if p.startswith("W_") and p not in X.columns and p[2:] in X.columns}
+        if not lags:
+            return X
+        return X.assign(**{p: W @ X[c].to_numpy(dtype=float) for p, c in lags.items()})
 
 
 def year_major(units: Any, years: Any) -> pd.MultiIndex:
