@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(VENV)/bin/geoattr demo --out demo_output
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
