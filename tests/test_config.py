@@ -206,3 +206,11 @@ def test_run_checks_a_dict_config_before_anything(tmp_path):
         pipeline.run({"model": 3}, out=tmp_path / "out", progress=False)
     with pytest.raises(InputError, match=r"\[output\] top_n must be int, got 'five'"):
         pipeline.run({"output": {"top_n": "five"}}, out=tmp_path / "out", progress=False)
+
+
+def test_lisa_fdr_takes_a_rate_or_none():
+    config.check_run_config({"data": {"source": "synthetic"}, "output": {"lisa_fdr": "none"}})
+    config.check_run_config({"data": {"source": "synthetic"}, "output": {"lisa_fdr": 0.1}})
+    with pytest.raises(InputError, match=r"\[output\] lisa_fdr must be a false-discovery rate between 0 and 1 "
+                                         r"\(default 0\.05\) or \"none\" .*got 'no'; did you mean 'none'\?"):
+        config.check_run_config({"data": {"source": "synthetic"}, "output": {"lisa_fdr": "no"}})

@@ -69,6 +69,7 @@ def _balanced(y: pd.Series, X: pd.DataFrame, weights: WeightsLike, balance: str)
         weights = align(weights, sorted(set(units) - set(dropped)))
     return y, X, weights, dropped, (y.index.get_level_values(0).nunique(), y.index.get_level_values(1).nunique())
 
+
 def fit_spatial_panel(
     y: pd.Series,
     X: pd.DataFrame,
@@ -165,7 +166,7 @@ def fit_sar_re(
     ybar = y.groupby(level=0).transform("mean").to_numpy()
     Xbar = X.groupby(level=0).transform("mean").to_numpy()
     ya, Xa = y.to_numpy(dtype=float), X.to_numpy(dtype=float)
-    Wy, WX = W @ ya, W @ Xa
+    Wy = W @ ya
     Wybar = W @ ybar
 
     def transform(phi: float):

@@ -165,12 +165,10 @@ def files_panel_data(data_cfg: Mapping[str, Any], base: Path, acc: Accounting) -
     PanelData
     """
     p = _file_spec(data_cfg, "panel", required=True)
-    # counts on codes a crosswalk merges may be shares of split units: whole numbers by default only without one
-    whole = p.get("whole_counts")
     panel = io.read_panel(
         resolve_path(base, p["path"]), unit=p.get("unit_column", "unit"), year=p.get("year_column", "year"),
         columns=p.get("columns"), thousands=p.get("thousands"),
-        whole_counts=data_cfg.get("crosswalk") is None if whole is None else bool(whole),
+        whole_counts=_whole_counts(p, data_cfg),
         accounting=acc,
     )
     f = _file_spec(data_cfg, "flows", required=True)
@@ -178,7 +176,7 @@ def files_panel_data(data_cfg: Mapping[str, Any], base: Path, acc: Accounting) -
         resolve_path(base, f["path"]), origin=f.get("origin", "origin"),
         destination=f.get("destination", "destination"), value=f.get("value", "count"), year=f.get("year", "year"),
         thousands=f.get("thousands"),
-        whole_counts=data_cfg.get("crosswalk") is None if f.get("whole_counts") is None else bool(f["whole_counts"]),
+        whole_counts=_whole_counts(f, data_cfg),
         accounting=acc,
     )
     report = None
@@ -186,6 +184,13 @@ def files_panel_data(data_cfg: Mapping[str, Any], base: Path, acc: Accounting) -
         panel, flows, report = _harmonise_files(panel, flows, x, base, acc)
     return PanelData(panel, flows=flows, on_mismatch=data_cfg.get("on_mismatch", "raise"), accounting=acc,
                      harmonisation_report=report, **_optional_tables(data_cfg, base, acc))
+
+
+def _whole_counts(spec: Mapping[str, Any], data_cfg: Mapping[str, Any]) -> bool:
+    """A table's ``whole_counts``: as given, else True without a crosswalk (with one, counts on codes it
+    merges may be shares of split units)."""
+    given = spec.get("whole_counts")
+    return data_cfg.get("crosswalk") is None if given is None else bool(given)
 
 
 def _optional_tables(data_cfg: Mapping[str, Any], base: Path, acc: Accounting) -> dict[str, Any]:
