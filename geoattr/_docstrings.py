@@ -13,7 +13,21 @@ import textwrap
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["fill_doc"]
+__all__ = ["fill_doc", "OUTPUT_FILES", "FIGURE_PATH"]
+
+#: The ``out`` and ``files`` parameters of the pipeline's writers.
+OUTPUT_FILES = """out : Path
+    Output folder.
+files : dict of str to Path
+    The run's files by output name; updated with what this function writes."""
+
+#: The ``path`` parameter and the Returns section of the figure functions.
+FIGURE_PATH = """path : str or Path, optional
+    Also save the figure there (``.png`` or ``.svg``).
+
+Returns
+-------
+matplotlib.figure.Figure"""
 
 T = TypeVar("T")
 

@@ -225,6 +225,8 @@ def shrunken_attractiveness(att: pd.DataFrame, *, years: tuple[int, int] | None 
 class Persistence:
     """Persistent and transitory attractiveness and the serial-correlation test.
 
+    Returned by :func:`persistence`.
+
     Attributes
     ----------
     table : pandas.DataFrame

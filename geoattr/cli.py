@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from geoattr import pipeline
 from geoattr._versions import versions
@@ -33,6 +33,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"geoattr: error: {message}\n")
 
 
+def _config_parser(sub: Any, name: str, help_text: str, config_help: str) -> None:
+    """A subcommand that runs a TOML configuration: ``CONFIG --out DIR [--data-dir DIR] [--no-progress]``."""
+    c = sub.add_parser(name, help=help_text)
+    c.add_argument("config", help=config_help)
+    c.add_argument("--out", required=True, help=_OUT_HELP.format(""))
+    c.add_argument("--data-dir", default=None, help="base folder of relative data paths (overrides [data] dir)")
+    c.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="geoattr",
@@ -42,17 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="run the main job on the embedded synthetic Norway")
     d.add_argument("--out", default="demo_output", help=_OUT_HELP.format(" (default: demo_output)"))
     d.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    r = sub.add_parser("run", help="run the job described by a TOML configuration")
-    r.add_argument("config", help="path of the TOML configuration")
-    r.add_argument("--out", required=True, help=_OUT_HELP.format(""))
-    r.add_argument("--data-dir", default=None, help="base folder of relative data paths (overrides [data] dir)")
-    r.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    fc = sub.add_parser("forecast", help="project net migration and population ([forecast]: horizon, draws, "
-                                         "scenarios, backtest) from the model of [data] and [model]")
-    fc.add_argument("config", help="path of the TOML configuration (see examples/norway_forecast.toml)")
-    fc.add_argument("--out", required=True, help=_OUT_HELP.format(""))
-    fc.add_argument("--data-dir", default=None, help="base folder of relative data paths (overrides [data] dir)")
-    fc.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    _config_parser(sub, "run", "run the job described by a TOML configuration", "path of the TOML configuration")
+    _config_parser(sub, "forecast", "project net migration and population ([forecast]: horizon, draws, "
+                   "scenarios, backtest) from the model of [data] and [model]",
+                   "path of the TOML configuration (see examples/norway_forecast.toml)")
     ch = sub.add_parser("choice", help="migration choice: stay / domestic move / emigration, a multinomial logit "
                                        "on person-years (tables, predictions, hypotheses, figure)")
     ch.add_argument("config", help="path of the TOML configuration (see examples/choice.toml)")

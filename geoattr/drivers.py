@@ -524,12 +524,7 @@ def _check_periods(
     out: list[Period] = []
     have = set(years_present)
     for p in periods:
-        try:
-            s, e = (int(v) for v in p)
-        except (TypeError, ValueError) as err:
-            raise InputError(
-                f"each period must be a (start, end) pair of years, got {p!r}"
-            ) from err
+        s, e = val.number_pair(p, what="each period must be a (start, end) pair of years", cast=int)
         if s > e:
             raise InputError(
                 f"period {p!r} starts after it ends; give (start, end) with start <= end"

@@ -94,6 +94,8 @@ def estimate_fertility_rates(
 class NaturalChange:
     """Expected and actual births and deaths of each unit and year (see the module docstring).
 
+    Returned by :func:`natural_change`.
+
     Attributes
     ----------
     table : pandas.DataFrame

@@ -343,7 +343,7 @@ def test_period_errors():
     with pytest.raises(InputError, match=r"period \(2013, 2011\) starts after it ends"):
         drivers(y, cand, periods=[(2013, 2011)])
     with pytest.raises(
-        InputError, match="each period must be a \\(start, end\\) pair of years, got 2010"
+        InputError, match="each period must be a \\(start, end\\) pair of years; 2010 was given"
     ):
         drivers(y, cand, periods=[2010, 2011])
     with pytest.raises(InputError, match="periods is empty"):

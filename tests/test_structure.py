@@ -24,7 +24,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "geoattr"
 #: The layers from left to right; a module belongs to the first entry that its name starts with.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("geoattr._format", "geoattr._version", "geoattr._versions", "geoattr.exceptions", "geoattr.accounting",
-     "geoattr._validation", "geoattr._docstrings"),
+     "geoattr._validation", "geoattr._docstrings", "geoattr._ids"),
     ("geoattr.io", "geoattr.config"),
     ("geoattr.data", "geoattr.harmonise"),
     ("geoattr.weights", "geoattr.typing"),
@@ -42,7 +42,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 OPTIONAL = {"dask", "distributed", "duckdb", "selenium", "psutil", "jinja2"}
 #: Private modules every layer may import.
 SHARED_PRIVATE = {"geoattr._format", "geoattr._version", "geoattr._versions", "geoattr._validation",
-                  "geoattr._docstrings"}
+                  "geoattr._docstrings", "geoattr._ids"}
 
 
 def _module_name(path: Path) -> str:

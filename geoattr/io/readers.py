@@ -567,6 +567,10 @@ def read_panel(
 ) -> pd.DataFrame:
     """Read a long panel (one row per unit and year) onto a ``(unit, year)`` index.
 
+    Ids become strings (zero-padded with ``id_width``), years whole numbers, and the
+    value columns numbers checked for the errors of hand-made files (listed under
+    Raises); nothing is dropped.
+
     Parameters
     ----------
     path_or_frame : str, path-like or DataFrame

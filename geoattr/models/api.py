@@ -43,14 +43,19 @@ import geoattr._validation as val
 
 __all__ = ["fit", "parse_formula", "MODELS", "CROSS_SECTION_MODELS"]
 
+#: the year given to a cross-section so that it runs through the panel estimators
+_CROSS_SECTION_YEAR = 0
+
 #: Names accepted by ``fit(model=...)`` -> what is estimated.
 MODELS = {
+    # least squares and linearmodels panels
     "ols": "pooled least squares (weighted with obs_weights=)",
     "slx": "least squares with spatially lagged regressors WX",
     "fe": "fixed effects (linearmodels PanelOLS)",
     "re": "random effects (linearmodels RandomEffects)",
     "fd": "first differences (linearmodels FirstDifferenceOLS)",
     "iv": "two-stage least squares (linearmodels IV2SLS): endog= and instruments=",
+    # spatial cross-sections (and pooled panels)
     "sar": "spatial lag of y (ML, sparse)",
     "sem": "spatial error (ML, sparse)",
     "sdm": "spatial Durbin: lag of y and WX (ML)",
@@ -58,6 +63,7 @@ MODELS = {
     "sac": "spatial lag and spatial error, optionally with different weights (ML)",
     "gmm_lag": "spatial two-stage least squares (spreg GM_Lag; endog=, instruments= optional)",
     "gmm_error": "heteroskedasticity-robust GMM spatial error (spreg GM_Error_Het)",
+    # spatial panels with unit (or two-way) effects
     "sar_fe": "spatial lag panel with fixed effects (ML on within-transformed data)",
     "sem_fe": "spatial error panel with fixed effects (ML on within-transformed data)",
     "sar_re": "spatial lag panel with random effects (Elhorst's ML, phi concentrated)",
@@ -71,8 +77,6 @@ MODELS = {
 CROSS_SECTION_MODELS = ("ols", "slx", "iv", "sar", "sem", "sdm", "sdem", "sac", "gmm_lag", "gmm_error")
 _SPATIAL_ML = ("sar", "sem", "sdm", "sdem", "sac", "sar_fe", "sem_fe", "sar_re", "sem_re", *DURBIN_PANEL_MODELS)
 _BUILD_OPTIONS = ("years", "commuting_year", "min_share", "top_k", "include_diagonal", "on_missing", "dependent")
-#: the year given to a cross-section so that it runs through the panel estimators
-_CROSS_SECTION_YEAR = 0
 
 _TERM = re.compile(r"^(?:(W)\()?(?:lag\(\s*([A-Za-z_][\w]*)\s*,\s*(\d+)\s*\)|([A-Za-z_][\w]*))\)?$")
 

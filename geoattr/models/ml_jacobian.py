@@ -20,6 +20,7 @@ from scipy.sparse.linalg import eigs, eigsh, splu
 from threadpoolctl import threadpool_limits
 
 from geoattr._format import format_ids
+from geoattr._validation import number_pair
 from geoattr.exceptions import InputError
 
 __all__ = [
@@ -179,12 +180,7 @@ def check_bounds(bounds: Any, weights: sp.csr_matrix) -> tuple[float, float]:
     """The search interval: ``bounds`` checked, or the default of :func:`default_bounds`."""
     if bounds is None:
         return default_bounds(weights)
-    try:
-        lo, hi = (float(b) for b in bounds)
-    except (TypeError, ValueError) as exc:
-        raise InputError(
-            f"bounds must be a pair (lower, upper) of numbers; {bounds!r} was given"
-        ) from exc
+    lo, hi = number_pair(bounds, what="bounds must be a pair (lower, upper) of numbers")
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
         raise InputError(f"bounds must be finite with lower < upper; {bounds!r} was given")
     return (lo, hi)

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from geoattr._docstrings import OUTPUT_FILES, fill_doc
 from geoattr._format import write_csv
 from geoattr.data import PanelData
 from geoattr.models.ols import AttractivenessResults, YearlyResults
@@ -57,16 +58,14 @@ def _has_vra(main: AttractivenessResults) -> bool:
     return any(t in main.results.params.index for t in VRA_TERMS)
 
 
+@fill_doc(output_files=OUTPUT_FILES)
 def write_yearly_tables(out: Path, files: dict[str, Path],
                         yearly: Mapping[tuple[str, str], YearlyResults]) -> dict[tuple[str, str], pd.DataFrame]:
     """Write ``yearly_table.csv``: every model's coefficients year by year with Sum VRA.
 
     Parameters
     ----------
-    out : Path
-        Output folder.
-    files : dict of str to Path
-        Updated with ``yearly_table``.
+    {output_files}
     yearly : mapping of (spec, level) to YearlyResults
         The year-by-year estimates of the run.
 
@@ -85,15 +84,13 @@ def write_yearly_tables(out: Path, files: dict[str, Path],
     return tables
 
 
+@fill_doc(output_files=OUTPUT_FILES)
 def write_subgroup_table(out: Path, files: dict[str, Path], sub: pd.DataFrame) -> pd.DataFrame:
     """Write ``subgroups_table.csv``: one row per subgroup with Sum VRA and stars.
 
     Parameters
     ----------
-    out : Path
-        Output folder.
-    files : dict of str to Path
-        Updated with ``subgroups_table``.
+    {output_files}
     sub : pandas.DataFrame
         :func:`geoattr.analysis.subgroups` output with ``vra_sum=True``.
 
@@ -157,6 +154,7 @@ def profile_breakdown(main: AttractivenessResults, kept: Mapping[str, Any]) -> p
     return vra_breakdown(main.unit_data, units="all", years=list(range(first, last + 1)), **_breakdown_options(main))
 
 
+@fill_doc(output_files=OUTPUT_FILES)
 def write_book_publication(out: Path, files: dict[str, Path], *, main: AttractivenessResults,
                            yearly_tables: Mapping[tuple[str, str], pd.DataFrame], kept: Mapping[str, Any],
                            ocfg: Mapping[str, Any]) -> dict[str, Path]:
@@ -164,10 +162,7 @@ def write_book_publication(out: Path, files: dict[str, Path], *, main: Attractiv
 
     Parameters
     ----------
-    out : Path
-        Output folder.
-    files : dict of str to Path
-        Updated with ``table_yearly_tex``, ``figure_vra_sum_over_time_png``...
+    {output_files}
     main : AttractivenessResults
         The main model.
     yearly_tables : mapping of (spec, level) to DataFrame

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from geoattr._docstrings import OUTPUT_FILES, fill_doc
 from geoattr._format import write_csv
 from geoattr.attractiveness_groups import (
     AGE_GROUPS,
@@ -44,6 +45,7 @@ def _write(frame: pd.DataFrame, name: str, out: Path, files: dict[str, Path]) ->
     write_csv(frame, files[name], index=False)
 
 
+@fill_doc(output_files=OUTPUT_FILES)
 def run_age_groups(main: AttractivenessResults, data: PanelData, value: bool | Mapping[str, Any], out: Path,
                    files: dict[str, Path], *, kept: dict[str, Any] | None = None) -> dict[str, Any]:
     """Net migration by age group and sex, and the group models of ``[analyses] age_groups``.
@@ -58,10 +60,7 @@ def run_age_groups(main: AttractivenessResults, data: PanelData, value: bool | M
     value : bool or mapping
         ``true`` (:data:`~geoattr.attractiveness_groups.COMPARED_GROUPS`) or a table
         ``name -> ranges``.
-    out : Path
-        Output folder.
-    files : dict of str to Path
-        Updated with the tables written.
+    {output_files}
     kept : dict, optional
         Updated with ``group_rankings`` (the report shows them).
 
@@ -98,6 +97,7 @@ def run_age_groups(main: AttractivenessResults, data: PanelData, value: bool | M
     return info
 
 
+@fill_doc(output_files=OUTPUT_FILES)
 def run_region_barometer(data: PanelData, acfg: Mapping[str, Any], out: Path, files: dict[str, Path],
                          flows: list[str] | None, *, kept: dict[str, Any] | None = None) -> dict[str, Any]:
     """The Barometer on regions (``[analyses] barometer_level`` with ``"region"``).
@@ -108,10 +108,7 @@ def run_region_barometer(data: PanelData, acfg: Mapping[str, Any], out: Path, fi
         The run's municipality data (aggregated to its regions).
     acfg : mapping
         The ``[analyses]`` section (``barometer_period_length``).
-    out : Path
-        Output folder.
-    files : dict of str to Path
-        Updated with ``barometer_region``, ``barometer_region_long_run`` and
+    {output_files}
         ``barometer_region_top_bottom``.
     flows : list of str or None
         Flow-type columns (as for the municipality Barometer).
@@ -134,16 +131,14 @@ def run_region_barometer(data: PanelData, acfg: Mapping[str, Any], out: Path, fi
     return {"barometer_region_periods": [f"{s}-{e}" for s, e in bar.periods], "barometer_region_notes": bar.notes}
 
 
+@fill_doc(output_files=OUTPUT_FILES)
 def write_barometer_outputs(out: Path, files: dict[str, Path], *, data: PanelData, kept: Mapping[str, Any],
                             ocfg: Mapping[str, Any]) -> dict[str, Path]:
     """Figures and maps of the Barometer(s) of the run (``kept["barometer"]``, ``kept["barometer_region"]``).
 
     Parameters
     ----------
-    out : Path
-        Output folder.
-    files : dict of str to Path
-        Updated with ``figure_barometer*`` and ``barometer_map`` / ``barometer_region_map``.
+    {output_files}
     data : PanelData
         The run's municipality data (polygons and names).
     kept : mapping

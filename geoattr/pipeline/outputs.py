@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from geoattr._docstrings import fill_doc
+from geoattr._docstrings import OUTPUT_FILES, fill_doc
 from geoattr._format import write_csv
 from geoattr.accounting import Accounting
 from geoattr._versions import versions
@@ -55,6 +55,7 @@ _ROBUSTNESS_CAPTIONS = (("figure_robustness_coefficients_png", "Coefficients acr
                         ("figure_rank_intervals_png", "Bootstrap intervals of the attractiveness ranks"))
 
 
+@fill_doc(output_files=OUTPUT_FILES)
 def write_estimates(out: Path, files: dict[str, Path], *, coefficients: Sequence[pd.DataFrame],
                     fit_rows: Sequence[Mapping[str, Any]], yearly: Sequence[pd.DataFrame], att: pd.DataFrame,
                     rank_tables: Sequence[pd.DataFrame], data: PanelData) -> None:
@@ -62,10 +63,7 @@ def write_estimates(out: Path, files: dict[str, Path], *, coefficients: Sequence
 
     Parameters
     ----------
-    out : Path
-        Output folder.
-    files : dict of str to Path
-        Updated with the files written.
+    {output_files}
     coefficients : sequence of DataFrame
         One coefficient table per model (``spec``, ``level``, ``term``, ...).
     fit_rows : sequence of mapping
@@ -101,6 +99,7 @@ def write_estimates(out: Path, files: dict[str, Path], *, coefficients: Sequence
         write_csv(data.harmonisation_report, files["harmonisation"], index=False)
 
 
+@fill_doc(output_files=OUTPUT_FILES)
 def write_map(out: Path, files: dict[str, Path], *, main: AttractivenessResults, data: PanelData,
               att: pd.DataFrame, cum: pd.DataFrame, comparison: Any, ocfg: Mapping[str, Any],
               years: tuple[int, int]) -> None:
@@ -108,10 +107,7 @@ def write_map(out: Path, files: dict[str, Path], *, main: AttractivenessResults,
 
     Parameters
     ----------
-    out : Path
-        Output folder.
-    files : dict of str to Path
-        Updated with ``map`` (and ``lisa``).
+    {output_files}
     main : AttractivenessResults
         The main model.
     data : PanelData
@@ -144,7 +140,7 @@ def write_map(out: Path, files: dict[str, Path], *, main: AttractivenessResults,
         write_csv(lisa.rename_axis("unit").reset_index(), files["lisa"], index=False)
 
 
-@fill_doc(run_models=_RUN_MODELS_DOC)
+@fill_doc(run_models=_RUN_MODELS_DOC, output_files=OUTPUT_FILES)
 def write_publication(out: Path, files: dict[str, Path], *, main: AttractivenessResults,
                       models: Mapping[str, AttractivenessResults], data: PanelData, att: pd.DataFrame,
                       ranks: pd.DataFrame, yearly: Sequence[pd.DataFrame], kept: Mapping[str, Any],
@@ -153,10 +149,7 @@ def write_publication(out: Path, files: dict[str, Path], *, main: Attractiveness
 
     Parameters
     ----------
-    out : Path
-        Output folder.
-    files : dict of str to Path
-        Updated with ``table_*``, ``figure_*`` and ``profiles``.
+    {output_files}
     {run_models}
     att : DataFrame
         Attractiveness of the main model.

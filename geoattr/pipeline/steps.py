@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from geoattr._docstrings import OUTPUT_FILES, fill_doc
 from geoattr import analysis
 from geoattr import weights as gw
 from geoattr._format import write_csv
@@ -201,6 +202,7 @@ _ANALYSES = ("subgroups", "decomposition", "barometer", "drivers", "uncertainty"
              "regimes", "vra_breakdown", "age_groups")
 
 
+@fill_doc(output_files=OUTPUT_FILES)
 def run_analyses(main: AttractivenessResults, data: PanelData, acfg: Mapping[str, Any], out: Path,
                  files: dict[str, Path], *, kept: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run the analyses switched on in ``[analyses]``.
@@ -213,10 +215,7 @@ def run_analyses(main: AttractivenessResults, data: PanelData, acfg: Mapping[str
         The run's data.
     acfg : mapping
         The ``[analyses]`` section.
-    out : Path
-        Output folder.
-    files : dict of str to Path
-        Updated with the tables written (``subgroups``, ``decomposition``, ...).
+    {output_files}
     kept : dict, optional
         Updated with the objects the publication outputs reuse.
 
@@ -250,6 +249,7 @@ def _comparison_weights(data: PanelData, ccfg: Mapping[str, Any], years: tuple[i
     return graphs
 
 
+@fill_doc(output_files=OUTPUT_FILES)
 def run_comparison(data: PanelData, ccfg: Mapping[str, Any], main: AttractivenessResults, out: Path,
                    files: dict[str, Path], *, kept: dict[str, Any] | None = None) -> dict[str, Any]:
     """The specification comparison of ``[comparison]``: ``comparison.csv`` and ``comparison.tex``.
@@ -262,10 +262,7 @@ def run_comparison(data: PanelData, ccfg: Mapping[str, Any], main: Attractivenes
         The ``[comparison]`` section.
     main : AttractivenessResults
         The run's main model (its terms and years).
-    out : Path
-        Output folder.
-    files : dict of str to Path
-        Updated with ``comparison`` and ``comparison_tex``.
+    {output_files}
     kept : dict, optional
         Updated with the comparison (``kept["comparison"]``).
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from geoattr._docstrings import OUTPUT_FILES, fill_doc
 from geoattr._format import write_csv
 from geoattr.models.ols import AttractivenessResults
 
@@ -59,15 +60,13 @@ def model_variables(fits: Iterable[AttractivenessResults]) -> pd.DataFrame:
     return out[cols + [c for c in out.columns if c not in cols]]
 
 
+@fill_doc(output_files=OUTPUT_FILES)
 def write_variables(out: Path, files: dict[str, Path], fits: Iterable[AttractivenessResults]) -> None:
     """Write ``variables.csv`` (:func:`model_variables`) and record it in ``files``.
 
     Parameters
     ----------
-    out : Path
-        Output folder.
-    files : dict of str to Path
-        Updated with ``variables``.
+    {output_files}
     fits : iterable of AttractivenessResults
         The run's models.
     """

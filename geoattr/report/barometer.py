@@ -20,6 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy import stats
 
+from geoattr._docstrings import FIGURE_PATH, fill_doc
 from geoattr.barometer import BarometerResults
 from geoattr.barometer_regions import barometer_top_bottom
 from geoattr.exceptions import InputError
@@ -44,6 +45,7 @@ def _save(fig: Figure, out: Path | None) -> Figure:
     return fig
 
 
+@fill_doc(figure_path=FIGURE_PATH)
 def barometer_coefficients_figure(bar: BarometerResults, *, level: float = 0.95, path: str | Path | None = None
                                   ) -> Figure:
     """The slope on job growth of each period's regression, with its interval, and the R².
@@ -53,12 +55,7 @@ def barometer_coefficients_figure(bar: BarometerResults, *, level: float = 0.95,
     bar : BarometerResults
     level : float, default 0.95
         Confidence level of the intervals (normal approximation).
-    path : str or Path, optional
-        Also save the figure there (``.png`` or ``.svg``).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
+    {figure_path}
     """
     out = _suffix_ok(path)
     if not 0 < level < 1:
@@ -81,6 +78,7 @@ def barometer_coefficients_figure(bar: BarometerResults, *, level: float = 0.95,
     return _save(fig, out)
 
 
+@fill_doc(figure_path=FIGURE_PATH)
 def barometer_long_run_bars(bar: BarometerResults, *, n: int = 10, names: pd.Series | None = None,
                             path: str | Path | None = None) -> Figure:
     """Bars of the ``n`` highest and ``n`` lowest long-run indices.
@@ -91,12 +89,7 @@ def barometer_long_run_bars(bar: BarometerResults, *, n: int = 10, names: pd.Ser
     n : int, default 10
     names : pandas.Series, optional
         Unit -> name.
-    path : str or Path, optional
-        Also save the figure there (``.png`` or ``.svg``).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
+    {figure_path}
     """
     out = _suffix_ok(path)
     tb = barometer_top_bottom(bar, n=n, names=names)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
+from geoattr._docstrings import FIGURE_PATH, fill_doc
 from geoattr._format import escape_html, escape_latex, escape_markdown
 from geoattr.exceptions import InputError
 from geoattr.report.figures import coefficients_over_time
@@ -116,6 +117,7 @@ def sum_table(
                         align="l" + "c" * (len(shown)) + "r" * len(extra))
 
 
+@fill_doc(figure_path=FIGURE_PATH)
 def vra_sum_over_time(
     wide: pd.DataFrame,
     *,
@@ -134,12 +136,7 @@ def vra_sum_over_time(
         One panel each, titled with :data:`LABELS`.
     level : float, default 0.95
         The band is ``estimate ± z * std_error``.
-    path : str or Path, optional
-        Also save the figure there (``.png`` or ``.svg``).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
+    {figure_path}
 
     Raises
     ------

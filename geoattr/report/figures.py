@@ -22,6 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy import stats
 
+from geoattr._docstrings import FIGURE_PATH, fill_doc
 from geoattr._format import escape_mathtext
 from geoattr.exceptions import InputError
 from geoattr.report.tables import as_models, params_of, select_terms, unwrap
@@ -114,6 +115,7 @@ def _unit_means(att: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- figures
+@fill_doc(figure_path=FIGURE_PATH)
 def observed_vs_expected(
     att: pd.DataFrame,
     *,
@@ -139,12 +141,7 @@ def observed_vs_expected(
         Units annotated at each end of the residual ranking (0 for none).
     names : mapping or pandas.Series, optional
         Unit id -> display name for the annotations (default the ids).
-    path : str or Path, optional
-        Also save the figure there (``.png`` or ``.svg``).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
+    {figure_path}
         One axes; its first collection holds one point per unit.
 
     Raises
@@ -204,6 +201,7 @@ def observed_vs_expected(
     return _finish(fig, out)
 
 
+@fill_doc(figure_path=FIGURE_PATH)
 def coefficients_over_time(
     yearly_frame: pd.DataFrame,
     *,
@@ -226,12 +224,7 @@ def coefficients_over_time(
     level : float, default 0.95
         Confidence level; the band is ``estimate ± z * std_error`` with ``z`` the
         normal quantile (1.96 for 0.95).
-    path : str or Path, optional
-        Also save the figure there (``.png`` or ``.svg``).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
+    {figure_path}
         One axes per term (titled by the term), in the order of ``terms``; each holds
         the band (a ``fill_between`` collection) and the estimates (a line).
 
@@ -280,6 +273,7 @@ def coefficients_over_time(
     return _finish(fig, out)
 
 
+@fill_doc(figure_path=FIGURE_PATH)
 def ranking_bars(
     att_or_rankings: pd.DataFrame,
     *,
@@ -303,12 +297,7 @@ def ranking_bars(
         Units at each end; all units when there are no more than ``2 n``.
     names : mapping or pandas.Series, optional
         Unit id -> label (default the ``name`` column of a rankings frame, else ids).
-    path : str or Path, optional
-        Also save the figure there (``.png`` or ``.svg``).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
+    {figure_path}
         One axes; bars from the most attractive (top) to the least attractive
         (bottom), blue for positive and red for negative values.
 
@@ -366,6 +355,7 @@ def ranking_bars(
     return _finish(fig, out)
 
 
+@fill_doc(figure_path=FIGURE_PATH)
 def decomposition_waterfall(
     decomposition_frame: pd.DataFrame,
     unit: Any,
@@ -390,12 +380,7 @@ def decomposition_waterfall(
         and deaths then a grey *natural change* bar spanning them, the forces of
         migration then a grey *net migration* bar, the rest, the observed change; with
         readable component names.
-    path : str or Path, optional
-        Also save the figure there (``.png`` or ``.svg``).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
+    {figure_path}
         One axes; one floating bar per component in the table's order (starting where
         the previous one ended), then a final bar from zero to the observed change
         (with ``subtotals``: the bars of :func:`~geoattr.report.waterfall.waterfall_steps`).
@@ -437,6 +422,7 @@ def decomposition_waterfall(
     return _finish(fig, out)
 
 
+@fill_doc(figure_path=FIGURE_PATH)
 def forest_plot(
     results: Mapping[str, Any],
     *,
@@ -461,12 +447,7 @@ def forest_plot(
         Confidence level.  Intervals come from the result's own ``conf_int(level)``
         (t or normal, as its summary); objects without it get
         ``estimate ± z * std_error`` with the normal ``z``.
-    path : str or Path, optional
-        Also save the figure there (``.png`` or ``.svg``).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
+    {figure_path}
         One axes with one row per term x model (terms grouped, models in the mapping's
         order, one colour and one ``errorbar`` container per model); a term a model
         lacks is left out.

@@ -33,6 +33,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from geoattr._docstrings import FIGURE_PATH, fill_doc
 from geoattr._format import escape_html, escape_mathtext, format_ids
 from geoattr._validation import normalise_years, require_columns, require_no_missing, require_numeric, require_unique
 from geoattr.exceptions import InputError
@@ -169,6 +170,7 @@ def _units(units: Any) -> list[str]:
     return out
 
 
+@fill_doc(figure_path=FIGURE_PATH)
 def fan_chart(
     forecast: pd.DataFrame,
     units: Sequence[str] | str,
@@ -196,12 +198,7 @@ def fan_chart(
         Unit id -> name for the panel titles.
     ncols : int, default 2
         Panels per row.
-    path : str or Path, optional
-        Also save the figure there (``.png`` or ``.svg``).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
+    {figure_path}
 
     Raises
     ------

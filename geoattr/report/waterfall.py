@@ -17,11 +17,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from geoattr._docstrings import fill_doc
 from geoattr._format import escape_html
 from geoattr.exceptions import InputError
 
 __all__ = ["COMPONENT_LABELS", "NATURAL_CHANGE", "NET_MIGRATION", "component_values", "waterfall_steps",
            "waterfall_svg"]
+
+#: The unit-and-frame parameters of the waterfall functions.
+_UNIT_FRAME = """decomposition_frame : pandas.DataFrame
+    Output of :func:`geoattr.decompose`.
+unit : str
+    Unit id."""
 
 #: Readable names of the components of :func:`geoattr.decompose` and of the subtotals.
 COMPONENT_LABELS = {
@@ -83,15 +90,13 @@ def component_values(decomposition_frame: pd.DataFrame, unit: Any) -> pd.Series:
     return pd.Series(rows["persons_per_year"].to_numpy(dtype=float), index=comp.to_numpy())
 
 
+@fill_doc(unit_frame=_UNIT_FRAME)
 def waterfall_steps(decomposition_frame: pd.DataFrame, unit: Any) -> pd.DataFrame:
     """The bars of a unit's waterfall with the subtotals natural change and net migration.
 
     Parameters
     ----------
-    decomposition_frame : pandas.DataFrame
-        Output of :func:`geoattr.decompose`.
-    unit : str
-        Unit id.
+    {unit_frame}
 
     Returns
     -------
@@ -138,6 +143,7 @@ def _signed(v: float) -> str:
 _FILL = {"component": ("#2166ac", "#b2182b"), "subtotal": ("#7f7f7f", "#7f7f7f"), "total": ("#333333", "#333333")}
 
 
+@fill_doc(unit_frame=_UNIT_FRAME)
 def waterfall_svg(decomposition_frame: pd.DataFrame, unit: Any, *, title: str = "", width: int = 640) -> str:
     """A unit's waterfall (:func:`waterfall_steps`) as an inline SVG, one row per bar.
 
@@ -148,10 +154,7 @@ def waterfall_svg(decomposition_frame: pd.DataFrame, unit: Any, *, title: str = 
 
     Parameters
     ----------
-    decomposition_frame : pandas.DataFrame
-        Output of :func:`geoattr.decompose`.
-    unit : str
-        Unit id.
+    {unit_frame}
     title : str, default ""
         Accessible name of the chart (``aria-label``).
     width : int, default 640

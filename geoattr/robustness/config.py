@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from geoattr._docstrings import OUTPUT_FILES, fill_doc
 from geoattr.config import ROBUSTNESS_SCHEMA, check_robustness_config
 from geoattr.data import PanelData
 from geoattr.exceptions import InputError
@@ -39,6 +40,7 @@ def _write_figures(res: RobustnessResults, rcfg: Mapping[str, Any], out: Path, f
             res.plot_rank_intervals(files[f"figure_rank_intervals_{fmt}"])
 
 
+@fill_doc(output_files=OUTPUT_FILES)
 def run_robustness_from_config(
     main_fit: AttractivenessResults,
     data: PanelData,
@@ -63,10 +65,7 @@ def run_robustness_from_config(
         and ``ci`` (``level``); ``figures`` (default true) and ``figure_format``
         (``"png"``, ``"svg"`` or a list of them; default both) control the figures,
         written to ``out/figures/``.
-    out : Path
-        Output folder.
-    files : dict[str, Path]
-        Updated in place with the files written: ``robustness``, ``rank_stability``,
+    {output_files}
         ``rank_intervals``, ``placebo``, ``figure_robustness_coefficients_<fmt>`` and
         ``figure_rank_intervals_<fmt>`` for each figure format.
     progress : bool
