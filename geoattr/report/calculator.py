@@ -379,7 +379,8 @@ CALCULATOR_JS = """
       return;}
     const s=100*dj/d.jobs, nat=C.national_jobs?100*dj/C.national_jobs:0; let sum=0;
     const v=d.share*s-nat;
-    C.coefficients.forEach((b,k)=>{const e=b*v*C.population/100; sum+=e; cells[k].textContent=fmt(e);
+    const base=v*C.population/100;
+    C.coefficients.forEach((b,k)=>{const e=b*base; sum+=e; cells[k].textContent=fmt(e);
       cells[k].dataset.value=e;});
     total.textContent=fmt(sum); total.dataset.value=sum;
     shock.textContent=s.toFixed(4)+' percentage points (share '+(100*d.share).toFixed(2)+' %)';
