@@ -146,3 +146,20 @@ def test_calculator_page_gives_the_projections_first_year_effect(browser, small,
         totals = float(browser.find_element("id", "calc-total").get_attribute("data-value"))
         assert totals == pytest.approx(python["total"], rel=1e-9), u
     assert [e for e in browser.get_log("browser") if e.get("level") == "SEVERE"] == []
+
+
+def test_a_forecast_the_calculator_refuses_leaves_the_pages_without_it(small, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from geoattr.exceptions import GeoattrWarning
+    from geoattr.pipeline import forecast as pipeline_forecast
+
+    bad = replace(small, jobs=small.jobs.where(small.jobs.index != "1804", 0.0))
+    with pytest.raises(InputError, match=r"jobs must be positive and finite; not so for '1804'"):
+        calculator_from_forecast(bad)
+    monkeypatch.setattr(pipeline_forecast, "forecast_from_config", lambda *a, **k: bad)
+    kept: dict = {}
+    with pytest.warns(GeoattrWarning, match=r"no scenario calculator: jobs must be positive .*'1804'"):
+        pipeline_forecast.forecast_step(None, {}, tmp_path, {}, kept=kept)
+    assert kept["forecast"] is bad and "calculator" not in kept
+    assert (tmp_path / "forecast.csv").exists()  # the forecast's files are written all the same

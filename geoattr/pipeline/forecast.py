@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from geoattr._format import format_ids, write_csv
 from geoattr.attractiveness import attractiveness, cumulate
 from geoattr.config import check_run_config
 from geoattr.data import PanelData
-from geoattr.exceptions import InputError
+from geoattr.exceptions import GeoattrWarning, InputError
 from geoattr.forecast import ForecastResults, forecast
 from geoattr.io.folders import collect_warnings, relocate, staged_output
 from geoattr.models.ols import AttractivenessResults, estimate
@@ -146,7 +147,9 @@ def forecast_step(main: AttractivenessResults, fcfg: Mapping[str, Any], out: Pat
     kept : dict, optional
         Objects the publication reuses: updated with ``forecast`` (the
         ForecastResults) and ``calculator`` (the profile pages' calculator inputs,
-        :func:`geoattr.report.calculator.calculator_from_forecast`).
+        :func:`geoattr.report.calculator.calculator_from_forecast`; when the
+        calculator refuses the forecast's numbers, a GeoattrWarning says why and the
+        pages go without it).
 
     Returns
     -------
@@ -157,7 +160,10 @@ def forecast_step(main: AttractivenessResults, fcfg: Mapping[str, Any], out: Pat
     facts = write_forecast(res, out, files)
     if kept is not None:
         kept["forecast"] = res
-        kept["calculator"] = calculator_from_forecast(res)
+        try:
+            kept["calculator"] = calculator_from_forecast(res)
+        except InputError as e:  # e.g. a workplace with commuters but no jobs: the pages go without
+            warnings.warn(f"the profile pages have no scenario calculator: {e}", GeoattrWarning, stacklevel=2)
     return facts
 
 
@@ -304,7 +310,7 @@ def run_forecast(config: Mapping[str, Any], *, out: str | Path, data_dir: str | 
             files["forecast_page"] = write_forecast_page(
                 tmp / FORECAST_FILES["forecast_page"], title=f"Forecast: VRA {main.spec} ({main.unit_level} model), "
                 f"{res.info['first_year']}-{res.info['last_year']}", notes=res.notes,
-                files={k: v for k, v in files.items()}, **forecast_report(res, units, names=data.names))
+                files=dict(files), **forecast_report(res, units, names=data.names))
             t3 = time.perf_counter()
         ignored = sorted(set(cfg) - {"data", "model", "forecast"})
         timings = {"read data": round(t1 - t0, 4), "estimate": round(t2 - t1, 4), "forecast": round(t3 - t2, 4),
