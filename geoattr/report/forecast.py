@@ -40,7 +40,7 @@ from geoattr._format import escape_html, escape_mathtext, format_ids
 from geoattr._validation import normalise_years, require_columns, require_no_missing, require_numeric, require_unique
 from geoattr.exceptions import InputError
 from geoattr.report.figures import SAVE_FORMATS
-from geoattr.report.page import html_page, html_table
+from geoattr.report.page import files_section, html_page, html_table
 
 __all__ = [
     "FORECAST_COLUMNS",
@@ -501,9 +501,7 @@ def write_forecast_page(
         body.append('<h2 id="rules">Rules of the projection</h2><ul class="muted">'
                     + "".join(f"<li>{escape_html(n)}</li>" for n in notes) + "</ul>")
     if files:
-        body.append('<h2 id="files">Files</h2><ul class="muted">' + "".join(
-            f'<li><a href="{escape_html(Path(p).name)}">{escape_html(Path(p).name)}</a></li>' for p in files.values())
-            + "</ul>")
+        body.append(files_section(files, lambda p: Path(p).name))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html_page(title, "\n".join(body)), encoding="utf-8")
     return path
