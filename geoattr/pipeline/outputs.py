@@ -277,8 +277,9 @@ def report_context(main: AttractivenessResults, models: Mapping[str, Attractiven
         "title": f"Residential attractiveness: VRA {main.spec} ({main.unit_level} model), {years[0]}-{years[1]}",
         "summary": _summary(main, data, years),
         "row_accounting": row_accounting(main).to_dict(),
-        "model_table": regression_table(models, fmt="html", stats=("nobs", "r2", "adj_r2", "aic"),
-                                        labels=term_labels(t for m in models.values() for t in m.results.params.index)),
+        "model_table": regression_table(
+            models, fmt="html", stats=("nobs", "r2", "adj_r2", "aic"),
+            labels=term_labels(t for m in models.values() for t in m.results.params.index)),
         "comparison_table": comparison_table(comp, fmt="html") if comp is not None else None,
         "ranking_tables": {_PLURAL.get(lv, f"{lv}s").capitalize(): ranking_table(
             ranks[ranks["level"] == lv], fmt="html",

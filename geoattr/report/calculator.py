@@ -351,8 +351,8 @@ def calculator_data(inputs: CalculatorInputs, unit: str, *, names: Mapping[Any, 
     -------
     dict or None
         ``unit``, ``name``, ``population``, ``coefficients`` ``[b_1, b_2, b_3]``, ``year``,
-        ``national_jobs`` (None: no national term) and ``destinations`` (``id``, ``name``, ``share``, ``jobs``; the unit first, then by
-        share); None for a unit without commuting shares.
+        ``national_jobs`` (None: no national term) and ``destinations`` (``id``, ``name``,
+        ``share``, ``jobs``; the unit first, then by share); None for a unit without commuting shares.
     """
     unit = str(unit)
     if unit not in inputs.workplaces:
