@@ -351,6 +351,9 @@ FORECAST_SCHEMA = Table({
          "jobs": Field(("float",))}, required=("name", "unit", "year", "jobs"))),
         describe="an array of tables (write [[forecast.scenario]] before each entry)"),
     "n_jobs": _int(1),
+    "fan_units": Field(("list",), items=Field(("str",)),
+                       describe='unit ids of the fan charts in quotes, e.g. ["0301", "4601"] (default: the scenario '
+                                "units and the most and least attractive unit)"),
 })
 
 

@@ -222,7 +222,10 @@ def test_cli_forecast_writes_the_files(tmp_path):
     code, out, err = _cli(["forecast", str(cfg), "--out", str(tmp_path / "out"), "--no-progress"])
     assert code == 0, err
     names = {p.name for p in (tmp_path / "out").iterdir()}
-    assert names == {"forecast.csv", "forecast_history.csv", "scenario.csv", "calculator.json", "run.json"}
+    assert names == {"forecast.csv", "forecast_history.csv", "scenario.csv", "calculator.json", "run.json",
+                     "forecast.html"}
+    page = (tmp_path / "out" / "forecast.html").read_text(encoding="utf-8")
+    assert '<h2 id="forecast">' in page and page.count('<svg class="fan-chart"') >= 2  # the section on its own page
     info = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
     assert info["geoattr_run"] == 1 and info["command"] == "forecast"
     assert any("national job growth" in r for r in info["analyses"]["forecast"]["rules"])

@@ -26,7 +26,54 @@ from geoattr.forecast.launch import Launch
 from geoattr.forecast.projection import Projection, jobs_path, project
 from geoattr.forecast.results import quantiles
 
-__all__ = ["Scenario", "scenarios_from_config", "scenario_paths", "group_scenarios", "effects_frame"]
+__all__ = ["Scenario", "scenarios_from_config", "scenario_paths", "group_scenarios", "effects_frame",
+           "job_change_effect"]
+
+
+def job_change_effect(coefficients: Sequence[float], *, change: float, jobs: float, population: Any, share: Any,
+                      national_jobs: float | None = None) -> np.ndarray:
+    """First-order effect of a job change at a workplace on net migration: the one formula of scenarios.
+
+    ``change`` jobs more at workplace *j* (``jobs`` of them in the year before) move
+    *j*'s relative job growth by ``100 * change / jobs`` percentage points and the
+    national growth, its reference, by ``100 * change / national_jobs``; unit *i*'s VRA
+    moves by ``share * 100 * change / jobs - 100 * change / national_jobs`` (its shares
+    sum to 1), and its net migration in the year of the change and the two after it by::
+
+        persons_k = b_k * (share * 100 * change / jobs - 100 * change / national_jobs) * population / 100
+
+    It equals the projection's scenario effect (:func:`scenario_paths`) in the year of
+    the change when ``jobs`` and ``population`` are those the projection starts from;
+    the profile pages' calculator (:mod:`geoattr.report.calculator`) computes the same
+    numbers in the browser.
+
+    Parameters
+    ----------
+    coefficients : sequence of float
+        ``b_1, b_2, b_3``: the coefficients of ``vra``, ``vra_l1`` and ``vra_l2`` (0 for
+        a term the model lacks).
+    change : float
+        Jobs added at the workplace (negative: lost).
+    jobs : float
+        The workplace's jobs (the base year).
+    population : float or array_like
+        Population of the unit(s) (the base year).
+    share : float or array_like
+        Share of the unit's employed residents who work at the workplace (0 where none do).
+    national_jobs : float, optional
+        The national job total; None leaves the national term out (a workplace small
+        against the country).
+
+    Returns
+    -------
+    numpy.ndarray
+        Persons, shape ``(3,) + shape of population * share``: years 1, 2 and 3.
+    """
+    shock = np.asarray(share, dtype=float) * (100.0 * float(change) / float(jobs))
+    if national_jobs is not None:
+        shock = shock - 100.0 * float(change) / float(national_jobs)
+    base = shock * np.asarray(population, dtype=float) / 100.0
+    return np.stack([float(b) * base for b in coefficients])
 
 
 @dataclass(frozen=True)

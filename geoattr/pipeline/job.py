@@ -26,7 +26,7 @@ from geoattr.models.ols import AttractivenessResults, YearlyResults, estimate, e
 from geoattr.pipeline.book import write_book_publication, write_yearly_tables
 from geoattr.pipeline.outputs import echo_files, report_context, run_info, write_estimates, write_map, \
     write_publication
-from geoattr.pipeline.forecast import forecast_step
+from geoattr.pipeline.forecast import fan_units, forecast_report, forecast_step, write_fan_chart
 from geoattr.pipeline.sources import read_run_data, resolve_path
 from geoattr.pipeline.steps import run_analyses, run_comparison
 from geoattr.pipeline.variables_table import write_variables
@@ -233,7 +233,7 @@ def _analyses(cfg: Mapping[str, Any], main: AttractivenessResults, data: PanelDa
     fcfg = cfg.get("forecast")
     if fcfg is not None and fcfg.get("enabled", True):
         with timer("forecast"):
-            info.update(forecast_step(main, fcfg, out, files, progress=progress))
+            info.update(forecast_step(main, fcfg, out, files, progress=progress, kept=kept))
     return info
 
 
@@ -280,6 +280,12 @@ def _run(config: Mapping[str, Any] | None, *, out: Path, data_dir: str | Path | 
         figs.update(write_book_publication(out, files, main=main, yearly_tables=yearly_tables, kept=kept, ocfg=ocfg))
         report = report_context(main, models, data, ranks, figs, kept, files, top_n=top_n,
                                 years=years) if ocfg.get("report", True) else None
+        if "forecast" in kept:  # the fan chart, the report's forecast section (profiles: kept["calculator"])
+            units = fan_units(kept["forecast"], cfg["forecast"], cum)
+            if ocfg.get("figures", True):
+                write_fan_chart(kept["forecast"], units, out / "figures" / "fan_chart.png", files, names=data.names)
+            if report is not None:
+                report.update(forecast_report(kept["forecast"], units, names=data.names))
     timer.timings["total"] = round(time.perf_counter() - t_start, 4)
     info = run_info(cfg, data, main, analyses=extra_info, yearly_skipped=est.yearly_skipped,
                     timings=timer.timings, files=files)

@@ -19,6 +19,7 @@ from geoattr.data import PanelData
 from geoattr.models.ols import AttractivenessResults
 from geoattr.pipeline.book import profile_breakdown, region_labels
 from geoattr.pipeline.groups import write_barometer_outputs
+from geoattr.report.labels import term_labels
 from geoattr.report import (
     comparison_table,
     ranking_table,
@@ -187,7 +188,7 @@ def write_publication(out: Path, files: dict[str, Path], *, main: Attractiveness
                                   decomposition=kept.get("decomposition"),
                                   decomposition_years=kept.get("decomposition_years"),
                                   flows=data.flows, names=data.names, regions=region_labels(data),
-                                  vra_breakdown=profile_breakdown(main, kept))
+                                  vra_breakdown=profile_breakdown(main, kept), calculator=kept.get("calculator"))
         files["profiles"] = pages["index"]
     return figs
 
@@ -269,7 +270,9 @@ def report_context(main: AttractivenessResults, models: Mapping[str, Attractiven
         "title": f"Residential attractiveness: VRA {main.spec} ({main.unit_level} model), {years[0]}-{years[1]}",
         "summary": _summary(main, data, years),
         "row_accounting": row_accounting(main).to_dict(),
-        "model_table": regression_table(models, fmt="html", stats=("nobs", "r2", "adj_r2", "aic")),
+        "model_table": regression_table(
+            models, fmt="html", stats=("nobs", "r2", "adj_r2", "aic"),
+            labels=term_labels(t for m in models.values() for t in m.results.params.index)),
         "comparison_table": comparison_table(comp, fmt="html") if comp is not None else None,
         "ranking_tables": {_PLURAL.get(lv, f"{lv}s").capitalize(): ranking_table(
             ranks[ranks["level"] == lv], fmt="html",

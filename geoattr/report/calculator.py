@@ -6,10 +6,13 @@ projected effect on *i*'s net migration in the three years that follow, computed
 the page by a few lines of inline JavaScript from exported numbers (no server)::
 
     shock_j  = 100 * delta_jobs / jobs_j                    (percentage points)
-    effect_k = b_k / 100 * population_i * share_ij * shock_j   (persons), k = 1, 2, 3
+    national = 100 * delta_jobs / national_jobs             (0 without a national total)
+    effect_k = b_k / 100 * population_i * (share_ij * shock_j - national)   (persons), k = 1, 2, 3
 
-``shock_j`` is the change of *j*'s relative job growth in the year of the change;
-``share_ij * shock_j`` is the change of *i*'s VRA; ``b_1, b_2, b_3`` are the
+``shock_j`` is the change of *j*'s relative job growth in the year of the change and
+``national`` that of the national growth it is measured against (every unit's shares
+sum to 1, so it reaches every unit once); ``share_ij * shock_j - national`` is the
+change of *i*'s VRA; ``b_1, b_2, b_3`` are the
 coefficients of VRA at lags 0, 1 and 2 (``vra``, ``vra_l1``, ``vra_l2``: net migration
 in % of the population per percentage point of VRA), so the change reaches net
 migration in the year of the change and the two years after it.  A unit where everyone
@@ -17,7 +20,10 @@ works locally (``share_ii = 1``) with as many residents as jobs gets ``b_k * del
 persons in year *k*: with the book's coefficients 0.38, 0.26 and 0.18, 100 jobs give
 38 + 26 + 18 = 82 persons.  It is the first-order effect: the national total (the
 reference of relative growth), the population and the commuting shares are held at the
-base year.
+base year.  The arithmetic is :func:`geoattr.forecast.scenario.job_change_effect`, the
+formula of the forecast's scenarios: with the inputs of a forecast
+(:func:`calculator_from_forecast`) the page gives the projection's effect in the year of
+the change.
 
 :func:`calculator_inputs` checks and bundles the numbers, :func:`scenario_effect` is the
 Python reference of the page's arithmetic, :func:`calculator_html` writes a page's
@@ -37,9 +43,11 @@ import pandas as pd
 from geoattr._format import escape_html, format_ids, script_json
 from geoattr._validation import require_columns, require_finite, require_no_missing, require_numeric, require_unique
 from geoattr.exceptions import InputError
+from geoattr.forecast import ForecastResults
+from geoattr.forecast.scenario import job_change_effect
 
-__all__ = ["CALCULATOR_TERMS", "CALCULATOR_JS", "CalculatorInputs", "calculator_inputs", "shares_of_weights",
-           "scenario_effect", "calculator_data", "calculator_html"]
+__all__ = ["CALCULATOR_TERMS", "CALCULATOR_JS", "CalculatorInputs", "calculator_inputs", "calculator_from_forecast",
+           "shares_of_weights", "scenario_effect", "calculator_data", "calculator_html"]
 
 #: The model terms whose coefficients the calculator uses: VRA at lags 0, 1 and 2.
 CALCULATOR_TERMS: tuple[str, ...] = ("vra", "vra_l1", "vra_l2")
@@ -68,6 +76,9 @@ class CalculatorInputs:
         Unit -> its ``(destination, share)`` pairs: the unit itself first (when it has
         jobs, whatever its share), then the other destinations with a positive share,
         largest first (ties: by id).
+    national_jobs : float or None
+        The national job total of the base year (the reference of relative growth);
+        None leaves the national term out.
     """
 
     coefficients: tuple[float, float, float]
@@ -76,6 +87,7 @@ class CalculatorInputs:
     population: pd.Series
     year: int | None
     workplaces: dict[str, tuple[tuple[str, float], ...]]
+    national_jobs: float | None = None
 
 
 def _coefficients(coefficients: Any) -> tuple[float, float, float]:
@@ -158,6 +170,7 @@ def calculator_inputs(
     jobs: Mapping[Any, float] | pd.Series,
     population: Mapping[Any, float] | pd.Series,
     year: int | None = None,
+    national_jobs: float | None = None,
 ) -> CalculatorInputs:
     """Check and bundle the numbers of the scenario calculator.
 
@@ -179,6 +192,11 @@ def calculator_inputs(
         Population of each unit of ``shares`` in the base year.
     year : int, optional
         The base year, shown on the page.
+    national_jobs : float, optional
+        The national job total of the base year: a job change also moves the national
+        growth every unit's relative growth is measured against (as in the
+        forecast's scenarios).  Default None: that term is left out (a workplace small
+        against the country).
 
     Returns
     -------
@@ -189,9 +207,18 @@ def calculator_inputs(
     InputError
         A missing coefficient or column (named); missing, non-numeric, negative or
         duplicated shares; a unit whose shares do not sum to 1 (units and sums named);
-        a destination without positive jobs or a unit without positive population.
+        a destination without positive jobs or a unit without positive population;
+        a national total that is not a positive number.
     """
     coef = _coefficients(coefficients)
+    if national_jobs is not None:
+        try:
+            national = float(national_jobs)
+        except (TypeError, ValueError):
+            national = math.nan
+        if not (math.isfinite(national) and national > 0):
+            raise InputError(f"national_jobs must be a positive number (the national job total), got {national_jobs!r}")
+        national_jobs = national
     if hasattr(shares, "unique_ids") and hasattr(shares, "sparse"):
         shares = shares_of_weights(shares)
     if not isinstance(shares, pd.DataFrame):
@@ -217,7 +244,39 @@ def calculator_inputs(
     jobs_by_id = _by_id(jobs, "jobs", sh["destination"])
     return CalculatorInputs(coefficients=coef, shares=sh, jobs=jobs_by_id,
                             population=_by_id(population, "population", sh["unit"]),
-                            year=None if year is None else int(year), workplaces=_workplaces(sh, jobs_by_id))
+                            year=None if year is None else int(year), workplaces=_workplaces(sh, jobs_by_id),
+                            national_jobs=national_jobs)
+
+
+def calculator_from_forecast(results: ForecastResults) -> CalculatorInputs:
+    """The calculator's inputs of a forecast: its coefficients, commuting shares, jobs, population and national total.
+
+    The base year is the forecast's last observed year (jobs) and launch population,
+    so each page's first-year effect equals the projection's scenario effect in the
+    first projected year (:func:`geoattr.forecast.scenario.job_change_effect`).  A term
+    the model lacks (e.g. ``vra_l2``) has coefficient 0.
+
+    Parameters
+    ----------
+    results : ForecastResults
+        :func:`geoattr.forecast` output.
+
+    Returns
+    -------
+    CalculatorInputs
+
+    Raises
+    ------
+    InputError
+        Not a ForecastResults; shares, jobs or population the calculator refuses
+        (:func:`calculator_inputs`).
+    """
+    if not isinstance(results, ForecastResults):
+        raise InputError(f"calculator_from_forecast needs geoattr.forecast(...) output, got {type(results).__name__}")
+    c = results.calculator_inputs()
+    coef = {t: float(results.coefficients.get(t, 0.0)) for t in CALCULATOR_TERMS}
+    return calculator_inputs(coefficients=coef, shares=c["shares"], jobs=c["jobs"], population=c["population"],
+                             year=c["year"], national_jobs=c["national_jobs"])
 
 
 def _workplaces(shares: pd.DataFrame, jobs: pd.Series) -> dict[str, tuple[tuple[str, float], ...]]:
@@ -236,8 +295,11 @@ def _workplaces(shares: pd.DataFrame, jobs: pd.Series) -> dict[str, tuple[tuple[
 def scenario_effect(inputs: CalculatorInputs, *, unit: str, destination: str, jobs_change: float) -> pd.Series:
     """The calculator's arithmetic in Python: the effect of a job change on a unit's net migration.
 
-    ``shock = 100 * jobs_change / jobs[destination]`` percentage points and
-    ``effect_k = b_k / 100 * population[unit] * share[unit, destination] * shock``.
+    ``shock = 100 * jobs_change / jobs[destination]`` percentage points,
+    ``national = 100 * jobs_change / national_jobs`` (0 without a national total) and
+    ``effect_k = b_k / 100 * population[unit] * (share[unit, destination] * shock - national)``:
+    :func:`geoattr.forecast.scenario.job_change_effect`, the formula of the forecast's
+    scenarios.
 
     Parameters
     ----------
@@ -268,9 +330,10 @@ def scenario_effect(inputs: CalculatorInputs, *, unit: str, destination: str, jo
     if not math.isfinite(float(jobs_change)):
         raise InputError(f"jobs_change must be a finite number, got {jobs_change!r}")
     share = dict(inputs.workplaces[unit]).get(destination, 0.0)
-    shock = 100.0 * float(jobs_change) / float(inputs.jobs[destination])
-    effects = [b / 100.0 * float(inputs.population[unit]) * share * shock for b in inputs.coefficients]
-    return pd.Series([*effects, sum(effects)], index=_EFFECT_INDEX, name="persons")
+    effects = job_change_effect(inputs.coefficients, change=float(jobs_change), jobs=float(inputs.jobs[destination]),
+                                population=float(inputs.population[unit]), share=share,
+                                national_jobs=inputs.national_jobs)
+    return pd.Series([*effects.tolist(), float(effects.sum())], index=_EFFECT_INDEX, name="persons")
 
 
 def calculator_data(inputs: CalculatorInputs, unit: str, *, names: Mapping[Any, str] | pd.Series | None = None
@@ -287,16 +350,16 @@ def calculator_data(inputs: CalculatorInputs, unit: str, *, names: Mapping[Any, 
     Returns
     -------
     dict or None
-        ``unit``, ``name``, ``population``, ``coefficients`` ``[b_1, b_2, b_3]``, ``year`` and
-        ``destinations`` (``id``, ``name``, ``share``, ``jobs``; the unit first, then by
-        share); None for a unit without commuting shares.
+        ``unit``, ``name``, ``population``, ``coefficients`` ``[b_1, b_2, b_3]``, ``year``,
+        ``national_jobs`` (None: no national term) and ``destinations`` (``id``, ``name``,
+        ``share``, ``jobs``; the unit first, then by share); None for a unit without commuting shares.
     """
     unit = str(unit)
     if unit not in inputs.workplaces:
         return None
     nm = names if names is not None else {}
     return {"unit": unit, "name": str(nm.get(unit, unit)), "population": float(inputs.population[unit]),
-            "coefficients": list(inputs.coefficients), "year": inputs.year,
+            "coefficients": list(inputs.coefficients), "year": inputs.year, "national_jobs": inputs.national_jobs,
             "destinations": [{"id": d, "name": str(nm.get(d, d)), "share": float(s), "jobs": float(inputs.jobs[d])}
                              for d, s in inputs.workplaces[unit]]}
 
@@ -314,9 +377,12 @@ CALCULATOR_JS = """
     const d=C.destinations[+dest.value], dj=parseFloat(jobs.value);
     if(!d||!isFinite(dj)){cells.forEach(c=>{c.textContent='';}); total.textContent=''; shock.textContent='';
       return;}
-    const s=100*dj/d.jobs; let sum=0;
-    C.coefficients.forEach((b,k)=>{const e=b/100*C.population*d.share*s; sum+=e; cells[k].textContent=fmt(e);});
-    total.textContent=fmt(sum);
+    const s=100*dj/d.jobs, nat=C.national_jobs?100*dj/C.national_jobs:0; let sum=0;
+    const v=d.share*s-nat;
+    const base=v*C.population/100;
+    C.coefficients.forEach((b,k)=>{const e=b*base; sum+=e; cells[k].textContent=fmt(e);
+      cells[k].dataset.value=e;});
+    total.textContent=fmt(sum); total.dataset.value=sum;
     shock.textContent=s.toFixed(4)+' percentage points (share '+(100*d.share).toFixed(2)+' %)';
   }
   jobs.addEventListener('input',update); dest.addEventListener('change',update); update();
@@ -355,6 +421,10 @@ def calculator_html(inputs: CalculatorInputs, unit: str, *, names: Mapping[Any, 
                    for i, d in enumerate(data["destinations"]))
     b1, b2, b3 = (f"{b:.4g}" for b in data["coefficients"])
     year = f" ({data['year']})" if data["year"] is not None else ""
+    nat = data["national_jobs"]
+    national = "" if nat is None else " &minus; 100 &times; &Delta;jobs / national jobs"
+    national_text = "" if nat is None else (f", national jobs {nat:,.0f} (the job change also raises the national "
+                                            "growth every place's relative growth is measured against)")
     rows = "".join(f'<tr><td>year {k} (VRA lag {k - 1})</td><td id="calc-y{k}"></td></tr>' for k in (1, 2, 3))
     return "".join([
         head,
@@ -365,8 +435,8 @@ def calculator_html(inputs: CalculatorInputs, unit: str, *, names: Mapping[Any, 
         '<tr><th>total</th><td id="calc-total"></td></tr></tbody></table>',
         '<p class="muted">Shock to the workplace\'s relative job growth: <span id="calc-shock"></span>.</p>',
         '<p class="muted">effect<sub>k</sub> = b<sub>k</sub> / 100 &times; population<sub>i</sub> &times; '
-        "share<sub>ij</sub> &times; shock<sub>j</sub>, with shock<sub>j</sub> = 100 &times; &Delta;jobs / "
-        "jobs<sub>j</sub> (percentage points of relative job growth) and b<sub>1</sub>, b<sub>2</sub>, "
+        f"(share<sub>ij</sub> &times; shock<sub>j</sub>{national}), with shock<sub>j</sub> = 100 &times; &Delta;jobs / "
+        f"jobs<sub>j</sub> (percentage points of relative job growth){national_text} and b<sub>1</sub>, b<sub>2</sub>, "
         f"b<sub>3</sub> = {b1}, {b2}, {b3}: the model's coefficients of VRA at lags 0, 1 and 2. "
         f"Population{year} {data['population']:,.0f}; share<sub>ij</sub>: the share of the unit's employed "
         "residents who work in the chosen place; jobs<sub>j</sub>: its jobs. A first-order effect: population, "

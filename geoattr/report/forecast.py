@@ -12,6 +12,9 @@ projected here.  The frames (long, one row per value):
 * **backtest** (``backtest.csv``): ``method``, ``horizon``, ``rmse``, ``mae``, ``bias``,
   ``coverage95``.
 
+:func:`write_forecast_page` writes the section as a page of its own (``forecast.html``
+of ``geoattr forecast``).
+
 :func:`fan_chart` draws a matplotlib figure (one panel per unit), :func:`fan_chart_svg`
 the same chart of one unit as inline SVG for HTML pages (no script, no external asset),
 and :func:`forecast_section` the report's section (fan charts, scenario table, backtest
@@ -38,7 +41,7 @@ from geoattr._format import escape_html, escape_mathtext, format_ids
 from geoattr._validation import normalise_years, require_columns, require_no_missing, require_numeric, require_unique
 from geoattr.exceptions import InputError
 from geoattr.report.figures import SAVE_FORMATS
-from geoattr.report.page import html_table
+from geoattr.report.page import files_section, html_page, html_table
 
 __all__ = [
     "FORECAST_COLUMNS",
@@ -49,6 +52,7 @@ __all__ = [
     "fan_chart",
     "fan_chart_svg",
     "forecast_section",
+    "write_forecast_page",
 ]
 
 #: Columns of the forecast frame (``forecast.csv``).
@@ -446,3 +450,55 @@ def forecast_section(
                      "the 95 % intervals (coverage95).</p>"
                      f'<div id="backtest-table">{html_table(bt, digits=3)}</div>')
     return "\n".join(parts)
+
+
+def write_forecast_page(
+    path: str | Path,
+    *,
+    title: str,
+    forecast: pd.DataFrame | None = None,
+    forecast_history: pd.DataFrame | None = None,
+    scenario: pd.DataFrame | None = None,
+    backtest: pd.DataFrame | None = None,
+    forecast_units: Sequence[str] | None = None,
+    names: Names = None,
+    notes: Sequence[str] = (),
+    files: Mapping[str, str | Path] | None = None,
+) -> Path:
+    """Write the forecast and scenario section as a page of its own (``forecast.html`` of ``geoattr forecast``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The HTML file.
+    title : str
+        Page title (escaped).
+    forecast, forecast_history, scenario, backtest, forecast_units, names
+        As :func:`forecast_section` (``forecast_history`` is its ``history``,
+        ``forecast_units`` its ``units``).
+    notes : sequence of str
+        The projection's rules, listed under the section.
+    files : mapping of str to path, optional
+        Output files linked at the bottom (by name: the page sits beside them).
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    InputError
+        As :func:`forecast_section`.
+    """
+    path = Path(path)
+    body = [f"<h1>{escape_html(title)}</h1>",
+            forecast_section(forecast=forecast, history=forecast_history, scenario=scenario, backtest=backtest,
+                             units=forecast_units, names=names)]
+    if notes:
+        body.append('<h2 id="rules">Rules of the projection</h2><ul class="muted">'
+                    + "".join(f"<li>{escape_html(n)}</li>" for n in notes) + "</ul>")
+    if files:
+        body.append(files_section(files, lambda p: Path(p).name))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html_page(title, "\n".join(body)), encoding="utf-8")
+    return path

@@ -33,7 +33,7 @@ from geoattr.report.figures import (
     ranking_bars,
 )
 from geoattr.report.forecast import forecast_section
-from geoattr.report.page import check_attractiveness, format_cell, html_page, html_table
+from geoattr.report.page import check_attractiveness, files_section, format_cell, html_page, html_table
 from geoattr.report.tables import comparison_table as make_comparison_table
 from geoattr.report.tables import ranking_table, regression_table
 
@@ -351,9 +351,7 @@ def write_report(
     if map_file:
         parts.append(_map_section(map_file, rel))
     if files:
-        parts.append('<h2 id="files">Files</h2><ul class="muted">' + "".join(
-            f'<li><a href="{escape_html(rel(p))}">{escape_html(Path(p).name)}</a></li>' for p in files.values())
-            + "</ul>")
+        parts.append(files_section(files, rel))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html_page(title, "\n".join(parts)), encoding="utf-8")
     return path

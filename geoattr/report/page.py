@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,7 +18,7 @@ import pandas as pd
 from geoattr._format import escape_html
 from geoattr.exceptions import InputError
 
-__all__ = ["PAGE_CSS", "html_page", "format_cell", "html_table", "check_attractiveness"]
+__all__ = ["PAGE_CSS", "html_page", "format_cell", "html_table", "check_attractiveness", "files_section"]
 
 #: The style sheet of the report and profile pages.
 PAGE_CSS = """
@@ -135,3 +137,23 @@ def check_attractiveness(att: Any, what: str) -> None:
     missing = [c for c in ("actual", "expected", "residual") if c not in att.columns]
     if missing:
         raise InputError(f"{what} lacks column(s) {missing}; pass the output of geoattr.attractiveness()")
+
+
+def files_section(files: Mapping[str, str | Path], href: Callable[[str | Path], str]) -> str:
+    """The "Files" section of a page: one link per output file, named by its file name.
+
+    Parameters
+    ----------
+    files : mapping of str to path
+        The files (their keys are not shown).
+    href : callable
+        Path -> link target (e.g. relative to the page).
+
+    Returns
+    -------
+    str
+        ``<h2 id="files">`` and the list (escaped).
+    """
+    return ('<h2 id="files">Files</h2><ul class="muted">' + "".join(
+        f'<li><a href="{escape_html(href(p))}">{escape_html(Path(p).name)}</a></li>' for p in files.values())
+        + "</ul>")

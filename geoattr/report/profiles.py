@@ -24,6 +24,8 @@ from geoattr._format import escape_html, format_ids, script_json
 from geoattr.exceptions import InputError
 from geoattr.report.calculator import CALCULATOR_JS, CalculatorInputs, calculator_html
 from geoattr.report.breakdown import breakdown_section, check_breakdown
+from geoattr.report.charts import bar_chart_svg
+from geoattr.report.labels import label
 from geoattr.report.page import check_attractiveness, format_cell, html_page, html_table
 from geoattr.report.waterfall import waterfall_svg
 
@@ -275,6 +277,14 @@ def _period_section(u: Any, name: str, yrs: list[int], res: np.ndarray, lo: Any,
             + ("band: 95 % prediction interval." if lo is not None else "no intervals supplied.") + "</p>"]
 
 
+def _destination_bars(dest: pd.DataFrame, name: str) -> str:
+    """The commuting destinations as bars: share of the employed residents, "name (id)" labels."""
+    labels = [f"other ({n})" if d == "other" else (f"{n} ({d})" if str(n) != str(d) else str(d))
+              for d, n in zip(dest["destination"], dest["name"])]
+    return bar_chart_svg(labels, dest["share (%)"].to_numpy(float), unit=" %",
+                         title=f"where the employed residents of {name} work, % of them")
+
+
 def _unit_page(u: Any, att: pd.DataFrame, site: _Site) -> tuple[str, str]:
     """Title and body of one unit's profile page."""
     a = att.xs(u, level="unit").sort_index()
@@ -292,6 +302,8 @@ def _unit_page(u: Any, att: pd.DataFrame, site: _Site) -> tuple[str, str]:
     body.append(_yearly_table(a, yrs, res, lo, hi))
     if u in site.decomposition:
         g = site.decomposition[u][["component", "persons_per_year"]]
+        g = g.assign(component=[label(c) for c in g["component"]]).rename(
+            columns={"persons_per_year": "persons per year"})
         dy = site.decomposition_years
         period = f" {dy[0]}-{dy[1]}" if dy else ""
         body.append(f"<h2>Decomposition of population change{period}</h2>"
@@ -302,6 +314,7 @@ def _unit_page(u: Any, att: pd.DataFrame, site: _Site) -> tuple[str, str]:
                     + html_table(g, digits=1, cls="plain decomposition"))
     if u in site.destinations:
         body.append(f"<h2>Where its residents work ({site.flows_year})</h2>"
+                    + _destination_bars(site.destinations[u], name)
                     + html_table(site.destinations[u], digits=1, cls="plain destinations"))
     if site.calculator is not None:
         body.append(calculator_html(site.calculator, str(u), names=site.names))

@@ -20,6 +20,7 @@ import pandas as pd
 from geoattr._docstrings import fill_doc
 from geoattr._format import escape_html
 from geoattr.exceptions import InputError
+from geoattr.report.labels import COMPONENT_LABELS
 
 __all__ = ["COMPONENT_LABELS", "NATURAL_CHANGE", "NET_MIGRATION", "component_values", "waterfall_steps",
            "waterfall_svg"]
@@ -30,24 +31,6 @@ _UNIT_FRAME = """decomposition_frame : pandas.DataFrame
 unit : str
     Unit id."""
 
-#: Readable names of the components of :func:`geoattr.decompose` and of the subtotals.
-COMPONENT_LABELS = {
-    "expected_births": "Expected births",
-    "fertility_deviation": "Fertility deviation",
-    "expected_deaths": "Expected deaths",
-    "mortality_deviation": "Mortality deviation",
-    "national_immigration": "National immigration",
-    "centrality": "Centrality",
-    "neighbour_job_growth": "Job growth in neighbouring units",
-    "own_job_growth": "Job growth in the unit itself",
-    "demographic_supply": "Demographic employment supply",
-    "other": "Other model terms",
-    "attractiveness": "Attractiveness",
-    "discrepancy": "Discrepancy",
-    "natural_change": "Natural change",
-    "net_migration": "Net migration",
-    "observed": "Observed change",
-}
 #: Components summed into the *natural change* subtotal, in order.
 NATURAL_CHANGE = ("expected_births", "fertility_deviation", "expected_deaths", "mortality_deviation")
 #: Components summed into the *net migration* subtotal, in order.
