@@ -21,6 +21,7 @@ from geoattr.exceptions import InputError, WeightsSubsetWarning
 from geoattr.models.api import fit
 from geoattr.models.spatial_panel import fit_sar_re, fit_spatial_panel
 from geoattr.models.spatial_panel_durbin import fit_durbin_panel
+from geoattr.models.spatial_panel_unbalanced import fit_unbalanced_fe
 from tests.conftest import square_grid
 
 spreg = pytest.importorskip("spreg")
@@ -106,11 +107,14 @@ def test_keep_on_a_balanced_panel_equals_todays_estimator(model):
 
 
 @pytest.mark.parametrize("model", ["sar_fe", "sem_fe"])
-def test_keep_twoway_equals_todays_estimator_when_w_is_doubly_stochastic(model):
-    """Two-way effects: balance='keep' takes the lag of y before removing the year means (Lee
-    and Yu's transformation, exact ML of the dummy model); today's balanced estimator lags the
-    demeaned y.  The two coincide when the columns of W also sum to 1 (rook torus: 1e-8) and
-    differ otherwise (queen grid: the year means of W y~ are not zero)."""
+def test_keep_twoway_equals_todays_estimator_on_balanced_panels(model):
+    """Two-way effects: on an unbalanced panel balance='keep' takes the lag of y before removing
+    the year means (the direct approach, exact ML of the dummy model); today's balanced
+    estimator lags the demeaned y.  The two coincide when the columns of W also sum to 1 (rook
+    torus) and not otherwise; issue 19 item 2 asks for equality on every balanced panel, so a
+    balanced panel takes the balanced estimator.  Reference: today's balanced
+    fit_spatial_panel, 1e-8 on the torus and 1e-7 on the queen grid (columns not summing to 1),
+    and also when the weights cover more units than the (balanced) data."""
     g = _torus(7)
     df = _balanced_panel(g, seed=2)
     a = fit_spatial_panel(df["y"], df[["x", "z"]], g, model=model, effects="twoway")
@@ -122,7 +126,22 @@ def test_keep_twoway_equals_todays_estimator_when_w_is_doubly_stochastic(model):
     dq = _balanced_panel(q, seed=2)
     aq = fit_spatial_panel(dq["y"], dq[["x", "z"]], q, model=model, effects="twoway")
     bq = fit_spatial_panel(dq["y"], dq[["x", "z"]], q, model=model, effects="twoway", balance="keep")
-    assert np.max(np.abs(aq.params - bq.params)) > 1e-5
+    np.testing.assert_allclose(bq.params.to_numpy(), aq.params.to_numpy(), rtol=0, atol=1e-7)
+    np.testing.assert_allclose(bq.std_errors.to_numpy(), aq.std_errors.to_numpy(), rtol=0, atol=1e-7)
+    assert bq.loglik == pytest.approx(aq.loglik, abs=1e-7)
+    assert bq.info["sigma2 (Lee-Yu corrected)"] == aq.info["sigma2 (Lee-Yu corrected)"]
+    assert any("the panel is balanced (64 units x 6 years)" in n for n in bq.notes)
+    # weights over more units than the balanced data: restricted (rows renormalised) as balance='drop' does
+    sub = dq[~dq.index.get_level_values(0).isin(list(q.unique_ids)[:5])]
+    ad = fit_spatial_panel(sub["y"], sub[["x", "z"]], q, model=model, effects="twoway", balance="drop")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WeightsSubsetWarning)
+        bd = fit_spatial_panel(sub["y"], sub[["x", "z"]], q, model=model, effects="twoway", balance="keep")
+    np.testing.assert_allclose(bd.params.to_numpy(), ad.params.to_numpy(), rtol=0, atol=1e-7)
+    assert any("restricted to its 59 units" in n for n in bd.notes)
+    # the direct approach (unbalanced panels) differs from Elhorst's when the columns of W do not sum to 1
+    direct = fit_unbalanced_fe(dq["y"], dq[["x", "z"]], q, model=model[:3], effects="twoway")
+    assert np.max(np.abs(direct.params.to_numpy() - aq.params.to_numpy())) > 1e-5
 
 
 def test_keep_sar_fe_maximises_the_dense_unbalanced_likelihood():

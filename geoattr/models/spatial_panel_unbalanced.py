@@ -14,7 +14,12 @@ projector of the unbalanced panel (the lag of ``y`` is taken *before* removing t
 effects); for the error model the dummies are filtered with ``I - lambda W`` like the
 other regressors (GLS).  On a balanced panel with unit effects this is exactly
 Elhorst's estimator on demeaned data (unit demeaning commutes with ``I_T (x) W``),
-i.e. today's :func:`~geoattr.models.spatial_panel.fit_spatial_panel`.  There is no
+i.e. today's :func:`~geoattr.models.spatial_panel.fit_spatial_panel`.  With two-way
+effects the two differ (by ~1e-3 in the estimates) unless the columns of W also sum
+to 1: Elhorst lags the demeaned y, the direct approach demeans the lag.  So that
+``balance="keep"`` equals the balanced estimator whenever the panel *is* balanced,
+a balanced panel is passed to the balanced estimator (:func:`keep_balanced`, noted);
+the direct approach serves the unbalanced ones.  There is no
 orthogonal transformation of an unbalanced panel that commutes with the yearly
 ``W_t``, so Lee and Yu's bias-free *transformation* approach is not available: the
 estimates of rho and beta carry the direct approach's O(1/T) incidental-parameter
@@ -35,8 +40,10 @@ import pandas as pd
 from geoattr.exceptions import InputError
 from geoattr.models.spatial import SpatialResults, fit_spatial
 from geoattr.typing import WeightsLike
+from geoattr.weights.geometry import align
+from geoattr.weights.sparse import as_sparse
 
-__all__ = ["fit_unbalanced_fe", "within_varying", "MAX_DUMMY_CELLS", "KEEP_MODELS"]
+__all__ = ["fit_unbalanced_fe", "within_varying", "is_balanced", "keep_balanced", "MAX_DUMMY_CELLS", "KEEP_MODELS"]
 
 #: Most cells (observations x effect dummies) of the dense dummy block.
 MAX_DUMMY_CELLS = 60_000_000
@@ -48,6 +55,38 @@ KEEP_MODELS = ("sar_fe", "sem_fe", "sdm_fe", "sdem_fe")
 def within_varying(X: pd.DataFrame) -> list[str]:
     """Columns of ``X`` that vary within at least one unit (the others are absorbed by unit effects)."""
     return [c for c in X.columns if (X[c] - X[c].groupby(level=0).transform("mean")).abs().max() > 1e-12]
+
+
+def is_balanced(index: pd.MultiIndex) -> bool:
+    """Whether every unit of the (unit, year) ``index`` is observed once in every year of it."""
+    units, years = index.get_level_values(0), index.get_level_values(1)
+    return not index.duplicated().any() and len(index) == units.nunique() * years.nunique()
+
+
+def keep_balanced(index: pd.MultiIndex, weights: WeightsLike) -> tuple[WeightsLike, str]:
+    """``balance="keep"`` on a balanced panel: the weights over the data's units and the note.
+
+    The fit is then today's balanced estimator (Elhorst's within transformation, the lag of
+    the demeaned y), so that ``balance="keep"`` equals ``balance="raise"`` whenever the panel
+    is balanced, also with two-way effects (where the direct approach lags y before removing
+    the year means and differs unless the columns of W sum to 1).  Weights over more units
+    are restricted to the data's units as :func:`geoattr.weights.lag.data_weights` does it
+    (rows of row-standardised weights renormalised).
+    """
+    units = pd.Index(pd.unique(index.get_level_values(0)))
+    N, T = len(units), index.get_level_values(1).nunique()
+    note = (f"balance='keep': the panel is balanced ({N} units x {T} years), so the balanced estimator is used "
+            "(within transformation, then the likelihood with T log|I - rho W|)")
+    if set(units) == set(weights.unique_ids):
+        return weights, note
+    Wu = as_sparse(weights, pd.Index(weights.unique_ids))
+    sums = np.asarray(Wu.sum(axis=1)).ravel()
+    nz = sums[sums != 0]
+    row_std = str(getattr(weights, "transformation", "")).upper() == "R" or bool(
+        len(nz) and np.allclose(nz, 1.0, rtol=0, atol=1e-9))
+    sub = align(weights, sorted(units), renormalise=row_std)
+    return sub, note + (f"; the weights restricted to its {N} units" +
+                        (", rows renormalised to sum to 1" if row_std else ""))
 
 
 def _dummies(index: pd.MultiIndex, effects: str) -> pd.DataFrame:
