@@ -253,7 +253,7 @@ def test_mixture_impacts_are_those_at_the_estimated_w(recovered):
     from geoattr.models.impacts import impacts
 
     r, _, ws = recovered
-    imp = r.impacts(draws=200, seed=4)
+    imp = r.impacts(draws=200, seed=4, inference="gamma_known")
     keep = ["const", "x1", "x2", "rho"]
     ids = list(r.y.index)
     Wg = sum(r.gamma[k] * pd.DataFrame(g.sparse.toarray(), index=g.unique_ids, columns=g.unique_ids).loc[ids, ids]

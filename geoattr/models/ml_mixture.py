@@ -57,7 +57,7 @@ from scipy import optimize, sparse, stats
 
 from geoattr._format import format_ids
 from geoattr.exceptions import ConvergenceWarning, InputError
-from geoattr.models.impacts import impacts
+from geoattr.models.impacts_mixture import mixture_impacts
 from geoattr.models.ml_jacobian import is_row_standardised, logdet
 from geoattr.models.spatial import SpatialResults
 from geoattr.typing import WeightsLike
@@ -91,10 +91,12 @@ class MixtureResults(SpatialResults):
         The arguments of :class:`~geoattr.models.spatial.SpatialResults`.
     """
 
-    def __init__(self, *, corner_tests: pd.DataFrame, gamma: pd.Series, **kw: Any) -> None:
+    def __init__(self, *, corner_tests: pd.DataFrame, gamma: pd.Series,
+                 components: Mapping[str, sparse.csr_matrix] | None = None, **kw: Any) -> None:
         super().__init__(**kw)
         self._corner_tests = corner_tests
         self._gamma = gamma
+        self._components = dict(components) if components is not None else None
 
     @property
     def corner_tests(self) -> pd.DataFrame:
@@ -106,22 +108,31 @@ class MixtureResults(SpatialResults):
         """The weight of every matrix in ``W(gamma)``."""
         return self._gamma.copy()
 
-    def impacts(self, *, draws: int = 1000, level: float = 0.95, seed: int = 0, method: str = "auto") -> pd.DataFrame:
-        """Direct, indirect and total impacts at ``W(gamma)`` of the estimate.
+    def impacts(self, *, draws: int = 1000, level: float = 0.95, seed: int = 0, method: str = "auto",
+                inference: str = "auto") -> pd.DataFrame:
+        """Direct, indirect and total impacts at ``W(gamma)`` of the estimate, gamma's uncertainty carried.
 
-        As :meth:`SpatialResults.impacts <geoattr.models.spatial.SpatialResults.impacts>`
-        with gamma treated as known: the draws are of the betas and rho only, so the
-        uncertainty of gamma is not propagated (a note in ``attrs["notes"]`` says so).
+        Parameters
+        ----------
+        draws, level, seed, method
+            As :meth:`SpatialResults.impacts <geoattr.models.spatial.SpatialResults.impacts>`.
+        inference : {"auto", "delta", "simulation", "gamma_known"}, default "auto"
+            How the uncertainty of ``(rho, beta, theta, gamma)`` enters
+            (:func:`geoattr.models.impacts_mixture.mixture_impacts`): ``"auto"`` is the
+            delta method on all of them jointly when gamma was estimated, and the
+            single-weights simulation at ``W(gamma)`` when gamma was fixed.
         """
         if "rho" not in self._params.index:
             raise InputError(f"impacts need a spatial lag of y; model {self.model!r} has none")
-        keep = [p for p in self._params.index if not p.startswith("gamma_")]
-        W = self._unit_weights if self._unit_weights is not None else self.weights
-        frame = impacts(self._params[keep], self._cov.loc[keep, keep], W, draws=draws, level=level, seed=seed,
-                        trace=self._traces, method=method)
-        frame.attrs["notes"] = [*frame.attrs.get("notes", []),
-                                "impacts at W(gamma) of the estimate, gamma treated as known"]
-        return frame
+        if self._components is None:  # built without the matrices: gamma can only be treated as known
+            inference = "gamma_known"
+            W = self._unit_weights if self._unit_weights is not None else self.weights
+            comps = {n: (W if i == 0 else sparse.csr_matrix(W.shape)) for i, n in enumerate(self._gamma.index)}
+            gamma = pd.Series(np.eye(len(self._gamma))[0], index=self._gamma.index)
+        else:
+            comps, gamma = self._components, self._gamma
+        return mixture_impacts(self._params, self._cov, comps, gamma, inference=inference, draws=draws, level=level,
+                               seed=seed, method=method)
 
     def _prediction_weights(self, index: pd.Index, weights: Any) -> sparse.csr_matrix:
         """``W(gamma)`` over the rows of ``index`` from the mapping the model was fitted with."""
@@ -380,14 +391,15 @@ def _results(y: pd.Series, prob: _Problem, g: np.ndarray, params: np.ndarray, C:
     fitted = (y - resid).rename("fitted")
     units = pd.Index(weights[names[0]].unique_ids)
     balanced = bool((y.groupby(level=1).size() == len(units)).all())
-    Wu = sum((gk * as_sparse(weights[n], units) for gk, n in zip(g, names)),
+    comps = {n: as_sparse(weights[n], units) for n in names} if balanced else dict(zip(names, prob.Ws))
+    Wu = sum((gk * comps[n] for gk, n in zip(g, names)),
              sparse.csr_matrix((len(units), len(units)))).tocsr() if balanced else None
     table = _corner_table(corners, ll, names, par)
     info = {"Weights": "W(gamma) = " + " + ".join(f"gamma_{n} {n}" for n in names)}
     for n, row in table.iterrows():
         info[f"LR test pure {n}"] = f"LR = {row['lr']:.3f}, p = {row['p_value']:.4g}"
     return MixtureResults(
-        corner_tests=table, gamma=gamma_s, weights=prob.W(g), unit_weights=Wu,
+        corner_tests=table, gamma=gamma_s, components=comps, weights=prob.W(g), unit_weights=Wu,
         params=pd.Series(params, index=pnames, name="estimate"), cov=pd.DataFrame(C, index=pnames, columns=pnames),
         y=y, fitted_values=fitted, resids=resid, nobs=len(y), df_resid=len(y) - len(pnames), loglik=ll,
         rsquared=float(np.corrcoef(y.to_numpy(dtype=float), fitted.to_numpy())[0, 1] ** 2), model=f"{model}_mix",
