@@ -66,12 +66,12 @@ def test_delta_method_carries_gamma(mixed):
     cov0 = r.cov.copy()
     cov0.loc[g, :] = 0.0
     cov0.loc[:, g] = 0.0
-    d0 = mixture_impacts(r.params, cov0, r._components, r.gamma, inference="delta")
+    d0 = mixture_impacts(r.params, cov0, r.components, r.gamma, inference="delta")
     # beta enters linearly: with rho's and gamma's variance removed too, the direct SE is S0 se(beta)
     cov_b = cov0.copy()
     cov_b.loc["rho", :] = 0.0
     cov_b.loc[:, "rho"] = 0.0
-    db = mixture_impacts(r.params, cov_b, r._components, r.gamma, inference="delta")
+    db = mixture_impacts(r.params, cov_b, r.components, r.gamma, inference="delta")
     s0 = known.loc[("x1", "direct"), "estimate"] / r.params["x1"]
     assert db.loc[("x1", "direct"), "std_error"] == pytest.approx(s0 * r.std_errors["x1"], rel=1e-8)
     tot = d.index.get_level_values("effect") == "total"
@@ -89,8 +89,8 @@ def test_delta_and_simulation_agree(mixed):
     draws ~3.5 %, plus the curvature in rho and gamma)."""
     r, _, _ = mixed
     cov = r.cov / 25.0
-    d = mixture_impacts(r.params, cov, r._components, r.gamma, inference="delta")
-    s = mixture_impacts(r.params, cov, r._components, r.gamma, inference="simulation", draws=400, seed=3)
+    d = mixture_impacts(r.params, cov, r.components, r.gamma, inference="delta")
+    s = mixture_impacts(r.params, cov, r.components, r.gamma, inference="simulation", draws=400, seed=3)
     np.testing.assert_allclose(s["estimate"], d["estimate"], rtol=0, atol=1e-12)
     ratio = s["std_error"] / d["std_error"]
     assert ((ratio - 1).abs() < 0.12).all(), ratio

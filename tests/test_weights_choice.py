@@ -122,8 +122,9 @@ def test_bad_mixture_input(small):
     panel = df.assign(year=2020).set_index("year", append=True)
     with pytest.raises(InputError, match=r"'rook' and 'queen' cover different units: 'queen' .* lacks 23"):
         geoattr.fit("y ~ x1 + x2", panel, model="sar", weights={"rook": ws["rook"], "queen": other})
-    with pytest.raises(InputError, match=r"works with model in \['sar', 'sem', 'sdm'\], not 'sac'"):
-        geoattr.fit("y ~ x1 + x2", df, model="sac", weights=ws)
+    # sdem and sac joined the mixtures (issue 19 follow-up); slx (no ML) still takes one graph
+    with pytest.raises(InputError, match=r"works with model in \['sar', 'sem', 'sdm', 'sdem', 'sac'\], not 'slx'"):
+        geoattr.fit("y ~ x1 + x2", df, model="slx", weights=ws)
     with pytest.raises(InputError, match=r"at least two matrices.*\['rook'\]"):
         geoattr.fit("y ~ x1 + x2", df, model="sar", weights={"rook": ws["rook"]})
     with pytest.raises(InputError, match=r"gamma= must be on the simplex"):

@@ -113,6 +113,12 @@ class MixtureResults(SpatialResults):
         """The weight of every matrix in ``W(gamma)``."""
         return self._gamma.copy()
 
+    @property
+    def components(self) -> dict[str, sparse.csr_matrix] | None:
+        """The matrices ``W_k`` by name, over the units (balanced panels and cross-sections) or the
+        observations, as the impacts use them (None if the results were built without them)."""
+        return None if self._components is None else {k: W.copy() for k, W in self._components.items()}
+
     def impacts(self, *, draws: int = 1000, level: float = 0.95, seed: int = 0, method: str = "auto",
                 inference: str = "auto") -> pd.DataFrame:
         """Direct, indirect and total impacts at ``W(gamma)`` of the estimate, gamma's uncertainty carried.
