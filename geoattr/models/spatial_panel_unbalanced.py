@@ -118,7 +118,10 @@ def _fit_lag(y: pd.Series, X: pd.DataFrame, weights: WeightsLike, P: EffectProje
     rho = float(first.params["rho"])
     structural = ya - rho * (W @ ya) - first.resids.to_numpy()
     A = (sparse.identity(len(ya), format="csc") - rho * W).tocsc()
-    fe["_fe_v"] = P.fitted(W @ spsolve(A, structural))
+    v = P.fitted(W @ spsolve(A, structural))
+    F = fe.to_numpy()
+    if np.linalg.norm(v - F @ np.linalg.lstsq(F, v, rcond=None)[0]) > 1e-10 * max(np.linalg.norm(v), 1e-300):
+        fe["_fe_v"] = v  # (otherwise v is already in the span of the two: nothing to add)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", WeightsSubsetWarning)  # said by the first fit
         return fit_spatial(y, pd.concat([Xm, fe], axis=1), weights, model="sar")
