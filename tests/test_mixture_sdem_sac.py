@@ -44,6 +44,7 @@ def test_a_corner_equals_the_single_weights_fit(model):
     np.testing.assert_allclose(mixed.params, single.params, rtol=0, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_sdem_mixture_recovers_the_truth():
     """Generator truth: gamma_rook = 0.7, lambda = 0.6, b = (1, 1, -0.5), theta = (0.8, 0) on a
     16 x 16 lattice: within 3 standard errors.  Impacts: direct b, indirect theta exactly."""
