@@ -35,6 +35,7 @@ from geoattr.models.panel import fit_panel
 from geoattr.models.results import RegressionResults
 from geoattr.models.spatial import fit_spatial, lagged_regressors
 from geoattr.models.spatial_panel import fit_spatial_panel
+from geoattr.models.spatial_panel_durbin import DURBIN_PANEL_MODELS, fit_durbin_panel
 from geoattr.variables import Design, build_design
 from geoattr.weights.lag import data_weights, spatial_lag
 from geoattr.typing import WeightsLike
@@ -47,7 +48,10 @@ GRID_MODELS: dict[str, bool] = {
     "slx": True, "sar": True, "sem": True, "sdm": True, "sdem": True, "sac": True,
     "sar_fe": True, "sem_fe": True,
     "sar_mix": True, "sem_mix": True, "sdm_mix": True,
+    "sdm_fe": True, "sdem_fe": True, "sdm_re": True, "sar_fe_keep": True, "sem_fe_keep": True,
 }
+#: Fixed-effects spatial panels of the grid (their held-out prediction adds each unit's effect).
+_FE_PANELS = ("sar_fe", "sem_fe", "sdm_fe", "sdem_fe", "sar_fe_keep", "sem_fe_keep")
 #: Models of the grid whose held-out-year prediction is the BLUP (``SpatialResults.predict``).
 BLUP_MODELS = ("sar", "sdm", "sar_mix", "sem_mix", "sdm_mix")
 
@@ -126,6 +130,10 @@ def _fit_one(model: str, d: Design, weights: WeightsLike | None, cov_type: str) 
         return fit_mixture(y, X, weights, model=model[: -len("_mix")])
     if model in ("sar_fe", "sem_fe"):
         return fit_spatial_panel(y, X, weights, model=model)
+    if model in ("sar_fe_keep", "sem_fe_keep"):  # unbalanced panels as they are
+        return fit_spatial_panel(y, X, weights, model=model[: -len("_keep")], balance="keep")
+    if model in DURBIN_PANEL_MODELS:
+        return fit_durbin_panel(y, X, weights, model=model)
     raise InputError(f"unknown model {model!r}; choose from {sorted(GRID_MODELS)}")
 
 
@@ -155,13 +163,13 @@ def _holdout_rmse(model: str, d: Design, weights: WeightsLike | None, cov_type: 
                 return pd.concat([X, pd.DataFrame({f"W_{c}": spatial_lag(X[c].rename(c), weights)
                                                    for c in X.columns if c != "const"})], axis=1)
             Xtr, Xte = add_wx(Xtr), add_wx(Xte)
-        if model in ("sdm", "sdem"):
+        if model in ("sdm", "sdem", *DURBIN_PANEL_MODELS):
             Xtr, Xte = (lagged_regressors(X, data_weights(weights, X.index, [], warn=False)) for X in (Xtr, Xte))
         terms = [p for p in r.params.index if p in Xte.columns]
         b = r.params[terms].to_numpy()
         m = Xte[terms].to_numpy() @ b
         rho = r.params.get("rho", 0.0)
-        if model in ("fe", "sar_fe", "sem_fe"):
+        if model == "fe" or model in _FE_PANELS:
             ytr = d.y[tr]
             struct = ytr - Xtr[terms].to_numpy() @ b
             if rho:
@@ -226,7 +234,10 @@ def compare(
         once per weights matrix (columns ``model|weights``), except ``sar_mix``,
         ``sem_mix`` and ``sdm_mix`` (not run by default): one column each, with the
         convex combination of all the ``weights`` (``gamma_<name>`` rows;
-        :mod:`geoattr.models.ml_mixture`).
+        :mod:`geoattr.models.ml_mixture`).  The spatial Durbin panels ``sdm_fe``,
+        ``sdem_fe``, ``sdm_re`` (:mod:`geoattr.models.spatial_panel_durbin`) and
+        ``sar_fe_keep`` / ``sem_fe_keep`` (``sar_fe`` / ``sem_fe`` with
+        ``balance="keep"``: an unbalanced panel as it is) are not run by default either.
     terms : str or list, default "2022"
         Regressors of ``vra_ols`` (a specification name or terms).
     alternative_terms : list of str, optional

@@ -166,7 +166,7 @@ _FREE_STRINGS = Field(("table",), table=Table(values=_str()))
 #: Values shared with the code that uses them (tests pin them to the estimators' own lists).
 COV_TYPES = ("clustered", "robust", "unadjusted", "driscoll-kraay")
 COMPARISON_MODELS = ("vra_ols", "ols", "fe", "re", "slx", "sar", "sem", "sdm", "sdem", "sac", "sar_fe", "sem_fe",
-                     "sar_mix", "sem_mix", "sdm_mix")
+                     "sar_mix", "sem_mix", "sdm_mix", "sdm_fe", "sdem_fe", "sdm_re", "sar_fe_keep", "sem_fe_keep")
 COMPARISON_WEIGHTS = ("commuting", "queen", "knn", "distance")
 ROBUSTNESS_FAMILIES = ("bootstrap", "loyo", "loro", "weights", "estimators", "placebo")
 ROBUSTNESS_ESTIMATORS = ("year_effects", "weighted", "level", "fe", "sar")

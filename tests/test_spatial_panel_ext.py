@@ -21,6 +21,7 @@ from geoattr.exceptions import InputError, WeightsSubsetWarning
 from geoattr.models.api import fit
 from geoattr.models.spatial_panel import fit_sar_re, fit_spatial_panel
 from geoattr.models.spatial_panel_durbin import fit_durbin_panel
+from geoattr.models.spatial_panel_unbalanced import fit_unbalanced_fe
 from tests.conftest import square_grid
 
 spreg = pytest.importorskip("spreg")
@@ -106,11 +107,14 @@ def test_keep_on_a_balanced_panel_equals_todays_estimator(model):
 
 
 @pytest.mark.parametrize("model", ["sar_fe", "sem_fe"])
-def test_keep_twoway_equals_todays_estimator_when_w_is_doubly_stochastic(model):
-    """Two-way effects: balance='keep' takes the lag of y before removing the year means (Lee
-    and Yu's transformation, exact ML of the dummy model); today's balanced estimator lags the
-    demeaned y.  The two coincide when the columns of W also sum to 1 (rook torus: 1e-8) and
-    differ otherwise (queen grid: the year means of W y~ are not zero)."""
+def test_keep_twoway_equals_todays_estimator_on_balanced_panels(model):
+    """Two-way effects: on an unbalanced panel balance='keep' takes the lag of y before removing
+    the year means (the direct approach, exact ML of the dummy model); today's balanced
+    estimator lags the demeaned y.  The two coincide when the columns of W also sum to 1 (rook
+    torus) and not otherwise; issue 19 item 2 asks for equality on every balanced panel, so a
+    balanced panel takes the balanced estimator.  Reference: today's balanced
+    fit_spatial_panel, 1e-8 on the torus and 1e-7 on the queen grid (columns not summing to 1),
+    and also when the weights cover more units than the (balanced) data."""
     g = _torus(7)
     df = _balanced_panel(g, seed=2)
     a = fit_spatial_panel(df["y"], df[["x", "z"]], g, model=model, effects="twoway")
@@ -122,7 +126,22 @@ def test_keep_twoway_equals_todays_estimator_when_w_is_doubly_stochastic(model):
     dq = _balanced_panel(q, seed=2)
     aq = fit_spatial_panel(dq["y"], dq[["x", "z"]], q, model=model, effects="twoway")
     bq = fit_spatial_panel(dq["y"], dq[["x", "z"]], q, model=model, effects="twoway", balance="keep")
-    assert np.max(np.abs(aq.params - bq.params)) > 1e-5
+    np.testing.assert_allclose(bq.params.to_numpy(), aq.params.to_numpy(), rtol=0, atol=1e-7)
+    np.testing.assert_allclose(bq.std_errors.to_numpy(), aq.std_errors.to_numpy(), rtol=0, atol=1e-7)
+    assert bq.loglik == pytest.approx(aq.loglik, abs=1e-7)
+    assert bq.info["sigma2 (Lee-Yu corrected)"] == aq.info["sigma2 (Lee-Yu corrected)"]
+    assert any("the panel is balanced (64 units x 6 years)" in n for n in bq.notes)
+    # weights over more units than the balanced data: restricted (rows renormalised) as balance='drop' does
+    sub = dq[~dq.index.get_level_values(0).isin(list(q.unique_ids)[:5])]
+    ad = fit_spatial_panel(sub["y"], sub[["x", "z"]], q, model=model, effects="twoway", balance="drop")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WeightsSubsetWarning)
+        bd = fit_spatial_panel(sub["y"], sub[["x", "z"]], q, model=model, effects="twoway", balance="keep")
+    np.testing.assert_allclose(bd.params.to_numpy(), ad.params.to_numpy(), rtol=0, atol=1e-7)
+    assert any("restricted to its 59 units" in n for n in bd.notes)
+    # the direct approach (unbalanced panels) differs from Elhorst's when the columns of W do not sum to 1
+    direct = fit_unbalanced_fe(dq["y"], dq[["x", "z"]], q, model=model[:3], effects="twoway")
+    assert np.max(np.abs(direct.params.to_numpy() - aq.params.to_numpy())) > 1e-5
 
 
 def test_keep_sar_fe_maximises_the_dense_unbalanced_likelihood():
@@ -338,3 +357,37 @@ def test_durbin_balance_drop_equals_the_fit_on_the_balanced_subset():
     ref = fit("y ~ x", df.drop(index=gone, level=0), model="sdm_fe", weights=align(g, rest))
     np.testing.assert_allclose(r.params.to_numpy(), ref.params.to_numpy(), rtol=0, atol=1e-10)
     assert any("balance='drop': 1 unit(s) dropped" in n and gone in n for n in r.notes)
+
+
+# --------------------------------------------------------------------------- sdm_re references
+def test_sdm_re_equals_spreg_panel_re_lag_on_x_and_wx():
+    """Reference: spreg 1.9's Panel_RE_Lag (Elhorst's ML random-effects lag panel) given
+    [X, WX] (WX of the raw x within each year): coefficients and rho 1e-5 relative, standard
+    errors 1e-4 relative (spreg's searches stop at ~1e-8); spreg reports sqrt(phi)."""
+    g = _queen(8)
+    w = g.to_W()
+    df = _balanced_panel(g, durbin=True, seed=4)
+    W = g.sparse.toarray()
+    wide = {c: df[c].unstack(level=1).loc[list(w.id_order)].to_numpy() for c in ("y", "x", "z")}
+    Xs = np.column_stack([wide["x"], wide["z"], W @ wide["x"], W @ wide["z"]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # spreg's own deprecation/runtime warnings
+        ref = spreg.Panel_RE_Lag(wide["y"], Xs, w)
+    r = fit("y ~ x + z", df, model="sdm_re", weights=g)
+    assert list(r.params.index) == ["const", "x", "z", "W_x", "W_z", "rho"]
+    np.testing.assert_allclose(r.params.to_numpy(), np.asarray(ref.betas).ravel()[:6], rtol=1e-5)
+    np.testing.assert_allclose(r.std_errors.to_numpy(), np.sqrt(np.diag(ref.vm))[:6], rtol=1e-4)
+    assert float(r.info["phi"]) == pytest.approx(float(np.asarray(ref.betas).ravel()[6]) ** 2, rel=1e-4)
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_sdm_re_recovers_the_truth_on_a_simulated_panel(seed):
+    """Generator truth: y_t = (I - rho W)^-1 (mu + 0.8 x - 0.3 z + 0.5 W x + e), random unit
+    effects mu ~ N(0, 2^2) independent of x and z, e ~ N(0, 0.5^2), rho = 0.4, 100 units x 6
+    years: const, beta, theta and rho within 3 standard errors of the truth."""
+    g = _queen(10)
+    df = _balanced_panel(g, durbin=True, seed=seed)
+    r = fit("y ~ x + z", df, model="sdm_re", weights=g)
+    truth = pd.Series({"const": 0.0, "x": 0.8, "z": -0.3, "W_x": 0.5, "W_z": 0.0, "rho": 0.4})
+    z = (r.params[truth.index] - truth) / r.std_errors[truth.index]
+    assert (z.abs() < 3).all(), z

@@ -122,8 +122,9 @@ def test_bad_mixture_input(small):
     panel = df.assign(year=2020).set_index("year", append=True)
     with pytest.raises(InputError, match=r"'rook' and 'queen' cover different units: 'queen' .* lacks 23"):
         geoattr.fit("y ~ x1 + x2", panel, model="sar", weights={"rook": ws["rook"], "queen": other})
-    with pytest.raises(InputError, match=r"works with model in \['sar', 'sem', 'sdm'\], not 'sac'"):
-        geoattr.fit("y ~ x1 + x2", df, model="sac", weights=ws)
+    # sdem and sac joined the mixtures (issue 19 follow-up); slx (no ML) still takes one graph
+    with pytest.raises(InputError, match=r"works with model in \['sar', 'sem', 'sdm', 'sdem', 'sac'\], not 'slx'"):
+        geoattr.fit("y ~ x1 + x2", df, model="slx", weights=ws)
     with pytest.raises(InputError, match=r"at least two matrices.*\['rook'\]"):
         geoattr.fit("y ~ x1 + x2", df, model="sar", weights={"rook": ws["rook"]})
     with pytest.raises(InputError, match=r"gamma= must be on the simplex"):
@@ -253,7 +254,7 @@ def test_mixture_impacts_are_those_at_the_estimated_w(recovered):
     from geoattr.models.impacts import impacts
 
     r, _, ws = recovered
-    imp = r.impacts(draws=200, seed=4)
+    imp = r.impacts(draws=200, seed=4, inference="gamma_known")
     keep = ["const", "x1", "x2", "rho"]
     ids = list(r.y.index)
     Wg = sum(r.gamma[k] * pd.DataFrame(g.sparse.toarray(), index=g.unique_ids, columns=g.unique_ids).loc[ids, ids]

@@ -295,7 +295,7 @@ def fit(
         a note in the results and a :class:`~geoattr.exceptions.WeightsSubsetWarning`
         say so (see :func:`geoattr.weights.lag.data_weights`).
         A mapping ``{"commuting": g1, "queen": g2, ...}`` (models ``sar``, ``sem``,
-        ``sdm``) estimates the convex combination ``W(gamma) = sum_k gamma_k W_k``
+        ``sdm``, ``sdem``, ``sac``; cross-sections and pooled panels) estimates the convex combination ``W(gamma) = sum_k gamma_k W_k``
         jointly with rho or lambda (:func:`geoattr.models.ml_mixture.fit_mixture`):
         ``gamma_<name>`` in ``params``, likelihood-ratio tests of each pure matrix in
         ``corner_tests``; ``gamma={...}`` fixes gamma.

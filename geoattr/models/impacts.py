@@ -43,7 +43,7 @@ from scipy.sparse.linalg import eigs, splu
 from geoattr.exceptions import InputError
 from geoattr.models.ml_jacobian import is_symmetric, symmetric_scaling
 
-__all__ = ["Traces", "traces", "impacts", "IMPACT_METHODS", "EIGEN_MAX_N", "MAX_ORDER"]
+__all__ = ["Traces", "traces", "impacts", "impact_sums", "IMPACT_METHODS", "EIGEN_MAX_N", "MAX_ORDER"]
 
 #: Methods of :func:`impacts`.
 IMPACT_METHODS = ("auto", "eigen", "series")
@@ -96,10 +96,12 @@ def _row_stochastic(W: sparse.csr_matrix) -> bool:
     return bool(np.all(np.abs(np.asarray(W.sum(axis=1)).ravel() - 1.0) < 1e-12))
 
 
-def _spectrum(W: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-    """Eigenvalues of the dense W and the residues ``c_i`` of ``1'(I - rho W)^-1 1``."""
+def _spectrum(W: sparse.csr_matrix, residues: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """Eigenvalues of the dense W and the residues ``c_i`` of ``1'(I - rho W)^-1 1`` (None unless asked)."""
     n = W.shape[0]
     Wd = W.toarray()  # dense N x N, only for N <= EIGEN_MAX_N
+    if not residues:
+        return (np.linalg.eigvalsh(0.5 * (Wd + Wd.T)) if is_symmetric(W) else np.linalg.eigvals(Wd)), None
     ones = np.ones(n)
     if is_symmetric(W):
         lam, V = np.linalg.eigh(0.5 * (Wd + Wd.T))
@@ -130,7 +132,8 @@ def _power_moments(W: sparse.csr_matrix, order: int, start: np.ndarray) -> np.nd
 
 
 def traces(
-    weights: sparse.spmatrix, *, order: int = 150, exact_max_n: int = EIGEN_MAX_N, probes: int = 50, seed: int = 0
+    weights: sparse.spmatrix, *, order: int = 150, exact_max_n: int = EIGEN_MAX_N, probes: int = 50, seed: int = 0,
+    residues: bool = True,
 ) -> Traces:
     """Compute the spectral summary of the weights matrix ``W`` used by :func:`impacts`.
 
@@ -147,6 +150,10 @@ def traces(
     probes : int, default 50
         Rademacher probes of Hutchinson's estimator for larger N.
     seed : int, default 0
+    residues : bool, default True
+        Also compute the eigenvector residues of the totals (exact branch); without
+        them (eigenvalues only, cheaper) the totals of a W that is not row-stochastic
+        come from sparse solves.
 
     Returns
     -------
@@ -164,7 +171,7 @@ def traces(
         v = W @ v
     stochastic = _row_stochastic(W)
     if n <= exact_max_n:
-        lam, c = _spectrum(W)
+        lam, c = _spectrum(W, residues)
         powers = np.ones_like(lam)
         t = np.empty(order + 2)
         for j in range(order + 2):
@@ -338,6 +345,35 @@ def _sums(rho: np.ndarray, plan: _Plan, W: sparse.csr_matrix) -> np.ndarray:
     a0, a1 = _trace_sums(rho, plan)
     b0, b1 = _total_sums(rho, plan.tr, W, plan.residues)
     return np.column_stack([a0, a1, b0, b1])
+
+
+def impact_sums(rho: np.ndarray, weights: sparse.spmatrix, *, trace: Traces | None = None, method: str = "auto",
+                tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
+    """The four averages behind the impacts for every value of rho.
+
+    Parameters
+    ----------
+    rho : array_like, shape (m,)
+        Values of rho; the first must be admissible.
+    weights : scipy.sparse matrix (N x N)
+    trace : Traces, optional
+        Precomputed :func:`traces` of ``weights``.
+    method : {"auto", "eigen", "series"}, default "auto"
+    tol : float, default 1e-10
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        ``(m_ok, 4)``: ``tr(A^-1)/N, tr(A^-1 W)/N, 1'A^-1 1/N, 1'A^-1 W 1/N`` for the
+        admissible values, and the boolean mask of admissible values (length m).  The
+        direct impact of a regressor is ``S0 b + S1 theta``, its total ``S2 b + S3 theta``.
+    """
+    W = sparse.csr_matrix(weights)
+    rho = np.atleast_1d(np.asarray(rho, dtype=float))
+    plan, ok = _plan(rho, W, trace, method, tol)
+    if not ok[0]:
+        raise InputError(f"rho = {rho[0]:.6g} is outside the interval where (I - rho W) is invertible")
+    return _sums(rho[ok], plan, W) / plan.tr.n, ok
 
 
 def _mc_error(rho0: float, plan: _Plan) -> float | None:

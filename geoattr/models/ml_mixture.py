@@ -2,7 +2,11 @@
 
 ``W(gamma) = sum_k gamma_k W_k`` with ``gamma`` on the simplex (``gamma_k >= 0``,
 ``sum gamma_k = 1``) is estimated jointly with the spatial parameter (``rho`` of the lag
-models ``sar``/``sdm``, ``lambda`` of ``sem``) by maximum likelihood.  Every ``W_k`` must
+models ``sar``/``sdm``, ``lambda`` of the error models ``sem``/``sdem``, both for ``sac``,
+which uses ``W(gamma)`` in the lag and in the error) by maximum likelihood.  The Durbin
+models lag the regressors with ``W(gamma)`` too.  Panels: a pooled panel (W within each
+year) works; the fixed- and random-effects spatial panels (``sar_fe``...) take one
+weights matrix (a mapping is an error naming the models that accept one).  Every ``W_k`` must
 be row-standardised, so that every ``W(gamma)`` is too and the search interval of the
 spatial parameter is ``(-1, 1)`` for every gamma.
 
@@ -57,9 +61,10 @@ from scipy import optimize, sparse, stats
 
 from geoattr._format import format_ids
 from geoattr.exceptions import ConvergenceWarning, InputError
-from geoattr.models.impacts import impacts
+from geoattr.models.impacts_mixture import mixture_impacts
 from geoattr.models.ml_jacobian import is_row_standardised, logdet
 from geoattr.models.spatial import SpatialResults
+from geoattr.models.spatial_panel_durbin import slx_impacts
 from geoattr.typing import WeightsLike
 from geoattr.weights.lag import data_weights
 from geoattr.weights.sparse import as_sparse
@@ -67,7 +72,7 @@ from geoattr.weights.sparse import as_sparse
 __all__ = ["MixtureResults", "fit_mixture", "MIXTURE_MODELS", "stick_breaking"]
 
 #: Models with a convex combination of weights matrices (``fit(model=..., weights={...})``).
-MIXTURE_MODELS = ("sar", "sem", "sdm")
+MIXTURE_MODELS = ("sar", "sem", "sdm", "sdem", "sac")
 _EDGE = 1e-7  # distance of the rho search from +-1
 _LN2PI = math.log(2.0 * math.pi)
 
@@ -91,10 +96,12 @@ class MixtureResults(SpatialResults):
         The arguments of :class:`~geoattr.models.spatial.SpatialResults`.
     """
 
-    def __init__(self, *, corner_tests: pd.DataFrame, gamma: pd.Series, **kw: Any) -> None:
+    def __init__(self, *, corner_tests: pd.DataFrame, gamma: pd.Series,
+                 components: Mapping[str, sparse.csr_matrix] | None = None, **kw: Any) -> None:
         super().__init__(**kw)
         self._corner_tests = corner_tests
         self._gamma = gamma
+        self._components = dict(components) if components is not None else None
 
     @property
     def corner_tests(self) -> pd.DataFrame:
@@ -106,22 +113,40 @@ class MixtureResults(SpatialResults):
         """The weight of every matrix in ``W(gamma)``."""
         return self._gamma.copy()
 
-    def impacts(self, *, draws: int = 1000, level: float = 0.95, seed: int = 0, method: str = "auto") -> pd.DataFrame:
-        """Direct, indirect and total impacts at ``W(gamma)`` of the estimate.
+    @property
+    def components(self) -> dict[str, sparse.csr_matrix] | None:
+        """The matrices ``W_k`` by name, over the units (balanced panels and cross-sections) or the
+        observations, as the impacts use them (None if the results were built without them)."""
+        return None if self._components is None else {k: W.copy() for k, W in self._components.items()}
 
-        As :meth:`SpatialResults.impacts <geoattr.models.spatial.SpatialResults.impacts>`
-        with gamma treated as known: the draws are of the betas and rho only, so the
-        uncertainty of gamma is not propagated (a note in ``attrs["notes"]`` says so).
+    def impacts(self, *, draws: int = 1000, level: float = 0.95, seed: int = 0, method: str = "auto",
+                inference: str = "auto") -> pd.DataFrame:
+        """Direct, indirect and total impacts at ``W(gamma)`` of the estimate, gamma's uncertainty carried.
+
+        Parameters
+        ----------
+        draws, level, seed, method
+            As :meth:`SpatialResults.impacts <geoattr.models.spatial.SpatialResults.impacts>`.
+        inference : {"auto", "delta", "simulation", "gamma_known"}, default "auto"
+            How the uncertainty of ``(rho, beta, theta, gamma)`` enters
+            (:func:`geoattr.models.impacts_mixture.mixture_impacts`): ``"auto"`` is the
+            delta method on all of them jointly when gamma was estimated, and the
+            single-weights simulation at ``W(gamma)`` when gamma was fixed.
         """
+        if self.model == "sdem_mix":  # no lag of y: direct b, indirect theta, whatever gamma
+            return slx_impacts(self._params[[p for p in self._params.index if not p.startswith("gamma_")]],
+                               self._cov, level=level)
         if "rho" not in self._params.index:
             raise InputError(f"impacts need a spatial lag of y; model {self.model!r} has none")
-        keep = [p for p in self._params.index if not p.startswith("gamma_")]
-        W = self._unit_weights if self._unit_weights is not None else self.weights
-        frame = impacts(self._params[keep], self._cov.loc[keep, keep], W, draws=draws, level=level, seed=seed,
-                        trace=self._traces, method=method)
-        frame.attrs["notes"] = [*frame.attrs.get("notes", []),
-                                "impacts at W(gamma) of the estimate, gamma treated as known"]
-        return frame
+        if self._components is None:  # built without the matrices: gamma can only be treated as known
+            inference = "gamma_known"
+            W = self._unit_weights if self._unit_weights is not None else self.weights
+            comps = {n: (W if i == 0 else sparse.csr_matrix(W.shape)) for i, n in enumerate(self._gamma.index)}
+            gamma = pd.Series(np.eye(len(self._gamma))[0], index=self._gamma.index)
+        else:
+            comps, gamma = self._components, self._gamma
+        return mixture_impacts(self._params, self._cov, comps, gamma, inference=inference, draws=draws, level=level,
+                               seed=seed, method=method)
 
     def _prediction_weights(self, index: pd.Index, weights: Any) -> sparse.csr_matrix:
         """``W(gamma)`` over the rows of ``index`` from the mapping the model was fitted with."""
@@ -153,52 +178,95 @@ def _corner_v(k: int, K: int) -> np.ndarray:
 
 
 class _Problem:
-    """Concentrated and full log-likelihoods of one model for given data and W_k."""
+    """Concentrated and full log-likelihoods of one model for given data and W_k.
+
+    The spatial parameters ``s`` are ``(rho,)`` (sar, sdm), ``(lambda,)`` (sem, sdem) or
+    ``(rho, lambda)`` (sac, both with ``W(gamma)``).  Products ``W_k W_l (y, X)`` are
+    computed once, so that ``W(gamma)^2 = sum_kl gamma_k gamma_l W_k W_l`` costs nothing per
+    evaluation.
+    """
 
     def __init__(self, y: np.ndarray, X: np.ndarray, Ws: list[sparse.csr_matrix], model: str,
                  vary: np.ndarray) -> None:
-        self.y, self.X, self.Ws, self.model, self.n = y, X, Ws, model, len(y)
-        self.vary = vary  # the columns of X lagged in the SDM
+        self.y, self.Ws, self.model, self.n = y, Ws, model, len(y)
+        self.vary = vary  # the columns of X lagged in the Durbin models
+        self.X = X
         self.Wy = [W @ y for W in Ws]
         self.WX = [np.asarray(W @ X) for W in Ws]
+        self.n_spatial = 2 if model == "sac" else 1
+        self.bounds = (-0.99, 0.99) if model == "sac" else (-1 + _EDGE, 1 - _EDGE)  # as the single-W fits
+        if model in ("sdem", "sac"):  # second-order lags W_k W_l (y, X)
+            self.WWy = [[Wk @ a for a in self.Wy] for Wk in Ws]
+            self.WWX = [[np.asarray(Wk @ a) for a in self.WX] for Wk in Ws]
 
     def W(self, g: np.ndarray) -> sparse.csr_matrix:
         return sum((gk * Wk for gk, Wk in zip(g, self.Ws)), sparse.csr_matrix(self.Ws[0].shape)).tocsr()
 
-    def design(self, g: np.ndarray, r: float) -> tuple[np.ndarray, np.ndarray]:
+    def _lag1(self, g: np.ndarray, arrs: list[np.ndarray]) -> np.ndarray:
+        return sum(gk * a for gk, a in zip(g, arrs))
+
+    def _lag2(self, g: np.ndarray, arrs: list[list[np.ndarray]]) -> np.ndarray:
+        return sum(g[k] * g[m] * arrs[k][m] for k in range(len(g)) for m in range(len(g)))
+
+    def design(self, g: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Filtered (y*, X*) with ``y* - X* b`` the innovations."""
-        wy = sum(gk * a for gk, a in zip(g, self.Wy))
-        wx = sum(gk * a for gk, a in zip(g, self.WX))
+        wy, wx = self._lag1(g, self.Wy), self._lag1(g, self.WX)
+        r = float(s[0])
         if self.model == "sem":
             return self.y - r * wy, self.X - r * wx
+        if self.model == "sdem":
+            Z, WZ = np.hstack([self.X, wx[:, self.vary]]), np.hstack([wx, self._lag2(g, self.WWX)[:, self.vary]])
+            return self.y - r * wy, Z - r * WZ
+        if self.model == "sac":  # (I - lam W)(I - rho W) y and (I - lam W) X
+            lam = float(s[1])
+            return self.y - (r + lam) * wy + r * lam * self._lag2(g, self.WWy), self.X - lam * wx
         Xs = self.X if self.model == "sar" else np.hstack([self.X, wx[:, self.vary]])
         return self.y - r * wy, Xs
 
-    def loglik(self, g: np.ndarray, r: float) -> tuple[float, np.ndarray, np.ndarray]:
-        """Concentrated log-likelihood, betas and innovations at (gamma, r)."""
-        ys, Xs = self.design(g, r)
+    def logdet(self, g: np.ndarray, s: np.ndarray) -> float:
+        W = self.W(g)
+        return float(sum(logdet(W, float(x)) for x in s))
+
+    def loglik(self, g: np.ndarray, s: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """Concentrated log-likelihood, betas and innovations at (gamma, s)."""
+        s = np.atleast_1d(s)
+        ys, Xs = self.design(g, s)
         b = np.linalg.lstsq(Xs, ys, rcond=None)[0]
         e = ys - Xs @ b
-        ld = logdet(self.W(g), r)
+        ld = self.logdet(g, s)
         if not np.isfinite(ld):
             return -math.inf, b, e
         return -0.5 * self.n * (_LN2PI + math.log(max(float(e @ e), 1e-300) / self.n) + 1.0) + ld, b, e
 
     def loglik_full(self, theta: np.ndarray, K: int) -> float:
-        """Log-likelihood in (beta, r, gamma_1..gamma_{K-1}), sigma2 concentrated out."""
+        """Log-likelihood in (beta, s, gamma_1..gamma_{K-1}), sigma2 concentrated out."""
         g_free = theta[len(theta) - (K - 1):]
         g = np.append(g_free, 1.0 - g_free.sum())
-        r = theta[len(theta) - K]
-        b = theta[: len(theta) - K]
-        ys, Xs = self.design(g, r)
+        m = len(theta) - (K - 1) - self.n_spatial
+        s, b = theta[m: m + self.n_spatial], theta[:m]
+        ys, Xs = self.design(g, s)
         e = ys - Xs @ b
-        return -0.5 * self.n * (_LN2PI + math.log(float(e @ e) / self.n) + 1.0) + logdet(self.W(g), r)
+        return -0.5 * self.n * (_LN2PI + math.log(float(e @ e) / self.n) + 1.0) + self.logdet(g, s)
 
-    def profile_rho(self, g: np.ndarray) -> tuple[float, float]:
-        """(r, loglik) maximising over r for fixed gamma."""
-        res = optimize.minimize_scalar(lambda r: -self.loglik(g, r)[0], bounds=(-1 + _EDGE, 1 - _EDGE),
-                                       method="bounded", options={"xatol": 1e-11})
-        return float(res.x), float(-res.fun)
+    def profile(self, g: np.ndarray) -> tuple[np.ndarray, float]:
+        """(s, loglik) maximising over the spatial parameters for fixed gamma."""
+        if self.n_spatial == 1:
+            res = optimize.minimize_scalar(lambda r: -self.loglik(g, np.array([r]))[0], bounds=self.bounds,
+                                           method="bounded", options={"xatol": 1e-11})
+            return np.array([float(res.x)]), float(-res.fun)
+
+        def nll(z: np.ndarray) -> float:
+            val = self.loglik(g, z)[0]
+            return -val if np.isfinite(val) else 1e300
+
+        # as the single-weights SAC: L-BFGS-B from (0, 0), polished by Nelder-Mead inside the bounds
+        best = optimize.minimize(nll, x0=[0.0, 0.0], method="L-BFGS-B", bounds=[self.bounds] * 2,
+                                 options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 500})
+        polish = optimize.minimize(nll, x0=best.x, method="Nelder-Mead",
+                                   options={"xatol": 1e-10, "fatol": 1e-13, "maxiter": 2000})
+        if polish.fun <= best.fun and np.all((polish.x > self.bounds[0]) & (polish.x < self.bounds[1])):
+            best = polish
+        return np.asarray(best.x, dtype=float), float(-best.fun)
 
 
 def _check_weights(weights: Mapping[str, WeightsLike], model: str) -> list[str]:
@@ -235,11 +303,11 @@ def fit_mixture(y: pd.Series, X: pd.DataFrame, weights: Mapping[str, WeightsLike
     y : pandas.Series
         On the (unit, year) index (a cross-section has one year).
     X : pandas.DataFrame
-        Regressors (with ``const``); ``sdm`` adds ``W(gamma) x`` of the varying ones.
+        Regressors (with ``const``); ``sdm`` and ``sdem`` add ``W(gamma) x`` of the varying ones.
     weights : mapping str -> Graph or SparseWeights
         At least two row-standardised weights over the same units, e.g.
         ``{"commuting": g1, "queen": g2}``; the keys name ``gamma_<key>``.
-    model : {"sar", "sem", "sdm"}
+    model : {"sar", "sem", "sdm", "sdem", "sac"}
     gamma : mapping str -> float, optional
         Fix gamma (every key, values >= 0 summing to 1) and estimate the rest; at a
         corner this is the single-weights model.
@@ -261,16 +329,17 @@ def fit_mixture(y: pd.Series, X: pd.DataFrame, weights: Mapping[str, WeightsLike
     Xa = X.to_numpy(dtype=float)
     vary = np.array([np.ptp(Xa[:, j]) > 0 and not c.startswith("year_") for j, c in enumerate(X.columns)])
     prob = _Problem(y.to_numpy(dtype=float), Xa, Ws, model, vary)
-    par = "lambda" if model == "sem" else "rho"
-    corners = [prob.profile_rho(np.eye(K)[k]) for k in range(K)]
+    pars = _spatial_names(model)
+    corners = [prob.profile(np.eye(K)[k]) for k in range(K)] if gamma is None else None
     if gamma is not None:
         g = _fixed_gamma(gamma, names)
-        r, ll = prob.profile_rho(g)
+        r, ll = prob.profile(g)
         converged = True
     else:
         g, r, ll, converged = _search(prob, corners, K)
     _, b, e = prob.loglik(g, r)
-    xnames = list(X.columns) + ([f"W_{c}" for c, v in zip(X.columns, vary) if v] if model == "sdm" else [])
+    durbin = model in ("sdm", "sdem")
+    xnames = list(X.columns) + ([f"W_{c}" for c, v in zip(X.columns, vary) if v] if durbin else [])
     free = gamma is None
     theta = np.r_[b, r, g[:-1]] if free else np.r_[b, r]
     H = _hessian(lambda t: prob.loglik_full(t, K) if free else prob.loglik_full(np.r_[t, g[:-1]], K), theta)
@@ -279,7 +348,7 @@ def fit_mixture(y: pd.Series, X: pd.DataFrame, weights: Mapping[str, WeightsLike
     except np.linalg.LinAlgError:
         C = np.full_like(H, np.nan)
         notes.append("the Hessian of the log-likelihood is singular: no standard errors")
-    pnames = xnames + [par]
+    pnames = xnames + pars
     if free:
         J = np.zeros((len(theta) + 1, len(theta)))  # delta method: gamma_K = 1 - sum of the others
         J[: len(theta), :] = np.eye(len(theta))
@@ -299,7 +368,7 @@ def fit_mixture(y: pd.Series, X: pd.DataFrame, weights: Mapping[str, WeightsLike
     if not converged:
         warnings.warn(f"{model.upper()} with mixed weights: the maximisation did not converge", ConvergenceWarning,
                       stacklevel=2)
-    return _results(y, prob, g, params, C, pnames, e, ll, model, names, corners if free else None, gamma_s, notes,
+    return _results(y, prob, g, params, C, pnames, e, ll, model, names, corners, gamma_s, notes,
                     weights)
 
 
@@ -312,20 +381,28 @@ def _fixed_gamma(gamma: Mapping[str, float], names: list[str]) -> np.ndarray:
     return g
 
 
-def _search(prob: _Problem, corners: list[tuple[float, float]], K: int) -> tuple[np.ndarray, float, float, bool]:
-    """Maximise the concentrated log-likelihood over (r, v) from the corners and the centre."""
+def _spatial_names(model: str) -> list[str]:
+    """The spatial parameters of a mixture model, in the order of ``s``."""
+    return {"sem": ["lambda"], "sdem": ["lambda"], "sac": ["rho", "lambda"]}.get(model, ["rho"])
+
+
+def _search(prob: _Problem, corners: list[tuple[np.ndarray, float]], K: int
+            ) -> tuple[np.ndarray, np.ndarray, float, bool]:
+    """Maximise the concentrated log-likelihood over (s, v) from the corners and the centre."""
+    m = prob.n_spatial
+
     def nll(z: np.ndarray) -> float:
-        val = prob.loglik(stick_breaking(z[1:]), float(z[0]))[0]
+        val = prob.loglik(stick_breaking(z[m:]), z[:m])[0]
         return -val if np.isfinite(val) else 1e300
 
     starts = [np.r_[r, _corner_v(k, K)] for k, (r, _) in enumerate(corners)]
     centre = np.array([1.0 / (K - k) for k in range(K - 1)])  # stick-breaking of the uniform gamma
-    starts.append(np.r_[np.mean([r for r, _ in corners]), centre])
-    bounds = [(-1 + _EDGE, 1 - _EDGE)] + [(0.0, 1.0)] * (K - 1)
+    starts.append(np.r_[np.mean([r for r, _ in corners], axis=0), centre])
+    bounds = [prob.bounds] * m + [(0.0, 1.0)] * (K - 1)
     best = None
     for z0 in starts:
         # start slightly inside the simplex so that the search can leave a corner
-        z0 = np.r_[z0[0], np.clip(z0[1:], 0.02, 0.98)]
+        z0 = np.r_[z0[:m], np.clip(z0[m:], 0.02, 0.98)]
         res = optimize.minimize(nll, z0, method="L-BFGS-B", bounds=bounds,
                                 options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 500})
         if best is None or res.fun < best.fun:
@@ -339,7 +416,7 @@ def _search(prob: _Problem, corners: list[tuple[float, float]], K: int) -> tuple
     k_best = int(np.argmax([ll for _, ll in corners]))
     if corners[k_best][1] >= -best.fun:  # a corner is the maximum
         return np.eye(K)[k_best], corners[k_best][0], corners[k_best][1], True
-    return stick_breaking(best.x[1:]), float(best.x[0]), float(-best.fun), bool(best.success)
+    return stick_breaking(best.x[m:]), np.asarray(best.x[:m], dtype=float), float(-best.fun), bool(best.success)
 
 
 def _hessian(f: Any, x: np.ndarray) -> np.ndarray:
@@ -359,8 +436,9 @@ def _hessian(f: Any, x: np.ndarray) -> np.ndarray:
     return H
 
 
-def _corner_table(corners: list[tuple[float, float]] | None, ll: float, names: list[str], par: str) -> pd.DataFrame:
-    cols = ["loglik", par, "lr", "df", "p_value"]
+def _corner_table(corners: list[tuple[np.ndarray, float]] | None, ll: float, names: list[str],
+                  pars: list[str]) -> pd.DataFrame:
+    cols = ["loglik", *pars, "lr", "df", "p_value"]
     if corners is None:
         return pd.DataFrame(columns=cols, index=pd.Index([], name="corner"))
     K = len(names)
@@ -368,26 +446,26 @@ def _corner_table(corners: list[tuple[float, float]] | None, ll: float, names: l
     for n, (r, llk) in zip(names, corners):
         lr = max(2.0 * (ll - llk), 0.0)
         p = 0.5 * stats.chi2.sf(lr, 1) if K == 2 else stats.chi2.sf(lr, K - 1)
-        rows[n] = {"loglik": llk, par: r, "lr": lr, "df": K - 1, "p_value": min(p, 1.0) if lr > 0 else 1.0}
+        rows[n] = {"loglik": llk, **dict(zip(pars, np.atleast_1d(r))), "lr": lr, "df": K - 1, "p_value": min(p, 1.0) if lr > 0 else 1.0}
     return pd.DataFrame.from_dict(rows, orient="index")[cols].rename_axis("corner")
 
 
 def _results(y: pd.Series, prob: _Problem, g: np.ndarray, params: np.ndarray, C: np.ndarray, pnames: list[str],
-             e: np.ndarray, ll: float, model: str, names: list[str], corners: list[tuple[float, float]] | None,
+             e: np.ndarray, ll: float, model: str, names: list[str], corners: list[tuple[np.ndarray, float]] | None,
              gamma_s: pd.Series, notes: list[str], weights: Mapping[str, WeightsLike]) -> MixtureResults:
-    par = "lambda" if model == "sem" else "rho"
     resid = pd.Series(e, index=y.index, name="resid")
     fitted = (y - resid).rename("fitted")
     units = pd.Index(weights[names[0]].unique_ids)
     balanced = bool((y.groupby(level=1).size() == len(units)).all())
-    Wu = sum((gk * as_sparse(weights[n], units) for gk, n in zip(g, names)),
+    comps = {n: as_sparse(weights[n], units) for n in names} if balanced else dict(zip(names, prob.Ws))
+    Wu = sum((gk * comps[n] for gk, n in zip(g, names)),
              sparse.csr_matrix((len(units), len(units)))).tocsr() if balanced else None
-    table = _corner_table(corners, ll, names, par)
+    table = _corner_table(corners, ll, names, _spatial_names(model))
     info = {"Weights": "W(gamma) = " + " + ".join(f"gamma_{n} {n}" for n in names)}
     for n, row in table.iterrows():
         info[f"LR test pure {n}"] = f"LR = {row['lr']:.3f}, p = {row['p_value']:.4g}"
     return MixtureResults(
-        corner_tests=table, gamma=gamma_s, weights=prob.W(g), unit_weights=Wu,
+        corner_tests=table, gamma=gamma_s, components=comps, weights=prob.W(g), unit_weights=Wu,
         params=pd.Series(params, index=pnames, name="estimate"), cov=pd.DataFrame(C, index=pnames, columns=pnames),
         y=y, fitted_values=fitted, resids=resid, nobs=len(y), df_resid=len(y) - len(pnames), loglik=ll,
         rsquared=float(np.corrcoef(y.to_numpy(dtype=float), fitted.to_numpy())[0, 1] ** 2), model=f"{model}_mix",

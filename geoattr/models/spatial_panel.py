@@ -25,7 +25,7 @@ from geoattr._format import format_ids
 from geoattr.exceptions import ConvergenceWarning, InputError
 from geoattr.models.ml_jacobian import check_bounds, default_bounds, is_row_standardised
 from geoattr.models.spatial import SpatialResults, fit_spatial
-from geoattr.models.spatial_panel_unbalanced import fit_unbalanced_fe, within_varying
+from geoattr.models.spatial_panel_unbalanced import fit_unbalanced_fe, is_balanced, keep_balanced, within_varying
 from geoattr.weights.sparse import as_sparse
 from geoattr.weights.geometry import align
 from geoattr.weights.lag import panel_weights
@@ -104,9 +104,14 @@ def fit_spatial_panel(
         raise InputError(f"model must be 'sar_fe' or 'sem_fe', got {model!r}")
     if effects not in ("unit", "twoway"):
         raise InputError(f"effects must be 'unit' or 'twoway', got {effects!r}")
+    notes = []
     if balance == "keep":
-        res = fit_unbalanced_fe(y, X, weights, model="sar" if model == "sar_fe" else "sem", effects=effects)
-        return res.replace(model=model)
+        if not is_balanced(y.index):
+            res = fit_unbalanced_fe(y, X, weights, model="sar" if model == "sar_fe" else "sem", effects=effects)
+            return res.replace(model=model)
+        weights, note = keep_balanced(y.index, weights)
+        notes.append(note)
+        balance = "raise"
     if balance not in ("raise", "drop"):
         raise InputError(f"balance must be 'raise', 'drop' or 'keep', got {balance!r}")
     y, X, weights, dropped, (N, T) = _balanced(y, X, weights, balance)
@@ -125,7 +130,6 @@ def fit_spatial_panel(
     res = fit_spatial(yw, Xw, weights, model="sar" if model == "sar_fe" else "sem")
     factor = T / (T - 1) if effects == "unit" else N * T / ((N - 1) * (T - 1))
     sigma2 = float((res.resids**2).mean())
-    notes = []
     if dropped:
         notes.append(f"balance='drop': {len(dropped)} unit(s) dropped: {format_ids(dropped)}")
     removed = [c for c in X.columns if c not in varying]
