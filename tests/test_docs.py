@@ -30,7 +30,12 @@ def html(tmp_path_factory) -> Path:
     # Build from a copy so that the autosummary pages (written into the source tree)
     # never touch the working copy and parallel runs cannot collide.
     src = tmp_path_factory.mktemp("docs") / "docs"
-    shutil.copytree(DOCS, src, ignore=shutil.ignore_patterns("_build", "generated"))
+    shutil.copytree(DOCS, src, ignore=shutil.ignore_patterns("_build", "generated", "notebooks"))
+    # pages include files from outside docs/ (CITATION.cff, examples/, benchmarks/):
+    # the rest of the checkout is linked beside the copy, so "../" resolves as in the checkout
+    for entry in ROOT.iterdir():
+        if entry.name != "docs" and not entry.name.startswith("."):
+            (src.parent / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
     out = src.parent / "html"
     pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "PYTHONPATH": pythonpath, "GEOATTR_DOCS_EXECUTE": "off"}
