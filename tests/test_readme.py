@@ -97,3 +97,18 @@ def test_gallery_lists_every_notebook():
     gallery = (DOCS / "gallery.md").read_text(encoding="utf-8")
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
         assert f"notebooks/{nb.stem}\n" in gallery and f"(notebooks/{nb.name})" in gallery, nb.name
+
+
+def test_readme_example_calls_names_that_exist():
+    # Executing the example costs ~20 s of CPU (a region fit, the comparison grid and the
+    # robustness battery); the same calls run in the notebooks and their own tests. Here:
+    # it compiles, and every geoattr.<name>(...) it calls is a public callable.
+    example = re.search(r"```python\n(.*?)```", README, re.S).group(1)
+    compile(example, "README.md", "exec")
+    calls = re.findall(r"geoattr\.([\w.]+)\(", example)
+    assert {"estimate", "attractiveness", "rankings", "compare", "robustness"} <= set(calls)
+    for dotted in calls:
+        obj = geoattr
+        for part in dotted.split("."):
+            obj = getattr(obj, part)
+        assert callable(obj), dotted
