@@ -23,12 +23,15 @@ test: $(STAMP)
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
 
+# The notebooks of the gallery are executed (and cached in docs/_build/.jupyter_cache);
+# GEOATTR_DOCS_EXECUTE=off make docs renders them without outputs, as tests/test_docs.py does.
+GEOATTR_DOCS_EXECUTE ?= cache
 docs: $(STAMP)
-	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
-	@echo "API reference: docs/_build/html/index.html"
+	GEOATTR_DOCS_EXECUTE=$(GEOATTR_DOCS_EXECUTE) $(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+	@echo "Documentation: docs/_build/html/index.html"
 
 regenerate: $(STAMP)
 	$(PY) -m geoattr.datasets.synthetic
 
 clean:
-	rm -rf $(VENV) demo_output .pytest_cache build *.egg-info docs/_build docs/generated
+	rm -rf $(VENV) demo_output .pytest_cache build *.egg-info docs/_build docs/generated docs/notebooks

@@ -1,9 +1,18 @@
-"""Sphinx configuration of the geoattr API reference (built with ``-W`` by ``make test``)."""
+"""Sphinx configuration of the geoattr documentation (built with ``-W`` by ``make test``).
+
+Pages are reStructuredText (``.rst``) or MyST Markdown (``.md``); the notebooks of
+``notebooks/`` are copied into ``docs/notebooks/`` (git-ignored) and rendered by myst-nb.
+``GEOATTR_DOCS_EXECUTE`` selects myst-nb's execution mode: ``make docs`` sets ``cache``
+(every notebook is executed, the outputs are shown; reruns reuse the cache), the test
+build (``tests/test_docs.py``) leaves the default ``off`` (code and text only, fast;
+``tests/test_notebooks.py`` executes the notebooks instead).
+"""
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import pkgutil
 import shutil
 import sys
@@ -26,11 +35,47 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.viewcode",
     "numpydoc",
+    "myst_nb",  # MyST Markdown pages and the notebook gallery (no pandoc needed)
 ]
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "jupyter_execute", "**.ipynb_checkpoints"]
 html_theme = "alabaster"
+html_theme_options = {"description": "Spatial econometrics of residential attractiveness"}
+# The site's navigation in the sidebar of every page, except the ~650 generated API
+# pages: resolving the global toctree for each of them was a sixth of the build time.
+# ("*" does not match across "/": the pages of docs/ and of the gallery get the navigation.)
+_NAVIGATION = ["about.html", "navigation.html", "relations.html", "searchbox.html"]
+html_sidebars = {
+    "*": _NAVIGATION,
+    "notebooks/*": _NAVIGATION,
+    "generated/*": ["about.html", "relations.html", "searchbox.html"],
+}
+
+# -- MyST and the notebook gallery --------------------------------------------------
+myst_enable_extensions = ["colon_fence", "deflist"]
+myst_heading_anchors = 3
+
+CHECKOUT = Path(geoattr.__file__).resolve().parents[1]
+NOTEBOOKS = CHECKOUT / "notebooks"
+GALLERY = HERE / "notebooks"
+NORWAY_DATA = Path(os.environ.get("GEOATTR_NORWAY_DATA", CHECKOUT.parent / "shared" / "data" / "norway"))
+shutil.rmtree(GALLERY, ignore_errors=True)
+if NOTEBOOKS.is_dir():  # a checkout: the gallery shows the notebooks of notebooks/
+    GALLERY.mkdir()
+    for nb in sorted(NOTEBOOKS.glob("*.ipynb")):
+        shutil.copy2(nb, GALLERY / nb.name)
+# the kernel inherits the environment; the copies sit one folder deeper than notebooks/
+os.environ.setdefault("GEOATTR_NORWAY_DATA", str(NORWAY_DATA))
+
+nb_execution_mode = os.environ.get("GEOATTR_DOCS_EXECUTE", "off")
+nb_execution_timeout = 900
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_execution_cache_path = str(HERE / "_build" / ".jupyter_cache")
+# the real-data notebook runs only where the Statistics Norway folder is
+nb_execution_excludepatterns = [] if NORWAY_DATA.is_dir() else ["*norway_real_data*"]
+nb_merge_streams = True
 
 # Offline: no intersphinx mappings. Not nitpicky: types such as ``pandas.DataFrame``
 # in the numpydoc sections are not resolved.

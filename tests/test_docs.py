@@ -1,8 +1,11 @@
-"""The API reference (Sphinx + numpydoc) builds without a single warning.
+"""The documentation site (Sphinx + numpydoc + myst-nb) builds without a single warning.
 
 This is how the docs build is part of ``make test``: a docstring that numpydoc or
-docutils cannot parse, a page that is in no toctree or a module in ``docs/api.rst``
-that does not import fails this test.
+docutils cannot parse, a page that is in no toctree, a broken cross-reference between
+pages or a module in ``docs/api.rst`` that does not import fails this test. The
+notebooks of the gallery are rendered without being executed here
+(``GEOATTR_DOCS_EXECUTE=off``; ``make docs`` executes them, and
+``tests/test_notebooks.py`` executes them in the suite).
 """
 
 from __future__ import annotations
@@ -27,10 +30,15 @@ def html(tmp_path_factory) -> Path:
     # Build from a copy so that the autosummary pages (written into the source tree)
     # never touch the working copy and parallel runs cannot collide.
     src = tmp_path_factory.mktemp("docs") / "docs"
-    shutil.copytree(DOCS, src, ignore=shutil.ignore_patterns("_build", "generated"))
+    shutil.copytree(DOCS, src, ignore=shutil.ignore_patterns("_build", "generated", "notebooks"))
+    # pages include files from outside docs/ (CITATION.cff, examples/, benchmarks/):
+    # the rest of the checkout is linked beside the copy, so "../" resolves as in the checkout
+    for entry in ROOT.iterdir():
+        if entry.name != "docs" and not entry.name.startswith("."):
+            (src.parent / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
     out = src.parent / "html"
     pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "PYTHONPATH": pythonpath}
+    env = {**os.environ, "PYTHONPATH": pythonpath, "GEOATTR_DOCS_EXECUTE": "off"}
     cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html", "-q"]
     cmd += [str(src), str(out)]
     proc = subprocess.run(
@@ -88,3 +96,50 @@ def test_module_shadowed_by_a_function_keeps_its_page(html):
     page = _text(html / "generated" / "geoattr.compare.html")
     assert "Comparison" in page and "GRID_MODELS" in page
     assert (html / "generated" / "geoattr.compare.compare.html").is_file()
+
+
+SITE = {
+    "getting_started": "Two commands",
+    "user_guide": "Data and ids",
+    "data_and_ids": "leading zeros",
+    "weights": "without_diagonal",
+    "model": "Term names (stable)",
+    "estimation": "What the model layer offers",
+    "comparison": "rmse_holdout",
+    "robustness": "Reproducible and parallel",
+    "forecasting": "Forecasts and scenarios",
+    "maps_and_report": "Browser test",
+    "large_data": "Sparse from end to end",
+    "migration_choice": "covariate patterns",
+    "howto_own_data": "step_by_step",  # the literalinclude of the tested script
+    "howto_norway": "norway_2022.toml",
+    "howto_dask": "engine=&quot;dask&quot;",
+    "gallery": "tests/test_notebooks.py",
+    "outputs": "rank_intervals.csv",
+    "configuration": "on_mismatch",
+    "glossary": "Glossary of parameter names",
+    "changelog": "Issue 21",
+    "citing": "cff-version",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", sorted(SITE))
+def test_site_page_is_built_with_its_content(html, page):
+    assert SITE[page] in _text(html / f"{page}.html")
+
+
+@pytest.mark.slow
+def test_index_is_organised_like_the_issue_asks(html):
+    index = _text(html / "index.html")
+    for caption in ["Getting started", "User guide", "How-to guides", "Gallery", "Reference", "About"]:
+        assert caption in index, caption
+
+
+@pytest.mark.slow
+def test_gallery_renders_every_notebook(html):
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    assert notebooks
+    for nb in notebooks:
+        page = _text(html / "notebooks" / f"{nb.stem}.html")
+        assert "cell_input" in page and "geoattr" in page, nb.name  # code cells rendered
