@@ -443,7 +443,8 @@ class PanelData:
     def aggregate(self, regions: pd.Series | None = None, *, unit_level: str = "region") -> "PanelData":
         """Aggregate to regions following the conventions of MODEL.md.
 
-        Counts (population, jobs, net migration, births, deaths, flows and age-sex
+        Counts (population, jobs, net migration, births, deaths, migration counts, the
+        subgroup counts ``net_migration__*`` and ``flow__*``, flows and age-sex
         population) are summed; flows are aggregated region x region (commuting inside
         a region becomes the region's diagonal); centrality becomes the
         population-weighted mean of the municipal index, weighted by each municipality's
@@ -477,7 +478,8 @@ class PanelData:
         mapping = mapping.reindex(self.units)
         reg = self.panel.index.get_level_values("unit").map(mapping)
         yrs = self.panel.index.get_level_values("year")
-        sums = [c for c in self.panel.columns if c in COUNT_COLUMNS + SIGNED_COUNT_COLUMNS]
+        # every column of persons is summed, subgroup counts (net_migration__*, flow__*) included
+        sums = [c for c in self.panel.columns if val.is_person_count(c)]
         rates = [c for c in self.panel.columns if c not in sums]
         grouped = self.panel[sums].groupby([reg, yrs])
         panel = grouped.sum(min_count=1)
