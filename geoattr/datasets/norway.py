@@ -37,7 +37,7 @@ from geoattr.demography import (
     compare_net_migration,
     death_probabilities_from_population,
 )
-from geoattr.datasets.national_rates import panel_rates
+from geoattr.datasets.national_rates import by_year_note, death_probabilities_by_year, panel_rates, read_hmd_mortality
 from geoattr.exceptions import InputError
 from geoattr.io import read_flows, read_mapping, read_polygons
 
@@ -400,7 +400,36 @@ def _jobs_11618(
 def _net_migration_estimate(
     data_dir: Path, pa: pd.DataFrame, published_panel: pd.DataFrame, acc: Accounting
 ) -> tuple[pd.Series, pd.Series]:
-    """Cohort-residual net migration 2005-2022 and its agreement with the published values."""
+    """Cohort-residual net migration 2005-2022 and its agreement with the published values.
+
+    Death probabilities: each year's from the national death rates of ``mortality/``
+    when present, else (the fallback) a Gompertz fit calibrated on the published natural
+    increase."""
+    mortality = data_dir / FILES["mortality"]
+    if mortality.exists():
+        q = death_probabilities_by_year(read_hmd_mortality(mortality), years=range(2005, 2023))
+        source = "each year's national death probabilities from the central death rates (Human Mortality Database)"
+        acc.note("net_migration", f"death probabilities of the cohort residual: {by_year_note(q)}")
+    else:
+        q, source = _calibrated_gompertz(data_dir, pa, acc)
+    cr = cohort_residual_net_migration(pa, q, years=range(2005, 2023))
+    est = cr.table["net_migration_estimate"]
+    if cr.skipped:
+        acc.note("net_migration", f"cohort residual not computed for {len(cr.skipped)} unit-year(s) whose population "
+                                  f"of t or t+1 is missing: {format_ids(cr.skipped)}")
+    agreement = compare_net_migration(est[est.index.get_level_values(1) <= 2016], published_panel["net_migration"],
+                                      population=published_panel["population"])
+    acc.note("net_migration", "net migration as published through 2016 and estimated by the cohort residual method "
+                              f"(population by age and sex, {source}) from 2017 (flagged net_migration_estimated); "
+                              "agreement with the published values 2005-2016: correlation "
+                              f"{agreement['correlation']:.4f}, mean absolute error {agreement['mae_persons']:.1f} "
+                              f"persons, bias {agreement['bias_persons']:.2f} persons (n = {int(agreement['n'])})")
+    return est, agreement
+
+
+def _calibrated_gompertz(data_dir: Path, pa: pd.DataFrame, acc: Accounting) -> tuple[pd.DataFrame, str]:
+    """The fallback without ``mortality/``: a Gompertz fit to cohort survival, calibrated on the published natural
+    increase 2005-2016."""
     q = death_probabilities_from_population(pa)
     # The Gompertz law fitted to old-age cohort survival is too steep for Norway (it
     # under-predicts deaths below 70), so its level is calibrated on the published natural
@@ -411,21 +440,10 @@ def _net_migration_estimate(
     t = first.table.groupby(level="year")[["births_estimate", "deaths_estimate"]].sum()
     k = float((t["births_estimate"].sum() - nat_pub.reindex(t.index).sum()) / t["deaths_estimate"].sum())
     q = (q * k).clip(upper=1.0)
-    acc.note("net_migration", f"death probabilities: Gompertz fit to national cohort survival at ages 70-90, level "
-                              f"calibrated to the published natural increase 2005-2016 (factor {k:.3f})")
-    cr = cohort_residual_net_migration(pa, q, years=range(2005, 2023))
-    est = cr.table["net_migration_estimate"]
-    if cr.skipped:
-        acc.note("net_migration", f"cohort residual not computed for {len(cr.skipped)} unit-year(s) whose population "
-                                  f"of t or t+1 is missing: {format_ids(cr.skipped)}")
-    agreement = compare_net_migration(est[est.index.get_level_values(1) <= 2016], published_panel["net_migration"],
-                                      population=published_panel["population"])
-    acc.note("net_migration", "net migration as published through 2016 and estimated by the cohort residual method "
-                              "(population by age and sex, death probabilities from national cohort survival with a "
-                              "Gompertz fit) from 2017 (flagged net_migration_estimated); agreement with the published "
-                              f"values 2005-2016: correlation {agreement['correlation']:.4f}, mean absolute error "
-                              f"{agreement['mae_persons']:.1f} persons (n = {int(agreement['n'])})")
-    return est, agreement
+    acc.note("net_migration", f"death probabilities: no national death rates ({FILES['mortality']}), so the "
+                              "fallback: a Gompertz fit to national cohort survival at ages 70-90, level calibrated to "
+                              f"the published natural increase 2005-2016 (factor {k:.3f})")
+    return q, "death probabilities from national cohort survival with a calibrated Gompertz fit"
 
 
 def _splice(old: pd.DataFrame, pop_age: pd.Series, jn: pd.DataFrame, est: pd.Series, to_stable: pd.Series,

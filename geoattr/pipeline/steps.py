@@ -23,7 +23,7 @@ from geoattr.compare import compare
 from geoattr.data import PanelData
 from geoattr.decomposition import decompose
 from geoattr.demography import cohort_residual_net_migration, compare_net_migration, \
-    death_probabilities_from_population
+    data_death_probabilities
 from geoattr.drivers import drivers
 from geoattr.exceptions import InputError
 from geoattr.models.ols import AttractivenessResults
@@ -166,11 +166,9 @@ class _Step:
     def cohort_residual(self) -> None:
         if self.data.population_by_age is None:
             return
-        q = self.data.death_probabilities
-        if q is None:
-            q = death_probabilities_from_population(self.data.population_by_age)
-            self.info["cohort_residual_death_probabilities"] = ("estimated from the population's cohort survival "
-                                                                "(Gompertz)")
+        q, which = data_death_probabilities(self.data)
+        if self.data.death_probabilities is None or self.data.death_probabilities_by_year is not None:
+            self.info["cohort_residual_death_probabilities"] = which
         cr = cohort_residual_net_migration(self.data.population_by_age, q)
         table = cr.table.join(self.data.panel[["net_migration"]], how="left").rename(
             columns={"net_migration": "net_migration_published"})
