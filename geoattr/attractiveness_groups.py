@@ -102,19 +102,9 @@ def _ages_in(ranges: list[AgeRange], ages: np.ndarray) -> np.ndarray:
 def death_probabilities_for(data: PanelData) -> tuple[pd.DataFrame, str]:
     """The death probabilities a cohort residual of ``data`` uses, and a note saying which.
 
-    ``data.death_probabilities_by_year`` (a schedule per year) or
-    ``data.death_probabilities`` when given (the SSB adapter fills them from national
-    mortality rates); otherwise the Gompertz fit to the population's own cohort
-    survival (:func:`geoattr.demography.death_probabilities_from_population`).
-
-    Parameters
-    ----------
-    data : PanelData
-        With ``population_by_age``.
-
-    Returns
-    -------
-    (pandas.DataFrame, str)
+    :func:`geoattr.demography.data_death_probabilities` (the year-specific table, else
+    the single schedule, else the Gompertz fit), with an error naming the age groups'
+    need when ``data`` has no population by age.
     """
     if data.population_by_age is None:
         raise InputError("net migration by age needs the population by single age and sex (population_by_age); "

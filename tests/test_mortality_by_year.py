@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from geoattr.data import PanelData
-from geoattr.datasets.national_rates import death_probabilities_by_year
+from geoattr.datasets.mortality import death_probabilities_by_year
 from geoattr.demography import (
     cohort_residual_net_migration,
     death_probabilities_in_year,

@@ -37,7 +37,9 @@ from geoattr.demography import (
     compare_net_migration,
     death_probabilities_from_population,
 )
-from geoattr.datasets.national_rates import by_year_note, death_probabilities_by_year, panel_rates, read_hmd_mortality
+from geoattr.datasets.mortality import by_year_note, death_probabilities_by_year
+from geoattr.datasets.national_rates import panel_rates, read_hmd_mortality
+from geoattr.datasets.norway_age import population_by_age_2017
 from geoattr.exceptions import InputError
 from geoattr.io import read_flows, read_mapping, read_polygons
 
@@ -120,8 +122,9 @@ def load(data_dir: str | Path, *, panel: str = "2003-2016", regions: str = "regi
     rate_years : (int, int), optional
         Inclusive years over which the national employment rates and death rates of
         ``employment/`` and ``mortality/`` (when present) are averaged; default the
-        panel's years.  With ``units="stable"`` or ``"2024"`` the population by age and
-        sex (07459) is attached too, so the 2022 specification (DS) can be estimated;
+        panel's years.  The population by age and sex (07459) is attached too (on
+        ``units="2017"`` carried back by the crosswalk,
+        :mod:`geoattr.datasets.norway_age`), so DS can be estimated;
         see :mod:`geoattr.datasets.national_rates` for the rules.
 
     Returns
@@ -176,11 +179,14 @@ def load(data_dir: str | Path, *, panel: str = "2003-2016", regions: str = "regi
                      accounting=acc)
     if np.isnan(data.panel["net_migration"]).any():  # pragma: no cover - the published file is complete
         acc.note("panel", f"{int(data.panel['net_migration'].isna().sum())} missing net-migration value(s)")
-    acc.note("population_by_age", "the population by age and sex (07459, 2024 codes) is not attached on the 426 "
-                                  "codes of 2017 (some were split later): use units='stable' for DS")
+    if (data_dir / FILES["population_by_age"]).exists():  # carried to the 2017 codes by the crosswalk (shares)
+        pa = population_by_age_2017(data_dir / FILES["population_by_age"], _path(data_dir, "crosswalk"),
+                                    panel_df["population"], acc)
+        return _named(_with_rates(data.replace(population_by_age=pa), data_dir, rate_years), data_dir, regions)
+    acc.note("population_by_age", f"no population by age and sex ({FILES['population_by_age']}): DS cannot be "
+                                  "computed")
     data = _with_rates(data, data_dir, rate_years)
-    hint = {"population_by_age": "the population by age and sex is on 2024 codes; use [data] units = \"stable\" "
-                                 "(norway.load(units='stable'))"}
+    hint = {"population_by_age": f"add {FILES['population_by_age']} (SSB table 07459) to {str(data_dir)!r}"}
     return _named(data.replace(info={**data.info, "ds_hint": {**data.info.get("ds_hint", {}), **hint}}),
                   data_dir, regions)
 

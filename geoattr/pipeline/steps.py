@@ -30,6 +30,7 @@ from geoattr.models.ols import AttractivenessResults
 from geoattr.models.vra_sum import SUM_TERM
 from geoattr.pipeline.book import run_breakdown, write_subgroup_table
 from geoattr.pipeline.groups import run_age_groups, run_region_barometer
+from geoattr.pipeline.unit_names import with_names
 from geoattr.typing import WeightsLike
 
 __all__ = ["run_analyses", "run_comparison", "halves", "centrality_classes"]
@@ -151,7 +152,7 @@ class _Step:
     def uncertainty(self) -> None:
         pi = analysis.prediction_intervals(self.main)
         self.kept["intervals"] = pi
-        _write(pi.reset_index(), "prediction_intervals", self.out, self.files, index=False)
+        _write(with_names(pi.reset_index(), self.data), "prediction_intervals", self.out, self.files, index=False)
         eb = analysis.shrunken_attractiveness(attractiveness(self.main))
         _write(eb.rename_axis("unit").reset_index(), "shrunken_attractiveness", self.out, self.files, index=False)
         self.info["empirical_bayes_tau2"] = eb.attrs["tau2"]
