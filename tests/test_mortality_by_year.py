@@ -78,17 +78,19 @@ def test_panel_data_checks_the_by_year_table(toy_data):
         PanelData(toy_data.panel, death_probabilities_by_year=bad)
 
 
-def test_projection_vitals_from_the_by_year_table_and_the_population(synthetic_data):
+def test_projection_vitals_from_the_by_year_table_and_the_population(toy_data):
     """Without fertility rates the projection estimates them from the population by age (the
     decomposition's estimate for the last year with t + 1); deaths take the launch year's schedule."""
-    pa = synthetic_data.population_by_age
-    years = sorted(pa["year"].unique())
-    q = death_probabilities_by_year(_mortality(years=(years[0], years[0] + 1), top=int(pa["age"].max())))
-    data = synthetic_data.replace(fertility_rates=None, death_probabilities_by_year=q)
+    rng = np.random.default_rng(1)
+    rows = [(u, y, s, a, float(rng.integers(5, 20))) for u in toy_data.units for y in range(2000, 2006)
+            for s in ("female", "male") for a in range(61)]
+    pa = pd.DataFrame(rows, columns=["unit", "year", "sex", "age", "population"])
+    q = death_probabilities_by_year(_mortality(years=(2000, 2001), top=60))
+    data = toy_data.replace(population_by_age=pa, death_probabilities_by_year=q)
     rules: list[str] = []
-    last = years[-2]
+    last = 2004
     v = national_vitals(data, first=last + 1, last=last, rules=rules)
-    assert v.death_probabilities.equals(q.xs(years[0] + 1, level="year"))
+    assert v.death_probabilities.equals(q.xs(2001, level="year"))
     women = pa[(pa["year"] == last) & (pa["sex"] == "female") & pa["age"].between(15, 49)]["population"].sum()
     children = pa[(pa["year"] == last + 1) & (pa["age"] == 0)]["population"].sum()
     assert v.fertility_rates.loc[30] == pytest.approx(children / women, rel=1e-12)  # hand calculation
