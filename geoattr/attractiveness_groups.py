@@ -27,7 +27,7 @@ import pandas as pd
 from geoattr._format import format_ids
 from geoattr.attractiveness import attractiveness, cumulate, rankings
 from geoattr.data import PanelData
-from geoattr.demography import cohort_residuals_by_age, death_probabilities_from_population
+from geoattr.demography import cohort_residuals_by_age, data_death_probabilities
 from geoattr.exceptions import InputError
 from geoattr.models.ols import AttractivenessResults, LeastSquares, estimate
 
@@ -102,26 +102,14 @@ def _ages_in(ranges: list[AgeRange], ages: np.ndarray) -> np.ndarray:
 def death_probabilities_for(data: PanelData) -> tuple[pd.DataFrame, str]:
     """The death probabilities a cohort residual of ``data`` uses, and a note saying which.
 
-    ``data.death_probabilities`` when given (the SSB adapter fills them from national
-    mortality rates); otherwise the Gompertz fit to the population's own cohort
-    survival (:func:`geoattr.demography.death_probabilities_from_population`).
-
-    Parameters
-    ----------
-    data : PanelData
-        With ``population_by_age``.
-
-    Returns
-    -------
-    (pandas.DataFrame, str)
+    :func:`geoattr.demography.data_death_probabilities` (the year-specific table, else
+    the single schedule, else the Gompertz fit), with an error naming the age groups'
+    need when ``data`` has no population by age.
     """
     if data.population_by_age is None:
         raise InputError("net migration by age needs the population by single age and sex (population_by_age); "
                          "add it to the data ([data] population_by_age = { path = ... })")
-    if data.death_probabilities is not None:
-        return data.death_probabilities, "death probabilities given with the data"
-    return (death_probabilities_from_population(data.population_by_age),
-            "death probabilities estimated from the population's cohort survival (Gompertz fit at ages 70-90)")
+    return data_death_probabilities(data)
 
 
 def net_migration_by_age(

@@ -48,6 +48,7 @@ import pandas as pd
 
 from geoattr.data import PanelData
 from geoattr.data.checks import check_fertility_rates
+from geoattr.demography import death_probabilities_of_rows
 from geoattr.exceptions import InputError
 from geoattr.models.ols import AttractivenessResults, LeastSquares
 from geoattr.natural_change import natural_change
@@ -85,12 +86,8 @@ def _expected_vital(
         pa = pa[pa["sex"] == "female"]
         r = rates["female"] if isinstance(rates, pd.DataFrame) else rates
         rate = r.reindex(pa["age"]).fillna(0.0).to_numpy()
-    else:
-        rate = np.where(
-            pa["sex"].to_numpy() == "female",
-            rates["female"].reindex(pa["age"]).fillna(0.0).to_numpy(),
-            rates["male"].reindex(pa["age"]).fillna(0.0).to_numpy(),
-        )
+    else:  # death probabilities: one schedule or one per year
+        rate = np.nan_to_num(death_probabilities_of_rows(rates, pa["year"], pa["age"], pa["sex"]), nan=0.0)
     raw = pd.Series(pa["population"].to_numpy() * rate, index=pd.MultiIndex.from_frame(pa[["unit", "year"]]))
     raw = raw.groupby(level=[0, 1]).sum()
     raw.index = raw.index.set_names(["unit", "year"])
@@ -295,7 +292,8 @@ def _natural_components(
         natural = natural + births
     if "deaths" in data.panel.columns:
         deaths = data.column("deaths").reindex(idx)
-        q = death_probabilities if death_probabilities is not None else data.death_probabilities
+        q = next((x for x in (death_probabilities, data.death_probabilities_by_year, data.death_probabilities)
+                  if x is not None), None)
         if q is None or data.population_by_age is None:
             raise InputError("expected deaths need death_probabilities and population_by_age in the PanelData")
         ed = _expected_vital(data.population_by_age, q, deaths, idx, female_only=False)

@@ -28,11 +28,13 @@ import pandas as pd
 
 import geoattr._validation as val
 from geoattr._format import format_ids
+from geoattr.data import PanelData
 from geoattr.data.checks import check_population_by_age
 from geoattr.exceptions import InputError
 
 __all__ = ["death_probabilities_from_population", "cohort_residual_net_migration", "CohortResidual",
-           "compare_net_migration", "cohort_residuals_by_age"]
+           "compare_net_migration", "cohort_residuals_by_age", "death_probabilities_in_year",
+           "data_death_probabilities", "death_probabilities_of_rows"]
 
 
 def _check_age_table(pa: pd.DataFrame) -> pd.DataFrame:
@@ -61,6 +63,89 @@ def _check_q(q: pd.DataFrame, ages: np.ndarray) -> pd.DataFrame:
     if missing:
         raise InputError(f"death_probabilities lack ages {format_ids(missing)}")
     return q
+
+
+def death_probabilities_in_year(death_probabilities: pd.DataFrame, year: int) -> pd.DataFrame:
+    """The death probabilities of one year.
+
+    Parameters
+    ----------
+    death_probabilities : pandas.DataFrame
+        Index age (one schedule for every year) or (year, age) (a schedule per year),
+        columns ``female``, ``male``.
+    year : int
+        The year wanted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index age, columns ``female``, ``male``: the table itself when it has no years;
+        otherwise the rows of ``year``, or of the table's nearest year when ``year`` is
+        not in it (the earlier of two equally near years).
+    """
+    if not isinstance(death_probabilities.index, pd.MultiIndex):
+        return death_probabilities
+    years = death_probabilities.index.get_level_values(0).unique()
+    near = min((int(y) for y in years), key=lambda y: (abs(y - int(year)), y))
+    return death_probabilities.xs(near, level=0)
+
+
+def death_probabilities_of_rows(death_probabilities: pd.DataFrame, year: Iterable[int], age: Iterable[int],
+                                sex: Iterable[str]) -> np.ndarray:
+    """The death probability of each (year, age, sex) row; NaN where the table lacks the age.
+
+    Parameters
+    ----------
+    death_probabilities : pandas.DataFrame
+        Index age or (year, age), columns ``female``, ``male`` (each year's schedule
+        as :func:`death_probabilities_in_year` chooses it).
+    year, age, sex : array-like
+        One entry per row (``sex`` "female" or "male").
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    year, age, sex = np.asarray(year), np.asarray(age), np.asarray(sex)
+    out = np.full(len(age), np.nan)
+    for y in np.unique(year):
+        q = death_probabilities_in_year(death_probabilities, int(y))
+        m = year == y
+        out[m] = np.where(sex[m] == "female", q["female"].reindex(age[m]).to_numpy(float),
+                          q["male"].reindex(age[m]).to_numpy(float))
+    return out
+
+
+def data_death_probabilities(data: PanelData) -> tuple[pd.DataFrame, str]:
+    """The death probabilities the cohort residual and expected deaths of ``data`` use, and a note saying which.
+
+    ``data.death_probabilities_by_year`` when given (the SSB adapter fills it from the
+    national death rates, a schedule per year), else ``data.death_probabilities``
+    (one schedule), else the Gompertz fit to the population's own cohort survival
+    (:func:`death_probabilities_from_population`).
+
+    Parameters
+    ----------
+    data : PanelData
+        With ``population_by_age``.
+
+    Returns
+    -------
+    (pandas.DataFrame, str)
+        Index age or (year, age) (see :func:`death_probabilities_in_year`).
+    """
+    if data.population_by_age is None:
+        raise InputError("death probabilities for a cohort residual need the population by single age and sex "
+                         "(population_by_age); add it to the data ([data] population_by_age = { path = ... })")
+    qy = data.death_probabilities_by_year
+    if qy is not None:
+        years = qy.index.get_level_values("year")
+        return qy, (f"year-specific death probabilities given with the data ({int(years.min())}-{int(years.max())}; "
+                    "a year outside takes the nearest year's)")
+    if data.death_probabilities is not None:
+        return data.death_probabilities, "death probabilities given with the data"
+    return (death_probabilities_from_population(data.population_by_age),
+            "death probabilities estimated from the population's cohort survival (Gompertz fit at ages 70-90)")
 
 
 def death_probabilities_from_population(
@@ -140,11 +225,11 @@ def _residual_by_age(p0: np.ndarray, p1: np.ndarray, qs: np.ndarray) -> np.ndarr
 
 
 def _age_arrays(population_by_age: pd.DataFrame, death_probabilities: pd.DataFrame, years: Iterable[int] | None
-                ) -> tuple[list[str], list[int], dict[int, int], np.ndarray, np.ndarray]:
-    """Checked inputs as arrays: units, years t, year -> position, populations (unit, year, sex, age), q (sex, age)."""
+                ) -> tuple[list[str], list[int], dict[int, int], np.ndarray, dict[int, np.ndarray]]:
+    """Checked inputs as arrays: units, years t, year -> position, populations (unit, year, sex, age), and
+    year t -> q (sex, age) (the year's own schedule when ``death_probabilities`` has years)."""
     pa = _check_age_table(population_by_age)
     top = int(pa["age"].max())
-    q = _check_q(death_probabilities, np.arange(top + 1))
     units = sorted(pa["unit"].unique())
     all_years = sorted(pa["year"].unique())
     want = sorted(set(years) if years is not None else {y for y in all_years if y + 1 in all_years})
@@ -152,7 +237,11 @@ def _age_arrays(population_by_age: pd.DataFrame, death_probabilities: pd.DataFra
     full = pd.MultiIndex.from_product([units, span, ["female", "male"]], names=["unit", "year", "sex"])
     wide = pa.pivot_table(index=["unit", "year", "sex"], columns="age", values="population", aggfunc="sum")
     arr = wide.reindex(index=full, columns=range(top + 1)).to_numpy(float).reshape(len(units), len(span), 2, top + 1)
-    qs = np.stack([q["female"].reindex(range(top + 1)).to_numpy(float), q["male"].reindex(range(top + 1)).to_numpy(float)])
+    qs = {}
+    for t in want:
+        q = _check_q(death_probabilities_in_year(death_probabilities, t), np.arange(top + 1))
+        qs[t] = np.stack([q["female"].reindex(range(top + 1)).to_numpy(float),
+                          q["male"].reindex(range(top + 1)).to_numpy(float)])
     return units, want, {y: i for i, y in enumerate(span)}, arr, qs
 
 
@@ -189,7 +278,8 @@ def cohort_residual_net_migration(
         Columns ``unit, year, sex, age, population``; single ages from 0 to an open age.
     death_probabilities : pandas.DataFrame
         Index age, columns ``female``, ``male`` (user-given, or from
-        :func:`death_probabilities_from_population`).
+        :func:`death_probabilities_from_population`); or index (year, age), the
+        schedule of each year t (:func:`death_probabilities_in_year`).
     years : iterable of int, optional
         Years t to estimate (default: every year with t+1 present).
 
@@ -203,10 +293,10 @@ def cohort_residual_net_migration(
         p0, p1 = arr[:, pos[t]], arr[:, pos[t + 1]]  # (unit, sex, age)
         ok = ~(np.isnan(p0).any(axis=(1, 2)) | np.isnan(p1).any(axis=(1, 2)))
         skipped += [(u, t) for u, good in zip(units, ok) if not good]
-        nm = _residual_by_age(p0, p1, qs).sum(axis=(1, 2))
-        b = p1[..., 0] / (1 - qs[None, :, 0] / 2)
+        nm = _residual_by_age(p0, p1, qs[t]).sum(axis=(1, 2))
+        b = p1[..., 0] / (1 - qs[t][None, :, 0] / 2)
         births = b.sum(axis=1)
-        deaths = (p0 * qs[None]).sum(axis=(1, 2)) + (b - p1[..., 0]).sum(axis=1)
+        deaths = (p0 * qs[t][None]).sum(axis=(1, 2)) + (b - p1[..., 0]).sum(axis=1)
         rows.append(pd.DataFrame({"unit": np.asarray(units, dtype=object)[ok], "year": t, "net_migration_estimate": nm[ok],
                                   "births_estimate": births[ok], "deaths_estimate": deaths[ok],
                                   "population": p0.sum(axis=(1, 2))[ok], "population_next": p1.sum(axis=(1, 2))[ok]}))
@@ -258,7 +348,8 @@ def cohort_residuals_by_age(
     population_by_age : pandas.DataFrame
         Columns ``unit, year, sex, age, population``; single ages from 0 to an open age.
     death_probabilities : pandas.DataFrame
-        Index age, columns ``female``, ``male``.
+        Index age or (year, age), columns ``female``, ``male`` (see
+        :func:`death_probabilities_in_year`).
     years : iterable of int, optional
         Years t to estimate (default: every year with t+1 present).
 
@@ -277,7 +368,7 @@ def cohort_residuals_by_age(
         p0, p1 = arr[:, pos[t]], arr[:, pos[t + 1]]
         ok = ~(np.isnan(p0).any(axis=(1, 2)) | np.isnan(p1).any(axis=(1, 2)))
         resid = np.zeros_like(p0)
-        resid[..., 1:] = _residual_by_age(p0, p1, qs)
+        resid[..., 1:] = _residual_by_age(p0, p1, qs[t])
         shape = (int(ok.sum()), 2, n_age)
         frames.append(pd.DataFrame({
             "unit": np.repeat(np.asarray(units, dtype=object)[ok], 2 * n_age),

@@ -41,7 +41,7 @@ import pandas as pd
 from geoattr._format import format_ids
 from geoattr.data import PanelData
 from geoattr.data.checks import check_fertility_rates
-from geoattr.demography import death_probabilities_from_population
+from geoattr.demography import data_death_probabilities, death_probabilities_of_rows
 from geoattr.exceptions import InputError
 
 __all__ = ["estimate_fertility_rates", "NaturalChange", "natural_change", "FERTILE_AGES"]
@@ -147,9 +147,10 @@ def natural_change(
         year.  Default: the data's own, else the estimate of
         :func:`estimate_fertility_rates` (one rate for ages 15-49).
     death_probabilities : DataFrame, optional
-        National death probabilities by age and sex; default the data's own, else
-        estimated from the population's cohort survival
-        (:func:`geoattr.demography.death_probabilities_from_population`, Gompertz).
+        National death probabilities by age (or by year and age) and sex; default the
+        data's own (:func:`geoattr.demography.data_death_probabilities`: the
+        year-specific table, else the single schedule, else a Gompertz fit to the
+        population's cohort survival).
 
     Returns
     -------
@@ -184,18 +185,18 @@ def natural_change(
         notes.append("expected births: the given fertility rates by age, scaled to the children aged 0 of each year")
     expected_births, _ = _scaled(raw, births)
     deaths = births - natural.reindex(idx)
-    q = death_probabilities if death_probabilities is not None else data.death_probabilities
+    q = death_probabilities
     if q is None:
-        q = death_probabilities_from_population(pa)
-        notes.append("expected deaths: national death probabilities estimated from the population's cohort survival "
-                     "(Gompertz; no death_probabilities in the data)")
+        q, which = data_death_probabilities(data)
+        if data.death_probabilities_by_year is not None or data.death_probabilities is None:
+            notes.append(f"expected deaths: {which}")
     top = int(cur["age"].max())
-    short = [a for a in range(top + 1) if a not in q.index]
+    ages = q.index.get_level_values(-1)
+    short = [a for a in range(top + 1) if a not in ages]
     if short:
         raise InputError(f"death_probabilities lack ages {format_ids(short)} of population_by_age; give every age "
                          f"0-{top}")
-    qa = np.where(cur["sex"].eq("female"), q["female"].reindex(cur["age"]).to_numpy(),
-                  q["male"].reindex(cur["age"]).to_numpy())
+    qa = death_probabilities_of_rows(q, cur["year"], cur["age"], cur["sex"])
     expected_deaths, scale = _scaled(_by_unit_year(cur, cur["population"].to_numpy(dtype=float) * qa, idx), deaths)
     notes.append(f"expected deaths scaled to the national deaths of each year (births minus natural change): factor "
                  f"{scale.min():.3f}-{scale.max():.3f}")

@@ -27,7 +27,9 @@ def test_demo_writes_all_outputs(demo_output):
     assert list(fit.columns) == ["spec", "level", "nobs", "r2", "adj_r2", "loglik", "aic", "bic"]
     assert len(fit) == 6
     att = pd.read_csv(tmp_path / "attractiveness.csv", dtype={"unit": str})
-    assert list(att.columns) == ["unit", "year", "actual", "expected", "residual", "residual_persons"]
+    # the unit's name appended last (issue 17: names in every per-unit output)
+    assert list(att.columns) == ["unit", "year", "actual", "expected", "residual", "residual_persons", "name"]
+    assert att["name"].notna().all() and (att["name"] != att["unit"]).any()
     assert (att.actual - att.expected - att.residual).abs().max() < 1e-9
     rk = pd.read_csv(tmp_path / "rankings.csv", dtype={"unit": str})
     assert set(rk.level) == {"municipality", "region"} and set(rk.list) == {"top", "bottom"}

@@ -252,7 +252,9 @@ def test_norway_example_backtest(real_data_dir, tmp_path):
     cfg = load_run_config(Path(__file__).resolve().parents[1] / "examples" / "norway_forecast.toml")
     cfg["forecast"]["draws"] = 300
     res = run_forecast(cfg, out=tmp_path / "out", data_dir=real_data_dir, progress=False).results
-    assert res.info["first_year"] == 2017 and res.info["mode"] == "total population"
+    # issue 18 on SSB data: births (fertility estimated from the population by age) and deaths (HMD)
+    assert res.info["first_year"] == 2017 and res.info["mode"] == "cohort component"
+    assert any(r.startswith("births: national fertility estimated") for r in res.notes)
     bt = res.backtest.set_index(["method", "horizon"])
     assert sorted(bt.index.get_level_values("horizon").unique()) == [1, 2, 3, 4, 5, 6]
     # published net migration 2011-2016: the model beats zero net migration on average and its 95 %

@@ -23,6 +23,7 @@ __all__ = [
     "check_polygons",
     "check_population_by_age",
     "check_rates",
+    "check_rates_by_year",
     "check_fertility_rates",
 ]
 
@@ -155,6 +156,22 @@ def check_rates(df: pd.DataFrame, name: str) -> pd.DataFrame:
         )
     out.index = pd.Index(out.index.astype(int), name="age")
     return out
+
+
+def check_rates_by_year(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Rates by year and age (index levels ``year``, ``age``) and sex (columns ``female``, ``male``), in [0, 1]."""
+    if not isinstance(df.index, pd.MultiIndex) or df.index.nlevels != 2:
+        raise InputError(f"{name} must be indexed by (year, age) with columns 'female' and 'male'; it has index "
+                         f"{list(df.index.names)}")
+    out = check_rates(df.reset_index(level=0, drop=True), name)
+    years = pd.to_numeric(pd.Series(df.index.get_level_values(0)), errors="coerce")
+    if years.isna().any():
+        raise InputError(f"{name}: the year level of the index must be whole numbers")
+    out.index = pd.MultiIndex.from_arrays([years.astype(int).to_numpy(), out.index.to_numpy()], names=["year", "age"])
+    dup = out.index[out.index.duplicated()]
+    if len(dup):
+        raise InputError(f"{name} has duplicate (year, age) rows: {format_ids(dup)}")
+    return out.sort_index()
 
 
 def check_flows(flows: pd.DataFrame) -> pd.DataFrame:

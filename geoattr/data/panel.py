@@ -28,6 +28,7 @@ from geoattr.data.checks import (
     check_polygons,
     check_population_by_age,
     check_rates,
+    check_rates_by_year,
     check_regions,
     check_unit_series,
 )
@@ -56,6 +57,7 @@ INPUTS: tuple[str, ...] = (
     "info",
     "unit_names",
     "region_names",
+    "death_probabilities_by_year",
 )
 # Cached objects (keyed by a tuple whose first item is the kind) and the inputs they are
 # built from; a kind not listed depends on everything.
@@ -101,6 +103,13 @@ class PanelData:
     fertility_rates : pandas.Series, optional
         National births per woman by age of the mother (index age), for the expected
         births of the decomposition.
+    death_probabilities_by_year : pandas.DataFrame, optional
+        National death probabilities by (year, age) (index) and sex (columns
+        ``female``, ``male``): used instead of ``death_probabilities`` by the cohort
+        residual, the expected deaths and the projection, which take each year's
+        table (the nearest year of the table for a year outside it, see
+        :func:`geoattr.demography.death_probabilities_in_year`).  DS keeps the single
+        ``death_probabilities`` schedule (as its employment rates).
     on_mismatch : {"raise", "drop"}, default "raise"
         What to do when the units of polygons, flows, centrality or regions differ from
         the panel's: raise an error listing them, or drop the units that are not in all
@@ -158,6 +167,7 @@ class PanelData:
         info: Mapping[str, Any] | None = None,
         unit_names: pd.Series | None = None,
         region_names: pd.Series | None = None,
+        death_probabilities_by_year: pd.DataFrame | None = None,
     ) -> None:
         if on_mismatch not in ("raise", "drop"):
             raise ValueError(f"on_mismatch must be 'raise' or 'drop', got {on_mismatch!r}")
@@ -190,6 +200,9 @@ class PanelData:
             else check_rates(death_probabilities, "death_probabilities")
         )
         self.fertility_rates = None if fertility_rates is None else check_fertility_rates(fertility_rates)
+        self.death_probabilities_by_year = (None if death_probabilities_by_year is None else
+                                            check_rates_by_year(death_probabilities_by_year,
+                                                                "death_probabilities_by_year"))
         self._align(units, on_mismatch)
         if self.centrality is not None:
             self.centrality_mean = (
@@ -256,6 +269,7 @@ class PanelData:
             "fertility_rates": check_fertility_rates,
             "unit_names": lambda v: _check_names(v, "unit_names"),
             "region_names": lambda v: _check_names(v, "region_names"),
+            "death_probabilities_by_year": lambda v: check_rates_by_year(v, "death_probabilities_by_year"),
         }
         for name, value in changes.items():
             state[name] = value if value is None or name not in checks else checks[name](value)
@@ -443,7 +457,8 @@ class PanelData:
     def aggregate(self, regions: pd.Series | None = None, *, unit_level: str = "region") -> "PanelData":
         """Aggregate to regions following the conventions of MODEL.md.
 
-        Counts (population, jobs, net migration, births, deaths, flows and age-sex
+        Counts (population, jobs, net migration, births, deaths, migration counts, the
+        subgroup counts ``net_migration__*`` and ``flow__*``, flows and age-sex
         population) are summed; flows are aggregated region x region (commuting inside
         a region becomes the region's diagonal); centrality becomes the
         population-weighted mean of the municipal index, weighted by each municipality's
@@ -477,7 +492,8 @@ class PanelData:
         mapping = mapping.reindex(self.units)
         reg = self.panel.index.get_level_values("unit").map(mapping)
         yrs = self.panel.index.get_level_values("year")
-        sums = [c for c in self.panel.columns if c in COUNT_COLUMNS + SIGNED_COUNT_COLUMNS]
+        # every column of persons is summed, subgroup counts (net_migration__*, flow__*) included
+        sums = [c for c in self.panel.columns if val.is_person_count(c)]
         rates = [c for c in self.panel.columns if c not in sums]
         grouped = self.panel[sums].groupby([reg, yrs])
         panel = grouped.sum(min_count=1)
@@ -529,6 +545,7 @@ class PanelData:
             population_by_age=age,
             employment_rates=self.employment_rates,
             death_probabilities=self.death_probabilities,
+            death_probabilities_by_year=self.death_probabilities_by_year,
             fertility_rates=self.fertility_rates,
             accounting=acc,
             centrality_mean=self.centrality_mean,

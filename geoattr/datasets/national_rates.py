@@ -36,10 +36,14 @@ Rules (the same in the API and in ``geoattr run`` with ``source = "ssb"``):
    (:data:`KNOWN_BREAKS`), the year the open group's coverage changes, and year-to-year
    jumps of a group's rate larger than ``jump`` times the robust spread of that group's
    changes, in the same direction for both sexes.  They are listed, not corrected.
-5. **Death probabilities** (:func:`death_probabilities_from_rates`):
+5. **Death probabilities** (:func:`~geoattr.datasets.mortality.death_probabilities_from_rates`, in
+   :mod:`geoattr.datasets.mortality`, also importable from here):
    ``q = m / (1 + m / 2)`` (deaths spread evenly over the year), capped at 1, from the
-   central rate averaged over the requested years; ages 110+ are age 110.  Without a
-   mortality table the Gompertz fit of
+   central rate averaged over the requested years; ages 110+ are age 110.  The same rule
+   year by year (:func:`~geoattr.datasets.mortality.death_probabilities_by_year`) gives the schedules the cohort
+   residual, the expected deaths and the projection use (a year outside the table takes
+   its nearest year's); DS keeps the averaged schedule, as it does the employment rates.
+   Without a mortality table the Gompertz fit of
    :func:`geoattr.demography.death_probabilities_from_population` remains the fallback.
 """
 
@@ -55,6 +59,7 @@ from scipy.interpolate import PchipInterpolator
 
 import geoattr._validation as val
 from geoattr._format import format_ids
+from geoattr.datasets.mortality import by_year_note, death_probabilities_by_year, death_probabilities_from_rates
 from geoattr.demography import death_probabilities_from_population
 from geoattr.exceptions import InputError
 
@@ -347,60 +352,6 @@ def employment_series_breaks(employment: pd.DataFrame, coverage: pd.DataFrame, *
     return out
 
 
-def death_probabilities_from_rates(mortality: pd.DataFrame, *, years: Iterable[int] | None = None) -> pd.DataFrame:
-    """Death probabilities by single age and sex from central death rates.
-
-    ``q = m / (1 + m / 2)`` (deaths spread evenly over the year), capped at 1, where
-    ``m`` is the central rate averaged over ``years`` (the years with a rate at that age);
-    an age without any rate in those years (nobody exposed) takes the rate of the age
-    below, listed in ``attrs["filled_ages"]``.
-
-    Parameters
-    ----------
-    mortality : pandas.DataFrame
-        From :func:`read_hmd_mortality` (``year, age, sex, mx``).
-    years : iterable of int, optional
-        Years to average (default all); years without rates are skipped, and at least
-        one must have them.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index age (0 to the open age), columns ``female`` and ``male``; the years used in
-        ``attrs["years"]``, the ages filled from below in ``attrs["filled_ages"]``.
-    """
-    val.require_columns(mortality, ["year", "age", "sex", "mx"], table="mortality",
-                        hint="read the HMD table with read_hmd_mortality")
-    m = mortality
-    if years is not None:
-        want = set(years)
-        m = m[m["year"].isin(want)]
-        if m.empty:
-            have = sorted(mortality["year"].unique())
-            raise InputError(f"no death rates for the years {format_ids(sorted(want))} (the table has "
-                             f"{have[0]}-{have[-1]})")
-    mx = m.groupby(["age", "sex"])["mx"].mean().unstack("sex")
-    absent = [s for s in ("female", "male") if s not in mx.columns]
-    if absent:
-        raise InputError(f"the mortality table has no rows for sex {absent}")
-    ages = np.arange(int(mx.index.max()) + 1)
-    gaps = sorted(set(ages) - set(mx.index))
-    if gaps:
-        raise InputError(f"the mortality table lacks ages {format_ids(gaps)}")
-    mx = mx[["female", "male"]].reindex(ages)
-    if mx.iloc[0].isna().any():
-        raise InputError("the mortality table has no death rate at age 0 in the years asked for")
-    # ages without any rate in these years (nobody exposed at 105+) take the rate of the age below
-    filled = [int(a) for a in mx.index[mx.isna().any(axis=1)]]
-    mx = mx.ffill()
-    q = (mx / (1.0 + 0.5 * mx)).clip(upper=1.0)
-    q.index = pd.Index(ages, name="age")
-    q.columns.name = None
-    q.attrs["years"] = sorted(int(y) for y in m["year"].unique())
-    q.attrs["filled_ages"] = filled
-    return q
-
-
 @dataclass(frozen=True)
 class NationalRates:
     """National rates for the demographic employment supply (see the module docstring).
@@ -512,7 +463,9 @@ def panel_rates(employment_path: Path | None, mortality_path: Path | None, *,
     Returns
     -------
     (dict, list of str)
-        Keyword arguments ``employment_rates``, ``death_probabilities`` and ``info``
+        Keyword arguments ``employment_rates``, ``death_probabilities``,
+        ``death_probabilities_by_year`` (with a mortality table: each year's own
+        schedule, :func:`death_probabilities_by_year`) and ``info``
         (``info["national_rates"]``: years, coverage by year, breaks, notes) for
         ``PanelData.replace``, and the notes for the accounting.
     """
@@ -545,6 +498,11 @@ def panel_rates(employment_path: Path | None, mortality_path: Path | None, *,
     if mort is not None and "death_probabilities" not in kw:
         kw["death_probabilities"] = death_probabilities_from_rates(mort, years=years)
         notes.append("death probabilities q = m / (1 + m/2) from the central death rates (Human Mortality Database)")
+    if mort is not None:
+        # every year of the table, and the panel's years and t + 1 of its last (the cohort residual) outside it
+        span = range(min(min(years), int(mort["year"].min())), max(max(years) + 1, int(mort["year"].max())) + 1)
+        kw["death_probabilities_by_year"] = death_probabilities_by_year(mort, years=span)
+        notes.append(by_year_note(kw["death_probabilities_by_year"]))
     if mort is None and population_by_age is not None:
         kw["death_probabilities"] = death_probabilities_from_population(population_by_age)
         notes.append("no national death rates (mortality/): death probabilities from a Gompertz fit to the national "

@@ -37,7 +37,9 @@ from geoattr.demography import (
     compare_net_migration,
     death_probabilities_from_population,
 )
-from geoattr.datasets.national_rates import panel_rates
+from geoattr.datasets.mortality import by_year_note, death_probabilities_by_year
+from geoattr.datasets.national_rates import panel_rates, read_hmd_mortality
+from geoattr.datasets.norway_age import population_by_age_2017
 from geoattr.exceptions import InputError
 from geoattr.io import read_flows, read_mapping, read_polygons
 
@@ -120,8 +122,9 @@ def load(data_dir: str | Path, *, panel: str = "2003-2016", regions: str = "regi
     rate_years : (int, int), optional
         Inclusive years over which the national employment rates and death rates of
         ``employment/`` and ``mortality/`` (when present) are averaged; default the
-        panel's years.  With ``units="stable"`` or ``"2024"`` the population by age and
-        sex (07459) is attached too, so the 2022 specification (DS) can be estimated;
+        panel's years.  The population by age and sex (07459) is attached too (on
+        ``units="2017"`` carried back by the crosswalk,
+        :mod:`geoattr.datasets.norway_age`), so DS can be estimated;
         see :mod:`geoattr.datasets.national_rates` for the rules.
 
     Returns
@@ -176,11 +179,14 @@ def load(data_dir: str | Path, *, panel: str = "2003-2016", regions: str = "regi
                      accounting=acc)
     if np.isnan(data.panel["net_migration"]).any():  # pragma: no cover - the published file is complete
         acc.note("panel", f"{int(data.panel['net_migration'].isna().sum())} missing net-migration value(s)")
-    acc.note("population_by_age", "the population by age and sex (07459, 2024 codes) is not attached on the 426 "
-                                  "codes of 2017 (some were split later): use units='stable' for DS")
+    if (data_dir / FILES["population_by_age"]).exists():  # carried to the 2017 codes by the crosswalk (shares)
+        pa = population_by_age_2017(data_dir / FILES["population_by_age"], _path(data_dir, "crosswalk"),
+                                    panel_df["population"], acc)
+        return _named(_with_rates(data.replace(population_by_age=pa), data_dir, rate_years), data_dir, regions)
+    acc.note("population_by_age", f"no population by age and sex ({FILES['population_by_age']}): DS cannot be "
+                                  "computed")
     data = _with_rates(data, data_dir, rate_years)
-    hint = {"population_by_age": "the population by age and sex is on 2024 codes; use [data] units = \"stable\" "
-                                 "(norway.load(units='stable'))"}
+    hint = {"population_by_age": f"add {FILES['population_by_age']} (SSB table 07459) to {str(data_dir)!r}"}
     return _named(data.replace(info={**data.info, "ds_hint": {**data.info.get("ds_hint", {}), **hint}}),
                   data_dir, regions)
 
@@ -400,7 +406,36 @@ def _jobs_11618(
 def _net_migration_estimate(
     data_dir: Path, pa: pd.DataFrame, published_panel: pd.DataFrame, acc: Accounting
 ) -> tuple[pd.Series, pd.Series]:
-    """Cohort-residual net migration 2005-2022 and its agreement with the published values."""
+    """Cohort-residual net migration 2005-2022 and its agreement with the published values.
+
+    Death probabilities: each year's from the national death rates of ``mortality/``
+    when present, else (the fallback) a Gompertz fit calibrated on the published natural
+    increase."""
+    mortality = data_dir / FILES["mortality"]
+    if mortality.exists():
+        q = death_probabilities_by_year(read_hmd_mortality(mortality), years=range(2005, 2023))
+        source = "each year's national death probabilities from the central death rates (Human Mortality Database)"
+        acc.note("net_migration", f"death probabilities of the cohort residual: {by_year_note(q)}")
+    else:
+        q, source = _calibrated_gompertz(data_dir, pa, acc)
+    cr = cohort_residual_net_migration(pa, q, years=range(2005, 2023))
+    est = cr.table["net_migration_estimate"]
+    if cr.skipped:
+        acc.note("net_migration", f"cohort residual not computed for {len(cr.skipped)} unit-year(s) whose population "
+                                  f"of t or t+1 is missing: {format_ids(cr.skipped)}")
+    agreement = compare_net_migration(est[est.index.get_level_values(1) <= 2016], published_panel["net_migration"],
+                                      population=published_panel["population"])
+    acc.note("net_migration", "net migration as published through 2016 and estimated by the cohort residual method "
+                              f"(population by age and sex, {source}) from 2017 (flagged net_migration_estimated); "
+                              "agreement with the published values 2005-2016: correlation "
+                              f"{agreement['correlation']:.4f}, mean absolute error {agreement['mae_persons']:.1f} "
+                              f"persons, bias {agreement['bias_persons']:.2f} persons (n = {int(agreement['n'])})")
+    return est, agreement
+
+
+def _calibrated_gompertz(data_dir: Path, pa: pd.DataFrame, acc: Accounting) -> tuple[pd.DataFrame, str]:
+    """The fallback without ``mortality/``: a Gompertz fit to cohort survival, calibrated on the published natural
+    increase 2005-2016."""
     q = death_probabilities_from_population(pa)
     # The Gompertz law fitted to old-age cohort survival is too steep for Norway (it
     # under-predicts deaths below 70), so its level is calibrated on the published natural
@@ -411,21 +446,10 @@ def _net_migration_estimate(
     t = first.table.groupby(level="year")[["births_estimate", "deaths_estimate"]].sum()
     k = float((t["births_estimate"].sum() - nat_pub.reindex(t.index).sum()) / t["deaths_estimate"].sum())
     q = (q * k).clip(upper=1.0)
-    acc.note("net_migration", f"death probabilities: Gompertz fit to national cohort survival at ages 70-90, level "
-                              f"calibrated to the published natural increase 2005-2016 (factor {k:.3f})")
-    cr = cohort_residual_net_migration(pa, q, years=range(2005, 2023))
-    est = cr.table["net_migration_estimate"]
-    if cr.skipped:
-        acc.note("net_migration", f"cohort residual not computed for {len(cr.skipped)} unit-year(s) whose population "
-                                  f"of t or t+1 is missing: {format_ids(cr.skipped)}")
-    agreement = compare_net_migration(est[est.index.get_level_values(1) <= 2016], published_panel["net_migration"],
-                                      population=published_panel["population"])
-    acc.note("net_migration", "net migration as published through 2016 and estimated by the cohort residual method "
-                              "(population by age and sex, death probabilities from national cohort survival with a "
-                              "Gompertz fit) from 2017 (flagged net_migration_estimated); agreement with the published "
-                              f"values 2005-2016: correlation {agreement['correlation']:.4f}, mean absolute error "
-                              f"{agreement['mae_persons']:.1f} persons (n = {int(agreement['n'])})")
-    return est, agreement
+    acc.note("net_migration", f"death probabilities: no national death rates ({FILES['mortality']}), so the "
+                              "fallback: a Gompertz fit to national cohort survival at ages 70-90, level calibrated to "
+                              f"the published natural increase 2005-2016 (factor {k:.3f})")
+    return q, "death probabilities from national cohort survival with a calibrated Gompertz fit"
 
 
 def _splice(old: pd.DataFrame, pop_age: pd.Series, jn: pd.DataFrame, est: pd.Series, to_stable: pd.Series,

@@ -26,6 +26,7 @@ from geoattr.attractiveness import attractiveness as unit_attractiveness
 from geoattr.exceptions import InputError
 from geoattr.forecast.cohort import Cohort, migration_shares
 from geoattr.forecast.profile import migration_profile, vital_factors
+from geoattr.forecast.vitals import NationalVitals, national_vitals
 from geoattr.models.ols import AttractivenessResults
 from geoattr.variables import commuting_weights, demographic_supply_factors
 
@@ -150,6 +151,12 @@ def _launch_population(fit: AttractivenessResults, units: pd.Index, first: int, 
         if not p.isna().any():
             rules.append(f"launch population: the observed population on 1 January {first}")
             return p.to_numpy(float)
+    pa = fit.unit_data.population_by_age
+    if pa is not None and first in set(pa["year"]):
+        p = pa[pa["year"] == first].groupby("unit")["population"].sum().reindex(units)
+        if not p.isna().any():
+            rules.append(f"launch population: the observed population on 1 January {first} (population by age)")
+            return p.to_numpy(float)
     last = first - 1
     prev = panel.xs(last, level="year").reindex(units)
     natural = (prev["births"] - prev["deaths"]).fillna(0.0) if {"births", "deaths"} <= set(panel.columns) else 0.0
@@ -164,13 +171,15 @@ def _launch_population(fit: AttractivenessResults, units: pd.Index, first: int, 
 
 
 def _age_table(fit: AttractivenessResults, units: pd.Index, first: int, population: np.ndarray,
-               rules: list[str]) -> np.ndarray | None:
+               vitals: NationalVitals | None, rules: list[str]) -> np.ndarray | None:
     """Launch population by sex and age ``(N, 2, A)``, scaled to the launch totals; None without age data."""
     data = fit.unit_data
     pa = data.population_by_age
-    if pa is None or data.death_probabilities is None or data.fertility_rates is None:
+    if pa is None or vitals is None:
         missing = [n for n in ("population_by_age", "death_probabilities", "fertility_rates")
                    if getattr(data, n) is None]
+        if pa is not None and "fertility_rates" in missing:  # estimated from the population by age
+            missing.remove("fertility_rates")
         rules.append(f"population projected in total, not by age (the data lack {missing}): population[t+1] = "
                      "population[t] x (1 + natural rate) + net migration[t], natural rate = the unit's mean "
                      "(births - deaths) / population of its last five years (0 without births and deaths)")
@@ -196,11 +205,12 @@ def _age_table(fit: AttractivenessResults, units: pd.Index, first: int, populati
     return arr
 
 
-def _cohort(fit: AttractivenessResults, units: pd.Index, age: np.ndarray, last: int, rules: list[str]) -> Cohort:
+def _cohort(fit: AttractivenessResults, units: pd.Index, age: np.ndarray, last: int, vitals: NationalVitals,
+            rules: list[str]) -> Cohort:
     data = fit.unit_data
     A = age.shape[2]
-    q = data.death_probabilities[["female", "male"]].reindex(range(A)).ffill().bfill().to_numpy(float).T
-    f = data.fertility_rates.reindex(range(A)).fillna(0.0).to_numpy(float)
+    q = vitals.death_probabilities[["female", "male"]].reindex(range(A)).ffill().bfill().to_numpy(float).T
+    f = vitals.fertility_rates.reindex(range(A)).fillna(0.0).to_numpy(float)
     kb, kd = vital_factors(data, units, f, q, last=last, rules=rules)
     groups, group_of_age, sexes = migration_profile(data, units, fit.unit_design.years, age_max=A - 1, rules=rules)
     shares = migration_shares(groups, group_of_age, sexes, age)
@@ -282,8 +292,9 @@ def build_launch(fit: AttractivenessResults, *, attractiveness: str = "shrunken"
     first = last + 1
     W, used = _weights(fit, units, last, rules)
     population = _launch_population(fit, units, first, rules)
-    age = _age_table(fit, units, first, population, rules)
-    cohort = None if age is None else _cohort(fit, units, age, last, rules)
+    vitals = national_vitals(fit.unit_data, first=first, last=last, rules=rules)
+    age = _age_table(fit, units, first, population, vitals, rules)
+    cohort = None if age is None or vitals is None else _cohort(fit, units, age, last, vitals, rules)
     ds_inputs = None
     if "ds" in fit.results.params.index:
         if age is None:

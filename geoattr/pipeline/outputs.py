@@ -19,6 +19,7 @@ from geoattr.data import PanelData
 from geoattr.models.ols import AttractivenessResults
 from geoattr.pipeline.book import profile_breakdown, region_labels
 from geoattr.pipeline.groups import write_barometer_outputs
+from geoattr.pipeline.unit_names import with_names
 from geoattr.report.labels import term_labels
 from geoattr.report import (
     comparison_table,
@@ -92,7 +93,7 @@ def write_estimates(out: Path, files: dict[str, Path], *, coefficients: Sequence
     if flags is not None:  # e.g. net migration estimated by the cohort residual method, interpolated inputs
         f = flags.reindex(pd.MultiIndex.from_frame(att_out[["unit", "year"]])).fillna(False).astype(bool)
         att_out = pd.concat([att_out, f.reset_index(drop=True)], axis=1)
-    write_csv(att_out, files["attractiveness"], index=False)
+    write_csv(with_names(att_out, data), files["attractiveness"], index=False)
     files["rankings"] = out / "rankings.csv"
     write_csv(pd.concat(rank_tables, ignore_index=True), files["rankings"], index=False)
     if getattr(data, "harmonisation_report", None) is not None:
@@ -138,7 +139,7 @@ def write_map(out: Path, files: dict[str, Path], *, main: AttractivenessResults,
     lisa = getattr(getattr(fmap, "geoattr_info", None), "lisa", None)
     if lisa is not None:
         files["lisa"] = out / "lisa.csv"
-        write_csv(lisa.rename_axis("unit").reset_index(), files["lisa"], index=False)
+        write_csv(with_names(lisa.rename_axis("unit").reset_index(), data), files["lisa"], index=False)
 
 
 @fill_doc(run_models=_RUN_MODELS_DOC, output_files=OUTPUT_FILES)

@@ -24,13 +24,14 @@ from geoattr.compare import compare
 from geoattr.data import PanelData
 from geoattr.decomposition import decompose
 from geoattr.demography import cohort_residual_net_migration, compare_net_migration, \
-    death_probabilities_from_population
+    data_death_probabilities
 from geoattr.drivers import drivers
 from geoattr.exceptions import InputError
 from geoattr.models.ols import AttractivenessResults
 from geoattr.models.vra_sum import SUM_TERM
 from geoattr.pipeline.book import run_breakdown, write_subgroup_table
 from geoattr.pipeline.groups import run_age_groups, run_region_barometer
+from geoattr.pipeline.unit_names import with_names
 from geoattr.typing import WeightsLike
 
 __all__ = ["run_analyses", "run_comparison", "halves", "centrality_classes"]
@@ -152,7 +153,7 @@ class _Step:
     def uncertainty(self) -> None:
         pi = analysis.prediction_intervals(self.main)
         self.kept["intervals"] = pi
-        _write(pi.reset_index(), "prediction_intervals", self.out, self.files, index=False)
+        _write(with_names(pi.reset_index(), self.data), "prediction_intervals", self.out, self.files, index=False)
         eb = analysis.shrunken_attractiveness(attractiveness(self.main))
         _write(eb.rename_axis("unit").reset_index(), "shrunken_attractiveness", self.out, self.files, index=False)
         self.info["empirical_bayes_tau2"] = eb.attrs["tau2"]
@@ -167,11 +168,9 @@ class _Step:
     def cohort_residual(self) -> None:
         if self.data.population_by_age is None:
             return
-        q = self.data.death_probabilities
-        if q is None:
-            q = death_probabilities_from_population(self.data.population_by_age)
-            self.info["cohort_residual_death_probabilities"] = ("estimated from the population's cohort survival "
-                                                                "(Gompertz)")
+        q, which = data_death_probabilities(self.data)
+        if self.data.death_probabilities is None or self.data.death_probabilities_by_year is not None:
+            self.info["cohort_residual_death_probabilities"] = which
         cr = cohort_residual_net_migration(self.data.population_by_age, q)
         table = cr.table.join(self.data.panel[["net_migration"]], how="left").rename(
             columns={"net_migration": "net_migration_published"})
