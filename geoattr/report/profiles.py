@@ -245,9 +245,10 @@ def _select(options: str, first: Any, last: Any) -> tuple[str, str]:
 
 def _yearly_table(a: pd.DataFrame, yrs: list[int], res: np.ndarray, lo: Any, hi: Any) -> str:
     rows = []
+    actual, expected = a["actual"].to_numpy(), a["expected"].to_numpy()
     for i, y in enumerate(yrs):
-        rows.append(f'<tr id="y{y}"><td>{y}</td><td>{format_cell(a["actual"].iloc[i])}</td>'
-                    f'<td>{format_cell(a["expected"].iloc[i])}</td><td>{format_cell(res[i])}</td>'
+        rows.append(f'<tr id="y{y}"><td>{y}</td><td>{format_cell(actual[i])}</td>'
+                    f'<td>{format_cell(expected[i])}</td><td>{format_cell(res[i])}</td>'
                     f'<td>{"" if lo is None else format_cell(lo[i])}</td>'
                     f'<td>{"" if hi is None else format_cell(hi[i])}</td></tr>')
     return ('<table class="plain" id="yearly"><thead><tr><th>year</th><th>observed</th><th>expected</th>'
