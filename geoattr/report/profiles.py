@@ -224,7 +224,7 @@ def _intervals_of(a: pd.DataFrame, u: Any, yrs: list[int], intervals: pd.DataFra
     """The attractiveness interval ``[actual - upper, actual - lower]`` and ``se`` of each year."""
     if intervals is None:
         return None, None, None
-    iv = intervals.reindex(pd.MultiIndex.from_product([[u], yrs], names=["unit", "year"]))
+    iv = intervals.xs(u, level=0).reindex(yrs)  # every unit has rows (checked by write_profiles)
     lo = a["actual"].to_numpy(float) - iv["upper"].to_numpy(float)
     hi = a["actual"].to_numpy(float) - iv["lower"].to_numpy(float)
     se = iv["se"].to_numpy(float) if "se" in iv.columns else None
