@@ -178,16 +178,57 @@ def make_result(
     )
 
 
-@pytest.fixture(scope="session")
-def demo_output(tmp_path_factory):
-    """``geoattr demo`` run once for the session: (output folder, what it printed)."""
+def _run_demo(out) -> str:
+    """``geoattr demo --out out``: what it printed."""
     import contextlib
     import io
 
     from geoattr import cli
 
-    out = tmp_path_factory.mktemp("demo")
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         assert cli.main(["demo", "--out", str(out), "--no-progress"]) == 0
-    return out, buf.getvalue()
+    return buf.getvalue()
+
+
+def _shared_demo(root, timeout: float = 3600.0):
+    """The demo run once for all pytest-xdist workers (under ``root``, their common temporary folder).
+
+    The first worker to ask runs it and marks it done; the others wait for the mark and
+    read the same folder.  Returns None when the run failed in the other worker (the
+    caller then runs its own, so the failure is reported where it happens).
+    """
+    import os
+    import time
+
+    out, text, done = root / "demo-shared", root / "demo-shared.txt", root / "demo-shared.done"
+    try:
+        os.close(os.open(root / "demo-shared.lock", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        deadline = time.monotonic() + timeout
+        while not done.exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        return (out, text.read_text()) if done.exists() and done.read_text() == "ok" else None
+    status = "failed"
+    try:
+        text.write_text(_run_demo(out))
+        status = "ok"
+        return out, text.read_text()
+    finally:
+        tmp = root / "demo-shared.done.tmp"
+        tmp.write_text(status)
+        tmp.replace(done)
+
+
+@pytest.fixture(scope="session")
+def demo_output(tmp_path_factory):
+    """``geoattr demo`` run once for the session, and once for all xdist workers: (output folder, what it
+    printed).  The tests only read the folder."""
+    import os
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = _shared_demo(tmp_path_factory.getbasetemp().parent)
+        if shared is not None:
+            return shared
+    out = tmp_path_factory.mktemp("demo")
+    return out, _run_demo(out)

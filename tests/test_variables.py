@@ -166,3 +166,17 @@ def test_demographic_supply_missing_ages():
         V.demographic_supply(pa, jobs, e, e * 0.01)
     with pytest.raises(InputError, match=r"death_probabilities lacks ages 70, 71"):
         V.demographic_supply(_age_table({}), jobs, e, (e * 0.01).loc[:69])
+
+
+def test_designs_share_their_growth_columns(toy_data):
+    """Two designs that differ only in y (relative_to_national) build the growth columns once
+    (one "growth" entry in the data's cache) and get the same regressors (exact equality); a
+    design over other years adds its own entry, with the weights matrices memoised by year."""
+    a = V.build_design(toy_data, "2019", years=(2003, 2005))
+    b = V.build_design(toy_data, "2019", years=(2003, 2005), relative_to_national=True)
+    assert len([k for k in toy_data._cache if k[0] == "growth"]) == 1
+    pd.testing.assert_frame_equal(a.X, b.X)
+    assert not np.allclose(a.y.to_numpy(), b.y.to_numpy())
+    c = V.build_design(toy_data, "2019", years=(2004, 2005))
+    assert len([k for k in toy_data._cache if k[0] == "growth"]) == 2
+    pd.testing.assert_frame_equal(c.X, a.X.loc[c.X.index])

@@ -173,3 +173,18 @@ def test_as_sparse_is_square_without_the_diagonal(synthetic_data):
     perm = list(reversed(data.units))
     p = pd.Index(full.unique_ids).get_indexer(perm)
     assert abs(gw.as_sparse(full, perm) - ref[p][:, p]).max() == 0
+
+
+def test_commuting_by_year_memo_reuses_the_matrices():
+    """``built=`` keeps the matrix of each source year: a second call over another range of years
+    reuses the objects already built and builds only the new years; the weights equal those built
+    without the memo (exact equality: the same computation)."""
+    memo: dict = {}
+    first = gw.commuting_by_year(toy_flows(), [2001, 2002, 2003], built=memo)
+    assert sorted(memo) == [2001, 2002, 2003]
+    second = gw.commuting_by_year(toy_flows(), [2003, 2004], built=memo)
+    assert second[2003] is first[2003]
+    assert sorted(memo) == [2001, 2002, 2003, 2004]
+    plain = gw.commuting_by_year(toy_flows(), [2003, 2004])
+    for y in (2003, 2004):
+        assert abs(second[y].sparse - plain[y].sparse).max() == 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from geoattr._format import escape_html
@@ -46,18 +47,33 @@ def check_breakdown(frame: Any) -> None:
         raise InputError(f"vra_breakdown lacks column(s) {missing}; pass the output of geoattr.vra_breakdown()")
 
 
-def _year_table(year: int, g: pd.DataFrame) -> str:
+def _year_table(year: int, cols: tuple[list, ...], lo: int, hi: int) -> str:
+    """One year's table from the column lists ``cols`` (rows ``lo:hi``)."""
+    names, ids, share, growth, contrib = cols
     rows = "".join(
-        f"<tr><td>{escape_html(r.workplace_name)} ({escape_html(r.workplace)})</td>"
-        f"<td>{format_cell(100 * float(r.share), 1)}</td><td>{format_cell(float(r.relative_growth), 2)}</td>"
-        f"<td>{format_cell(float(r.contribution), 3)}</td></tr>"
-        for r in g.itertuples(index=False))
-    total = (f"<tr><th>total (VRA)</th><th>{format_cell(100 * float(g['share'].sum()), 1)}</th><th></th>"
-             f"<th>{format_cell(float(g['contribution'].sum()), 3)}</th></tr>")
+        f"<tr><td>{escape_html(names[i])} ({escape_html(ids[i])})</td>"
+        f"<td>{format_cell(100 * float(share[i]), 1)}</td><td>{format_cell(float(growth[i]), 2)}</td>"
+        f"<td>{format_cell(float(contrib[i]), 3)}</td></tr>"
+        for i in range(lo, hi))
+    total = (f"<tr><th>total (VRA)</th><th>{format_cell(100 * float(np.nansum(share[lo:hi])), 1)}</th><th></th>"
+             f"<th>{format_cell(float(np.nansum(contrib[lo:hi])), 3)}</th></tr>")
     return (f'<table class="plain vra-breakdown" data-year="{int(year)}" id="vra-{int(year)}">'
             "<thead><tr><th>workplace</th><th>share of employed residents (%)</th>"
             "<th>relative job growth (%)</th><th>contribution (pp)</th></tr></thead>"
             f"<tbody>{rows}</tbody><tfoot>{total}</tfoot></table>")
+
+
+def _year_tables(rows: pd.DataFrame) -> str:
+    """The tables of every year, in year order (rows keep their order within a year)."""
+    order = np.argsort(rows["year"].to_numpy(), kind="stable")
+    years = rows["year"].to_numpy()[order]
+    cols = (rows["workplace_name"].to_numpy(dtype=object)[order].tolist(),
+            rows["workplace"].to_numpy(dtype=object)[order].tolist(),
+            rows["share"].to_numpy(dtype=float)[order], rows["relative_growth"].to_numpy(dtype=float)[order].tolist(),
+            rows["contribution"].to_numpy(dtype=float)[order])
+    cuts = np.flatnonzero(years[1:] != years[:-1]) + 1
+    bounds = zip(np.concatenate([[0], cuts]).tolist(), np.concatenate([cuts, [len(years)]]).tolist())
+    return "".join(_year_table(int(years[lo]), cols, lo, hi) for lo, hi in bounds)
 
 
 def breakdown_section(rows: pd.DataFrame, *, name: str) -> str:
@@ -81,7 +97,7 @@ def breakdown_section(rows: pd.DataFrame, *, name: str) -> str:
     years = sorted({int(y) for y in rows["year"]})
     lag = int(rows["lag"].iloc[0]) if "lag" in rows.columns else 0
     opts = "".join(f'<option value="{y}"{" selected" if y == years[-1] else ""}>{y}</option>' for y in years)
-    tables = "".join(_year_table(int(y), g) for y, g in rows.groupby("year", sort=True))
+    tables = _year_tables(rows)
     what = "VRA" if lag == 0 else f"VRA lagged {lag} year(s)"
     return (f"<h2>Where job growth reaches {escape_html(name)}: the breakdown of {what}</h2>"
             '<p class="muted">Each workplace: the share of the unit\'s employed residents who work there, its job '

@@ -226,7 +226,7 @@ def _intervals_of(a: pd.DataFrame, u: Any, yrs: list[int], intervals: pd.DataFra
     """The attractiveness interval ``[actual - upper, actual - lower]`` and ``se`` of each year."""
     if intervals is None:
         return None, None, None
-    iv = intervals.reindex(pd.MultiIndex.from_product([[u], yrs], names=["unit", "year"]))
+    iv = intervals.xs(u, level=0).reindex(yrs)  # every unit has rows (checked by write_profiles)
     lo = a["actual"].to_numpy(float) - iv["upper"].to_numpy(float)
     hi = a["actual"].to_numpy(float) - iv["lower"].to_numpy(float)
     se = iv["se"].to_numpy(float) if "se" in iv.columns else None
@@ -247,9 +247,10 @@ def _select(options: str, first: Any, last: Any) -> tuple[str, str]:
 
 def _yearly_table(a: pd.DataFrame, yrs: list[int], res: np.ndarray, lo: Any, hi: Any) -> str:
     rows = []
+    actual, expected = a["actual"].to_numpy(), a["expected"].to_numpy()
     for i, y in enumerate(yrs):
-        rows.append(f'<tr id="y{y}"><td>{y}</td><td>{format_cell(a["actual"].iloc[i])}</td>'
-                    f'<td>{format_cell(a["expected"].iloc[i])}</td><td>{format_cell(res[i])}</td>'
+        rows.append(f'<tr id="y{y}"><td>{y}</td><td>{format_cell(actual[i])}</td>'
+                    f'<td>{format_cell(expected[i])}</td><td>{format_cell(res[i])}</td>'
                     f'<td>{"" if lo is None else format_cell(lo[i])}</td>'
                     f'<td>{"" if hi is None else format_cell(hi[i])}</td></tr>')
     return ('<table class="plain" id="yearly"><thead><tr><th>year</th><th>observed</th><th>expected</th>'

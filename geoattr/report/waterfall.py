@@ -165,19 +165,21 @@ def waterfall_svg(decomposition_frame: pd.DataFrame, unit: Any, *, title: str = 
            f'role="img" aria-label="{escape_html(title or "population change by component")}" font-size="11">']
     out.append(f'<line x1="{sx(0):.1f}" x2="{sx(0):.1f}" y1="{pad_t - 4}" y2="{height - pad_b + 4}" stroke="#888" '
                'stroke-dasharray="4 3"/>')
-    for i, s in enumerate(steps.itertuples(index=False)):
+    bars = zip(steps["component"].tolist(), steps["label"].tolist(), steps["kind"].tolist(),
+               steps["value"].to_numpy(), steps["start"].to_numpy(), steps["end"].to_numpy())
+    for i, (component, label, kind, value, start, end) in enumerate(bars):
         y = pad_t + i * row_h
-        a, b = sorted((sx(s.start), sx(s.end)))
-        fill = _FILL[s.kind][0 if s.value >= 0 else 1]
-        bold = ' font-weight="bold"' if s.kind != "component" else ""
-        text = escape_html(s.label)
+        a, b = sorted((sx(start), sx(end)))
+        fill = _FILL[kind][0 if value >= 0 else 1]
+        bold = ' font-weight="bold"' if kind != "component" else ""
+        text = escape_html(label)
         out.append(f'<text x="{x0 - 6}" y="{y + 15}" text-anchor="end"{bold}>{text}</text>')
-        out.append(f'<rect class="{s.kind}" data-component="{escape_html(s.component)}" x="{a:.1f}" y="{y + 3}" '
+        out.append(f'<rect class="{kind}" data-component="{escape_html(component)}" x="{a:.1f}" y="{y + 3}" '
                    f'width="{max(b - a, 1.0):.1f}" height="{row_h - 6}" fill="{fill}"><title>{text}: '
-                   f'{_signed(s.value)} persons per year</title></rect>')
-        out.append(f'<text x="{width - 4}" y="{y + 15}" text-anchor="end"{bold}>{_signed(s.value)}</text>')
-        if i + 1 < len(steps) and s.kind == "component":
-            out.append(f'<line x1="{sx(s.end):.1f}" x2="{sx(s.end):.1f}" y1="{y + row_h - 3}" y2="{y + row_h + 3}" '
+                   f'{_signed(value)} persons per year</title></rect>')
+        out.append(f'<text x="{width - 4}" y="{y + 15}" text-anchor="end"{bold}>{_signed(value)}</text>')
+        if i + 1 < len(steps) and kind == "component":
+            out.append(f'<line x1="{sx(end):.1f}" x2="{sx(end):.1f}" y1="{y + row_h - 3}" y2="{y + row_h + 3}" '
                        'stroke="#555" stroke-width="0.8"/>')
     out.append("</svg>")
     return "".join(out)

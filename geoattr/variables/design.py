@@ -223,6 +223,14 @@ def _growth_columns(data: PanelData, terms: tuple[str, ...], years: tuple[int, i
     return cols
 
 
+def _growth_and_notes(data: PanelData, terms: tuple[str, ...], years: tuple[int, int], max_lag: int,
+                      options: dict) -> tuple[dict[str, pd.Series], tuple[str, ...]]:
+    """:func:`_growth_columns` and its notes, for the data's cache (the same for every design that asks)."""
+    notes: list[str] = []
+    cols = _growth_columns(data, terms, years, max_lag=max_lag, commuting_options=options, notes=notes)
+    return cols, tuple(notes)
+
+
 def _level_columns(data: PanelData, terms: tuple[str, ...], idx: pd.MultiIndex,
                    yrs: list[int]) -> dict[str, pd.Series]:
     """Centrality, DS, log population."""
@@ -373,7 +381,10 @@ def build_design(
     if growth_terms:
         options = {"commuting_year": commuting_year, "min_share": min_share, "top_k": top_k,
                    "include_diagonal": include_diagonal}
-        cols.update(_growth_columns(data, terms, years, max_lag=max_lag, commuting_options=options, notes=notes))
+        key = ("growth", tuple(terms), years, max_lag, tuple(sorted(options.items())))
+        gcols, gnotes = data.cached(key, lambda: _growth_and_notes(data, terms, years, max_lag, options))
+        notes.extend(gnotes)
+        cols.update(gcols)
     elif "ami" in terms:
         raise InputError("ami needs commuting flows and job years; add a growth term or flows")
     cols.update(_level_columns(data, terms, idx, yrs))

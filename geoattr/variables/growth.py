@@ -142,10 +142,13 @@ def commuting_weights(
         raise InputError("commuting flows are needed for VRA/NV/AMI: pass flows= to PanelData(...)")
     fixed = None if commuting_year == "same" else int(commuting_year)
     key = ("weights", tuple(years), fixed, min_share, top_k, include_diagonal)
+    # one memo of the matrices by source year, shared by the designs of other year ranges
+    built = data.cached(("weights", "by source year", min_share, top_k, include_diagonal), dict)
     return data.cached(key, lambda: gw.commuting_by_year(
         data.flows,
         years,
         fixed_year=fixed,
+        built=built,
         ids=data.units,
         min_share=min_share,
         top_k=top_k,

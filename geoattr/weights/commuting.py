@@ -9,7 +9,7 @@ both call it.  :class:`CommutingWeights` holds the weights by year.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic
 
@@ -275,6 +275,7 @@ def commuting_by_year(
     *,
     fixed_year: int | None = None,
     year_column: str = "year",
+    built: MutableMapping[int, Graph] | None = None,
     **commuting_options,
 ) -> CommutingWeights[Graph]:
     """Commuting weights for each requested year.
@@ -290,6 +291,10 @@ def commuting_by_year(
     years : iterable of int
     fixed_year : int, optional
     year_column : str, default "year"
+    built : mutable mapping of int to Graph, optional
+        Source year -> the weights already built from these flows with these options:
+        they are reused, and the ones built here are added (a memo shared by calls that
+        ask for different ranges of years).
     **commuting_options
         Passed to :func:`commuting` (``ids``, ``min_share``, ``top_k``, ``include_diagonal``,
         column names).
@@ -313,9 +318,11 @@ def commuting_by_year(
         source = {y: fixed_year for y in years}
     else:
         source = nearest_years(available, years)
-    built = {s: commuting(flows, year=s, year_column=year_column, **commuting_options)
-             for s in sorted(set(source.values()))}
-    return CommutingWeights.from_sources(source, built)
+    memo: MutableMapping[int, Graph] = {} if built is None else built
+    for s in sorted(set(source.values())):
+        if s not in memo:
+            memo[s] = commuting(flows, year=s, year_column=year_column, **commuting_options)
+    return CommutingWeights.from_sources(source, memo)
 
 
 def without_diagonal(weights: WeightsT, *, renormalise: bool = True) -> WeightsT:
