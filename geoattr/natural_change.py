@@ -94,7 +94,8 @@ def estimate_fertility_rates(
 class NaturalChange:
     """Expected and actual births and deaths of each unit and year (see the module docstring).
 
-    Returned by :func:`natural_change`.
+    Returned by :func:`natural_change`; the expected values apply national rates (fertility
+    from the population by age, death probabilities from mortality rates or a Gompertz fit).
 
     Attributes
     ----------

@@ -186,6 +186,7 @@ def fan_units(res: ForecastResults, fcfg: Mapping[str, Any], cum: pd.DataFrame |
     Returns
     -------
     list of str
+        The units of the fan chart, in drawing order.
 
     Raises
     ------

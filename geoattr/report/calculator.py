@@ -201,6 +201,7 @@ def calculator_inputs(
     Returns
     -------
     CalculatorInputs
+        What the page's calculator reads, unit by unit (:func:`calculator_data`).
 
     Raises
     ------
@@ -264,6 +265,7 @@ def calculator_from_forecast(results: ForecastResults) -> CalculatorInputs:
     Returns
     -------
     CalculatorInputs
+        The forecast's coefficients, commuting shares, jobs and population.
 
     Raises
     ------

@@ -294,6 +294,7 @@ def select_terms(all_terms: list[str], terms: Sequence[str] | None) -> list[str]
     Returns
     -------
     list of str
+        The terms to show, in the order of the models' terms.
 
     Raises
     ------
