@@ -50,7 +50,7 @@ def test_real_lu_path_equals_complex_step(real_path, model, rho):
     fast = fit(y, X, W)  # method="auto": real LU above REAL_LU_MIN_N
     ref = fit(y, X, W, method="lu")  # complex step
     assert "real sparse LU" in fast.extra["trace_method"] and "real" not in ref.extra["trace_method"]
-    assert fast.extra["logdet_points"] == fast.iterations <= 8
+    assert fast.iterations <= fast.extra["logdet_points"] <= fast.iterations + 1 <= 9  # + one at the estimate
     np.testing.assert_allclose(fast.params, ref.params, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(fast.std_errors, ref.std_errors, rtol=1e-6)
     assert fast.loglik == pytest.approx(ref.loglik, rel=1e-10)
@@ -89,5 +89,7 @@ def test_ordering_reused_and_input_structure_intact():
         assert jac.logdet(rho) == pytest.approx(ref, rel=1e-12)
     assert jac.evaluations == 4
     b = np.arange(W.shape[0], dtype=float)
-    x = jac.solve(0.55, b)  # refinement from the LU at 0.7
+    x = jac.factor(0.7).solve(b)  # the kept LU
+    np.testing.assert_allclose((np.eye(W.shape[0]) - 0.7 * W.toarray()) @ x, b, rtol=1e-12, atol=1e-10)
+    x = jac.solve(0.55, b)
     np.testing.assert_allclose((np.eye(W.shape[0]) - 0.55 * W.toarray()) @ x, b, rtol=1e-12, atol=1e-10)

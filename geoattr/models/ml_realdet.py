@@ -137,7 +137,9 @@ class RealLUJacobian(Jacobian):
         return float(np.log(np.abs(d)).sum())
 
     def factor(self, rho: float) -> _Refined:
-        if self._kept is None:
+        # a factorisation at rho itself: many solves follow (Hutchinson probes), and
+        # refinement from a nearby point would cost several solves each
+        if self._kept is None or self._kept[0] != rho:
             self._ordered(rho)
         rho0, lu, perm = self._kept  # type: ignore[misc]
         return _Refined(lu, perm, self.W, rho0, rho)
