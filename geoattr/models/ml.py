@@ -23,6 +23,11 @@ safeguarded root search on ``f'`` (Brent's ``brentq`` once a sign change is brac
 started from the minimiser of a cheap surrogate (a fourth-order Taylor expansion of the
 log-determinant with exact traces of ``W^k``), typically needs 5-9 factorisations.
 
+*Large N.*  From ``REAL_LU_MIN_N`` units (``method="auto"``) the complex step gives way to
+real factorisations only (a complex LU costs about four real ones at N = 10^6), with the
+log-determinant interpolated between exact values and the traces ``tr1``, ``tr2`` taken
+from the interpolant (:mod:`geoattr.models.ml_realdet`, docs/performance.rst).
+
 *Standard errors.*  The analytic information matrix needs, at the estimate, the traces
 ``tr1 = tr(W_A)``, ``tr2 = tr(W_A W_A)`` and ``tr3 = tr(W_A' W_A)`` with
 ``W_A = W A^-1``.  spreg inverts ``A`` densely; here
@@ -358,8 +363,12 @@ _DOC_COMMON = """
     weights : scipy.sparse matrix or ndarray, shape (n, n)
         Spatial weights ``W``, rows and columns in the order of ``y``.
     method : {"auto", "lu", "eigen"}, default "auto"
-        Log-determinant: sparse LU (``"auto"``) or the eigenvalues of ``W`` (dense, at
-        most ``EIGEN_MAX_N`` observations).
+        Log-determinant: sparse LU or the eigenvalues of ``W`` (dense, at most
+        ``EIGEN_MAX_N`` observations).  ``"lu"``: complex-step factorisations (exact
+        derivatives); ``"auto"``: the same below ``REAL_LU_MIN_N`` units of W, from there
+        real factorisations with an interpolated log-determinant
+        (:mod:`geoattr.models.ml_realdet`; ``extra["logdet_points"]`` and
+        ``extra["trace_interpolation_error"]``).
     bounds : (float, float), optional
         Open search interval; see the module docstring for the default.
     tol : float, default 1e-10
