@@ -23,6 +23,11 @@ safeguarded root search on ``f'`` (Brent's ``brentq`` once a sign change is brac
 started from the minimiser of a cheap surrogate (a fourth-order Taylor expansion of the
 log-determinant with exact traces of ``W^k``), typically needs 5-9 factorisations.
 
+*Large N.*  From ``REAL_LU_MIN_N`` units (``method="auto"``) the complex step gives way to
+real factorisations only (a complex LU costs about four real ones at N = 10^6), with the
+log-determinant interpolated between exact values and the traces ``tr1``, ``tr2`` taken
+from the interpolant (:mod:`geoattr.models.ml_realdet`, docs/performance.rst).
+
 *Standard errors.*  The analytic information matrix needs, at the estimate, the traces
 ``tr1 = tr(W_A)``, ``tr2 = tr(W_A W_A)`` and ``tr3 = tr(W_A' W_A)`` with
 ``W_A = W A^-1``.  spreg inverts ``A`` densely; here
@@ -82,6 +87,7 @@ from geoattr.models.ml_jacobian import (
     logdet,
     panel_setup,
 )
+from geoattr.models.ml_realdet import REAL_LU_MIN_N, RealLUJacobian, search_values
 
 __all__ = ["MLResult", "ml_lag", "ml_error", "logdet", "EXACT_TRACE_MAX_N", "EIGEN_MAX_N"]
 
@@ -200,6 +206,13 @@ def _search(
     x0 = float(
         minimize_scalar(surrogate, bounds=(slo, shi), method="bounded", options={"xatol": 1e-6}).x
     )
+    inner = getattr(jac, "inner", jac)
+    if isinstance(inner, RealLUJacobian):  # large N: exact values from real LU, interpolated
+        r, ld, t1r, ok, msg, evals, info = search_values(score_part, jac, (t1, t2, t3, t4), x0, bounds, tol)
+        periods = getattr(jac, "T", 1)
+        inner.set_tr2(r, info["tr2"] / periods, info["tr2_error"] / periods)
+        inner.info = {**info, "tr1": t1r}
+        return r, ld, t1r, ok, msg, evals
     hs = 1e-4
     curv = (surrogate(x0 + hs) - 2 * surrogate(x0) + surrogate(x0 - hs)) / hs**2
 
@@ -294,9 +307,16 @@ def _inputs(y: Any, X: Any, weights: sp.spmatrix | np.ndarray, *, periods: int, 
     return yv, Xv, Wc, check_method(method, Wc.shape[0]), check_bounds(bounds, Wc), None
 
 
-def _jacobian(Wc: sp.spmatrix, Wb: sp.spmatrix | None, meth: str, bnd: tuple[float, float], periods: int):
-    """The log-Jacobian of ``I - r W`` over the observations (one block per period when ``periods > 1``)."""
-    return Jacobian(Wc, meth, bnd) if periods == 1 else BlockJacobian(Jacobian(Wb, meth, bnd), periods, Wc)
+def _jacobian(Wc: sp.spmatrix, Wb: sp.spmatrix | None, meth: str, bnd: tuple[float, float], periods: int,
+              auto: bool = False):
+    """The log-Jacobian of ``I - r W`` over the observations (one block per period when ``periods > 1``).
+
+    With ``auto`` (``method="auto"``) a block of at least ``REAL_LU_MIN_N`` units takes
+    real factorisations only (:class:`~geoattr.models.ml_realdet.RealLUJacobian`).
+    """
+    block = Wc if periods == 1 else Wb
+    cls = RealLUJacobian if auto and meth == "lu" and block.shape[0] >= REAL_LU_MIN_N else Jacobian
+    return cls(Wc, meth, bnd) if periods == 1 else BlockJacobian(cls(Wb, meth, bnd), periods, Wc)
 
 
 def _ml_result(params: np.ndarray, cov: np.ndarray, sig2: float, loglik: float, u: np.ndarray, yv: np.ndarray,
@@ -314,6 +334,24 @@ def _ml_result(params: np.ndarray, cov: np.ndarray, sig2: float, loglik: float, 
     )
 
 
+def _describe_real_lu(jac: Any, traced: tuple) -> tuple[tuple, dict[str, Any]]:
+    """``traced`` with the description of the real-LU path (interpolated tr1, tr2) and its extra fields."""
+    inner = getattr(jac, "inner", jac)
+    if not isinstance(inner, RealLUJacobian):
+        return traced, {}
+    tr, how, se, sens = traced
+    info = inner.info
+    err1 = info["tr1_error"] / max(abs(info["tr1"]), 1e-300)
+    err2 = info["tr2_error"] / max(abs(info["tr2"]), 1e-300)
+    tr3 = {"exact (symmetric W: tr3 = tr2)": "tr3 = tr2 (symmetric W)",
+           "exact (sparse LU, complex step)": "tr3 exact (sparse LU of A'A, complex step)"}.get(
+        how, how.replace("tr1, tr2 exact; ", ""))
+    how = (f"tr1, tr2 from exact log-determinants (real sparse LU) at {inner.evaluations} points, "
+           f"interpolated (estimated relative error {err1:.1e}, {err2:.1e}); {tr3}")
+    return (tr, how, se, sens), {"logdet_points": inner.evaluations,
+                                 "trace_interpolation_error": {"tr1": err1, "tr2": err2}}
+
+
 # --------------------------------------------------------------------------- models
 _DOC_COMMON = """
     Parameters
@@ -325,8 +363,12 @@ _DOC_COMMON = """
     weights : scipy.sparse matrix or ndarray, shape (n, n)
         Spatial weights ``W``, rows and columns in the order of ``y``.
     method : {"auto", "lu", "eigen"}, default "auto"
-        Log-determinant: sparse LU (``"auto"``) or the eigenvalues of ``W`` (dense, at
-        most ``EIGEN_MAX_N`` observations).
+        Log-determinant: sparse LU or the eigenvalues of ``W`` (dense, at most
+        ``EIGEN_MAX_N`` observations).  ``"lu"``: complex-step factorisations (exact
+        derivatives); ``"auto"``: the same below ``REAL_LU_MIN_N`` units of W, from there
+        real factorisations with an interpolated log-determinant
+        (:mod:`geoattr.models.ml_realdet`; ``extra["logdet_points"]`` and
+        ``extra["trace_interpolation_error"]``).
     bounds : (float, float), optional
         Open search interval; see the module docstring for the default.
     tol : float, default 1e-10
@@ -375,7 +417,7 @@ def ml_lag(
                                         options=(tol, traces, n_probes))
     n, k = Xv.shape
     with blas_limit(meth == "lu"):
-        jac, wy = _jacobian(Wc, Wb, meth, bnd, periods), Wc @ yv
+        jac, wy = _jacobian(Wc, Wb, meth, bnd, periods, method == "auto"), Wc @ yv
         Q, R = np.linalg.qr(Xv)
         b0 = np.linalg.solve(R, Q.T @ yv)
         b1 = np.linalg.solve(R, Q.T @ wy)
@@ -414,9 +456,10 @@ def ml_lag(
             return np.linalg.inv(v)
 
         traced = jac.traces(rho, ld, tr1, bnd, traces, n_probes, seed, lambda t: inv_information(t)[:-1, :-1])
+        traced, more = _describe_real_lu(jac, traced)
         vm1 = inv_information(traced[0])
         return _ml_result(np.append(beta, rho), vm1[:-1, :-1], sig2, loglik, u, yv, (iterations, ok, meth, bnd, ld),
-                          traced, var_sigma2=float(vm1[-1, -1]), predy_e=predy_e, e_pred=yv - predy_e)
+                          traced, var_sigma2=float(vm1[-1, -1]), predy_e=predy_e, e_pred=yv - predy_e, **more)
 
 
 def ml_error(
@@ -434,7 +477,7 @@ def ml_error(
                                         options=(tol, traces, n_probes))
     n, k = Xv.shape
     with blas_limit(meth == "lu"):
-        jac, wy = _jacobian(Wc, Wb, meth, bnd, periods), Wc @ yv
+        jac, wy = _jacobian(Wc, Wb, meth, bnd, periods, method == "auto"), Wc @ yv
         wx = np.asarray(Wc @ Xv)
 
         def fit(lam: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -474,9 +517,10 @@ def ml_error(
             return cov, float(vm1[1, 1])
 
         traced = jac.traces(lam, ld, tr1, bnd, traces, n_probes, seed, lambda t: inv_information(t)[0])
+        traced, more = _describe_real_lu(jac, traced)
         cov, var_sigma2 = inv_information(traced[0])
         return _ml_result(np.append(beta, lam), cov, sig2, loglik, u, yv, (iterations, ok, meth, bnd, ld),
-                          traced, var_sigma2=var_sigma2, e_filtered=e_filtered)
+                          traced, var_sigma2=var_sigma2, e_filtered=e_filtered, **more)
 
 
 ml_lag.__doc__ = (ml_lag.__doc__ or "") + _DOC_COMMON

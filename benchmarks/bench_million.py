@@ -1,0 +1,106 @@
+"""Benchmark (issue 20): exact ML lag / error / Durbin at N = 10^5 and 10^6 on a queen lattice.
+
+Each case runs in its own subprocess (peak memory = that process's ``ru_maxrss``); every
+record holds the reference measured in the same run: one real sparse LU of
+``I - 0.4 W`` (scipy ``splu``, minimum-degree ordering) at the same N.  Wall and CPU time
+are both recorded, with the Linux CPU pressure (the machine is shared).
+
+    .venv/bin/python benchmarks/bench_million.py --sides 316 1000 --models lag error sdm
+
+Appends a record to ``benchmarks/results_million.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def _pressure() -> float | None:
+    try:
+        return float(Path("/proc/pressure/cpu").read_text().split()[1].split("=")[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def child(case: str, side: int) -> dict:
+    """One case in this process: ``splu`` (the reference) or a fit (lag, error, sdm)."""
+    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(HERE))
+    import numpy as np
+    import scipy.sparse as sp
+    from bench_ml import _data
+    from scipy.sparse.linalg import splu
+    from threadpoolctl import threadpool_limits
+
+    from geoattr.models.ml import ml_error, ml_lag
+
+    y, X, W = _data(side, "error" if case == "error" else "lag")
+    if case == "sdm":
+        X = np.column_stack([X, W @ X[:, 1:]])
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    c0, t0 = time.process_time(), time.perf_counter()
+    out: dict = {"case": case, "n": int(W.shape[0])}
+    if case == "splu":
+        with threadpool_limits(1, user_api="blas"):
+            lu = splu((sp.identity(W.shape[0], format="csc") - 0.4 * W).tocsc(), permc_spec="MMD_AT_PLUS_A",
+                      diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+        out["fill"] = int(lu.L.nnz + lu.U.nnz)
+    else:
+        r = (ml_error if case == "error" else ml_lag)(y, X, W)
+        out.update(params=r.params.tolist(), se=r.std_errors.tolist(), loglik=r.loglik,
+                   logdet_points=r.extra.get("logdet_points"), trace_method=r.extra["trace_method"],
+                   se_sensitivity=r.extra["se_sensitivity"])
+    out.update(seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - c0, maxrss_before_mb=before,
+               maxrss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+               data_mb=(W.data.nbytes + W.indices.nbytes + W.indptr.nbytes + y.nbytes + X.nbytes) / 2**20,
+               cpu_pressure_avg10=_pressure())
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sides", type=int, nargs="+", default=[316, 1000])
+    ap.add_argument("--models", nargs="+", default=["lag", "error", "sdm"])
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.child:
+        print(json.dumps(child(a.child[0], int(a.child[1]))))
+        return
+    import numpy
+    import scipy
+
+    rec: dict = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                 "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
+                 "versions": {"python": platform.python_version(), "numpy": numpy.__version__,
+                              "scipy": scipy.__version__},
+                 "cases": []}
+    for side in a.sides:
+        for case in ["splu", *a.models]:
+            p = subprocess.run([sys.executable, __file__, "--child", case, str(side)], capture_output=True, text=True)
+            if p.returncode:
+                res = {"case": case, "n": side * side, "error": (p.stderr.strip().splitlines() or ["?"])[-1]}
+            else:
+                res = json.loads(p.stdout.strip().splitlines()[-1])
+            rec["cases"].append(res)
+            print({k: v for k, v in res.items() if k not in ("params", "se")}, flush=True)
+    path = HERE / "results_million.json"
+    hist = json.loads(path.read_text()) if path.exists() else []
+    hist.append(rec)
+    path.write_text(json.dumps(hist, indent=2))
+    print(f"written {path}")
+
+
+if __name__ == "__main__":
+    main()
