@@ -246,6 +246,13 @@ def test_profile_calculator_json_is_valid_and_cannot_break_out(tmp_path):
         write_profiles(tmp_path, att=_att(), calculator={"vra": 1})
 
 
+def test_calculator_rows_name_the_vra_lags_in_words():
+    html = calculator_html(_inputs(), "B")
+    rows = re.findall(r"<td>(year [123] \(.*?\))</td>", html)
+    assert rows == ["year 1 (Relative job growth)", "year 2 (Relative job growth (lag 1))",
+                    "year 3 (Relative job growth (lag 2))"]
+
+
 def test_calculator_html_for_a_unit_without_shares():
     assert "No commuting shares for this unit" in calculator_html(_inputs(), "Z")
 

@@ -45,6 +45,8 @@ from geoattr._validation import require_columns, require_finite, require_no_miss
 from geoattr.exceptions import InputError
 from geoattr.forecast import ForecastResults
 from geoattr.forecast.scenario import job_change_effect
+from geoattr.models.vra_sum import VRA_TERMS
+from geoattr.report.labels import label
 
 __all__ = ["CALCULATOR_TERMS", "CALCULATOR_JS", "CalculatorInputs", "calculator_inputs", "calculator_from_forecast",
            "shares_of_weights", "scenario_effect", "calculator_data", "calculator_html"]
@@ -427,7 +429,8 @@ def calculator_html(inputs: CalculatorInputs, unit: str, *, names: Mapping[Any, 
     national = "" if nat is None else " &minus; 100 &times; &Delta;jobs / national jobs"
     national_text = "" if nat is None else (f", national jobs {nat:,.0f} (the job change also raises the national "
                                             "growth every place's relative growth is measured against)")
-    rows = "".join(f'<tr><td>year {k} (VRA lag {k - 1})</td><td id="calc-y{k}"></td></tr>' for k in (1, 2, 3))
+    rows = "".join(f'<tr><td>year {k} ({escape_html(label(term))})</td><td id="calc-y{k}"></td></tr>'
+                   for k, term in zip((1, 2, 3), VRA_TERMS))
     return "".join([
         head,
         f'<p>Change in jobs <input type="number" id="calc-jobs" value="{jobs_change:g}" step="1" size="8"> at '
