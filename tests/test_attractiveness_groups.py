@@ -18,6 +18,8 @@ from geoattr.attractiveness_groups import (
 )
 from geoattr.config import check_run_config
 from geoattr.data import Crosswalk
+from geoattr.datasets.mortality import death_probabilities_by_year
+from geoattr.datasets.national_rates import read_hmd_mortality
 from geoattr.demography import cohort_residual_net_migration, cohort_residuals_by_age, compare_net_migration
 from geoattr.exceptions import InputError
 from geoattr.pipeline.groups import run_age_groups
@@ -172,15 +174,10 @@ def test_run_step_writes_the_tables(synthetic_data, tmp_path):
 
 
 # --------------------------------------------------------------------------- real data
-def hmd_death_probabilities(real_data_dir, years=range(2005, 2017), top=105) -> pd.DataFrame:
-    """National death probabilities from the HMD central rates: q = 1 - exp(-m), mean m over ``years``.
-
-    A stand-in, to be replaced by the SSB adapter's reader of mortality/ once it exists."""
-    m = pd.read_csv(real_data_dir / "mortality" / "hmd_mx_deaths_population_1x1_2000_2023.csv.gz")
-    m = m[m["year"].isin(list(years)) & m["sex"].isin(["F", "M"])]
-    m["age"] = pd.to_numeric(m["age"].astype(str).str.rstrip("+"), errors="coerce")
-    mx = m.groupby(["age", "sex"])["mx"].mean().unstack("sex").rename(columns={"F": "female", "M": "male"})
-    return (1 - np.exp(-mx.loc[:top])).rename_axis("age")
+def hmd_death_probabilities(real_data_dir) -> pd.DataFrame:
+    """Each year's national death probabilities from the HMD rates, through the adapter's reader."""
+    path = real_data_dir / "mortality" / "hmd_mx_deaths_population_1x1_2000_2023.csv.gz"
+    return death_probabilities_by_year(read_hmd_mortality(path))
 
 
 @pytest.fixture(scope="module")
@@ -207,11 +204,12 @@ def real_stable(real_data_dir):
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_real_cohort_residual_by_age_against_published_totals(real_data_dir, real_stable):
-    """Sum of the groups vs published net migration 2005-2016 on the 353 stable units, with HMD
-    death probabilities. Tolerance: correlation > 0.99 and mean absolute difference < 20 persons
-    (observed 2026-12-03: n = 4,234, correlation 0.9972, 13.2 persons, bias -6.7 persons, 0.18 % of the
-    population; with the Gompertz fallback 0.9973, 14.3 and -9.3); the published values are rounded
-    rates (0.01 % of the population), so exact agreement is impossible."""
+    """Sum of the groups vs published net migration 2005-2016 on the 353 stable units, with each
+    year's HMD death probabilities. Tolerance: correlation > 0.998, mean absolute difference
+    < 12 persons and |bias| < 2 persons (observed 2026-12-03: n = 4,234, correlation 0.9987,
+    10.8 persons, bias -0.8 persons, 0.16 % of the population; with one schedule averaged over
+    2005-2016 it was 0.9972, 13.2 and -6.7); the published values are rounded rates (0.01 % of
+    the population), so exact agreement is impossible."""
     pa, published = real_stable
     q = hmd_death_probabilities(real_data_dir)
     table = net_migration_by_age(pa, q, years=range(2005, 2017))
@@ -219,7 +217,8 @@ def test_real_cohort_residual_by_age_against_published_totals(real_data_dir, rea
     summed = table.groupby(["unit", "year"])["net_migration"].sum().reindex(total.index)
     assert float((summed - total).abs().max()) < 1e-9
     cmp = compare_net_migration(summed, published["nm"], population=published["folketall"])
-    assert cmp["n"] > 4000 and cmp["correlation"] > 0.99 and cmp["mae_persons"] < 20
+    assert cmp["n"] > 4000 and cmp["correlation"] > 0.998 and cmp["mae_persons"] < 12
+    assert abs(cmp["bias_persons"]) < 2
     # young adults move most: their net migration rate varies more than twice as much as the
     # 60+ group's (observed standard deviations 3.9 and 1.1 percentage points over unit-years)
     wide = group_totals(table)
