@@ -223,7 +223,9 @@ def test_cli_forecast_writes_the_files(tmp_path):
     assert code == 0, err
     names = {p.name for p in (tmp_path / "out").iterdir()}
     assert names == {"forecast.csv", "forecast_history.csv", "scenario.csv", "calculator.json", "run.json",
-                     "forecast.html"}
+                     "forecast.html", "figures"}
+    assert {p.name for p in (tmp_path / "out" / "figures").iterdir()} == {"fan_chart.png", "fan_chart.svg"}
+    assert (tmp_path / "out" / "figures" / "fan_chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = (tmp_path / "out" / "forecast.html").read_text(encoding="utf-8")
     assert '<h2 id="forecast">' in page and page.count('<svg class="fan-chart"') >= 2  # the section on its own page
     info = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))

@@ -308,6 +308,7 @@ def run_forecast(config: Mapping[str, Any], *, out: str | Path, data_dir: str | 
             res = forecast_from_config(main, fcfg, progress=progress)
             facts = write_forecast(res, tmp, files)
             units = fan_units(res, fcfg, cumulate(attractiveness(main)))
+            write_fan_chart(res, units, tmp / "figures" / FORECAST_FILES["fan_chart"], files, names=data.names)
             files["forecast_page"] = write_forecast_page(
                 tmp / FORECAST_FILES["forecast_page"], title=f"Forecast: VRA {main.spec} ({main.unit_level} model), "
                 f"{res.info['first_year']}-{res.info['last_year']}", notes=res.notes,
