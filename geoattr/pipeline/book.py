@@ -195,6 +195,7 @@ def write_book_publication(out: Path, files: dict[str, Path], *, main: Attractiv
         for ext in ("png", "svg"):
             p = out / "figures" / f"vra_sum_over_time.{ext}"
             fig.savefig(p, dpi=110, bbox_inches="tight")
+            fig.set_layout_engine("none")  # the SVG keeps the PNG's layout (not re-run)
             figs[f"vra_sum_over_time_{ext}"] = p
         files.update({f"figure_{k}": v for k, v in figs.items()})
     return figs

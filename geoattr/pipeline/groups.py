@@ -162,10 +162,12 @@ def write_barometer_outputs(out: Path, files: dict[str, Path], *, data: PanelDat
             for kind, draw in (("long_run", lambda p, b=bar, d=level_data: barometer_long_run_bars(
                     b, n=int(ocfg.get("top_n", 10)), names=d.names, path=p)),
                                ("coefficients", lambda p, b=bar: barometer_coefficients_figure(b, path=p))):
-                for fmt in ("png", "svg"):
-                    name = f"barometer{suffix}_{kind}_{fmt}"
-                    figs[name] = out / "figures" / f"barometer{suffix}_{kind}.{fmt}"
-                    draw(figs[name])
+                # Built once, saved as PNG then SVG with the layout of the PNG (not re-run).
+                paths = {fmt: out / "figures" / f"barometer{suffix}_{kind}.{fmt}" for fmt in ("png", "svg")}
+                fig = draw(paths["png"])
+                fig.set_layout_engine("none")
+                fig.savefig(paths["svg"], format="svg", dpi=150)
+                figs.update({f"barometer{suffix}_{kind}_{fmt}": p for fmt, p in paths.items()})
         if ocfg.get("map", True) and level_data.polygons is not None:
             files[f"barometer{suffix}_map"] = out / f"barometer{suffix}_map.html"
             barometer_map(level_data.polygons, bar, names=level_data.names, self_contained=self_contained,

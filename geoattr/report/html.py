@@ -160,8 +160,10 @@ def write_figures(
         plots.append(("forest_plot", lambda: forest_plot(dict(models))))
     for key, make in plots:
         fig = make()
-        for ext in formats:
+        for i, ext in enumerate(formats):
             p = out / f"{key}.{ext}"
+            if i:  # the layout of the first save is kept: constrained layout is not re-run for the others
+                fig.set_layout_engine("none")
             fig.savefig(p, dpi=110, bbox_inches="tight")
             files[f"{key}_{ext}"] = p
     return files

@@ -32,12 +32,20 @@ _NOT_ARGUMENTS = ("enabled", "figures", "figure_format")
 def _write_figures(res: RobustnessResults, rcfg: Mapping[str, Any], out: Path, files: dict[str, Path]) -> None:
     fmts = rcfg.get("figure_format", ["png", "svg"])
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    for fmt in [fmts] if isinstance(fmts, str) else list(fmts):
-        files[f"figure_robustness_coefficients_{fmt}"] = out / "figures" / f"robustness_coefficients.{fmt}"
-        res.plot_coefficients(files[f"figure_robustness_coefficients_{fmt}"])
-        if not res.rank_intervals.empty:
-            files[f"figure_rank_intervals_{fmt}"] = out / "figures" / f"rank_intervals.{fmt}"
-            res.plot_rank_intervals(files[f"figure_rank_intervals_{fmt}"])
+    fmts = [fmts] if isinstance(fmts, str) else list(fmts)
+    # Each figure is built and laid out once, then saved in every format.
+    plots = [("robustness_coefficients", res.plot_coefficients)]
+    if not res.rank_intervals.empty:
+        plots.append(("rank_intervals", res.plot_rank_intervals))
+    for stem, plot in plots:
+        if fmts:
+            fig = plot(out / "figures" / f"{stem}.{fmts[0]}")
+        for fmt in fmts[1:]:
+            fig.set_layout_engine("none")  # keep the layout of the first save (it is not re-run)
+            fig.savefig(out / "figures" / f"{stem}.{fmt}", format=fmt, dpi=150)
+    for fmt in fmts:
+        for stem, _ in plots:
+            files[f"figure_{stem}_{fmt}"] = out / "figures" / f"{stem}.{fmt}"
 
 
 @fill_doc(output_files=OUTPUT_FILES)

@@ -95,9 +95,10 @@ def _required_job_years(years: tuple[int, int], max_lag: int) -> list[int]:
 def _check_complete(s: pd.Series, years: Sequence[int], units: pd.Index, *, what: str, hint: str) -> None:
     """Error naming the (unit, year) cells that are missing or NaN among ``years``."""
     wide = to_wide(s).reindex(index=units, columns=list(years))
-    missing_years = [y for y in years if y not in set(s.index.get_level_values("year"))]
+    present = set(s.index.get_level_values("year").unique())  # built once, not once per year
+    missing_years = [y for y in years if y not in present]
     if missing_years:
-        have = sorted(set(s.index.get_level_values("year")))
+        have = sorted(present)
         raise InputError(
             f"{what} is needed for years {years[0]}-{years[-1]} but years {format_ids(missing_years)} "
             f"are missing (available: {have[0]}-{have[-1]}). {hint}"
