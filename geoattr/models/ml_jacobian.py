@@ -36,8 +36,8 @@ __all__ = [
 EXACT_TRACE_MAX_N = 30_000
 #: Largest N accepted by ``method="eigen"`` (dense ``N x N`` eigenproblem and inverse).
 EIGEN_MAX_N = 5_000
-#: Log-determinant methods.
-METHODS = ("auto", "lu", "eigen")
+#: Log-determinant methods (the last two approximate: :mod:`geoattr.models.ml_approx`).
+METHODS = ("auto", "lu", "eigen", "chebyshev", "mc")
 #: The complex step of the derivatives.
 COMPLEX_STEP = 1e-20
 #: Hutchinson: at least this many probes ...
@@ -535,6 +535,9 @@ def logdet(weights: sp.spmatrix | np.ndarray, rho: float, *, method: str = "lu")
     """
     Wc = as_sparse_w(weights)
     meth = check_method(method, Wc.shape[0])
+    if meth not in ("lu", "eigen"):
+        raise InputError(f"logdet computes exact values (method 'lu' or 'eigen'); for method={meth!r} use "
+                         "geoattr.models.ml_approx.ApproxLogdet")
     jac = Jacobian(Wc, meth, (-abs(rho) - 1.0, abs(rho) + 1.0))
     if meth == "lu":  # arbitrary rho: partial pivoting
         jac._lu_kw.update(diag_pivot_thresh=1.0, options={"SymmetricMode": False})
