@@ -39,15 +39,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from geoattr.exceptions import InputError
-from geoattr.models.ml_jacobian import Jacobian, is_row_standardised, is_symmetric, symmetric_scaling
+from geoattr.models.ml_jacobian import APPROX_METHODS, Jacobian, is_row_standardised, is_symmetric, symmetric_scaling
 
 __all__ = [
     "APPROX_METHODS", "ApproxJacobian", "ApproxLogdet", "CHEB_DEGREE", "LOGDET_PROBES", "MC_TERMS",
     "describe_approx", "low_order_traces",
 ]
 
-#: The approximate log-determinant methods.
-APPROX_METHODS = ("chebyshev", "mc")
 #: Degree of the Chebyshev series.
 CHEB_DEGREE = 20
 #: Terms of the Barry-Pace power series.
