@@ -7,7 +7,13 @@ are both recorded, with the Linux CPU pressure (the machine is shared).
 
     .venv/bin/python benchmarks/bench_million.py --sides 316 1000 --models lag error sdm
 
-Appends a record to ``benchmarks/results_million.json``.
+Appends a record to ``benchmarks/results_million.json`` (``--out`` for another file).  A case
+``<model>-<method>`` fits with that log-determinant method, e.g. the approximations
+``lag-chebyshev lag-mc error-chebyshev error-mc`` (item 2), with the exact fit in the same run
+as their reference::
+
+    .venv/bin/python benchmarks/bench_million.py --sides 316 --out results_logdet.json \
+        --models lag lag-chebyshev lag-mc error error-chebyshev error-mc
 """
 
 from __future__ import annotations
@@ -46,8 +52,9 @@ def child(case: str, side: int) -> dict:
 
     from geoattr.models.ml import ml_error, ml_lag
 
-    y, X, W = _data(side, "error" if case == "error" else "lag")
-    if case == "sdm":
+    model, _, method = case.partition("-")
+    y, X, W = _data(side, "error" if model == "error" else "lag")
+    if model == "sdm":
         X = np.column_stack([X, W @ X[:, 1:]])
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     c0, t0 = time.process_time(), time.perf_counter()
@@ -58,8 +65,9 @@ def child(case: str, side: int) -> dict:
                       diag_pivot_thresh=0.0, options={"SymmetricMode": True})
         out["fill"] = int(lu.L.nnz + lu.U.nnz)
     else:
-        r = (ml_error if case == "error" else ml_lag)(y, X, W)
+        r = (ml_error if model == "error" else ml_lag)(y, X, W, method=method or "auto")
         out.update(params=r.params.tolist(), se=r.std_errors.tolist(), loglik=r.loglik,
+                   logdet_approximation={k: v for k, v in r.extra.get("logdet_approximation", {}).items() if k != "note"},
                    logdet_points=r.extra.get("logdet_points"), trace_method=r.extra["trace_method"],
                    se_sensitivity=r.extra["se_sensitivity"])
     out.update(seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - c0, maxrss_before_mb=before,
@@ -73,6 +81,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sides", type=int, nargs="+", default=[316, 1000])
     ap.add_argument("--models", nargs="+", default=["lag", "error", "sdm"])
+    ap.add_argument("--out", default="results_million.json", help="results file in benchmarks/")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -95,7 +104,7 @@ def main() -> None:
                 res = json.loads(p.stdout.strip().splitlines()[-1])
             rec["cases"].append(res)
             print({k: v for k, v in res.items() if k not in ("params", "se")}, flush=True)
-    path = HERE / "results_million.json"
+    path = HERE / a.out
     hist = json.loads(path.read_text()) if path.exists() else []
     hist.append(rec)
     path.write_text(json.dumps(hist, indent=2))

@@ -310,7 +310,8 @@ def fit(
     method : str, default "ml"
         Estimation method of the spatial models (maximum likelihood; the
         log-determinant method of the engine may be named instead: ``"lu"``,
-        ``"eigen"``).
+        ``"eigen"``, or the approximations ``"chebyshev"``, ``"mc"`` for ``sar``/``sem``
+        beyond the memory of a sparse LU, :mod:`geoattr.models.ml_approx`).
     cov_type : str, optional
         Covariance; default ``"clustered"`` (by unit) for least squares and panels.
     **options

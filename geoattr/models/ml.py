@@ -87,6 +87,7 @@ from geoattr.models.ml_jacobian import (
     logdet,
     panel_setup,
 )
+from geoattr.models.ml_approx import APPROX_METHODS, ApproxJacobian, describe_approx, low_order_traces
 from geoattr.models.ml_realdet import REAL_LU_MIN_N, RealLUJacobian, search_values
 
 __all__ = ["MLResult", "ml_lag", "ml_error", "logdet", "EXACT_TRACE_MAX_N", "EIGEN_MAX_N"]
@@ -123,7 +124,7 @@ class MLResult:
         Whether the search met ``tol`` (an estimate on a bound counts as converged but
         triggers a :class:`~geoattr.exceptions.ConvergenceWarning`).
     method : str
-        ``"lu"`` or ``"eigen"``.
+        ``"lu"``, ``"eigen"``, ``"chebyshev"`` or ``"mc"``.
     trace_error : float or None
         Standard error of the stochastic estimate of ``tr(W_A' W_A)``; None when all
         traces are exact.
@@ -153,17 +154,6 @@ class MLResult:
         return np.sqrt(np.diag(self.cov))
 
 # --------------------------------------------------------------------------- optimiser
-def _low_order_traces(W: sp.csr_matrix) -> tuple[float, float, float, float]:
-    """Exact tr(W), tr(W^2), tr(W^3), tr(W^4) from sparse products."""
-    WT = W.T.tocsr()
-    W2 = (W @ W).tocsr()
-    t1 = float(W.diagonal().sum())
-    t2 = float(W.multiply(WT).sum())
-    t3 = float(W2.multiply(WT).sum())
-    t4 = float(W2.multiply(W2.T).sum())
-    return t1, t2, t3, t4
-
-
 def _search(
     sse: Callable[[float], float],
     score_part: Callable[[float], float],
@@ -194,7 +184,7 @@ def _search(
         return cache[r][0]
 
     # starting point: minimiser of a surrogate with a 4th-order Taylor log-determinant
-    t1, t2, t3, t4 = _low_order_traces(jac.W)
+    t1, t2, t3, t4 = low_order_traces(jac.W)
 
     def surrogate(r: float) -> float:
         return 0.5 * n * math.log(sse(r) / n) + (
@@ -308,13 +298,17 @@ def _inputs(y: Any, X: Any, weights: sp.spmatrix | np.ndarray, *, periods: int, 
 
 
 def _jacobian(Wc: sp.spmatrix, Wb: sp.spmatrix | None, meth: str, bnd: tuple[float, float], periods: int,
-              auto: bool = False):
+              auto: bool = False, seed: int | None = 0):
     """The log-Jacobian of ``I - r W`` over the observations (one block per period when ``periods > 1``).
 
     With ``auto`` (``method="auto"``) a block of at least ``REAL_LU_MIN_N`` units takes
-    real factorisations only (:class:`~geoattr.models.ml_realdet.RealLUJacobian`).
+    real factorisations only (:class:`~geoattr.models.ml_realdet.RealLUJacobian`); an approximate
+    ``meth`` (``APPROX_METHODS``) takes :class:`~geoattr.models.ml_approx.ApproxJacobian` (probes from ``seed``).
     """
     block = Wc if periods == 1 else Wb
+    if meth in APPROX_METHODS:
+        jac = ApproxJacobian(block, meth, bnd, seed)
+        return jac if periods == 1 else BlockJacobian(jac, periods, Wc)
     cls = RealLUJacobian if auto and meth == "lu" and block.shape[0] >= REAL_LU_MIN_N else Jacobian
     return cls(Wc, meth, bnd) if periods == 1 else BlockJacobian(cls(Wb, meth, bnd), periods, Wc)
 
@@ -362,9 +356,12 @@ _DOC_COMMON = """
         Regressors, including the constant column if one is wanted.
     weights : scipy.sparse matrix or ndarray, shape (n, n)
         Spatial weights ``W``, rows and columns in the order of ``y``.
-    method : {"auto", "lu", "eigen"}, default "auto"
+    method : {"auto", "lu", "eigen", "chebyshev", "mc"}, default "auto"
         Log-determinant: sparse LU or the eigenvalues of ``W`` (dense, at most
-        ``EIGEN_MAX_N`` observations).  ``"lu"``: complex-step factorisations (exact
+        ``EIGEN_MAX_N`` observations), or an approximation for N beyond the memory of a
+        sparse LU (row-standardised W): ``"chebyshev"`` (Pace & LeSage 2004) or ``"mc"``
+        (Barry & Pace 1999), :mod:`geoattr.models.ml_approx`, with the error bound at the
+        estimate in ``extra["logdet_approximation"]`` (probes drawn with ``seed``).  ``"lu"``: complex-step factorisations (exact
         derivatives); ``"auto"``: the same below ``REAL_LU_MIN_N`` units of W, from there
         real factorisations with an interpolated log-determinant
         (:mod:`geoattr.models.ml_realdet`; ``extra["logdet_points"]`` and
@@ -417,7 +414,7 @@ def ml_lag(
                                         options=(tol, traces, n_probes))
     n, k = Xv.shape
     with blas_limit(meth == "lu"):
-        jac, wy = _jacobian(Wc, Wb, meth, bnd, periods, method == "auto"), Wc @ yv
+        jac, wy = _jacobian(Wc, Wb, meth, bnd, periods, method == "auto", seed), Wc @ yv
         Q, R = np.linalg.qr(Xv)
         b0 = np.linalg.solve(R, Q.T @ yv)
         b1 = np.linalg.solve(R, Q.T @ wy)
@@ -457,6 +454,7 @@ def ml_lag(
 
         traced = jac.traces(rho, ld, tr1, bnd, traces, n_probes, seed, lambda t: inv_information(t)[:-1, :-1])
         traced, more = _describe_real_lu(jac, traced)
+        more.update(describe_approx(jac, rho))
         vm1 = inv_information(traced[0])
         return _ml_result(np.append(beta, rho), vm1[:-1, :-1], sig2, loglik, u, yv, (iterations, ok, meth, bnd, ld),
                           traced, var_sigma2=float(vm1[-1, -1]), predy_e=predy_e, e_pred=yv - predy_e, **more)
@@ -477,7 +475,7 @@ def ml_error(
                                         options=(tol, traces, n_probes))
     n, k = Xv.shape
     with blas_limit(meth == "lu"):
-        jac, wy = _jacobian(Wc, Wb, meth, bnd, periods, method == "auto"), Wc @ yv
+        jac, wy = _jacobian(Wc, Wb, meth, bnd, periods, method == "auto", seed), Wc @ yv
         wx = np.asarray(Wc @ Xv)
 
         def fit(lam: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -518,6 +516,7 @@ def ml_error(
 
         traced = jac.traces(lam, ld, tr1, bnd, traces, n_probes, seed, lambda t: inv_information(t)[0])
         traced, more = _describe_real_lu(jac, traced)
+        more.update(describe_approx(jac, lam))
         cov, var_sigma2 = inv_information(traced[0])
         return _ml_result(np.append(beta, lam), cov, sig2, loglik, u, yv, (iterations, ok, meth, bnd, ld),
                           traced, var_sigma2=var_sigma2, e_filtered=e_filtered, **more)

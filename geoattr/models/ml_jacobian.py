@@ -24,7 +24,7 @@ from geoattr._validation import number_pair
 from geoattr.exceptions import InputError
 
 __all__ = [
-    "BlockJacobian", "COMPLEX_STEP", "EIGEN_MAX_N", "EXACT_TRACE_MAX_N", "Jacobian", "METHODS", "SingularError",
+    "APPROX_METHODS", "BlockJacobian", "COMPLEX_STEP", "EIGEN_MAX_N", "EXACT_TRACE_MAX_N", "Jacobian", "METHODS", "SingularError",
     "as_sparse_w", "blas_limit", "check_bounds", "check_inputs", "check_method", "logdet", "panel_setup",
     "se_sensitivity", "default_bounds", "eigenvalues", "is_row_standardised", "is_symmetric", "symmetric_scaling",
 ]
@@ -38,6 +38,8 @@ EXACT_TRACE_MAX_N = 30_000
 EIGEN_MAX_N = 5_000
 #: Log-determinant methods.
 METHODS = ("auto", "lu", "eigen")
+#: Approximate log-determinant methods (:mod:`geoattr.models.ml_approx`).
+APPROX_METHODS = ("chebyshev", "mc")
 #: The complex step of the derivatives.
 COMPLEX_STEP = 1e-20
 #: Hutchinson: at least this many probes ...
@@ -188,8 +190,9 @@ def check_bounds(bounds: Any, weights: sp.csr_matrix) -> tuple[float, float]:
 
 def check_method(method: str, n: int) -> str:
     """The log-determinant method ('auto' means 'lu'); 'eigen' only up to ``EIGEN_MAX_N``."""
-    if method not in METHODS:
-        raise InputError(f"method must be one of {METHODS}; {method!r} was given")
+    if method not in METHODS + APPROX_METHODS:
+        raise InputError(f"method must be one of {METHODS}; {method!r} was given; for N beyond the memory of a "
+                         f"sparse LU the approximations {APPROX_METHODS} are accepted too")
     if method == "auto":
         return "lu"
     if method == "eigen" and n > EIGEN_MAX_N:
@@ -535,6 +538,9 @@ def logdet(weights: sp.spmatrix | np.ndarray, rho: float, *, method: str = "lu")
     """
     Wc = as_sparse_w(weights)
     meth = check_method(method, Wc.shape[0])
+    if meth not in ("lu", "eigen"):
+        raise InputError(f"logdet computes exact values (method 'lu' or 'eigen'); for method={meth!r} use "
+                         "geoattr.models.ml_approx.ApproxLogdet")
     jac = Jacobian(Wc, meth, (-abs(rho) - 1.0, abs(rho) + 1.0))
     if meth == "lu":  # arbitrary rho: partial pivoting
         jac._lu_kw.update(diag_pivot_thresh=1.0, options={"SymmetricMode": False})

@@ -314,7 +314,9 @@ def fit_spatial(
     error_weights : Graph or SparseWeights, optional
         ``sac`` only: weights of the error term (default: ``weights``).
     method : str, default "auto"
-        Log-determinant method of the engine (``"lu"``, ``"eigen"``, ``"auto"``).
+        Log-determinant method of the engine (``"lu"``, ``"eigen"``, ``"auto"``, or the
+        approximations ``"chebyshev"`` and ``"mc"`` of :mod:`geoattr.models.ml_approx`,
+        whose error bound is in the notes).
 
     Returns
     -------
@@ -408,6 +410,8 @@ def _fit_lag_error(y: pd.Series, X: pd.DataFrame, W: sparse.csr_matrix, Wu: spar
             f"(standard error {r.trace_error:.2e}); one standard error of it moves the "
             f"standard errors by at most {100 * sens:.2g}%"
         )
+    if "logdet_approximation" in r.extra:
+        notes.append(r.extra["logdet_approximation"]["note"])
     return params, cov, e, float(r.loglik), bool(r.converged)
 
 

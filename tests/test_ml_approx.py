@@ -1,0 +1,138 @@
+"""Approximate log-determinants of the ML engine (geoattr.models.ml_approx).
+
+References: the exact log-determinant and traces from dense numpy (``slogdet``, explicit
+``W (I - rho W)^-1``) on a 20 x 20 queen lattice (N = 400), and the exact fits of the same
+engine (``method="lu"``).  The approximations' own stated bounds are the tolerances of the
+log-determinant checks; the fit tolerances are stated at each assertion.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.sparse.linalg import spsolve
+
+from geoattr.exceptions import InputError
+from geoattr.models.ml import ml_error, ml_lag
+from geoattr.models.ml_approx import ApproxLogdet
+from tests.test_ml_engine import _grid_w, _knn_w, _simulate
+
+RHOS = (-0.5, 0.2, 0.5, 0.8, 0.9)
+
+
+@pytest.fixture(scope="module")
+def grid():
+    W = _grid_w(20).sparse.tocsr()
+    Wd = W.toarray()
+    exact = {}
+    for r in RHOS:
+        A = np.eye(W.shape[0]) - r * Wd
+        WA = Wd @ np.linalg.inv(A)
+        exact[r] = (np.linalg.slogdet(A)[1], np.trace(WA), float(np.sum(WA * WA.T)))
+    return W, exact
+
+
+@pytest.fixture(scope="module")
+def approx(grid):
+    return {m: ApproxLogdet(grid[0], m, seed=0) for m in ("chebyshev", "mc")}
+
+
+@pytest.mark.parametrize("method", ["chebyshev", "mc"])
+def test_interval_covers_exact_logdet(grid, approx, method):
+    W, exact = grid
+    a = approx[method]
+    for r in RHOS:
+        lo, hi = a.interval(r)
+        # the stated 95 % interval (1.96 probe standard errors + truncation bound) covers the exact value
+        assert lo <= exact[r][0] <= hi, (method, r, lo, exact[r][0], hi)
+        assert hi - lo < 0.1 * abs(exact[r][0]) + 0.01  # and is informative
+
+
+def test_chebyshev_truncation_bound_is_a_bound(grid):
+    """With exact traces (all probes: the unit vectors) only truncation remains: within its bound."""
+    W, exact = grid
+    a = ApproxLogdet(W, "chebyshev", seed=0, order=6)
+    Wd = W.toarray()
+    T = [np.eye(W.shape[0]), Wd]
+    for _ in range(6):
+        T.append(2 * Wd @ T[-1] - T[-2])
+    a.traces[:] = [np.trace(t) for t in T[1:7]]  # exact tr T_k(W), dense reference
+    for r in RHOS:
+        err = abs(a.value(r)[0] - exact[r][0])
+        assert err <= a.truncation_bound(r) * (1 + 1e-9) + 1e-9, (r, err, a.truncation_bound(r))
+    assert a.truncation_bound(0.9) > 1e-3  # degree 6 at rho 0.9: the bound is doing work
+
+
+def test_derivatives_match_exact_traces(grid, approx):
+    W, exact = grid
+    a = approx["chebyshev"]
+    for r in (0.2, 0.5):
+        _, d1, d2 = a.value(r)
+        # sampling error of 32 probes at N = 400: tr1 (~0.1-0.6) within 0.02, tr2 within 0.2
+        assert -d1 == pytest.approx(exact[r][1], abs=0.02)
+        assert -d2 == pytest.approx(exact[r][2], abs=0.2)
+
+
+@pytest.fixture(scope="module")
+def data(grid):
+    W = grid[0]
+    y, X = _simulate(W, "lag", 0.5, seed=1)
+    return W, y, X
+
+
+# tolerances on rho: the sampling error of 32 probes at N = 400 moves the estimate by up to
+# a few 1e-4 (Chebyshev) or 1e-3 (Monte Carlo); measured 2e-5 / 3e-4 (lag), 2e-4 / 2e-3 (error)
+@pytest.mark.parametrize("engine", [ml_lag, ml_error])
+@pytest.mark.parametrize(("method", "tol"), [("chebyshev", 1e-3), ("mc", 5e-3)])
+def test_fit_close_to_exact(data, engine, method, tol):
+    W, y, X = data
+    exact = engine(y, X, W, method="lu")
+    r = engine(y, X, W, method=method)
+    assert r.method == method
+    assert r.params[-1] == pytest.approx(exact.params[-1], abs=tol)
+    np.testing.assert_allclose(r.params[:-1], exact.params[:-1], rtol=0, atol=20 * tol)
+    np.testing.assert_allclose(r.std_errors, exact.std_errors, rtol=20 * tol)
+    info = r.extra["logdet_approximation"]
+    assert info["method"] == method and info["error_bound"] > 0
+    assert "log-determinant by" in info["note"] and "error bound" in info["note"]
+    assert "analytic derivatives" in r.extra["trace_method"]
+
+
+def test_fit_reachable_from_geoattr_fit_with_note():
+    from tests.test_spatial import _cross_section
+
+    from geoattr.models.api import fit
+
+    _, g, df, _, _ = _cross_section("sar", rho=0.4, side=12)
+    exact = fit("y ~ x1 + x2", df, model="sar", weights=g)
+    r = fit("y ~ x1 + x2", df, model="sar", weights=g, method="chebyshev")
+    assert r.params["rho"] == pytest.approx(exact.params["rho"], abs=1e-3)  # as test_fit_close_to_exact
+    assert any("Chebyshev" in n and "error bound" in n for n in r.notes)
+
+
+def test_bad_method_names_the_choices(data):
+    W, y, X = data
+    with pytest.raises(InputError, match=r"method must be one of .*'cheb' was given.*\('chebyshev', 'mc'\)"):
+        ml_lag(y, X, W, method="cheb")
+
+
+def test_chebyshev_needs_a_real_spectrum_and_row_standardised_w():
+    W = _knn_w(60).sparse.tocsr()
+    rng = np.random.default_rng(0)
+    y, X = rng.normal(size=60), np.column_stack([np.ones(60), rng.normal(size=60)])
+    with pytest.raises(InputError, match="similar to a symmetric matrix.*use method='mc'"):
+        ml_lag(y, X, W, method="chebyshev")
+    B = sp.csr_matrix(_grid_w(5).sparse.toarray() > 0, dtype=float)  # binary: not row-standardised
+    y5, X5 = rng.normal(size=25), np.column_stack([np.ones(25), rng.normal(size=25)])
+    with pytest.raises(InputError, match="row-standardised W"):
+        ml_error(y5, X5, B, method="mc", bounds=(-0.1, 0.1))
+
+
+def test_mc_works_with_asymmetric_w():
+    W = _knn_w(200).sparse.tocsr()
+    rng = np.random.default_rng(2)
+    X = np.column_stack([np.ones(200), rng.normal(size=200)])
+    y = spsolve((sp.identity(200) - 0.4 * W).tocsc(), X @ [1.0, 2.0] + rng.normal(size=200))
+    exact, r = ml_lag(y, X, W, method="lu"), ml_lag(y, X, W, method="mc")
+    assert r.params[-1] == pytest.approx(exact.params[-1], abs=5e-3)  # as test_fit_close_to_exact
