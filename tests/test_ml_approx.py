@@ -129,6 +129,17 @@ def test_chebyshev_needs_a_real_spectrum_and_row_standardised_w():
         ml_error(y5, X5, B, method="mc", bounds=(-0.1, 0.1))
 
 
+def test_exact_logdet_refuses_the_approximations():
+    from geoattr.models.ml_approx import check_approx_weights
+    from geoattr.models.ml_jacobian import logdet
+
+    W = _grid_w(5).sparse.tocsr()
+    with pytest.raises(InputError, match="logdet computes exact values.*use geoattr.models.ml_approx.ApproxLogdet"):
+        logdet(W, 0.3, method="mc")
+    with pytest.raises(InputError, match=r"approximate log-determinant method must be one of .*'lu' was given"):
+        check_approx_weights(W, "lu")
+
+
 def test_mc_works_with_asymmetric_w():
     W = _knn_w(200).sparse.tocsr()
     rng = np.random.default_rng(2)

@@ -97,3 +97,26 @@ def test_projection_vitals_from_the_by_year_table_and_the_population(toy_data):
     assert 14 not in v.fertility_rates.index and 50 not in v.fertility_rates.index
     assert "the nearest year to the launch year" in rules[0] and "estimated from the population by age" in rules[1]
     assert national_vitals(data.replace(population_by_age=None), first=last + 1, last=last, rules=[]) is None
+
+
+def test_bad_mortality_tables_are_named_with_the_fix():
+    m = _mortality()
+    with pytest.raises(InputError, match="the mortality table has no rows; read the HMD file"):
+        death_probabilities_by_year(m.iloc[:0])
+    with pytest.raises(InputError, match="no years asked for; pass years=None"):
+        death_probabilities_by_year(m, years=[])
+    with pytest.raises(InputError, match=r"no rows for sex \['male'\]; it needs rates of both sexes"):
+        death_probabilities_by_year(m[m["sex"] == "female"])
+    with pytest.raises(InputError, match="lacks ages 1; give a rate for every single age"):
+        death_probabilities_by_year(m[m["age"] != 1])
+    with pytest.raises(InputError, match="lacks ages 0; give a rate for every single age"):
+        death_probabilities_by_year(m[m["age"] != 0])
+    with pytest.raises(InputError, match="no death rate at age 0 in the years asked for; add the age-0 rows"):
+        death_probabilities_by_year(m.assign(mx=m["mx"].where(m["age"] != 0)))
+
+
+def test_death_probabilities_need_the_population_by_age(toy_data):
+    from geoattr.demography import data_death_probabilities
+
+    with pytest.raises(InputError, match=r"need the population by single age and sex \(population_by_age\)"):
+        data_death_probabilities(toy_data.replace(population_by_age=None))

@@ -58,14 +58,17 @@ def death_probabilities_from_rates(mortality: pd.DataFrame, *, years: Iterable[i
     mx = m.groupby(["age", "sex"])["mx"].mean().unstack("sex")
     absent = [s for s in ("female", "male") if s not in mx.columns]
     if absent:
-        raise InputError(f"the mortality table has no rows for sex {absent}")
+        raise InputError(f"the mortality table has no rows for sex {absent}; it needs rates of both sexes "
+                         "(column sex: female/male or F/M, as read_hmd_mortality gives)")
     ages = np.arange(int(mx.index.max()) + 1)
     gaps = sorted(set(ages) - set(mx.index))
     if gaps:
-        raise InputError(f"the mortality table lacks ages {format_ids(gaps)}")
+        raise InputError(f"the mortality table lacks ages {format_ids(gaps)}; give a rate for every single age "
+                         "from 0 to the open age")
     mx = mx[["female", "male"]].reindex(ages)
     if mx.iloc[0].isna().any():
-        raise InputError("the mortality table has no death rate at age 0 in the years asked for")
+        raise InputError("the mortality table has no death rate at age 0 in the years asked for; add the age-0 "
+                         "rows or ask for years the table covers")
     # ages without any rate in these years (nobody exposed at 105+) take the rate of the age below
     filled = [int(a) for a in mx.index[mx.isna().any(axis=1)]]
     mx = mx.ffill()
@@ -111,10 +114,10 @@ def death_probabilities_by_year(mortality: pd.DataFrame, *, years: Iterable[int]
                         hint="read the HMD table with read_hmd_mortality")
     have = sorted(int(y) for y in mortality["year"].unique())
     if not have:
-        raise InputError("the mortality table has no rows")
+        raise InputError("the mortality table has no rows; read the HMD file with read_hmd_mortality")
     want = have if years is None else sorted(set(int(y) for y in years))
     if not want:
-        raise InputError("no years asked for")
+        raise InputError("no years asked for; pass years=None for every year of the table")
     nearest = {y: min(have, key=lambda h: (abs(h - y), h)) for y in want if y not in have}
     used = sorted({y for y in want if y in have} | set(nearest.values()))
     out = pd.concat({y: _january_cohort(death_probabilities_from_rates(mortality, years=[y])) for y in used},
