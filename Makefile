@@ -10,6 +10,8 @@ $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test]"
+	@# optional: CHOLMOD for large exact ML fits; without SuiteSparse's headers the real LU is used
+	$(PY) -m pip install --quiet -e ".[cholmod]" 2>/dev/null || echo "note: scikit-sparse (CHOLMOD) not built (needs libsuitesparse-dev); large ML fits use the real sparse LU"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -10,7 +10,8 @@ are both recorded, with the Linux CPU pressure (the machine is shared).
 Appends a record to ``benchmarks/results_million.json`` (``--out`` for another file).  A case
 ``<model>-<method>`` fits with that log-determinant method, e.g. the approximations
 ``lag-chebyshev lag-mc error-chebyshev error-mc`` (item 2), with the exact fit in the same run
-as their reference::
+as their reference; ``<model>-reallu`` is the exact fit with CHOLMOD switched off (the real
+sparse LU path), and the case ``cholmod`` one CHOLMOD factorisation (analysis included)::
 
     .venv/bin/python benchmarks/bench_million.py --sides 316 --out results_logdet.json \
         --models lag lag-chebyshev lag-mc error error-chebyshev error-mc
@@ -50,7 +51,9 @@ def child(case: str, side: int) -> dict:
     from scipy.sparse.linalg import splu
     from threadpoolctl import threadpool_limits
 
+    from geoattr.models import ml_cholmod
     from geoattr.models.ml import ml_error, ml_lag
+    from geoattr.models.ml_jacobian import symmetric_scaling
 
     model, _, method = case.partition("-")
     y, X, W = _data(side, "error" if model == "error" else "lag")
@@ -64,7 +67,15 @@ def child(case: str, side: int) -> dict:
             lu = splu((sp.identity(W.shape[0], format="csc") - 0.4 * W).tocsc(), permc_spec="MMD_AT_PLUS_A",
                       diag_pivot_thresh=0.0, options={"SymmetricMode": True})
         out["fill"] = int(lu.L.nnz + lu.U.nnz)
+    elif case == "cholmod":  # one CHOLMOD factorisation of the symmetric matrix similar to I - 0.4 W
+        with threadpool_limits(1, user_api="blas"):
+            jac = ml_cholmod.CholmodJacobian(W, "lu", (-1.0, 1.0), symmetric_scaling(W))
+            c0, t0 = time.process_time(), time.perf_counter()  # the analysis and factorisation only
+            jac.logdet(0.4)
+        out["fill"] = int(jac._symbolic.L().nnz)  # noqa: SLF001 - the benchmark reads the factor's size
     else:
+        if method == "reallu":  # the real-LU path with CHOLMOD switched off
+            ml_cholmod.analyze, method = None, "auto"
         r = (ml_error if model == "error" else ml_lag)(y, X, W, method=method or "auto")
         out.update(params=r.params.tolist(), se=r.std_errors.tolist(), loglik=r.loglik,
                    logdet_approximation={k: v for k, v in r.extra.get("logdet_approximation", {}).items() if k != "note"},
@@ -75,6 +86,23 @@ def child(case: str, side: int) -> dict:
                data_mb=(W.data.nbytes + W.indices.nbytes + W.indptr.nbytes + y.nbytes + X.nbytes) / 2**20,
                cpu_pressure_avg10=_pressure())
     return out
+
+
+def _version(dist: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
+
+
+def _system_blas() -> str | None:
+    """The BLAS that the system's libcholmod links (Debian alternatives), if readable."""
+    try:
+        return os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
+    except OSError:
+        return None
 
 
 def main() -> None:
@@ -93,10 +121,11 @@ def main() -> None:
     rec: dict = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                  "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
                  "versions": {"python": platform.python_version(), "numpy": numpy.__version__,
-                              "scipy": scipy.__version__},
+                              "scipy": scipy.__version__, "scikit-sparse": _version("scikit-sparse"),
+                              "blas (CHOLMOD)": _system_blas()},
                  "cases": []}
     for side in a.sides:
-        for case in ["splu", *a.models]:
+        for case in ["splu", *(["cholmod"] if _version("scikit-sparse") else []), *a.models]:
             p = subprocess.run([sys.executable, __file__, "--child", case, str(side)], capture_output=True, text=True)
             if p.returncode:
                 res = {"case": case, "n": side * side, "error": (p.stderr.strip().splitlines() or ["?"])[-1]}

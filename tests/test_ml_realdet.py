@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import spsolve
 
 from geoattr.models import ml as ml_module
+from geoattr.models import ml_cholmod
 from geoattr.models.ml import ml_error, ml_lag
 from geoattr.models.ml_realdet import RealLUJacobian
 
@@ -38,7 +39,9 @@ def _data(W: sp.csr_matrix, model: str, rho: float, seed: int = 4):
 
 @pytest.fixture()
 def real_path(monkeypatch):
+    """The real-LU path from 50 units, without CHOLMOD (tests/test_ml_cholmod.py has that path)."""
     monkeypatch.setattr(ml_module, "REAL_LU_MIN_N", 50)
+    monkeypatch.setattr(ml_cholmod, "analyze", None)
 
 
 @pytest.mark.parametrize("rho", [-0.4, 0.3, 0.85])

@@ -88,6 +88,8 @@ from geoattr.models.ml_jacobian import (
     panel_setup,
 )
 from geoattr.models.ml_approx import APPROX_METHODS, ApproxJacobian, describe_approx, low_order_traces
+from geoattr.models.ml_cholmod import large_n_jacobian
+from geoattr.models.ml_filtered import FilteredLeastSquares
 from geoattr.models.ml_realdet import REAL_LU_MIN_N, RealLUJacobian, search_values
 
 __all__ = ["MLResult", "ml_lag", "ml_error", "logdet", "EXACT_TRACE_MAX_N", "EIGEN_MAX_N"]
@@ -302,14 +304,15 @@ def _jacobian(Wc: sp.spmatrix, Wb: sp.spmatrix | None, meth: str, bnd: tuple[flo
     """The log-Jacobian of ``I - r W`` over the observations (one block per period when ``periods > 1``).
 
     With ``auto`` (``method="auto"``) a block of at least ``REAL_LU_MIN_N`` units takes
-    real factorisations only (:class:`~geoattr.models.ml_realdet.RealLUJacobian`); an approximate
+    real factorisations only (:func:`~geoattr.models.ml_cholmod.large_n_jacobian`: CHOLMOD
+    when available and W is similar to a symmetric matrix, else real sparse LU); an approximate
     ``meth`` (``APPROX_METHODS``) takes :class:`~geoattr.models.ml_approx.ApproxJacobian` (probes from ``seed``).
     """
     block = Wc if periods == 1 else Wb
     if meth in APPROX_METHODS:
         jac = ApproxJacobian(block, meth, bnd, seed)
         return jac if periods == 1 else BlockJacobian(jac, periods, Wc)
-    cls = RealLUJacobian if auto and meth == "lu" and block.shape[0] >= REAL_LU_MIN_N else Jacobian
+    cls = large_n_jacobian if auto and meth == "lu" and block.shape[0] >= REAL_LU_MIN_N else Jacobian
     return cls(Wc, meth, bnd) if periods == 1 else BlockJacobian(cls(Wb, meth, bnd), periods, Wc)
 
 
@@ -340,7 +343,7 @@ def _describe_real_lu(jac: Any, traced: tuple) -> tuple[tuple, dict[str, Any]]:
     tr3 = {"exact (symmetric W: tr3 = tr2)": "tr3 = tr2 (symmetric W)",
            "exact (sparse LU, complex step)": "tr3 exact (sparse LU of A'A, complex step)"}.get(
         how, how.replace("tr1, tr2 exact; ", ""))
-    how = (f"tr1, tr2 from exact log-determinants (real sparse LU) at {inner.evaluations} points, "
+    how = (f"tr1, tr2 from exact log-determinants ({inner.factorisation}) at {inner.evaluations} points, "
            f"interpolated (estimated relative error {err1:.1e}, {err2:.1e}); {tr3}")
     return (tr, how, se, sens), {"logdet_points": inner.evaluations,
                                  "trace_interpolation_error": {"tr1": err1, "tr2": err2}}
@@ -484,16 +487,9 @@ def ml_error(
             b = np.linalg.lstsq(xs, ys, rcond=None)[0]
             return b, ys - xs @ b, xs
 
-        def sse(lam: float) -> float:
-            e = fit(lam)[1]
-            return float(e @ e)
-
-        def score_part(lam: float) -> float:
-            b, e, _ = fit(lam)
-            u = yv - Xv @ b
-            return -n * float(e @ (Wc @ u)) / float(e @ e)
-
-        lam, ld, tr1, ok, msg, iterations = _search(sse, score_part, jac, bnd, tol, n)
+        trials = FilteredLeastSquares(yv, Xv, wy, wx)  # the search's trials in (2k + 2) coordinates
+        lam, ld, tr1, ok, msg, iterations = _search(trials.sse, lambda lam: trials.score_part(lam, n), jac,
+                                                    bnd, tol, n)
         _warn_bounds("lambda", lam, bnd, ok, msg)
 
         beta, e_filtered, xs = fit(lam)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import breadth_first_order
+from scipy.sparse.csgraph import breadth_first_order, connected_components
 from scipy.sparse.linalg import eigs, eigsh, splu
 from threadpoolctl import threadpool_limits
 
@@ -25,7 +25,7 @@ from geoattr.exceptions import InputError
 
 __all__ = [
     "APPROX_METHODS", "BlockJacobian", "COMPLEX_STEP", "EIGEN_MAX_N", "EXACT_TRACE_MAX_N", "Jacobian", "METHODS", "SingularError",
-    "as_sparse_w", "blas_limit", "check_bounds", "check_inputs", "check_method", "logdet", "panel_setup",
+    "as_sparse_w", "blas_limit", "csc_with_diagonal", "check_bounds", "check_inputs", "check_method", "logdet", "panel_setup",
     "se_sensitivity", "default_bounds", "eigenvalues", "is_row_standardised", "is_symmetric", "symmetric_scaling",
 ]
 
@@ -218,6 +218,24 @@ def blas_limit(active: bool) -> contextlib.AbstractContextManager[Any]:
 
 
 # --------------------------------------------------------------------------- log-determinant
+def csc_with_diagonal(M: sp.spmatrix) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """CSC structure of ``M`` plus the whole diagonal, sorted indices.
+
+    Returns (indices, indptr, values of ``M`` in that structure, positions of the diagonal):
+    ``I - rho M`` is ``(-rho * values`` with 1 added at the diagonal positions``)`` in it.
+    """
+    n = M.shape[0]
+    coo = M.tocoo()
+    rows = np.concatenate([coo.row, np.arange(n)])
+    cols = np.concatenate([coo.col, np.arange(n)])
+    keys, inv = np.unique(cols.astype(np.int64) * n + rows, return_inverse=True)
+    indices = (keys % n).astype(np.int32)
+    indptr = np.searchsorted(keys // n, np.arange(n + 1)).astype(np.int32)
+    values = np.zeros(keys.size)
+    np.add.at(values, inv[: coo.nnz], coo.data)
+    return indices, indptr, values, inv[coo.nnz :]
+
+
 class Jacobian:
     """``log|I - rho W|``, ``tr(W A^-1)`` and the traces for the information matrix."""
 
@@ -230,15 +248,7 @@ class Jacobian:
             self.eig = eigenvalues(weights)
             return
         # CSC structure of I - rho W with sorted indices; only the values change with rho
-        coo = weights.tocoo()
-        rows = np.concatenate([coo.row, np.arange(n)])
-        cols = np.concatenate([coo.col, np.arange(n)])
-        keys, inv = np.unique(cols.astype(np.int64) * n + rows, return_inverse=True)
-        self._indices = (keys % n).astype(np.int32)
-        self._indptr = np.searchsorted(keys // n, np.arange(n + 1)).astype(np.int32)
-        self._wdata = np.zeros(keys.size)
-        np.add.at(self._wdata, inv[: coo.nnz], coo.data)
-        self._diag = inv[coo.nnz :]
+        self._indices, self._indptr, self._wdata, self._diag = csc_with_diagonal(weights)
         # Without pivoting when I - rho W is diagonally dominant over the whole interval
         # (always the case for row-standardised W with |rho| < 1): stable and fastest.
         rmax = max(abs(bounds[0]), abs(bounds[1]))
@@ -496,20 +506,24 @@ def symmetric_scaling(W: sp.csr_matrix) -> np.ndarray | None:
     if (P - P.T).nnz:
         return None
     n = W.shape[0]
-    WT = W.T.tocsr()
-    r = np.ones(n)
-    seen = np.zeros(n, dtype=bool)
-    for start in range(n):
-        if seen[start]:
-            continue
-        order, pred = breadth_first_order(P, start, directed=False, return_predecessors=True)
-        seen[order] = True
-        nodes = order[1:]
-        if nodes.size:
-            parents = pred[nodes]
-            ratio = np.asarray(W[nodes, parents]).ravel() / np.asarray(WT[nodes, parents]).ravel()
-            for node, parent, q in zip(nodes.tolist(), parents.tolist(), ratio.tolist()):
-                r[node] = r[parent] * q
+    # one breadth-first spanning forest: a virtual node n joined to one node of each component
+    _, labels = connected_components(P, directed=False)
+    roots = np.unique(labels, return_index=True)[1]
+    link = sp.csr_matrix((np.ones(2 * roots.size, dtype=np.int8),
+                          (np.r_[roots, np.full(roots.size, n)], np.r_[np.full(roots.size, n), roots])),
+                         shape=(n + 1, n + 1))
+    order, pred = breadth_first_order(sp.bmat([[P, None], [None, sp.csr_matrix((1, 1), dtype=np.int8)]]).tocsr()
+                                      + link, n, directed=False, return_predecessors=True)
+    nodes = order[1:]
+    parent = np.full(n + 1, n)
+    parent[nodes] = pred[nodes]
+    acc = np.ones(n + 1)  # r[v] / r[parent[v]] = W[v, parent] / W[parent, v] along tree edges
+    inner = nodes[parent[nodes] != n]
+    acc[inner] = (np.asarray(W[inner, parent[inner]]).ravel()
+                  / np.asarray(W.T.tocsr()[inner, parent[inner]]).ravel())
+    while np.any(parent[:n] != n):  # pointer jumping: products along the paths to the roots
+        acc, parent = acc * acc[parent], parent[parent]
+    r = acc[:n]
     Wc = W.tocoo()
     C = Wc.data / r[Wc.row]
     Ct = sp.csr_matrix((C, (Wc.row, Wc.col)), shape=W.shape)

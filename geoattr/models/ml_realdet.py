@@ -20,6 +20,8 @@ The fill-reducing ordering (minimum degree on ``A + A'``) is computed once, with
 factorisation; ``W`` is then permuted once and every later factorisation keeps that
 order (SuperLU's ``NATURAL`` option).  Solves at the estimate reuse the last factorisation
 with iterative refinement when the estimate is not exactly one of the evaluated points.
+Factorisations and solves run with subnormal numbers flushed to zero
+(:mod:`geoattr.models.fpu`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from numpy.polynomial import polynomial as P
 from scipy.optimize import brentq
 from scipy.sparse.linalg import splu
 
+from geoattr.models.fpu import flush_denormals
 from geoattr.models.ml_jacobian import Jacobian, SingularError
 
 __all__ = ["REAL_LU_MIN_N", "RealLUJacobian", "search_values"]
@@ -62,10 +65,11 @@ class _Refined:
 
     def _base(self, b: np.ndarray, trans: str) -> np.ndarray:
         # the LU is of P A P' (P: row i of the permuted matrix is row perm[i] of A), or of A
-        if self.perm is None:
-            return self.lu.solve(np.ascontiguousarray(b), trans=trans)
-        x = np.empty_like(b, dtype=float)
-        x[self.perm] = self.lu.solve(np.ascontiguousarray(b[self.perm]), trans=trans)
+        with flush_denormals():
+            if self.perm is None:
+                return self.lu.solve(np.ascontiguousarray(b), trans=trans)
+            x = np.empty_like(b, dtype=float)
+            x[self.perm] = self.lu.solve(np.ascontiguousarray(b[self.perm]), trans=trans)
         return x
 
     def solve(self, b: np.ndarray, trans: str = "N") -> np.ndarray:
@@ -91,6 +95,9 @@ class RealLUJacobian(Jacobian):
     :meth:`set_tr2`); solves reuse the last factorisation.
     """
 
+    #: How the exact values are obtained (in the trace description of the results).
+    factorisation = "real sparse LU"
+
     def __init__(self, weights: sp.csr_matrix, method: str, bounds: tuple[float, float]) -> None:
         super().__init__(weights, method, bounds)
         self._perm: np.ndarray | None = None
@@ -100,6 +107,10 @@ class RealLUJacobian(Jacobian):
 
     def _ordered(self, rho: float) -> Any:
         """Real LU of ``I - rho W``; after the first, of ``P (I - rho W) P'`` in a fixed order."""
+        with flush_denormals():  # subnormal fill: 24.5 s against 16.7 s for one LU at N = 10^6
+            return self._ordered_lu(rho)
+
+    def _ordered_lu(self, rho: float) -> Any:
         self._kept = None  # at most one factorisation alive
         if self._perm is None:  # minimum-degree ordering, then kept: P from this factorisation
             A = self._a(rho)
