@@ -103,3 +103,12 @@ def test_bad_inference(mixed):
         r.impacts(inference="bootstrap")
     with pytest.raises(InputError, match=r"inference='simulation' needs draws >= 2"):
         r.impacts(inference="simulation", draws=1)
+
+
+def test_simulation_with_too_few_admissible_draws(mixed):
+    """A covariance so wide (x 10^6) that the draws of gamma leave the simplex: a clear error."""
+    r, _, _ = mixed
+    with pytest.raises(InputError, match=r"fewer than 2 of 5 draws are inside the simplex .*\(\d outside\); "
+                                         r"pass more draws= or use inference='delta'"):
+        mixture_impacts(r.params, r.cov * 1e6, r.components, r.gamma, inference="simulation", draws=5, seed=0)
+

@@ -15,6 +15,7 @@ from scipy.sparse.linalg import spsolve
 
 from geoattr.exceptions import InputError
 from geoattr.models.ml import ml_error, ml_lag
+from geoattr.models import ml_approx
 from geoattr.models.ml_approx import ApproxLogdet
 from tests.test_ml_engine import _grid_w, _knn_w, _simulate
 
@@ -147,3 +148,13 @@ def test_mc_works_with_asymmetric_w():
     y = spsolve((sp.identity(200) - 0.4 * W).tocsc(), X @ [1.0, 2.0] + rng.normal(size=200))
     exact, r = ml_lag(y, X, W, method="lu"), ml_lag(y, X, W, method="mc")
     assert r.params[-1] == pytest.approx(exact.params[-1], abs=5e-3)  # as test_fit_close_to_exact
+
+
+def test_neumann_solve_that_does_not_converge(monkeypatch):
+    """At rho = 0.999 the iterations x <- b + rho W x shrink the error by 0.999 a step: 30 are too few."""
+    monkeypatch.setattr(ml_approx, "MAX_NEUMANN", 30)
+    W = _grid_w(6).sparse.tocsr()
+    jac = ml_approx.ApproxJacobian(W, "mc", (-0.99, 0.9999), 0)
+    with pytest.raises(InputError, match=r"did not converge in 30 iterations at rho = 0.999 .*use method='lu'"):
+        jac.solve(0.999, np.linspace(0.0, 1.0, W.shape[0]))
+

@@ -187,7 +187,8 @@ def _simulate(point: _Point, est: pd.Series, C: np.ndarray, draws: int, level: f
         except InputError:  # rho outside the admissible interval of W(gamma_d)
             continue
     if len(out) < 2:
-        raise InputError(f"fewer than 2 of {draws} draws are inside the simplex and the admissible interval of rho")
+        raise InputError(f"fewer than 2 of {draws} draws are inside the simplex and the admissible interval of rho "
+                         f"({draws - len(out)} outside); pass more draws= or use inference='delta'")
     arr = np.array(out)
     q = (1 - level) / 2
     frame = _frame(est, arr.std(axis=0, ddof=1), np.quantile(arr, q, axis=0), np.quantile(arr, 1 - q, axis=0))

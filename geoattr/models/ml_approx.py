@@ -217,7 +217,9 @@ class _Neumann:
             if float(np.abs(x_new - x).max()) <= NEUMANN_RTOL * scale:
                 return x_new
             x = x_new
-        raise InputError(f"the Neumann solve with I - rho W did not converge at rho = {self.rho:.6g}")
+        raise InputError(f"the Neumann solve with I - rho W did not converge in {MAX_NEUMANN} iterations at "
+                         f"rho = {self.rho:.6g} (the approximate log-determinants need |rho| < 1 and a "
+                         "row-standardised W); use method='lu' for this fit")
 
 
 class ApproxJacobian(Jacobian):
