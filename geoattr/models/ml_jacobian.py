@@ -9,6 +9,7 @@ from sparse LU factorisations with complex-step derivatives, or from the eigenva
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -247,8 +248,6 @@ class Jacobian:
             # dense N x N, allowed for N <= EIGEN_MAX_N (checked by the caller)
             self.eig = eigenvalues(weights)
             return
-        # CSC structure of I - rho W with sorted indices; only the values change with rho
-        self._indices, self._indptr, self._wdata, self._diag = csc_with_diagonal(weights)
         # Without pivoting when I - rho W is diagonally dominant over the whole interval
         # (always the case for row-standardised W with |rho| < 1): stable and fastest.
         rmax = max(abs(bounds[0]), abs(bounds[1]))
@@ -262,10 +261,17 @@ class Jacobian:
         }
 
     # -- LU helpers
+    @functools.cached_property
+    def _csc(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """CSC structure of I - rho W with sorted indices (only the values change with rho);
+        built on first use (the CHOLMOD path needs it only for a fallback)."""
+        return csc_with_diagonal(self.W)
+
     def _a(self, rho: complex) -> sp.csc_matrix:
-        data = (-rho) * self._wdata
-        data[self._diag] += 1.0
-        return sp.csc_matrix((data, self._indices, self._indptr), shape=(self.n, self.n))
+        indices, indptr, wdata, diag = self._csc
+        data = (-rho) * wdata
+        data[diag] += 1.0
+        return sp.csc_matrix((data, indices, indptr), shape=(self.n, self.n))
 
     def _splu(self, M: sp.csc_matrix) -> Any:
         try:

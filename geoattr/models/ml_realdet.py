@@ -122,8 +122,9 @@ class RealLUJacobian(Jacobian):
             Ap = where[perm][:, perm].tocsc()
             pos = Ap.data.astype(np.int64) - 1
             self._pindices, self._pindptr = Ap.indices, Ap.indptr
-            self._pw = self._wdata[pos]
-            self._pdiag = np.flatnonzero(np.isin(pos, self._diag))
+            _, _, wdata, diag = self._csc
+            self._pw = wdata[pos]
+            self._pdiag = np.flatnonzero(np.isin(pos, diag))
             self._perm = perm
             self._kept = (rho, lu, None)
         else:
