@@ -186,7 +186,8 @@ def _search(
         return cache[r][0]
 
     # starting point: minimiser of a surrogate with a 4th-order Taylor log-determinant
-    t1, t2, t3, t4 = low_order_traces(jac.W)
+    # a pooled panel's traces are T times its block's (the block is N x N, the panel NT x NT)
+    t1, t2, t3, t4 = (getattr(jac, "T", 1) * t for t in low_order_traces(getattr(jac, "inner", jac).W))
 
     def surrogate(r: float) -> float:
         return 0.5 * n * math.log(sse(r) / n) + (

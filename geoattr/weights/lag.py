@@ -78,16 +78,17 @@ def panel_weights(weights: WeightsLike, index: pd.MultiIndex) -> sparse.csr_matr
     """
     units = pd.Index(weights.unique_ids)
     W = as_sparse(weights, units).tocoo()
-    u = index.get_level_values(0)
-    missing = sorted(set(u) - set(units))
-    if missing:
+    # the ids once, not once per observation (a missing id gets its own code and is reported)
+    ucodes, uvalues = pd.factorize(index.get_level_values(0), use_na_sentinel=False)
+    upos = units.get_indexer(uvalues)[ucodes]
+    if (upos < 0).any():
+        missing = sorted(pd.unique(np.asarray(uvalues)[units.get_indexer(uvalues) < 0]))
         raise InputError(f"{len(missing)} unit(s) of the data are not in the weights: {format_ids(missing)}"
-                         f"{id_mismatch_hint(pd.unique(u), units)}; build the weights for these units")
+                         f"{id_mismatch_hint(pd.unique(uvalues), units)}; build the weights for these units")
     rows, cols, vals = [], [], []
-    upos = units.get_indexer(u)
-    years = index.get_level_values(1)
-    for t in pd.unique(years):
-        m = np.flatnonzero(years == t)
+    ycodes, yvalues = pd.factorize(index.get_level_values(1), use_na_sentinel=False)
+    for t in range(len(yvalues)):  # the years in order of appearance, as pd.unique gives them
+        m = np.flatnonzero(ycodes == t)
         lookup = np.full(len(units), -1)
         lookup[upos[m]] = m
         r, c = lookup[W.row], lookup[W.col]
@@ -135,12 +136,13 @@ def data_weights(weights: WeightsLike, index: pd.MultiIndex, notes: list[str], *
     units = pd.Index(weights.unique_ids)
     Wu = as_sparse(weights, units)
     full = np.asarray(Wu.sum(axis=1)).ravel()
-    want = full[units.get_indexer(index.get_level_values(0))]
+    ucodes, uvalues = pd.factorize(index.get_level_values(0), use_na_sentinel=False)
+    want = full[units.get_indexer(uvalues)[ucodes]]
     have = np.asarray(W.sum(axis=1)).ravel()
     lost = np.abs(want - have) > 1e-12 * np.maximum(1.0, np.abs(want))
     if not lost.any():
         return W
-    absent = units.difference(pd.Index(pd.unique(index.get_level_values(0))))
+    absent = units.difference(pd.Index(uvalues))
     nz = full[full != 0]
     row_std = str(getattr(weights, "transformation", "")).upper() == "R" or bool(
         len(nz) and np.allclose(nz, 1.0, rtol=0, atol=1e-9))
