@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 from scipy.sparse.linalg import eigs, eigsh, splu
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from geoattr._format import format_ids
 from geoattr._validation import number_pair
@@ -215,7 +215,13 @@ def blas_limit(active: bool) -> contextlib.AbstractContextManager[Any]:
     """
     if not active:
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return _threadpools().limit(limits=1, user_api="blas")
+
+
+@functools.lru_cache(maxsize=1)
+def _threadpools() -> ThreadpoolController:
+    """The process's thread pools, found once: a scan of the loaded libraries cost 0.12 s per fit."""
+    return ThreadpoolController()
 
 
 # --------------------------------------------------------------------------- log-determinant
