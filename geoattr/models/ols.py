@@ -182,7 +182,8 @@ class LeastSquares:
             raise ValueError(f"cov_type must be one of {sorted(_COV)}, got {cov_type!r}")
         lm_cov, extra = _COV[cov_type]
         d = self.design
-        res = PooledOLS(d.y, d.X, weights=self.obs_weights, check_rank=False).fit(cov_type=lm_cov, **extra, **cov_config)
+        y, X, w = _coded(d.y, d.X, self.obs_weights)
+        res = PooledOLS(y, X, weights=w, check_rank=False).fit(cov_type=lm_cov, **extra, **cov_config)
         fitted = (d.X @ res.params).rename("fitted")
         resid = (d.y - fitted).rename("resid")
         info = {"Specification": d.spec, "Level": d.unit_level, "Years": f"{d.years[0]}-{d.years[1]}"}
@@ -190,6 +191,21 @@ class LeastSquares:
             res, y=d.y, fitted_values=fitted, resids=resid, model="ols" if self.obs_weights is None else "wls",
             cov_type=cov_type, info=info, notes=list(d.notes),
         )
+
+
+def _coded(y: pd.Series, X: pd.DataFrame, w: pd.Series | None) -> tuple[pd.Series, pd.DataFrame, pd.Series | None]:
+    """y, X (and weights) with the unit level of the index as integer codes, for linearmodels.
+
+    linearmodels checks and groups the entity level several times; on string ids (Arrow
+    strings) that cost 11 of 17 s at 2 million observations, on codes a fraction.  The
+    clusters are the same groups, so every estimate is unchanged; only the labels the
+    results never show differ.
+    """
+    idx = y.index
+    codes = pd.factorize(idx.get_level_values(0), use_na_sentinel=False)[0]
+    coded = pd.MultiIndex.from_arrays([codes, idx.get_level_values(1)], names=idx.names)
+    return (y.set_axis(coded), X.set_axis(coded),
+            None if w is None else pd.Series(w.reindex(idx).to_numpy(), index=coded, name=w.name))
 
 
 @dataclass(frozen=True)
