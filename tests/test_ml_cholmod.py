@@ -17,7 +17,7 @@ from geoattr.models import ml as ml_module
 from geoattr.models import ml_cholmod
 from geoattr.models.ml import ml_error, ml_lag
 from geoattr.models.ml_cholmod import CholmodJacobian, large_n_jacobian
-from geoattr.models.ml_jacobian import symmetric_scaling
+from geoattr.models.ml_jacobian import solve_pair, symmetric_scaling
 from geoattr.models.ml_realdet import RealLUJacobian
 from tests.test_ml_realdet import _data, _queen
 
@@ -52,6 +52,9 @@ def test_logdet_and_solves_equal_dense(monkeypatch):
         f = jac.factor(rho)
         np.testing.assert_allclose(_dense(W, rho) @ f.solve(b), b, rtol=1e-12, atol=1e-11)
         np.testing.assert_allclose(_dense(W, rho).T @ f.solve(B, trans="T"), B, rtol=1e-12, atol=1e-11)
+        X, Y = solve_pair(f, B, B[:, ::-1])  # one call with the factor (rho = 0.95), two with refinement
+        np.testing.assert_allclose(_dense(W, rho) @ X, B, rtol=1e-12, atol=1e-11)
+        np.testing.assert_allclose(_dense(W, rho).T @ Y, B[:, ::-1], rtol=1e-12, atol=1e-11)
 
 
 @needs_cholmod

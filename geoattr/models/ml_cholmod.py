@@ -67,6 +67,14 @@ class _CholeskySolve:
                 return self.factor(b * h) / h
             return self.factor(b / h) * h
 
+    def solve_pair(self, B: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``((I - rho W)^-1 B, (I - rho W)^-T C)`` in one solve with the factor of ``I - rho S``."""
+        h = self.h[:, None]
+        k = B.shape[1]
+        with flush_denormals():
+            Y = self.factor(np.hstack([B / h, C * h]))
+        return Y[:, :k] * h, Y[:, k:] / h
+
 
 class CholmodJacobian(RealLUJacobian):
     """:class:`~geoattr.models.ml_realdet.RealLUJacobian` with CHOLMOD factorisations.

@@ -72,6 +72,14 @@ class _Refined:
             x[self.perm] = self.lu.solve(np.ascontiguousarray(b[self.perm]), trans=trans)
         return x
 
+    def solve_pair(self, B: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(A^-1 B, A^-T C)``: one call of the base factorisation's ``solve_pair`` when it has
+        one and no refinement is needed, else two solves."""
+        pair = getattr(self.lu, "solve_pair", None)
+        if pair is not None and self.d == 0.0 and self.perm is None:
+            return pair(np.asarray(B, dtype=float), np.asarray(C, dtype=float))
+        return self.solve(B), self.solve(C, "T")
+
     def solve(self, b: np.ndarray, trans: str = "N") -> np.ndarray:
         b = np.asarray(b, dtype=float)
         x = self._base(b, trans)
