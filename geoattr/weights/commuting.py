@@ -52,11 +52,16 @@ def _year_of(flows: pd.DataFrame, year: int | None, year_column: str) -> int | N
     return int(years[0]) if len(years) == 1 else None
 
 
-def _unit_ids(units: pd.Index, present: np.ndarray, ids: Sequence[str] | pd.Index | None) -> pd.Index:
+def _normalised_ids(ids: Sequence[str] | pd.Index) -> pd.Index:
+    return pd.Index(val.normalise_ids(pd.Index(ids), name="ids").to_numpy())
+
+
+def _unit_ids(units: pd.Index, present: np.ndarray, ids: Sequence[str] | pd.Index | None, *,
+              normalised: bool = False) -> pd.Index:
     """The result's ids: ``ids`` (normalised, in their order) or the units present, sorted."""
     if ids is None:
         return pd.Index(sorted(units[present]))
-    all_ids = pd.Index(val.normalise_ids(pd.Index(ids), name="ids").to_numpy())
+    all_ids = pd.Index(ids) if normalised else _normalised_ids(ids)
     unknown = set(units[present]) - set(all_ids)
     if unknown:
         raise InputError(
@@ -126,7 +131,15 @@ def commuting_shares(
     -------
     SparseWeights
     """
-    all_ids = _unit_ids(units, present, ids)
+    return _shares(o, d, count, _unit_ids(units, present, ids), units, present, min_share=min_share, top_k=top_k,
+                   include_diagonal=include_diagonal, year=year, account=account, notes=notes,
+                   stacklevel=stacklevel + 1)
+
+
+def _shares(o: np.ndarray, d: np.ndarray, count: np.ndarray, all_ids: pd.Index, units: pd.Index, present: np.ndarray,
+            *, min_share: float, top_k: int | None, include_diagonal: bool, year: int | None,
+            account: RowAccount | None, notes: Sequence[str], stacklevel: int) -> SparseWeights:
+    """:func:`commuting_shares` once the result's ids are known."""
     n = len(all_ids)
     to_pos = np.full(len(units), -1, dtype=np.int64)
     to_pos[present] = all_ids.get_indexer(units[present])
@@ -319,10 +332,62 @@ def commuting_by_year(
     else:
         source = nearest_years(available, years)
     memo: MutableMapping[int, Graph] = {} if built is None else built
-    for s in sorted(set(source.values())):
-        if s not in memo:
+    todo = [s for s in sorted(set(source.values())) if s not in memo]
+    memo.update(_commuting_years(flows, todo, year_column, commuting_options))
+    for s in todo:
+        if s not in memo:  # the one-year builder (and its error, if the rows are bad)
             memo[s] = commuting(flows, year=s, year_column=year_column, **commuting_options)
     return CommutingWeights.from_sources(source, memo)
+
+
+def _commuting_years(flows: pd.DataFrame, years: Sequence[int], year_column: str,
+                     options: Mapping[str, object]) -> dict[int, Graph]:
+    """:func:`commuting` of each year, with the checks and id normalisation done once for all the years.
+
+    The same weights as one :func:`commuting` call per year (the same rows in the same
+    order reach :func:`commuting_shares`).  Returns ``{}`` when the rows fail a check or
+    the year column is not integer, so that the caller's per-year calls raise their usual
+    errors.
+    """
+    opts = dict(options)
+    origin, destination = opts.pop("origin", "origin"), opts.pop("destination", "destination")
+    value = opts.pop("value", "count")
+    ids = opts.pop("ids", None)
+    if len(years) < 2 or not set(opts) <= {"min_share", "top_k", "include_diagonal"} \
+            or not pd.api.types.is_integer_dtype(flows[year_column].dtype) \
+            or not {origin, destination, value} <= set(flows.columns):
+        return {}
+    yr = flows[year_column].to_numpy()
+    rows = np.isin(yr, years)
+    df = pd.DataFrame({"year": yr[rows], "origin": flows[origin].to_numpy()[rows],
+                       "destination": flows[destination].to_numpy()[rows], "count": flows[value].to_numpy()[rows]})
+    try:
+        val.require_no_missing(df, ["origin", "destination", "count"], table="flows")
+        val.require_numeric(df, ["count"], table="flows")
+        df["count"] = pd.to_numeric(df["count"]).astype(float)
+        val.require_nonnegative(df, ["count"], table="flows")
+        df["origin"] = val.normalise_ids(df["origin"], name="origin").to_numpy()
+        df["destination"] = val.normalise_ids(df["destination"], name="destination").to_numpy()
+        val.require_unique(df, ["year", "origin", "destination"], table="flows")
+    except InputError:
+        return {}
+    units = pd.Index(pd.unique(np.concatenate([df["origin"].to_numpy(dtype=object),
+                                               df["destination"].to_numpy(dtype=object)])))
+    o_all, d_all = units.get_indexer(df["origin"]), units.get_indexer(df["destination"])
+    c_all, y_all = df["count"].to_numpy(dtype=float), df["year"].to_numpy()
+    given = None if ids is None else _normalised_ids(ids)
+    out: dict[int, Graph] = {}
+    for y in years:
+        sel = y_all == y
+        o, d, c = o_all[sel], d_all[sel], c_all[sel]
+        pos = c > 0
+        present = np.unique(np.concatenate([o, d]))
+        shares = _shares(o[pos], d[pos], c[pos], _unit_ids(units, present, given, normalised=True), units, present,
+                         min_share=opts.get("min_share", 0.0), top_k=opts.get("top_k"),
+                         include_diagonal=opts.get("include_diagonal", True), year=int(y), account=None, notes=(),
+                         stacklevel=3)
+        out[int(y)] = shares.to_graph(max_edges=None)
+    return out
 
 
 def without_diagonal(weights: WeightsT, *, renormalise: bool = True) -> WeightsT:
