@@ -232,6 +232,32 @@ def _growth_and_notes(data: PanelData, terms: tuple[str, ...], years: tuple[int,
     return cols, tuple(notes)
 
 
+def _ds_of(data: PanelData, yrs: list[int] | None) -> pd.Series | None:
+    try:
+        return demographic_supply(data.population_by_age, data.column("jobs"), data.employment_rates,
+                                  data.death_probabilities, years=yrs)
+    except InputError:
+        if yrs is None:
+            return None
+        raise
+
+
+def _ds(data: PanelData, yrs: list[int]) -> pd.Series:
+    """DS of the years ``yrs``: the data's DS of every year, cut to ``yrs``, computed once for all designs.
+
+    A year's DS depends only on that year's rows (its numerator sums and national value
+    are by year), so the cut equals DS computed on ``yrs`` alone, bit for bit.  When DS
+    of every year cannot be computed (a year outside ``yrs`` lacks ages or jobs) or lacks
+    a year of ``yrs``, DS is computed on ``yrs`` alone (and raises its usual errors).
+    """
+    full = data.cached(("ds", "every year"), lambda: _ds_of(data, None))
+    if full is not None:
+        ys = full.index.get_level_values("year")
+        if set(yrs) <= set(ys.unique()):
+            return full[ys.isin(yrs)]
+    return data.cached(("ds", tuple(yrs)), lambda: _ds_of(data, yrs))
+
+
 def _level_columns(data: PanelData, terms: tuple[str, ...], idx: pd.MultiIndex,
                    yrs: list[int]) -> dict[str, pd.Series]:
     """Centrality, DS, log population."""
@@ -249,9 +275,7 @@ def _level_columns(data: PanelData, terms: tuple[str, ...], idx: pd.MultiIndex,
         _check_complete(data.column("jobs"), yrs, data.units, what="jobs",
                         hint="DS divides by jobs by workplace in year t")
         _check_positive_jobs(data.column("jobs"), yrs, why="ds divides by jobs by workplace in year t")
-        cols["ds"] = data.cached(("ds", tuple(yrs)), lambda: demographic_supply(
-            data.population_by_age, data.column("jobs"), data.employment_rates, data.death_probabilities, years=yrs,
-        ))
+        cols["ds"] = _ds(data, yrs)
     if "log_pop" in terms:
         cols["log_pop"] = np.log(data.column("population")).rename("log_pop")
     return cols
