@@ -49,3 +49,14 @@ def test_bad_ids_are_named_by_row_position_as_before(bad, message, monkeypatch):
     with pytest.raises(InputError) as slow:
         normalise_ids(bad, name="unit")
     assert str(fast.value) == str(slow.value)
+
+
+def test_population_by_age_sex_is_lowered_per_distinct_value_and_checked():
+    from geoattr.data.checks import check_population_by_age
+
+    pa = pd.DataFrame({"unit": ["0101"] * 4, "year": 2001, "sex": ["Female", "MALE", "female", "male"],
+                       "age": [0, 0, 1, 1], "population": [5, 6, 7, 8]})
+    out = check_population_by_age(pa)
+    assert out["sex"].tolist() == ["female", "male", "female", "male"] and out["sex"].dtype == object
+    with pytest.raises(InputError, match=r"column 'sex' has values \['f'\]; use 'female' and 'male'"):
+        check_population_by_age(pa.assign(sex=["F", "MALE", "female", "male"]))
