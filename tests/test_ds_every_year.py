@@ -16,11 +16,15 @@ def _ds_alone(data, years):
                                 data.death_probabilities, years=list(range(years[0], years[1] + 1)))
 
 
-@pytest.mark.parametrize("years", [(2003, 2023), (2010, 2012)])
+@pytest.mark.parametrize("years", [(2003, 2023), (2010, 2012), (2000, 2001), (2005, 2005)])
 def test_design_ds_equals_ds_of_its_years_alone(synthetic_data, years):
     X = V.build_design(synthetic_data, ["ds"], years=years).X
     ref = _ds_alone(synthetic_data, years).reindex(X.index)
     assert np.array_equal(X["ds"].to_numpy(), ref.to_numpy())  # exact: each year's DS uses only its rows
+    if years[0] == years[1]:
+        return  # a single year is computed alone
+    every = synthetic_data.cached(("ds", "every year with jobs"), lambda: None)
+    assert every is not None and set(every.index.get_level_values("year")) == set(range(2000, 2024))  # no jobs 2024
 
 
 def test_a_year_lacking_ages_outside_the_design_does_not_matter_inside_it_does(synthetic_data):

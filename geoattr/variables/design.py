@@ -232,25 +232,33 @@ def _growth_and_notes(data: PanelData, terms: tuple[str, ...], years: tuple[int,
     return cols, tuple(notes)
 
 
-def _ds_of(data: PanelData, yrs: list[int] | None) -> pd.Series | None:
+def _ds_of(data: PanelData, yrs: list[int]) -> pd.Series:
+    return demographic_supply(data.population_by_age, data.column("jobs"), data.employment_rates,
+                              data.death_probabilities, years=yrs)
+
+
+def _ds_every_year(data: PanelData) -> pd.Series | None:
+    """DS of every year with jobs for every unit (None when it cannot be computed)."""
+    jobs = data.column("jobs")
+    missing = jobs.isna().groupby(level="year").any()
+    years = sorted(set(missing.index[~missing.to_numpy()]) & set(data.population_by_age["year"].unique()))
     try:
-        return demographic_supply(data.population_by_age, data.column("jobs"), data.employment_rates,
-                                  data.death_probabilities, years=yrs)
+        return _ds_of(data, [int(y) for y in years]) if years else None
     except InputError:
-        if yrs is None:
-            return None
-        raise
+        return None
 
 
 def _ds(data: PanelData, yrs: list[int]) -> pd.Series:
-    """DS of the years ``yrs``: the data's DS of every year, cut to ``yrs``, computed once for all designs.
+    """DS of the years ``yrs``: the data's DS of every year with jobs, cut to ``yrs``, computed once for all designs.
 
     A year's DS depends only on that year's rows (its numerator sums and national value
-    are by year), so the cut equals DS computed on ``yrs`` alone, bit for bit.  When DS
-    of every year cannot be computed (a year outside ``yrs`` lacks ages or jobs) or lacks
-    a year of ``yrs``, DS is computed on ``yrs`` alone (and raises its usual errors).
+    are by year), so the cut equals DS computed on ``yrs`` alone, bit for bit (tested for
+    ranges of two or more years; a single year, whose national value pandas sums another
+    way, is computed alone).  When that DS cannot be computed (a year outside ``yrs``
+    lacks ages) or lacks a year of ``yrs``, DS is computed on ``yrs`` alone (and raises
+    its usual errors).
     """
-    full = data.cached(("ds", "every year"), lambda: _ds_of(data, None))
+    full = data.cached(("ds", "every year with jobs"), lambda: _ds_every_year(data)) if len(yrs) > 1 else None
     if full is not None:
         ys = full.index.get_level_values("year")
         if set(yrs) <= set(ys.unique()):
