@@ -52,3 +52,19 @@ def test_duplicate_pairs_are_refused_per_year_not_across_years():
     with pytest.raises(InputError, match=r"duplicate key\(s\) \(origin, destination\)"):
         gw.commuting_by_year(dup, [2001, 2002])
     assert len(gw.commuting_by_year(f, [2001, 2002])) == 2  # the same pair in two years is no duplicate
+
+
+def test_prepared_memo_shared_across_options_gives_the_same_weights():
+    f = _flows()
+    memo: dict = {}
+    for opts in ({}, {"top_k": 2}, {"min_share": 0.1, "include_diagonal": False}):
+        with_memo = gw.commuting_by_year(f, [2001, 2002, 2003], prepared=memo, **opts)
+        without = gw.commuting_by_year(f, [2001, 2002, 2003], **opts)
+        for y in (2001, 2002, 2003):
+            pd.testing.assert_series_equal(with_memo[y].adjacency, without[y].adjacency, check_exact=True)
+    assert len(memo) == 1  # the checked rows of every year, prepared once
+    bad = f.copy()
+    bad.loc[bad.index[bad["year"] == 2004][:1], "count"] = -1.0  # a year not asked for
+    memo = {}
+    gw.commuting_by_year(bad, [2001, 2002], prepared=memo)  # every-year rows fail; the asked years' rows are used
+    assert list(memo.values()) == [None]

@@ -289,6 +289,7 @@ def commuting_by_year(
     fixed_year: int | None = None,
     year_column: str = "year",
     built: MutableMapping[int, Graph] | None = None,
+    prepared: MutableMapping[tuple, object] | None = None,
     **commuting_options,
 ) -> CommutingWeights[Graph]:
     """Commuting weights for each requested year.
@@ -308,6 +309,10 @@ def commuting_by_year(
         Source year -> the weights already built from these flows with these options:
         they are reused, and the ones built here are added (a memo shared by calls that
         ask for different ranges of years).
+    prepared : mutable mapping, optional
+        A memo of these flows' rows checked and with normalised ids, shared by calls with
+        other options (``min_share``, ``top_k``...); the weights are the same with or
+        without it.
     **commuting_options
         Passed to :func:`commuting` (``ids``, ``min_share``, ``top_k``, ``include_diagonal``,
         column names).
@@ -333,32 +338,33 @@ def commuting_by_year(
         source = nearest_years(available, years)
     memo: MutableMapping[int, Graph] = {} if built is None else built
     todo = [s for s in sorted(set(source.values())) if s not in memo]
-    memo.update(_commuting_years(flows, todo, year_column, commuting_options))
+    memo.update(_commuting_years(flows, todo, year_column, commuting_options, prepared))
     for s in todo:
         if s not in memo:  # the one-year builder (and its error, if the rows are bad)
             memo[s] = commuting(flows, year=s, year_column=year_column, **commuting_options)
     return CommutingWeights.from_sources(source, memo)
 
 
-def _commuting_years(flows: pd.DataFrame, years: Sequence[int], year_column: str,
-                     options: Mapping[str, object]) -> dict[int, Graph]:
-    """:func:`commuting` of each year, with the checks and id normalisation done once for all the years.
+@dataclass(frozen=True)
+class _Prepared:
+    """Flows rows of some years, checked, with ids normalised: codes into ``units``, counts, years."""
 
-    The same weights as one :func:`commuting` call per year (the same rows in the same
-    order reach :func:`commuting_shares`).  Returns ``{}`` when the rows fail a check or
-    the year column is not integer, so that the caller's per-year calls raise their usual
-    errors.
+    years: frozenset[int]
+    units: pd.Index
+    o: np.ndarray
+    d: np.ndarray
+    c: np.ndarray
+    y: np.ndarray
+
+
+def _prepare(flows: pd.DataFrame, years: Sequence[int] | None, year_column: str, origin: str, destination: str,
+             value: str) -> _Prepared | None:
+    """The checks and id normalisation of :func:`commuting` done once for the rows of ``years`` (None: all).
+
+    None when a row fails a check (the per-year path then raises the usual error).
     """
-    opts = dict(options)
-    origin, destination = opts.pop("origin", "origin"), opts.pop("destination", "destination")
-    value = opts.pop("value", "count")
-    ids = opts.pop("ids", None)
-    if len(years) < 2 or not set(opts) <= {"min_share", "top_k", "include_diagonal"} \
-            or not pd.api.types.is_integer_dtype(flows[year_column].dtype) \
-            or not {origin, destination, value} <= set(flows.columns):
-        return {}
     yr = flows[year_column].to_numpy()
-    rows = np.isin(yr, years)
+    rows = np.ones(len(yr), dtype=bool) if years is None else np.isin(yr, years)
     df = pd.DataFrame({"year": yr[rows], "origin": flows[origin].to_numpy()[rows],
                        "destination": flows[destination].to_numpy()[rows], "count": flows[value].to_numpy()[rows]})
     try:
@@ -370,20 +376,53 @@ def _commuting_years(flows: pd.DataFrame, years: Sequence[int], year_column: str
         df["destination"] = val.normalise_ids(df["destination"], name="destination").to_numpy()
         val.require_unique(df, ["year", "origin", "destination"], table="flows")
     except InputError:
-        return {}
+        return None
     units = pd.Index(pd.unique(np.concatenate([df["origin"].to_numpy(dtype=object),
                                                df["destination"].to_numpy(dtype=object)])))
-    o_all, d_all = units.get_indexer(df["origin"]), units.get_indexer(df["destination"])
-    c_all, y_all = df["count"].to_numpy(dtype=float), df["year"].to_numpy()
+    y = df["year"].to_numpy()
+    return _Prepared(years=frozenset(int(v) for v in np.unique(y)), units=units,
+                     o=units.get_indexer(df["origin"]), d=units.get_indexer(df["destination"]),
+                     c=df["count"].to_numpy(dtype=float), y=y)
+
+
+def _commuting_years(flows: pd.DataFrame, years: Sequence[int], year_column: str,
+                     options: Mapping[str, object], prepared: MutableMapping[tuple, object] | None = None
+                     ) -> dict[int, Graph]:
+    """:func:`commuting` of each year, with the checks and id normalisation done once for all the years.
+
+    The same weights as one :func:`commuting` call per year (the same rows in the same
+    order reach :func:`commuting_shares`).  Returns ``{}`` when the rows fail a check or
+    the year column is not integer, so that the caller's per-year calls raise their usual
+    errors.  ``prepared`` memoises the checked rows of every year of these flows (the
+    options do not change them).
+    """
+    opts = dict(options)
+    origin, destination = opts.pop("origin", "origin"), opts.pop("destination", "destination")
+    value = opts.pop("value", "count")
+    ids = opts.pop("ids", None)
+    if len(years) < 2 or not set(opts) <= {"min_share", "top_k", "include_diagonal"} \
+            or not pd.api.types.is_integer_dtype(flows[year_column].dtype) \
+            or not {origin, destination, value} <= set(flows.columns):
+        return {}
+    p = None
+    if prepared is not None:
+        key = ("prepared", year_column, origin, destination, value)
+        if key not in prepared:
+            prepared[key] = _prepare(flows, None, year_column, origin, destination, value)
+        p = prepared[key]
+    if p is None or not set(years) <= p.years:
+        p = _prepare(flows, years, year_column, origin, destination, value)
+    if p is None:
+        return {}
     given = None if ids is None else _normalised_ids(ids)
     out: dict[int, Graph] = {}
     for y in years:
-        sel = y_all == y
-        o, d, c = o_all[sel], d_all[sel], c_all[sel]
+        sel = p.y == y
+        o, d, c = p.o[sel], p.d[sel], p.c[sel]
         pos = c > 0
         present = np.unique(np.concatenate([o, d]))
-        shares = _shares(o[pos], d[pos], c[pos], _unit_ids(units, present, given, normalised=True), units, present,
-                         min_share=opts.get("min_share", 0.0), top_k=opts.get("top_k"),
+        shares = _shares(o[pos], d[pos], c[pos], _unit_ids(p.units, present, given, normalised=True), p.units,
+                         present, min_share=opts.get("min_share", 0.0), top_k=opts.get("top_k"),
                          include_diagonal=opts.get("include_diagonal", True), year=int(y), account=None, notes=(),
                          stacklevel=3)
         out[int(y)] = shares.to_graph(max_edges=None)
