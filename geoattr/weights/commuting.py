@@ -168,6 +168,17 @@ def _shares(o: np.ndarray, d: np.ndarray, count: np.ndarray, all_ids: pd.Index, 
                          notes=(*notes, *_options_note(min_share, top_k, include_diagonal)))
 
 
+def _check_rows(df: pd.DataFrame, keys: list[str]) -> None:
+    """Check the ``origin, destination, count`` rows (unique by ``keys``); counts as float, ids normalised, in place."""
+    val.require_no_missing(df, ["origin", "destination", "count"], table="flows")
+    val.require_numeric(df, ["count"], table="flows")
+    df["count"] = pd.to_numeric(df["count"]).astype(float)
+    val.require_nonnegative(df, ["count"], table="flows")
+    df["origin"] = val.normalise_ids(df["origin"], name="origin").to_numpy()
+    df["destination"] = val.normalise_ids(df["destination"], name="destination").to_numpy()
+    val.require_unique(df, keys, table="flows")
+
+
 def commuting(
     flows: pd.DataFrame,
     *,
@@ -214,13 +225,7 @@ def commuting(
     df = _one_year(flows, year, year_column)
     df = pd.DataFrame({"origin": df[origin].to_numpy(), "destination": df[destination].to_numpy(),
                        "count": df[value].to_numpy()})
-    val.require_no_missing(df, ["origin", "destination", "count"], table="flows")
-    val.require_numeric(df, ["count"], table="flows")
-    df["count"] = pd.to_numeric(df["count"]).astype(float)
-    val.require_nonnegative(df, ["count"], table="flows")
-    df["origin"] = val.normalise_ids(df["origin"], name="origin").to_numpy()
-    df["destination"] = val.normalise_ids(df["destination"], name="destination").to_numpy()
-    val.require_unique(df, ["origin", "destination"], table="flows")
+    _check_rows(df, ["origin", "destination"])
     units = pd.Index(pd.unique(np.concatenate([df["origin"].to_numpy(dtype=object),
                                                df["destination"].to_numpy(dtype=object)])))
     o, d = units.get_indexer(df["origin"]), units.get_indexer(df["destination"])
@@ -368,13 +373,7 @@ def _prepare(flows: pd.DataFrame, years: Sequence[int] | None, year_column: str,
     df = pd.DataFrame({"year": yr[rows], "origin": flows[origin].to_numpy()[rows],
                        "destination": flows[destination].to_numpy()[rows], "count": flows[value].to_numpy()[rows]})
     try:
-        val.require_no_missing(df, ["origin", "destination", "count"], table="flows")
-        val.require_numeric(df, ["count"], table="flows")
-        df["count"] = pd.to_numeric(df["count"]).astype(float)
-        val.require_nonnegative(df, ["count"], table="flows")
-        df["origin"] = val.normalise_ids(df["origin"], name="origin").to_numpy()
-        df["destination"] = val.normalise_ids(df["destination"], name="destination").to_numpy()
-        val.require_unique(df, ["year", "origin", "destination"], table="flows")
+        _check_rows(df, ["year", "origin", "destination"])
     except InputError:
         return None
     units = pd.Index(pd.unique(np.concatenate([df["origin"].to_numpy(dtype=object),
