@@ -101,6 +101,10 @@ def normalise_ids(
     """
     if isinstance(values, (str, bytes)):
         raise TypeError(f"{name}: expected a sequence of ids, got the single string {values!r}")
+    if isinstance(values, (pd.Series, pd.Index)) and len(values) >= _BY_DISTINCT_MIN:
+        done = _normalise_distinct(values, name=name, width=width)
+        if done is not None:
+            return done
     arr = (
         values.to_numpy(dtype=object) if isinstance(values, (pd.Series, pd.Index)) else list(values)
     )
@@ -160,6 +164,30 @@ def normalise_ids(
     if width is not None:
         res = res.str.zfill(int(width)).astype(object)
     return res
+
+
+#: From this many ids, string ids are normalised once per distinct value (long tables repeat few codes).
+_BY_DISTINCT_MIN = 20_000
+
+
+def _normalise_distinct(values: pd.Series | pd.Index, *, name: str, width: int | None) -> pd.Series | None:
+    """:func:`normalise_ids` of string ids computed on their distinct values, then spread back to the rows.
+
+    Elementwise the same strings.  None (the caller takes the row by row path, whose
+    errors name row positions) when a value is missing or not a string, or when a
+    distinct value is refused.
+    """
+    codes, uniques = pd.factorize(values)
+    if len(uniques) == 0 or (codes < 0).any():
+        return None
+    distinct = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
+    if pd.api.types.infer_dtype(distinct, skipna=False) != "string":
+        return None
+    try:
+        norm = normalise_ids(distinct, name=name, width=width)
+    except InputError:
+        return None
+    return pd.Series(norm.to_numpy(dtype=object)[codes], dtype=object)
 
 
 def normalise_string_ids(values: pd.Index | pd.Series, *, name: str) -> pd.Series:

@@ -41,8 +41,9 @@ def _check_age_table(pa: pd.DataFrame) -> pd.DataFrame:
     out = check_population_by_age(pa)
     out["year"] = out["year"].astype(int)
     out["age"] = out["age"].astype(int)
-    counts = out.groupby(["unit", "year", "sex"])["age"].agg(["min", "max", "nunique"])
-    gaps = counts[(counts["min"] != 0) | (counts["nunique"] != counts["max"] + 1)]
+    # (unit, year, sex, age) is unique (checked), so a group's distinct ages are its rows
+    counts = out.groupby(["unit", "year", "sex"])["age"].agg(["min", "max", "size"])
+    gaps = counts[(counts["min"] != 0) | (counts["size"] != counts["max"] + 1)]
     if len(gaps):
         raise InputError(
             f"population_by_age has missing ages (not every single age from 0 to the open age) in "
@@ -224,6 +225,24 @@ def _residual_by_age(p0: np.ndarray, p1: np.ndarray, qs: np.ndarray) -> np.ndarr
 
 
 
+def _population_array(pa: pd.DataFrame, units: list[str], span: list[int], top: int) -> np.ndarray:
+    """Populations as an array (unit, year, sex, age), NaN where the table has no row.
+
+    The rows are unique by (unit, year, sex, age) (checked), so each cell is one row's
+    value, placed directly (rows of other years are left out).
+    """
+    def positions(col: pd.Series, labels: list) -> np.ndarray:  # one lookup per distinct value
+        codes, distinct = pd.factorize(col)
+        return np.append(pd.Index(labels).get_indexer(distinct), -1)[codes]
+
+    ui, yi, si = positions(pa["unit"], units), positions(pa["year"], span), positions(pa["sex"], ["female", "male"])
+    ai = pa["age"].to_numpy()
+    keep = (ui >= 0) & (yi >= 0) & (si >= 0) & (ai >= 0) & (ai <= top)
+    arr = np.full((len(units), len(span), 2, top + 1), np.nan)
+    arr[ui[keep], yi[keep], si[keep], ai[keep]] = pa["population"].to_numpy(dtype=float)[keep]
+    return arr
+
+
 def _age_arrays(population_by_age: pd.DataFrame, death_probabilities: pd.DataFrame, years: Iterable[int] | None
                 ) -> tuple[list[str], list[int], dict[int, int], np.ndarray, dict[int, np.ndarray]]:
     """Checked inputs as arrays: units, years t, year -> position, populations (unit, year, sex, age), and
@@ -234,9 +253,7 @@ def _age_arrays(population_by_age: pd.DataFrame, death_probabilities: pd.DataFra
     all_years = sorted(pa["year"].unique())
     want = sorted(set(years) if years is not None else {y for y in all_years if y + 1 in all_years})
     span = sorted(set(want) | {y + 1 for y in want})
-    full = pd.MultiIndex.from_product([units, span, ["female", "male"]], names=["unit", "year", "sex"])
-    wide = pa.pivot_table(index=["unit", "year", "sex"], columns="age", values="population", aggfunc="sum")
-    arr = wide.reindex(index=full, columns=range(top + 1)).to_numpy(float).reshape(len(units), len(span), 2, top + 1)
+    arr = _population_array(pa, units, span, top)
     qs = {}
     for t in want:
         q = _check_q(death_probabilities_in_year(death_probabilities, t), np.arange(top + 1))

@@ -8,6 +8,7 @@ that says what to fix.
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 import geoattr._validation as val
@@ -121,6 +122,16 @@ def check_fertility_rates(rates: pd.Series) -> pd.Series:
     f.index = pd.Index(f.index.astype(int), name="age")
     return f.rename("fertility")
 
+def _lower_text(col: pd.Series) -> pd.Series:
+    """``col.astype(str).str.lower().astype(object)``; a column of strings is lowered once per distinct value."""
+    codes, uniques = pd.factorize(col)
+    distinct = np.asarray(uniques, dtype=object)
+    if len(col) and (codes >= 0).all() and pd.api.types.infer_dtype(distinct, skipna=False) == "string":
+        return pd.Series(np.array([v.lower() for v in distinct], dtype=object)[codes], index=col.index, dtype=object,
+                         name=col.name)
+    return col.astype(str).str.lower().astype(object)
+
+
 def check_population_by_age(df: pd.DataFrame) -> pd.DataFrame:
     """Columns ``unit, year, sex, age, population`` with sex ``female``/``male``, one row per cell."""
     val.require_columns(df, ["unit", "year", "sex", "age", "population"], table="population_by_age")
@@ -131,7 +142,7 @@ def check_population_by_age(df: pd.DataFrame) -> pd.DataFrame:
     out["population"] = pd.to_numeric(out["population"])
     val.require_finite(out, ["population"], table="population_by_age", hint="Fix these values in the source")
     out["unit"] = val.normalise_ids(out["unit"], name="unit").to_numpy()
-    out["sex"] = out["sex"].astype(str).str.lower().astype(object)
+    out["sex"] = _lower_text(out["sex"])
     bad = sorted(set(out["sex"].unique()) - {"female", "male"})
     if bad:
         raise InputError(

@@ -233,6 +233,7 @@ def write_fan_chart(res: ForecastResults, units: list[str], path: Path, files: d
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fig = fan_chart(res.forecast, units, history=res.history, names=names, path=path)
+    fig.set_layout_engine("none")  # the SVG keeps the PNG's constrained layout (not re-run)
     fig.savefig(path.with_suffix(".svg"), format="svg")
     files["figure_fan_chart_png"], files["figure_fan_chart_svg"] = path, path.with_suffix(".svg")
     return path

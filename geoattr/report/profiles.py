@@ -302,9 +302,9 @@ def _unit_page(u: Any, att: pd.DataFrame, site: _Site) -> tuple[str, str]:
     body += _period_section(u, name, yrs, res, lo, hi, site)
     body.append(_yearly_table(a, yrs, res, lo, hi))
     if u in site.decomposition:
-        g = site.decomposition[u][["component", "persons_per_year"]]
-        g = g.assign(component=[label(c) for c in g["component"]]).rename(
-            columns={"persons_per_year": "persons per year"})
+        dec = site.decomposition[u]
+        g = pd.DataFrame({"component": [label(c) for c in dec["component"]],
+                          "persons per year": dec["persons_per_year"].to_numpy()})
         dy = site.decomposition_years
         period = f" {dy[0]}-{dy[1]}" if dy else ""
         body.append(f"<h2>Decomposition of population change{period}</h2>"

@@ -63,8 +63,9 @@ def _save(fig: Figure, path: str | Path | None) -> Figure:
 
 def _draw_term(ax: Any, ct: pd.DataFrame, rows: list[tuple[str, str]], ypos: np.ndarray) -> None:
     """One panel: each row's interval (or range of estimates) for one term."""
+    kinds, variants = ct["kind"].to_numpy(dtype=object), ct["variant"].to_numpy(dtype=object)
     for y, (kind, variant) in zip(ypos, rows):
-        r = ct[(ct["kind"] == kind) & ((ct["variant"] == variant) | (variant == f"{kind} (range)"))]
+        r = ct[(kinds == kind) & ((variants == variant) | (variant == f"{kind} (range)"))]
         if r.empty:
             continue
         col = _COLOURS.get(kind, "#333333")
@@ -119,8 +120,9 @@ def plot_coefficients(coefficients: pd.DataFrame, path: str | Path | None = None
     fig = _figure(4.2 * ncol, 0.9 + 0.24 * len(rows) * nrow)
     axes = fig.subplots(nrow, ncol, squeeze=False, sharey=True)
     ypos = np.arange(len(rows))[::-1]
+    by_term = dict(tuple(c.groupby("term", sort=False)))
     for ax, t in zip(axes.ravel(), terms):
-        _draw_term(ax, c[c["term"] == t], rows, ypos)
+        _draw_term(ax, by_term[t], rows, ypos)
         ax.set_title(escape_mathtext(t))
     for ax in axes.ravel()[len(terms):]:
         ax.set_visible(False)

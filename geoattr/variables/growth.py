@@ -149,6 +149,7 @@ def commuting_weights(
         years,
         fixed_year=fixed,
         built=built,
+        prepared=data.cached(("weights", "prepared flows"), dict),
         ids=data.units,
         min_share=min_share,
         top_k=top_k,

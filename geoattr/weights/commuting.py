@@ -52,11 +52,16 @@ def _year_of(flows: pd.DataFrame, year: int | None, year_column: str) -> int | N
     return int(years[0]) if len(years) == 1 else None
 
 
-def _unit_ids(units: pd.Index, present: np.ndarray, ids: Sequence[str] | pd.Index | None) -> pd.Index:
+def _normalised_ids(ids: Sequence[str] | pd.Index) -> pd.Index:
+    return pd.Index(val.normalise_ids(pd.Index(ids), name="ids").to_numpy())
+
+
+def _unit_ids(units: pd.Index, present: np.ndarray, ids: Sequence[str] | pd.Index | None, *,
+              normalised: bool = False) -> pd.Index:
     """The result's ids: ``ids`` (normalised, in their order) or the units present, sorted."""
     if ids is None:
         return pd.Index(sorted(units[present]))
-    all_ids = pd.Index(val.normalise_ids(pd.Index(ids), name="ids").to_numpy())
+    all_ids = pd.Index(ids) if normalised else _normalised_ids(ids)
     unknown = set(units[present]) - set(all_ids)
     if unknown:
         raise InputError(
@@ -126,7 +131,15 @@ def commuting_shares(
     -------
     SparseWeights
     """
-    all_ids = _unit_ids(units, present, ids)
+    return _shares(o, d, count, _unit_ids(units, present, ids), units, present, min_share=min_share, top_k=top_k,
+                   include_diagonal=include_diagonal, year=year, account=account, notes=notes,
+                   stacklevel=stacklevel + 1)
+
+
+def _shares(o: np.ndarray, d: np.ndarray, count: np.ndarray, all_ids: pd.Index, units: pd.Index, present: np.ndarray,
+            *, min_share: float, top_k: int | None, include_diagonal: bool, year: int | None,
+            account: RowAccount | None, notes: Sequence[str], stacklevel: int) -> SparseWeights:
+    """:func:`commuting_shares` once the result's ids are known."""
     n = len(all_ids)
     to_pos = np.full(len(units), -1, dtype=np.int64)
     to_pos[present] = all_ids.get_indexer(units[present])
@@ -153,6 +166,17 @@ def commuting_shares(
                       f"{format_ids(sorted(all_ids[iso]))}", IsolatesWarning, stacklevel=stacklevel)
     return SparseWeights(matrix=m, ids=all_ids, year=year, account=account,
                          notes=(*notes, *_options_note(min_share, top_k, include_diagonal)))
+
+
+def _check_rows(df: pd.DataFrame, keys: list[str]) -> None:
+    """Check the ``origin, destination, count`` rows (unique by ``keys``); counts as float, ids normalised, in place."""
+    val.require_no_missing(df, ["origin", "destination", "count"], table="flows")
+    val.require_numeric(df, ["count"], table="flows")
+    df["count"] = pd.to_numeric(df["count"]).astype(float)
+    val.require_nonnegative(df, ["count"], table="flows")
+    df["origin"] = val.normalise_ids(df["origin"], name="origin").to_numpy()
+    df["destination"] = val.normalise_ids(df["destination"], name="destination").to_numpy()
+    val.require_unique(df, keys, table="flows")
 
 
 def commuting(
@@ -201,13 +225,7 @@ def commuting(
     df = _one_year(flows, year, year_column)
     df = pd.DataFrame({"origin": df[origin].to_numpy(), "destination": df[destination].to_numpy(),
                        "count": df[value].to_numpy()})
-    val.require_no_missing(df, ["origin", "destination", "count"], table="flows")
-    val.require_numeric(df, ["count"], table="flows")
-    df["count"] = pd.to_numeric(df["count"]).astype(float)
-    val.require_nonnegative(df, ["count"], table="flows")
-    df["origin"] = val.normalise_ids(df["origin"], name="origin").to_numpy()
-    df["destination"] = val.normalise_ids(df["destination"], name="destination").to_numpy()
-    val.require_unique(df, ["origin", "destination"], table="flows")
+    _check_rows(df, ["origin", "destination"])
     units = pd.Index(pd.unique(np.concatenate([df["origin"].to_numpy(dtype=object),
                                                df["destination"].to_numpy(dtype=object)])))
     o, d = units.get_indexer(df["origin"]), units.get_indexer(df["destination"])
@@ -276,6 +294,7 @@ def commuting_by_year(
     fixed_year: int | None = None,
     year_column: str = "year",
     built: MutableMapping[int, Graph] | None = None,
+    prepared: MutableMapping[tuple, object] | None = None,
     **commuting_options,
 ) -> CommutingWeights[Graph]:
     """Commuting weights for each requested year.
@@ -295,6 +314,10 @@ def commuting_by_year(
         Source year -> the weights already built from these flows with these options:
         they are reused, and the ones built here are added (a memo shared by calls that
         ask for different ranges of years).
+    prepared : mutable mapping, optional
+        A memo of these flows' rows checked and with normalised ids, shared by calls with
+        other options (``min_share``, ``top_k``...); the weights are the same with or
+        without it.
     **commuting_options
         Passed to :func:`commuting` (``ids``, ``min_share``, ``top_k``, ``include_diagonal``,
         column names).
@@ -319,10 +342,90 @@ def commuting_by_year(
     else:
         source = nearest_years(available, years)
     memo: MutableMapping[int, Graph] = {} if built is None else built
-    for s in sorted(set(source.values())):
-        if s not in memo:
+    todo = [s for s in sorted(set(source.values())) if s not in memo]
+    memo.update(_commuting_years(flows, todo, year_column, commuting_options, prepared))
+    for s in todo:
+        if s not in memo:  # the one-year builder (and its error, if the rows are bad)
             memo[s] = commuting(flows, year=s, year_column=year_column, **commuting_options)
     return CommutingWeights.from_sources(source, memo)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Flows rows of some years, checked, with ids normalised: codes into ``units``, counts, years."""
+
+    years: frozenset[int]
+    units: pd.Index
+    o: np.ndarray
+    d: np.ndarray
+    c: np.ndarray
+    y: np.ndarray
+
+
+def _prepare(flows: pd.DataFrame, years: Sequence[int] | None, year_column: str, origin: str, destination: str,
+             value: str) -> _Prepared | None:
+    """The checks and id normalisation of :func:`commuting` done once for the rows of ``years`` (None: all).
+
+    None when a row fails a check (the per-year path then raises the usual error).
+    """
+    yr = flows[year_column].to_numpy()
+    rows = np.ones(len(yr), dtype=bool) if years is None else np.isin(yr, years)
+    df = pd.DataFrame({"year": yr[rows], "origin": flows[origin].to_numpy()[rows],
+                       "destination": flows[destination].to_numpy()[rows], "count": flows[value].to_numpy()[rows]})
+    try:
+        _check_rows(df, ["year", "origin", "destination"])
+    except InputError:
+        return None
+    units = pd.Index(pd.unique(np.concatenate([df["origin"].to_numpy(dtype=object),
+                                               df["destination"].to_numpy(dtype=object)])))
+    y = df["year"].to_numpy()
+    return _Prepared(years=frozenset(int(v) for v in np.unique(y)), units=units,
+                     o=units.get_indexer(df["origin"]), d=units.get_indexer(df["destination"]),
+                     c=df["count"].to_numpy(dtype=float), y=y)
+
+
+def _commuting_years(flows: pd.DataFrame, years: Sequence[int], year_column: str,
+                     options: Mapping[str, object], prepared: MutableMapping[tuple, object] | None = None
+                     ) -> dict[int, Graph]:
+    """:func:`commuting` of each year, with the checks and id normalisation done once for all the years.
+
+    The same weights as one :func:`commuting` call per year (the same rows in the same
+    order reach :func:`commuting_shares`).  Returns ``{}`` when the rows fail a check or
+    the year column is not integer, so that the caller's per-year calls raise their usual
+    errors.  ``prepared`` memoises the checked rows of every year of these flows (the
+    options do not change them).
+    """
+    opts = dict(options)
+    origin, destination = opts.pop("origin", "origin"), opts.pop("destination", "destination")
+    value = opts.pop("value", "count")
+    ids = opts.pop("ids", None)
+    if len(years) < 2 or not set(opts) <= {"min_share", "top_k", "include_diagonal"} \
+            or not pd.api.types.is_integer_dtype(flows[year_column].dtype) \
+            or not {origin, destination, value} <= set(flows.columns):
+        return {}
+    p = None
+    if prepared is not None:
+        key = ("prepared", year_column, origin, destination, value)
+        if key not in prepared:
+            prepared[key] = _prepare(flows, None, year_column, origin, destination, value)
+        p = prepared[key]
+    if p is None or not set(years) <= p.years:
+        p = _prepare(flows, years, year_column, origin, destination, value)
+    if p is None:
+        return {}
+    given = None if ids is None else _normalised_ids(ids)
+    out: dict[int, Graph] = {}
+    for y in years:
+        sel = p.y == y
+        o, d, c = p.o[sel], p.d[sel], p.c[sel]
+        pos = c > 0
+        present = np.unique(np.concatenate([o, d]))
+        shares = _shares(o[pos], d[pos], c[pos], _unit_ids(p.units, present, given, normalised=True), p.units,
+                         present, min_share=opts.get("min_share", 0.0), top_k=opts.get("top_k"),
+                         include_diagonal=opts.get("include_diagonal", True), year=int(y), account=None, notes=(),
+                         stacklevel=3)
+        out[int(y)] = shares.to_graph(max_edges=None)
+    return out
 
 
 def without_diagonal(weights: WeightsT, *, renormalise: bool = True) -> WeightsT:
