@@ -21,6 +21,15 @@ def test_flush_inside_block_only():
 
 
 @needs_daz
+def test_nested_blocks_keep_the_modes_until_the_outermost_exits():
+    with fpu.flush_denormals():
+        with fpu.flush_denormals():
+            assert (TINY * 1.0)[0] == 0.0
+        assert (TINY * 1.0)[0] == 0.0  # still inside the outer block
+    assert (TINY * 1.0)[0] == 1e-310
+
+
+@needs_daz
 def test_modes_cleared_after_an_exception():
     with pytest.raises(RuntimeError, match="inside"), fpu.flush_denormals():
         raise RuntimeError("inside")

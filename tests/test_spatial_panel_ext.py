@@ -223,17 +223,23 @@ def test_keep_sdm_fe_on_an_unbalanced_panel_lags_x_within_each_year():
 
 
 # --------------------------------------------------------------------------- Durbin panels
-@pytest.mark.parametrize("model,engine,par", [("sdm_fe", "Panel_FE_Lag", "rho"), ("sdem_fe", "Panel_FE_Error", "lambda")])
-def test_durbin_fe_equals_spreg_on_x_and_wx(model, engine, par):
-    """Reference: spreg 1.9's Panel_FE_Lag / Panel_FE_Error given [X, WX] (WX of the raw x
-    within each year; spreg demeans both).  Coefficients 1e-6 relative (spreg's bounded Brent
-    search stops at ~1e-8), standard errors 1e-5 relative, as the sar_fe/sem_fe reference."""
+def _durbin_reference_inputs():
+    """The 8 x 8 queen Durbin panel and spreg's inputs: wide y, x, z in the W's id order and
+    [X, WX] with WX of the raw x within each year (spreg demeans both)."""
     g = _queen(8)
     w = g.to_W()
     df = _balanced_panel(g, durbin=True, seed=4)
     W = g.sparse.toarray()
     wide = {c: df[c].unstack(level=1).loc[list(w.id_order)].to_numpy() for c in ("y", "x", "z")}
-    Xs = np.column_stack([wide["x"], wide["z"], W @ wide["x"], W @ wide["z"]])
+    return g, w, df, wide, np.column_stack([wide["x"], wide["z"], W @ wide["x"], W @ wide["z"]])
+
+
+@pytest.mark.parametrize("model,engine,par", [("sdm_fe", "Panel_FE_Lag", "rho"), ("sdem_fe", "Panel_FE_Error", "lambda")])
+def test_durbin_fe_equals_spreg_on_x_and_wx(model, engine, par):
+    """Reference: spreg 1.9's Panel_FE_Lag / Panel_FE_Error given [X, WX] (WX of the raw x
+    within each year; spreg demeans both).  Coefficients 1e-6 relative (spreg's bounded Brent
+    search stops at ~1e-8), standard errors 1e-5 relative, as the sar_fe/sem_fe reference."""
+    g, w, df, wide, Xs = _durbin_reference_inputs()
     ref = getattr(spreg, engine)(wide["y"], Xs, w)
     r = fit("y ~ x + z", df, model=model, weights=g)
     assert list(r.params.index) == ["x", "z", "W_x", "W_z", par]
@@ -363,12 +369,7 @@ def test_sdm_re_equals_spreg_panel_re_lag_on_x_and_wx():
     """Reference: spreg 1.9's Panel_RE_Lag (Elhorst's ML random-effects lag panel) given
     [X, WX] (WX of the raw x within each year): coefficients and rho 1e-5 relative, standard
     errors 1e-4 relative (spreg's searches stop at ~1e-8); spreg reports sqrt(phi)."""
-    g = _queen(8)
-    w = g.to_W()
-    df = _balanced_panel(g, durbin=True, seed=4)
-    W = g.sparse.toarray()
-    wide = {c: df[c].unstack(level=1).loc[list(w.id_order)].to_numpy() for c in ("y", "x", "z")}
-    Xs = np.column_stack([wide["x"], wide["z"], W @ wide["x"], W @ wide["z"]])
+    g, w, df, wide, Xs = _durbin_reference_inputs()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # spreg's own deprecation/runtime warnings
         ref = spreg.Panel_RE_Lag(wide["y"], Xs, w)

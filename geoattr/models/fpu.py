@@ -16,6 +16,7 @@ block and clears them afterwards, through the small ``daz`` package (part of the
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 
 try:  # optional (x86): sets the MXCSR flags
@@ -24,6 +25,8 @@ except ImportError:  # pragma: no cover - exercised where daz is absent
     daz = None
 
 __all__ = ["available", "flush_denormals"]
+
+_state = threading.local()  # how deeply the calling thread is inside flush_denormals blocks
 
 
 def available() -> bool:
@@ -35,16 +38,21 @@ def available() -> bool:
 def flush_denormals() -> Iterator[None]:
     """Within the block, subnormal results are flushed to zero and subnormal inputs read as zero.
 
-    The modes are cleared on exit (they are off in a Python process unless something set
-    them).  Only the calling thread is affected.
+    The modes are cleared on exit from the outermost block (they are off in a Python
+    process unless something set them).  Only the calling thread is affected.
     """
     if daz is None:
         yield
         return
-    daz.set_ftz()
-    daz.set_daz()
+    depth = getattr(_state, "depth", 0)
+    if depth == 0:
+        daz.set_ftz()
+        daz.set_daz()
+    _state.depth = depth + 1
     try:
         yield
     finally:
-        daz.unset_ftz()
-        daz.unset_daz()
+        _state.depth = depth
+        if depth == 0:  # nested blocks (a solve inside a factorisation's block) leave the modes on
+            daz.unset_ftz()
+            daz.unset_daz()

@@ -80,9 +80,10 @@ def panel_weights(weights: WeightsLike, index: pd.MultiIndex) -> sparse.csr_matr
     W = as_sparse(weights, units).tocoo()
     # the ids once, not once per observation (a missing id gets its own code and is reported)
     ucodes, uvalues = pd.factorize(index.get_level_values(0), use_na_sentinel=False)
-    upos = units.get_indexer(uvalues)[ucodes]
-    if (upos < 0).any():
-        missing = sorted(pd.unique(np.asarray(uvalues)[units.get_indexer(uvalues) < 0]))
+    where = units.get_indexer(uvalues)
+    upos = where[ucodes]
+    if (where < 0).any():
+        missing = sorted(pd.unique(np.asarray(uvalues)[where < 0]))
         raise InputError(f"{len(missing)} unit(s) of the data are not in the weights: {format_ids(missing)}"
                          f"{id_mismatch_hint(pd.unique(uvalues), units)}; build the weights for these units")
     rows, cols, vals = [], [], []
