@@ -158,3 +158,55 @@ def test_neumann_solve_that_does_not_converge(monkeypatch):
     with pytest.raises(InputError, match=r"did not converge in 30 iterations at rho = 0.999 .*use method='lu'"):
         jac.solve(0.999, np.linspace(0.0, 1.0, W.shape[0]))
 
+
+
+# --------------------------------------------------------------------------- degree, terms, probes
+@pytest.mark.parametrize("method", ["chebyshev", "mc"])
+def test_order_and_probes_reach_the_approximation(data, method):
+    """``logdet_order`` / ``logdet_probes`` of the fit are the approximation's degree (terms) and probes."""
+    W, y, X = data
+    default = ml_lag(y, X, W, method=method)
+    finer = ml_lag(y, X, W, method=method, logdet_order=60, logdet_probes=64)
+    d, f = default.extra["logdet_approximation"], finer.extra["logdet_approximation"]
+    assert (d["order"], d["probes"]) == ((20 if method == "chebyshev" else 50), 32)
+    assert (f["order"], f["probes"]) == (60, 64)
+    # the truncation bound (module docstring's formula) falls with the order: at the same rho it is
+    # a closed form, so compare it at the finer fit's rho
+    same_rho = ApproxLogdet(W, method, seed=0).truncation_bound(f["rho"])
+    assert f["truncation_bound"] < same_rho
+    assert "64 Rademacher probes" in f["note"] and f" {60}" in f["note"]
+    exact = ml_lag(y, X, W, method="lu")
+    # still the exact fit's rho within test_fit_close_to_exact's tolerances
+    assert finer.params[-1] == pytest.approx(exact.params[-1], abs=1e-3 if method == "chebyshev" else 5e-3)
+
+
+def test_order_and_probes_from_geoattr_fit():
+    from tests.test_spatial import _cross_section
+
+    from geoattr.models.api import fit
+
+    _, g, df, _, _ = _cross_section("sem", rho=0.4, side=12)
+    r = fit("y ~ x1 + x2", df, model="sem", weights=g, method="mc", logdet_order=70, logdet_probes=40)
+    assert any("power series, 70 terms" in n and "40 Rademacher probes" in n for n in r.notes)
+
+
+def test_order_and_probes_need_an_approximate_method(data):
+    from tests.test_spatial import _cross_section
+
+    from geoattr.models.api import fit
+
+    W, y, X = data
+    with pytest.raises(InputError, match=r"logdet_order=30 set\(s\) the approximate log-determinant.*method='lu'"):
+        ml_lag(y, X, W, method="lu", logdet_order=30)
+    with pytest.raises(InputError, match=r"logdet_probes=8 set.*uses method='lu'.*choose an approximate method"):
+        ml_error(y, X, W, logdet_probes=8)
+    with pytest.raises(InputError, match=r"the chebyshev log-determinant's order must be a whole number; 20.5"):
+        ml_lag(y, X, W, method="chebyshev", logdet_order=20.5)
+    with pytest.raises(InputError, match=r"needs order >= 4 and probes >= 2; order=3, probes=32"):
+        ml_lag(y, X, W, method="mc", logdet_order=3)
+    _, g, df, _, _ = _cross_section("sar", rho=0.4, side=6)
+    with pytest.raises(InputError, match=r"model='sac' uses exact log-determinants: drop the options"):
+        fit("y ~ x1", df, model="sac", weights=g, logdet_probes=16)
+    with pytest.raises(InputError, match=r"unknown option\(s\) \['logdet_order'\] for model 'sar_fe'"):
+        fit("y ~ x1", df.assign(year=1).set_index("year", append=True), model="sar_fe", weights=g,
+            logdet_order=30)

@@ -76,6 +76,9 @@ MODELS = {
 #: Models that ``fit`` estimates on a cross-section (data indexed by unit).
 CROSS_SECTION_MODELS = ("ols", "slx", "iv", "sar", "sem", "sdm", "sdem", "sac", "gmm_lag", "gmm_error")
 _SPATIAL_ML = ("sar", "sem", "sdm", "sdem", "sac", "sar_fe", "sem_fe", "sar_re", "sem_re", *DURBIN_PANEL_MODELS)
+#: Options of the approximate log-determinant (``method="chebyshev"`` / ``"mc"``) and the models taking them.
+_LOGDET_OPTIONS = ("logdet_order", "logdet_probes")
+_LOGDET_MODELS = ("sar", "sem", "sdm", "sdem", "sac")
 _BUILD_OPTIONS = ("years", "commuting_year", "min_share", "top_k", "include_diagonal", "on_missing", "dependent")
 
 _TERM = re.compile(r"^(?:(W)\()?(?:lag\(\s*([A-Za-z_][\w]*)\s*,\s*(\d+)\s*\)|([A-Za-z_][\w]*))\)?$")
@@ -319,8 +322,10 @@ def fit(
         every year (reported in the notes); ``balance="keep"`` fits ``sar_fe``,
         ``sem_fe``, ``sdm_fe`` and ``sdem_fe`` on the unbalanced panel with each
         year's subgraph of W (:mod:`geoattr.models.spatial_panel_unbalanced`); ``endog=``/``instruments=`` for ``iv``
-        and ``gmm_lag``; design options (``years``, ``commuting_year``...) apply to
-        PanelData input.
+        and ``gmm_lag``; ``logdet_order=``/``logdet_probes=`` set the degree (terms) and
+        probes of an approximate log-determinant (``method="chebyshev"``/``"mc"``,
+        :func:`geoattr.models.ml.ml_lag`); design options (``years``, ``commuting_year``...)
+        apply to PanelData input.
 
     Returns
     -------
@@ -363,6 +368,7 @@ def _fit_panel_data(formula: str, data: pd.DataFrame | PanelData, *, model: str,
     instruments = list(options.pop("instruments", []) or [])
     balance = _balance_option(options.pop("balance", "raise"), model)
     gamma = options.pop("gamma", None)
+    approx = {k: options.pop(k) for k in list(options) if k in _LOGDET_OPTIONS and model in _LOGDET_MODELS}
     build = {k: options.pop(k) for k in list(options) if k in _BUILD_OPTIONS}
     if options:
         raise InputError(f"unknown option(s) {sorted(options)} for model {model!r}")
@@ -393,7 +399,7 @@ def _fit_panel_data(formula: str, data: pd.DataFrame | PanelData, *, model: str,
                       instruments=df.loc[y.index, instruments] if instruments else None)
     elif model in _SPATIAL_ML:
         res = _fit_spatial_ml(y, X, model=model, weights=weights, error_weights=error_weights, effects=effects,
-                              method=method, balance=balance)
+                              method=method, balance=balance, approx=approx)
     else:
         res = fit_panel(y, X, model=model, effects=(effects or "unit") if model != "fd" else None,
                         cov_type=cov_type or "clustered", obs_weights=pop)
@@ -478,8 +484,10 @@ def _balance_option(balance: Any, model: str) -> str:
 
 
 def _fit_spatial_ml(y: pd.Series, X: pd.DataFrame, *, model: str, weights: WeightsLike,
-                    error_weights: WeightsLike | None, effects: str | None, method: str, balance: str) -> RegressionResults:
-    """The maximum-likelihood spatial models (cross-section, pooled and panel)."""
+                    error_weights: WeightsLike | None, effects: str | None, method: str, balance: str,
+                    approx: Mapping[str, Any]) -> RegressionResults:
+    """The maximum-likelihood spatial models (cross-section, pooled and panel); ``approx`` holds
+    ``logdet_order``/``logdet_probes`` of the pooled models (``_LOGDET_MODELS``)."""
     if model == "sar_re":
         return fit_sar_re(y, X, weights, balance=balance)
     if model == "sem_re":
@@ -489,7 +497,7 @@ def _fit_spatial_ml(y: pd.Series, X: pd.DataFrame, *, model: str, weights: Weigh
     if model.endswith("_fe"):
         return fit_spatial_panel(y, X, weights, model=model, effects=effects or "unit", balance=balance)
     return fit_spatial(y, X, weights, model=model, error_weights=error_weights,
-                       method=method if method != "ml" else "auto")
+                       method=method if method != "ml" else "auto", **approx)
 
 
 def _fit_iv(y: pd.Series, X: pd.DataFrame, Z: pd.DataFrame, endog: list[str], cov_type: str,

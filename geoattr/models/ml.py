@@ -301,17 +301,22 @@ def _inputs(y: Any, X: Any, weights: sp.spmatrix | np.ndarray, *, periods: int, 
 
 
 def _jacobian(Wc: sp.spmatrix, Wb: sp.spmatrix | None, meth: str, bnd: tuple[float, float], periods: int,
-              auto: bool = False, seed: int | None = 0):
+              auto: bool = False, seed: int | None = 0, approx: tuple[int | None, int | None] = (None, None)):
     """The log-Jacobian of ``I - r W`` over the observations (one block per period when ``periods > 1``).
 
     With ``auto`` (``method="auto"``) a block of at least ``REAL_LU_MIN_N`` units takes
     real factorisations only (:func:`~geoattr.models.ml_cholmod.large_n_jacobian`: CHOLMOD
     when available and W is similar to a symmetric matrix, else real sparse LU); an approximate
-    ``meth`` (``APPROX_METHODS``) takes :class:`~geoattr.models.ml_approx.ApproxJacobian` (probes from ``seed``).
+    ``meth`` (``APPROX_METHODS``) takes :class:`~geoattr.models.ml_approx.ApproxJacobian` (probes from ``seed``;
+    ``approx`` = (logdet_order, logdet_probes) of the fit, None for the defaults).
     """
     block = Wc if periods == 1 else Wb
+    if meth not in APPROX_METHODS and approx != (None, None):
+        given = [f"{k}={v!r}" for k, v in zip(("logdet_order", "logdet_probes"), approx) if v is not None]
+        raise InputError(f"{', '.join(given)} set(s) the approximate log-determinant of method='chebyshev' or "
+                         f"'mc'; this fit uses method={meth!r}: drop the option(s) or choose an approximate method")
     if meth in APPROX_METHODS:
-        jac = ApproxJacobian(block, meth, bnd, seed)
+        jac = ApproxJacobian(block, meth, bnd, seed, order=approx[0], probes=approx[1])
         return jac if periods == 1 else BlockJacobian(jac, periods, Wc)
     cls = large_n_jacobian if auto and meth == "lu" and block.shape[0] >= REAL_LU_MIN_N else Jacobian
     return cls(Wc, meth, bnd) if periods == 1 else BlockJacobian(cls(Wb, meth, bnd), periods, Wc)
@@ -383,6 +388,17 @@ _DOC_COMMON = """
         standard error by more than 1e-5 relative (``extra["se_sensitivity"]``).
     seed : int or None, default 0
         Seed of the probes.
+    periods : int, default 1
+        Number of periods ``T`` of a pooled panel stacked period by period (``W`` is one
+        period's matrix).
+    logdet_order : int, optional
+        ``"chebyshev"``: degree of the series (default ``CHEB_DEGREE``, 20); ``"mc"``:
+        terms of the power series (default ``MC_TERMS``, 50); at least 4.  Higher lowers
+        the truncation bound; the cost grows linearly.
+    logdet_probes : int, optional
+        ``"chebyshev"`` / ``"mc"``: Rademacher probes of the traces of order above 4
+        (default ``LOGDET_PROBES``, 32; at least 2).  The sampling standard error falls
+        as one over the square root of the probes.
 
     Returns
     -------
@@ -403,7 +419,8 @@ _DOC_COMMON = """
 def ml_lag(
     y: Any, X: Any, weights: sp.spmatrix | np.ndarray, *, method: str = "auto",
     bounds: tuple[float, float] | None = None, tol: float = 1e-10, traces: str = "auto",
-    n_probes: int = 100, seed: int | None = 0, periods: int = 1,
+    n_probes: int = 100, seed: int | None = 0, periods: int = 1, logdet_order: int | None = None,
+    logdet_probes: int | None = None,
 ) -> MLResult:
     """Maximum-likelihood spatial lag model ``y = rho W y + X beta + e``.
 
@@ -418,7 +435,8 @@ def ml_lag(
                                         options=(tol, traces, n_probes))
     n, k = Xv.shape
     with blas_limit(meth == "lu"):
-        jac, wy = _jacobian(Wc, Wb, meth, bnd, periods, method == "auto", seed), Wc @ yv
+        jac, wy = _jacobian(Wc, Wb, meth, bnd, periods, method == "auto", seed,
+                                  (logdet_order, logdet_probes)), Wc @ yv
         Q, R = np.linalg.qr(Xv)
         b0 = np.linalg.solve(R, Q.T @ yv)
         b1 = np.linalg.solve(R, Q.T @ wy)
@@ -467,7 +485,8 @@ def ml_lag(
 def ml_error(
     y: Any, X: Any, weights: sp.spmatrix | np.ndarray, *, method: str = "auto",
     bounds: tuple[float, float] | None = None, tol: float = 1e-10, traces: str = "auto",
-    n_probes: int = 100, seed: int | None = 0, periods: int = 1,
+    n_probes: int = 100, seed: int | None = 0, periods: int = 1, logdet_order: int | None = None,
+    logdet_probes: int | None = None,
 ) -> MLResult:
     """Maximum-likelihood spatial error model ``y = X beta + u``, ``u = lambda W u + e``.
 
@@ -479,7 +498,8 @@ def ml_error(
                                         options=(tol, traces, n_probes))
     n, k = Xv.shape
     with blas_limit(meth == "lu"):
-        jac, wy = _jacobian(Wc, Wb, meth, bnd, periods, method == "auto", seed), Wc @ yv
+        jac, wy = _jacobian(Wc, Wb, meth, bnd, periods, method == "auto", seed,
+                                  (logdet_order, logdet_probes)), Wc @ yv
         wx = np.asarray(Wc @ Xv)
 
         def fit(lam: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -93,6 +93,9 @@ class ApproxLogdet:
                  probes: int = LOGDET_PROBES) -> None:
         check_approx_weights(weights, method)
         self.W, self.n, self.method = weights, weights.shape[0], method
+        for name, v in (("order", order), ("probes", probes)):
+            if v is not None and not (isinstance(v, (int, np.integer)) and not isinstance(v, bool)):
+                raise InputError(f"the {method} log-determinant's {name} must be a whole number; {v!r} was given")
         self.order = int(order if order is not None else (CHEB_DEGREE if method == "chebyshev" else MC_TERMS))
         self.probes = int(probes)
         if self.order < 4 or self.probes < 2:
@@ -229,11 +232,13 @@ class ApproxJacobian(Jacobian):
     engine (``tr2`` for symmetric W, else the Hutchinson correction) with iterative solves.
     """
 
-    def __init__(self, weights: sp.csr_matrix, method: str, bounds: tuple[float, float], seed: int | None = 0) -> None:
+    def __init__(self, weights: sp.csr_matrix, method: str, bounds: tuple[float, float], seed: int | None = 0, *,
+                 order: int | None = None, probes: int | None = None) -> None:
         if not (-1.0 <= bounds[0] and bounds[1] <= 1.0):
             raise InputError(f"method={method!r} needs bounds within [-1, 1]; {bounds} were given")
         self.W, self.n, self.method = weights, weights.shape[0], method
-        self.approx = ApproxLogdet(weights, method, seed=seed)
+        self.approx = ApproxLogdet(weights, method, seed=seed, order=order,
+                                   probes=LOGDET_PROBES if probes is None else probes)
 
     def logdet(self, rho: float) -> float:
         return self.approx.value(rho)[0]

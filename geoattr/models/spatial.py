@@ -14,7 +14,7 @@ import contextlib
 import io
 import warnings
 from collections.abc import Mapping
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 import libpysal
@@ -293,6 +293,8 @@ def fit_spatial(
     model: str,
     error_weights: WeightsLike | None = None,
     method: str = "auto",
+    logdet_order: int | None = None,
+    logdet_probes: int | None = None,
 ) -> SpatialResults:
     """Estimate a spatial model by maximum likelihood.
 
@@ -317,6 +319,10 @@ def fit_spatial(
         Log-determinant method of the engine (``"lu"``, ``"eigen"``, ``"auto"``, or the
         approximations ``"chebyshev"`` and ``"mc"`` of :mod:`geoattr.models.ml_approx`,
         whose error bound is in the notes).
+    logdet_order, logdet_probes : int, optional
+        ``method="chebyshev"`` / ``"mc"`` with ``sar``, ``sem``, ``sdm``, ``sdem``: degree
+        (terms) of the series and Rademacher probes of the approximate log-determinant
+        (:func:`geoattr.models.ml.ml_lag`); an error with any other method or model.
 
     Returns
     -------
@@ -332,6 +338,10 @@ def fit_spatial(
     """
     if model not in SPATIAL_MODELS:
         raise InputError(f"unknown spatial model {model!r}; choose one of {SPATIAL_MODELS}")
+    approx = (logdet_order, logdet_probes)
+    if model == "sac" and approx != (None, None):
+        raise InputError("logdet_order= and logdet_probes= set the approximate log-determinant of 'sar', 'sem', "
+                         "'sdm' and 'sdem'; model='sac' uses exact log-determinants: drop the options")
     if not y.index.equals(X.index):
         raise InputError("y and X must share the same (unit, year) index")
     notes: list[str] = []
@@ -348,7 +358,7 @@ def fit_spatial(
     if model == "sac":
         params, cov, e, loglik, converged = _fit_sac(y, X, W, Wu, weights, error_weights, notes)
     else:
-        params, cov, e, loglik, converged = _fit_lag_error(y, X, W, Wu, weights, model, method, notes)
+        params, cov, e, loglik, converged = _fit_lag_error(y, X, W, Wu, weights, model, (method, approx), notes)
     if not converged:
         warnings.warn(f"{model.upper()}: the likelihood maximisation did not converge", ConvergenceWarning,
                       stacklevel=2)
@@ -364,8 +374,11 @@ def fit_spatial(
 
 
 def _fit_lag_error(y: pd.Series, X: pd.DataFrame, W: sparse.csr_matrix, Wu: sparse.csr_matrix | None,
-                   weights: WeightsLike, model: str, method: str, notes: list[str]):
+                   weights: WeightsLike, model: str, method: tuple[str, tuple[int | None, int | None]],
+                   notes: list[str]):
     """The lag (sar, sdm) or error (sem, sdem) model with the sparse ML engine.
+
+    ``method`` is the engine's method with (logdet_order, logdet_probes).
 
     A balanced pooled panel is stacked period by period so that the engine works on one
     N x N block.  Returns (params, cov, innovations, loglik, converged); notes are
@@ -373,18 +386,19 @@ def _fit_lag_error(y: pd.Series, X: pd.DataFrame, W: sparse.csr_matrix, Wu: spar
     """
     Xa, ya = X.to_numpy(dtype=float), y.to_numpy(dtype=float)
     units_per_year = y.groupby(level=1).size()
-    engine = ml.ml_lag if model in ("sar", "sdm") else ml.ml_error
+    engine = partial(ml.ml_lag if model in ("sar", "sdm") else ml.ml_error, method=method[0],
+                     logdet_order=method[1][0], logdet_probes=method[1][1])
     T = int(units_per_year.size)
     try:
         if Wu is not None and T > 1:
             pos = pd.Series(np.arange(len(y)), index=y.index)
             order = pos.reindex(year_major(weights.unique_ids, sorted(units_per_year.index))).to_numpy()
-            r = engine(ya[order], Xa[order], Wu, method=method, periods=T)
+            r = engine(ya[order], Xa[order], Wu, periods=T)
             inverse = np.empty_like(order)
             inverse[order] = np.arange(len(order))
         else:
             inverse = None
-            r = engine(ya, Xa, W, method=method)
+            r = engine(ya, Xa, W)
     except MemoryError as exc:
         block = Wu if Wu is not None and T > 1 else W
         n_block, nnz = block.shape[0], block.nnz
