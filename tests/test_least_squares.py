@@ -83,3 +83,27 @@ def test_covariance_table_names_its_needs(panel):
         least_squares(X.to_numpy(), y.to_numpy(), cov_type="driscoll-kraay")
     with pytest.raises(ValueError, match="needs kernel="):
         least_squares(X.to_numpy(), y.to_numpy(), cov_type="spatial-hac")
+
+
+@pytest.mark.parametrize("cov_type", sorted(LM_COV))
+@pytest.mark.parametrize("weighted", [False, True])
+def test_large_pooled_fit_takes_the_kernel_with_linearmodels_numbers(panel, monkeypatch, cov_type, weighted):
+    """From ``KERNEL_MIN_NOBS`` observations LeastSquares.fit uses the kernel: the same numbers (1e-10)."""
+    from geoattr.models import ols
+    from geoattr.variables import Design
+
+    y, X, w = panel
+    design = Design(y=y, X=X, population=w, spec="test", unit_level="unit", years=(2001, 2008))
+    obs_weights = "population" if weighted else None
+    ref = ols.LeastSquares(design, obs_weights=obs_weights).fit(cov_type=cov_type)  # 320 rows: linearmodels
+    calls = []
+    monkeypatch.setattr(ols, "KERNEL_MIN_NOBS", len(y))
+    monkeypatch.setattr(ols, "PooledOLS", lambda *a, **k: calls.append(a))  # fails if linearmodels were called
+    got = ols.LeastSquares(design, obs_weights=obs_weights).fit(cov_type=cov_type)
+    assert not calls
+    np.testing.assert_allclose(got.params, ref.params, rtol=1e-10)
+    np.testing.assert_allclose(got.cov, ref.cov, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose([got.rsquared, got.loglik], [ref.rsquared, ref.loglik], rtol=1e-10)
+    np.testing.assert_allclose(got.resids, ref.resids, rtol=0, atol=1e-10)
+    assert (got.nobs, got.df_resid, got.model, got.cov_type) == (ref.nobs, ref.df_resid, ref.model, ref.cov_type)
+    assert list(got.params.index) == list(X.columns) and got.resids.index.equals(y.index)

@@ -87,8 +87,8 @@ def _robust(p: _Parts) -> np.ndarray:
 def _clustered(p: _Parts) -> np.ndarray:
     """Sandwich of the cluster sums of the scores, scaled by ``n / (n - k)`` (no ``G/(G-1)``)."""
     codes = pd.factorize(p.groups)[0] if p.groups is not None else np.arange(p.n)
-    S = np.zeros((codes.max() + 1, p.X.shape[1]))
-    np.add.at(S, codes, p.X * p.e[:, None])
+    g = int(codes.max()) + 1  # the cluster sums column by column: no n x k temporary
+    S = np.column_stack([np.bincount(codes, weights=p.X[:, j] * p.e, minlength=g) for j in range(p.X.shape[1])])
     return _symmetric(p.A @ (S.T @ S) @ p.A * p.dof_scale)
 
 

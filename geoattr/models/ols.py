@@ -32,6 +32,13 @@ __all__ = ["LeastSquares", "AttractivenessResults", "estimate", "estimate_by_yea
 ObsWeights = Literal["population"] | pd.Series | np.ndarray | None
 
 CovType = Literal["unadjusted", "robust", "clustered", "driscoll-kraay"]
+
+#: From this many observations :meth:`LeastSquares.fit` computes the unadjusted, robust and
+#: clustered fits with the least-squares kernel (:func:`~geoattr.models.least_squares.least_squares`,
+#: pinned to PooledOLS) instead of linearmodels, whose panel containers hold about twelve
+#: copies of the data at the peak (1.1 GB over 93 MB at 2 x 10^6 observations; at 2 x 10^7
+#: the fit failed under a 16 GB cap, ``benchmarks/results_scale.json``).
+KERNEL_MIN_NOBS = 1_000_000
 _COV = {
     "unadjusted": ("unadjusted", {}),
     "robust": ("robust", {}),
@@ -182,6 +189,8 @@ class LeastSquares:
             raise ValueError(f"cov_type must be one of {sorted(_COV)}, got {cov_type!r}")
         lm_cov, extra = _COV[cov_type]
         d = self.design
+        if len(d.y) >= KERNEL_MIN_NOBS and cov_type != "driscoll-kraay" and not cov_config:
+            return _kernel_ols(d, cov_type, self.obs_weights)
         y, X, w = _coded(d.y, d.X, self.obs_weights)
         res = PooledOLS(y, X, weights=w, check_rank=False).fit(cov_type=lm_cov, **extra, **cov_config)
         fitted = (d.X @ res.params).rename("fitted")
@@ -401,25 +410,30 @@ def estimate_by_year(
         )
         try:
             model = LeastSquares(sub, obs_weights=None if w is None else w[m])
-            out[t] = _cross_section_ols(sub, cov_type) if fast else model.fit(cov_type=cov_type)
+            out[t] = _kernel_ols(sub, cov_type) if fast else model.fit(cov_type=cov_type)
         except InputError as err:
             skipped[t] = str(err)
     return YearlyResults(results=out, spec=design.spec, unit_level=design.unit_level, skipped=skipped)
 
 
-def _cross_section_ols(d: Design, cov_type: str) -> RegressionResults:
-    """Unweighted OLS of one cross-section with the least-squares kernel, without linearmodels' overhead.
+def _kernel_ols(d: Design, cov_type: str, obs_weights: pd.Series | None = None) -> RegressionResults:
+    """(Weighted) least squares with the least-squares kernel, without linearmodels' overhead.
 
     :func:`~geoattr.models.least_squares.least_squares` computes PooledOLS's numbers
-    (pinned to it in the tests, 1e-10).  The year-by-year step fits hundreds of small
-    cross-sections.
+    (pinned to it in the tests, 1e-10); clusters are the units (the first index level).
+    Used for the hundreds of small cross-sections of the year-by-year step and for pooled
+    fits of at least ``KERNEL_MIN_NOBS`` observations.
     """
-    f = least_squares(d.X.to_numpy(dtype=float), d.y.to_numpy(dtype=float), cov_type=cov_type)
+    Xa = d.X.to_numpy(dtype=float)
+    w = None if obs_weights is None else obs_weights.reindex(d.y.index).to_numpy(dtype=float)
+    groups = d.y.index.codes[0] if isinstance(d.y.index, pd.MultiIndex) else None
+    f = least_squares(Xa, d.y.to_numpy(dtype=float), obs_weights=w, cov_type=cov_type, groups=groups)
     terms = list(d.X.columns)
-    fitted = pd.Series(d.X.to_numpy(dtype=float) @ f.params, index=d.y.index, name="fitted")
+    fitted = pd.Series(Xa @ f.params, index=d.y.index, name="fitted")
+    del Xa
     return RegressionResults(
         params=pd.Series(f.params, index=terms, name="estimate"), cov=pd.DataFrame(f.cov, index=terms, columns=terms),
         y=d.y, fitted_values=fitted, resids=(d.y - fitted).rename("resid"), nobs=f.nobs, df_resid=f.df_resid,
-        loglik=f.loglik, rsquared=f.r2, model="ols", cov_type=cov_type,
+        loglik=f.loglik, rsquared=f.r2, model="ols" if obs_weights is None else "wls", cov_type=cov_type,
         info={"Specification": d.spec, "Level": d.unit_level, "Years": f"{d.years[0]}-{d.years[1]}"}, notes=list(d.notes),
     )
