@@ -369,3 +369,33 @@ def test_gmm_estimators_print_nothing(capsys):
     fit("y ~ x1 + x2", df, model="gmm_lag", weights=g)
     fit("y ~ x1 + x2", df, model="gmm_error", weights=g)
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("model", ["sar", "sdm", "sem"])
+def test_balanced_pooled_fit_never_builds_the_panel_w(model, monkeypatch):
+    """A balanced pooled panel is fitted on one year's W: the NT x NT W is built only when asked for.
+
+    Reference: the same engine on the NT x NT matrix over the observations (the unbalanced
+    path, ``periods=1``), to 1e-8 relative; rows deliberately not in year-major order.
+    """
+    from geoattr.models import ml, spatial
+    from geoattr.weights.lag import data_weights
+
+    w, g, ids = _grid(8)
+    rng = np.random.default_rng(3)
+    idx = pd.MultiIndex.from_product([ids, range(2001, 2005)], names=["unit", "year"])  # unit-major
+    df = pd.DataFrame({"x1": rng.normal(size=len(idx)), "x2": rng.normal(size=len(idx))}, index=idx)
+    df["y"] = 1 + df.x1 - 0.5 * df.x2 + rng.normal(size=len(idx))
+    X = df[["x1", "x2"]].assign(const=1.0)
+    built = []
+    monkeypatch.setattr(spatial, "data_weights", lambda *a, **k: built.append(1) or data_weights(*a, **k))
+    r = fit_spatial(df["y"], X, g, model=model)
+    assert not built  # the fit did not build the panel's W
+    Wobs = data_weights(g, idx, [])
+    assert (r.weights != Wobs).nnz == 0 and len(built) == 1  # built on demand, the matrix of data_weights
+    Xr = spatial.lagged_regressors(X, Wobs) if model == "sdm" else X
+    assert list(r.params.index[:-1]) == list(Xr.columns)
+    engine = ml.ml_error if model == "sem" else ml.ml_lag
+    ref = engine(df["y"].to_numpy(), Xr.to_numpy(), Wobs)
+    np.testing.assert_allclose(r.params.to_numpy(), ref.params, rtol=1e-8)
+    np.testing.assert_allclose(r.cov.to_numpy(), ref.cov, rtol=1e-6)

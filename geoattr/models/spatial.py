@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cached_property, partial
 from typing import Any
 
@@ -53,11 +53,20 @@ class SpatialResults(RegressionResults):
     when the sample is a balanced panel (the impacts use it).
     """
 
-    def __init__(self, *, weights: sparse.csr_matrix, unit_weights: sparse.csr_matrix | None = None,
-                 **kw: Any) -> None:
+    def __init__(self, *, weights: sparse.csr_matrix | Callable[[], sparse.csr_matrix],
+                 unit_weights: sparse.csr_matrix | None = None, **kw: Any) -> None:
         super().__init__(**kw)
-        self.weights = weights
+        self._weights = weights
         self._unit_weights = unit_weights
+
+    @cached_property
+    def weights(self) -> sparse.csr_matrix:
+        """The sparse W used, over the observations.
+
+        A balanced pooled panel is fitted on one period's W (``unit_weights``); its
+        ``NT x NT`` matrix (T times the graph) is built only when asked for.
+        """
+        return self._weights() if callable(self._weights) else self._weights
 
     @cached_property
     def _traces(self) -> Traces:
@@ -162,6 +171,30 @@ def year_major(units: Any, years: Any) -> pd.MultiIndex:
     """(unit, year) labels ordered period by period, units in the weights' order."""
     return pd.MultiIndex.from_arrays([np.tile(np.asarray(units, dtype=object), len(years)),
                                       np.repeat(np.asarray(years), len(units))])
+
+
+def _year_major_order(index: pd.MultiIndex, weights: WeightsLike, units_per_year: pd.Series) -> np.ndarray | None:
+    """Rows of a balanced pooled panel in year-major order (units in the weights' order), else None.
+
+    Balanced here means more than one year and, in every year, each unit of the weights
+    exactly once: then W over the observations is ``I_T (x) W`` in that order.
+    """
+    units = pd.Index(weights.unique_ids)
+    if units_per_year.size < 2 or not (units_per_year == len(units)).all() or not index.is_unique:
+        return None
+    pos = pd.Series(np.arange(len(index)), index=index)
+    order = pos.reindex(year_major(units, sorted(units_per_year.index))).to_numpy(dtype=float)
+    return None if np.isnan(order).any() else order.astype(np.int64)
+
+
+def _lagged_by_period(X: pd.DataFrame, Wu: sparse.csr_matrix, order: np.ndarray) -> pd.DataFrame:
+    """:func:`lagged_regressors` of a balanced pooled panel with one period's W (rows ``order``)."""
+    cols = [c for c in X.columns if np.ptp(X[c].to_numpy()) > 0 and not c.startswith("year_")]
+    n = Wu.shape[0]
+    A = X[cols].to_numpy(dtype=float)[order].reshape(-1, n, len(cols))
+    WA = np.empty((len(order), len(cols)))
+    WA[order] = np.concatenate([Wu @ block for block in A])
+    return pd.concat([X, pd.DataFrame(WA, index=X.index, columns=[f"W_{c}" for c in cols])], axis=1)
 
 
 def lagged_regressors(X: pd.DataFrame, weights: sparse.csr_matrix) -> pd.DataFrame:
@@ -345,20 +378,25 @@ def fit_spatial(
     if not y.index.equals(X.index):
         raise InputError("y and X must share the same (unit, year) index")
     notes: list[str] = []
-    W = data_weights(weights, y.index, notes)
     units_per_year = y.groupby(level=1).size()
-    n_units = len(weights.unique_ids)
-    Wu = as_sparse(weights, pd.Index(weights.unique_ids)) if (units_per_year == n_units).all() else None
-    row_sums = np.asarray(W.sum(axis=1)).ravel()
-    n_iso = int((row_sums == 0).sum())
+    order = _year_major_order(y.index, weights, units_per_year) if model != "sac" else None
+    if order is not None:  # balanced pooled panel: the fit works on one period's W, the NT x NT W on demand
+        Wu = as_sparse(weights, pd.Index(weights.unique_ids))
+        W = None
+        n_iso = int((np.asarray(Wu.sum(axis=1)).ravel() == 0).sum()) * int(units_per_year.size)
+    else:
+        W = data_weights(weights, y.index, notes)
+        n_units = len(weights.unique_ids)
+        Wu = as_sparse(weights, pd.Index(weights.unique_ids)) if (units_per_year == n_units).all() else None
+        n_iso = int((np.asarray(W.sum(axis=1)).ravel() == 0).sum())
     if n_iso:
         notes.append(f"{n_iso} observation(s) have no neighbours in W (isolates: their spatial lag is 0)")
     if model in ("sdm", "sdem"):
-        X = lagged_regressors(X, W)
+        X = lagged_regressors(X, W) if W is not None else _lagged_by_period(X, Wu, order)
     if model == "sac":
         params, cov, e, loglik, converged = _fit_sac(y, X, W, Wu, weights, error_weights, notes)
     else:
-        params, cov, e, loglik, converged = _fit_lag_error(y, X, W, Wu, weights, model, (method, approx), notes)
+        params, cov, e, loglik, converged = _fit_lag_error(y, X, (W, order), Wu, model, (method, approx), notes)
     if not converged:
         warnings.warn(f"{model.upper()}: the likelihood maximisation did not converge", ConvergenceWarning,
                       stacklevel=2)
@@ -366,41 +404,40 @@ def fit_spatial(
     fitted = (y - resid).rename("fitted")
     r2 = float(np.corrcoef(y.to_numpy(dtype=float), fitted.to_numpy())[0, 1] ** 2)
     return SpatialResults(
-        weights=W, unit_weights=Wu, params=params.rename("estimate"), cov=cov, y=y, fitted_values=fitted, resids=resid,
+        weights=W if W is not None else partial(data_weights, weights, y.index, [], warn=False), unit_weights=Wu,
+        params=params.rename("estimate"), cov=cov, y=y, fitted_values=fitted, resids=resid,
         nobs=len(y), df_resid=len(y) - len(params), loglik=loglik, rsquared=r2, model=model, cov_type="ml",
         dist="normal", info={"Weights": type(weights).__name__}, notes=notes,
         rsquared_definition="squared correlation of y and y - e (pseudo R2)",
     )
 
 
-def _fit_lag_error(y: pd.Series, X: pd.DataFrame, W: sparse.csr_matrix, Wu: sparse.csr_matrix | None,
-                   weights: WeightsLike, model: str, method: tuple[str, tuple[int | None, int | None]],
+def _fit_lag_error(y: pd.Series, X: pd.DataFrame, W_order: tuple[sparse.csr_matrix | None, np.ndarray | None],
+                   Wu: sparse.csr_matrix | None, model: str, method: tuple[str, tuple[int | None, int | None]],
                    notes: list[str]):
     """The lag (sar, sdm) or error (sem, sdem) model with the sparse ML engine.
 
     ``method`` is the engine's method with (logdet_order, logdet_probes).
 
-    A balanced pooled panel is stacked period by period so that the engine works on one
-    N x N block.  Returns (params, cov, innovations, loglik, converged); notes are
+    ``W_order`` is (W over the observations, None) or, for a balanced pooled panel, (None,
+    its rows in year-major order: :func:`_year_major_order`), stacked period by period so
+    that the engine works on one N x N block.  Returns (params, cov, innovations, loglik, converged); notes are
     appended to ``notes``.
     """
     Xa, ya = X.to_numpy(dtype=float), y.to_numpy(dtype=float)
-    units_per_year = y.groupby(level=1).size()
+    W, order = W_order
     engine = partial(ml.ml_lag if model in ("sar", "sdm") else ml.ml_error, method=method[0],
                      logdet_order=method[1][0], logdet_probes=method[1][1])
-    T = int(units_per_year.size)
     try:
-        if Wu is not None and T > 1:
-            pos = pd.Series(np.arange(len(y)), index=y.index)
-            order = pos.reindex(year_major(weights.unique_ids, sorted(units_per_year.index))).to_numpy()
-            r = engine(ya[order], Xa[order], Wu, periods=T)
+        if W is None:  # balanced pooled panel: rows in year-major order, one period's W
+            r = engine(ya[order], Xa[order], Wu, periods=len(order) // Wu.shape[0])
             inverse = np.empty_like(order)
             inverse[order] = np.arange(len(order))
         else:
             inverse = None
             r = engine(ya, Xa, W)
     except MemoryError as exc:
-        block = Wu if Wu is not None and T > 1 else W
+        block = Wu if W is None else W
         n_block, nnz = block.shape[0], block.nnz
         gmm = "gmm_lag" if model in ("sar", "sdm") else "gmm_error"
         raise InputError(
