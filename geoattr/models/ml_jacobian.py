@@ -289,6 +289,10 @@ class Jacobian:
         """Real sparse LU of ``I - rho W`` (for solves)."""
         return self._splu(self._a(rho))
 
+    def probe_factor(self, rho: float) -> Any:
+        """The factorisation for the Hutchinson probes of the stochastic ``tr3`` at ``rho``."""
+        return self.factor(rho)
+
     def solve(self, rho: float, b: np.ndarray) -> np.ndarray:
         """``(I - rho W)^-1 b``."""
         if self.method == "eigen":  # N small: dense solve
@@ -367,7 +371,7 @@ class Jacobian:
                 0.0,
             )
         tr = {"tr1": tr1, "tr2": tr2, "tr3": tr2}
-        se, sens, used = self._asym_hutchinson(self.factor(rho), n_probes, seed, tr, cov_of)
+        se, sens, used = self._asym_hutchinson(self.probe_factor(rho), n_probes, seed, tr, cov_of)
         return (
             tr,
             "tr1, tr2 exact; tr3 = tr2 + Hutchinson estimate of ||W_A - W_A'||^2/2 "

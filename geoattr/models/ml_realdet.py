@@ -9,8 +9,13 @@ LU factorisations only, at a handful of points, and models the function between 
 
 ``T4`` (exact traces of ``W^k`` from sparse products) carries most of the shape; the smooth
 remainder ``R`` is interpolated by a polynomial through the exact values.  The
-concentrated likelihood is then maximised on that model, an exact value is added at the
-new estimate, and so on until the estimate moves by less than ``tol``: the last
+concentrated likelihood is then maximised on that model and exact values are added
+(:func:`search_values`): at the model's estimate while it is far from every evaluated point,
+else first one point ``STENCIL`` below and one above it, then the estimate itself, until the
+estimate moves by less than ``tol``.  The estimate returned is then that evaluated point (within
+``tol`` of the model's root), so its factorisation also serves the solves (reduced form,
+Hutchinson probes): a fit typically costs five factorisations in all at N = 10^5 (six before,
+when the stencil came after the estimate and the solves needed one more).  The last
 iterates cluster round the estimate, so the interpolant's derivatives there
 (``tr1 = tr(W A^-1) = -d log|A| / d rho`` and ``tr2 = tr(W_A W_A) = -d^2 log|A| / d rho^2``)
 are accurate to well below 1e-7 relative.  Their error is estimated by the change when
@@ -54,6 +59,11 @@ STENCIL = 2.5e-4
 TR_RTOL = (1e-9, 1e-7)
 #: Most points in the interpolant (the nearest to the current estimate).
 MAX_POINTS = 5
+#: Largest distance (relative to the interval) between the estimate and the last factorisation
+#: that still serves the solves there: with iterative refinement for the reduced form, as it
+#: stands for the Hutchinson probes of the stochastic tr3 (the operator then differs by about
+#: 1e-8 relative, five orders below the probes' own relative error).
+NEAR = 1e-8
 
 
 class _Refined:
@@ -111,6 +121,7 @@ class RealLUJacobian(Jacobian):
         self._perm: np.ndarray | None = None
         self._kept: tuple[float, Any] | None = None
         self._tr2_at: dict[float, tuple[float, float]] = {}
+        self._near = NEAR * (bounds[1] - bounds[0])
         self.evaluations = 0
 
     def _ordered(self, rho: float) -> Any:
@@ -157,12 +168,17 @@ class RealLUJacobian(Jacobian):
         return float(np.log(np.abs(d)).sum())
 
     def factor(self, rho: float) -> _Refined:
-        # a factorisation at rho itself: many solves follow (Hutchinson probes), and
-        # refinement from a nearby point would cost several solves each
-        if self._kept is None or self._kept[0] != rho:
+        # a factorisation at rho itself unless the last one is within NEAR: many solves may
+        # follow, and refinement from a farther point would cost several solves each
+        if self._kept is None or abs(self._kept[0] - rho) > self._near:
             self._ordered(rho)
         rho0, lu, perm = self._kept  # type: ignore[misc]
         return _Refined(lu, perm, self.W, rho0, rho)
+
+    def probe_factor(self, rho: float) -> _Refined:
+        """The last factorisation as it stands (no refinement) when it is within ``NEAR`` of ``rho``."""
+        f = self.factor(rho)
+        return _Refined(f.lu, f.perm, self.W, f.rho - f.d, f.rho - f.d)
 
     def solve(self, rho: float, b: np.ndarray) -> np.ndarray:
         return self.factor(rho).solve(b)
@@ -247,16 +263,17 @@ def search_values(
 
         x_new = _root(fprime, x, lo + 1e-9 * span, hi - 1e-9 * span, tol)
         moved, x = abs(x_new - x), x_new
-        if min(abs(x - r) for r in rem) > MIN_SEP * span:
-            evaluate(x)
-        elif moved <= tol:
-            extra = _stencil_point(rem, x, t4, (lo, hi))
-            if extra is None:
-                ok = True
-                break
-            evaluate(extra)
+        nxt = _next_point(rem, x, moved, tol, t4, (lo, hi), h)
+        if nxt is None:
+            ok = True
+            break
+        if not math.isnan(nxt):
+            evaluate(nxt)
     else:
         msg = f"no convergence after {len(lds)} log-determinant evaluations"
+    near = min(lds, key=lambda r: abs(r - x))
+    if ok and abs(near - x) <= tol:  # the estimate: the evaluated point within tol of the root
+        x = near
     c, at, s = _interpolant(rem, x)
     c2, at2, s2 = _interpolant(rem, x, drop_farthest=True)
     v, d1, d2 = _derivs(c, at, s, x)
@@ -266,6 +283,35 @@ def search_values(
     info = {"tr2": -(t2 + d2), "tr1_error": abs(d1 - e1), "tr2_error": abs(d2 - e2),
             "logdet_error": 0.0 if x in lds else abs(v - w)}
     return x, ld, -(t1 + d1), ok, msg, len(lds), info
+
+
+def _next_point(rem: dict[float, float], x: float, moved: float, tol: float, t4: Callable,
+                bounds: tuple[float, float], far: float) -> float | None:
+    """The next exact evaluation of :func:`search_values`, ``x`` being the model's root.
+
+    A root farther than ``far`` from every evaluated point is evaluated (a Newton-like step);
+    nearer, it is first bracketed by a point ``STENCIL`` below and one above (each only when
+    no evaluated point lies within 1.5 ``STENCIL`` on that side), then the root itself is
+    evaluated (its factorisation serves the solves at the estimate).  Returns NaN when no
+    point can be added yet (the root moved by more than ``tol`` but stays within ``MIN_SEP``
+    of an evaluated point) and None when the search has converged: the root moved by at most
+    ``tol`` and tr1, tr2 are accurate (:func:`_stencil_point`).
+    """
+    lo, hi = bounds
+    sep, d = MIN_SEP * (hi - lo), STENCIL * (hi - lo)
+    gap = min(abs(x - r) for r in rem)
+    if gap > far:
+        return x
+    for sgn in (-1.0, 1.0):
+        cand = x + sgn * d
+        covered = any(0 < sgn * (r - x) <= 1.5 * d for r in rem)
+        if not covered and lo < cand < hi and min(abs(cand - r) for r in rem) > sep:
+            return cand
+    if gap > sep:
+        return x
+    if moved <= tol:
+        return _stencil_point(rem, x, t4, bounds)
+    return math.nan
 
 
 def _errors(rem: dict[float, float], x: float) -> tuple[float, float]:
