@@ -11,7 +11,11 @@ and ``I - rho S`` is symmetric positive definite on the whole admissible interva
 fill-reducing ordering computed once by :func:`sksparse.cholmod.analyze` and reused for
 every ``rho``) costs about a quarter of one real sparse LU of ``I - rho W`` at N = 10^6
 (measured in ``benchmarks/results_million.json``) and half its memory.  Factorisations
-and solves run with subnormal numbers flushed to zero (:mod:`geoattr.models.fpu`).
+and solves run with subnormal numbers flushed to zero (:mod:`geoattr.models.fpu`).  The
+set-up is O(nnz) without sorting: :func:`row_scaling` finds ``r`` of a binary contiguity
+directly (else :func:`~geoattr.models.ml_jacobian.symmetric_scaling`),
+:func:`symmetric_structure` builds ``S`` and its diagonal on the structure of ``W``, and
+``tr(W^k) = tr(S^k)``, k <= 4, come from ``S`` without transposes.
 
 :class:`CholmodJacobian` replaces the factorisations of
 :class:`~geoattr.models.ml_realdet.RealLUJacobian` and keeps everything else (the search on
