@@ -110,7 +110,7 @@ class CholmodJacobian(RealLUJacobian):
         structure = symmetric_structure(weights, self._h)
         if structure is None:  # a stored diagonal, or W not in canonical form
             S = (sp.diags(1.0 / self._h) @ weights @ sp.diags(self._h)).tocsr()
-            structure = csc_with_diagonal(0.5 * (S + S.T))  # symmetric to rounding already: make it exact
+            structure = csc_with_diagonal(0.5 * (S + S.T))  # symmetric to rounding: make it exact
         self._sindices, self._sindptr, self._sdata, self._sdiag = structure
         self._symbolic: Any = None
         self.lu_evaluations = 0
@@ -164,7 +164,8 @@ def transpose_positions(W: sp.csr_matrix) -> np.ndarray | None:
     when the pattern is not symmetric or ``W`` is not in canonical form."""
     if not W.has_canonical_format:
         return None
-    pos = sp.csr_matrix((np.arange(W.nnz, dtype=np.int64), W.indices, W.indptr), shape=W.shape).T.tocsr()
+    pos = sp.csr_matrix((np.arange(W.nnz, dtype=np.int64), W.indices, W.indptr), shape=W.shape)
+    pos = pos.T.tocsr()
     pos.sort_indices()
     if not (np.array_equal(pos.indptr, W.indptr) and np.array_equal(pos.indices, W.indices)):
         return None

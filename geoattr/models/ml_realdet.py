@@ -14,11 +14,12 @@ concentrated likelihood is then maximised on that model and exact values are add
 and one above the model's estimate (the first step adds to the two-point model a curvature of
 ``R`` guessed from a power law, so that this estimate is usually within 1e-5 of the root);
 then at the estimate itself (or, after a far step, first there), until the estimate moves by
-less than ``tol``; points ``2 STENCIL`` away are added while the interpolant's estimated errors
-stay above ten times ``TR_RTOL`` (high rho on small graphs).  The estimate returned is then that evaluated point (within
-``tol`` of the model's root), so its factorisation also serves the solves (reduced form,
-Hutchinson probes): a fit typically costs five factorisations in all at N = 10^5 (six before,
-when the stencil came after the estimate and the solves needed one more).  The last
+less than ``tol``; points ``2 STENCIL`` away are added while the interpolant's estimated
+errors stay above ten times ``TR_RTOL`` (high rho on small graphs).  The estimate returned
+is then that evaluated point (within ``tol`` of the model's root), so its factorisation also
+serves the solves (reduced form, Hutchinson probes): a fit typically costs five
+factorisations in all at N = 10^5 (six or seven before, when the stencil came after the
+estimate and the solves needed one more).  The last
 iterates cluster round the estimate, so the interpolant's derivatives there
 (``tr1 = tr(W A^-1) = -d log|A| / d rho`` and ``tr2 = tr(W_A W_A) = -d^2 log|A| / d rho^2``)
 are accurate to well below 1e-7 relative.  Their error is estimated by the change when
@@ -184,7 +185,7 @@ class RealLUJacobian(Jacobian):
         return _Refined(lu, perm, self.W, rho0, rho)
 
     def probe_factor(self, rho: float) -> _Refined:
-        """The last factorisation as it stands (no refinement) when it is within ``NEAR`` of ``rho``."""
+        """The last factorisation as it stands (no refinement) when within ``NEAR`` of ``rho``."""
         f = self.factor(rho)
         return _Refined(f.lu, f.perm, self.W, f.rho - f.d, f.rho - f.d)
 
@@ -265,7 +266,7 @@ def search_values(
         if not all(np.isfinite(list(rem.values()))):
             return x, math.nan, math.nan, False, "singular I - rho W at an evaluated point", len(lds), {}
         c, at, s = _interpolant(rem, x)
-        kappa = _power_curvature(rem) if len(rem) == 2 else 0.0
+        kappa = _power_curvature(rem) if len(rem) == 2 else 0.0  # R'' guessed, about x0
 
         def fprime(r: float) -> float:
             return score_part(r) - (t4(r)[1] + _derivs(c, at, s, r)[1] + kappa * (r - at))
@@ -316,12 +317,13 @@ def _next_point(rem: dict[float, float], x: float, moved: float, tol: float, t4:
 
     A root farther than ``far`` from every evaluated point is evaluated (a Newton-like step),
     except the first one (from the two starting points and the curvature guess of
-    :func:`_power_curvature`); otherwise it is first bracketed by a point ``STENCIL`` below and one above (each only when
-    no evaluated point lies within 1.5 ``STENCIL`` on that side), then the root itself is
-    evaluated (its factorisation serves the solves at the estimate).  Returns NaN when no
-    point can be added yet (the root moved by more than ``tol`` but stays within ``MIN_SEP``
-    of an evaluated point) and None when the search has converged: the root moved by at most
-    ``tol`` and tr1, tr2 are accurate (:func:`_stencil_point`).
+    :func:`_power_curvature`); otherwise it is first bracketed by a point ``STENCIL`` below
+    and one above (each only when no evaluated point lies within 1.5 ``STENCIL`` on that
+    side), then the root itself is evaluated (its factorisation serves the solves at the
+    estimate).  Returns NaN when no point can be added yet (the root moved by more than
+    ``tol`` but stays within ``MIN_SEP`` of an evaluated point) and None when the search has
+    converged: the root moved by at most ``tol`` and tr1, tr2 are accurate
+    (:func:`_stencil_point`).
     """
     lo, hi = bounds
     sep, d = MIN_SEP * (hi - lo), STENCIL * (hi - lo)
