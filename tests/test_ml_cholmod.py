@@ -16,8 +16,8 @@ import scipy.sparse as sp
 from geoattr.models import ml as ml_module
 from geoattr.models import ml_cholmod
 from geoattr.models.ml import ml_error, ml_lag
-from geoattr.models.ml_cholmod import CholmodJacobian, large_n_jacobian
-from geoattr.models.ml_jacobian import solve_pair, symmetric_scaling
+from geoattr.models.ml_cholmod import CholmodJacobian, large_n_jacobian, row_scaling, symmetric_structure
+from geoattr.models.ml_jacobian import as_sparse_w, csc_with_diagonal, solve_pair, symmetric_scaling
 from geoattr.models.ml_realdet import RealLUJacobian
 from tests.test_ml_realdet import _data, _queen
 
@@ -138,3 +138,31 @@ def test_cholmod_pooled_panel(large_path):
     assert "CHOLMOD" in fast.extra["trace_method"]
     np.testing.assert_allclose(fast.params, ref.params, rtol=1e-8)
     np.testing.assert_allclose(fast.std_errors, ref.std_errors, rtol=1e-6)
+
+
+def test_row_scaling_and_symmetric_structure():
+    """The O(nnz) set-up of the CHOLMOD path against the general one: ``row_scaling`` finds
+    ``r`` for a binary contiguity (with an island) and declines a weighted one, which
+    ``symmetric_scaling`` handles; ``symmetric_structure`` equals ``csc_with_diagonal`` of
+    ``0.5 (S + S')`` (reference: the construction the path used before; structure exactly,
+    values to 1e-15 relative, the products being taken in another order)."""
+    C = sp.block_diag([_queen(6).astype(bool).astype(float), sp.csr_matrix((1, 1))]).tocsr()
+    rows = np.asarray(C.sum(axis=1)).ravel()
+    W = as_sparse_w(sp.diags(np.divide(1.0, rows, out=np.zeros_like(rows), where=rows > 0)) @ C)
+    r = row_scaling(W)
+    assert r is not None and r[-1] == 1.0
+    np.testing.assert_array_equal(r[:-1], 1.0 / rows[:-1])
+    weighted = W.copy()
+    weighted.data = weighted.data * (1.0 + 0.1 * (weighted.indices % 3))  # F = diag(1 + 0.1 (j % 3))
+    weighted = as_sparse_w(sp.diags(1.0 / np.asarray(weighted.sum(axis=1)).ravel().clip(1e-300)) @ weighted)
+    assert row_scaling(weighted) is None and symmetric_scaling(weighted) is not None  # W = diag(r) F C F
+    Q = as_sparse_w(_queen(7))
+    for M, scale in ((W, r), (Q, symmetric_scaling(Q))):
+        h = np.sqrt(scale)
+        S = (sp.diags(1.0 / h) @ M @ sp.diags(h)).tocsr()
+        got, want = symmetric_structure(M, h), csc_with_diagonal(0.5 * (S + S.T))
+        for k in (0, 1, 3):  # indices, pointers, diagonal positions
+            np.testing.assert_array_equal(got[k], want[k])
+        np.testing.assert_allclose(got[2], want[2], rtol=1e-15, atol=0)  # products in another order
+    with_diag = as_sparse_w(W + sp.identity(W.shape[0]) * 0.5)
+    assert symmetric_structure(with_diag, np.sqrt(r)) is None  # a stored diagonal: the general path

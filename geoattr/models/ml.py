@@ -187,7 +187,10 @@ def _search(
 
     # starting point: minimiser of a surrogate with a 4th-order Taylor log-determinant
     # a pooled panel's traces are T times its block's (the block is N x N, the panel NT x NT)
-    t1, t2, t3, t4 = (getattr(jac, "T", 1) * t for t in low_order_traces(getattr(jac, "inner", jac).W))
+    block = getattr(jac, "inner", jac)
+    own = getattr(block, "low_order_traces", None)  # CHOLMOD's: from its symmetric S
+    taylor = own() if own else low_order_traces(block.W)
+    t1, t2, t3, t4 = (getattr(jac, "T", 1) * t for t in taylor)
 
     def surrogate(r: float) -> float:
         return 0.5 * n * math.log(sse(r) / n) + (

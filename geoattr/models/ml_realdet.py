@@ -9,8 +9,17 @@ LU factorisations only, at a handful of points, and models the function between 
 
 ``T4`` (exact traces of ``W^k`` from sparse products) carries most of the shape; the smooth
 remainder ``R`` is interpolated by a polynomial through the exact values.  The
-concentrated likelihood is then maximised on that model, an exact value is added at the
-new estimate, and so on until the estimate moves by less than ``tol``: the last
+concentrated likelihood is then maximised on that model and exact values are added
+(:func:`search_values`): two round the surrogate's estimate; then one point ``STENCIL`` below
+and one above the model's estimate (the first step adds to the two-point model a curvature of
+``R`` guessed from a power law, so that this estimate is usually within 1e-5 of the root);
+then at the estimate itself (or, after a far step, first there), until the estimate moves by
+less than ``tol``; points ``2 STENCIL`` away are added while the interpolant's estimated
+errors stay above ten times ``TR_RTOL`` (high rho on small graphs).  The estimate returned
+is then that evaluated point (within ``tol`` of the model's root), so its factorisation also
+serves the solves (reduced form, Hutchinson probes): a fit typically costs five
+factorisations in all at N = 10^5 (six or seven before, when the stencil came after the
+estimate and the solves needed one more).  The last
 iterates cluster round the estimate, so the interpolant's derivatives there
 (``tr1 = tr(W A^-1) = -d log|A| / d rho`` and ``tr2 = tr(W_A W_A) = -d^2 log|A| / d rho^2``)
 are accurate to well below 1e-7 relative.  Their error is estimated by the change when
@@ -54,6 +63,16 @@ STENCIL = 2.5e-4
 TR_RTOL = (1e-9, 1e-7)
 #: Most points in the interpolant (the nearest to the current estimate).
 MAX_POINTS = 5
+#: When both points ``STENCIL`` away are taken and the estimated errors of tr1 or tr2 are
+#: still above ``WIDEN`` times ``TR_RTOL``, points ``2 STENCIL`` away are added (the
+#: leave-one-out estimate is pessimistic: at N = 10^5 it says 2e-7 for tr2 where a nine-point
+#: reference shows 1e-9, so a stricter rule would only add factorisations there).
+WIDEN = 10.0
+#: Largest distance (relative to the interval) between the estimate and the last factorisation
+#: that still serves the solves there: with iterative refinement for the reduced form, as it
+#: stands for the Hutchinson probes of the stochastic tr3 (the operator then differs by about
+#: 1e-8 relative, five orders below the probes' own relative error).
+NEAR = 1e-8
 
 
 class _Refined:
@@ -111,6 +130,7 @@ class RealLUJacobian(Jacobian):
         self._perm: np.ndarray | None = None
         self._kept: tuple[float, Any] | None = None
         self._tr2_at: dict[float, tuple[float, float]] = {}
+        self._near = NEAR * (bounds[1] - bounds[0])
         self.evaluations = 0
 
     def _ordered(self, rho: float) -> Any:
@@ -157,12 +177,17 @@ class RealLUJacobian(Jacobian):
         return float(np.log(np.abs(d)).sum())
 
     def factor(self, rho: float) -> _Refined:
-        # a factorisation at rho itself: many solves follow (Hutchinson probes), and
-        # refinement from a nearby point would cost several solves each
-        if self._kept is None or self._kept[0] != rho:
+        # a factorisation at rho itself unless the last one is within NEAR: many solves may
+        # follow, and refinement from a farther point would cost several solves each
+        if self._kept is None or abs(self._kept[0] - rho) > self._near:
             self._ordered(rho)
         rho0, lu, perm = self._kept  # type: ignore[misc]
         return _Refined(lu, perm, self.W, rho0, rho)
+
+    def probe_factor(self, rho: float) -> _Refined:
+        """The last factorisation as it stands (no refinement) when within ``NEAR`` of ``rho``."""
+        f = self.factor(rho)
+        return _Refined(f.lu, f.perm, self.W, f.rho - f.d, f.rho - f.d)
 
     def solve(self, rho: float, b: np.ndarray) -> np.ndarray:
         return self.factor(rho).solve(b)
@@ -241,22 +266,24 @@ def search_values(
         if not all(np.isfinite(list(rem.values()))):
             return x, math.nan, math.nan, False, "singular I - rho W at an evaluated point", len(lds), {}
         c, at, s = _interpolant(rem, x)
+        kappa = _power_curvature(rem) if len(rem) == 2 else 0.0  # R'' guessed, about x0
 
         def fprime(r: float) -> float:
-            return score_part(r) - (t4(r)[1] + _derivs(c, at, s, r)[1])
+            return score_part(r) - (t4(r)[1] + _derivs(c, at, s, r)[1] + kappa * (r - at))
 
         x_new = _root(fprime, x, lo + 1e-9 * span, hi - 1e-9 * span, tol)
         moved, x = abs(x_new - x), x_new
-        if min(abs(x - r) for r in rem) > MIN_SEP * span:
-            evaluate(x)
-        elif moved <= tol:
-            extra = _stencil_point(rem, x, t4, (lo, hi))
-            if extra is None:
-                ok = True
-                break
-            evaluate(extra)
+        nxt = _next_point(rem, x, moved, tol, t4, (lo, hi), h)
+        if nxt is None:
+            ok = True
+            break
+        if not math.isnan(nxt):
+            evaluate(nxt)
     else:
         msg = f"no convergence after {len(lds)} log-determinant evaluations"
+    near = min(lds, key=lambda r: abs(r - x))
+    if ok and abs(near - x) <= tol:  # the estimate: the evaluated point within tol of the root
+        x = near
     c, at, s = _interpolant(rem, x)
     c2, at2, s2 = _interpolant(rem, x, drop_farthest=True)
     v, d1, d2 = _derivs(c, at, s, x)
@@ -266,6 +293,53 @@ def search_values(
     info = {"tr2": -(t2 + d2), "tr1_error": abs(d1 - e1), "tr2_error": abs(d2 - e2),
             "logdet_error": 0.0 if x in lds else abs(v - w)}
     return x, ld, -(t1 + d1), ok, msg, len(lds), info
+
+
+def _power_curvature(rem: dict[float, float]) -> float:
+    """A guess of ``R''`` from the first two exact values, for the first step only.
+
+    For a non-negative ``W`` and ``rho > 0``, ``R(rho) = -sum_{k>=5} rho^k tr(W^k) / k`` is
+    a sum of powers of one sign; fitting one power ``a rho^m`` to the secant's value and slope
+    gives ``R'' ~ R' (m - 1) / rho`` (a sum of higher powers curves more: the guess errs
+    low).  0 when the values do not look like such a sum (``m < 5``, ``rho <= 0``).
+    """
+    (a, ra), (b, rb) = sorted(rem.items())
+    mid, value, slope = 0.5 * (a + b), 0.5 * (ra + rb), (rb - ra) / (b - a)
+    if mid <= 0.0 or value >= 0.0 or slope >= 0.0:
+        return 0.0
+    m = mid * slope / value
+    return slope * (m - 1.0) / mid if 5.0 <= m < 1e6 else 0.0
+
+
+def _next_point(rem: dict[float, float], x: float, moved: float, tol: float, t4: Callable,
+                bounds: tuple[float, float], far: float) -> float | None:
+    """The next exact evaluation of :func:`search_values`, ``x`` being the model's root.
+
+    A root farther than ``far`` from every evaluated point is evaluated (a Newton-like step),
+    except the first one (from the two starting points and the curvature guess of
+    :func:`_power_curvature`); otherwise it is first bracketed by a point ``STENCIL`` below
+    and one above (each only when no evaluated point lies within 1.5 ``STENCIL`` on that
+    side), then the root itself is evaluated (its factorisation serves the solves at the
+    estimate).  Returns NaN when no point can be added yet (the root moved by more than
+    ``tol`` but stays within ``MIN_SEP`` of an evaluated point) and None when the search has
+    converged: the root moved by at most ``tol`` and tr1, tr2 are accurate
+    (:func:`_stencil_point`).
+    """
+    lo, hi = bounds
+    sep, d = MIN_SEP * (hi - lo), STENCIL * (hi - lo)
+    gap = min(abs(x - r) for r in rem)
+    if gap > far and len(rem) > 2:
+        return x
+    for sgn in (-1.0, 1.0):
+        cand = x + sgn * d
+        covered = any(0 < sgn * (r - x) <= 1.5 * d for r in rem)
+        if not covered and lo < cand < hi and min(abs(cand - r) for r in rem) > sep:
+            return cand
+    if gap > sep:
+        return x
+    if moved <= tol:
+        return _stencil_point(rem, x, t4, bounds)
+    return math.nan
 
 
 def _errors(rem: dict[float, float], x: float) -> tuple[float, float]:
@@ -291,8 +365,10 @@ def _stencil_point(rem: dict[float, float], x: float, t4: Callable, bounds: tupl
     d = STENCIL * (hi - lo)
     below = sum(r < x for r in rem)
     side = -1.0 if below <= len(rem) - below else 1.0
-    for sgn in (side, -side):
-        cand = x + sgn * d
+    cands = [x + side * d, x - side * d]
+    if e1 > WIDEN * TR_RTOL[0] * abs(t1 + d1) or e2 > WIDEN * TR_RTOL[1] * abs(t2 + d2):
+        cands += [x + side * 2 * d, x - side * 2 * d]  # far from the target: look farther out
+    for cand in cands:
         if lo < cand < hi and min(abs(cand - r) for r in rem) > MIN_SEP * (hi - lo):
             return cand
     return None
