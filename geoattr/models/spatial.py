@@ -443,8 +443,10 @@ def _fit_lag_error(y: pd.Series, X: pd.DataFrame, W_order: tuple[sparse.csr_matr
         raise InputError(
             f"maximum likelihood {model!r} ran out of memory: the sparse LU of I - rho W "
             f"({n_block:,} units, {nnz:,} edges) does not fit. Use model={gmm!r} "
-            "(spatial GMM: sparse products only, no log-determinant), sparser weights "
-            "(top_k=, min_share=) or a machine with more memory"
+            "(spatial GMM: sparse products only, no log-determinant), method='mc' (or 'chebyshev' "
+            "for W similar to a symmetric matrix: maximum likelihood with an approximate "
+            "log-determinant, its error bound in the notes), sparser weights (top_k=, min_share=) "
+            "or a machine with more memory"
         ) from exc
     par = "rho" if model in ("sar", "sdm") else "lambda"
     pnames = list(X.columns) + [par]
