@@ -39,8 +39,8 @@ models : mapping of str to AttractivenessResults
 data : PanelData
     The run's data."""
 
-__all__ = ["write_estimates", "write_map", "write_publication", "report_context", "run_info", "echo_files",
-           "row_accounting"]
+__all__ = ["write_estimates", "write_map", "write_publication", "write_profile_pages", "report_context", "run_info",
+           "echo_files", "row_accounting"]
 
 _ATT_COLUMNS = ["actual", "expected", "residual", "residual_persons"]
 _PLURAL = {"municipality": "municipalities", "region": "regions"}
@@ -146,7 +146,7 @@ def write_map(out: Path, files: dict[str, Path], *, main: AttractivenessResults,
 def write_publication(out: Path, files: dict[str, Path], *, main: AttractivenessResults,
                       models: Mapping[str, AttractivenessResults], data: PanelData, att: pd.DataFrame,
                       ranks: pd.DataFrame, yearly: Sequence[pd.DataFrame], kept: Mapping[str, Any],
-                      ocfg: Mapping[str, Any]) -> dict[str, Path]:
+                      ocfg: Mapping[str, Any], profiles_index: Path | None = None) -> dict[str, Path]:
     """Publication tables (``tables/``), figures (``figures/``) and profile pages (``profiles/``).
 
     Parameters
@@ -163,6 +163,9 @@ def write_publication(out: Path, files: dict[str, Path], *, main: Attractiveness
         Objects of the analyses (``comparison``, ``decomposition``, ``intervals``...).
     ocfg : mapping
         The ``[output]`` section.
+    profiles_index : Path, optional
+        The index of profile pages already written (by :func:`write_profile_pages`,
+        in a side job); default: write them here.
 
     Returns
     -------
@@ -185,13 +188,36 @@ def write_publication(out: Path, files: dict[str, Path], *, main: Attractiveness
         files.update({f"figure_{k}": v for k, v in figs.items()})
     figs = {**figs, **write_barometer_outputs(out, files, data=data, kept=kept, ocfg=ocfg)}
     if ocfg.get("profiles", True):
-        pages = write_profiles(out / "profiles", att=att, intervals=kept.get("intervals"),
-                                  decomposition=kept.get("decomposition"),
-                                  decomposition_years=kept.get("decomposition_years"),
-                                  flows=data.flows, names=data.names, regions=region_labels(data),
-                                  vra_breakdown=profile_breakdown(main, kept), calculator=kept.get("calculator"))
-        files["profiles"] = pages["index"]
+        files["profiles"] = profiles_index or write_profile_pages(out, main=main, data=data, att=att, kept=kept)
     return figs
+
+
+def write_profile_pages(out: Path, *, main: AttractivenessResults, data: PanelData, att: pd.DataFrame,
+                        kept: Mapping[str, Any]) -> Path:
+    """Write the profile pages (``profiles/``) of :func:`write_publication`; return the index page.
+
+    Parameters
+    ----------
+    out : Path
+        Output folder.
+    main : AttractivenessResults
+        The main model.
+    data : PanelData
+        The run's data.
+    att : DataFrame
+        Attractiveness of the main model.
+    kept : mapping
+        Objects of the analyses and of the forecast.
+
+    Returns
+    -------
+    Path
+    """
+    pages = write_profiles(out / "profiles", att=att, intervals=kept.get("intervals"),
+                           decomposition=kept.get("decomposition"), decomposition_years=kept.get("decomposition_years"),
+                           flows=data.flows, names=data.names, regions=region_labels(data),
+                           vra_breakdown=profile_breakdown(main, kept), calculator=kept.get("calculator"))
+    return pages["index"]
 
 
 def row_accounting(main: AttractivenessResults) -> Accounting:

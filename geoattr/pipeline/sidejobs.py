@@ -1,0 +1,210 @@
+"""Side jobs of a run: independent steps in a forked child process while the run goes on.
+
+A run's robustness battery and its profile pages depend only on what was computed before
+them and write their own files, so :func:`geoattr.pipeline.run` starts them in a child
+process (``fork``: the child inherits the data, nothing is pickled on the way in) and
+collects their results where the serial run would have used them.  The child computes
+exactly what the serial step computes, so every output is the same; only the key order
+of ``files`` needs care, which the caller keeps (see :func:`splice`).
+
+Without ``fork`` (Windows, macOS' default), on one core, or with ``parallel=False``, a job
+runs at once in the calling process.  A child that dies without an answer (killed, out
+of memory) is run again in the calling process.  The geoattr warnings a child raised are
+raised again in the calling process when its result is collected, so that
+:func:`geoattr.io.folders.collect_warnings` records them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["SideJobs", "parallel_available", "splice"]
+
+
+def parallel_available() -> bool:
+    """Whether side jobs can run beside the main process: ``fork`` exists and more than one core is ours.
+
+    Returns
+    -------
+    bool
+    """
+    if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover - not Linux
+        return False
+    try:
+        return len(os.sched_getaffinity(0)) > 1
+    except AttributeError:  # pragma: no cover - not Linux
+        return (os.cpu_count() or 1) > 1
+
+
+def _child(conn: Any, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:  # pragma: no cover - in the child
+    """Run the job and send ``("ok", value, seconds, warnings)`` or ``("error", exception, traceback)``."""
+    t0 = time.perf_counter()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")  # every warning goes back; the parent's filters decide
+            value = fn(*args, **kwargs)
+        raised = [(w.message, w.category, w.filename, w.lineno) for w in caught]
+        msg: tuple = ("ok", value, time.perf_counter() - t0, raised)
+    except BaseException as err:  # noqa: BLE001 - every failure goes back to the parent
+        msg = ("error", err, traceback.format_exc())
+    try:
+        conn.send(msg)
+    except Exception as err:  # noqa: BLE001 - an unpicklable value or exception
+        conn.send(("error", RuntimeError(f"side job failed to send its result back: {err!r}"), traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+@dataclass
+class _Job:
+    fn: Callable[..., Any]
+    args: tuple
+    kwargs: dict
+    process: Any = None
+    conn: Any = None
+    value: Any = None
+    seconds: float = 0.0
+    done: bool = False
+
+
+@dataclass
+class SideJobs:
+    """Jobs started now and collected later, in a child process each when possible.
+
+    Parameters
+    ----------
+    parallel : bool, optional
+        Run the jobs in child processes; default :func:`parallel_available`.  ``False``
+        runs each job when it is started, in the calling process.
+
+    Examples
+    --------
+    >>> jobs = SideJobs(parallel=False)
+    >>> jobs.start("sum", sum, [1, 2, 3])
+    >>> jobs.result("sum")
+    6
+    """
+
+    parallel: bool | None = None
+    _jobs: dict[str, _Job] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.parallel is None:
+            self.parallel = parallel_available()
+
+    def start(self, name: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+        """Start ``fn(*args, **kwargs)`` under ``name`` (a child process, or at once when not parallel).
+
+        Parameters
+        ----------
+        name : str
+            A name not used by another job of this object.
+        fn : callable
+            The job; its return value must pickle.
+        *args, **kwargs
+            Its arguments (inherited by the child, not pickled).
+        """
+        if name in self._jobs:
+            raise ValueError(f"a side job named {name!r} was already started")
+        job = self._jobs[name] = _Job(fn, args, kwargs)
+        if not self.parallel:
+            self._run_here(job)
+            return
+        ctx = multiprocessing.get_context("fork")
+        job.conn, child_conn = ctx.Pipe(duplex=False)
+        job.process = ctx.Process(target=_child, args=(child_conn, fn, args, kwargs), name=f"geoattr-{name}")
+        job.process.start()
+        child_conn.close()
+
+    @staticmethod
+    def _run_here(job: _Job) -> None:
+        t0 = time.perf_counter()
+        job.value = job.fn(*job.args, **job.kwargs)
+        job.seconds, job.done = time.perf_counter() - t0, True
+
+    def result(self, name: str) -> Any:
+        """Wait for the job ``name`` and return its value (its exception is raised here).
+
+        Parameters
+        ----------
+        name : str
+
+        Returns
+        -------
+        object
+        """
+        job = self._jobs[name]
+        if not job.done:
+            self._collect(job)
+        return job.value
+
+    def seconds(self, name: str) -> float:
+        """Seconds the job ``name`` took where it ran (collected jobs only).
+
+        Parameters
+        ----------
+        name : str
+
+        Returns
+        -------
+        float
+        """
+        job = self._jobs[name]
+        if not job.done:
+            raise ValueError(f"side job {name!r} has not been collected")
+        return job.seconds
+
+    def _collect(self, job: _Job) -> None:
+        try:
+            msg = job.conn.recv()
+        except EOFError:  # the child died without an answer: run the job here
+            msg = None
+        finally:
+            job.conn.close()
+            job.process.join()
+        if msg is None:
+            self._run_here(job)
+            return
+        if msg[0] == "error":
+            job.done = True
+            err = msg[1]
+            err.add_note(f"(raised in the side job's child process)\n{msg[2]}")
+            raise err
+        _, job.value, job.seconds, raised = msg
+        job.done = True
+        for message, category, filename, lineno in raised:
+            warnings.warn_explicit(message, category, filename, lineno)
+
+    def close(self) -> None:
+        """Stop the jobs that were not collected (after an error of the main process)."""
+        for job in self._jobs.values():
+            if job.process is not None and not job.done:
+                job.process.terminate()
+                job.process.join()
+                job.conn.close()
+                job.done = True
+
+
+def splice(files: dict[str, Any], at: int, new: Mapping[str, Any]) -> None:
+    """Insert ``new`` into ``files`` after its first ``at`` entries (in place), keeping the order of both.
+
+    Parameters
+    ----------
+    files : dict
+        Modified in place.
+    at : int
+        Number of entries ``files`` had when the serial step would have added ``new``.
+    new : mapping
+    """
+    items = list(files.items())
+    files.clear()
+    files.update(items[:at])
+    files.update(new)
+    files.update(items[at:])

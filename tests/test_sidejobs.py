@@ -1,0 +1,90 @@
+"""Side jobs of a run (:mod:`geoattr.pipeline.sidejobs`): a child process gives what the serial path gives."""
+
+from __future__ import annotations
+
+import os
+import signal
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from geoattr.exceptions import GeoattrWarning, InputError
+from geoattr.pipeline.sidejobs import SideJobs, parallel_available, splice
+
+needs_fork = pytest.mark.skipif(not parallel_available(), reason="no fork or a single core")
+
+
+def _write_and_sum(folder: Path, values: np.ndarray, *, name: str) -> tuple[Path, float]:
+    path = folder / name
+    path.write_text(",".join(repr(float(v)) for v in values))
+    return path, float(values.sum())
+
+
+def _warn_then(value: int) -> int:
+    warnings.warn("a geoattr warning from the job", GeoattrWarning, stacklevel=1)
+    return value
+
+
+def _fail() -> None:
+    raise InputError("bad input in the job: fix the key 'x'")
+
+
+def _die() -> int:
+    if os.getpid() != _PARENT:  # only the child dies; the rerun in the parent answers
+        os.kill(os.getpid(), signal.SIGKILL)
+    return 7
+
+
+_PARENT = os.getpid()
+
+
+@pytest.mark.parametrize("parallel", [False, pytest.param(True, marks=needs_fork)])
+def test_job_gives_the_serial_value_and_files(tmp_path, parallel):
+    values = np.random.default_rng(3).normal(size=1000)  # the reference: the same call in this process
+    (tmp_path / "serial").mkdir()
+    (tmp_path / "job").mkdir()
+    expected_path, expected_sum = _write_and_sum(tmp_path / "serial", values, name="v.txt")
+    jobs = SideJobs(parallel=parallel)
+    jobs.start("w", _write_and_sum, tmp_path / "job", values, name="v.txt")
+    path, total = jobs.result("w")
+    assert total == expected_sum  # bit for bit
+    assert path.read_bytes() == expected_path.read_bytes()
+    assert jobs.seconds("w") >= 0.0
+    assert jobs.result("w") == (path, total)  # collected once, kept
+
+
+@needs_fork
+def test_child_warnings_are_raised_again_and_errors_propagate():
+    jobs = SideJobs(parallel=True)
+    jobs.start("warn", _warn_then, 5)
+    jobs.start("fail", _fail)
+    with pytest.warns(GeoattrWarning, match="a geoattr warning from the job"):
+        assert jobs.result("warn") == 5
+    with pytest.raises(InputError, match="fix the key 'x'"):
+        jobs.result("fail")
+
+
+@needs_fork
+def test_a_child_that_dies_is_run_again_here():
+    jobs = SideJobs(parallel=True)
+    jobs.start("die", _die)
+    assert jobs.result("die") == 7
+
+
+def test_names_are_unique_and_results_are_collected_first():
+    jobs = SideJobs(parallel=False)
+    jobs.start("a", int, "4")
+    with pytest.raises(ValueError, match="already started"):
+        jobs.start("a", int, "5")
+    assert jobs.result("a") == 4
+    with pytest.raises(KeyError):
+        jobs.result("b")
+
+
+def test_splice_keeps_the_serial_order():
+    files = {"a": 1, "b": 2, "forecast": 3}
+    splice(files, 2, {"robustness": 9, "placebo": 8})
+    assert list(files) == ["a", "b", "robustness", "placebo", "forecast"]
+    assert files == {"a": 1, "b": 2, "robustness": 9, "placebo": 8, "forecast": 3}
