@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from geoattr.exceptions import GeoattrWarning, InputError
-from geoattr.pipeline.sidejobs import SideJobs, parallel_available, splice
+from geoattr.pipeline.sidejobs import SideJobs, fill, parallel_available, placeholder
 
 needs_fork = pytest.mark.skipif(not parallel_available(), reason="no fork or a single core")
 
@@ -83,8 +83,11 @@ def test_names_are_unique_and_results_are_collected_first():
         jobs.result("b")
 
 
-def test_splice_keeps_the_serial_order():
-    files = {"a": 1, "b": 2, "forecast": 3}
-    splice(files, 2, {"robustness": 9, "placebo": 8})
-    assert list(files) == ["a", "b", "robustness", "placebo", "forecast"]
-    assert files == {"a": 1, "b": 2, "robustness": 9, "placebo": 8, "forecast": 3}
+def test_fill_puts_the_entries_where_the_placeholder_stands():
+    files = {"a": 1, placeholder("robustness"): None, "b": 2, placeholder("figures"): None, "forecast": 3}
+    fill(files, "figures", {"figure_x_png": 5, "figure_x_svg": 6})
+    fill(files, "robustness", {"robustness": 9, "placebo": 8})
+    assert list(files) == ["a", "robustness", "placebo", "b", "figure_x_png", "figure_x_svg", "forecast"]
+    assert files["placebo"] == 8 and files["forecast"] == 3
+    with pytest.raises(ValueError):
+        fill(files, "figures", {})  # already filled: no placeholder left

@@ -28,7 +28,7 @@ from geoattr.pipeline.outputs import echo_files, report_context, run_info, write
     write_profile_pages, write_publication
 from geoattr.pipeline.forecast import fan_units, forecast_report, forecast_step, write_fan_chart
 from geoattr.pipeline.sources import read_run_data, resolve_path
-from geoattr.pipeline.sidejobs import SideJobs, splice
+from geoattr.pipeline.sidejobs import SideJobs, fill, placeholder
 from geoattr.pipeline.steps import run_analyses, run_comparison
 from geoattr.pipeline.variables_table import write_variables
 from geoattr.report import write_report
@@ -224,24 +224,30 @@ def _robustness_job(main: AttractivenessResults, data: PanelData, rcfg: Mapping[
     return files, info
 
 
-def _collect_robustness(jobs: SideJobs, at: int | None, files: dict[str, Path], info: dict[str, Any],
-                        timer: _Timer) -> None:
-    """Put the robustness side job's files where the serial step would have (``at``), and its facts."""
-    if at is None:
+def _collect_robustness(jobs: SideJobs, files: dict[str, Path], info: dict[str, Any], timer: _Timer) -> None:
+    """Put the robustness side job's files and facts where the serial step would have."""
+    if "robustness" not in jobs:
         return
     new, rinfo = jobs.result("robustness")
-    splice(files, at, new)
+    fill(files, "robustness", new)
     info.update(rinfo)
     timer.timings["robustness"] = round(jobs.seconds("robustness"), 4)
 
 
+def _collect_figures(jobs: SideJobs, files: dict[str, Path], figs: dict[str, Path]) -> None:
+    """Put the figures side job's files where :func:`write_publication` would have written them."""
+    if "figures" in jobs:
+        new = jobs.result("figures")
+        fill(figs, "figures", new)
+        fill(files, "figures", {f"figure_{k}": v for k, v in new.items()})
+
+
 def _analyses(cfg: Mapping[str, Any], main: AttractivenessResults, data: PanelData, out: Path,
               files: dict[str, Path], kept: dict[str, Any], *, progress: bool, timer: _Timer,
-              jobs: SideJobs) -> tuple[dict[str, Any], int | None]:
+              jobs: SideJobs) -> dict[str, Any]:
     """``[analyses]``, ``[comparison]`` and ``[robustness]``: facts for run.json.
 
-    The robustness battery runs as a side job; the second value is where its files go in
-    ``files`` (None without it): see :func:`_collect_robustness`.
+    The robustness battery runs as a side job: see :func:`_collect_robustness`.
     """
     info: dict[str, Any] = {}
     if acfg := cfg.get("analyses", {}):
@@ -251,16 +257,17 @@ def _analyses(cfg: Mapping[str, Any], main: AttractivenessResults, data: PanelDa
     if ccfg.get("enabled", False):
         with timer("comparison"):
             info.update(run_comparison(data, ccfg, main, out, files, kept=kept))
-    rcfg, robustness_at = cfg.get("robustness", {}), None
+    rcfg = cfg.get("robustness", {})
     if rcfg.get("enabled", False):
         jobs.start("robustness", _robustness_job, main, data, rcfg, out, progress=progress)
-        robustness_at, info["robustness"] = len(files), None  # filled when collected, in the serial order
+        files[placeholder("robustness")] = None  # type: ignore[assignment]  # filled when collected
+        info["robustness"] = None
         timer.timings["robustness"] = 0.0
     fcfg = cfg.get("forecast")
     if fcfg is not None and fcfg.get("enabled", True):
         with timer("forecast"):
             info.update(forecast_step(main, fcfg, out, files, progress=progress, kept=kept))
-    return info, robustness_at
+    return info
 
 
 def _run(config: Mapping[str, Any] | None, *, out: Path, data_dir: str | Path | None, progress: bool,
@@ -302,7 +309,7 @@ def _run_steps(config: Mapping[str, Any] | None, *, out: Path, data_dir: str | P
         write_variables(out, files, est.fits.values())
         yearly_tables = write_yearly_tables(out, files, est.yearly_fits)
     kept: dict[str, Any] = {}  # objects the publication outputs reuse (decomposition, comparison...)
-    extra_info, robustness_at = _analyses(cfg, main, data, out, files, kept, progress=progress, timer=timer, jobs=jobs)
+    extra_info = _analyses(cfg, main, data, out, files, kept, progress=progress, timer=timer, jobs=jobs)
     profiles = ocfg.get("profiles", True)
     if profiles:  # the profile pages need only what is known now: a side job
         jobs.start("profiles", write_profile_pages, out, main=main, data=data, att=att, kept=kept)
@@ -315,9 +322,10 @@ def _run_steps(config: Mapping[str, Any] | None, *, out: Path, data_dir: str | P
         ranks = pd.concat(rank_tables, ignore_index=True)
         figs = write_publication(out, files, main=main, models=models, data=data, att=att, ranks=ranks,
                                  yearly=est.yearly, kept=kept, ocfg=ocfg,
-                                 profiles_index=out / "profiles" / "index.html" if profiles else None)
+                                 profiles_index=out / "profiles" / "index.html" if profiles else None, jobs=jobs)
         figs.update(write_book_publication(out, files, main=main, yearly_tables=yearly_tables, kept=kept, ocfg=ocfg))
-        _collect_robustness(jobs, robustness_at, files, extra_info, timer)
+        _collect_robustness(jobs, files, extra_info, timer)
+        _collect_figures(jobs, files, figs)
         report = report_context(main, models, data, ranks, figs, kept, files, top_n=top_n,
                                 years=years) if ocfg.get("report", True) else None
         if "forecast" in kept:  # the fan chart, the report's forecast section (profiles: kept["calculator"])

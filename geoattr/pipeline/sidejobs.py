@@ -5,7 +5,8 @@ them and write their own files, so :func:`geoattr.pipeline.run` starts them in a
 process (``fork``: the child inherits the data, nothing is pickled on the way in) and
 collects their results where the serial run would have used them.  The child computes
 exactly what the serial step computes, so every output is the same; only the key order
-of ``files`` needs care, which the caller keeps (see :func:`splice`).
+of ``files`` needs care: a :func:`placeholder` holds the place of a job's entries until
+:func:`fill` puts them there.
 
 Without ``fork`` (Windows, macOS' default), on one core, or with ``parallel=False``, a job
 runs at once in the calling process.  A child that dies without an answer (killed, out
@@ -25,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SideJobs", "parallel_available", "splice"]
+__all__ = ["SideJobs", "parallel_available", "placeholder", "fill"]
 
 
 def parallel_available() -> bool:
@@ -98,6 +99,9 @@ class SideJobs:
     def __post_init__(self) -> None:
         if self.parallel is None:
             self.parallel = parallel_available()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._jobs
 
     def start(self, name: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
         """Start ``fn(*args, **kwargs)`` under ``name`` (a child process, or at once when not parallel).
@@ -192,19 +196,35 @@ class SideJobs:
                 job.done = True
 
 
-def splice(files: dict[str, Any], at: int, new: Mapping[str, Any]) -> None:
-    """Insert ``new`` into ``files`` after its first ``at`` entries (in place), keeping the order of both.
+def placeholder(name: str) -> str:
+    """The key that holds the place of side job ``name``'s entries in an ordered mapping (see :func:`fill`).
 
     Parameters
     ----------
-    files : dict
-        Modified in place.
-    at : int
-        Number of entries ``files`` had when the serial step would have added ``new``.
+    name : str
+
+    Returns
+    -------
+    str
+    """
+    return f"<side job {name}>"
+
+
+def fill(mapping: dict[str, Any], name: str, new: Mapping[str, Any]) -> None:
+    """Replace the :func:`placeholder` of ``name`` in ``mapping`` by ``new`` (in place), keeping the order.
+
+    The serial step would have added ``new`` where the placeholder stands.
+
+    Parameters
+    ----------
+    mapping : dict
+        Holds ``placeholder(name)``; modified in place.
+    name : str
     new : mapping
     """
-    items = list(files.items())
-    files.clear()
-    files.update(items[:at])
-    files.update(new)
-    files.update(items[at:])
+    items = list(mapping.items())
+    at = [k for k, _ in items].index(placeholder(name))
+    mapping.clear()
+    mapping.update(items[:at])
+    mapping.update(new)
+    mapping.update(items[at + 1:])
