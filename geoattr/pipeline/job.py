@@ -257,9 +257,7 @@ def _analyses(cfg: Mapping[str, Any], main: AttractivenessResults, data: PanelDa
     if ccfg.get("enabled", False):
         with timer("comparison"):
             info.update(run_comparison(data, ccfg, main, out, files, kept=kept))
-    rcfg = cfg.get("robustness", {})
-    if rcfg.get("enabled", False):
-        jobs.start("robustness", _robustness_job, main, data, rcfg, out, progress=progress)
+    if "robustness" in jobs:  # started after the estimation (_run_steps)
         files[placeholder("robustness")] = None  # type: ignore[assignment]  # filled when collected
         info["robustness"] = None
         timer.timings["robustness"] = 0.0
@@ -293,6 +291,9 @@ def _run_steps(config: Mapping[str, Any] | None, *, out: Path, data_dir: str | P
         if data is None:
             data = read_run_data(dcfg, base)
     est = _estimate_grid(data, dcfg, mcfg, progress=progress, timer=timer)
+    if cfg.get("robustness", {}).get("enabled", False):  # needs only the main model: a side job from now on
+        jobs.start("robustness", _robustness_job, next(iter(est.fits.values())), data, cfg["robustness"], out,
+                   progress=progress)
     if cfg.get("analyses", {}).get("yearly", True):
         _estimate_by_year(est, mcfg, progress=progress, timer=timer)
     main = next(iter(est.fits.values()))
