@@ -55,9 +55,9 @@ def test_job_gives_the_serial_value_and_files(tmp_path, parallel):
     assert jobs.result("w") == (path, total)  # collected once, kept
 
 
-@needs_fork
-def test_child_warnings_are_raised_again_and_errors_propagate():
-    jobs = SideJobs(parallel=True)
+@pytest.mark.parametrize("parallel", [False, pytest.param(True, marks=needs_fork)])
+def test_warnings_are_raised_again_and_errors_raised_when_collected(parallel):
+    jobs = SideJobs(parallel=parallel)
     jobs.start("warn", _warn_then, 5)
     jobs.start("fail", _fail)
     with pytest.warns(GeoattrWarning, match="a geoattr warning from the job"):

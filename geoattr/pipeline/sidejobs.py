@@ -10,9 +10,10 @@ of ``files`` needs care: a :func:`placeholder` holds the place of a job's entrie
 
 Without ``fork`` (Windows, macOS' default), on one core, or with ``parallel=False``, a job
 runs at once in the calling process.  A child that dies without an answer (killed, out
-of memory) is run again in the calling process.  The geoattr warnings a child raised are
-raised again in the calling process when its result is collected, so that
-:func:`geoattr.io.folders.collect_warnings` records them.
+of memory) is run again in the calling process.  Either way the warnings a job raised
+are raised again, and its error raised, when its result is collected, so that
+:func:`geoattr.io.folders.collect_warnings` records the same warnings in the same order
+with or without child processes.
 """
 
 from __future__ import annotations
@@ -44,17 +45,24 @@ def parallel_available() -> bool:
         return (os.cpu_count() or 1) > 1
 
 
-def _child(conn: Any, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:  # pragma: no cover - in the child
-    """Run the job and send ``("ok", value, seconds, warnings)`` or ``("error", exception, traceback)``."""
+def _outcome(fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple:
+    """Run the job: ``("ok", value, seconds, warnings)`` or ``("error", exception, traceback)``.
+
+    The warnings are recorded, to be raised again when the result is collected.
+    """
     t0 = time.perf_counter()
     try:
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")  # every warning goes back; the parent's filters decide
+            warnings.simplefilter("always")  # every warning is kept; the collector's filters decide
             value = fn(*args, **kwargs)
-        raised = [(w.message, w.category, w.filename, w.lineno) for w in caught]
-        msg: tuple = ("ok", value, time.perf_counter() - t0, raised)
-    except BaseException as err:  # noqa: BLE001 - every failure goes back to the parent
-        msg = ("error", err, traceback.format_exc())
+        return ("ok", value, time.perf_counter() - t0, [(w.message, w.category, w.filename, w.lineno) for w in caught])
+    except Exception as err:  # noqa: BLE001 - every failure goes to the collector
+        return ("error", err, traceback.format_exc())
+
+
+def _child(conn: Any, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:  # pragma: no cover - in the child
+    """Run the job in the child and send its :func:`_outcome` to the parent."""
+    msg = _outcome(fn, args, kwargs)
     try:
         conn.send(msg)
     except Exception as err:  # noqa: BLE001 - an unpicklable value or exception
@@ -70,6 +78,7 @@ class _Job:
     kwargs: dict
     process: Any = None
     conn: Any = None
+    outcome: tuple | None = None
     value: Any = None
     seconds: float = 0.0
     done: bool = False
@@ -118,8 +127,8 @@ class SideJobs:
         if name in self._jobs:
             raise ValueError(f"a side job named {name!r} was already started")
         job = self._jobs[name] = _Job(fn, args, kwargs)
-        if not self.parallel:
-            self._run_here(job)
+        if not self.parallel:  # run now; its warnings and its error come out when it is collected
+            job.outcome = _outcome(fn, args, kwargs)
             return
         ctx = multiprocessing.get_context("fork")
         job.conn, child_conn = ctx.Pipe(duplex=False)
@@ -166,21 +175,23 @@ class SideJobs:
         return job.seconds
 
     def _collect(self, job: _Job) -> None:
-        try:
-            msg = job.conn.recv()
-        except EOFError:  # the child died without an answer: run the job here
-            msg = None
-        finally:
-            job.conn.close()
-            job.process.join()
-        if msg is None:
-            self._run_here(job)
-            return
+        msg = job.outcome
+        if job.process is not None:
+            try:
+                msg = job.conn.recv()
+            except EOFError:  # the child died without an answer: run the job here
+                msg = None
+            finally:
+                job.conn.close()
+                job.process.join()
+            if msg is None:
+                self._run_here(job)
+                return
+            if msg[0] == "error":
+                msg[1].add_note(f"(raised in the side job's child process)\n{msg[2]}")
         if msg[0] == "error":
             job.done = True
-            err = msg[1]
-            err.add_note(f"(raised in the side job's child process)\n{msg[2]}")
-            raise err
+            raise msg[1]
         _, job.value, job.seconds, raised = msg
         job.done = True
         for message, category, filename, lineno in raised:
