@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import warnings
@@ -91,3 +92,13 @@ def test_fill_puts_the_entries_where_the_placeholder_stands():
     assert files["placebo"] == 8 and files["forecast"] == 3
     with pytest.raises(ValueError):
         fill(files, "figures", {})  # already filled: no placeholder left
+
+
+def _available_in_pool_worker(_: int) -> bool:
+    return parallel_available()
+
+
+@needs_fork
+def test_no_side_processes_inside_a_daemonic_worker():
+    with multiprocessing.get_context("fork").Pool(1) as pool:  # Pool workers are daemonic: no children allowed
+        assert pool.map(_available_in_pool_worker, [0]) == [False]

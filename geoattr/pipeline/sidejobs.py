@@ -31,13 +31,16 @@ __all__ = ["SideJobs", "parallel_available", "placeholder", "fill"]
 
 
 def parallel_available() -> bool:
-    """Whether side jobs can run beside the main process: ``fork`` exists and more than one core is ours.
+    """Whether side jobs can run beside the main process: ``fork`` exists, more than one core is ours
+    and this process may have children (it is not a daemonic worker).
 
     Returns
     -------
     bool
     """
     if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover - not Linux
+        return False
+    if multiprocessing.current_process().daemon:  # e.g. a multiprocessing.Pool worker
         return False
     try:
         return len(os.sched_getaffinity(0)) > 1
