@@ -234,6 +234,13 @@ def _collect_robustness(jobs: SideJobs, files: dict[str, Path], info: dict[str, 
     timer.timings["robustness"] = round(jobs.seconds("robustness"), 4)
 
 
+def _fan_chart_job(res: Any, units: list[str], path: Path, *, names: Any) -> dict[str, Path]:
+    """:func:`write_fan_chart` as a side job: the files it wrote."""
+    files: dict[str, Path] = {}
+    write_fan_chart(res, units, path, files, names=names)
+    return files
+
+
 def _collect_figures(jobs: SideJobs, files: dict[str, Path], figs: dict[str, Path]) -> None:
     """Put the figures side job's files where :func:`write_publication` would have written them."""
     if "figures" in jobs:
@@ -331,10 +338,14 @@ def _run_steps(config: Mapping[str, Any] | None, *, out: Path, data_dir: str | P
                                 years=years) if ocfg.get("report", True) else None
         if "forecast" in kept:  # the fan chart, the report's forecast section (profiles: kept["calculator"])
             units = fan_units(kept["forecast"], cfg["forecast"], cum)
-            if ocfg.get("figures", True):
-                write_fan_chart(kept["forecast"], units, out / "figures" / "fan_chart.png", files, names=data.names)
+            if ocfg.get("figures", True):  # the run's last figure: a side job too
+                jobs.start("fan chart", _fan_chart_job, kept["forecast"], units, out / "figures" / "fan_chart.png",
+                           names=data.names)
+                files[placeholder("fan chart")] = None  # type: ignore[assignment]
             if report is not None:
                 report.update(forecast_report(kept["forecast"], units, names=data.names))
+    if "fan chart" in jobs:
+        fill(files, "fan chart", jobs.result("fan chart"))
     if profiles:
         files["profiles"] = jobs.result("profiles")
         timer.timings["profiles"] = round(jobs.seconds("profiles"), 4)
