@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import geoattr.pipeline.sidejobs as sj
 from geoattr.exceptions import GeoattrWarning, InputError
-from geoattr.pipeline.sidejobs import SideJobs, fill, parallel_available, placeholder
+from geoattr.pipeline.sidejobs import SideJobs, fill, fork_available, parallel_available, placeholder
 
-needs_fork = pytest.mark.skipif(not parallel_available(), reason="no fork or a single core")
+needs_fork = pytest.mark.skipif(not fork_available(), reason="no fork")
 
 
 def _write_and_sum(folder: Path, values: np.ndarray, *, name: str) -> tuple[Path, float]:
@@ -94,11 +95,23 @@ def test_fill_puts_the_entries_where_the_placeholder_stands():
         fill(files, "figures", {})  # already filled: no placeholder left
 
 
-def _available_in_pool_worker(_: int) -> bool:
-    return parallel_available()
+def _available_in_pool_worker(_: int) -> tuple[bool, bool]:
+    return fork_available(), parallel_available()
 
 
 @needs_fork
 def test_no_side_processes_inside_a_daemonic_worker():
     with multiprocessing.get_context("fork").Pool(1) as pool:  # Pool workers are daemonic: no children allowed
-        assert pool.map(_available_in_pool_worker, [0]) == [False]
+        assert pool.map(_available_in_pool_worker, [0]) == [(False, False)]
+
+
+def test_parallel_only_with_an_idle_core(monkeypatch):
+    monkeypatch.setattr(sj, "_cores", lambda: 2)
+    monkeypatch.setattr(sj.os, "getloadavg", lambda: (0.6, 0.5, 0.5))
+    assert sj.parallel_available() is fork_available()
+    monkeypatch.setattr(sj.os, "getloadavg", lambda: (3.2, 3.0, 3.0))  # both cores busy with other work
+    assert sj.parallel_available() is False
+    assert SideJobs().parallel is False
+    monkeypatch.setattr(sj, "_cores", lambda: 1)
+    monkeypatch.setattr(sj.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert sj.parallel_available() is False

@@ -8,8 +8,9 @@ exactly what the serial step computes, so every output is the same; only the key
 of ``files`` needs care: a :func:`placeholder` holds the place of a job's entries until
 :func:`fill` puts them there.
 
-Without ``fork`` (Windows, macOS' default), on one core, or with ``parallel=False``, a job
-runs at once in the calling process.  A child that dies without an answer (killed, out
+Without ``fork`` (Windows, macOS' default), on one core, on a machine whose cores are busy
+(:func:`parallel_available`), or with ``parallel=False``, a job runs at once in the calling
+process.  A child that dies without an answer (killed, out
 of memory) is run again in the calling process.  Either way the warnings a job raised
 are raised again, and its error raised, when its result is collected, so that
 :func:`geoattr.io.folders.collect_warnings` records the same warnings in the same order
@@ -27,25 +28,45 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SideJobs", "parallel_available", "placeholder", "fill"]
+__all__ = ["SideJobs", "fork_available", "parallel_available", "placeholder", "fill"]
+
+
+def fork_available() -> bool:
+    """Whether this process can fork side jobs: ``fork`` exists and it is not a daemonic worker.
+
+    Returns
+    -------
+    bool
+        False on Windows and macOS' default start method, and in a :class:`multiprocessing.pool.Pool`
+        worker (which may not have children).
+    """
+    if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover - not Linux
+        return False
+    return not multiprocessing.current_process().daemon
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 def parallel_available() -> bool:
-    """Whether side jobs can run beside the main process: ``fork`` exists, more than one core is ours
-    and this process may have children (it is not a daemonic worker).
+    """Whether side jobs should run beside the main process: :func:`fork_available`, and a core is idle.
+
+    A core counts as idle when the load average of the last minute is at most the number of
+    cores minus one.  On a machine already busy with other work, child processes only
+    compete with it and with the main process: measured on a 2-core machine at load 3-6,
+    the demo then took more CPU (63 s against 52 s) and more wall time (58 s against 46 s)
+    than serially.
 
     Returns
     -------
     bool
     """
-    if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover - not Linux
-        return False
-    if multiprocessing.current_process().daemon:  # e.g. a multiprocessing.Pool worker
-        return False
-    try:
-        return len(os.sched_getaffinity(0)) > 1
-    except AttributeError:  # pragma: no cover - not Linux
-        return (os.cpu_count() or 1) > 1
+    cores = _cores()
+    return fork_available() and cores > 1 and os.getloadavg()[0] <= cores - 1
 
 
 def _outcome(fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple:
