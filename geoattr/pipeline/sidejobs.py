@@ -53,20 +53,20 @@ def _cores() -> int:
 
 
 def parallel_available() -> bool:
-    """Whether side jobs should run beside the main process: :func:`fork_available`, and a core is idle.
+    """Whether side jobs should run beside the main process: :func:`fork_available`, and the cores are not all busy.
 
-    A core counts as idle when the load average of the last minute is at most the number of
-    cores minus one.  On a machine already busy with other work, child processes only
-    compete with it and with the main process: measured on a 2-core machine at load 3-6,
-    the demo then took more CPU (63 s against 52 s) and more wall time (58 s against 46 s)
-    than serially.
+    The cores count as busy when the load average of the last minute is at least their
+    number.  On a machine already busy with other work, child processes only compete with
+    it and with the main process: measured on a 2-core machine at load 3-6, the demo then
+    took more CPU (62-63 s against 51-54 s) and more wall time (57-59 s against 45-49 s)
+    than serially; at load 1-2, 32-45 s wall against 42-46 s.
 
     Returns
     -------
     bool
     """
     cores = _cores()
-    return fork_available() and cores > 1 and os.getloadavg()[0] <= cores - 1
+    return fork_available() and cores > 1 and os.getloadavg()[0] < cores
 
 
 def _outcome(fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple:
