@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from geoattr import weights as gw
 from geoattr.attractiveness import attractiveness, cumulate, rankings
 from geoattr.data import PanelData
 from geoattr.datasets.synthetic import TRUE_COEFFICIENTS
@@ -193,6 +194,39 @@ def test_contiguity_flows(synthetic_data):
     off = a[a["origin"] != a["destination"]]
     assert off.groupby("origin")["count"].nunique().max() == 1  # equal shares over the neighbours
     assert synthetic_data.flows.equals(orig)
+
+
+def _contiguity_flows_year_by_year(data):
+    """The construction of contiguity_flows one year at a time (its implementation before issue 20's
+    demo work): the reference of the vectorised version."""
+    units = data.units
+    g = gw.contiguity(data.polygons.loc[units], ids=units)
+    adj = g.adjacency
+    f_ids, n_ids = adj.index.get_level_values("focal"), adj.index.get_level_values("neighbor")
+    keep = (f_ids != n_ids) & (adj.to_numpy() > 0)
+    nb = pd.DataFrame({"origin": np.asarray(f_ids[keep], dtype=object),
+                       "destination": np.asarray(n_ids[keep], dtype=object)})
+    n_nb = nb.groupby("origin").size()
+    parts = []
+    for year, fl in data.flows.groupby("year", sort=True):
+        tot = fl.groupby("origin")["count"].sum()
+        tot = tot[tot > 0]
+        diag = fl.loc[fl["origin"] == fl["destination"]].groupby("origin")["count"].sum().reindex(tot.index)
+        d = (diag.fillna(0.0) / tot).where(tot.index.isin(n_nb.index), 1.0)
+        own = pd.DataFrame({"origin": tot.index, "destination": tot.index, "count": (d * tot).to_numpy()})
+        e = nb[nb["origin"].isin(tot.index)].copy()
+        e["count"] = ((1 - d) * tot / n_nb.reindex(tot.index)).reindex(e["origin"]).to_numpy()
+        part = pd.concat([own, e], ignore_index=True)
+        parts.append(part[part["count"] > 0].assign(year=int(year)))
+    out = pd.concat(parts, ignore_index=True)[["year", "origin", "destination", "count"]]
+    return out.sort_values(["year", "origin", "destination"]).reset_index(drop=True)
+
+
+@pytest.mark.filterwarnings("ignore::geoattr.exceptions.GeoattrWarning")
+def test_contiguity_flows_equal_the_year_by_year_construction(synthetic_data):
+    """Every year at once gives the year-by-year numbers bit for bit (islands and all)."""
+    pd.testing.assert_frame_equal(contiguity_flows(synthetic_data), _contiguity_flows_year_by_year(synthetic_data),
+                                  check_exact=True)
 
 
 # --------------------------------------------------------------------------- placebo

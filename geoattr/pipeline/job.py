@@ -25,9 +25,10 @@ from geoattr.io.folders import collect_warnings, relocate, staged_output
 from geoattr.models.ols import AttractivenessResults, YearlyResults, estimate, estimate_by_year
 from geoattr.pipeline.book import write_book_publication, write_yearly_tables
 from geoattr.pipeline.outputs import echo_files, report_context, run_info, write_estimates, write_map, \
-    write_publication
+    write_profile_pages, write_publication
 from geoattr.pipeline.forecast import fan_units, forecast_report, forecast_step, write_fan_chart
 from geoattr.pipeline.sources import read_run_data, resolve_path
+from geoattr.pipeline.sidejobs import SideJobs, fill, placeholder
 from geoattr.pipeline.steps import run_analyses, run_comparison
 from geoattr.pipeline.variables_table import write_variables
 from geoattr.report import write_report
@@ -215,9 +216,46 @@ def _rankings(main: AttractivenessResults, data: PanelData, att: pd.DataFrame, c
     return tables
 
 
+def _robustness_job(main: AttractivenessResults, data: PanelData, rcfg: Mapping[str, Any], out: Path, *,
+                    progress: bool) -> tuple[dict[str, Path], dict[str, Any]]:
+    """The ``[robustness]`` step as a side job: the files it wrote and its facts for run.json."""
+    files: dict[str, Path] = {}
+    info = run_robustness_from_config(main, data, rcfg, out, files, progress=progress)
+    return files, info
+
+
+def _collect_robustness(jobs: SideJobs, files: dict[str, Path], info: dict[str, Any], timer: _Timer) -> None:
+    """Put the robustness side job's files and facts where the serial step would have."""
+    if "robustness" not in jobs:
+        return
+    new, rinfo = jobs.result("robustness")
+    fill(files, "robustness", new)
+    info.update(rinfo)
+    timer.timings["robustness"] = round(jobs.seconds("robustness"), 4)
+
+
+def _fan_chart_job(res: Any, units: list[str], path: Path, *, names: Any) -> dict[str, Path]:
+    """:func:`write_fan_chart` as a side job: the files it wrote."""
+    files: dict[str, Path] = {}
+    write_fan_chart(res, units, path, files, names=names)
+    return files
+
+
+def _collect_figures(jobs: SideJobs, files: dict[str, Path], figs: dict[str, Path]) -> None:
+    """Put the figures side job's files where :func:`write_publication` would have written them."""
+    if "figures" in jobs:
+        new = jobs.result("figures")
+        fill(figs, "figures", new)
+        fill(files, "figures", {f"figure_{k}": v for k, v in new.items()})
+
+
 def _analyses(cfg: Mapping[str, Any], main: AttractivenessResults, data: PanelData, out: Path,
-              files: dict[str, Path], kept: dict[str, Any], *, progress: bool, timer: _Timer) -> dict[str, Any]:
-    """``[analyses]``, ``[comparison]`` and ``[robustness]``: facts for run.json."""
+              files: dict[str, Path], kept: dict[str, Any], *, progress: bool, timer: _Timer,
+              jobs: SideJobs) -> dict[str, Any]:
+    """``[analyses]``, ``[comparison]`` and ``[robustness]``: facts for run.json.
+
+    The robustness battery runs as a side job: see :func:`_collect_robustness`.
+    """
     info: dict[str, Any] = {}
     if acfg := cfg.get("analyses", {}):
         with timer("analyses"):
@@ -226,10 +264,10 @@ def _analyses(cfg: Mapping[str, Any], main: AttractivenessResults, data: PanelDa
     if ccfg.get("enabled", False):
         with timer("comparison"):
             info.update(run_comparison(data, ccfg, main, out, files, kept=kept))
-    rcfg = cfg.get("robustness", {})
-    if rcfg.get("enabled", False):
-        with timer("robustness"):
-            info.update(run_robustness_from_config(main, data, rcfg, out, files, progress=progress))
+    if "robustness" in jobs:  # started after the estimation (_run_steps)
+        files[placeholder("robustness")] = None  # type: ignore[assignment]  # filled when collected
+        info["robustness"] = None
+        timer.timings["robustness"] = 0.0
     fcfg = cfg.get("forecast")
     if fcfg is not None and fcfg.get("enabled", True):
         with timer("forecast"):
@@ -239,6 +277,15 @@ def _analyses(cfg: Mapping[str, Any], main: AttractivenessResults, data: PanelDa
 
 def _run(config: Mapping[str, Any] | None, *, out: Path, data_dir: str | Path | None, progress: bool,
          data: PanelData | None) -> RunOutputs:
+    jobs = SideJobs()
+    try:
+        return _run_steps(config, out=out, data_dir=data_dir, progress=progress, data=data, jobs=jobs)
+    finally:
+        jobs.close()
+
+
+def _run_steps(config: Mapping[str, Any] | None, *, out: Path, data_dir: str | Path | None, progress: bool,
+               data: PanelData | None, jobs: SideJobs) -> RunOutputs:
     cfg = {k: v for k, v in (config or DEFAULT_CONFIG).items() if not k.startswith("_")}
     check_run_config(cfg)  # before copying: a section that is not a table is named
     cfg = {k: dict(v) for k, v in cfg.items()}
@@ -251,6 +298,9 @@ def _run(config: Mapping[str, Any] | None, *, out: Path, data_dir: str | Path | 
         if data is None:
             data = read_run_data(dcfg, base)
     est = _estimate_grid(data, dcfg, mcfg, progress=progress, timer=timer)
+    if cfg.get("robustness", {}).get("enabled", False):  # needs only the main model: a side job from now on
+        jobs.start("robustness", _robustness_job, next(iter(est.fits.values())), data, cfg["robustness"], out,
+                   progress=progress)
     if cfg.get("analyses", {}).get("yearly", True):
         _estimate_by_year(est, mcfg, progress=progress, timer=timer)
     main = next(iter(est.fits.values()))
@@ -267,7 +317,10 @@ def _run(config: Mapping[str, Any] | None, *, out: Path, data_dir: str | Path | 
         write_variables(out, files, est.fits.values())
         yearly_tables = write_yearly_tables(out, files, est.yearly_fits)
     kept: dict[str, Any] = {}  # objects the publication outputs reuse (decomposition, comparison...)
-    extra_info = _analyses(cfg, main, data, out, files, kept, progress=progress, timer=timer)
+    extra_info = _analyses(cfg, main, data, out, files, kept, progress=progress, timer=timer, jobs=jobs)
+    profiles = ocfg.get("profiles", True)
+    if profiles:  # the profile pages need only what is known now: a side job
+        jobs.start("profiles", write_profile_pages, out, main=main, data=data, att=att, kept=kept)
     if ocfg.get("map", True) and data.polygons is not None:
         with timer("map"):
             write_map(out, files, main=main, data=data, att=att, cum=cum, comparison=kept.get("comparison"),
@@ -276,16 +329,26 @@ def _run(config: Mapping[str, Any] | None, *, out: Path, data_dir: str | Path | 
         models = {f"{s} ({lv})": f for (s, lv), f in est.fits.items()}
         ranks = pd.concat(rank_tables, ignore_index=True)
         figs = write_publication(out, files, main=main, models=models, data=data, att=att, ranks=ranks,
-                                 yearly=est.yearly, kept=kept, ocfg=ocfg)
+                                 yearly=est.yearly, kept=kept, ocfg=ocfg,
+                                 profiles_index=out / "profiles" / "index.html" if profiles else None, jobs=jobs)
         figs.update(write_book_publication(out, files, main=main, yearly_tables=yearly_tables, kept=kept, ocfg=ocfg))
+        _collect_robustness(jobs, files, extra_info, timer)
+        _collect_figures(jobs, files, figs)
         report = report_context(main, models, data, ranks, figs, kept, files, top_n=top_n,
                                 years=years) if ocfg.get("report", True) else None
         if "forecast" in kept:  # the fan chart, the report's forecast section (profiles: kept["calculator"])
             units = fan_units(kept["forecast"], cfg["forecast"], cum)
-            if ocfg.get("figures", True):
-                write_fan_chart(kept["forecast"], units, out / "figures" / "fan_chart.png", files, names=data.names)
+            if ocfg.get("figures", True):  # the run's last figure: a side job too
+                jobs.start("fan chart", _fan_chart_job, kept["forecast"], units, out / "figures" / "fan_chart.png",
+                           names=data.names)
+                files[placeholder("fan chart")] = None  # type: ignore[assignment]
             if report is not None:
                 report.update(forecast_report(kept["forecast"], units, names=data.names))
+    if "fan chart" in jobs:
+        fill(files, "fan chart", jobs.result("fan chart"))
+    if profiles:
+        files["profiles"] = jobs.result("profiles")
+        timer.timings["profiles"] = round(jobs.seconds("profiles"), 4)
     timer.timings["total"] = round(time.perf_counter() - t_start, 4)
     info = run_info(cfg, data, main, analyses=extra_info, yearly_skipped=est.yearly_skipped,
                     timings=timer.timings, files=files)

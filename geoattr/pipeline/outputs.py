@@ -19,6 +19,7 @@ from geoattr.data import PanelData
 from geoattr.models.ols import AttractivenessResults
 from geoattr.pipeline.book import profile_breakdown, region_labels
 from geoattr.pipeline.groups import write_barometer_outputs
+from geoattr.pipeline.sidejobs import SideJobs, placeholder
 from geoattr.pipeline.unit_names import with_names
 from geoattr.report.labels import term_labels
 from geoattr.report import (
@@ -39,8 +40,8 @@ models : mapping of str to AttractivenessResults
 data : PanelData
     The run's data."""
 
-__all__ = ["write_estimates", "write_map", "write_publication", "report_context", "run_info", "echo_files",
-           "row_accounting"]
+__all__ = ["write_estimates", "write_map", "write_publication", "write_profile_pages", "report_context", "run_info",
+           "echo_files", "row_accounting"]
 
 _ATT_COLUMNS = ["actual", "expected", "residual", "residual_persons"]
 _PLURAL = {"municipality": "municipalities", "region": "regions"}
@@ -146,7 +147,8 @@ def write_map(out: Path, files: dict[str, Path], *, main: AttractivenessResults,
 def write_publication(out: Path, files: dict[str, Path], *, main: AttractivenessResults,
                       models: Mapping[str, AttractivenessResults], data: PanelData, att: pd.DataFrame,
                       ranks: pd.DataFrame, yearly: Sequence[pd.DataFrame], kept: Mapping[str, Any],
-                      ocfg: Mapping[str, Any]) -> dict[str, Path]:
+                      ocfg: Mapping[str, Any], profiles_index: Path | None = None,
+                      jobs: SideJobs | None = None) -> dict[str, Path]:
     """Publication tables (``tables/``), figures (``figures/``) and profile pages (``profiles/``).
 
     Parameters
@@ -163,6 +165,13 @@ def write_publication(out: Path, files: dict[str, Path], *, main: Attractiveness
         Objects of the analyses (``comparison``, ``decomposition``, ``intervals``...).
     ocfg : mapping
         The ``[output]`` section.
+    profiles_index : Path, optional
+        The index of profile pages already written (by :func:`write_profile_pages`,
+        in a side job); default: write them here.
+    jobs : SideJobs, optional
+        Draw the figures of :func:`geoattr.report.write_figures` in the side job
+        ``"figures"``: the returned mapping and ``files`` then hold its
+        :func:`~geoattr.pipeline.sidejobs.placeholder` until the caller fills it in.
 
     Returns
     -------
@@ -180,18 +189,47 @@ def write_publication(out: Path, files: dict[str, Path], *, main: Attractiveness
         if yearly:
             yf = pd.concat(yearly, ignore_index=True)
             main_yearly = yf[(yf["spec"] == main.spec) & (yf["level"] == main.unit_level)]
-        figs = write_figures(out / "figures", att=att, yearly=main_yearly, decomposition=kept.get("decomposition"),
-                                models=models, names=data.names, top_n=top_n)
-        files.update({f"figure_{k}": v for k, v in figs.items()})
+        args = {"att": att, "yearly": main_yearly, "decomposition": kept.get("decomposition"), "models": models,
+                "names": data.names, "top_n": top_n}
+        if jobs is None:
+            figs = write_figures(out / "figures", **args)
+            files.update({f"figure_{k}": v for k, v in figs.items()})
+        else:
+            jobs.start("figures", write_figures, out / "figures", **args)
+            figs = {placeholder("figures"): None}  # type: ignore[dict-item]
+            files[placeholder("figures")] = None  # type: ignore[assignment]
     figs = {**figs, **write_barometer_outputs(out, files, data=data, kept=kept, ocfg=ocfg)}
     if ocfg.get("profiles", True):
-        pages = write_profiles(out / "profiles", att=att, intervals=kept.get("intervals"),
-                                  decomposition=kept.get("decomposition"),
-                                  decomposition_years=kept.get("decomposition_years"),
-                                  flows=data.flows, names=data.names, regions=region_labels(data),
-                                  vra_breakdown=profile_breakdown(main, kept), calculator=kept.get("calculator"))
-        files["profiles"] = pages["index"]
+        files["profiles"] = profiles_index or write_profile_pages(out, main=main, data=data, att=att, kept=kept)
     return figs
+
+
+def write_profile_pages(out: Path, *, main: AttractivenessResults, data: PanelData, att: pd.DataFrame,
+                        kept: Mapping[str, Any]) -> Path:
+    """Write the profile pages (``profiles/``) of :func:`write_publication`; return the index page.
+
+    Parameters
+    ----------
+    out : Path
+        Output folder.
+    main : AttractivenessResults
+        The main model.
+    data : PanelData
+        The run's data.
+    att : DataFrame
+        Attractiveness of the main model.
+    kept : mapping
+        Objects of the analyses and of the forecast.
+
+    Returns
+    -------
+    Path
+    """
+    pages = write_profiles(out / "profiles", att=att, intervals=kept.get("intervals"),
+                           decomposition=kept.get("decomposition"), decomposition_years=kept.get("decomposition_years"),
+                           flows=data.flows, names=data.names, regions=region_labels(data),
+                           vra_breakdown=profile_breakdown(main, kept), calculator=kept.get("calculator"))
+    return pages["index"]
 
 
 def row_accounting(main: AttractivenessResults) -> Accounting:

@@ -48,10 +48,10 @@ def check_breakdown(frame: Any) -> None:
 
 
 def _year_table(year: int, cols: tuple[list, ...], lo: int, hi: int) -> str:
-    """One year's table from the column lists ``cols`` (rows ``lo:hi``)."""
-    names, ids, share, growth, contrib = cols
+    """One year's table from the column lists ``cols`` (rows ``lo:hi``; ``cols[0]``: escaped labels)."""
+    labels, share, growth, contrib = cols
     rows = "".join(
-        f"<tr><td>{escape_html(names[i])} ({escape_html(ids[i])})</td>"
+        f"<tr><td>{labels[i]}</td>"
         f"<td>{format_cell(100 * float(share[i]), 1)}</td><td>{format_cell(float(growth[i]), 2)}</td>"
         f"<td>{format_cell(float(contrib[i]), 3)}</td></tr>"
         for i in range(lo, hi))
@@ -67,8 +67,10 @@ def _year_tables(rows: pd.DataFrame) -> str:
     """The tables of every year, in year order (rows keep their order within a year)."""
     order = np.argsort(rows["year"].to_numpy(), kind="stable")
     years = rows["year"].to_numpy()[order]
-    cols = (rows["workplace_name"].to_numpy(dtype=object)[order].tolist(),
-            rows["workplace"].to_numpy(dtype=object)[order].tolist(),
+    names = rows["workplace_name"].to_numpy(dtype=object)[order].tolist()
+    ids = rows["workplace"].to_numpy(dtype=object)[order].tolist()
+    escaped = {key: f"{escape_html(key[0])} ({escape_html(key[1])})" for key in set(zip(names, ids))}
+    cols = ([escaped[key] for key in zip(names, ids)],
             rows["share"].to_numpy(dtype=float)[order], rows["relative_growth"].to_numpy(dtype=float)[order].tolist(),
             rows["contribution"].to_numpy(dtype=float)[order])
     cuts = np.flatnonzero(years[1:] != years[:-1]) + 1

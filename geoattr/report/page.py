@@ -55,6 +55,11 @@ def format_cell(v: Any, digits: int = 2) -> str:
     str
         HTML text; blank for a missing number, no ``-0.00``.
     """
+    if type(v) is float or type(v) is np.float64:  # the common case first (profile pages format ~300,000 cells)
+        if not math.isfinite(v):
+            return ""
+        text = f"{float(v):,.{digits}f}"
+        return text[1:] if text.startswith("-") and float(text.replace(",", "")) == 0 else text
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
         return escape_html(v)
     x = float(v)

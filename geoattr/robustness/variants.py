@@ -101,19 +101,20 @@ def contiguity_flows(data: PanelData, *, rook: bool = False) -> pd.DataFrame:
     nb = pd.DataFrame({"origin": np.asarray(f_ids[keep], dtype=object),
                        "destination": np.asarray(n_ids[keep], dtype=object)})
     n_nb = nb.groupby("origin").size()
-    parts = []
-    for year, fl in data.flows.groupby("year", sort=True):
-        tot = fl.groupby("origin")["count"].sum()
-        tot = tot[tot > 0]
-        diag = fl.loc[fl["origin"] == fl["destination"]].groupby("origin")["count"].sum().reindex(tot.index)
-        d = (diag.fillna(0.0) / tot).where(tot.index.isin(n_nb.index), 1.0)
-        own = pd.DataFrame({"origin": tot.index, "destination": tot.index, "count": (d * tot).to_numpy()})
-        e = nb[nb["origin"].isin(tot.index)].copy()
-        e["count"] = ((1 - d) * tot / n_nb.reindex(tot.index)).reindex(e["origin"]).to_numpy()
-        part = pd.concat([own, e], ignore_index=True)
-        part = part[part["count"] > 0]
-        parts.append(part.assign(year=int(year)))
-    out = pd.concat(parts, ignore_index=True)[["year", "origin", "destination", "count"]]
+    fl = data.flows
+    # every year at once: the same elementwise formulas as one year at a time, so the same numbers
+    tot = fl.groupby(["year", "origin"])["count"].sum()
+    tot = tot[tot > 0]
+    diag = fl.loc[fl["origin"] == fl["destination"]].groupby(["year", "origin"])["count"].sum().reindex(tot.index)
+    origins = tot.index.get_level_values("origin")
+    d = (diag.fillna(0.0) / tot).where(origins.isin(n_nb.index), 1.0)
+    years = tot.index.get_level_values("year").to_numpy().astype("int64")
+    own = pd.DataFrame({"year": years, "origin": origins, "destination": origins, "count": (d * tot).to_numpy()})
+    spread = pd.DataFrame({"year": years, "origin": np.asarray(origins, dtype=object),
+                           "count": ((1 - d) * tot / n_nb.reindex(origins).to_numpy()).to_numpy()})
+    e = spread.merge(nb, on="origin", how="inner")
+    out = pd.concat([own, e[["year", "origin", "destination", "count"]]], ignore_index=True)
+    out = out[out["count"] > 0]
     return out.sort_values(["year", "origin", "destination"]).reset_index(drop=True)
 
 
