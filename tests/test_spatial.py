@@ -399,3 +399,22 @@ def test_balanced_pooled_fit_never_builds_the_panel_w(model, monkeypatch):
     ref = engine(df["y"].to_numpy(), Xr.to_numpy(), Wobs)
     np.testing.assert_allclose(r.params.to_numpy(), ref.params, rtol=1e-8)
     np.testing.assert_allclose(r.cov.to_numpy(), ref.cov, rtol=1e-6)
+
+
+def test_year_major_order_only_for_exactly_balanced_panels():
+    """Rows of a balanced panel in (year, W's unit order); None sends the fit to the general path."""
+    from geoattr.models.spatial import _year_major_order
+
+    w, g, ids = _grid(3)
+    idx = pd.MultiIndex.from_product([ids[::-1], [2002, 2001]], names=["unit", "year"])
+    per_year = pd.Series(1, index=idx).groupby(level=1).size()
+    order = _year_major_order(idx, g, per_year)
+    want = pd.MultiIndex.from_product([[2001, 2002], list(g.unique_ids)]).swaplevel()
+    assert list(idx[order]) == list(want)
+    rows = [r for r in idx if r != (ids[1], 2001)] + [(ids[0], 2001)]  # one row twice, one missing
+    twice = pd.MultiIndex.from_tuples(rows, names=["unit", "year"])
+    twice_per_year = pd.Series(1, index=twice).groupby(level=1).size()
+    assert twice_per_year.tolist() == per_year.tolist()  # the counts alone look balanced
+    assert _year_major_order(twice, g, twice_per_year) is None
+    stranger = idx.set_levels([["zz" if u == ids[0] else u for u in idx.levels[0]], idx.levels[1]])
+    assert _year_major_order(stranger, g, per_year) is None
