@@ -115,3 +115,15 @@ def test_parallel_only_when_the_cores_are_not_all_busy(monkeypatch):
     monkeypatch.setattr(sj, "_cores", lambda: 1)
     monkeypatch.setattr(sj.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     assert sj.parallel_available() is False
+
+
+def test_environment_variable_turns_side_jobs_off(monkeypatch):
+    from geoattr.pipeline import sidejobs
+
+    monkeypatch.setattr(sidejobs.os, "getloadavg", lambda: (0.0, 0.0, 0.0))  # an idle machine
+    monkeypatch.setattr(sidejobs, "_cores", lambda: 2)
+    monkeypatch.delenv("GEOATTR_SIDE_JOBS", raising=False)
+    assert sidejobs.parallel_available() == sidejobs.fork_available()
+    monkeypatch.setenv("GEOATTR_SIDE_JOBS", "0")
+    assert sidejobs.parallel_available() is False
+    assert sidejobs.SideJobs().parallel is False

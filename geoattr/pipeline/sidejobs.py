@@ -56,7 +56,7 @@ def parallel_available() -> bool:
     """Whether side jobs should run beside the main process: :func:`fork_available`, and the cores are not all busy.
 
     The cores count as busy when the load average of the last minute is at least their
-    number.  On a machine already busy with other work, child processes only compete with
+    number.  The environment variable ``GEOATTR_SIDE_JOBS=0`` turns side jobs off.  On a machine already busy with other work, child processes only compete with
     it and with the main process: measured on a 2-core machine at load 3-6, the demo then
     took more CPU (62-63 s against 51-54 s) and more wall time (57-59 s against 45-49 s)
     than serially; at load 1-2, 32-45 s wall against 42-46 s.
@@ -65,6 +65,8 @@ def parallel_available() -> bool:
     -------
     bool
     """
+    if os.environ.get("GEOATTR_SIDE_JOBS", "").strip() == "0":  # the user's (or the test suite's) choice
+        return False
     cores = _cores()
     return fork_available() and cores > 1 and os.getloadavg()[0] < cores
 
