@@ -196,12 +196,21 @@ def _year_major_order(index: pd.MultiIndex, weights: WeightsLike, units_per_year
 
 def _lagged_by_period(X: pd.DataFrame, Wu: sparse.csr_matrix, order: np.ndarray) -> pd.DataFrame:
     """:func:`lagged_regressors` of a balanced pooled panel with one period's W (rows ``order``)."""
-    cols = [c for c in X.columns if np.ptp(X[c].to_numpy()) > 0 and not c.startswith("year_")]
     n = Wu.shape[0]
-    A = X[cols].to_numpy(dtype=float)[order].reshape(-1, n, len(cols))
-    WA = np.empty((len(order), len(cols)))
-    WA[order] = np.concatenate([Wu @ block for block in A])
-    return pd.concat([X, pd.DataFrame(WA, index=X.index, columns=[f"W_{c}" for c in cols])], axis=1)
+
+    def lag(A: np.ndarray) -> np.ndarray:
+        WA = np.empty(A.shape)
+        WA[order] = np.concatenate([Wu @ block for block in A[order].reshape(-1, n, A.shape[1])])
+        return WA
+
+    return _with_lags(X, lag)
+
+
+def _with_lags(X: pd.DataFrame, lag: Callable[[np.ndarray], np.ndarray]) -> pd.DataFrame:
+    """``X`` with ``lag`` of its varying, non-year-dummy columns appended as ``W_<x>``."""
+    cols = [c for c in X.columns if np.ptp(X[c].to_numpy()) > 0 and not c.startswith("year_")]
+    WX = pd.DataFrame(lag(X[cols].to_numpy()), index=X.index, columns=[f"W_{c}" for c in cols])
+    return pd.concat([X, WX], axis=1)
 
 
 def lagged_regressors(X: pd.DataFrame, weights: sparse.csr_matrix) -> pd.DataFrame:
@@ -209,9 +218,7 @@ def lagged_regressors(X: pd.DataFrame, weights: sparse.csr_matrix) -> pd.DataFra
 
     ``weights`` is the sparse W over the rows of ``X`` (:func:`geoattr.weights.panel_weights`).
     """
-    cols = [c for c in X.columns if np.ptp(X[c].to_numpy()) > 0 and not c.startswith("year_")]
-    WX = pd.DataFrame(weights @ X[cols].to_numpy(), index=X.index, columns=[f"W_{c}" for c in cols])
-    return pd.concat([X, WX], axis=1)
+    return _with_lags(X, lambda A: weights @ A)
 
 
 def _logdet(W: sparse.csr_matrix, a: float) -> float:
