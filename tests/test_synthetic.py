@@ -8,6 +8,7 @@ import pytest
 from libpysal.graph import Graph
 
 from geoattr.datasets import synthetic_norway
+from geoattr.datasets import synthetic as synthetic_module
 from geoattr.datasets.synthetic import generate
 
 
@@ -113,3 +114,24 @@ def test_returns_copies(synthetic):
     a = synthetic_norway()
     a.panel.iloc[0, 0] = -1
     assert synthetic_norway().panel.iloc[0, 0] != -1
+
+
+def _melted_reference(wide: pd.DataFrame) -> pd.DataFrame:
+    """The previous reader: melt, then sort by the keys (the reference for the row-by-row reader)."""
+    age = wide.reset_index().melt(id_vars=["unit", "year", "sex"], var_name="age", value_name="population")
+    age["age"] = age["age"].astype(int)
+    age["population"] = age["population"].astype(np.int64)
+    return age.sort_values(["unit", "year", "sex", "age"]).reset_index(drop=True)
+
+
+def test_long_age_table_equals_melt_and_sort_even_when_rows_and_ages_are_shuffled():
+    rng = np.random.default_rng(3)
+    idx = pd.MultiIndex.from_product([["0301", "1101", "5001"], [2000, 2001], ["female", "male"]],
+                                     names=["unit", "year", "sex"])
+    wide = pd.DataFrame(rng.integers(0, 500, (len(idx), 12)), index=idx,
+                        columns=[str(a) for a in range(12)]).astype("int32")
+    shuffled = wide.iloc[rng.permutation(len(wide)), rng.permutation(12)]
+    expected = _melted_reference(wide)
+    pd.testing.assert_frame_equal(synthetic_module._long_age_table(wide), expected)
+    pd.testing.assert_frame_equal(synthetic_module._long_age_table(shuffled), expected)
+
