@@ -60,3 +60,19 @@ def test_population_by_age_sex_is_lowered_per_distinct_value_and_checked():
     assert out["sex"].tolist() == ["female", "male", "female", "male"] and out["sex"].dtype == object
     with pytest.raises(InputError, match=r"column 'sex' has values \['f'\]; use 'female' and 'male'"):
         check_population_by_age(pa.assign(sex=["F", "MALE", "female", "male"]))
+
+
+def test_population_by_age_cells_that_coincide_after_normalising_are_duplicates():
+    """The uniqueness check runs on the codes of the normalised ids and sexes: ' 0101' is '0101'
+    and 'Female' is 'female', so these rows are the same cell (message as require_unique's)."""
+    from geoattr.data.checks import check_population_by_age
+
+    pa = pd.DataFrame({"unit": ["0101", " 0101", "0102"], "year": 2001, "sex": ["female", "female", "male"],
+                       "age": [3, 3, 3], "population": [5, 6, 7]})
+    with pytest.raises(InputError, match=r"1 duplicate key\(s\) \(unit, year, sex, age\) over 2 rows: "
+                                         r"\('0101', 2001, 'female', 3\)"):
+        check_population_by_age(pa)
+    with pytest.raises(InputError, match=r"over 2 rows: \('0102', 2001, 'male', 3\)"):
+        check_population_by_age(pa.assign(unit=["0101", "0102", "0102"], sex=["female", "Male", "male"]))
+    out = check_population_by_age(pa.assign(age=[3, 4, 3]))
+    assert out["unit"].tolist() == ["0101", "0101", "0102"] and len(out) == 3
