@@ -35,6 +35,8 @@ def _shuffled(frame: pd.DataFrame) -> pd.DataFrame:
 def test_format_cells_equals_format_cell():
     values = np.array([0.0, -0.0, -0.004, 0.004, -0.005, 1234567.891, -1234.5, np.nan, np.inf, -np.inf, 1e-300,
                        -2.5e10, 0.125, -0.125])
+    values = np.concatenate([values, [999.994, 999.995, 999.9951, -999.96, 999.4, 999.5, -0.5, -0.49, -0.05, 0.05],
+                             RNG.choice([-1, 1], 3000) * 10 ** RNG.uniform(-5, 8, 3000)])
     for digits in (0, 1, 2, 3):
         assert format_cells(values, digits) == [format_cell(v, digits) for v in values]
     assert format_cells(values.astype(np.float32), 2) == [format_cell(v, 2) for v in values.astype(np.float32)]
@@ -127,8 +129,9 @@ def _old_year_tables(rows: pd.DataFrame) -> str:
 def breakdown() -> pd.DataFrame:
     rows = []
     for u in UNITS[:4]:
-        for y in (2005, 2003, 2004):
-            for w in RNG.choice(UNITS, size=3, replace=False):
+        for y in (2005, 2003, 2004):  # 1 to 300 workplaces a year: sums of every length numpy sums differently
+            for w in [f"W{i}" for i in RNG.choice(400, size=int(RNG.choice([1, 2, 7, 8, 9, 17, 128, 129, 300])),
+                                                   replace=False)]:
                 share, growth = float(RNG.uniform(0, 0.6)), float(RNG.normal(0, 3))
                 rows.append((u, f"name {u}", y, w, f"<{w}>", share, growth, share * growth, 0 if u != "1101" else 1))
     frame = _shuffled(pd.DataFrame(rows, columns=["unit", "unit_name", "year", "workplace", "workplace_name", "share",
@@ -147,6 +150,7 @@ def test_breakdown_sections_equal_breakdown_section_per_unit(breakdown):
         assert html == breakdown_section(rows, name=names[u])
         assert _old_year_tables(rows) in html  # the tables the pages had before, byte for byte
         assert ("VRA lagged 1 year(s)" in html) == (u == "1101")
+    assert breakdown_sections(breakdown.iloc[:0]) == {}
     assert breakdown_sections(breakdown)["0301"] == breakdown_section(breakdown[breakdown["unit"] == "0301"],
                                                                       name="0301")
     # a total by hand: the 2003 contributions of 0301, missing values left out
@@ -222,3 +226,17 @@ def test_commuting_destinations_equal_the_per_origin_grouping(dtype):
     assert commuting_destinations(None) == ({}, None)
     with pytest.raises(InputError, match="flows has no rows for year 1999; its years are \\[2010, 2011\\]"):
         commuting_destinations(flows, year=1999)
+
+
+def test_segment_sums_are_the_sums_of_the_slices_bit_for_bit():
+    # the yearly totals of the breakdown are np.nansum of each year's rows; summed in bulk they must not
+    # move in the last bit (np.add.reduceat does: another order of summation)
+    from geoattr.report.breakdown import _segment_sums
+
+    x = RNG.normal(size=20_000) * 10 ** RNG.uniform(-4, 4, 20_000)
+    cuts = np.unique(np.concatenate([[0], RNG.integers(0, len(x), 700), np.arange(0, 2000, 9)]))
+    lo, hi = cuts, np.append(cuts[1:], len(x))
+    got = _segment_sums(x, lo, hi)
+    ref = np.array([np.nansum(x[a:b]) for a, b in zip(lo, hi)])
+    assert len(set((hi - lo).tolist())) > 20 and np.array_equal(got, ref)  # exact, no tolerance
+    assert not np.array_equal(np.add.reduceat(x, lo), ref)  # the test can tell the orders apart

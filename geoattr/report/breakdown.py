@@ -17,7 +17,7 @@ import pandas as pd
 
 from geoattr._format import escape_html
 from geoattr.exceptions import InputError
-from geoattr.report.page import format_cell, format_cells
+from geoattr.report.page import format_cells
 
 __all__ = ["breakdown_section", "breakdown_sections", "check_breakdown"]
 
@@ -48,39 +48,55 @@ def check_breakdown(frame: Any) -> None:
         raise InputError(f"vra_breakdown lacks column(s) {missing}; pass the output of geoattr.vra_breakdown()")
 
 
+def _segment_sums(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``values[lo[k]:hi[k]].sum()`` for every k, bit for bit: the segments of one length as the rows of a matrix.
+
+    (A row sum of a C-contiguous matrix is the sum of that row as a vector; ``np.add.reduceat``
+    sums in another order.)
+    """
+    out = np.empty(len(lo))
+    n = hi - lo
+    for length in np.unique(n).tolist():
+        at = np.flatnonzero(n == length)
+        out[at] = values[lo[at, None] + np.arange(length)].sum(axis=1)
+    return out
+
+
 class _Rows:
-    """The rows of a breakdown ordered by (unit, year), each already written as a table row."""
+    """The rows of a breakdown ordered by (unit, year), each year's table already written."""
 
     def __init__(self, frame: pd.DataFrame, codes: np.ndarray) -> None:
         keep = np.flatnonzero(codes >= 0)
         by_year = keep[np.argsort(frame["year"].to_numpy()[keep], kind="stable")]
         order = by_year[np.argsort(codes[by_year], kind="stable")]  # by unit, then year, then as given
-        self.codes, self.years = codes[order], frame["year"].to_numpy()[order]
+        self.codes, years = codes[order], frame["year"].to_numpy()[order]
         names = frame["workplace_name"].to_numpy(dtype=object)[order].tolist()
         ids = frame["workplace"].to_numpy(dtype=object)[order].tolist()
         escaped = {key: f"{escape_html(key[0])} ({escape_html(key[1])})" for key in set(zip(names, ids))}
         share = frame["share"].to_numpy(dtype=float)[order]
         contrib = frame["contribution"].to_numpy(dtype=float)[order]
-        self.share0, self.contrib0 = (np.where(np.isnan(x), 0.0, x) for x in (share, contrib))  # as np.nansum
-        self.html = [f"<tr><td>{escaped[key]}</td><td>{s}</td><td>{g}</td><td>{c}</td></tr>" for key, s, g, c in zip(
+        html = [f"<tr><td>{escaped[key]}</td><td>{s}</td><td>{g}</td><td>{c}</td></tr>" for key, s, g, c in zip(
             zip(names, ids), format_cells(100 * share, 1),
             format_cells(frame["relative_growth"].to_numpy(dtype=float)[order], 2), format_cells(contrib, 3))]
+        # one table per (unit, year); its total as np.nansum of its rows
+        cut = np.flatnonzero((self.codes[1:] != self.codes[:-1]) | (years[1:] != years[:-1])) + 1
+        lo, hi = np.concatenate([[0], cut]).astype(np.intp), np.concatenate([cut, [len(order)]]).astype(np.intp)
+        lo, hi = (lo, hi) if len(order) else (lo[:0], hi[:0])
+        self.starts = lo
+        sums = [format_cells(x, d) for x, d in ((100 * _segment_sums(np.where(np.isnan(share), 0.0, share), lo, hi), 1),
+                                                (_segment_sums(np.where(np.isnan(contrib), 0.0, contrib), lo, hi), 3))]
+        self.years = years[lo]
+        self.html = [f'<table class="plain vra-breakdown" data-year="{y}" id="vra-{y}">'
+                     "<thead><tr><th>workplace</th><th>share of employed residents (%)</th>"
+                     "<th>relative job growth (%)</th><th>contribution (pp)</th></tr></thead>"
+                     f"<tbody>{''.join(html[a:b])}</tbody><tfoot><tr><th>total (VRA)</th><th>{s}</th><th></th>"
+                     f"<th>{c}</th></tr></tfoot></table>"
+                     for y, a, b, s, c in zip([int(y) for y in self.years], lo.tolist(), hi.tolist(), *sums)]
 
-    def tables(self, lo: int, hi: int) -> str:
-        """The tables of every year of rows ``lo:hi`` (one unit), in year order."""
-        years = self.years[lo:hi]
-        cuts = (np.flatnonzero(years[1:] != years[:-1]) + 1 + lo).tolist()
-        return "".join(self._year_table(a, b) for a, b in zip([lo, *cuts], [*cuts, hi]))
-
-    def _year_table(self, lo: int, hi: int) -> str:
-        """One year's table: rows ``lo:hi`` and their total (missing numbers count as zero)."""
-        year = int(self.years[lo])
-        total = (f"<tr><th>total (VRA)</th><th>{format_cell(100 * float(self.share0[lo:hi].sum()), 1)}</th><th></th>"
-                 f"<th>{format_cell(float(self.contrib0[lo:hi].sum()), 3)}</th></tr>")
-        return (f'<table class="plain vra-breakdown" data-year="{year}" id="vra-{year}">'
-                "<thead><tr><th>workplace</th><th>share of employed residents (%)</th>"
-                "<th>relative job growth (%)</th><th>contribution (pp)</th></tr></thead>"
-                f"<tbody>{''.join(self.html[lo:hi])}</tbody><tfoot>{total}</tfoot></table>")
+    def tables(self, lo: int, hi: int) -> tuple[list[int], str]:
+        """The years and the tables (in year order) of rows ``lo:hi`` (one unit)."""
+        a, b = np.searchsorted(self.starts, [lo, hi]).tolist()
+        return sorted({int(y) for y in self.years[a:b]}), "".join(self.html[a:b])
 
 
 def breakdown_section(rows: pd.DataFrame, *, name: str) -> str:
@@ -136,9 +152,8 @@ def breakdown_sections(frame: pd.DataFrame, *, names: Mapping[Any, str] | None =
 
 def _section(name: str, lag: int, rows: _Rows, lo: int, hi: int) -> str:
     """The section of one unit: its rows ``lo:hi`` of ``rows``."""
-    years = sorted({int(y) for y in rows.years[lo:hi]})
+    years, tables = rows.tables(lo, hi)
     opts = "".join(f'<option value="{y}"{" selected" if y == years[-1] else ""}>{y}</option>' for y in years)
-    tables = rows.tables(lo, hi)
     what = "VRA" if lag == 0 else f"VRA lagged {lag} year(s)"
     return (f"<h2>Where job growth reaches {escape_html(name)}: the breakdown of {what}</h2>"
             '<p class="muted">Each workplace: the share of the unit\'s employed residents who work there, its job '

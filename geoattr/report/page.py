@@ -91,9 +91,18 @@ def format_cells(values: Any, digits: int = 2) -> list[str]:
     arr = np.asarray(values)
     if arr.dtype.kind != "f":
         return [format_cell(v, digits) for v in arr]
-    fmt = f"{{:,.{digits}f}}".format
-    out = [fmt(v) if ok else "" for v, ok in zip(arr.astype(float).tolist(), np.isfinite(arr).tolist())]
-    return [t[1:] if t[:1] == "-" and float(t.replace(",", "")) == 0 else t for t in out]
+    vals = arr.astype(float)
+    out = list(map(f"%.{digits}f".__mod__, vals.tolist()))  # as format_cell below 1,000 (no separator yet)
+    grouped = f"{{:,.{digits}f}}".format
+    with np.errstate(invalid="ignore"):
+        for i in np.flatnonzero(np.abs(vals) >= 999).tolist():  # may round to 1,000 or more: separators
+            out[i] = grouped(vals[i])
+        for i in np.flatnonzero(~np.isfinite(vals)).tolist():
+            out[i] = ""
+        for i in np.flatnonzero((vals <= 0) & (vals > -1)).tolist():  # only these can read "-0.00": no minus
+            if out[i][:1] == "-" and float(out[i]) == 0:
+                out[i] = out[i][1:]
+    return out
 
 
 def html_page(title: str, body: str, *, script: str = "") -> str:
