@@ -11,6 +11,7 @@ system, offline.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -97,7 +98,8 @@ def _svg_series(years: list[int], mid: np.ndarray, lo: np.ndarray | None, hi: np
                 *, width: int = 640, height: int = 220, label: str = "") -> str:
     """A small inline SVG line chart with a band and the zero line (no plotting library needed)."""
     pad_l, pad_r, pad_t, pad_b = 48, 22, 10, 26
-    vals = [v for arr in (mid, lo, hi) if arr is not None for v in np.asarray(arr, float) if np.isfinite(v)]
+    mid, lo, hi = (None if arr is None else np.asarray(arr, float).tolist() for arr in (mid, lo, hi))
+    vals = [v for arr in (mid, lo, hi) if arr is not None for v in arr if math.isfinite(v)]
     vmin, vmax = (min(vals + [0.0]), max(vals + [0.0])) if vals else (-1.0, 1.0)
     if vmax - vmin < 1e-12:
         vmin, vmax = vmin - 1, vmax + 1
@@ -113,13 +115,13 @@ def _svg_series(years: list[int], mid: np.ndarray, lo: np.ndarray | None, hi: np
     out = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
            f'aria-label="{escape_html(label)}">']
     if lo is not None and hi is not None:
-        pts = [(sx(y), sy(h)) for y, h in zip(years, hi) if np.isfinite(h)]
-        pts += [(sx(y), sy(lv)) for y, lv in reversed(list(zip(years, lo))) if np.isfinite(lv)]
+        pts = [(sx(y), sy(h)) for y, h in zip(years, hi) if math.isfinite(h)]
+        pts += [(sx(y), sy(lv)) for y, lv in reversed(list(zip(years, lo))) if math.isfinite(lv)]
         out.append('<polygon class="band" fill="#92c5de" fill-opacity="0.5" stroke="none" points="'
                    + " ".join(f"{a:.1f},{b:.1f}" for a, b in pts) + '"/>')
     out.append(f'<line x1="{pad_l}" x2="{width - pad_r}" y1="{sy(0):.1f}" y2="{sy(0):.1f}" stroke="#888" '
                'stroke-dasharray="4 3"/>')
-    pts = [(sx(y), sy(v)) for y, v in zip(years, mid) if np.isfinite(v)]
+    pts = [(sx(y), sy(v)) for y, v in zip(years, mid) if math.isfinite(v)]
     out.append('<polyline class="series" fill="none" stroke="#2166ac" stroke-width="2" points="'
                + " ".join(f"{a:.1f},{b:.1f}" for a, b in pts) + '"/>')
     for (a, b), y in zip(pts, years):
@@ -198,8 +200,9 @@ def _check_inputs(att: Any, intervals: Any, flows: Any, top_destinations: Any) -
 
 def _rounded(values: Any, fallback: np.ndarray, digits: int) -> list:
     """Rounded values for the page's JSON (``None`` where missing or when ``values`` is None)."""
-    return [None if values is None or not np.isfinite(v) else round(float(v), digits)
-            for v in (values if values is not None else fallback)]
+    if values is None:
+        return [None] * len(fallback)
+    return [round(v, digits) if math.isfinite(v) else None for v in np.asarray(values, float).tolist()]
 
 
 def _select(options: str, first: Any, last: Any) -> tuple[str, str]:
@@ -257,8 +260,8 @@ def _unit_page(u: Any, att: pd.DataFrame, site: _Site) -> tuple[str, str]:
     yrs, res, lo, hi, se, persons = a.years, a.residual, a.lower, a.upper, a.se, a.persons
     name = str(site.names.get(u, u))
     title = f"{name} ({u})" if name != str(u) else str(u)
-    data = {"unit": str(u), "years": yrs, "residual": [round(float(v), 6) for v in res],
-            "residual_persons": [None if not np.isfinite(v) else round(float(v), 3) for v in persons],
+    data = {"unit": str(u), "years": yrs, "residual": [round(v, 6) for v in res.tolist()],
+            "residual_persons": _rounded(persons, persons, 3),
             "lower": _rounded(lo, res, 6), "upper": _rounded(hi, res, 6), "se": _rounded(se, res, 6)}
     body = [f"<nav>{site.back}<a href=\"index.html\">All units</a></nav>", f"<h1>{escape_html(title)}</h1>"]
     body += _period_section(u, name, yrs, res, lo, hi, site)
