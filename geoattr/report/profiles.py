@@ -169,11 +169,12 @@ document.getElementById('open').addEventListener('click',()=>{
 class _Site:
     """What every profile page of a run shares."""
 
-    names: pd.Series
+    names: Mapping[Any, Any]
+    shown: dict[Any, str]
     regions: pd.Series
     years: list[int]
-    cum: pd.Series
-    rank: pd.Series
+    cum: dict[Any, float]
+    rank: dict[Any, int]
     back: str
     unit_years: dict[Any, UnitYears]
     decomposition: dict[Any, str]
@@ -224,7 +225,7 @@ def _period_section(u: Any, name: str, yrs: list[int], res: np.ndarray, lo: Any,
     return ['<p class="muted">'
             + (f"Region {escape_html(site.regions.get(u))}. " if u in site.regions.index else "")
             + f"Cumulative attractiveness {site.years[0]}-{site.years[-1]}: "
-              f"<b>{site.cum[u]:.2f}</b> percentage points (rank {int(site.rank[u])} of {len(site.rank)}).</p>",
+              f"<b>{site.cum[u]:.2f}</b> percentage points (rank {site.rank[u]} of {len(site.rank)}).</p>",
             "<h2>Attractiveness over time</h2>",
             f'<p>Period: <select id="from">{first}</select> to <select id="to">{last}</select></p>',
             '<table class="plain" id="period-summary"><tbody>'
@@ -258,7 +259,7 @@ def _unit_page(u: Any, att: pd.DataFrame, site: _Site) -> tuple[str, str]:
     """Title and body of one unit's profile page."""
     a = site.unit_years[u]
     yrs, res, lo, hi, se, persons = a.years, a.residual, a.lower, a.upper, a.se, a.persons
-    name = str(site.names.get(u, u))
+    name = site.shown[u]
     title = f"{name} ({u})" if name != str(u) else str(u)
     data = {"unit": str(u), "years": yrs, "residual": [round(v, 6) for v in res.tolist()],
             "residual_persons": _rounded(persons, persons, 3),
@@ -299,16 +300,16 @@ def _decomposition_sections(decomposition: pd.DataFrame | None, years: tuple[int
 
 def _index_page(units: list[Any], site: _Site) -> str:
     """The index: a unit and period picker and the list of units by rank."""
-    names, cum, years = site.names, site.cum, site.years
+    names, cum, years = site.shown, site.cum, site.years
     opts_u = "".join(
-        f'<option value="{escape_html(profile_file_name(u))}">{escape_html(names.get(u, u))} ({escape_html(u)})</option>'
-        for u in sorted(units, key=lambda x: str(names.get(x, x))))
+        f'<option value="{escape_html(profile_file_name(u))}">{escape_html(names[u])} ({escape_html(u)})</option>'
+        for u in sorted(units, key=lambda x: names[x]))
     first, last = _select("".join(f'<option value="{y}">{y}</option>' for y in years), years[0], years[-1])
     listing = "".join(
-        f'<tr><td>{int(site.rank[u])}</td><td><a href="{escape_html(profile_file_name(u))}">'
-        f'{escape_html(names.get(u, u))}</a></td>'
+        f'<tr><td>{site.rank[u]}</td><td><a href="{escape_html(profile_file_name(u))}">'
+        f'{escape_html(names[u])}</a></td>'
         f'<td>{escape_html(u)}</td><td class="{"pos" if cum[u] >= 0 else "neg"}">{cum[u]:.2f}</td></tr>'
-        for u in site.rank.index)
+        for u in site.rank)
     return "\n".join([
         f"<nav>{site.back}</nav><h1>Unit profiles</h1>",
         f'<p>Unit <select id="unit">{opts_u}</select> from <select id="from">{first}</select> to '
@@ -405,9 +406,10 @@ def write_profiles(
     order = cum.sort_values(ascending=False)
     shown = {u: str(names.get(u, u)) for u in units}
     site = _Site(
-        names=names, regions=pd.Series(regions if regions is not None else {}, dtype=object),
-        years=sorted(set(int(y) for y in att.index.get_level_values("year"))), cum=cum,
-        rank=pd.Series(np.arange(1, len(order) + 1), index=order.index),
+        names=names.to_dict() if names.index.is_unique else names, shown=shown,  # dict: a fast names.get
+        regions=pd.Series(regions if regions is not None else {}, dtype=object),
+        years=sorted(set(int(y) for y in att.index.get_level_values("year"))), cum=cum.to_dict(),
+        rank=dict(zip(order.index, range(1, len(order) + 1))),
         back=f'<a href="{escape_html(report)}">Report</a>' if report else "", unit_years=unit_years(att, intervals),
         decomposition=_decomposition_sections(decomposition, decomposition_years, shown),
         destinations=destinations, flows_year=fyear, calculator=calculator,
