@@ -9,6 +9,7 @@ without JavaScript every table is shown.  All text is escaped.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -16,9 +17,9 @@ import pandas as pd
 
 from geoattr._format import escape_html
 from geoattr.exceptions import InputError
-from geoattr.report.page import format_cell
+from geoattr.report.page import format_cells
 
-__all__ = ["breakdown_section", "check_breakdown"]
+__all__ = ["breakdown_section", "breakdown_sections", "check_breakdown"]
 
 _NEEDED = ("unit", "year", "workplace", "workplace_name", "share", "relative_growth", "contribution")
 
@@ -47,35 +48,55 @@ def check_breakdown(frame: Any) -> None:
         raise InputError(f"vra_breakdown lacks column(s) {missing}; pass the output of geoattr.vra_breakdown()")
 
 
-def _year_table(year: int, cols: tuple[list, ...], lo: int, hi: int) -> str:
-    """One year's table from the column lists ``cols`` (rows ``lo:hi``; ``cols[0]``: escaped labels)."""
-    labels, share, growth, contrib = cols
-    rows = "".join(
-        f"<tr><td>{labels[i]}</td>"
-        f"<td>{format_cell(100 * float(share[i]), 1)}</td><td>{format_cell(float(growth[i]), 2)}</td>"
-        f"<td>{format_cell(float(contrib[i]), 3)}</td></tr>"
-        for i in range(lo, hi))
-    total = (f"<tr><th>total (VRA)</th><th>{format_cell(100 * float(np.nansum(share[lo:hi])), 1)}</th><th></th>"
-             f"<th>{format_cell(float(np.nansum(contrib[lo:hi])), 3)}</th></tr>")
-    return (f'<table class="plain vra-breakdown" data-year="{int(year)}" id="vra-{int(year)}">'
-            "<thead><tr><th>workplace</th><th>share of employed residents (%)</th>"
-            "<th>relative job growth (%)</th><th>contribution (pp)</th></tr></thead>"
-            f"<tbody>{rows}</tbody><tfoot>{total}</tfoot></table>")
+def _segment_sums(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``values[lo[k]:hi[k]].sum()`` for every k, bit for bit: the segments of one length as the rows of a matrix.
+
+    (A row sum of a C-contiguous matrix is the sum of that row as a vector; ``np.add.reduceat``
+    sums in another order.)
+    """
+    out = np.empty(len(lo))
+    n = hi - lo
+    for length in np.unique(n).tolist():
+        at = np.flatnonzero(n == length)
+        out[at] = values[lo[at, None] + np.arange(length)].sum(axis=1)
+    return out
 
 
-def _year_tables(rows: pd.DataFrame) -> str:
-    """The tables of every year, in year order (rows keep their order within a year)."""
-    order = np.argsort(rows["year"].to_numpy(), kind="stable")
-    years = rows["year"].to_numpy()[order]
-    names = rows["workplace_name"].to_numpy(dtype=object)[order].tolist()
-    ids = rows["workplace"].to_numpy(dtype=object)[order].tolist()
-    escaped = {key: f"{escape_html(key[0])} ({escape_html(key[1])})" for key in set(zip(names, ids))}
-    cols = ([escaped[key] for key in zip(names, ids)],
-            rows["share"].to_numpy(dtype=float)[order], rows["relative_growth"].to_numpy(dtype=float)[order].tolist(),
-            rows["contribution"].to_numpy(dtype=float)[order])
-    cuts = np.flatnonzero(years[1:] != years[:-1]) + 1
-    bounds = zip(np.concatenate([[0], cuts]).tolist(), np.concatenate([cuts, [len(years)]]).tolist())
-    return "".join(_year_table(int(years[lo]), cols, lo, hi) for lo, hi in bounds)
+class _Rows:
+    """The rows of a breakdown ordered by (unit, year), each year's table already written."""
+
+    def __init__(self, frame: pd.DataFrame, codes: np.ndarray) -> None:
+        keep = np.flatnonzero(codes >= 0)
+        by_year = keep[np.argsort(frame["year"].to_numpy()[keep], kind="stable")]
+        order = by_year[np.argsort(codes[by_year], kind="stable")]  # by unit, then year, then as given
+        self.codes, years = codes[order], frame["year"].to_numpy()[order]
+        names = frame["workplace_name"].to_numpy(dtype=object)[order].tolist()
+        ids = frame["workplace"].to_numpy(dtype=object)[order].tolist()
+        escaped = {key: f"{escape_html(key[0])} ({escape_html(key[1])})" for key in set(zip(names, ids))}
+        share = frame["share"].to_numpy(dtype=float)[order]
+        contrib = frame["contribution"].to_numpy(dtype=float)[order]
+        html = [f"<tr><td>{escaped[key]}</td><td>{s}</td><td>{g}</td><td>{c}</td></tr>" for key, s, g, c in zip(
+            zip(names, ids), format_cells(100 * share, 1),
+            format_cells(frame["relative_growth"].to_numpy(dtype=float)[order], 2), format_cells(contrib, 3))]
+        # one table per (unit, year); its total as np.nansum of its rows
+        cut = np.flatnonzero((self.codes[1:] != self.codes[:-1]) | (years[1:] != years[:-1])) + 1
+        lo, hi = np.concatenate([[0], cut]).astype(np.intp), np.concatenate([cut, [len(order)]]).astype(np.intp)
+        lo, hi = (lo, hi) if len(order) else (lo[:0], hi[:0])
+        self.starts = lo
+        sums = [format_cells(x, d) for x, d in ((100 * _segment_sums(np.where(np.isnan(share), 0.0, share), lo, hi), 1),
+                                                (_segment_sums(np.where(np.isnan(contrib), 0.0, contrib), lo, hi), 3))]
+        self.years = years[lo]
+        self.html = [f'<table class="plain vra-breakdown" data-year="{y}" id="vra-{y}">'
+                     "<thead><tr><th>workplace</th><th>share of employed residents (%)</th>"
+                     "<th>relative job growth (%)</th><th>contribution (pp)</th></tr></thead>"
+                     f"<tbody>{''.join(html[a:b])}</tbody><tfoot><tr><th>total (VRA)</th><th>{s}</th><th></th>"
+                     f"<th>{c}</th></tr></tfoot></table>"
+                     for y, a, b, s, c in zip([int(y) for y in self.years], lo.tolist(), hi.tolist(), *sums)]
+
+    def tables(self, lo: int, hi: int) -> tuple[list[int], str]:
+        """The years and the tables (in year order) of rows ``lo:hi`` (one unit)."""
+        a, b = np.searchsorted(self.starts, [lo, hi]).tolist()
+        return sorted({int(y) for y in self.years[a:b]}), "".join(self.html[a:b])
 
 
 def breakdown_section(rows: pd.DataFrame, *, name: str) -> str:
@@ -96,10 +117,43 @@ def breakdown_section(rows: pd.DataFrame, *, name: str) -> str:
     check_breakdown(rows)
     if not len(rows):
         return ""
-    years = sorted({int(y) for y in rows["year"]})
     lag = int(rows["lag"].iloc[0]) if "lag" in rows.columns else 0
+    return _section(name, lag, _Rows(rows, np.zeros(len(rows), dtype=np.intp)), 0, len(rows))
+
+
+def breakdown_sections(frame: pd.DataFrame, *, names: Mapping[Any, str] | None = None) -> dict[Any, str]:
+    """:func:`breakdown_section` of every unit of a breakdown, in one pass over its rows.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        :func:`geoattr.vra_breakdown` output.
+    names : mapping, optional
+        Unit id -> display name (plain text; default the id as text).
+
+    Returns
+    -------
+    dict
+        Unit id -> ``breakdown_section(<the unit's rows>, name=names[unit])``, in the
+        order of the units' first rows (rows of a missing unit id are left out, as by
+        ``groupby``).
+    """
+    check_breakdown(frame)
+    names = names if names is not None else {}
+    codes, units = pd.factorize(frame["unit"], sort=False)
+    rows = _Rows(frame, codes)
+    starts = np.searchsorted(rows.codes, np.arange(len(units) + 1)).tolist()
+    _, first = np.unique(codes, return_index=True)
+    first = first[-len(units):] if len(units) else first  # the first row of each unit (code -1 sorts first)
+    lags = frame["lag"].to_numpy()[first].tolist() if "lag" in frame.columns else [0] * len(units)
+    return {u: _section(str(names.get(u, u)), int(lags[k]), rows, starts[k], starts[k + 1])
+            for k, u in enumerate(units)}
+
+
+def _section(name: str, lag: int, rows: _Rows, lo: int, hi: int) -> str:
+    """The section of one unit: its rows ``lo:hi`` of ``rows``."""
+    years, tables = rows.tables(lo, hi)
     opts = "".join(f'<option value="{y}"{" selected" if y == years[-1] else ""}>{y}</option>' for y in years)
-    tables = _year_tables(rows)
     what = "VRA" if lag == 0 else f"VRA lagged {lag} year(s)"
     return (f"<h2>Where job growth reaches {escape_html(name)}: the breakdown of {what}</h2>"
             '<p class="muted">Each workplace: the share of the unit\'s employed residents who work there, its job '

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,8 @@ import pandas as pd
 from geoattr._format import escape_html
 from geoattr.exceptions import InputError
 
-__all__ = ["PAGE_CSS", "html_page", "format_cell", "html_table", "check_attractiveness", "files_section"]
+__all__ = ["PAGE_CSS", "html_page", "format_cell", "format_cells", "html_table", "html_table_rows",
+           "check_attractiveness", "files_section"]
 
 #: The style sheet of the report and profile pages.
 PAGE_CSS = """
@@ -69,6 +70,41 @@ def format_cell(v: Any, digits: int = 2) -> str:
     return text[1:] if text.startswith("-") and float(text.replace(",", "")) == 0 else text
 
 
+def format_cells(values: Any, digits: int = 2) -> list[str]:
+    """:func:`format_cell` of every element of a one-dimensional array, in one pass.
+
+    A float array is formatted without a Python call per element (the profile pages
+    format ~300,000 numbers); any other array falls back to :func:`format_cell`.
+
+    Parameters
+    ----------
+    values : array-like
+        One-dimensional.
+    digits : int, default 2
+        Decimals of floats.
+
+    Returns
+    -------
+    list of str
+        ``[format_cell(v, digits) for v in values]``.
+    """
+    arr = np.asarray(values)
+    if arr.dtype.kind != "f":
+        return [format_cell(v, digits) for v in arr]
+    vals = arr.astype(float)
+    out = list(map(f"%.{digits}f".__mod__, vals.tolist()))  # as format_cell below 1,000 (no separator yet)
+    grouped = f"{{:,.{digits}f}}".format
+    with np.errstate(invalid="ignore"):
+        for i in np.flatnonzero(np.abs(vals) >= 999).tolist():  # may round to 1,000 or more: separators
+            out[i] = grouped(vals[i])
+        for i in np.flatnonzero(~np.isfinite(vals)).tolist():
+            out[i] = ""
+        for i in np.flatnonzero((vals <= 0) & (vals > -1)).tolist():  # only these can read "-0.00": no minus
+            if out[i][:1] == "-" and float(out[i]) == 0:
+                out[i] = out[i][1:]
+    return out
+
+
 def html_page(title: str, body: str, *, script: str = "") -> str:
     """A whole HTML document: the escaped title, :data:`PAGE_CSS`, the body and a script.
 
@@ -112,11 +148,32 @@ def html_table(frame: pd.DataFrame, *, digits: int = 2, cls: str = "plain", row_
     str
     """
     f = frame.reset_index() if (frame.index.name or any(frame.index.names)) and row_ids else frame
-    head = "".join(f"<th>{escape_html(c)}</th>" for c in f.columns)
-    rows = []
-    for r in f.itertuples(index=False):
-        rows.append("<tr>" + "".join(f"<td>{format_cell(v, digits)}</td>" for v in r) + "</tr>")
-    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    return html_table_rows(list(f.columns), f.itertuples(index=False), digits=digits, cls=cls)
+
+
+def html_table_rows(columns: Sequence[Any], rows: Iterable[Sequence[Any]], *, digits: int = 2,
+                    cls: str = "plain") -> str:
+    """:func:`html_table` of a frame given as its column names and its rows (no DataFrame built).
+
+    Parameters
+    ----------
+    columns : sequence
+        The column names (escaped).
+    rows : iterable of sequences
+        The rows' cells (:func:`format_cell`).
+    digits : int, default 2
+        Decimals of the numbers.
+    cls : str, default "plain"
+        CSS class of the table.
+
+    Returns
+    -------
+    str
+        The same HTML as ``html_table(pandas.DataFrame(rows, columns=columns))``.
+    """
+    head = "".join(f"<th>{escape_html(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{format_cell(v, digits)}</td>" for v in r) + "</tr>" for r in rows)
+    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def check_attractiveness(att: Any, what: str) -> None:

@@ -11,6 +11,7 @@ system, offline.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,11 +24,12 @@ import pandas as pd
 from geoattr._format import escape_html, format_ids, script_json
 from geoattr.exceptions import InputError
 from geoattr.report.calculator import CALCULATOR_JS, CalculatorInputs, calculator_html
-from geoattr.report.breakdown import breakdown_section, check_breakdown
+from geoattr.report.breakdown import breakdown_sections, check_breakdown
 from geoattr.report.charts import bar_chart_svg
 from geoattr.report.labels import label
-from geoattr.report.page import check_attractiveness, format_cell, html_page, html_table
-from geoattr.report.waterfall import waterfall_svg
+from geoattr.report.page import check_attractiveness, html_page, html_table_rows
+from geoattr.report.profile_data import Destinations, UnitYears, commuting_destinations, unit_years
+from geoattr.report.waterfall import unit_components, waterfall_svgs
 
 __all__ = ["write_profiles", "profile_file_name", "profile_file_names"]
 
@@ -96,7 +98,8 @@ def _svg_series(years: list[int], mid: np.ndarray, lo: np.ndarray | None, hi: np
                 *, width: int = 640, height: int = 220, label: str = "") -> str:
     """A small inline SVG line chart with a band and the zero line (no plotting library needed)."""
     pad_l, pad_r, pad_t, pad_b = 48, 22, 10, 26
-    vals = [v for arr in (mid, lo, hi) if arr is not None for v in np.asarray(arr, float) if np.isfinite(v)]
+    mid, lo, hi = (None if arr is None else np.asarray(arr, float).tolist() for arr in (mid, lo, hi))
+    vals = [v for arr in (mid, lo, hi) if arr is not None for v in arr if math.isfinite(v)]
     vmin, vmax = (min(vals + [0.0]), max(vals + [0.0])) if vals else (-1.0, 1.0)
     if vmax - vmin < 1e-12:
         vmin, vmax = vmin - 1, vmax + 1
@@ -112,13 +115,13 @@ def _svg_series(years: list[int], mid: np.ndarray, lo: np.ndarray | None, hi: np
     out = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
            f'aria-label="{escape_html(label)}">']
     if lo is not None and hi is not None:
-        pts = [(sx(y), sy(h)) for y, h in zip(years, hi) if np.isfinite(h)]
-        pts += [(sx(y), sy(lv)) for y, lv in reversed(list(zip(years, lo))) if np.isfinite(lv)]
+        pts = [(sx(y), sy(h)) for y, h in zip(years, hi) if math.isfinite(h)]
+        pts += [(sx(y), sy(lv)) for y, lv in reversed(list(zip(years, lo))) if math.isfinite(lv)]
         out.append('<polygon class="band" fill="#92c5de" fill-opacity="0.5" stroke="none" points="'
                    + " ".join(f"{a:.1f},{b:.1f}" for a, b in pts) + '"/>')
     out.append(f'<line x1="{pad_l}" x2="{width - pad_r}" y1="{sy(0):.1f}" y2="{sy(0):.1f}" stroke="#888" '
                'stroke-dasharray="4 3"/>')
-    pts = [(sx(y), sy(v)) for y, v in zip(years, mid) if np.isfinite(v)]
+    pts = [(sx(y), sy(v)) for y, v in zip(years, mid) if math.isfinite(v)]
     out.append('<polyline class="series" fill="none" stroke="#2166ac" stroke-width="2" points="'
                + " ".join(f"{a:.1f},{b:.1f}" for a, b in pts) + '"/>')
     for (a, b), y in zip(pts, years):
@@ -166,19 +169,19 @@ document.getElementById('open').addEventListener('click',()=>{
 class _Site:
     """What every profile page of a run shares."""
 
-    names: pd.Series
+    names: Mapping[Any, Any]
+    shown: dict[Any, str]
     regions: pd.Series
     years: list[int]
-    cum: pd.Series
-    rank: pd.Series
+    cum: dict[Any, float]
+    rank: dict[Any, int]
     back: str
-    intervals: pd.DataFrame | None
-    decomposition: dict[Any, pd.DataFrame]
-    decomposition_years: tuple[int, int] | None
-    destinations: dict[Any, pd.DataFrame]
+    unit_years: dict[Any, UnitYears]
+    decomposition: dict[Any, str]
+    destinations: dict[Any, Destinations]
     flows_year: int | None
     calculator: CalculatorInputs | None = None
-    breakdown: dict[Any, pd.DataFrame] | None = None
+    breakdown: dict[Any, str] | None = None
 
 
 def _check_inputs(att: Any, intervals: Any, flows: Any, top_destinations: Any) -> None:
@@ -196,47 +199,11 @@ def _check_inputs(att: Any, intervals: Any, flows: Any, top_destinations: Any) -
             raise InputError(f"flows lacks column(s) {miss}; expected year, origin, destination, count")
 
 
-def _destinations(flows: pd.DataFrame | None, flows_year: int | None, names: pd.Series,
-                  top: int) -> tuple[dict[Any, pd.DataFrame], int | None]:
-    """Per origin: its ``top`` destinations (name, commuters, share) and "other"; the year shown."""
-    if flows is None or not len(flows):
-        return {}, None
-    fyear = int(flows_year if flows_year is not None else flows["year"].max())
-    fl = flows[flows["year"] == fyear]
-    if fl.empty:
-        raise InputError(f"flows has no rows for year {fyear}; its years are {sorted(flows['year'].unique())}")
-    out: dict[Any, pd.DataFrame] = {}
-    for u, g in fl.groupby("origin", sort=False):
-        g = g.groupby("destination")["count"].sum().sort_values(ascending=False)
-        total = g.sum()
-        if total <= 0:
-            continue
-        head = g.head(top)
-        rows = pd.DataFrame({"destination": head.index.astype(str),
-                             "name": [names.get(d, d) for d in head.index],
-                             "commuters": head.to_numpy(), "share (%)": 100 * head.to_numpy() / total})
-        rest = g.iloc[top:].sum()
-        if rest > 0:
-            rows.loc[len(rows)] = ["other", f"{len(g) - len(head)} units", rest, 100 * rest / total]
-        out[u] = rows
-    return out, fyear
-
-
-def _intervals_of(a: pd.DataFrame, u: Any, yrs: list[int], intervals: pd.DataFrame | None) -> tuple[Any, Any, Any]:
-    """The attractiveness interval ``[actual - upper, actual - lower]`` and ``se`` of each year."""
-    if intervals is None:
-        return None, None, None
-    iv = intervals.xs(u, level=0).reindex(yrs)  # every unit has rows (checked by write_profiles)
-    lo = a["actual"].to_numpy(float) - iv["upper"].to_numpy(float)
-    hi = a["actual"].to_numpy(float) - iv["lower"].to_numpy(float)
-    se = iv["se"].to_numpy(float) if "se" in iv.columns else None
-    return lo, hi, se
-
-
 def _rounded(values: Any, fallback: np.ndarray, digits: int) -> list:
     """Rounded values for the page's JSON (``None`` where missing or when ``values`` is None)."""
-    return [None if values is None or not np.isfinite(v) else round(float(v), digits)
-            for v in (values if values is not None else fallback)]
+    if values is None:
+        return [None] * len(fallback)
+    return [round(v, digits) if math.isfinite(v) else None for v in np.asarray(values, float).tolist()]
 
 
 def _select(options: str, first: Any, last: Any) -> tuple[str, str]:
@@ -245,14 +212,7 @@ def _select(options: str, first: Any, last: Any) -> tuple[str, str]:
             options.replace(f'value="{last}"', f'value="{last}" selected'))
 
 
-def _yearly_table(a: pd.DataFrame, yrs: list[int], res: np.ndarray, lo: Any, hi: Any) -> str:
-    rows = []
-    actual, expected = a["actual"].to_numpy(), a["expected"].to_numpy()
-    for i, y in enumerate(yrs):
-        rows.append(f'<tr id="y{y}"><td>{y}</td><td>{format_cell(actual[i])}</td>'
-                    f'<td>{format_cell(expected[i])}</td><td>{format_cell(res[i])}</td>'
-                    f'<td>{"" if lo is None else format_cell(lo[i])}</td>'
-                    f'<td>{"" if hi is None else format_cell(hi[i])}</td></tr>')
+def _yearly_table(rows: list[str]) -> str:
     return ('<table class="plain" id="yearly"><thead><tr><th>year</th><th>observed</th><th>expected</th>'
             '<th>attractiveness</th><th>lower</th><th>upper</th></tr></thead><tbody>'
             + "".join(rows) + "</tbody></table>")
@@ -265,7 +225,7 @@ def _period_section(u: Any, name: str, yrs: list[int], res: np.ndarray, lo: Any,
     return ['<p class="muted">'
             + (f"Region {escape_html(site.regions.get(u))}. " if u in site.regions.index else "")
             + f"Cumulative attractiveness {site.years[0]}-{site.years[-1]}: "
-              f"<b>{site.cum[u]:.2f}</b> percentage points (rank {int(site.rank[u])} of {len(site.rank)}).</p>",
+              f"<b>{site.cum[u]:.2f}</b> percentage points (rank {site.rank[u]} of {len(site.rank)}).</p>",
             "<h2>Attractiveness over time</h2>",
             f'<p>Period: <select id="from">{first}</select> to <select id="to">{last}</select></p>',
             '<table class="plain" id="period-summary"><tbody>'
@@ -278,67 +238,78 @@ def _period_section(u: Any, name: str, yrs: list[int], res: np.ndarray, lo: Any,
             + ("band: 95 % prediction interval." if lo is not None else "no intervals supplied.") + "</p>"]
 
 
-def _destination_bars(dest: pd.DataFrame, name: str) -> str:
+def _destination_bars(dest: Destinations, name: str) -> str:
     """The commuting destinations as bars: share of the employed residents, "name (id)" labels."""
     labels = [f"other ({n})" if d == "other" else (f"{n} ({d})" if str(n) != str(d) else str(d))
-              for d, n in zip(dest["destination"], dest["name"])]
-    return bar_chart_svg(labels, dest["share (%)"].to_numpy(float), unit=" %",
+              for d, n, _, _ in dest.rows]
+    return bar_chart_svg(labels, np.array([r[3] for r in dest.rows], dtype=float), unit=" %",
                          title=f"where the employed residents of {name} work, % of them")
+
+
+def _decomposition_tables(decomposition: pd.DataFrame | None) -> dict[Any, str]:
+    """Each unit's table of components (readable names) and persons per year."""
+    if decomposition is None:
+        return {}
+    return {u: html_table_rows(["component", "persons per year"], zip([label(c) for c in comps], vals), digits=1,
+                               cls="plain decomposition")
+            for u, (comps, vals) in unit_components(decomposition).items()}
 
 
 def _unit_page(u: Any, att: pd.DataFrame, site: _Site) -> tuple[str, str]:
     """Title and body of one unit's profile page."""
-    a = att.xs(u, level="unit").sort_index()
-    yrs = [int(y) for y in a.index]
-    res = a["residual"].to_numpy(float)
-    lo, hi, se = _intervals_of(a, u, yrs, site.intervals)
-    persons = a["residual_persons"].to_numpy(float) if "residual_persons" in a.columns else np.full(len(a), np.nan)
-    name = str(site.names.get(u, u))
+    a = site.unit_years[u]
+    yrs, res, lo, hi, se, persons = a.years, a.residual, a.lower, a.upper, a.se, a.persons
+    name = site.shown[u]
     title = f"{name} ({u})" if name != str(u) else str(u)
-    data = {"unit": str(u), "years": yrs, "residual": [round(float(v), 6) for v in res],
-            "residual_persons": [None if not np.isfinite(v) else round(float(v), 3) for v in persons],
+    data = {"unit": str(u), "years": yrs, "residual": [round(v, 6) for v in res.tolist()],
+            "residual_persons": _rounded(persons, persons, 3),
             "lower": _rounded(lo, res, 6), "upper": _rounded(hi, res, 6), "se": _rounded(se, res, 6)}
     body = [f"<nav>{site.back}<a href=\"index.html\">All units</a></nav>", f"<h1>{escape_html(title)}</h1>"]
     body += _period_section(u, name, yrs, res, lo, hi, site)
-    body.append(_yearly_table(a, yrs, res, lo, hi))
+    body.append(_yearly_table(a.table_rows))
     if u in site.decomposition:
-        dec = site.decomposition[u]
-        g = pd.DataFrame({"component": [label(c) for c in dec["component"]],
-                          "persons per year": dec["persons_per_year"].to_numpy()})
-        dy = site.decomposition_years
-        period = f" {dy[0]}-{dy[1]}" if dy else ""
-        body.append(f"<h2>Decomposition of population change{period}</h2>"
-                    + waterfall_svg(site.decomposition[u], u, title=f"population change of {name}{period}, persons "
-                                                                     "per year, by component")
-                    + '<p class="muted">Persons per year. Each bar starts where the one above ended; the grey bars '
-                      "are the subtotals natural change and net migration; the last bar is the observed change.</p>"
-                    + html_table(g, digits=1, cls="plain decomposition"))
+        body.append(site.decomposition[u])
     if u in site.destinations:
-        body.append(f"<h2>Where its residents work ({site.flows_year})</h2>"
-                    + _destination_bars(site.destinations[u], name)
-                    + html_table(site.destinations[u], digits=1, cls="plain destinations"))
+        dest = site.destinations[u]
+        body.append(f"<h2>Where its residents work ({site.flows_year})</h2>" + _destination_bars(dest, name)
+                    + html_table_rows(dest.columns, dest.rows, digits=1, cls="plain destinations"))
     if site.calculator is not None:
         body.append(calculator_html(site.calculator, str(u), names=site.names))
     if site.breakdown and u in site.breakdown:
-        body.append(breakdown_section(site.breakdown[u], name=name))
+        body.append(site.breakdown[u])
     data_json = script_json(data)
     body.append(f'<script type="application/json" id="profile-data">{data_json}</script>')
     body.append("<style>tr.selected td{background:#eef4fb}</style>")
     return title, "\n".join(body)
 
 
+def _decomposition_sections(decomposition: pd.DataFrame | None, years: tuple[int, int] | None,
+                            names: Mapping[Any, str]) -> dict[Any, str]:
+    """Each unit's decomposition section: heading, waterfall, note and table."""
+    if decomposition is None:
+        return {}
+    period = f" {years[0]}-{years[1]}" if years else ""
+    charts = waterfall_svgs(decomposition, titles={
+        u: f"population change of {names.get(u, str(u))}{period}, persons per year, by component"
+        for u in set(decomposition["unit"])})
+    return {u: (f"<h2>Decomposition of population change{period}</h2>" + charts[u]
+                + '<p class="muted">Persons per year. Each bar starts where the one above ended; the grey bars '
+                  "are the subtotals natural change and net migration; the last bar is the observed change.</p>"
+                + table) for u, table in _decomposition_tables(decomposition).items()}
+
+
 def _index_page(units: list[Any], site: _Site) -> str:
     """The index: a unit and period picker and the list of units by rank."""
-    names, cum, years = site.names, site.cum, site.years
+    names, cum, years = site.shown, site.cum, site.years
     opts_u = "".join(
-        f'<option value="{escape_html(profile_file_name(u))}">{escape_html(names.get(u, u))} ({escape_html(u)})</option>'
-        for u in sorted(units, key=lambda x: str(names.get(x, x))))
+        f'<option value="{escape_html(profile_file_name(u))}">{escape_html(names[u])} ({escape_html(u)})</option>'
+        for u in sorted(units, key=lambda x: names[x]))
     first, last = _select("".join(f'<option value="{y}">{y}</option>' for y in years), years[0], years[-1])
     listing = "".join(
-        f'<tr><td>{int(site.rank[u])}</td><td><a href="{escape_html(profile_file_name(u))}">'
-        f'{escape_html(names.get(u, u))}</a></td>'
+        f'<tr><td>{site.rank[u]}</td><td><a href="{escape_html(profile_file_name(u))}">'
+        f'{escape_html(names[u])}</a></td>'
         f'<td>{escape_html(u)}</td><td class="{"pos" if cum[u] >= 0 else "neg"}">{cum[u]:.2f}</td></tr>'
-        for u in site.rank.index)
+        for u in site.rank)
     return "\n".join([
         f"<nav>{site.back}</nav><h1>Unit profiles</h1>",
         f'<p>Unit <select id="unit">{opts_u}</select> from <select id="from">{first}</select> to '
@@ -430,19 +401,19 @@ def write_profiles(
         if missing:
             raise InputError(f"intervals have no rows for {format_ids(missing)}; pass prediction_intervals of the "
                              "same fit as att")
-    destinations, fyear = _destinations(flows, flows_year, names, top_destinations)
+    destinations, fyear = commuting_destinations(flows, year=flows_year, names=names, top=top_destinations)
     cum = att["residual"].groupby(level="unit", sort=False).sum()
     order = cum.sort_values(ascending=False)
+    shown = {u: str(names.get(u, u)) for u in units}
     site = _Site(
-        names=names, regions=pd.Series(regions if regions is not None else {}, dtype=object),
-        years=sorted(set(int(y) for y in att.index.get_level_values("year"))), cum=cum,
-        rank=pd.Series(np.arange(1, len(order) + 1), index=order.index),
-        back=f'<a href="{escape_html(report)}">Report</a>' if report else "", intervals=intervals,
-        decomposition=({u: g for u, g in decomposition.groupby("unit", sort=False)}
-                       if decomposition is not None else {}),
-        decomposition_years=decomposition_years, destinations=destinations, flows_year=fyear,
-        calculator=calculator,
-        breakdown=(dict(iter(vra_breakdown.groupby("unit", sort=False))) if vra_breakdown is not None else None))
+        names=names.to_dict() if names.index.is_unique else names, shown=shown,  # dict: a fast names.get
+        regions=pd.Series(regions if regions is not None else {}, dtype=object),
+        years=sorted(set(int(y) for y in att.index.get_level_values("year"))), cum=cum.to_dict(),
+        rank=dict(zip(order.index, range(1, len(order) + 1))),
+        back=f'<a href="{escape_html(report)}">Report</a>' if report else "", unit_years=unit_years(att, intervals),
+        decomposition=_decomposition_sections(decomposition, decomposition_years, shown),
+        destinations=destinations, flows_year=fyear, calculator=calculator,
+        breakdown=breakdown_sections(vra_breakdown, names=shown) if vra_breakdown is not None else None)
     files = profile_file_names(units)
     pages: dict[str, Path] = {}
     for u in units:

@@ -12,6 +12,7 @@ for the profile pages (no plotting library, no script).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ from geoattr.exceptions import InputError
 from geoattr.report.labels import COMPONENT_LABELS
 
 __all__ = ["COMPONENT_LABELS", "NATURAL_CHANGE", "NET_MIGRATION", "component_values", "waterfall_steps",
-           "waterfall_svg"]
+           "unit_components", "waterfall_svg", "waterfall_svgs"]
 
 #: The unit-and-frame parameters of the waterfall functions.
 _UNIT_FRAME = """decomposition_frame : pandas.DataFrame
@@ -58,19 +59,28 @@ def component_values(decomposition_frame: pd.DataFrame, unit: Any) -> pd.Series:
     InputError
         Missing columns, an unknown unit, duplicated components or no ``observed`` row.
     """
-    miss = [c for c in ("unit", "component", "persons_per_year") if c not in getattr(decomposition_frame, "columns", ())]
-    if miss:
-        raise InputError(f"the decomposition lacks column(s) {miss}; pass the output of geoattr.decompose()")
+    _check_columns(decomposition_frame)
     rows = decomposition_frame[decomposition_frame["unit"] == unit]
     if rows.empty:
         some = list(dict.fromkeys(decomposition_frame["unit"]))[:5]
         raise InputError(f"unit {unit!r} is not in the decomposition; its units include {some}")
     comp = rows["component"].astype(str)
+    _check_components(comp, unit)
+    return pd.Series(rows["persons_per_year"].to_numpy(dtype=float), index=comp.to_numpy())
+
+
+def _check_columns(frame: Any) -> None:
+    miss = [c for c in ("unit", "component", "persons_per_year") if c not in getattr(frame, "columns", ())]
+    if miss:
+        raise InputError(f"the decomposition lacks column(s) {miss}; pass the output of geoattr.decompose()")
+
+
+def _check_components(comp: pd.Series, unit: Any) -> None:
+    """One unit's components: each at most once, ``observed`` among them."""
     if comp.duplicated().any():
         raise InputError(f"components {sorted(set(comp[comp.duplicated()]))} appear twice for unit {unit!r}")
     if "observed" not in set(comp):
         raise InputError(f"the decomposition of unit {unit!r} has no 'observed' component")
-    return pd.Series(rows["persons_per_year"].to_numpy(dtype=float), index=comp.to_numpy())
 
 
 @fill_doc(unit_frame=_UNIT_FRAME)
@@ -92,30 +102,37 @@ def waterfall_steps(decomposition_frame: pd.DataFrame, unit: Any) -> pd.DataFram
         absent when its group has no component.
     """
     values = component_values(decomposition_frame, unit)
+    out = pd.DataFrame(_step_rows(values.index.tolist(), values.to_numpy().tolist()),
+                       columns=["component", "kind", "value", "start", "end"])
+    out.insert(1, "label", [COMPONENT_LABELS.get(c, c.replace("_", " ")) for c in out["component"]])
+    return out
+
+
+def _step_rows(components: list[str], values: list[float]) -> list[tuple[str, str, float, float, float]]:
+    """The bars of :func:`waterfall_steps` (``component, kind, value, start, end``) from one unit's components."""
+    at = dict(zip(components, values))
     rows: list[tuple[str, str, float, float, float]] = []
     level = 0.0
 
-    def add(components: list[str]) -> float:
+    def add(members: list[str]) -> float:
         nonlocal level
-        for c in components:
-            v = float(values[c])
+        for c in members:
+            v = float(at[c])
             rows.append((c, "component", v, level, level + v))
             level += v
         return level
 
     groups = (("natural_change", NATURAL_CHANGE), ("net_migration", NET_MIGRATION))
     for name, members in groups:
-        present = [c for c in members if c in values.index]
+        present = [c for c in members if c in at]
         if present:
             begin = level
             end = add(present)
             rows.append((name, "subtotal", end - begin, begin, end))
     grouped = {c for _, m in groups for c in m} | {"observed", "discrepancy"}
-    add([c for c in values.index if c not in grouped] + (["discrepancy"] if "discrepancy" in values.index else []))
-    rows.append(("observed", "total", float(values["observed"]), 0.0, float(values["observed"])))
-    out = pd.DataFrame(rows, columns=["component", "kind", "value", "start", "end"])
-    out.insert(1, "label", [COMPONENT_LABELS.get(c, c.replace("_", " ")) for c in out["component"]])
-    return out
+    add([c for c in components if c not in grouped] + (["discrepancy"] if "discrepancy" in at else []))
+    rows.append(("observed", "total", float(at["observed"]), 0.0, float(at["observed"])))
+    return rows
 
 
 def _signed(v: float) -> str:
@@ -148,10 +165,82 @@ def waterfall_svg(decomposition_frame: pd.DataFrame, unit: Any, *, title: str = 
     str
         ``<svg class="chart waterfall" ...>...</svg>``.
     """
-    steps = waterfall_steps(decomposition_frame, unit)
+    values = component_values(decomposition_frame, unit)
+    return _svg(_step_rows(values.index.tolist(), values.to_numpy().tolist()), title=title, width=width)
+
+
+def waterfall_svgs(decomposition_frame: pd.DataFrame, *, titles: Mapping[Any, str] | None = None,
+                   width: int = 640) -> dict[Any, str]:
+    """:func:`waterfall_svg` of every unit of the decomposition, in one pass over the table.
+
+    Parameters
+    ----------
+    decomposition_frame : pandas.DataFrame
+        Output of :func:`geoattr.decompose`.
+    titles : mapping, optional
+        Unit id -> accessible name of its chart (default ``""``).
+    width : int, default 640
+        Width in pixels.
+
+    Returns
+    -------
+    dict
+        Unit id -> the SVG of ``waterfall_svg(decomposition_frame, unit, title=titles[unit])``,
+        in the order of the units' first rows.
+
+    Raises
+    ------
+    InputError
+        As :func:`component_values`: missing columns, a unit with a component twice or
+        without ``observed`` (the first such unit named).
+    """
+    titles = titles if titles is not None else {}
+    return {u: _svg(_step_rows(comps, vals), title=titles.get(u, ""), width=width)
+            for u, (comps, vals) in unit_components(decomposition_frame).items()}
+
+
+def unit_components(decomposition_frame: pd.DataFrame) -> dict[Any, tuple[list[str], list[Any]]]:
+    """Every unit's components and persons per year, from one pass over the table.
+
+    Parameters
+    ----------
+    decomposition_frame : pandas.DataFrame
+        Output of :func:`geoattr.decompose`.
+
+    Returns
+    -------
+    dict
+        Unit id -> (components as text, their ``persons_per_year`` as Python numbers),
+        in the table's order; units in the order of their first rows (a missing unit id
+        is left out, as by ``groupby``).
+
+    Raises
+    ------
+    InputError
+        As :func:`component_values`: missing columns, a unit with a component twice or
+        without ``observed`` (the first such unit named).
+    """
+    _check_columns(decomposition_frame)
+    codes, units = pd.factorize(decomposition_frame["unit"], sort=False)
+    keep = np.flatnonzero(codes >= 0)
+    order = keep[np.argsort(codes[keep], kind="stable")]
+    starts = np.searchsorted(codes[order], np.arange(len(units) + 1)).tolist()
+    comps = decomposition_frame["component"].astype(str).to_numpy(dtype=object)[order].tolist()
+    vals = decomposition_frame["persons_per_year"].to_numpy()[order].tolist()
+    out = {}
+    for k, unit in enumerate(units):
+        members = comps[starts[k]:starts[k + 1]]
+        if len(set(members)) < len(members) or "observed" not in members:
+            _check_components(pd.Series(members), unit)
+        out[unit] = (members, vals[starts[k]:starts[k + 1]])
+    return out
+
+
+def _svg(steps: list[tuple[str, str, float, float, float]], *, title: str, width: int) -> str:
+    """The SVG of :func:`waterfall_svg` from the bars of :func:`_step_rows`."""
     row_h, pad_t, pad_b, label_w, value_w = 22, 8, 8, 230, 70
     height = pad_t + pad_b + row_h * len(steps)
-    ends = np.concatenate([steps["start"].to_numpy(float), steps["end"].to_numpy(float), [0.0]])
+    ends = np.array([r[3] for r in steps] + [r[4] for r in steps] + [0.0], dtype=float)
     ends = ends[np.isfinite(ends)]
     vmin, vmax = float(ends.min()), float(ends.max())
     if vmax - vmin < 1e-12:
@@ -165,9 +254,8 @@ def waterfall_svg(decomposition_frame: pd.DataFrame, unit: Any, *, title: str = 
            f'role="img" aria-label="{escape_html(title or "population change by component")}" font-size="11">']
     out.append(f'<line x1="{sx(0):.1f}" x2="{sx(0):.1f}" y1="{pad_t - 4}" y2="{height - pad_b + 4}" stroke="#888" '
                'stroke-dasharray="4 3"/>')
-    bars = zip(steps["component"].tolist(), steps["label"].tolist(), steps["kind"].tolist(),
-               steps["value"].to_numpy(), steps["start"].to_numpy(), steps["end"].to_numpy())
-    for i, (component, label, kind, value, start, end) in enumerate(bars):
+    for i, (component, kind, value, start, end) in enumerate(steps):
+        label = COMPONENT_LABELS.get(component, component.replace("_", " "))
         y = pad_t + i * row_h
         a, b = sorted((sx(start), sx(end)))
         fill = _FILL[kind][0 if value >= 0 else 1]
