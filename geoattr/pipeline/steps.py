@@ -23,7 +23,7 @@ from geoattr.barometer_regions import barometer_top_bottom
 from geoattr.compare import compare
 from geoattr.data import PanelData
 from geoattr.decomposition import decompose
-from geoattr.demography import cohort_residual_net_migration, compare_net_migration, \
+from geoattr.demography import cohort_residual_of_data, compare_net_migration, \
     data_death_probabilities
 from geoattr.drivers import drivers
 from geoattr.exceptions import InputError
@@ -171,7 +171,7 @@ class _Step:
         q, which = data_death_probabilities(self.data)
         if self.data.death_probabilities is None or self.data.death_probabilities_by_year is not None:
             self.info["cohort_residual_death_probabilities"] = which
-        cr = cohort_residual_net_migration(self.data.population_by_age, q)
+        cr = cohort_residual_of_data(self.data, q)
         table = cr.table.join(self.data.panel[["net_migration"]], how="left").rename(
             columns={"net_migration": "net_migration_published"})
         _write(table.reset_index(), "cohort_residual", self.out, self.files, index=False)
