@@ -158,12 +158,19 @@ def death_probabilities_of_rows(death_probabilities: pd.DataFrame, year: Iterabl
     numpy.ndarray
     """
     year, age, sex = np.asarray(year), np.asarray(age), np.asarray(sex)
+    female = sex == "female"
+
+    def of_rows(q: pd.DataFrame, m: np.ndarray | slice) -> np.ndarray:
+        at = label_positions(age[m], q.index)  # -1: an age the table lacks (NaN)
+        pick = {s: np.append(q[s].to_numpy(float), np.nan)[at] for s in ("female", "male")}
+        return np.where(female[m], pick["female"], pick["male"])
+
+    if not isinstance(death_probabilities.index, pd.MultiIndex):  # one schedule: every row at once
+        return of_rows(death_probabilities, slice(None)) if len(age) else np.full(0, np.nan)
     out = np.full(len(age), np.nan)
     for y in np.unique(year):
-        q = death_probabilities_in_year(death_probabilities, int(y))
         m = year == y
-        out[m] = np.where(sex[m] == "female", q["female"].reindex(age[m]).to_numpy(float),
-                          q["male"].reindex(age[m]).to_numpy(float))
+        out[m] = of_rows(death_probabilities_in_year(death_probabilities, int(y)), m)
     return out
 
 
