@@ -96,7 +96,7 @@ class _Step:
         groups = {c.split("__", 1)[1]: c for c in self.data.panel.columns if c.startswith("net_migration__")}
         periods = _periods(self.acfg.get("subgroup_periods", "halves"), self.years)
         sub = analysis.subgroups(self.data, self.main.spec, groups=groups, periods=periods, unit_level=self.main.unit_level,
-                                 years=self.years, vra_sum=True)
+                                 years=self.years, vra_sum=True, total=self.main)
         _write(sub[sub["term"] != SUM_TERM], "subgroups", self.out, self.files, index=False)
         self.kept["subgroups_table"] = write_subgroup_table(self.out, self.files, sub)
 
