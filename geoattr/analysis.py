@@ -54,6 +54,7 @@ def subgroups(
     groups: Mapping[str, str] | None = None,
     periods: Sequence[tuple[int, int]] | None = None,
     vra_sum: bool = False,
+    total: AttractivenessResults | None = None,
     **estimate_options: Any,
 ) -> pd.DataFrame:
     """Estimate the model for subgroups of net migration and for sub-periods.
@@ -73,6 +74,12 @@ def subgroups(
         Add a row ``term = "vra_sum"`` after the last VRA term of each subgroup: the sum
         of the ``vra``, ``vra_l1`` and ``vra_l2`` coefficients with its standard error
         ``sqrt(a' V a)`` from the covariance (:func:`geoattr.models.vra_sum.linear_combination`).
+    total : AttractivenessResults, optional
+        The total's fit when it is already estimated (a run's main model): used for the
+        ``total`` rows, instead of estimating it again, when it was estimated on ``data``
+        (the same object) with ``spec`` and the same options (``years`` given explicitly;
+        every other option equal to ``estimate_options`` or its default) and no
+        ``regions=`` other than the data's; otherwise the total is estimated as usual.
     **estimate_options
         Passed to :func:`geoattr.estimate` (``unit_level``, ``years``, ``obs_weights``...).
 
@@ -95,7 +102,7 @@ def subgroups(
     rows = []
     for label, extra in runs:
         opts = {**estimate_options, **extra}
-        fit = estimate(data, spec, **opts)
+        fit = total if label == "total" and _same_fit(total, data, spec, opts) else estimate(data, spec, **opts)
         if vra_sum:
             f = coefficient_table({label: fit.results}, key="subgroup")[["term", "estimate", "std_error", "t", "p"]]
         else:
@@ -107,6 +114,21 @@ def subgroups(
         f["r2"] = fit.results.rsquared
         rows.append(f)
     return pd.concat(rows, ignore_index=True)
+
+
+#: Defaults of :func:`geoattr.estimate` recorded in a fit's options.
+_ESTIMATE_DEFAULTS: dict[str, Any] = {"commuting_year": "same", "obs_weights": None, "cov_type": "clustered"}
+
+
+def _same_fit(fit: AttractivenessResults | None, data: PanelData, spec: str | Sequence[str],
+              opts: Mapping[str, Any]) -> bool:
+    """Whether ``estimate(data, spec, **opts)`` would give ``fit`` (explicit years; no regions= option)."""
+    if fit is None or fit.unit_data is not data or opts.get("years") is None or opts.get("regions") is not None:
+        return False
+    want = {**_ESTIMATE_DEFAULTS, **{k: v for k, v in opts.items() if k != "unit_level"}, "spec": spec,
+            "years": [int(y) for y in opts["years"]]}
+    have = {**fit.options, "years": [int(y) for y in fit.options["years"]]}
+    return fit.unit_level == opts.get("unit_level", "municipality") and want == have
 
 
 def prediction_intervals(

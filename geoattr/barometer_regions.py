@@ -111,8 +111,8 @@ def barometer_top_bottom(
     lvl = level or _level(bar)
     frames = []
     for period, g in idx.groupby("period", sort=False):
-        cum = g.set_index("unit")[["residual"]].assign(residual_persons=g.set_index("unit").eval(
-            "residual * population / 100"))
+        gi = g.set_index("unit")
+        cum = gi[["residual"]].assign(residual_persons=gi["residual"] * gi["population"] / 100)
         frames.append(rankings(cum, n=n, names=names, unit_level=lvl).assign(period=period))
     lr = bar.long_run[bar.long_run["flow"] == flow].set_index("unit")
     persons = (idx.assign(p=idx["residual"] * idx["population"] / 100)

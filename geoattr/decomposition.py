@@ -40,7 +40,7 @@ discrepancy is zero.  Without either, births minus deaths stay in ``discrepancy`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -48,7 +48,7 @@ import pandas as pd
 
 from geoattr.data import PanelData
 from geoattr.data.checks import check_fertility_rates
-from geoattr.demography import death_probabilities_of_rows
+from geoattr.demography import death_probabilities_of_rows, label_positions
 from geoattr.exceptions import InputError
 from geoattr.models.ols import AttractivenessResults, LeastSquares
 from geoattr.natural_change import natural_change
@@ -77,21 +77,50 @@ COMPONENTS = (
 CONVENTIONS = ("book", "as_estimated")
 
 
+@dataclass(frozen=True)
+class _PopRows:
+    """The population table's columns as arrays, with each row's (unit, year) position in an index's cells."""
+
+    ui: np.ndarray
+    yi: np.ndarray
+    n_years: int
+    female: np.ndarray
+    year: np.ndarray
+    age: np.ndarray
+    population: np.ndarray
+    want: np.ndarray  # the cell of each entry of the index
+
+
+def _pop_rows(pop_by_age: pd.DataFrame, idx: pd.MultiIndex) -> _PopRows:
+    units, years = idx.get_level_values("unit").unique(), idx.get_level_values("year").unique()
+    want = label_positions(idx.get_level_values("unit"), units).astype(np.int64) * len(years) + \
+        label_positions(idx.get_level_values("year"), years)
+    return _PopRows(ui=label_positions(pop_by_age["unit"], units), yi=label_positions(pop_by_age["year"], years),
+                    n_years=len(years), female=label_positions(pop_by_age["sex"], ["female"]) == 0,
+                    year=pop_by_age["year"].to_numpy(), age=pop_by_age["age"].to_numpy(),
+                    population=pop_by_age["population"].to_numpy(), want=want)
+
+
 def _expected_vital(
-    pop_by_age: pd.DataFrame, rates: pd.DataFrame, actual: pd.Series, idx: pd.MultiIndex, *, female_only: bool
+    pa: _PopRows, rates: pd.DataFrame, actual: pd.Series, idx: pd.MultiIndex, *, female_only: bool
 ) -> pd.Series:
     """National age(-sex) rates applied to each unit, scaled to the national total each year."""
-    pa = pop_by_age[pop_by_age["year"].isin(idx.get_level_values("year").unique())]
+    # a row mask instead of a filtered copy of the long table; sums by (unit, year) cell of idx, integer
+    # cell codes grouping the rows as the labels would, in the same order
+    rows = (pa.yi >= 0) & pa.female if female_only else pa.yi >= 0
+    age = pa.age[rows]
     if female_only:
-        pa = pa[pa["sex"] == "female"]
         r = rates["female"] if isinstance(rates, pd.DataFrame) else rates
-        rate = r.reindex(pa["age"]).fillna(0.0).to_numpy()
+        rate = np.append(r.to_numpy(float), np.nan)[label_positions(age, r.index)]
+        rate = np.where(np.isnan(rate), 0.0, rate)
     else:  # death probabilities: one schedule or one per year
-        rate = np.nan_to_num(death_probabilities_of_rows(rates, pa["year"], pa["age"], pa["sex"]), nan=0.0)
-    raw = pd.Series(pa["population"].to_numpy() * rate, index=pd.MultiIndex.from_frame(pa[["unit", "year"]]))
-    raw = raw.groupby(level=[0, 1]).sum()
-    raw.index = raw.index.set_names(["unit", "year"])
-    raw = raw.reindex(idx).fillna(0.0)
+        sex = np.where(pa.female[rows], "female", "male")
+        rate = np.nan_to_num(death_probabilities_of_rows(rates, pa.year[rows], age, sex), nan=0.0)
+    value = pa.population[rows] * rate
+    ui, yi = pa.ui[rows], pa.yi[rows]
+    ok = ui >= 0
+    sums = pd.Series(value[ok]).groupby(ui[ok].astype(np.int64) * pa.n_years + yi[ok]).sum()
+    raw = pd.Series(sums.reindex(pa.want).fillna(0.0).to_numpy(), index=idx)
     nat_actual = actual.groupby(level="year").sum()
     nat_raw = raw.groupby(level="year").sum()
     scale = (nat_actual / nat_raw.replace(0, np.nan)).fillna(1.0)
@@ -278,6 +307,7 @@ def _natural_components(
         notes.extend(nc.notes)
         return t["births"] - t["deaths"]
     natural = pd.Series(0.0, index=idx)
+    pa: _PopRows | None = None  # the population table as arrays, built once for births and deaths
     if "births" in data.panel.columns:
         births = data.column("births").reindex(idx)
         rates = fertility_rates if fertility_rates is not None else data.fertility_rates
@@ -286,7 +316,8 @@ def _natural_components(
                              "here or to PanelData(...)")
         if data.population_by_age is None:
             raise InputError("expected births need population_by_age in the PanelData")
-        eb = _expected_vital(data.population_by_age, rates, births, idx, female_only=True)
+        pa = pa if pa is not None else _pop_rows(data.population_by_age, idx)
+        eb = _expected_vital(pa, rates, births, idx, female_only=True)
         comp["expected_births"] = eb
         comp["fertility_deviation"] = births - eb
         natural = natural + births
@@ -296,7 +327,8 @@ def _natural_components(
                   if x is not None), None)
         if q is None or data.population_by_age is None:
             raise InputError("expected deaths need death_probabilities and population_by_age in the PanelData")
-        ed = _expected_vital(data.population_by_age, q, deaths, idx, female_only=False)
+        pa = pa if pa is not None else _pop_rows(data.population_by_age, idx)
+        ed = _expected_vital(pa, q, deaths, idx, female_only=False)
         comp["expected_deaths"] = -ed
         comp["mortality_deviation"] = -(deaths - ed)
         natural = natural - deaths

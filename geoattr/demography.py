@@ -20,8 +20,9 @@ error of 13 persons (0.18 % of the population).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,24 +33,73 @@ from geoattr.data import PanelData
 from geoattr.data.checks import check_population_by_age
 from geoattr.exceptions import InputError
 
-__all__ = ["death_probabilities_from_population", "cohort_residual_net_migration", "CohortResidual",
+__all__ = ["death_probabilities_from_population", "cohort_residual_net_migration", "cohort_residual_of_data",
+           "CohortResidual",
            "compare_net_migration", "cohort_residuals_by_age", "death_probabilities_in_year",
-           "data_death_probabilities", "death_probabilities_of_rows"]
+           "data_death_probabilities", "death_probabilities_of_rows", "label_positions"]
 
 
 def _check_age_table(pa: pd.DataFrame) -> pd.DataFrame:
     out = check_population_by_age(pa)
     out["year"] = out["year"].astype(int)
     out["age"] = out["age"].astype(int)
-    # (unit, year, sex, age) is unique (checked), so a group's distinct ages are its rows
-    counts = out.groupby(["unit", "year", "sex"])["age"].agg(["min", "max", "size"])
-    gaps = counts[(counts["min"] != 0) | (counts["size"] != counts["max"] + 1)]
-    if len(gaps):
+    _age_table(out)  # every single age from 0 to the open age
+    return out
+
+
+def label_positions(values: pd.Series | np.ndarray, labels: Sequence[Any] | pd.Index) -> np.ndarray:
+    """Each value's position in ``labels`` (-1 when absent, or missing), looking up each distinct value once.
+
+    Faster than ``pd.Index(labels).get_indexer(values)`` on long columns with few distinct
+    values (a population table's unit or sex column).
+
+    Parameters
+    ----------
+    values : pandas.Series or numpy.ndarray
+    labels : sequence or pandas.Index
+        Unique labels.
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer positions, one per value.
+    """
+    codes, distinct = pd.factorize(values)
+    return np.append(pd.Index(labels).get_indexer(distinct), -1)[codes]
+
+
+@dataclass(frozen=True)
+class _AgeTable:
+    """A checked population table as an array (unit, year, sex, age), NaN where it has no row."""
+
+    units: list[str]
+    years: list[int]
+    top: int
+    arr: np.ndarray
+
+
+def _age_table(pa: pd.DataFrame) -> _AgeTable:
+    """The array of a table checked by ``check_population_by_age`` (unique (unit, year, sex, age), sex
+    ``female``/``male``); raises when a (unit, year, sex) group lacks an age from 0 to its open age."""
+    year, age = pa["year"].to_numpy().astype(int), pa["age"].to_numpy().astype(int)
+    units, years = sorted(pa["unit"].unique()), sorted(int(y) for y in pd.unique(year))
+    top = max(int(age.max()), 0) if len(age) else 0
+    yi = np.searchsorted(np.asarray(years, dtype=year.dtype), year)  # every year is among `years`
+    ui, si = label_positions(pa["unit"], units), label_positions(pa["sex"], ["female", "male"])
+    ok = age >= 0
+    arr = np.full((len(units), len(years), 2, top + 1), np.nan)
+    arr[ui[ok], yi[ok], si[ok], age[ok]] = pa["population"].to_numpy(dtype=float)[ok]
+    # rows are unique, so a group has every age 0..max exactly when its ages never restart after a hole
+    present = ~np.isnan(arr)
+    gaps = (present[..., 1:] & ~present[..., :-1]).any(axis=-1)
+    gaps[ui[~ok], yi[~ok], si[~ok]] = True  # a negative age: the ages do not start at 0
+    if gaps.any():
+        bad = [(units[u], years[y], ("female", "male")[s]) for u, y, s in np.argwhere(gaps)]
         raise InputError(
             f"population_by_age has missing ages (not every single age from 0 to the open age) in "
-            f"{len(gaps)} (unit, year, sex) group(s): {format_ids(gaps.index)}"
+            f"{len(bad)} (unit, year, sex) group(s): {format_ids(bad)}"
         )
-    return out
+    return _AgeTable(units=units, years=years, top=top, arr=arr)
 
 
 def _check_q(q: pd.DataFrame, ages: np.ndarray) -> pd.DataFrame:
@@ -108,12 +158,19 @@ def death_probabilities_of_rows(death_probabilities: pd.DataFrame, year: Iterabl
     numpy.ndarray
     """
     year, age, sex = np.asarray(year), np.asarray(age), np.asarray(sex)
+    female = sex == "female"
+
+    def of_rows(q: pd.DataFrame, m: np.ndarray | slice) -> np.ndarray:
+        at = label_positions(age[m], q.index)  # -1: an age the table lacks (NaN)
+        pick = {s: np.append(q[s].to_numpy(float), np.nan)[at] for s in ("female", "male")}
+        return np.where(female[m], pick["female"], pick["male"])
+
+    if not isinstance(death_probabilities.index, pd.MultiIndex):  # one schedule: every row at once
+        return of_rows(death_probabilities, slice(None)) if len(age) else np.full(0, np.nan)
     out = np.full(len(age), np.nan)
     for y in np.unique(year):
-        q = death_probabilities_in_year(death_probabilities, int(y))
         m = year == y
-        out[m] = np.where(sex[m] == "female", q["female"].reindex(age[m]).to_numpy(float),
-                          q["male"].reindex(age[m]).to_numpy(float))
+        out[m] = of_rows(death_probabilities_in_year(death_probabilities, int(y)), m)
     return out
 
 
@@ -225,41 +282,34 @@ def _residual_by_age(p0: np.ndarray, p1: np.ndarray, qs: np.ndarray) -> np.ndarr
 
 
 
-def _population_array(pa: pd.DataFrame, units: list[str], span: list[int], top: int) -> np.ndarray:
-    """Populations as an array (unit, year, sex, age), NaN where the table has no row.
+def _q_arrays(death_probabilities: pd.DataFrame, want: list[int], top: int) -> dict[int, np.ndarray]:
+    """Year t -> checked q (sex, age); one schedule for every year is checked once."""
+    def as_array(q: pd.DataFrame) -> np.ndarray:
+        q = _check_q(q, np.arange(top + 1))
+        return np.stack([q["female"].reindex(range(top + 1)).to_numpy(float),
+                         q["male"].reindex(range(top + 1)).to_numpy(float)])
 
-    The rows are unique by (unit, year, sex, age) (checked), so each cell is one row's
-    value, placed directly (rows of other years are left out).
-    """
-    def positions(col: pd.Series, labels: list) -> np.ndarray:  # one lookup per distinct value
-        codes, distinct = pd.factorize(col)
-        return np.append(pd.Index(labels).get_indexer(distinct), -1)[codes]
-
-    ui, yi, si = positions(pa["unit"], units), positions(pa["year"], span), positions(pa["sex"], ["female", "male"])
-    ai = pa["age"].to_numpy()
-    keep = (ui >= 0) & (yi >= 0) & (si >= 0) & (ai >= 0) & (ai <= top)
-    arr = np.full((len(units), len(span), 2, top + 1), np.nan)
-    arr[ui[keep], yi[keep], si[keep], ai[keep]] = pa["population"].to_numpy(dtype=float)[keep]
-    return arr
+    if want and not isinstance(death_probabilities.index, pd.MultiIndex):
+        one = as_array(death_probabilities)
+        return {t: one for t in want}
+    return {t: as_array(death_probabilities_in_year(death_probabilities, t)) for t in want}
 
 
-def _age_arrays(population_by_age: pd.DataFrame, death_probabilities: pd.DataFrame, years: Iterable[int] | None
-                ) -> tuple[list[str], list[int], dict[int, int], np.ndarray, dict[int, np.ndarray]]:
+def _age_arrays(population_by_age: pd.DataFrame, death_probabilities: pd.DataFrame, years: Iterable[int] | None,
+                *, checked: bool = False) -> tuple[list[str], list[int], dict[int, int], np.ndarray, dict[int, np.ndarray]]:
     """Checked inputs as arrays: units, years t, year -> position, populations (unit, year, sex, age), and
-    year t -> q (sex, age) (the year's own schedule when ``death_probabilities`` has years)."""
-    pa = _check_age_table(population_by_age)
-    top = int(pa["age"].max())
-    units = sorted(pa["unit"].unique())
-    all_years = sorted(pa["year"].unique())
-    want = sorted(set(years) if years is not None else {y for y in all_years if y + 1 in all_years})
+    year t -> q (sex, age) (the year's own schedule when ``death_probabilities`` has years).
+
+    ``checked``: ``population_by_age`` already passed ``check_population_by_age`` (a PanelData's)."""
+    tab = _age_table(population_by_age if checked else check_population_by_age(population_by_age))
+    top = tab.top
+    want = sorted(int(y) for y in years) if years is not None else [y for y in tab.years if y + 1 in tab.years]
+    want = sorted(set(want))
     span = sorted(set(want) | {y + 1 for y in want})
-    arr = _population_array(pa, units, span, top)
-    qs = {}
-    for t in want:
-        q = _check_q(death_probabilities_in_year(death_probabilities, t), np.arange(top + 1))
-        qs[t] = np.stack([q["female"].reindex(range(top + 1)).to_numpy(float),
-                          q["male"].reindex(range(top + 1)).to_numpy(float)])
-    return units, want, {y: i for i, y in enumerate(span)}, arr, qs
+    where = pd.Index(tab.years).get_indexer(span)
+    arr = np.full((len(tab.units), len(span), 2, top + 1), np.nan)
+    arr[:, where >= 0] = tab.arr[:, where[where >= 0]]
+    return tab.units, want, {y: i for i, y in enumerate(span)}, arr, _q_arrays(death_probabilities, want, top)
 
 
 @dataclass(frozen=True)
@@ -304,7 +354,36 @@ def cohort_residual_net_migration(
     -------
     CohortResidual
     """
-    units, want, pos, arr, qs = _age_arrays(population_by_age, death_probabilities, years)
+    return _cohort_residual(*_age_arrays(population_by_age, death_probabilities, years))
+
+
+def cohort_residual_of_data(data: PanelData, death_probabilities: pd.DataFrame, *,
+                            years: Iterable[int] | None = None) -> CohortResidual:
+    """:func:`cohort_residual_net_migration` of ``data.population_by_age``, which ``data`` has already checked.
+
+    The same estimates, without checking the table a second time.
+
+    Parameters
+    ----------
+    data : PanelData
+        With ``population_by_age``.
+    death_probabilities : pandas.DataFrame
+        As in :func:`cohort_residual_net_migration` (e.g. from :func:`data_death_probabilities`).
+    years : iterable of int, optional
+        Years t to estimate (default: every year with t+1 present).
+
+    Returns
+    -------
+    CohortResidual
+    """
+    if data.population_by_age is None:
+        raise InputError("the cohort residual needs the population by single age and sex (population_by_age); add "
+                         "it to the data ([data] population_by_age = { path = ... })")
+    return _cohort_residual(*_age_arrays(data.population_by_age, death_probabilities, years, checked=True))
+
+
+def _cohort_residual(units: list[str], want: list[int], pos: dict[int, int], arr: np.ndarray,
+                     qs: dict[int, np.ndarray]) -> CohortResidual:
     rows, skipped = [], []
     for t in want:
         p0, p1 = arr[:, pos[t]], arr[:, pos[t + 1]]  # (unit, sex, age)

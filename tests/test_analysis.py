@@ -53,6 +53,25 @@ def test_subgroup_periods(toy_data):
     assert t[t.subgroup == "period:2003-2004"].nobs.iloc[0] == 6
 
 
+def test_subgroups_reuse_the_total_fit_only_when_it_is_the_same_model(toy_data, monkeypatch):
+    import geoattr.analysis as an
+
+    plain = subgroups(toy_data, "2019", periods=[(2003, 2004)], cov_type="robust", years=(2003, 2005))
+    main = estimate(toy_data, "2019", cov_type="robust")  # default years: those of the explicit range below
+    assert main.options["years"] == [2003, 2005]
+    calls = []
+    real = an.estimate
+    monkeypatch.setattr(an, "estimate", lambda *a, **k: calls.append(k) or real(*a, **k))
+    reused = subgroups(toy_data, "2019", periods=[(2003, 2004)], cov_type="robust", years=(2003, 2005), total=main)
+    pd.testing.assert_frame_equal(reused, plain, check_exact=True)  # the same numbers, bit for bit
+    assert [k.get("years") for k in calls] == [(2003, 2004)]  # only the period was estimated
+    calls.clear()
+    other = subgroups(toy_data, "2019", periods=[(2003, 2004)], years=(2003, 2005), total=main)  # clustered here
+    assert len(calls) == 2  # the total's options differ (cov_type): estimated again, not taken from `total`
+    assert not np.allclose(other.loc[other.subgroup == "total", "std_error"],
+                           plain.loc[plain.subgroup == "total", "std_error"])
+
+
 def test_prediction_interval_coverage_on_simulated_model():
     # known truth: y = 1 + 2x + e, e ~ N(0, 1); 95 % intervals cover ~95 % of new draws (tolerance 2 pp)
     rng = np.random.default_rng(0)

@@ -100,3 +100,29 @@ def test_real_population_against_published_net_migration(real_data_dir):
     cmp = compare_net_migration(res.table["net_migration_estimate"], published)
     # observed 2026-11-23: n = 911, correlation 0.998, MAE 13 persons (0.18 % of population)
     assert cmp["n"] > 800 and cmp["correlation"] > 0.99
+
+
+def test_cohort_residual_of_data_equals_the_table_path(synthetic_data, toy_data):
+    """A PanelData's table is checked once (at construction): the same estimates, exactly, as the checked path."""
+    from geoattr.demography import cohort_residual_of_data, data_death_probabilities
+
+    q, _ = data_death_probabilities(synthetic_data)
+    fast = cohort_residual_of_data(synthetic_data, q)
+    slow = cohort_residual_net_migration(synthetic_data.population_by_age, q)
+    pd.testing.assert_frame_equal(fast.table, slow.table, check_exact=True)  # same arrays, same sums
+    assert fast.skipped == slow.skipped
+    some = cohort_residual_of_data(synthetic_data, q, years=[2010, 2011])
+    assert sorted(some.table.index.get_level_values("year").unique()) == [2010, 2011]
+    with pytest.raises(InputError, match="needs the population by single age and sex"):
+        cohort_residual_of_data(toy_data, q)
+
+
+def test_negative_or_restarting_ages_are_gaps():
+    pa = _closed()
+    neg = pd.concat([pa, pd.DataFrame({"unit": ["B"], "year": [2012], "sex": ["female"], "age": [-1],
+                                       "population": [1.0]})], ignore_index=True)
+    with pytest.raises(InputError, match=r"missing ages .* 1 \(unit, year, sex\) group\(s\): \('B', 2012, 'female'\)"):
+        cohort_residual_net_migration(neg, _q())
+    no_zero = pa[~((pa.unit == "B") & (pa.year == 2010) & (pa.age == 0))]  # both sexes start at 1
+    with pytest.raises(InputError, match=r"2 \(unit, year, sex\) group\(s\): \('B', 2010, 'female'\), \('B', 2010, 'male'\)"):
+        death_probabilities_from_population(no_zero)

@@ -22,6 +22,7 @@ from scipy import sparse
 from geoattr import weights as gw
 from geoattr._format import format_ids
 from geoattr.analysis import shrunken_attractiveness
+from geoattr.demography import label_positions
 from geoattr.attractiveness import attractiveness as unit_attractiveness
 from geoattr.exceptions import InputError
 from geoattr.forecast.cohort import Cohort, migration_shares
@@ -170,6 +171,18 @@ def _launch_population(fit: AttractivenessResults, units: pd.Index, first: int, 
     return p.to_numpy(float)
 
 
+def _year_array(sub: pd.DataFrame, units: pd.Index, top: int) -> np.ndarray:
+    """One year's population by age ``(N, 2, A)``, NaN where a cell has no row.
+
+    The rows are unique by (unit, sex, age) (a PanelData checks it), so each cell is one row's value."""
+    ui, si = label_positions(sub["unit"], units), label_positions(sub["sex"], ["female", "male"])
+    age = sub["age"].to_numpy().astype(int)
+    ok = (ui >= 0) & (si >= 0) & (age >= 0) & (age <= top)
+    arr = np.full((len(units), 2, top + 1), np.nan)
+    arr[ui[ok], si[ok], age[ok]] = sub["population"].to_numpy(float)[ok]
+    return arr
+
+
 def _age_table(fit: AttractivenessResults, units: pd.Index, first: int, population: np.ndarray,
                vitals: NationalVitals | None, rules: list[str]) -> np.ndarray | None:
     """Launch population by sex and age ``(N, 2, A)``, scaled to the launch totals; None without age data."""
@@ -189,10 +202,7 @@ def _age_table(fit: AttractivenessResults, units: pd.Index, first: int, populati
         raise InputError(f"population_by_age has no year up to the launch year {first}")
     yr = int(years[-1])
     top = int(pa["age"].max())
-    sub = pa[pa["year"] == yr]
-    wide = sub.pivot_table(index=["unit", "sex"], columns="age", values="population", aggfunc="sum")
-    full = pd.MultiIndex.from_product([units, ["female", "male"]], names=["unit", "sex"])
-    arr = wide.reindex(index=full, columns=range(top + 1)).to_numpy(float).reshape(len(units), 2, top + 1)
+    arr = _year_array(pa[pa["year"] == yr], units, top)
     if np.isnan(arr).all(axis=(1, 2)).any():
         absent = units[np.isnan(arr).all(axis=(1, 2))]
         raise InputError(f"population_by_age of {yr} lacks the unit(s) {format_ids(absent)}")

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from geoattr.data import PanelData
+from geoattr.demography import label_positions
 
 __all__ = ["migration_profile", "vital_factors", "MIN_PROFILE_YEARS", "MAX_PROFILE_SHARE"]
 
@@ -140,12 +141,13 @@ def vital_factors(data: PanelData, units: pd.Index, fertility: np.ndarray, q: np
     age = sub["age"].clip(upper=A - 1).to_numpy()
     female = sub["sex"].to_numpy() == "female"
     pop = sub["population"].to_numpy(float)
-    ui = units.get_indexer(sub["unit"].to_numpy())
+    ui = label_positions(sub["unit"], units)
     yi = sub["year"].to_numpy() - window[0]
     keep = ui >= 0
-    eb, ed = np.zeros((len(units), len(window))), np.zeros((len(units), len(window)))
-    np.add.at(eb, (ui[keep], yi[keep]), np.where(female, pop * fertility[age], 0.0)[keep])
-    np.add.at(ed, (ui[keep], yi[keep]), (pop * np.where(female, q[0, age], q[1, age]))[keep])
+    cell, n_cells = ui[keep] * len(window) + yi[keep], len(units) * len(window)  # rows summed in order, as np.add.at
+    eb = np.bincount(cell, np.where(female, pop * fertility[age], 0.0)[keep], n_cells).reshape(len(units), len(window))
+    ed = np.bincount(cell, (pop * np.where(female, q[0, age], q[1, age]))[keep], n_cells).reshape(len(units),
+                                                                                                 len(window))
     idx = pd.MultiIndex.from_product([units, window], names=["unit", "year"])
     obs = panel[["births", "deaths"]].reindex(idx)
     ob = obs["births"].to_numpy(float).reshape(len(units), len(window))

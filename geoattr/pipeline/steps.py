@@ -23,7 +23,7 @@ from geoattr.barometer_regions import barometer_top_bottom
 from geoattr.compare import compare
 from geoattr.data import PanelData
 from geoattr.decomposition import decompose
-from geoattr.demography import cohort_residual_net_migration, compare_net_migration, \
+from geoattr.demography import cohort_residual_of_data, compare_net_migration, \
     data_death_probabilities
 from geoattr.drivers import drivers
 from geoattr.exceptions import InputError
@@ -96,7 +96,7 @@ class _Step:
         groups = {c.split("__", 1)[1]: c for c in self.data.panel.columns if c.startswith("net_migration__")}
         periods = _periods(self.acfg.get("subgroup_periods", "halves"), self.years)
         sub = analysis.subgroups(self.data, self.main.spec, groups=groups, periods=periods, unit_level=self.main.unit_level,
-                                 years=self.years, vra_sum=True)
+                                 years=self.years, vra_sum=True, total=self.main)
         _write(sub[sub["term"] != SUM_TERM], "subgroups", self.out, self.files, index=False)
         self.kept["subgroups_table"] = write_subgroup_table(self.out, self.files, sub)
 
@@ -171,7 +171,7 @@ class _Step:
         q, which = data_death_probabilities(self.data)
         if self.data.death_probabilities is None or self.data.death_probabilities_by_year is not None:
             self.info["cohort_residual_death_probabilities"] = which
-        cr = cohort_residual_net_migration(self.data.population_by_age, q)
+        cr = cohort_residual_of_data(self.data, q)
         table = cr.table.join(self.data.panel[["net_migration"]], how="left").rename(
             columns={"net_migration": "net_migration_published"})
         _write(table.reset_index(), "cohort_residual", self.out, self.files, index=False)

@@ -10,6 +10,7 @@ is changed after construction: the tables are returned as copies.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -110,14 +111,22 @@ def with_sum(params: pd.Series, cov: pd.DataFrame | None) -> tuple[pd.Series, pd
     -------
     params, std_errors : pandas.Series
     """
-    se = pd.Series(np.sqrt(np.clip(np.diag(cov.reindex(index=params.index, columns=params.index).to_numpy()),
-                                   0, None)), index=params.index) if cov is not None else \
-        pd.Series(np.nan, index=params.index)
+    names = list(params.index)
+    C = None
+    if cov is not None:
+        same = cov.index.equals(params.index) and cov.columns.equals(params.index)
+        C = (cov if same else cov.reindex(index=params.index, columns=params.index)).to_numpy()
+    se = np.sqrt(np.clip(np.diag(C), 0, None)) if C is not None else np.full(len(names), np.nan)
+    values = params.to_numpy()
     if all(t in params.index for t in VRA_SUM):
-        params = pd.concat([params, pd.Series({"vra_sum": params[list(VRA_SUM)].sum()})])
-        v = float(cov.loc[list(VRA_SUM), list(VRA_SUM)].to_numpy().sum()) if cov is not None else np.nan
-        se = pd.concat([se, pd.Series({"vra_sum": math.sqrt(v) if v >= 0 else np.nan})])
-    return params, se
+        at = [names.index(t) for t in VRA_SUM]
+        total = values[at].sum()
+        v = float(C[np.ix_(at, at)].sum()) if C is not None else np.nan
+        names.append("vra_sum")
+        values = np.append(values, total)
+        se = np.append(se, math.sqrt(v) if v >= 0 else np.nan)
+    index = params.index if len(names) == len(params) else pd.Index(names)
+    return pd.Series(values, index=index, name=params.name), pd.Series(se, index=index)
 
 
 def sum_draws(B: pd.DataFrame) -> pd.DataFrame:
@@ -129,9 +138,19 @@ def sum_draws(B: pd.DataFrame) -> pd.DataFrame:
 
 def ci_rows(kind: str, variant: str, params: pd.Series, se: pd.Series, q: float, n: int) -> pd.DataFrame:
     """Rows of the coefficient table: estimate +- ``q`` standard errors."""
+    if se.index.equals(params.index):  # the usual case: plain arrays, no alignment
+        b, s = params.to_numpy(), se.to_numpy()
+        lower, upper = b - q * s, b + q * s
+    else:
+        lower, upper = (params - q * se).to_numpy(), (params + q * se).to_numpy()
     return pd.DataFrame({"kind": kind, "variant": variant, "term": params.index, "estimate": params.to_numpy(),
-                         "std_error": se.to_numpy(), "lower": (params - q * se).to_numpy(),
-                         "upper": (params + q * se).to_numpy(), "n": n})
+                         "std_error": se.to_numpy(), "lower": lower, "upper": upper, "n": n})
+
+
+@functools.lru_cache(maxsize=256)
+def _critical_value(level: float, df_resid: float | None) -> float:
+    """The two-sided ``level`` quantile: normal (``df_resid`` None) or t (variants share a few df)."""
+    return float(stats.norm.ppf(0.5 + level / 2)) if df_resid is None else float(stats.t.ppf(0.5 + level / 2, df_resid))
 
 
 def variant_rows(fit: VariantFit, *, level: float, base_rank: np.ndarray,
@@ -154,8 +173,7 @@ def variant_rows(fit: VariantFit, *, level: float, base_rank: np.ndarray,
     stability : dict
     """
     p, se = with_sum(fit.params, fit.cov)
-    q = float(stats.norm.ppf(0.5 + level / 2)) if fit.dist == "normal" else \
-        float(stats.t.ppf(0.5 + level / 2, fit.df_resid))
+    q = _critical_value(level, None if fit.dist == "normal" else fit.df_resid)
     row = {"kind": fit.kind, "variant": fit.variant, "nobs": fit.nobs, "r2": fit.rsquared, "loglik": fit.loglik,
            "spearman": np.nan, "top_kept": np.nan, "bottom_kept": np.nan, "n": 1}
     cum = fit.cumulative

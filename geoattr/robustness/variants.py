@@ -144,17 +144,25 @@ def fit_design(d: Design, *, obs_weights: Literal["population"] | None, cov_type
     """
     model = "ols" if obs_weights is None else "wls"
     if cov_type in _FAST_COV_TYPES:
-        f = least_squares(d.X.to_numpy(float), d.y.to_numpy(float),
-                          obs_weights=None if obs_weights is None else design_weights(d, obs_weights).to_numpy(float),
-                          groups=d.y.index.get_level_values("unit").to_numpy(), cov_type=cov_type)
-        terms = list(d.X.columns)
-        return VariantFit(kind=kind, variant=variant, cumulative=cumulative, params=pd.Series(f.params, index=terms),
-                          cov=pd.DataFrame(f.cov, index=terms, columns=terms), nobs=f.nobs, loglik=f.loglik,
-                          rsquared=f.r2, df_resid=f.df_resid, model=model, cov_type=cov_type, notes=notes)
+        return _fit_arrays(d.X.to_numpy(float), d.y.to_numpy(float),
+                           None if obs_weights is None else design_weights(d, obs_weights).to_numpy(float),
+                           d.y.index.get_level_values("unit").to_numpy(), list(d.X.columns), cov_type=cov_type,
+                           kind=kind, variant=variant, cumulative=cumulative, notes=notes)
     r = LeastSquares(d, obs_weights=obs_weights).fit(cov_type=cov_type)
     return VariantFit(kind=kind, variant=variant, cumulative=cumulative, params=r.params, cov=r.cov, nobs=r.nobs,
                       loglik=r.loglik, rsquared=r.rsquared, df_resid=r.df_resid, model=model, cov_type=cov_type,
                       notes=notes)
+
+
+def _fit_arrays(X: np.ndarray, y: np.ndarray, weights: np.ndarray | None, groups: np.ndarray, terms: list[str], *,
+                cov_type: str, kind: str, variant: str, cumulative: pd.Series | None = None,
+                notes: Sequence[str] = ()) -> VariantFit:
+    """The least-squares kernel on arrays (a covariance of ``_FAST_COV_TYPES``), as a :class:`VariantFit`."""
+    f = least_squares(X, y, obs_weights=weights, groups=groups, cov_type=cov_type)
+    return VariantFit(kind=kind, variant=variant, cumulative=cumulative, params=pd.Series(f.params, index=terms),
+                      cov=pd.DataFrame(f.cov, index=terms, columns=terms), nobs=f.nobs, loglik=f.loglik,
+                      rsquared=f.r2, df_resid=f.df_resid, model="ols" if weights is None else "wls",
+                      cov_type=cov_type, notes=notes)
 
 
 def _cumulative(state: BatteryState, values: np.ndarray) -> pd.Series:
@@ -224,15 +232,22 @@ def leave_out_fits(state: BatteryState, families: Sequence[str], sums: UnitSums,
         Variants that failed, and why.
     """
     d = state.est_design
-    X = state.problem.X
+    X, y, terms = d.X.to_numpy(float), d.y.to_numpy(float), list(d.X.columns)
+    groups = d.y.index.get_level_values("unit").to_numpy()
+    weights = None if state.obs_weights is None else design_weights(d, state.obs_weights).to_numpy(float)
     fits: list[VariantFit] = []
     skipped: dict[str, str] = {}
     for kind, name, keep in _leave_out_masks(state, families, region_of):
-        cols = [i for i in range(X.shape[1]) if X[keep][:, i].any()]
-        sub = Design(y=d.y[keep], X=d.X[keep].iloc[:, cols], population=d.population[keep], spec=d.spec,
-                     unit_level=d.unit_level, years=d.years)
+        Xk = X[keep]
+        cols = np.flatnonzero(Xk.any(axis=0))
         try:
-            f = fit_design(sub, obs_weights=state.obs_weights, cov_type=state.cov_type, kind=kind, variant=name)
+            if state.cov_type in _FAST_COV_TYPES:  # the kernel on the rows kept: no sub-design to build
+                f = _fit_arrays(Xk[:, cols], y[keep], None if weights is None else weights[keep], groups[keep],
+                                [terms[i] for i in cols], cov_type=state.cov_type, kind=kind, variant=name)
+            else:
+                sub = Design(y=d.y[keep], X=d.X[keep].iloc[:, cols], population=d.population[keep], spec=d.spec,
+                             unit_level=d.unit_level, years=d.years)
+                f = fit_design(sub, obs_weights=state.obs_weights, cov_type=state.cov_type, kind=kind, variant=name)
         except (np.linalg.LinAlgError, InputError, ValueError) as err:
             skipped[name] = f"{type(err).__name__}: {err}"
             continue
