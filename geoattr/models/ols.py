@@ -20,6 +20,7 @@ from geoattr._format import format_ids
 from geoattr.data import PanelData
 from geoattr.exceptions import InputError
 from geoattr.models.least_squares import least_squares
+from geoattr.models.pooled_ols import pooled_ols, pooled_ols_applies
 from geoattr.models.results import RegressionResults
 from geoattr.variables import CommutingYear, Design, build_design
 
@@ -198,14 +199,25 @@ class LeastSquares:
         d = self.design
         if len(d.y) >= KERNEL_MIN_NOBS and cov_type != "driscoll-kraay" and not cov_config:
             return _kernel_ols(d, cov_type, self.obs_weights)
+        info = {"Specification": d.spec, "Level": d.unit_level, "Years": f"{d.years[0]}-{d.years[1]}"}
+        model = "ols" if self.obs_weights is None else "wls"
+        if not cov_config and pooled_ols_applies(d.y, d.X, self.obs_weights):
+            f = pooled_ols(d.y, d.X, self.obs_weights, cov_type=cov_type)  # PooledOLS's numbers, bit for bit
+            terms = d.X.columns
+            params = pd.Series(f.params, index=terms, name="estimate")
+            fitted = (d.X @ params).rename("fitted")
+            return RegressionResults(
+                params=params, cov=pd.DataFrame(f.cov, index=terms, columns=terms), nobs=f.nobs,
+                df_resid=float(f.df_resid), loglik=f.loglik, rsquared=f.rsquared, y=d.y, fitted_values=fitted,
+                resids=(d.y - fitted).rename("resid"), model=model, cov_type=cov_type, info=info, notes=list(d.notes),
+            )
         y, X, w = _coded(d.y, d.X, self.obs_weights)
         res = PooledOLS(y, X, weights=w, check_rank=False).fit(cov_type=lm_cov, **extra, **cov_config)
         fitted = (d.X @ res.params).rename("fitted")
         resid = (d.y - fitted).rename("resid")
-        info = {"Specification": d.spec, "Level": d.unit_level, "Years": f"{d.years[0]}-{d.years[1]}"}
         return RegressionResults.from_linearmodels(
-            res, y=d.y, fitted_values=fitted, resids=resid, model="ols" if self.obs_weights is None else "wls",
-            cov_type=cov_type, info=info, notes=list(d.notes),
+            res, y=d.y, fitted_values=fitted, resids=resid, model=model, cov_type=cov_type, info=info,
+            notes=list(d.notes),
         )
 
 
