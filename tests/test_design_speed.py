@@ -72,3 +72,24 @@ def test_ds_counts_distinct_ages_not_rows(synthetic_data):
         with pytest.raises(InputError, match=rf"lacks some ages 14-74 for 1 \(unit, year, sex\) group\(s\): "
                                              rf"\('{unit}', 2005, 'male'\)"):
             V.demographic_supply(table, jobs, e, q)
+
+
+def test_sum_by_is_pandas_groupby():
+    """geoattr.data.grouping.sum_by equals groupby(...).sum() exactly: unsorted rows, float values,
+    missing keys and labels without a new one (rows dropped), relabelled keys."""
+    from geoattr.data.grouping import sum_by
+
+    rng = np.random.default_rng(5)
+    n = 5000
+    frame = pd.DataFrame({
+        "unit": pd.array(rng.choice(["b", "a", "c", "d", None], n), dtype="str"),
+        "year": rng.integers(2000, 2004, n),
+        "sex": rng.choice(np.array(["male", "female"], dtype=object), n),
+        "value": rng.normal(size=n) * 1e3,
+    })
+    mapping = pd.Series({"a": "R2", "b": "R1", "c": "R2"})  # "d" has no region: its rows are dropped
+    ref = frame.assign(unit=frame["unit"].map(mapping)).groupby(["unit", "year", "sex"], as_index=False)["value"].sum()
+    got = sum_by(frame, ["unit", "year", "sex"], "value", relabel={"unit": mapping})
+    pd.testing.assert_frame_equal(got, ref, check_exact=True)
+    plain = frame.groupby(["year", "sex"], as_index=False)["value"].sum()
+    pd.testing.assert_frame_equal(sum_by(frame, ["year", "sex"], "value"), plain, check_exact=True)
