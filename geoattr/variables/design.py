@@ -158,8 +158,9 @@ def _dependent(data: PanelData, dependent: str, yrs: list[int], *, relative_to_n
                notes: list[str]) -> pd.Series:
     for col in (dependent, "population"):
         data.column(col)
-    _check_complete(data.column("population"), yrs, data.units, what="population",
-                    hint="population on 1 January is the denominator of y; add it or narrow years=")
+    data.cached(("checked", "population complete", tuple(yrs)), lambda: _check_complete(
+        data.column("population"), yrs, data.units, what="population",
+        hint="population on 1 January is the denominator of y; add it or narrow years=") or True)
     y = net_migration_rate(data, dependent)
     if relative_to_national:
         nat = 100.0 * data.column(dependent).groupby(level="year").sum() / data.column(
@@ -312,6 +313,13 @@ def _ds(data: PanelData, yrs: list[int]) -> pd.Series:
     return data.cached(("ds", tuple(yrs)), lambda: _ds_of(data, yrs))
 
 
+def _check_jobs_for_ds(data: PanelData, yrs: list[int]) -> bool:
+    """Raise unless jobs are complete and positive in ``yrs`` (cached on the data once passed)."""
+    _check_complete(data.column("jobs"), yrs, data.units, what="jobs", hint="DS divides by jobs by workplace in year t")
+    _check_positive_jobs(data.column("jobs"), yrs, why="ds divides by jobs by workplace in year t")
+    return True
+
+
 def _level_columns(data: PanelData, terms: tuple[str, ...], idx: pd.MultiIndex,
                    yrs: list[int]) -> dict[str, pd.Series]:
     """Centrality, DS, log population."""
@@ -326,9 +334,7 @@ def _level_columns(data: PanelData, terms: tuple[str, ...], idx: pd.MultiIndex,
             if getattr(data, need) is None:
                 hint = data.info.get("ds_hint", {}).get(need, "pass it to PanelData(...)")
                 raise InputError(f"the 2022 specification's ds term needs {need}: {hint}")
-        _check_complete(data.column("jobs"), yrs, data.units, what="jobs",
-                        hint="DS divides by jobs by workplace in year t")
-        _check_positive_jobs(data.column("jobs"), yrs, why="ds divides by jobs by workplace in year t")
+        data.cached(("checked", "jobs for ds", tuple(yrs)), lambda: _check_jobs_for_ds(data, yrs))
         cols["ds"] = _ds(data, yrs)
     if "log_pop" in terms:
         cols["log_pop"] = np.log(data.column("population")).rename("log_pop")
