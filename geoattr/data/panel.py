@@ -65,6 +65,8 @@ INPUTS: tuple[str, ...] = (
 _CACHE_INPUTS: dict[str, frozenset[str]] = {
     "weights": frozenset({"flows", "panel"}),
     "ds": frozenset({"population_by_age", "panel", "employment_rates", "death_probabilities"}),
+    "job growth": frozenset({"panel"}),  # relative job growth (variables.design)
+    "checked": frozenset({"panel"}),  # panel checks of the designs that passed
 }
 
 T = TypeVar("T")

@@ -231,7 +231,7 @@ def _growth_columns(data: PanelData, terms: tuple[str, ...], years: tuple[int, i
     growth_terms = [t for t in terms if t.split("_l")[0] in ("vra", "ra", "nv")]
     yrs = list(range(years[0], years[1] + 1))
     opts = tuple(sorted(commuting_options.items()))
-    ra = data.cached(("growth part", "ra", years, max_lag), lambda: _checked_growth(data, growth_terms, years, max_lag))
+    ra = data.cached(("job growth", years, max_lag), lambda: _checked_growth(data, growth_terms, years, max_lag))
     cw = commuting_weights(data, list(range(years[0] - max_lag, years[1] + 1)), **commuting_options)
     notes.extend(_substitution_notes(cw))
     units = pd.Index(ra.index.get_level_values("unit").unique())
