@@ -95,6 +95,7 @@ def test_large_pooled_fit_takes_the_kernel_with_linearmodels_numbers(panel, monk
     y, X, w = panel
     design = Design(y=y, X=X, population=w, spec="test", unit_level="unit", years=(2001, 2008))
     obs_weights = "population" if weighted else None
+    monkeypatch.setattr(ols, "pooled_ols_applies", lambda *a: False)  # the reference: PooledOLS itself
     ref = ols.LeastSquares(design, obs_weights=obs_weights).fit(cov_type=cov_type)  # 320 rows: linearmodels
     calls = []
     monkeypatch.setattr(ols, "KERNEL_MIN_NOBS", len(y))

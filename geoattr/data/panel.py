@@ -32,6 +32,7 @@ from geoattr.data.checks import (
     check_regions,
     check_unit_series,
 )
+from geoattr.data.grouping import sum_by
 from geoattr.exceptions import DroppedRowsWarning, InputError
 
 __all__ = ["PanelData", "COUNT_COLUMNS"]
@@ -64,6 +65,8 @@ INPUTS: tuple[str, ...] = (
 _CACHE_INPUTS: dict[str, frozenset[str]] = {
     "weights": frozenset({"flows", "panel"}),
     "ds": frozenset({"population_by_age", "panel", "employment_rates", "death_probabilities"}),
+    "job growth": frozenset({"panel"}),  # relative job growth (variables.design)
+    "checked": frozenset({"panel"}),  # panel checks of the designs that passed
 }
 
 T = TypeVar("T")
@@ -505,10 +508,8 @@ class PanelData:
         panel.index = panel.index.set_names(["unit", "year"])
         flows = None
         if self.flows is not None:
-            f = self.flows.assign(
-                origin=self.flows["origin"].map(mapping), destination=self.flows["destination"].map(mapping)
-            )
-            flows = f.groupby(["year", "origin", "destination"], as_index=False)["count"].sum()
+            flows = sum_by(self.flows, ["year", "origin", "destination"], "count",
+                           relabel={"origin": mapping, "destination": mapping})
         centrality = None
         if self.centrality is not None:
             wpop = self.panel["population"].groupby(level="unit").mean().reindex(self.units)
@@ -526,8 +527,8 @@ class PanelData:
                 polygons["name"] = self.region_names.reindex(polygons.index).fillna(polygons["name"]).to_numpy()
         age = None
         if self.population_by_age is not None:
-            a = self.population_by_age.assign(unit=self.population_by_age["unit"].map(mapping))
-            age = a.groupby(["unit", "year", "sex", "age"], as_index=False)["population"].sum()
+            age = sum_by(self.population_by_age, ["unit", "year", "sex", "age"], "population",
+                         relabel={"unit": mapping})
         acc = Accounting().merge(self.accounting)
         acc.note("panel", f"aggregated {len(self.units)} units to {mapping.nunique()} regions")
         n_reg = mapping.nunique()

@@ -20,6 +20,7 @@ from geoattr._format import format_ids
 from geoattr.data import PanelData
 from geoattr.exceptions import InputError
 from geoattr.models.least_squares import least_squares
+from geoattr.models.pooled_ols import pooled_ols, pooled_ols_applies
 from geoattr.models.results import RegressionResults
 from geoattr.variables import CommutingYear, Design, build_design
 
@@ -88,16 +89,44 @@ def check_values(design: Design) -> None:
         Naming the columns and (unit, year) rows with infinite values or values whose
         squares overflow, or saying that the dependent variable is constant.
     """
-    frame = pd.concat([design.y.rename("y"), design.X], axis=1)
-    val.require_finite(
-        frame, list(frame.columns), table=f"design ({design.spec})",
-        hint="They come from the panel columns of these terms: fix the values there.",
-    )
-    val.require_variation(
-        design.y, name=f"y of {design.spec!r}",
-        hint="Least squares needs a dependent variable that varies: check its column (net_migration "
-        "for the attractiveness model) and the rows or years selected.",
-    )
+    if not _all_within(design):  # the checks below name the offending cells
+        frame = pd.concat([design.y.rename("y"), design.X], axis=1)
+        val.require_finite(
+            frame, list(frame.columns), table=f"design ({design.spec})",
+            hint="They come from the panel columns of these terms: fix the values there.",
+        )
+    if not _varies(design.y):
+        val.require_variation(
+            design.y, name=f"y of {design.spec!r}",
+            hint="Least squares needs a dependent variable that varies: check its column (net_migration "
+            "for the attractiveness model) and the rows or years selected.",
+        )
+
+
+def _all_within(design: Design) -> bool:
+    """True when ``y`` and ``X`` are float columns without infinite or huge values (NaN passes).
+
+    The common case, in one array pass: then :func:`geoattr._validation.require_finite`
+    has nothing to report and is skipped.
+    """
+    if not all(_numpy_float(t) for t in [design.y.dtype, *design.X.dtypes]):
+        return False
+    with np.errstate(invalid="ignore"):
+        return not (np.abs(design.y.to_numpy(dtype=float)) > val.MAX_MAGNITUDE).any() and not (
+            np.abs(design.X.to_numpy(dtype=float)) > val.MAX_MAGNITUDE).any()
+
+
+def _numpy_float(dtype: Any) -> bool:
+    return isinstance(dtype, np.dtype) and dtype.kind == "f"
+
+
+def _varies(y: pd.Series) -> bool:
+    """True when the float ``y`` varies (the test of :func:`geoattr._validation.require_variation`)."""
+    if not _numpy_float(y.dtype):
+        return False
+    v = y.to_numpy(dtype=float)
+    v = v[~np.isnan(v)]
+    return len(v) == 0 or bool(np.ptp(v) > 1e-12 * max(1.0, float(np.abs(v).max())))
 
 
 def design_weights(design: Design, obs_weights: ObsWeights) -> pd.Series | None:
@@ -198,14 +227,25 @@ class LeastSquares:
         d = self.design
         if len(d.y) >= KERNEL_MIN_NOBS and cov_type != "driscoll-kraay" and not cov_config:
             return _kernel_ols(d, cov_type, self.obs_weights)
+        info = {"Specification": d.spec, "Level": d.unit_level, "Years": f"{d.years[0]}-{d.years[1]}"}
+        model = "ols" if self.obs_weights is None else "wls"
+        if not cov_config and pooled_ols_applies(d.y, d.X, self.obs_weights):
+            f = pooled_ols(d.y, d.X, self.obs_weights, cov_type=cov_type)  # PooledOLS's numbers, bit for bit
+            terms = d.X.columns
+            params = pd.Series(f.params, index=terms, name="estimate")
+            fitted = (d.X @ params).rename("fitted")
+            return RegressionResults(
+                params=params, cov=pd.DataFrame(f.cov, index=terms, columns=terms), nobs=f.nobs,
+                df_resid=float(f.df_resid), loglik=f.loglik, rsquared=f.rsquared, y=d.y, fitted_values=fitted,
+                resids=(d.y - fitted).rename("resid"), model=model, cov_type=cov_type, info=info, notes=list(d.notes),
+            )
         y, X, w = _coded(d.y, d.X, self.obs_weights)
         res = PooledOLS(y, X, weights=w, check_rank=False).fit(cov_type=lm_cov, **extra, **cov_config)
         fitted = (d.X @ res.params).rename("fitted")
         resid = (d.y - fitted).rename("resid")
-        info = {"Specification": d.spec, "Level": d.unit_level, "Years": f"{d.years[0]}-{d.years[1]}"}
         return RegressionResults.from_linearmodels(
-            res, y=d.y, fitted_values=fitted, resids=resid, model="ols" if self.obs_weights is None else "wls",
-            cov_type=cov_type, info=info, notes=list(d.notes),
+            res, y=d.y, fitted_values=fitted, resids=resid, model=model, cov_type=cov_type, info=info,
+            notes=list(d.notes),
         )
 
 
@@ -341,19 +381,22 @@ class YearlyResults:
 
     def to_frame(self) -> pd.DataFrame:
         """Long table: spec, level, year, term, estimate, std_error, t, p, significance flag."""
-        rows = []
         if not self.results:
             return pd.DataFrame(columns=["spec", "level", "year", "term", "estimate", "std_error", "t", "p",
                                          "significant"])
-        for year, r in self.results.items():
-            f = r.to_frame().reset_index()
-            f.insert(0, "year", year)
-            rows.append(f)
-        out = pd.concat(rows, ignore_index=True)
-        out.insert(0, "level", self.unit_level)
-        out.insert(0, "spec", self.spec)
+        rs = list(self.results.values())
+        sizes = [len(r.params) for r in rs]
+        years = np.repeat(np.array(list(self.results)), sizes)
+        out = pd.DataFrame({
+            "spec": self.spec, "level": self.unit_level, "year": years,
+            # one concatenation per column of what each year's to_frame() holds (its own statistics)
+            "term": np.concatenate([r.std_errors.index.to_numpy() for r in rs]),
+            **{col: np.concatenate([getattr(r, attr).to_numpy(dtype=float) for r in rs])
+               for col, attr in (("estimate", "params"), ("std_error", "std_errors"), ("t", "tstats"),
+                                 ("p", "pvalues"))},
+        })
         out["significant"] = np.select([out["p"] < 0.01, out["p"] < 0.05, out["p"] < 0.1], ["***", "**", "*"], "")
-        return out[["spec", "level", "year", "term", "estimate", "std_error", "t", "p", "significant"]]
+        return out
 
     def table(self, value: str = "estimate") -> pd.DataFrame:
         """Wide table: terms x years of ``value`` (``estimate``, ``t``, ``p``...)."""
@@ -409,14 +452,16 @@ def estimate_by_year(
     w = design_weights(design, obs_weights)
     fast = w is None and cov_type in ("robust", "unadjusted")
     Xcols = [c for c in design.X.columns if not c.startswith("year_")]
+    X = design.X[Xcols]
+    rows = pd.Series(np.arange(len(design.y))).groupby(design.y.index.get_level_values("year")).indices
     for t in years:
-        m = design.y.index.get_level_values("year") == t
+        m = rows[t]  # the year's row positions, in order
         sub = Design(
-            y=design.y[m], X=design.X.loc[m, Xcols], population=design.population[m], spec=design.spec,
+            y=design.y.iloc[m], X=X.iloc[m], population=design.population.iloc[m], spec=design.spec,
             unit_level=design.unit_level, years=(t, t), notes=design.notes, accounting=design.accounting,
         )
         try:
-            model = LeastSquares(sub, obs_weights=None if w is None else w[m])
+            model = LeastSquares(sub, obs_weights=None if w is None else w.iloc[m])
             out[t] = _kernel_ols(sub, cov_type) if fast else model.fit(cov_type=cov_type)
         except InputError as err:
             skipped[t] = str(err)

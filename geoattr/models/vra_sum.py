@@ -59,18 +59,25 @@ def linear_combination(results: Results, weights: Mapping[str, float]) -> pd.Ser
         A term that was not estimated (the message lists the terms).
     """
     terms = list(weights)
-    unknown = [t for t in terms if t not in results.params.index]
+    names = results.params.index
+    unknown = [t for t in terms if t not in names]
     if unknown:
-        raise InputError(f"term(s) {unknown} were not estimated; the terms are {list(results.params.index)}")
+        raise InputError(f"term(s) {unknown} were not estimated; the terms are {list(names)}")
+    return pd.Series(dict(zip(("estimate", "std_error", "t", "p"), _combination(results, terms, weights))))
+
+
+def _combination(results: Results, terms: list[str], weights: Mapping[str, float]) -> tuple[float, ...]:
+    """``a' b``, ``sqrt(a' V a)``, t and p of :func:`linear_combination` (``terms`` estimated)."""
+    pos = results.params.index.get_indexer(terms)
     a = np.array([float(weights[t]) for t in terms])
-    est = float(a @ results.params[terms].to_numpy(dtype=float))
-    se = float(np.sqrt(a @ results.cov.loc[terms, terms].to_numpy(dtype=float) @ a))
+    est = float(a @ results.params.to_numpy(dtype=float)[pos])
+    se = float(np.sqrt(a @ results.cov.to_numpy(dtype=float)[np.ix_(pos, pos)] @ a))
     t = est / se if se > 0 else np.nan
     if getattr(results, "dist", "t") == "t" and np.isfinite(getattr(results, "df_resid", np.nan)):
         p = float(2 * stats.t.sf(abs(t), results.df_resid))
     else:
         p = float(2 * stats.norm.sf(abs(t)))
-    return pd.Series({"estimate": est, "std_error": se, "t": t, "p": p})
+    return est, se, t, p
 
 
 def coefficient_table(
@@ -104,21 +111,26 @@ def coefficient_table(
     """
     if not results:
         raise InputError("coefficient_table: no results given")
-    rows = []
+    cols: dict[str, list] = {c: [] for c in (key, "term", "estimate", "std_error", "t", "p", "nobs", "r2")}
     for k, r in results.items():
-        f = pd.DataFrame({"estimate": r.params, "std_error": r.std_errors, "t": r.tstats, "p": r.pvalues})
-        present = [t for t in sum_terms if t in f.index]
-        if present:
-            s = linear_combination(r, {t: 1.0 for t in present}).rename(SUM_TERM).to_frame().T
-            at = max(list(f.index).index(t) for t in present) + 1
-            f = pd.concat([f.iloc[:at], s, f.iloc[at:]])
-        f = f.rename_axis("term").reset_index()
-        f.insert(0, key, k)
-        f["stars"] = [significance_stars(p, stars) for p in f["p"]]
-        f["nobs"] = int(getattr(r, "nobs", len(getattr(r, "resids", []))))
-        f["r2"] = float(getattr(r, "rsquared", np.nan))
-        rows.append(f)
-    return pd.concat(rows, ignore_index=True)[[key, *COLUMNS]]
+        terms = list(r.params.index)
+        values = [r.params.to_numpy(dtype=float), r.std_errors.to_numpy(dtype=float), r.tstats.to_numpy(dtype=float),
+                  r.pvalues.to_numpy(dtype=float)]
+        present = [t for t in sum_terms if t in terms]
+        if present:  # the vra_sum row after the last VRA term
+            at = max(terms.index(t) for t in present) + 1
+            combo = _combination(r, present, dict.fromkeys(present, 1.0))
+            terms.insert(at, SUM_TERM)
+            values = [np.insert(v, at, c) for v, c in zip(values, combo)]
+        for col, v in zip(("estimate", "std_error", "t", "p"), values):
+            cols[col].append(v)
+        cols["term"].append(np.array(terms, dtype=object))
+        cols[key].append([k] * len(terms))
+        cols["nobs"].append(np.full(len(terms), int(getattr(r, "nobs", len(getattr(r, "resids", []))))))
+        cols["r2"].append(np.full(len(terms), float(getattr(r, "rsquared", np.nan))))
+    out = pd.DataFrame({c: [x for part in v for x in part] if c == key else np.concatenate(v) for c, v in cols.items()})
+    out.insert(6, "stars", [significance_stars(p, stars) for p in out["p"]])
+    return out[[key, *COLUMNS]]
 
 
 def wide_table(long: pd.DataFrame, *, key: str = "year") -> pd.DataFrame:
@@ -147,10 +159,13 @@ def wide_table(long: pd.DataFrame, *, key: str = "year") -> pd.DataFrame:
         f["stars"] = [significance_stars(p) for p in f["p"]]
     keys = list(dict.fromkeys(f[key]))
     cols: dict[str, pd.Series] = {}
+    rows_of = f.groupby("term", sort=False).indices  # term -> its row positions, in one pass
+    key_values = f[key].to_numpy()
     for term in dict.fromkeys(f["term"]):
-        sub = f[f["term"] == term].set_index(key)
+        pos = rows_of.get(term, np.array([], dtype=np.intp))
+        at = pd.Index(key_values[pos], name=key)
         for src, suffix in (("estimate", ""), ("std_error", "_se"), ("p", "_p"), ("stars", "_stars")):
-            cols[f"{term}{suffix}"] = sub[src].reindex(keys)
+            cols[f"{term}{suffix}"] = f[src].iloc[pos].set_axis(at).reindex(keys)
     for extra in ("nobs", "r2"):
         if extra in f.columns:
             cols[extra] = f.groupby(key, sort=False)[extra].first().reindex(keys)

@@ -9,6 +9,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from geoattr import weights as gw
 from geoattr._format import format_ids
 from geoattr.accounting import Accounting, step_name
 from geoattr.data import PanelData
@@ -22,8 +23,8 @@ from geoattr.variables.growth import (
     to_wide,
     weighted_growth,
 )
-from geoattr.variables.terms import centrality, demographic_supply, labour_market_integration, net_migration_rate
-from geoattr.weights import CommutingWeights
+from geoattr.variables.terms import centrality, demographic_supply, net_migration_rate
+from geoattr.weights import CommutingWeights, SparseWeights
 
 __all__ = ["Design", "build_design", "SPECIFICATIONS", "KNOWN_TERMS"]
 
@@ -157,8 +158,9 @@ def _dependent(data: PanelData, dependent: str, yrs: list[int], *, relative_to_n
                notes: list[str]) -> pd.Series:
     for col in (dependent, "population"):
         data.column(col)
-    _check_complete(data.column("population"), yrs, data.units, what="population",
-                    hint="population on 1 January is the denominator of y; add it or narrow years=")
+    data.cached(("checked", "population complete", tuple(yrs)), lambda: _check_complete(
+        data.column("population"), yrs, data.units, what="population",
+        hint="population on 1 January is the denominator of y; add it or narrow years=") or True)
     y = net_migration_rate(data, dependent)
     if relative_to_national:
         nat = 100.0 * data.column(dependent).groupby(level="year").sum() / data.column(
@@ -178,20 +180,82 @@ def _substitution_notes(cw: CommutingWeights) -> list[str]:
 
 
 def _ami(data: PanelData, cw: CommutingWeights, yrs: list[int]) -> pd.Series:
-    parts = []
-    for t in yrs:
-        f = data.flows[data.flows["year"] == cw.substitutions.get(t, t)]
-        a = labour_market_integration(f, data.units)
-        a.index = pd.MultiIndex.from_arrays([a.index, np.full(len(a), t)], names=["unit", "year"])
-        parts.append(a)
-    return pd.concat(parts)
+    """AMI of every year of ``yrs`` from its (substituted) year's flows, all years in one pass.
+
+    Each (year, unit) sum adds the same flow rows in the same order as
+    :func:`labour_market_integration` on that year's table, so the values are the same.
+    """
+    source = [cw.substitutions.get(t, t) for t in yrs]
+    fl = data.flows[data.flows["year"].isin(set(source))]
+    sums = {
+        "d": fl.loc[fl["origin"] == fl["destination"]].groupby(["year", "origin"])["count"].sum(),
+        "r": fl.groupby(["year", "origin"])["count"].sum(),
+        "c": fl.groupby(["year", "destination"])["count"].sum(),
+    }
+    wide = {k: v.unstack(0).reindex(index=data.units, columns=source) for k, v in sums.items()}
+    d = wide["d"].fillna(0.0).to_numpy()
+    r, c = wide["r"].to_numpy(), wide["c"].to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ami = 100.0 * (c - d) / c + 100.0 * (r - d) / r
+    n = len(data.units)
+    idx = pd.MultiIndex.from_arrays([data.units[np.tile(np.arange(n), len(yrs))], np.repeat(np.asarray(yrs), n)],
+                                    names=["unit", "year"])
+    return pd.Series(ami.T.ravel(), index=idx, name="ami")
+
+
+def _sparse_weights(data: PanelData, cw: CommutingWeights, units: pd.Index) -> CommutingWeights:
+    """``cw`` with each matrix as SparseWeights on ``units``: one conversion per source matrix per data.
+
+    :func:`~geoattr.weights.as_sparse` of these gives the matrix it gives for the Graph
+    (a copy), so VRA and NV are unchanged; the designs of other specifications and
+    year ranges reuse the conversions (cached on ``data`` by Graph).
+    """
+    memo = data.cached(("weights", "sparse of graph"), dict)  # id(graph) -> (graph, SparseWeights)
+    graphs = {}
+    for year, g in cw.items():
+        hit = memo.get(id(g))
+        if hit is None or hit[0] is not g or not hit[1].ids.equals(units):
+            hit = (g, SparseWeights(matrix=gw.as_sparse(g, units), ids=units))
+            memo[id(g)] = hit
+        graphs[year] = hit[1]
+    return CommutingWeights(graphs=graphs, substitutions=dict(cw.substitutions))
 
 
 def _growth_columns(data: PanelData, terms: tuple[str, ...], years: tuple[int, int], *, max_lag: int,
                     commuting_options: dict, notes: list[str]) -> dict[str, pd.Series]:
-    """RA, VRA, NV (with lags) and AMI, from jobs and the commuting weights."""
+    """RA, VRA, NV (with lags) and AMI, from jobs and the commuting weights.
+
+    Each family is cached on ``data`` by years, lags and commuting options, so the
+    specifications that share VRA (2022, 2019) compute it once.
+    """
     growth_terms = [t for t in terms if t.split("_l")[0] in ("vra", "ra", "nv")]
     yrs = list(range(years[0], years[1] + 1))
+    opts = tuple(sorted(commuting_options.items()))
+    ra = data.cached(("job growth", years, max_lag), lambda: _checked_growth(data, growth_terms, years, max_lag))
+    cw = commuting_weights(data, list(range(years[0] - max_lag, years[1] + 1)), **commuting_options)
+    notes.extend(_substitution_notes(cw))
+    units = pd.Index(ra.index.get_level_values("unit").unique())
+    cols: dict[str, pd.Series] = {}
+    vra_terms = [t for t in growth_terms if t.startswith("vra")]
+    if vra_terms:
+        v = data.cached(("growth part", "vra", years, max_lag, opts), lambda: weighted_growth(
+            ra, _sparse_weights(data, cw, units), years=years, lags=range(max_lag + 1)))
+        cols.update({t: v[t] for t in vra_terms})
+    wide = to_wide(ra)
+    for t in [t for t in growth_terms if t.startswith("ra")]:
+        cols[t] = to_long(pd.DataFrame({yy: wide[yy - _lag(t)] for yy in yrs}, index=wide.index), t)
+    nv_terms = [t for t in growth_terms if t.startswith("nv")]
+    if nv_terms:
+        nv = data.cached(("growth part", "nv", years, max_lag, opts), lambda: own_neighbour_growth(
+            ra, _sparse_weights(data, cw, units), years=years, lags=range(max_lag + 1), renormalise=True))
+        cols.update({t: nv[t] for t in nv_terms})
+    if "ami" in terms:
+        cols["ami"] = data.cached(("growth part", "ami", years, max_lag, opts), lambda: _ami(data, cw, yrs))
+    return cols
+
+
+def _checked_growth(data: PanelData, growth_terms: list[str], years: tuple[int, int], max_lag: int) -> pd.Series:
+    """Relative job growth of the years the lags need, after checking that jobs are complete and positive."""
     job_years = _required_job_years(years, max_lag)
     _check_complete(
         data.column("jobs"), job_years, data.units, what="jobs",
@@ -204,24 +268,7 @@ def _growth_columns(data: PanelData, terms: tuple[str, ...], years: tuple[int, i
         why=f"relative job growth (ra, and the {', '.join(growth_terms)} built from it) divides jobs in year t "
         "by jobs in t-1",
     )
-    ra = relative_job_growth(jobs[jobs.index.get_level_values("year").isin(job_years)])
-    cw = commuting_weights(data, list(range(years[0] - max_lag, years[1] + 1)), **commuting_options)
-    notes.extend(_substitution_notes(cw))
-    cols: dict[str, pd.Series] = {}
-    vra_terms = [t for t in growth_terms if t.startswith("vra")]
-    if vra_terms:
-        v = weighted_growth(ra, cw, years=years, lags=range(max_lag + 1))
-        cols.update({t: v[t] for t in vra_terms})
-    wide = to_wide(ra)
-    for t in [t for t in growth_terms if t.startswith("ra")]:
-        cols[t] = to_long(pd.DataFrame({yy: wide[yy - _lag(t)] for yy in yrs}, index=wide.index), t)
-    nv_terms = [t for t in growth_terms if t.startswith("nv")]
-    if nv_terms:
-        nv = own_neighbour_growth(ra, cw, years=years, lags=range(max_lag + 1), renormalise=True)
-        cols.update({t: nv[t] for t in nv_terms})
-    if "ami" in terms:
-        cols["ami"] = _ami(data, cw, yrs)
-    return cols
+    return relative_job_growth(jobs[jobs.index.get_level_values("year").isin(job_years)])
 
 
 def _growth_and_notes(data: PanelData, terms: tuple[str, ...], years: tuple[int, int], max_lag: int,
@@ -266,6 +313,13 @@ def _ds(data: PanelData, yrs: list[int]) -> pd.Series:
     return data.cached(("ds", tuple(yrs)), lambda: _ds_of(data, yrs))
 
 
+def _check_jobs_for_ds(data: PanelData, yrs: list[int]) -> bool:
+    """Raise unless jobs are complete and positive in ``yrs`` (cached on the data once passed)."""
+    _check_complete(data.column("jobs"), yrs, data.units, what="jobs", hint="DS divides by jobs by workplace in year t")
+    _check_positive_jobs(data.column("jobs"), yrs, why="ds divides by jobs by workplace in year t")
+    return True
+
+
 def _level_columns(data: PanelData, terms: tuple[str, ...], idx: pd.MultiIndex,
                    yrs: list[int]) -> dict[str, pd.Series]:
     """Centrality, DS, log population."""
@@ -280,9 +334,7 @@ def _level_columns(data: PanelData, terms: tuple[str, ...], idx: pd.MultiIndex,
             if getattr(data, need) is None:
                 hint = data.info.get("ds_hint", {}).get(need, "pass it to PanelData(...)")
                 raise InputError(f"the 2022 specification's ds term needs {need}: {hint}")
-        _check_complete(data.column("jobs"), yrs, data.units, what="jobs",
-                        hint="DS divides by jobs by workplace in year t")
-        _check_positive_jobs(data.column("jobs"), yrs, why="ds divides by jobs by workplace in year t")
+        data.cached(("checked", "jobs for ds", tuple(yrs)), lambda: _check_jobs_for_ds(data, yrs))
         cols["ds"] = _ds(data, yrs)
     if "log_pop" in terms:
         cols["log_pop"] = np.log(data.column("population")).rename("log_pop")

@@ -151,24 +151,32 @@ def demographic_supply(
     ages = np.arange(14, 75)
     factor = demographic_supply_factors(employment_rates, death_probabilities)
     pa = population_by_age
+    age = pa["age"]
+    keep = age.between(14, 74).to_numpy()
     if years is not None:
-        pa = pa[pa["year"].isin(list(years))]
-    pa = pa[pa["age"].between(14, 74)]
-    counts = pa.groupby(["unit", "year", "sex"])["age"].nunique()
-    short = counts[counts < len(ages)]
-    if len(short):
-        raise InputError(
-            f"population_by_age lacks some ages 14-74 for {len(short)} (unit, year, sex) group(s): "
-            f"{format_ids(short.index)}; every single age from 14 to 74 is needed for DS"
-        )
-    f = np.where(
-        pa["sex"].to_numpy() == "female",
-        factor["female"].reindex(pa["age"]).to_numpy(),
-        factor["male"].reindex(pa["age"]).to_numpy(),
-    )
-    num = (pa["population"].to_numpy() * f)
-    numerator = pd.Series(num, index=pd.MultiIndex.from_frame(pa[["unit", "year"]])).groupby(level=[0, 1]).sum()
-    numerator.index = numerator.index.set_names(["unit", "year"])
+        keep = keep & pa["year"].isin(list(years)).to_numpy()
+    cols = {c: pa[c][keep] for c in ("unit", "year", "sex", "age", "population")}
+    codes = {c: pd.factorize(cols[c], sort=True) for c in ("unit", "year", "sex")}
+    if any((codes[c][0] < 0).any() for c in codes) or _ages_short(codes, cols["age"], len(ages)):
+        pa = pd.DataFrame(cols)  # a missing id, or some group lacks ages: the message names the groups
+        counts = pa.groupby(["unit", "year", "sex"])["age"].nunique()
+        short = counts[counts < len(ages)]
+        if len(short):
+            raise InputError(
+                f"population_by_age lacks some ages 14-74 for {len(short)} (unit, year, sex) group(s): "
+                f"{format_ids(short.index)}; every single age from 14 to 74 is needed for DS"
+            )
+    sex, age_rows = cols["sex"].to_numpy(), cols["age"]
+    f = np.where(sex == "female", factor["female"].reindex(age_rows).to_numpy(),
+                 factor["male"].reindex(age_rows).to_numpy())
+    num = (cols["population"].to_numpy() * f)
+    # the (unit, year) sums of pandas' grouping, on integer codes: the same rows in the same order per group
+    (uc, units), (yc, yrs) = codes["unit"], codes["year"]
+    valid = (uc >= 0) & (yc >= 0)  # rows without a unit or year are in no group, as in pandas
+    gid = pd.Series(num[valid]).groupby((uc.astype(np.int64) * len(yrs) + yc)[valid]).sum()
+    g = gid.index.to_numpy()
+    numerator = pd.Series(gid.to_numpy(), index=pd.MultiIndex.from_arrays(
+        [units.take(g // len(yrs)), yrs.take(g % len(yrs))], names=["unit", "year"]))
     j = jobs.reindex(numerator.index)
     if j.isna().any():
         bad = j.index[j.isna()]
@@ -176,3 +184,21 @@ def demographic_supply(
     local = 100.0 * numerator / j
     national = 100.0 * numerator.groupby(level="year").sum() / j.groupby(level="year").sum()
     return (local - national.reindex(local.index.get_level_values("year")).to_numpy()).rename("ds")
+
+
+def _ages_short(codes: dict[str, tuple[np.ndarray, pd.Index]], age: pd.Series, n_ages: int) -> bool:
+    """Whether some (unit, year, sex) group has fewer than ``n_ages`` distinct ages.
+
+    Rows sorted by group and age without repeats (the usual table) are counted in one
+    pass; otherwise the distinct (group, age) pairs are counted.
+    """
+    group = np.zeros(len(age), dtype=np.int64)
+    for c in ("unit", "year", "sex"):
+        group = group * len(codes[c][1]) + codes[c][0]
+    a = pd.factorize(age, sort=True)[0]
+    key = group * (int(a.max(initial=0)) + 1) + a
+    if not (len(key) < 2 or bool((np.diff(key) > 0).all())):
+        key = np.unique(key)
+        group = key // (int(a.max(initial=0)) + 1)
+    starts = np.r_[0, np.flatnonzero(np.diff(group)) + 1]  # group is sorted: one run per group
+    return bool((np.diff(np.r_[starts, len(group)]) < n_ages).any()) if len(group) else False
