@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from geoattr._format import format_ids, write_csv
+from geoattr._format import format_ids, save_figure, write_csv
 from geoattr.attractiveness import attractiveness, cumulate
 from geoattr.config import check_run_config
 from geoattr.data import PanelData
@@ -232,9 +232,8 @@ def write_fan_chart(res: ForecastResults, units: list[str], path: Path, files: d
         The PNG file.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig = fan_chart(res.forecast, units, history=res.history, names=names, path=path)
-    fig.set_layout_engine("none")  # the SVG keeps the PNG's constrained layout (not re-run)
-    fig.savefig(path.with_suffix(".svg"), format="svg")
+    # Laid out once for the PNG; the SVG keeps that layout.
+    save_figure(fan_chart(res.forecast, units, history=res.history, names=names), [path, path.with_suffix(".svg")], dpi=150)
     files["figure_fan_chart_png"], files["figure_fan_chart_svg"] = path, path.with_suffix(".svg")
     return path
 

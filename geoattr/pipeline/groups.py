@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from geoattr._docstrings import OUTPUT_FILES, fill_doc
-from geoattr._format import write_csv
+from geoattr._format import save_figure, write_csv
 from geoattr.attractiveness_groups import (
     AGE_GROUPS,
     COMPARED_GROUPS,
@@ -164,9 +164,7 @@ def write_barometer_outputs(out: Path, files: dict[str, Path], *, data: PanelDat
                                ("coefficients", lambda p, b=bar: barometer_coefficients_figure(b, path=p))):
                 # Built once, saved as PNG then SVG with the layout of the PNG (not re-run).
                 paths = {fmt: out / "figures" / f"barometer{suffix}_{kind}.{fmt}" for fmt in ("png", "svg")}
-                fig = draw(paths["png"])
-                fig.set_layout_engine("none")
-                fig.savefig(paths["svg"], format="svg", dpi=150)
+                save_figure(draw(None), [paths["png"], paths["svg"]], dpi=150)
                 figs.update({f"barometer{suffix}_{kind}_{fmt}": p for fmt, p in paths.items()})
         if ocfg.get("map", True) and level_data.polygons is not None:
             files[f"barometer{suffix}_map"] = out / f"barometer{suffix}_map.html"
