@@ -11,9 +11,6 @@ for the format it is read in, one function per format:
 * matplotlib text (figure labels): :func:`escape_mathtext` (a ``$`` would start math);
 * CSV read by a spreadsheet: :func:`escape_csv` on a text cell, :func:`csv_safe` on a
   frame, and :func:`write_csv`, the one writer of every CSV a run produces.
-
-Figures: :func:`save_figure` writes one matplotlib figure in several formats (PNG, SVG),
-laying it out once.
 """
 
 from __future__ import annotations
@@ -43,7 +40,6 @@ __all__ = [
     "csv_safe",
     "write_csv",
     "CSV_FORMULA_PREFIXES",
-    "save_figure",
 ]
 
 #: Significance thresholds of one, two and three stars (p < 0.1, 0.05, 0.01).
@@ -325,49 +321,3 @@ def write_csv(frame: pd.DataFrame, path: str | Path, **to_csv: Any) -> Path:
     safe = csv_safe(frame, index=bool(to_csv.get("index", True)))
     safe.to_csv(path, **to_csv)
     return Path(path)
-
-
-def save_figure(fig: Any, paths: Sequence[str | Path], *, dpi: float | None = None, tight: bool = False) -> list[Path]:
-    """Save a matplotlib figure to each of ``paths`` (format by suffix), laying it out once.
-
-    The figure's layout engine (constrained layout...) runs once, at the resolution of the
-    first file, exactly as ``savefig`` would run it; the engine is then removed
-    (``fig.set_layout_engine(None)``), so the figure keeps that layout and no save re-runs it
-    or makes the extra layout draw matplotlib does before saving a figure that has an engine.
-    When the first file is a PNG of a figure on an Agg canvas, the layout runs here on the
-    canvas's renderer at ``dpi`` (the renderer ``savefig`` would use), which spares that
-    extra draw on the first file too; otherwise the first ``savefig`` runs it.
-
-    Parameters
-    ----------
-    fig : matplotlib.figure.Figure
-    paths : sequence of str or Path
-        The files, in order; the suffix (``.png``, ``.svg``...) gives the format.
-    dpi : float, optional
-        Resolution of the raster files (default: ``savefig``'s).
-    tight : bool, default False
-        Crop each file to the figure's tight bounding box (``bbox_inches="tight"``).
-
-    Returns
-    -------
-    list of Path
-        ``paths``.
-    """
-    out = [Path(p) for p in paths]
-    engine = fig.get_layout_engine()
-    if (engine is not None and fig.axes and out and out[0].suffix.lower() == ".png" and dpi is not None
-            and hasattr(fig.canvas, "get_renderer")):
-        old = fig.dpi
-        fig.dpi = dpi  # the layout depends on the renderer's resolution: that of the PNG
-        try:
-            engine.execute(fig)
-        except ValueError:  # as in Figure.draw: a layout that cannot be made is skipped
-            pass
-        finally:
-            fig.dpi = old
-        fig.set_layout_engine(None)
-    for i, p in enumerate(out):
-        if i:
-            fig.set_layout_engine(None)  # keep the layout of the first save
-        fig.savefig(p, format=p.suffix.lower().lstrip("."), dpi=dpi, bbox_inches="tight" if tight else None)
-    return out

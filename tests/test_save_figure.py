@@ -1,4 +1,4 @@
-"""geoattr._format.save_figure: one layout for every format, files identical to plain ``savefig``.
+"""geoattr.io.figures.save_figure: one layout for every format, files identical to plain ``savefig``.
 
 The reference of each check is matplotlib's own ``savefig`` on an identical figure (the
 way the pipeline saved its figures before the helper): the PNG must decode to the same
@@ -11,16 +11,18 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import matplotlib as mpl
 import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 from PIL import Image
 
-from geoattr._format import save_figure
+from geoattr.io.figures import save_figure
 
 _MASKS = [(re.compile(r"<dc:date>[^<]*</dc:date>"), "<dc:date/>"),
-          (re.compile(r'(?<=["#])[a-z][0-9a-f]{10}(?=[")])'), "ID")]
+          (re.compile(r'(?<=["#])(?:image|[a-z])[0-9a-f]{10}(?=[")])'), "ID")]
 
 
 def _figure(layout: str | None = "constrained") -> Figure:
@@ -99,3 +101,72 @@ def test_svg_first_lays_out_in_savefig(tmp_path: Path) -> None:
     save_figure(fig, [tmp_path / "f.svg", tmp_path / "f.png"], dpi=150)
     assert _svg(tmp_path / "f.svg") == _svg(tmp_path / "ref.svg")
     assert _pixels(tmp_path / "f.png").shape == (480, 1050, 4)  # 7.0 x 3.2 inches at 150 dpi
+
+
+@pytest.mark.parametrize("tight", [False, True])
+def test_inset_axes_left_to_savefig(tmp_path: Path, tight: bool) -> None:
+    """Inset axes are placed by a locator savefig calls with its renderer: same files as savefig."""
+    figs = []
+    for _ in range(2):
+        fig = _figure()
+        inset = fig.axes[1].inset_axes([0.6, 0.6, 0.35, 0.35])
+        inset.plot([0, 1], [1, 0])
+        inset.set_title("inset")
+        figs.append(fig)
+    ref_png, ref_svg = tmp_path / "ref.png", tmp_path / "ref.svg"
+    figs[0].savefig(ref_png, dpi=150, bbox_inches="tight" if tight else None)
+    figs[0].set_layout_engine("none")
+    figs[0].savefig(ref_svg, format="svg", dpi=150, bbox_inches="tight" if tight else None)
+    png, svg = save_figure(figs[1], [tmp_path / "f.png", tmp_path / "f.svg"], dpi=150, tight=tight)
+    np.testing.assert_array_equal(_pixels(png), _pixels(ref_png))
+    assert _svg(svg) == _svg(ref_svg)
+
+
+def test_rcparams_that_install_an_engine(tmp_path: Path) -> None:
+    """With figure.constrained_layout.use set, removing the engine must not install a new one."""
+    with mpl.rc_context({"figure.constrained_layout.use": True}):
+        ref_png, ref_svg = _plain_saves(tmp_path, 110, True, "constrained")
+        fig = _figure()
+        png, svg = save_figure(fig, [tmp_path / "f.png", tmp_path / "f.svg"], dpi=110, tight=True)
+        assert not isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine)
+    np.testing.assert_array_equal(_pixels(png), _pixels(ref_png))
+    assert _svg(svg) == _svg(ref_svg)
+
+
+def test_raster_content_left_to_savefig(tmp_path: Path) -> None:
+    """An image in the figure: the SVG (whose embedded image depends on the dpi) is savefig's own."""
+    figs = []
+    for _ in range(2):
+        fig = _figure()
+        fig.axes[2].imshow(np.arange(12.0).reshape(3, 4), extent=(0, 10, -1, 1), aspect="auto")
+        figs.append(fig)
+    figs[0].savefig(tmp_path / "ref.png", dpi=150, bbox_inches="tight")
+    figs[0].set_layout_engine("none")
+    figs[0].savefig(tmp_path / "ref.svg", format="svg", dpi=150, bbox_inches="tight")
+    png, svg = save_figure(figs[1], [tmp_path / "f.png", tmp_path / "f.svg"], dpi=150, tight=True)
+    np.testing.assert_array_equal(_pixels(png), _pixels(tmp_path / "ref.png"))
+    assert _svg(svg) == _svg(tmp_path / "ref.svg")
+
+
+@pytest.mark.parametrize("tight", [False, True])
+def test_one_draw_per_file(tmp_path: Path, tight: bool) -> None:
+    """Each file is drawn once (savefig alone draws each twice: once without output)."""
+    counts = {}
+    for how in ("savefig", "save_figure"):
+        fig = _figure()
+        n = [0]
+        draw = fig.draw
+
+        def counted(renderer: object, draw=draw, n=n) -> None:
+            n[0] += 1
+            draw(renderer)
+
+        fig.draw = counted
+        if how == "savefig":
+            fig.savefig(tmp_path / "a.png", dpi=150, bbox_inches="tight" if tight else None)
+            fig.set_layout_engine("none")
+            fig.savefig(tmp_path / "a.svg", format="svg", dpi=150, bbox_inches="tight" if tight else None)
+        else:
+            save_figure(fig, [tmp_path / "b.png", tmp_path / "b.svg"], dpi=150, tight=tight)
+        counts[how] = n[0]
+    assert counts == {"savefig": 4, "save_figure": 2}

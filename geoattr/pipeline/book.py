@@ -19,8 +19,9 @@ from typing import Any
 import pandas as pd
 
 from geoattr._docstrings import OUTPUT_FILES, fill_doc
-from geoattr._format import save_figure, write_csv
+from geoattr._format import write_csv
 from geoattr.data import PanelData
+from geoattr.io.figures import save_figure
 from geoattr.models.ols import AttractivenessResults, YearlyResults
 from geoattr.models.vra_sum import SUM_TERM, VRA_TERMS, wide_table, yearly_table
 from geoattr.report.book import sum_table, vra_sum_over_time

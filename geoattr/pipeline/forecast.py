@@ -22,12 +22,13 @@ from typing import Any
 
 import pandas as pd
 
-from geoattr._format import format_ids, save_figure, write_csv
+from geoattr._format import format_ids, write_csv
 from geoattr.attractiveness import attractiveness, cumulate
 from geoattr.config import check_run_config
 from geoattr.data import PanelData
 from geoattr.exceptions import GeoattrWarning, InputError
 from geoattr.forecast import ForecastResults, forecast
+from geoattr.io.figures import save_figure
 from geoattr.io.folders import collect_warnings, relocate, staged_output
 from geoattr.models.ols import AttractivenessResults, estimate
 from geoattr.pipeline.outputs import echo_files, run_info

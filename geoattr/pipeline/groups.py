@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from geoattr._docstrings import OUTPUT_FILES, fill_doc
-from geoattr._format import save_figure, write_csv
+from geoattr._format import write_csv
 from geoattr.attractiveness_groups import (
     AGE_GROUPS,
     COMPARED_GROUPS,
@@ -31,6 +31,7 @@ from geoattr.attractiveness_groups import (
 from geoattr.barometer_regions import barometer_top_bottom, region_barometer
 from geoattr.data import PanelData
 from geoattr.demography import compare_net_migration
+from geoattr.io.figures import save_figure
 from geoattr.models.ols import AttractivenessResults
 from geoattr.report.barometer import barometer_coefficients_figure, barometer_long_run_bars, barometer_map
 

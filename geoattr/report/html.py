@@ -23,8 +23,9 @@ from typing import Any
 
 import pandas as pd
 
-from geoattr._format import escape_html, save_figure
+from geoattr._format import escape_html
 from geoattr.exceptions import InputError
+from geoattr.io.figures import save_figure
 from geoattr.report.figures import (
     coefficients_over_time,
     decomposition_waterfall,

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from geoattr._docstrings import OUTPUT_FILES, fill_doc
-from geoattr._format import save_figure
 from geoattr.config import ROBUSTNESS_SCHEMA, check_robustness_config
 from geoattr.data import PanelData
 from geoattr.exceptions import InputError
+from geoattr.io.figures import save_figure
 from geoattr.models.ols import AttractivenessResults
 from geoattr.robustness.battery import robustness
 from geoattr.robustness.results import RobustnessResults
