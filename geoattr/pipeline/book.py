@@ -21,6 +21,7 @@ import pandas as pd
 from geoattr._docstrings import OUTPUT_FILES, fill_doc
 from geoattr._format import write_csv
 from geoattr.data import PanelData
+from geoattr.io.figures import save_figure
 from geoattr.models.ols import AttractivenessResults, YearlyResults
 from geoattr.models.vra_sum import SUM_TERM, VRA_TERMS, wide_table, yearly_table
 from geoattr.report.book import sum_table, vra_sum_over_time
@@ -191,11 +192,8 @@ def write_book_publication(out: Path, files: dict[str, Path], *, main: Attractiv
     figs: dict[str, Path] = {}
     if ocfg.get("figures", True) and wide is not None and SUM_TERM in wide.columns and "centrality" in wide.columns:
         (out / "figures").mkdir(parents=True, exist_ok=True)
-        fig = vra_sum_over_time(wide)
-        for ext in ("png", "svg"):
-            p = out / "figures" / f"vra_sum_over_time.{ext}"
-            fig.savefig(p, dpi=110, bbox_inches="tight")
-            fig.set_layout_engine("none")  # the SVG keeps the PNG's layout (not re-run)
-            figs[f"vra_sum_over_time_{ext}"] = p
+        paths = {f"vra_sum_over_time_{ext}": out / "figures" / f"vra_sum_over_time.{ext}" for ext in ("png", "svg")}
+        save_figure(vra_sum_over_time(wide), list(paths.values()), dpi=110, tight=True)  # the SVG keeps the PNG's layout
+        figs.update(paths)
         files.update({f"figure_{k}": v for k, v in figs.items()})
     return figs

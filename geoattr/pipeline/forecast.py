@@ -28,6 +28,7 @@ from geoattr.config import check_run_config
 from geoattr.data import PanelData
 from geoattr.exceptions import GeoattrWarning, InputError
 from geoattr.forecast import ForecastResults, forecast
+from geoattr.io.figures import save_figure
 from geoattr.io.folders import collect_warnings, relocate, staged_output
 from geoattr.models.ols import AttractivenessResults, estimate
 from geoattr.pipeline.outputs import echo_files, run_info
@@ -232,9 +233,8 @@ def write_fan_chart(res: ForecastResults, units: list[str], path: Path, files: d
         The PNG file.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig = fan_chart(res.forecast, units, history=res.history, names=names, path=path)
-    fig.set_layout_engine("none")  # the SVG keeps the PNG's constrained layout (not re-run)
-    fig.savefig(path.with_suffix(".svg"), format="svg")
+    # Laid out once for the PNG; the SVG keeps that layout.
+    save_figure(fan_chart(res.forecast, units, history=res.history, names=names), [path, path.with_suffix(".svg")], dpi=150)
     files["figure_fan_chart_png"], files["figure_fan_chart_svg"] = path, path.with_suffix(".svg")
     return path
 

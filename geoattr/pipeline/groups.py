@@ -31,6 +31,7 @@ from geoattr.attractiveness_groups import (
 from geoattr.barometer_regions import barometer_top_bottom, region_barometer
 from geoattr.data import PanelData
 from geoattr.demography import compare_net_migration
+from geoattr.io.figures import save_figure
 from geoattr.models.ols import AttractivenessResults
 from geoattr.report.barometer import barometer_coefficients_figure, barometer_long_run_bars, barometer_map
 
@@ -164,9 +165,7 @@ def write_barometer_outputs(out: Path, files: dict[str, Path], *, data: PanelDat
                                ("coefficients", lambda p, b=bar: barometer_coefficients_figure(b, path=p))):
                 # Built once, saved as PNG then SVG with the layout of the PNG (not re-run).
                 paths = {fmt: out / "figures" / f"barometer{suffix}_{kind}.{fmt}" for fmt in ("png", "svg")}
-                fig = draw(paths["png"])
-                fig.set_layout_engine("none")
-                fig.savefig(paths["svg"], format="svg", dpi=150)
+                save_figure(draw(None), [paths["png"], paths["svg"]], dpi=150)
                 figs.update({f"barometer{suffix}_{kind}_{fmt}": p for fmt, p in paths.items()})
         if ocfg.get("map", True) and level_data.polygons is not None:
             files[f"barometer{suffix}_map"] = out / f"barometer{suffix}_map.html"

@@ -25,6 +25,7 @@ import pandas as pd
 
 from geoattr._format import escape_html
 from geoattr.exceptions import InputError
+from geoattr.io.figures import save_figure
 from geoattr.report.figures import (
     coefficients_over_time,
     decomposition_waterfall,
@@ -159,13 +160,9 @@ def write_figures(
     if models is not None and len(models) >= 1:
         plots.append(("forest_plot", lambda: forest_plot(dict(models))))
     for key, make in plots:
-        fig = make()
-        for i, ext in enumerate(formats):
-            p = out / f"{key}.{ext}"
-            if i:  # the layout of the first save is kept: constrained layout is not re-run for the others
-                fig.set_layout_engine("none")
-            fig.savefig(p, dpi=110, bbox_inches="tight")
-            files[f"{key}_{ext}"] = p
+        # Laid out once, at the first format's resolution; the other formats keep that layout.
+        paths = save_figure(make(), [out / f"{key}.{ext}" for ext in formats], dpi=110, tight=True)
+        files.update({f"{key}_{ext}": p for ext, p in zip(formats, paths)})
     return files
 
 

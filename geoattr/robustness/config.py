@@ -15,6 +15,7 @@ from geoattr._docstrings import OUTPUT_FILES, fill_doc
 from geoattr.config import ROBUSTNESS_SCHEMA, check_robustness_config
 from geoattr.data import PanelData
 from geoattr.exceptions import InputError
+from geoattr.io.figures import save_figure
 from geoattr.models.ols import AttractivenessResults
 from geoattr.robustness.battery import robustness
 from geoattr.robustness.results import RobustnessResults
@@ -38,11 +39,8 @@ def _write_figures(res: RobustnessResults, rcfg: Mapping[str, Any], out: Path, f
     if not res.rank_intervals.empty:
         plots.append(("rank_intervals", res.plot_rank_intervals))
     for stem, plot in plots:
-        if fmts:
-            fig = plot(out / "figures" / f"{stem}.{fmts[0]}")
-        for fmt in fmts[1:]:
-            fig.set_layout_engine("none")  # keep the layout of the first save (it is not re-run)
-            fig.savefig(out / "figures" / f"{stem}.{fmt}", format=fmt, dpi=150)
+        if fmts:  # laid out once, at the first format's resolution; the others keep that layout
+            save_figure(plot(), [out / "figures" / f"{stem}.{fmt}" for fmt in fmts], dpi=150)
     for fmt in fmts:
         for stem, _ in plots:
             files[f"figure_{stem}_{fmt}"] = out / "figures" / f"{stem}.{fmt}"

@@ -64,23 +64,21 @@ def _save(fig: Figure, path: str | Path | None) -> Figure:
 def _draw_term(ax: Any, ct: pd.DataFrame, rows: list[tuple[str, str]], ypos: np.ndarray) -> None:
     """One panel: each row's interval (or range of estimates) for one term."""
     kinds, variants = ct["kind"].to_numpy(dtype=object), ct["variant"].to_numpy(dtype=object)
+    est, lower, upper = (ct[c].to_numpy(dtype=float) for c in ("estimate", "lower", "upper"))
     for y, (kind, variant) in zip(ypos, rows):
-        r = ct[(kinds == kind) & ((variants == variant) | (variant == f"{kind} (range)"))]
-        if r.empty:
+        at = np.flatnonzero((kinds == kind) & ((variants == variant) | (variant == f"{kind} (range)")))
+        if not len(at):
             continue
-        col = _COLOURS.get(kind, "#333333")
+        col, i = _COLOURS.get(kind, "#333333"), at[0]
         if variant.endswith("(range)"):
-            lo, hi = r["estimate"].min(), r["estimate"].max()
-            ax.plot([lo, hi], [y, y], color=col, lw=5, alpha=0.45, solid_capstyle="butt")
-            ax.plot(r["estimate"], np.full(len(r), y), "|", color=col, ms=7)
+            ax.plot([est[at].min(), est[at].max()], [y, y], color=col, lw=5, alpha=0.45, solid_capstyle="butt")
+            ax.plot(est[at], np.full(len(at), y), "|", color=col, ms=7)
         elif kind == "placebo":
-            rr = r.iloc[0]
-            ax.plot([rr["lower"], rr["upper"]], [y, y], color=col, lw=5, alpha=0.6, solid_capstyle="butt")
-            ax.plot([rr["estimate"]], [y], "o", color=col, ms=4)
+            ax.plot([lower[i], upper[i]], [y, y], color=col, lw=5, alpha=0.6, solid_capstyle="butt")
+            ax.plot([est[i]], [y], "o", color=col, ms=4)
         else:
-            rr = r.iloc[0]
-            ax.plot([rr["lower"], rr["upper"]], [y, y], color=col, lw=1.5)
-            ax.plot([rr["estimate"]], [y], "o", color=col, ms=4)
+            ax.plot([lower[i], upper[i]], [y, y], color=col, lw=1.5)
+            ax.plot([est[i]], [y], "o", color=col, ms=4)
     base = ct.loc[ct["kind"] == "baseline", "estimate"]
     if len(base):
         ax.axvline(float(base.iloc[0]), color="#000000", lw=0.8, ls="--")
