@@ -26,6 +26,7 @@ from libpysal.graph import Graph
 
 from geoattr import variables as V
 from geoattr import weights as gw
+from geoattr._versions import versions
 from geoattr.models.ols import estimate
 from geoattr.pipeline import synthetic_panel_data
 
@@ -91,7 +92,7 @@ def main() -> None:
     print(f"ratio geoattr/libpysal (commuting weights): {ratio:.2f}")
     print(f"peak memory of the demo subprocess: {peak_mb:.0f} MB")
     rec = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.machine(),
-           "cores": os.cpu_count(), "seconds": rows, "ratio_weights_vs_libpysal": ratio,
+           "cores": os.cpu_count(), "versions": versions(), "seconds": rows, "ratio_weights_vs_libpysal": ratio,
            "demo_peak_mb": peak_mb, "target_demo_seconds": 10, "demo_runs": demo["runs"],
            "load_average_before_after": demo["load"],
            "note": "median of the demo runs; the machine is shared (see the load averages), so wall times are "
