@@ -93,3 +93,12 @@ def test_sum_by_is_pandas_groupby():
     pd.testing.assert_frame_equal(got, ref, check_exact=True)
     plain = frame.groupby(["year", "sex"], as_index=False)["value"].sum()
     pd.testing.assert_frame_equal(sum_by(frame, ["year", "sex"], "value"), plain, check_exact=True)
+
+
+def test_combined_codes_order_rows_as_their_keys_and_refuse_overflow():
+    """Hand-checked: keys (a, b) with 2 and 3 codes give a * 3 + b, the tuples' sorted order."""
+    from geoattr.data.grouping import combined_codes
+
+    a, b = np.array([1, 0, 1, 0]), np.array([0, 2, 2, 1])
+    np.testing.assert_array_equal(combined_codes([a, b], [2, 3]), [3, 2, 5, 1])
+    assert combined_codes([a, b], [2**31, 2**31]) is None  # 2^62 combinations: no room in int64

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 import geoattr._validation as val
+from geoattr.data.grouping import combined_codes
 from geoattr._format import format_ids
 from geoattr.exceptions import InputError
 
@@ -143,14 +144,11 @@ def _recoded(codes: np.ndarray, distinct: np.ndarray, new: pd.Series) -> tuple[n
 
 def _unique_by_codes(codes: list[np.ndarray]) -> bool:
     """Whether the rows' combinations of integer codes are all distinct (one pass, no tuples)."""
-    key = np.zeros(len(codes[0]), dtype=np.int64)
-    size = 1
-    for c in codes:
-        k = int(c.max()) + 1 if len(c) else 1
-        if size * k > 2**62:
-            return False  # the caller's general check decides
-        key = key * k + c
-        size *= k
+    sizes = [int(c.max()) + 1 if len(c) else 1 for c in codes]
+    key = combined_codes(codes, sizes)
+    if key is None:
+        return False  # the caller's general check decides
+    size = int(np.prod(sizes, dtype=object))
     if size <= 8 * len(key) + 1024:
         return bool(np.bincount(key, minlength=size).max(initial=0) <= 1)
     key.sort()

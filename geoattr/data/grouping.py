@@ -16,7 +16,33 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["sum_by"]
+__all__ = ["sum_by", "combined_codes"]
+
+
+def combined_codes(codes: list[np.ndarray], sizes: list[int]) -> np.ndarray | None:
+    """One int64 per row from several keys' codes (``codes[i]`` in ``range(sizes[i])``), in
+    the keys' lexicographic order; None when the product of the sizes leaves no room (>= 2^62).
+
+    Parameters
+    ----------
+    codes : list of numpy.ndarray
+        Integer codes of equal length (negative codes give meaningless keys: mask them).
+    sizes : list of int
+        The number of distinct codes of each key.
+
+    Returns
+    -------
+    numpy.ndarray or None
+    """
+    total = 1
+    for n in sizes:
+        total *= max(int(n), 1)
+    if total >= 2**62:
+        return None
+    key = np.zeros(len(codes[0]) if codes else 0, dtype=np.int64)
+    for c, n in zip(codes, sizes):
+        key = key * max(int(n), 1) + c
+    return key
 
 
 def sum_by(frame: pd.DataFrame, keys: list[str], value: str, *,
@@ -50,13 +76,11 @@ def sum_by(frame: pd.DataFrame, keys: list[str], value: str, *,
             c, u1 = pd.factorize(frame[k], sort=True)
         codes.append(c.astype(np.int64))
         labels.append(u1)
-    if float(np.prod([max(len(u), 1) for u in labels], dtype=float)) >= 2.0**62:  # no room for one integer
+    key = combined_codes(codes, [len(u) for u in labels])
+    if key is None:  # no room for one integer
         mapped = frame.assign(**{k: frame[k].map(m) for k, m in relabel.items()})
         return mapped.groupby(keys, as_index=False)[value].sum()
     valid = np.logical_and.reduce([c >= 0 for c in codes])
-    key = np.zeros(len(frame), dtype=np.int64)
-    for c, u in zip(codes, labels):
-        key = key * len(u) + c
     sums = pd.Series(frame[value].to_numpy()[valid]).groupby(key[valid]).sum()
     g = sums.index.to_numpy()
     cols: dict[str, object] = {}

@@ -227,18 +227,13 @@ class LeastSquares:
         d = self.design
         if len(d.y) >= KERNEL_MIN_NOBS and cov_type != "driscoll-kraay" and not cov_config:
             return _kernel_ols(d, cov_type, self.obs_weights)
-        info = {"Specification": d.spec, "Level": d.unit_level, "Years": f"{d.years[0]}-{d.years[1]}"}
+        info = _info(d)
         model = "ols" if self.obs_weights is None else "wls"
         if not cov_config and pooled_ols_applies(d.y, d.X, self.obs_weights):
             f = pooled_ols(d.y, d.X, self.obs_weights, cov_type=cov_type)  # PooledOLS's numbers, bit for bit
-            terms = d.X.columns
-            params = pd.Series(f.params, index=terms, name="estimate")
-            fitted = (d.X @ params).rename("fitted")
-            return RegressionResults(
-                params=params, cov=pd.DataFrame(f.cov, index=terms, columns=terms), nobs=f.nobs,
-                df_resid=float(f.df_resid), loglik=f.loglik, rsquared=f.rsquared, y=d.y, fitted_values=fitted,
-                resids=(d.y - fitted).rename("resid"), model=model, cov_type=cov_type, info=info, notes=list(d.notes),
-            )
+            params = pd.Series(f.params, index=d.X.columns, name="estimate")
+            return _results(d, params, f.cov, (d.X @ params).rename("fitted"), nobs=f.nobs, df_resid=float(f.df_resid),
+                            loglik=f.loglik, rsquared=f.rsquared, model=model, cov_type=cov_type)
         y, X, w = _coded(d.y, d.X, self.obs_weights)
         res = PooledOLS(y, X, weights=w, check_rank=False).fit(cov_type=lm_cov, **extra, **cov_config)
         fitted = (d.X @ res.params).rename("fitted")
@@ -480,12 +475,24 @@ def _kernel_ols(d: Design, cov_type: str, obs_weights: pd.Series | None = None) 
     w = None if obs_weights is None else obs_weights.reindex(d.y.index).to_numpy(dtype=float)
     groups = d.y.index.codes[0] if isinstance(d.y.index, pd.MultiIndex) else None
     f = least_squares(Xa, d.y.to_numpy(dtype=float), obs_weights=w, cov_type=cov_type, groups=groups)
-    terms = list(d.X.columns)
     fitted = pd.Series(Xa @ f.params, index=d.y.index, name="fitted")
     del Xa
+    return _results(d, pd.Series(f.params, index=list(d.X.columns), name="estimate"), f.cov, fitted, nobs=f.nobs,
+                    df_resid=f.df_resid, loglik=f.loglik, rsquared=f.r2,
+                    model="ols" if obs_weights is None else "wls", cov_type=cov_type)
+
+
+def _info(d: Design) -> dict[str, str]:
+    return {"Specification": d.spec, "Level": d.unit_level, "Years": f"{d.years[0]}-{d.years[1]}"}
+
+
+def _results(d: Design, params: pd.Series, cov: np.ndarray, fitted: pd.Series, *, nobs: int, df_resid: float,
+             loglik: float, rsquared: float, model: str, cov_type: str) -> RegressionResults:
+    """RegressionResults of a least-squares fit of ``d`` computed outside linearmodels (the
+    kernel or :func:`~geoattr.models.pooled_ols.pooled_ols`)."""
+    terms = params.index
     return RegressionResults(
-        params=pd.Series(f.params, index=terms, name="estimate"), cov=pd.DataFrame(f.cov, index=terms, columns=terms),
-        y=d.y, fitted_values=fitted, resids=(d.y - fitted).rename("resid"), nobs=f.nobs, df_resid=f.df_resid,
-        loglik=f.loglik, rsquared=f.r2, model="ols" if obs_weights is None else "wls", cov_type=cov_type,
-        info={"Specification": d.spec, "Level": d.unit_level, "Years": f"{d.years[0]}-{d.years[1]}"}, notes=list(d.notes),
+        params=params, cov=pd.DataFrame(cov, index=terms, columns=terms), y=d.y, fitted_values=fitted,
+        resids=(d.y - fitted).rename("resid"), nobs=nobs, df_resid=df_resid, loglik=loglik, rsquared=rsquared,
+        model=model, cov_type=cov_type, info=_info(d), notes=list(d.notes),
     )

@@ -122,7 +122,7 @@ def pooled_ols(y: pd.Series, X: pd.DataFrame, weights: pd.Series | None, *, cov_
     params = lstsq(wx, wy, cond=float(max(wx.shape) * np.finfo(np.float64).eps), lapack_driver="gelsy")[0]
     nobs, k = x.shape
     estimator = POOLED_COV_TYPES[cov_type]
-    extra = {"clusters": np.asarray(pd.DataFrame(pd.Series(entity_ids.squeeze())))} if cov_type == "clustered" else {}
+    extra = {"clusters": entity_ids} if cov_type == "clustered" else {}
     cov = estimator(wy, wx, params, entity_ids, time_ids, debiased=True, **extra).cov
     weps = wy - wx @ params
     residual_ss = float(np.squeeze(weps.T @ weps))
@@ -131,7 +131,7 @@ def pooled_ols(y: pd.Series, X: pd.DataFrame, weights: pd.Series | None, *, cov_
         e = e - (w * yv).sum() / w.sum()
     total_ss = float(np.squeeze(w.T @ (e**2)))
     y_ss = float(np.squeeze(w.T @ (yv**2)))
-    sigma2 = float(np.squeeze(weps.T @ weps) / nobs)
+    sigma2 = residual_ss / nobs
     loglik = float("nan")
     if sigma2 > 0.0:
         loglik = -0.5 * nobs * (np.log(2 * np.pi) + np.log(sigma2) + 1) + 0.5 * float(np.sum(np.log(w)))
