@@ -47,3 +47,22 @@ def test_compare_outputs_allows_added_columns_but_not_lost_or_reordered_ones(tmp
     assert "columns differ" in compare_dirs(tmp_path / "ref", tmp_path / "new")["a.csv"][0]
     (tmp_path / "new" / "a.csv").write_text("unit\n0101\n")
     assert "columns differ" in compare_dirs(tmp_path / "ref", tmp_path / "new")["a.csv"][0]
+
+
+def test_compare_demo_masks_run_stamps_but_not_changes(tmp_path, capsys):
+    """The whole-folder comparison used for the demo's speed work: an SVG's date and random ids
+    differ between any two runs and are masked; a changed number or a lost file is a problem."""
+    from tests.results.compare_demo import compare
+
+    ref, new = tmp_path / "ref", tmp_path / "new"
+    for d, stamp, ident in ((ref, "2026-12-03T16:04", "m36f4a3d7a6"), (new, "2026-12-03T17:40", "m66e1c861e6")):
+        (d / "figures").mkdir(parents=True)
+        (d / "figures" / "a.svg").write_text(f'<dc:date>{stamp}</dc:date>\n<path id="{ident}" d="M 0 0"/>\n')
+        (d / "a.csv").write_text("unit,x\n0101,1.0\n")
+    assert compare(ref, new) == 0
+    (new / "a.csv").write_text("unit,x\n0101,1.1\n")
+    (new / "figures" / "a.svg").write_text('<dc:date>x</dc:date>\n<path id="m66e1c861e6" d="M 0 1"/>\n')
+    (ref / "b.html").write_text("<p>kept</p>\n")
+    assert compare(ref, new) == 3
+    out = capsys.readouterr().out
+    assert "MISSING b.html" in out and "DIFF    a.csv: ['x: 1 value(s) differ" in out
