@@ -188,3 +188,29 @@ def test_impacts_method_errors():
     params, cov = _sdm_params(1.2)
     with pytest.raises(InputError, match=r"rho = 1.2 is outside the interval where \(I - rho W\) is invertible"):
         impacts(params, cov, W, draws=0)
+
+
+def test_hutchinson_traces_in_bandwidth_order_are_the_same(monkeypatch):
+    """Above ``exact_max_n`` the moments run on W in reverse Cuthill-McKee order (ml_approx.bandwidth_order).
+
+    Reference: the same estimator in the caller's order (``REORDER_MIN_N`` above N).  The
+    probes are drawn in the caller's order and permuted, so ``z' W^j z`` and ``1' W^j 1``
+    agree to rounding (1e-10 relative).  W: kNN weights with shuffled unit numbers.
+    """
+    from geoattr.models import ml_approx
+    from tests.test_ml_approx import _scattered_knn
+
+    W = _scattered_knn(500)
+    monkeypatch.setattr(ml_approx, "REORDER_MIN_N", 10**9)
+    given = traces(W, exact_max_n=0, order=30, probes=20)
+    monkeypatch.setattr(ml_approx, "REORDER_MIN_N", 0)
+    ordered = traces(W, exact_max_n=0, order=30, probes=20)
+    np.testing.assert_allclose(ordered.t, given.t, rtol=1e-10)
+    np.testing.assert_allclose(ordered.t_se, given.t_se, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(ordered.s, given.s, rtol=1e-10)
+    np.testing.assert_allclose(ordered.probe_values, given.probe_values, rtol=1e-10, atol=1e-12)
+    # the probes' permutation matters: the same probes against the reordered W unpermuted differ
+    perm = ml_approx.bandwidth_order(W, min_n=0)
+    monkeypatch.setattr(ml_approx, "REORDER_MIN_N", 10**9)
+    assert not np.allclose(traces(W[perm][:, perm], exact_max_n=0, order=30, probes=20).probe_values,
+                           given.probe_values)

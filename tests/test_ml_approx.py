@@ -210,3 +210,55 @@ def test_order_and_probes_need_an_approximate_method(data):
     with pytest.raises(InputError, match=r"unknown option\(s\) \['logdet_order'\] for model 'sar_fe'"):
         fit("y ~ x1", df.assign(year=1).set_index("year", append=True), model="sar_fe", weights=g,
             logdet_order=30)
+
+
+# --------------------------------------------------------------------------- bandwidth ordering
+def _scattered_knn(n: int, seed: int = 5) -> sp.csr_matrix:
+    """kNN weights whose unit numbers carry no geography (shuffled), as a commuting graph's ids."""
+    W = _knn_w(n, k=5, seed=seed).sparse.tocsr()
+    p = np.random.default_rng(seed).permutation(n)
+    return W[p][:, p].tocsr()
+
+
+def test_bandwidth_order_brings_entries_to_the_diagonal():
+    W = _scattered_knn(900)
+    assert ml_approx.bandwidth_order(W) is None  # below REORDER_MIN_N: the caller's order
+    perm = ml_approx.bandwidth_order(W, min_n=0)
+    assert np.array_equal(np.sort(perm), np.arange(900))  # a permutation
+    Wp = W[perm][:, perm].tocoo()
+    Wc = W.tocoo()
+    # shuffled ids: entries ~n/3 from the diagonal on average; RCM on a planar-like kNN graph: a few dozen
+    assert np.abs(Wp.row - Wp.col).mean() < 0.2 * np.abs(Wc.row - Wc.col).mean()
+
+
+@pytest.mark.parametrize("fn", [ml_lag, ml_error])
+@pytest.mark.parametrize("method", ["mc", "chebyshev"])
+def test_reordered_products_give_the_same_fit(monkeypatch, fn, method):
+    """The fit with the products in RCM order equals the fit in the caller's order (1e-9 relative).
+
+    Reference: the same engine with the ordering off (``REORDER_MIN_N`` above N).  The probes
+    are drawn in the caller's order and permuted, the solutions permuted back, so only the
+    summation order differs; ``traces="stochastic"`` takes the Hutchinson ``tr3`` through the
+    permuted Neumann solves and a pooled panel (``periods=3``) the per-period solves.
+    """
+    n, T = 400, 3
+    if method == "mc":
+        W = _scattered_knn(n)
+    else:  # the lattice with shuffled unit numbers: still similar to a symmetric matrix
+        p = np.random.default_rng(1).permutation(n)
+        W = _grid_w(20).sparse.tocsr()[p][:, p].tocsr()
+    A = sp.kron(sp.identity(T), sp.identity(n) - 0.4 * W).tocsc()
+    rng = np.random.default_rng(7)
+    X = np.column_stack([np.ones(n * T), rng.normal(size=(n * T, 2))])
+    y = spsolve(A, X @ [1.0, 0.5, -0.3] + rng.normal(size=n * T))
+    kw = dict(method=method, periods=T, traces="stochastic", n_probes=48)
+    monkeypatch.setattr(ml_approx, "REORDER_MIN_N", 10**9)
+    given = fn(y, X, W, **kw)
+    monkeypatch.setattr(ml_approx, "REORDER_MIN_N", 0)
+    ordered = fn(y, X, W, **kw)
+    assert given.extra["logdet_approximation"]["ordering"] == "given"
+    assert ordered.extra["logdet_approximation"]["ordering"] == "reverse Cuthill-McKee"
+    np.testing.assert_allclose(ordered.params, given.params, rtol=1e-9)
+    np.testing.assert_allclose(np.diag(ordered.cov), np.diag(given.cov), rtol=1e-9)
+    np.testing.assert_allclose(ordered.resid, given.resid, rtol=1e-9, atol=1e-9)
+    assert ordered.loglik == pytest.approx(given.loglik, rel=1e-12)

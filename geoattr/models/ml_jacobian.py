@@ -401,6 +401,10 @@ class Jacobian:
         t2 = self.logdet_tr1(rho + 2 * step)[1]
         return (-3.0 * tr1 + 4.0 * t1 - t2) / (2.0 * step)
 
+    def probe_block(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """``size`` Rademacher probes (an n x size array) for the Hutchinson estimate of ``tr3``."""
+        return rng.choice(np.array([-1.0, 1.0]), size=(self.n, size))
+
     def _tr3_exact(self, rho: float) -> float:
         """tr((A'A)^-1 W'W) = d/dt log det(A'A + t W'W) at t = 0, by the complex step."""
         W = self.W.tocsc()
@@ -438,7 +442,7 @@ class Jacobian:
         done, se, sens = 0, math.inf, math.inf
         while done < m_max:
             b = min(block, m_max - done)
-            Z = rng.choice(np.array([-1.0, 1.0]), size=(self.n, b))
+            Z = self.probe_block(rng, b)
             X, Y = solve_pair(lu, Z, np.asarray(WT @ Z))
             D = W @ X - Y
             samples.append(0.5 * np.einsum("ij,ij->j", D, D))
