@@ -54,6 +54,14 @@ def _rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9  # Linux: kB
 
 
+def _current_rss_gb() -> float:
+    """The process's resident memory now (VmRSS), in GB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024 / 1e9
+    return float("nan")
+
+
 def _dataset(p: dict) -> Path:
     return Path(p["data_dir"]) / f"od_rows{p['rows']}_units{p['units']}_fine{p['fine']}"
 
@@ -224,6 +232,9 @@ def worker_model(p: dict) -> dict:
     ols = LeastSquares(design).fit(cov_type="clustered")
     out["ols_seconds"] = time.perf_counter() - t2
     _progress(f"pooled OLS ({out['ols_seconds']:.1f} s)")
+    out["rss_before_sar_gb"] = _current_rss_gb()  # the fit's own peak is peak_rss_gb minus this
+    out["data_gb"] = (X.nbytes + y.nbytes) / 1e9  # y and the regressors, once
+    out["graph_gb"] = (W.matrix.data.nbytes + W.matrix.indices.nbytes + W.matrix.indptr.nbytes) / 1e9
     t3 = time.perf_counter()
     sar = fit_spatial(ys, Xd, W, model="sar", method=p.get("sar_method", "auto"))
     out["sar_method"] = p.get("sar_method", "auto")

@@ -262,3 +262,13 @@ def test_reordered_products_give_the_same_fit(monkeypatch, fn, method):
     np.testing.assert_allclose(np.diag(ordered.cov), np.diag(given.cov), rtol=1e-9)
     np.testing.assert_allclose(ordered.resid, given.resid, rtol=1e-9, atol=1e-9)
     assert ordered.loglik == pytest.approx(given.loglik, rel=1e-12)
+
+
+@pytest.mark.parametrize("rows", [1, 37, 10_000])
+def test_low_order_traces_by_blocks_of_rows(rows):
+    """tr(W^k), k = 1..4, by blocks of rows against dense numpy matrix powers (1e-12 relative)."""
+    W = _scattered_knn(300)
+    W = (W + sp.diags(np.linspace(0.0, 0.1, 300))).tocsr()  # a diagonal too, so that tr(W) is not 0
+    Wd = W.toarray()
+    ref = [np.trace(np.linalg.matrix_power(Wd, k)) for k in (1, 2, 3, 4)]
+    np.testing.assert_allclose(ml_approx.low_order_traces(W, rows=rows), ref, rtol=1e-12)

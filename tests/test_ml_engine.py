@@ -441,3 +441,37 @@ def test_periods_does_not_mutate_w():
     _ml.ml_lag(y, X, Wb, periods=2)
     for a, b in zip(before, (Wb.data, Wb.indices, Wb.indptr)):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("periods", [1, 2])
+@pytest.mark.parametrize("method", ["lu", "mc"])
+@pytest.mark.parametrize("fn", ["ml_lag", "ml_error"])
+def test_engine_reads_w_without_modifying_it(periods, method, fn):
+    """W is read only: neither a canonical CSR (used without a copy) nor one with a duplicate
+    entry, an explicit zero and unsorted rows (summed, dropped and sorted in a copy) changes."""
+    import scipy.sparse as sps
+    from libpysal.weights import lat2W
+
+    from geoattr.models import ml as _ml
+
+    w = lat2W(6, 6)
+    w.transform = "r"
+    canonical = sps.csr_matrix(w.sparse)
+    # every weight split into two duplicate entries, each row's columns unsorted, an explicit zero on row 0
+    rows = [np.arange(canonical.indptr[i], canonical.indptr[i + 1]) for i in range(36)]
+    indices = [np.r_[canonical.indices[r][::-1], canonical.indices[r], [0] * (i == 0)] for i, r in enumerate(rows)]
+    data = [np.r_[canonical.data[r][::-1] / 2, canonical.data[r] / 2, [0.0] * (i == 0)] for i, r in enumerate(rows)]
+    messy = sps.csr_matrix((np.concatenate(data), np.concatenate(indices), np.r_[0, np.cumsum([len(d) for d in data])]),
+                           shape=canonical.shape)
+    assert messy.nnz == 2 * canonical.nnz + 1 and not messy.has_canonical_format
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=36 * periods)
+    X = np.column_stack([np.ones(36 * periods), rng.normal(size=36 * periods)])
+    fits = []
+    for W in (canonical, messy):
+        before = (W.data.copy(), W.indices.copy(), W.indptr.copy())
+        fits.append(getattr(_ml, fn)(y, X, W, periods=periods, method=method))
+        for a, b in zip(before, (W.data, W.indices, W.indptr)):
+            np.testing.assert_array_equal(a, b)
+    # the same W once duplicates are summed: the same fit (rounding of the halves' sums)
+    np.testing.assert_allclose(fits[1].params, fits[0].params, rtol=1e-9)

@@ -91,6 +91,7 @@ from geoattr.models.ml_approx import APPROX_METHODS, ApproxJacobian, describe_ap
 from geoattr.models.ml_cholmod import large_n_jacobian
 from geoattr.models.ml_filtered import FilteredLeastSquares
 from geoattr.models.ml_realdet import REAL_LU_MIN_N, RealLUJacobian, search_values
+from geoattr.models.tsqr import augmented_r, solve_augmented
 
 __all__ = ["MLResult", "ml_lag", "ml_error", "logdet", "EXACT_TRACE_MAX_N", "EIGEN_MAX_N"]
 
@@ -440,9 +441,7 @@ def ml_lag(
     with blas_limit(meth == "lu"):
         jac, wy = _jacobian(Wc, Wb, meth, bnd, periods, method == "auto", seed,
                                   (logdet_order, logdet_probes)), Wc @ yv
-        Q, R = np.linalg.qr(Xv)
-        b0 = np.linalg.solve(R, Q.T @ yv)
-        b1 = np.linalg.solve(R, Q.T @ wy)
+        b0, b1 = solve_augmented(augmented_r(Xv, yv, wy), k)[0].T  # QR by blocks: no n x k copies
         e0 = yv - Xv @ b0
         e1 = wy - Xv @ b1
         a00, a01, a11 = float(e0 @ e0), float(e0 @ e1), float(e1 @ e1)
@@ -458,6 +457,7 @@ def ml_lag(
 
         beta = b0 - rho * b1
         u = e0 - rho * e1
+        del e0, e1, wy  # n-vectors the traces do not need
         sig2 = float(u @ u) / n
         loglik = -(0.5 * n * math.log(sig2) - ld) - 0.5 * n * _LN2PI - 0.5 * n
 
@@ -466,6 +466,7 @@ def ml_lag(
         xtx = Xv.T @ Xv
         xtwpy = Xv.T @ wpy
         wpywpy = float(wpy @ wpy)
+        del wpy
 
         def inv_information(t: dict[str, float]) -> np.ndarray:
             """Inverse of the information matrix of (beta, rho, sigma2), Anselin (1988)."""
@@ -507,8 +508,9 @@ def ml_error(
 
         def fit(lam: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             ys = yv - lam * wy
-            xs = Xv - lam * wx
-            b = np.linalg.lstsq(xs, ys, rcond=None)[0]
+            xs = wx * -lam  # Xv - lam wx bit for bit, with one n x k array
+            xs += Xv
+            b = solve_augmented(augmented_r(xs, ys), k)[0][:, 0]  # QR by blocks: no copies of xs
             return b, ys - xs @ b, xs
 
         trials = FilteredLeastSquares(yv, Xv, wy, wx)  # the search's trials in (2k + 2) coordinates
@@ -522,6 +524,7 @@ def ml_error(
         loglik = -(0.5 * n * math.log(sig2) - ld) - 0.5 * n * _LN2PI - 0.5 * n
 
         xsxsi = np.linalg.inv(xs.T @ xs)
+        del xs, wx  # n x k each: not needed by the traces (the peak memory of large fits)
 
         def inv_information(t: dict[str, float]) -> tuple[np.ndarray, float]:
             """Covariance of (beta, lambda) and variance of sigma2, Anselin (1988)."""

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from geoattr.models.tsqr import augmented_r
+
 __all__ = ["FilteredLeastSquares"]
 
 
@@ -30,7 +32,7 @@ class FilteredLeastSquares:
 
     def __init__(self, y: np.ndarray, X: np.ndarray, wy: np.ndarray, wx: np.ndarray) -> None:
         self.k = k = X.shape[1]
-        self.R = np.linalg.qr(np.column_stack([X, wx, y, wy]), mode="r")
+        self.R = augmented_r(X, wx, y, wy)  # by blocks of rows: Z is never formed
         self._x, self._wx = self.R[:, :k], self.R[:, k : 2 * k]
         self._y, self._wy = self.R[:, 2 * k], self.R[:, 2 * k + 1]
 

@@ -23,9 +23,11 @@ from threadpoolctl import ThreadpoolController
 from geoattr._format import format_ids
 from geoattr._validation import number_pair
 from geoattr.exceptions import InputError
+from geoattr.models.tsqr import augmented_r
 
 __all__ = [
-    "APPROX_METHODS", "BlockJacobian", "COMPLEX_STEP", "EIGEN_MAX_N", "EXACT_TRACE_MAX_N", "Jacobian", "METHODS", "SingularError",
+    "APPROX_METHODS", "BlockJacobian", "COMPLEX_STEP", "EIGEN_MAX_N", "EXACT_TRACE_MAX_N", "Jacobian", "METHODS",
+    "PeriodBlocks", "SingularError",
     "as_sparse_w", "blas_limit", "csc_with_diagonal", "solve_pair", "check_bounds", "check_inputs", "check_method", "logdet", "panel_setup",
     "se_sensitivity", "default_bounds", "eigenvalues", "is_row_standardised", "is_symmetric", "symmetric_scaling",
 ]
@@ -51,7 +53,11 @@ SE_TARGET = 1e-5
 
 # --------------------------------------------------------------------------- inputs
 def as_sparse_w(weights: sp.spmatrix | np.ndarray) -> sp.csr_matrix:
-    """W as a CSR float matrix (duplicates summed, zeros dropped); clear errors for other inputs."""
+    """W as a CSR float matrix (duplicates summed, zeros dropped); clear errors for other inputs.
+
+    A CSR float matrix already in that form is returned as it is (no copy); otherwise the
+    result is a new matrix.  Callers must not modify it in place.
+    """
     if sp.issparse(weights):
         Wc = sp.csr_matrix(weights, dtype=float)
     elif isinstance(weights, np.ndarray):
@@ -75,13 +81,19 @@ def as_sparse_w(weights: sp.spmatrix | np.ndarray) -> sp.csr_matrix:
         raise InputError(
             f"W has missing or infinite weights in rows {format_ids(bad.tolist())}; fix the weights"
         )
-    Wc.sum_duplicates()
-    Wc.eliminate_zeros()
+    if not Wc.has_canonical_format or not Wc.data.all():  # duplicates, unsorted rows or explicit zeros
+        Wc = Wc.copy()  # fixed in a copy: the caller's matrix is never modified
+        Wc.sum_duplicates()
+        Wc.eliminate_zeros()
     return Wc
 
 
-def check_inputs(y: Any, X: Any, weights: sp.spmatrix | np.ndarray) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix]:
-    """y, X and W checked for shape, missing values and rank; returned as arrays and a CSR matrix."""
+def check_inputs(y: Any, X: Any, weights: sp.spmatrix | np.ndarray, *,
+                 periods: int = 1) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix]:
+    """y, X and W checked for shape, missing values and rank; returned as arrays and a CSR matrix.
+
+    With ``periods = T`` W is one period's matrix and y, X have ``T`` blocks of its rows.
+    """
     yv = np.asarray(y, dtype=float)
     if yv.ndim == 2 and yv.shape[1] == 1:
         yv = yv[:, 0]
@@ -98,7 +110,7 @@ def check_inputs(y: Any, X: Any, weights: sp.spmatrix | np.ndarray) -> tuple[np.
         raise InputError(
             f"X has {Xv.shape[0]} rows but y has {n} observations; they must match row for row"
         )
-    if Wc.shape[0] != n:
+    if Wc.shape[0] * periods != n:
         raise InputError(
             f"the weights matrix W is {Wc.shape[0]} x {Wc.shape[1]} but y has {n} observations; "
             "W must have one row and column "
@@ -124,14 +136,16 @@ def check_inputs(y: Any, X: Any, weights: sp.spmatrix | np.ndarray) -> tuple[np.
     if n <= k + 1:
         raise InputError(f"too few observations: n = {n} with k = {k} regressors (need n > k + 1)")
     # one BLAS thread: at N = 10^5, k = 9 these took 0.17 s threaded under load, 0.03 s on one
-    with blas_limit(True):
-        rank = np.linalg.matrix_rank(Xv)
-        resid = yv - Xv @ np.linalg.lstsq(Xv, yv, rcond=None)[0]
+    with blas_limit(True):  # R of [X | y] by blocks (no copy of X): X's singular values, y's residual
+        Ra = augmented_r(Xv, yv)
+        sv = np.linalg.svd(Ra[:k, :k], compute_uv=False)
+        rank = int(np.sum(sv > sv.max(initial=0.0) * max(n, k) * np.finfo(float).eps))  # matrix_rank's rule
+        rss = float(np.sum(Ra[k:, k] ** 2))
     if rank < k:
         raise InputError(
             f"X is rank deficient (rank {rank} of {k} columns); drop collinear columns"
         )
-    if float(resid @ resid) <= 1e-20 * max(float(yv @ yv), 1e-300):
+    if rss <= 1e-20 * max(float(yv @ yv), 1e-300):
         raise InputError(
             "y is an exact linear combination of the columns of X; there is nothing to model"
         )
@@ -401,6 +415,13 @@ class Jacobian:
         t2 = self.logdet_tr1(rho + 2 * step)[1]
         return (-3.0 * tr1 + 4.0 * t1 - t2) / (2.0 * step)
 
+    def w_transposed(self) -> sp.csr_matrix:
+        """``W'`` in CSR form, computed once (the Hutchinson probes and transposed solves share it)."""
+        wt = getattr(self, "_wt", None)
+        if wt is None:
+            wt = self._wt = self.W.T.tocsr()
+        return wt
+
     def probe_block(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """``size`` Rademacher probes (an n x size array) for the Hutchinson estimate of ``tr3``."""
         return rng.choice(np.array([-1.0, 1.0]), size=(self.n, size))
@@ -435,7 +456,7 @@ class Jacobian:
         """
         rng = np.random.default_rng(seed)
         W = self.W
-        WT = W.T.tocsr()
+        WT = self.w_transposed()
         tr2 = tr["tr3"]
         samples: list[np.ndarray] = []
         block = max(1, min(16, int(4e7 // (8 * self.n))))  # right-hand sides <= 320 MB
@@ -477,7 +498,7 @@ class BlockJacobian:
     block's, so a pooled panel costs the factorisations of one cross-section.
     """
 
-    def __init__(self, inner: Jacobian, periods: int, W_full: sp.csr_matrix) -> None:
+    def __init__(self, inner: Jacobian, periods: int, W_full: PeriodBlocks | sp.csr_matrix) -> None:
         self.inner, self.T, self.W, self.n = inner, periods, W_full, W_full.shape[0]
 
     def logdet(self, rho: float) -> float:
@@ -499,15 +520,51 @@ class BlockJacobian:
         return {k: T * v for k, v in tr.items()}, method, None if se is None else T * se, sens
 
 
+class PeriodBlocks:
+    """``I_T (x) W`` as an operator on vectors stacked period by period (year-major).
+
+    ``PeriodBlocks(W, T) @ v`` multiplies each period's block of ``v`` (length ``N T``, or
+    ``N T`` rows) by ``W`` without forming the ``NT x NT`` matrix (T times the graph: 2 GB
+    at N = 10^6, T = 20).
+
+    Parameters
+    ----------
+    block : scipy.sparse.csr_matrix
+        One period's ``N x N`` weights.
+    periods : int
+        ``T``.
+    """
+
+    def __init__(self, block: sp.csr_matrix, periods: int) -> None:
+        self.block, self.T = block, periods
+        n = block.shape[0] * periods
+        self.shape = (n, n)
+
+    def __matmul__(self, v: np.ndarray) -> np.ndarray:
+        v = np.asarray(v)
+        nb = self.block.shape[0]
+        out = np.empty(v.shape, dtype=np.result_type(v.dtype, self.block.dtype))
+        for t in range(self.T):
+            out[t * nb:(t + 1) * nb] = self.block @ v[t * nb:(t + 1) * nb]
+        return out
+
+    def matrix(self) -> sp.csr_matrix:
+        """The ``NT x NT`` matrix ``I_T (x) W``."""
+        return sp.kron(sp.identity(self.T, format="csr"), self.block, format="csr")
+
+
 def panel_setup(y: Any, X: Any, weights: sp.spmatrix | np.ndarray, periods: int, method: str, bounds: Any):
-    """Inputs for a pooled panel: W is one period's N x N matrix, y and X stacked by period."""
-    Wb = as_sparse_w(weights).copy()  # the block's factorisation work must not touch the caller's matrix
+    """Inputs for a pooled panel: W is one period's N x N matrix, y and X stacked by period.
+
+    Returns (y, X, :class:`PeriodBlocks` over the observations, method, bounds, W of one period).
+    """
+    Wb = as_sparse_w(weights)  # read only, like the cross-section's W (tests/test_ml_engine.py)
     nb = Wb.shape[0]
     if periods < 1 or np.asarray(y).shape[0] != periods * nb:
         raise InputError(f"periods={periods} with an N x N W of N={nb} needs y of length {periods * nb} "
                          f"(stacked period by period), got {np.asarray(y).shape[0]}")
-    W_full = sp.kron(sp.identity(periods, format="csr"), Wb, format="csr")
-    yv, Xv, Wc = check_inputs(y, X, W_full)
+    Wc = PeriodBlocks(Wb, periods)
+    yv, Xv, _ = check_inputs(y, X, Wb, periods=periods)
     meth = check_method(method, nb)
     bnd = check_bounds(bounds, Wb)
     return yv, Xv, Wc, meth, bnd, Wb

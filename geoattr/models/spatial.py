@@ -444,9 +444,13 @@ def _fit_lag_error(y: pd.Series, X: pd.DataFrame, W_order: tuple[sparse.csr_matr
                      logdet_order=method[1][0], logdet_probes=method[1][1])
     try:
         if W is None:  # balanced pooled panel: rows in year-major order, one period's W
-            r = engine(ya[order], Xa[order], Wu, periods=len(order) // Wu.shape[0])
-            inverse = np.empty_like(order)
-            inverse[order] = np.arange(len(order))
+            if np.array_equal(order, np.arange(len(order))):  # already in that order: no copy of the data
+                inverse = None
+                r = engine(ya, Xa, Wu, periods=len(order) // Wu.shape[0])
+            else:
+                r = engine(ya[order], Xa[order], Wu, periods=len(order) // Wu.shape[0])
+                inverse = np.empty_like(order)
+                inverse[order] = np.arange(len(order))
         else:
             inverse = None
             r = engine(ya, Xa, W)
