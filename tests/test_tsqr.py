@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from geoattr.models.ml_jacobian import PeriodBlocks, check_inputs
+from geoattr.models.ml_blocks import PeriodBlocks
+from geoattr.models.ml_jacobian import check_inputs
 from geoattr.models.tsqr import augmented_r, solve_augmented
 from geoattr.exceptions import InputError
 

@@ -77,7 +77,6 @@ from geoattr.exceptions import ConvergenceWarning, InputError
 from geoattr.models.ml_jacobian import (
     EIGEN_MAX_N,
     EXACT_TRACE_MAX_N,
-    BlockJacobian,
     Jacobian,
     SingularError,
     blas_limit,
@@ -85,9 +84,9 @@ from geoattr.models.ml_jacobian import (
     check_inputs,
     check_method,
     logdet,
-    panel_setup,
 )
 from geoattr.models.ml_approx import APPROX_METHODS, ApproxJacobian, describe_approx, low_order_traces
+from geoattr.models.ml_blocks import BlockJacobian, panel_setup
 from geoattr.models.ml_cholmod import large_n_jacobian
 from geoattr.models.ml_filtered import FilteredLeastSquares
 from geoattr.models.ml_realdet import REAL_LU_MIN_N, RealLUJacobian, search_values
