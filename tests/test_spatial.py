@@ -371,19 +371,28 @@ def test_gmm_estimators_print_nothing(capsys):
     assert capsys.readouterr().out == ""
 
 
+@pytest.mark.parametrize("year_major", [False, True])
 @pytest.mark.parametrize("model", ["sar", "sdm", "sem"])
-def test_balanced_pooled_fit_never_builds_the_panel_w(model, monkeypatch):
+def test_balanced_pooled_fit_never_builds_the_panel_w(model, year_major, monkeypatch):
     """A balanced pooled panel is fitted on one year's W: the NT x NT W is built only when asked for.
 
     Reference: the same engine on the NT x NT matrix over the observations (the unbalanced
-    path, ``periods=1``), to 1e-8 relative; rows deliberately not in year-major order.
+    path, ``periods=1``), to 1e-8 relative; rows unit-major (reordered for the fit) or
+    already year-major in W's unit order (used as they are: ``_year_major_order`` gives
+    ``slice(None)``).
     """
     from geoattr.models import ml, spatial
     from geoattr.weights.lag import data_weights
 
     w, g, ids = _grid(8)
     rng = np.random.default_rng(3)
-    idx = pd.MultiIndex.from_product([ids, range(2001, 2005)], names=["unit", "year"])  # unit-major
+    if year_major:
+        idx = pd.MultiIndex.from_product([range(2001, 2005), list(g.unique_ids)],
+                                         names=["year", "unit"]).swaplevel()
+    else:
+        idx = pd.MultiIndex.from_product([ids, range(2001, 2005)], names=["unit", "year"])
+    per_year = pd.Series(1, index=idx).groupby(level=1).size()
+    assert isinstance(spatial._year_major_order(idx, g, per_year), slice) is year_major
     df = pd.DataFrame({"x1": rng.normal(size=len(idx)), "x2": rng.normal(size=len(idx))}, index=idx)
     df["y"] = 1 + df.x1 - 0.5 * df.x2 + rng.normal(size=len(idx))
     X = df[["x1", "x2"]].assign(const=1.0)
@@ -418,3 +427,12 @@ def test_year_major_order_only_for_exactly_balanced_panels():
     assert _year_major_order(twice, g, twice_per_year) is None
     stranger = idx.set_levels([["zz" if u == ids[0] else u for u in idx.levels[0]], idx.levels[1]])
     assert _year_major_order(stranger, g, per_year) is None
+    # rows already in that order: slice(None), the data used without a copy
+    assert _year_major_order(idx[order], g, per_year) == slice(None)
+    # a year level left unused (rows of 2000 dropped): ranks among the years present
+    three = pd.MultiIndex.from_product([[2002, 2000, 2001], list(g.unique_ids)], names=["year", "unit"]).swaplevel()
+    kept = three[three.get_level_values("year") != 2000]
+    assert 2000 in kept.levels[1]
+    kept_order = _year_major_order(kept, g, pd.Series(1, index=kept).groupby(level=1).size())
+    assert list(kept[kept_order]) == [(u, y) for y in (2001, 2002) for u in g.unique_ids]
+    assert _year_major_order(kept[kept_order], g, per_year) == slice(None)

@@ -73,3 +73,15 @@ def test_period_blocks_equal_the_kronecker_product():
     assert np.array_equal(op @ v, full @ v)
     assert np.array_equal(op @ V, full @ V)
     assert (op.matrix() != full).nnz == 0
+
+
+@pytest.mark.parametrize("rows", [3, 64, 10_000])
+def test_squared_correlation_by_blocks_is_numpys(rows):
+    """The pseudo R2 of the spatial models by blocks of rows against numpy.corrcoef (1e-12 relative)."""
+    from geoattr.models.results import squared_correlation
+
+    rng = np.random.default_rng(2)
+    a = 1e3 + rng.normal(size=500)  # a large mean: the centring must come before the products
+    b = 0.3 * a + rng.normal(size=500)
+    assert squared_correlation(a, b, rows=rows) == pytest.approx(np.corrcoef(a, b)[0, 1] ** 2, rel=1e-12)
+    assert squared_correlation(a, a, rows=rows) == pytest.approx(1.0, rel=1e-14)

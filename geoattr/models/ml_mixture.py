@@ -63,6 +63,7 @@ from geoattr._format import format_ids
 from geoattr.exceptions import ConvergenceWarning, InputError
 from geoattr.models.impacts_mixture import mixture_impacts
 from geoattr.models.ml_jacobian import is_row_standardised, logdet
+from geoattr.models.results import squared_correlation
 from geoattr.models.spatial import SpatialResults
 from geoattr.models.spatial_panel_durbin import slx_impacts
 from geoattr.typing import WeightsLike
@@ -468,7 +469,7 @@ def _results(y: pd.Series, prob: _Problem, g: np.ndarray, params: np.ndarray, C:
         corner_tests=table, gamma=gamma_s, components=comps, weights=prob.W(g), unit_weights=Wu,
         params=pd.Series(params, index=pnames, name="estimate"), cov=pd.DataFrame(C, index=pnames, columns=pnames),
         y=y, fitted_values=fitted, resids=resid, nobs=len(y), df_resid=len(y) - len(pnames), loglik=ll,
-        rsquared=float(np.corrcoef(y.to_numpy(dtype=float), fitted.to_numpy())[0, 1] ** 2), model=f"{model}_mix",
+        rsquared=squared_correlation(y, fitted), model=f"{model}_mix",
         cov_type="ml-hessian", dist="normal", info=info, notes=notes,
         rsquared_definition="squared correlation of y and y - e (pseudo R2)",
     )

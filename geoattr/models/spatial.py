@@ -33,7 +33,7 @@ from geoattr.models.impacts import Traces, impacts, traces
 from geoattr.models.ml_jacobian import logdet
 from geoattr.models.prediction import PREDICTORS, blup, trend
 from geoattr._format import format_ids
-from geoattr.models.results import RegressionResults
+from geoattr.models.results import RegressionResults, squared_correlation
 from geoattr.weights.sparse import as_sparse
 from geoattr.weights.lag import data_weights
 from geoattr.typing import WeightsLike
@@ -173,28 +173,47 @@ def year_major(units: Any, years: Any) -> pd.MultiIndex:
                                       np.repeat(np.asarray(years), len(units))])
 
 
-def _year_major_order(index: pd.MultiIndex, weights: WeightsLike, units_per_year: pd.Series) -> np.ndarray | None:
+def _year_major_order(index: pd.MultiIndex, weights: WeightsLike,
+                      units_per_year: pd.Series) -> np.ndarray | slice | None:
     """Rows of a balanced pooled panel in year-major order (units in the weights' order), else None.
 
     Balanced here means more than one year and, in every year, each unit of the weights
-    exactly once: then W over the observations is ``I_T (x) W`` in that order.
+    exactly once: then W over the observations is ``I_T (x) W`` in that order.  Rows
+    already in that order give ``slice(None)`` (no copy of the data, no n-vector of row
+    numbers held through the fit).
     """
     units = pd.Index(weights.unique_ids)
     n = len(units)
     if units_per_year.size < 2 or not (units_per_year == n).all():
         return None
-    # integer keys (year rank, unit position in W): no hashing of (unit, year) labels, which
-    # costs gigabytes at 2 x 10^7 observations
-    upos = units.get_indexer(index.levels[0])[index.codes[0]]
-    yrank = pd.factorize(index.levels[1][index.codes[1]], sort=True)[0]
-    key = yrank.astype(np.int64) * n + upos
+    # integer keys (year rank, unit position in W) from the index's codes: no hashing of (unit,
+    # year) labels, which costs gigabytes at 2 x 10^7 observations, and at most three n-vectors
+    codes_u, codes_y = np.asarray(index.codes[0]), np.asarray(index.codes[1])
+    if (codes_u < 0).any() or (codes_y < 0).any():
+        return None  # a missing label: the general path says which
+    used = np.bincount(codes_y, minlength=len(index.levels[1])) > 0  # years present (levels may be unused)
+    by_value = np.asarray(index.levels[1].argsort())
+    rank = np.full(len(used), -1, dtype=np.int64)
+    rank[by_value[used[by_value]]] = np.arange(int(used.sum()))
+    key = rank[codes_y]
+    key *= n
+    upos = units.get_indexer(index.levels[0])[codes_u]
+    if (upos < 0).any():
+        return None  # a unit outside W: the general path says which
+    key += upos
+    del upos
+    if _is_arange(key):
+        return slice(None)
     order = np.argsort(key, kind="stable")
-    if (upos < 0).any() or not np.array_equal(key[order], np.arange(len(index))):
-        return None  # a unit outside W, or a (unit, year) twice: the general path says which
-    return order
+    return order if _is_arange(key[order]) else None  # else a (unit, year) twice: the general path says
 
 
-def _lagged_by_period(X: pd.DataFrame, Wu: sparse.csr_matrix, order: np.ndarray) -> pd.DataFrame:
+def _is_arange(v: np.ndarray, step: int = 1 << 20) -> bool:
+    """Whether ``v`` is ``0, 1, ..., len(v) - 1``, compared by blocks (no n-vector of row numbers)."""
+    return all(np.array_equal(v[s:s + step], np.arange(s, min(s + step, len(v)))) for s in range(0, len(v), step))
+
+
+def _lagged_by_period(X: pd.DataFrame, Wu: sparse.csr_matrix, order: np.ndarray | slice) -> pd.DataFrame:
     """:func:`lagged_regressors` of a balanced pooled panel with one period's W (rows ``order``)."""
     n = Wu.shape[0]
 
@@ -414,9 +433,9 @@ def fit_spatial(
     if not converged:
         warnings.warn(f"{model.upper()}: the likelihood maximisation did not converge", ConvergenceWarning,
                       stacklevel=2)
-    resid = pd.Series(e, index=y.index, name="resid")
+    resid = pd.Series(e, index=y.index, name="resid", copy=False)  # e is the fit's own array
     fitted = (y - resid).rename("fitted")
-    r2 = float(np.corrcoef(y.to_numpy(dtype=float), fitted.to_numpy())[0, 1] ** 2)
+    r2 = squared_correlation(y, fitted)
     return SpatialResults(
         weights=W if W is not None else partial(data_weights, weights, y.index, [], warn=False), unit_weights=Wu,
         params=params.rename("estimate"), cov=cov, y=y, fitted_values=fitted, resids=resid,
@@ -426,7 +445,8 @@ def fit_spatial(
     )
 
 
-def _fit_lag_error(y: pd.Series, X: pd.DataFrame, W_order: tuple[sparse.csr_matrix | None, np.ndarray | None],
+def _fit_lag_error(y: pd.Series, X: pd.DataFrame,
+                   W_order: tuple[sparse.csr_matrix | None, np.ndarray | slice | None],
                    Wu: sparse.csr_matrix | None, model: str, method: tuple[str, tuple[int | None, int | None]],
                    notes: list[str]):
     """The lag (sar, sdm) or error (sem, sdem) model with the sparse ML engine.
@@ -444,11 +464,12 @@ def _fit_lag_error(y: pd.Series, X: pd.DataFrame, W_order: tuple[sparse.csr_matr
                      logdet_order=method[1][0], logdet_probes=method[1][1])
     try:
         if W is None:  # balanced pooled panel: rows in year-major order, one period's W
-            if np.array_equal(order, np.arange(len(order))):  # already in that order: no copy of the data
+            periods = len(ya) // Wu.shape[0]
+            if isinstance(order, slice):  # already in that order: no copy of the data
                 inverse = None
-                r = engine(ya, Xa, Wu, periods=len(order) // Wu.shape[0])
+                r = engine(ya, Xa, Wu, periods=periods)
             else:
-                r = engine(ya[order], Xa[order], Wu, periods=len(order) // Wu.shape[0])
+                r = engine(ya[order], Xa[order], Wu, periods=periods)
                 inverse = np.empty_like(order)
                 inverse[order] = np.arange(len(order))
         else:
@@ -587,7 +608,7 @@ def fit_gmm(
     fitted = (y - resid).rename("fitted")
     return SpatialResults(
         weights=W, params=params, cov=cov, y=y, fitted_values=fitted, resids=resid, nobs=len(y),
-        df_resid=len(y) - len(params), loglik=float("nan"), rsquared=float(np.corrcoef(ya.ravel(), fitted)[0, 1] ** 2),
+        df_resid=len(y) - len(params), loglik=float("nan"), rsquared=squared_correlation(ya, fitted),
         model=model, cov_type="gmm" if robust is None else f"gmm-{robust}", dist="normal",
         info={"Engine": f"spreg {spreg.__version__}", "Estimated": par},
         rsquared_definition="squared correlation of y and y - e (pseudo R2)",

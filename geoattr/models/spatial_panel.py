@@ -24,6 +24,7 @@ from scipy.sparse import linalg as spla
 from geoattr._format import format_ids
 from geoattr.exceptions import ConvergenceWarning, InputError
 from geoattr.models.ml_jacobian import check_bounds, default_bounds, is_row_standardised
+from geoattr.models.results import squared_correlation
 from geoattr.models.spatial import SpatialResults, fit_spatial
 from geoattr.models.spatial_panel_unbalanced import fit_unbalanced_fe, is_balanced, keep_balanced, within_varying
 from geoattr.weights.sparse import as_sparse
@@ -301,7 +302,7 @@ def fit_sem_re(
         weights=panel_weights(weights, y.index), unit_weights=lik.W, params=params,
         cov=pd.DataFrame(cov, index=names, columns=names), y=y,
         fitted_values=fitted, resids=resid, nobs=len(y), df_resid=len(y) - len(params), loglik=float(loglik),
-        rsquared=float(np.corrcoef(y.to_numpy(), fitted.to_numpy())[0, 1] ** 2), model="sem_re", cov_type="ml",
+        rsquared=squared_correlation(y, fitted), model="sem_re", cov_type="ml",
         dist="normal", notes=notes, rsquared_definition="squared correlation of y and X b",
         info={"phi": f"{phi:.6f}", "sigma2": f"{s2:.6g}", "sigma2_mu": f"{phi**2 * s2:.6g}", "N x T": f"{N} x {T}"},
     )

@@ -49,6 +49,7 @@ from scipy.sparse.linalg import spsolve
 
 from geoattr.exceptions import ConvergenceWarning, InputError, WeightsSubsetWarning
 from geoattr.models.panel_within import EffectProjector
+from geoattr.models.results import squared_correlation
 from geoattr.models.spatial import SpatialResults, fit_spatial
 from geoattr.typing import WeightsLike
 from geoattr.weights.geometry import align
@@ -227,5 +228,5 @@ def fit_unbalanced_fe(
             "N x T": f"{N} x {T} ({n} observed)"}
     return res.replace(
         params=res.params[keep], cov=res.cov.loc[keep, keep], y=y_within.rename(y.name), fitted_values=fitted,
-        df_resid=n - n_eff - len(keep), rsquared=float(np.corrcoef(y_within.to_numpy(), fitted.to_numpy())[0, 1] ** 2),
+        df_resid=n - n_eff - len(keep), rsquared=squared_correlation(y_within, fitted),
         info=info, add_notes=notes)
