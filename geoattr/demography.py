@@ -303,8 +303,7 @@ def _age_arrays(population_by_age: pd.DataFrame, death_probabilities: pd.DataFra
     ``checked``: ``population_by_age`` already passed ``check_population_by_age`` (a PanelData's)."""
     tab = _age_table(population_by_age if checked else check_population_by_age(population_by_age))
     top = tab.top
-    want = sorted(int(y) for y in years) if years is not None else [y for y in tab.years if y + 1 in tab.years]
-    want = sorted(set(want))
+    want = sorted({int(y) for y in years}) if years is not None else [y for y in tab.years if y + 1 in tab.years]
     span = sorted(set(want) | {y + 1 for y in want})
     where = pd.Index(tab.years).get_indexer(span)
     arr = np.full((len(tab.units), len(span), 2, top + 1), np.nan)

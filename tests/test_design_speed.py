@@ -102,3 +102,15 @@ def test_combined_codes_order_rows_as_their_keys_and_refuse_overflow():
     a, b = np.array([1, 0, 1, 0]), np.array([0, 2, 2, 1])
     np.testing.assert_array_equal(combined_codes([a, b], [2, 3]), [3, 2, 5, 1])
     assert combined_codes([a, b], [2**31, 2**31]) is None  # 2^62 combinations: no room in int64
+
+
+def test_group_runs_by_hand():
+    """Rows grouped by code (missing codes left out), ordered within a group by ``within``; checked by hand."""
+    from geoattr.data.grouping import group_runs
+
+    codes = np.array([1, 0, -1, 1, 0, 1])
+    order, starts = group_runs(codes, 3)
+    assert order.tolist() == [1, 4, 0, 3, 5] and starts == [0, 2, 5, 5]  # group 2 is empty
+    order, starts = group_runs(codes, 2, within=np.array([9, 2, 0, 1, 1, 9]))
+    # group 0: rows 1 (2), 4 (1) -> 4, 1; group 1: rows 0 (9), 3 (1), 5 (9) -> 3, 0, 5 (ties stay in row order)
+    assert order.tolist() == [4, 1, 3, 0, 5] and starts == [0, 2, 5]

@@ -7,6 +7,8 @@ that says what to fix.
 
 from __future__ import annotations
 
+import math
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -148,7 +150,7 @@ def _unique_by_codes(codes: list[np.ndarray]) -> bool:
     key = combined_codes(codes, sizes)
     if key is None:
         return False  # the caller's general check decides
-    size = int(np.prod(sizes, dtype=object))
+    size = math.prod(sizes)
     if size <= 8 * len(key) + 1024:
         return bool(np.bincount(key, minlength=size).max(initial=0) <= 1)
     key.sort()

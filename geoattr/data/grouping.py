@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["sum_by", "combined_codes"]
+__all__ = ["sum_by", "combined_codes", "group_runs"]
 
 
 def combined_codes(codes: list[np.ndarray], sizes: list[int]) -> np.ndarray | None:
@@ -43,6 +43,34 @@ def combined_codes(codes: list[np.ndarray], sizes: list[int]) -> np.ndarray | No
     for c, n in zip(codes, sizes):
         key = key * max(int(n), 1) + c
     return key
+
+
+def group_runs(codes: np.ndarray, n_groups: int, *,
+               within: np.ndarray | None = None) -> tuple[np.ndarray, list[int]]:
+    """The rows of each group together: row positions by group code, and where each group starts.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray
+        Each row's group code in ``range(n_groups)`` (``pandas.factorize``); rows with a
+        negative code (a missing key) are left out.
+    n_groups : int
+    within : numpy.ndarray, optional
+        A key ordering the rows within each group (stably, e.g. the year); default the
+        rows' own order.
+
+    Returns
+    -------
+    order : numpy.ndarray
+        Row positions, group by group.
+    starts : list of int
+        ``n_groups + 1`` bounds: group ``k`` is ``order[starts[k]:starts[k + 1]]``.
+    """
+    keep = np.flatnonzero(codes >= 0)
+    if within is not None:
+        keep = keep[np.argsort(within[keep], kind="stable")]
+    order = keep[np.argsort(codes[keep], kind="stable")]
+    return order, np.searchsorted(codes[order], np.arange(n_groups + 1)).tolist()
 
 
 def sum_by(frame: pd.DataFrame, keys: list[str], value: str, *,

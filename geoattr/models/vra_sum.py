@@ -162,7 +162,7 @@ def wide_table(long: pd.DataFrame, *, key: str = "year") -> pd.DataFrame:
     rows_of = f.groupby("term", sort=False).indices  # term -> its row positions, in one pass
     key_values = f[key].to_numpy()
     for term in dict.fromkeys(f["term"]):
-        pos = rows_of.get(term, np.array([], dtype=np.intp))
+        pos = rows_of[term]
         at = pd.Index(key_values[pos], name=key)
         for src, suffix in (("estimate", ""), ("std_error", "_se"), ("p", "_p"), ("stars", "_stars")):
             cols[f"{term}{suffix}"] = f[src].iloc[pos].set_axis(at).reindex(keys)

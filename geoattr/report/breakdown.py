@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from geoattr._format import escape_html
+from geoattr.data.grouping import group_runs
 from geoattr.exceptions import InputError
 from geoattr.report.page import format_cells
 
@@ -65,10 +66,9 @@ def _segment_sums(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndar
 class _Rows:
     """The rows of a breakdown ordered by (unit, year), each year's table already written."""
 
-    def __init__(self, frame: pd.DataFrame, codes: np.ndarray) -> None:
-        keep = np.flatnonzero(codes >= 0)
-        by_year = keep[np.argsort(frame["year"].to_numpy()[keep], kind="stable")]
-        order = by_year[np.argsort(codes[by_year], kind="stable")]  # by unit, then year, then as given
+    def __init__(self, frame: pd.DataFrame, codes: np.ndarray, n_units: int) -> None:
+        # by unit, then year, then as given
+        order, self.unit_starts = group_runs(codes, n_units, within=frame["year"].to_numpy())
         self.codes, years = codes[order], frame["year"].to_numpy()[order]
         names = frame["workplace_name"].to_numpy(dtype=object)[order].tolist()
         ids = frame["workplace"].to_numpy(dtype=object)[order].tolist()
@@ -118,7 +118,7 @@ def breakdown_section(rows: pd.DataFrame, *, name: str) -> str:
     if not len(rows):
         return ""
     lag = int(rows["lag"].iloc[0]) if "lag" in rows.columns else 0
-    return _section(name, lag, _Rows(rows, np.zeros(len(rows), dtype=np.intp)), 0, len(rows))
+    return _section(name, lag, _Rows(rows, np.zeros(len(rows), dtype=np.intp), 1), 0, len(rows))
 
 
 def breakdown_sections(frame: pd.DataFrame, *, names: Mapping[Any, str] | None = None) -> dict[Any, str]:
@@ -141,8 +141,8 @@ def breakdown_sections(frame: pd.DataFrame, *, names: Mapping[Any, str] | None =
     check_breakdown(frame)
     names = names if names is not None else {}
     codes, units = pd.factorize(frame["unit"], sort=False)
-    rows = _Rows(frame, codes)
-    starts = np.searchsorted(rows.codes, np.arange(len(units) + 1)).tolist()
+    rows = _Rows(frame, codes, len(units))
+    starts = rows.unit_starts
     _, first = np.unique(codes, return_index=True)
     first = first[-len(units):] if len(units) else first  # the first row of each unit (code -1 sorts first)
     lags = frame["lag"].to_numpy()[first].tolist() if "lag" in frame.columns else [0] * len(units)

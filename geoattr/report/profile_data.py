@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from geoattr.data.grouping import group_runs
 from geoattr.exceptions import InputError
 from geoattr.report.page import format_cells
 
@@ -68,15 +69,6 @@ class Destinations:
     columns = ("destination", "name", "commuters", "share (%)")
 
 
-def _unit_order(att: pd.DataFrame) -> tuple[np.ndarray, pd.Index, np.ndarray]:
-    """Rows of ``att`` by unit (first appearance) then year (stable); unit codes; units."""
-    codes, units = pd.factorize(att.index.get_level_values("unit"), sort=False)
-    keep = np.flatnonzero(codes >= 0)
-    by_year = keep[np.argsort(att.index.get_level_values("year").to_numpy()[keep], kind="stable")]
-    order = by_year[np.argsort(codes[by_year], kind="stable")]
-    return order, units, codes[order]
-
-
 def unit_years(att: pd.DataFrame, intervals: pd.DataFrame | None = None) -> dict[Any, UnitYears]:
     """Every unit's years of attractiveness and interval, from one pass over the tables.
 
@@ -96,7 +88,9 @@ def unit_years(att: pd.DataFrame, intervals: pd.DataFrame | None = None) -> dict
         as selecting ``att.xs(unit, level="unit").sort_index()`` and the unit's rows of
         ``intervals`` reindexed to its years.
     """
-    order, units, codes = _unit_order(att)
+    codes, units = pd.factorize(att.index.get_level_values("unit"), sort=False)
+    # rows by unit (first appearance), then year
+    order, starts = group_runs(codes, len(units), within=att.index.get_level_values("year").to_numpy())
     a = att.iloc[order]
     years = a.index.get_level_values("year")
     actual = a["actual"].to_numpy()
@@ -114,7 +108,6 @@ def unit_years(att: pd.DataFrame, intervals: pd.DataFrame | None = None) -> dict
             for y, c1, c2, c3, c4, c5 in zip(yrs, format_cells(actual), format_cells(a["expected"].to_numpy()),
                                              format_cells(res), blank if lo is None else format_cells(lo),
                                              blank if hi is None else format_cells(hi))]
-    starts = np.searchsorted(codes, np.arange(len(units) + 1)).tolist()
 
     def part(arr: np.ndarray | None, k: int) -> np.ndarray | None:
         return None if arr is None else arr[starts[k]:starts[k + 1]]

@@ -20,6 +20,7 @@ import pandas as pd
 
 from geoattr._docstrings import fill_doc
 from geoattr._format import escape_html
+from geoattr.data.grouping import group_runs
 from geoattr.exceptions import InputError
 from geoattr.report.labels import COMPONENT_LABELS
 
@@ -104,8 +105,13 @@ def waterfall_steps(decomposition_frame: pd.DataFrame, unit: Any) -> pd.DataFram
     values = component_values(decomposition_frame, unit)
     out = pd.DataFrame(_step_rows(values.index.tolist(), values.to_numpy().tolist()),
                        columns=["component", "kind", "value", "start", "end"])
-    out.insert(1, "label", [COMPONENT_LABELS.get(c, c.replace("_", " ")) for c in out["component"]])
+    out.insert(1, "label", [_label(c) for c in out["component"]])
     return out
+
+
+def _label(component: str) -> str:
+    """A component's label: :data:`COMPONENT_LABELS`, else its name with spaces."""
+    return COMPONENT_LABELS.get(component, component.replace("_", " "))
 
 
 def _step_rows(components: list[str], values: list[float]) -> list[tuple[str, str, float, float, float]]:
@@ -222,9 +228,7 @@ def unit_components(decomposition_frame: pd.DataFrame) -> dict[Any, tuple[list[s
     """
     _check_columns(decomposition_frame)
     codes, units = pd.factorize(decomposition_frame["unit"], sort=False)
-    keep = np.flatnonzero(codes >= 0)
-    order = keep[np.argsort(codes[keep], kind="stable")]
-    starts = np.searchsorted(codes[order], np.arange(len(units) + 1)).tolist()
+    order, starts = group_runs(codes, len(units))
     comps = decomposition_frame["component"].astype(str).to_numpy(dtype=object)[order].tolist()
     vals = decomposition_frame["persons_per_year"].to_numpy()[order].tolist()
     out = {}
@@ -255,7 +259,7 @@ def _svg(steps: list[tuple[str, str, float, float, float]], *, title: str, width
     out.append(f'<line x1="{sx(0):.1f}" x2="{sx(0):.1f}" y1="{pad_t - 4}" y2="{height - pad_b + 4}" stroke="#888" '
                'stroke-dasharray="4 3"/>')
     for i, (component, kind, value, start, end) in enumerate(steps):
-        label = COMPONENT_LABELS.get(component, component.replace("_", " "))
+        label = _label(component)
         y = pad_t + i * row_h
         a, b = sorted((sx(start), sx(end)))
         fill = _FILL[kind][0 if value >= 0 else 1]

@@ -10,6 +10,7 @@ import pandas as pd
 
 from geoattr._format import format_ids
 from geoattr.data import PanelData
+from geoattr.data.grouping import combined_codes
 from geoattr.exceptions import InputError
 
 __all__ = ["net_migration_rate", "labour_market_integration", "centrality", "demographic_supply",
@@ -190,11 +191,13 @@ def _ages_short(codes: dict[str, tuple[np.ndarray, pd.Index]], age: pd.Series, n
     """Whether some (unit, year, sex) group has fewer than ``n_ages`` distinct ages.
 
     Rows sorted by group and age without repeats (the usual table) are counted in one
-    pass; otherwise the distinct (group, age) pairs are counted.
+    pass; otherwise the distinct (group, age) pairs are counted.  True as well when the
+    groups do not fit one integer key: the caller then counts them with pandas.
     """
-    group = np.zeros(len(age), dtype=np.int64)
-    for c in ("unit", "year", "sex"):
-        group = group * len(codes[c][1]) + codes[c][0]
+    group = combined_codes([codes[c][0] for c in ("unit", "year", "sex")],
+                           [len(codes[c][1]) for c in ("unit", "year", "sex")])
+    if group is None:  # no room for one integer: the caller's general count decides
+        return True
     a = pd.factorize(age, sort=True)[0]
     key = group * (int(a.max(initial=0)) + 1) + a
     if not (len(key) < 2 or bool((np.diff(key) > 0).all())):
