@@ -384,7 +384,7 @@ def _job_growth_parts(
         cw = commuting_weights(data, range(d.years[0] - max_lag, d.years[1] + 1),
                                commuting_year=fit.options.get("commuting_year", "same"),
                                min_share=fit.options.get("min_share", 0.0), top_k=fit.options.get("top_k"),
-                               include_diagonal=fit.options.get("include_diagonal", True))
+                               include_diagonal=fit.options.get("include_diagonal", True), as_graph=False)
         parts = own_neighbour_growth(ra, cw, years=d.years, lags=range(max_lag + 1), renormalise=False).reindex(idx)
         for t in vra_terms:
             sfx = t[3:]

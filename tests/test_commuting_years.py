@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from geoattr import weights as gw
-from geoattr.exceptions import InputError
+from geoattr.exceptions import InputError, IsolatesWarning
 
 
 def _flows(seed: int = 3) -> pd.DataFrame:
@@ -68,3 +68,35 @@ def test_prepared_memo_shared_across_options_gives_the_same_weights():
     memo = {}
     gw.commuting_by_year(bad, [2001, 2002], prepared=memo)  # every-year rows fail; the asked years' rows are used
     assert list(memo.values()) == [None]
+
+
+@pytest.mark.filterwarnings("ignore::geoattr.exceptions.IsolatesWarning")  # unit 0009 of ids has no flows
+@pytest.mark.parametrize("opts", [{}, {"top_k": 3, "include_diagonal": False},
+                                  {"ids": [f"{k:04d}" for k in range(9, 0, -1)], "min_share": 0.05}])
+@pytest.mark.parametrize("years", [[2000, 2001, 2002, 2003, 2004], [2003]])  # the one-year path too
+def test_as_graph_false_gives_the_graphs_matrices_without_building_them(opts, years):
+    """``as_graph=False`` returns the SparseWeights the Graphs are made of: on the Graph's ids,
+    the same matrix bit for bit (what the designs read through ``as_sparse``)."""
+    f = _flows()
+    graphs = gw.commuting_by_year(f, years, **opts)
+    sparse = gw.commuting_by_year(f, years, as_graph=False, **opts)
+    assert sparse.substitutions == graphs.substitutions
+    for y in years:
+        assert isinstance(sparse[y], gw.SparseWeights)
+        ids = pd.Index(graphs[y].unique_ids)
+        assert list(sparse[y].ids) == list(ids)
+        ref = gw.as_sparse(graphs[y], ids)
+        assert (gw.as_sparse(sparse[y], ids) != ref).nnz == 0
+        np.testing.assert_array_equal(gw.as_sparse(sparse[y], ids).indices, ref.indices)
+
+
+def test_as_graph_must_be_a_bool():
+    with pytest.raises(ValueError, match=r"as_graph must be True \(a libpysal Graph\) or False \(SparseWeights\), got 'no'"):
+        gw.commuting_by_year(_flows(), [2001], as_graph="no")
+
+
+def test_isolates_warning_points_at_the_caller_of_commuting():
+    f = _flows()
+    with pytest.warns(IsolatesWarning, match=r"1 unit\(s\) have no commuting flows") as rec:
+        gw.commuting(f, year=2001, ids=[f"{k:04d}" for k in range(1, 10)])
+    assert rec[0].filename == __file__

@@ -137,7 +137,7 @@ def _weights(fit: AttractivenessResults, units: pd.Index, last: int, rules: list
     o = fit.options
     cw = commuting_weights(fit.unit_data, [last], commuting_year=o.get("commuting_year", "same"),
                            min_share=o.get("min_share", 0.0), top_k=o.get("top_k"),
-                           include_diagonal=o.get("include_diagonal", True))
+                           include_diagonal=o.get("include_diagonal", True), as_graph=False)
     used = int(cw.substitutions.get(last, last))
     rules.append(f"future job growth reaches VRA through the commuting matrix of {used} (the matrix of the last "
                  f"observed year {last}, or the nearest available), held fixed over the projection")

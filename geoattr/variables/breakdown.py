@@ -150,7 +150,7 @@ def vra_breakdown(
     ra = to_wide(relative_job_growth(jobs[jobs.index.get_level_values("year").isin(
         [y - 1 for y in src_years] + src_years)])).reindex(data.units)
     cw = commuting_weights(data, src_years, commuting_year=commuting_year, min_share=min_share, top_k=top_k,
-                           include_diagonal=include_diagonal)
+                           include_diagonal=include_diagonal, as_graph=False)
     ids = data.units
     pos = pd.Series(np.arange(len(ids)), index=ids)
     rows_of = pos.reindex(unit_list).to_numpy()

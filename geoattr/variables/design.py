@@ -206,13 +206,17 @@ def _ami(data: PanelData, cw: CommutingWeights, yrs: list[int]) -> pd.Series:
 def _sparse_weights(data: PanelData, cw: CommutingWeights, units: pd.Index) -> CommutingWeights:
     """``cw`` with each matrix as SparseWeights on ``units``: one conversion per source matrix per data.
 
-    :func:`~geoattr.weights.as_sparse` of these gives the matrix it gives for the Graph
-    (a copy), so VRA and NV are unchanged; the designs of other specifications and
+    SparseWeights already on ``units`` are used as they are.  For a Graph,
+    :func:`~geoattr.weights.as_sparse` gives the same matrix as for the SparseWeights it
+    was made of, so VRA and NV are unchanged; the designs of other specifications and
     year ranges reuse the conversions (cached on ``data`` by Graph).
     """
     memo = data.cached(("weights", "sparse of graph"), dict)  # id(graph) -> (graph, SparseWeights)
     graphs = {}
     for year, g in cw.items():
+        if isinstance(g, SparseWeights) and g.ids.equals(units):
+            graphs[year] = g
+            continue
         hit = memo.get(id(g))
         if hit is None or hit[0] is not g or not hit[1].ids.equals(units):
             hit = (g, SparseWeights(matrix=gw.as_sparse(g, units), ids=units))
@@ -232,7 +236,7 @@ def _growth_columns(data: PanelData, terms: tuple[str, ...], years: tuple[int, i
     yrs = list(range(years[0], years[1] + 1))
     opts = tuple(sorted(commuting_options.items()))
     ra = data.cached(("job growth", years, max_lag), lambda: _checked_growth(data, growth_terms, years, max_lag))
-    cw = commuting_weights(data, list(range(years[0] - max_lag, years[1] + 1)), **commuting_options)
+    cw = commuting_weights(data, list(range(years[0] - max_lag, years[1] + 1)), as_graph=False, **commuting_options)
     notes.extend(_substitution_notes(cw))
     units = pd.Index(ra.index.get_level_values("unit").unique())
     cols: dict[str, pd.Series] = {}

@@ -118,6 +118,7 @@ def commuting_weights(
     min_share: float = 0.0,
     top_k: int | None = None,
     include_diagonal: bool = True,
+    as_graph: bool = True,
 ) -> gw.CommutingWeights:
     """Commuting weights for each year in ``years`` from ``data.flows``.
 
@@ -132,18 +133,22 @@ def commuting_weights(
         none (ties: the earlier).  An integer: that one year's matrix for every year.
     min_share, top_k, include_diagonal
         Passed to :func:`geoattr.weights.commuting` (rows renormalised afterwards).
+    as_graph : bool, default True
+        Graphs; False: :class:`~geoattr.weights.SparseWeights` on ``data.units`` (the
+        same shares; what the designs, the decomposition and the forecasts use).
 
     Returns
     -------
     geoattr.weights.CommutingWeights
-        Mapping year -> Graph with ``substitutions`` (requested year -> year used).
+        Mapping year -> Graph (SparseWeights with ``as_graph=False``) with
+        ``substitutions`` (requested year -> year used).
     """
     if data.flows is None:
         raise InputError("commuting flows are needed for VRA/NV/AMI: pass flows= to PanelData(...)")
     fixed = None if commuting_year == "same" else int(commuting_year)
-    key = ("weights", tuple(years), fixed, min_share, top_k, include_diagonal)
+    key = ("weights", tuple(years), fixed, min_share, top_k, include_diagonal, as_graph)
     # one memo of the matrices by source year, shared by the designs of other year ranges
-    built = data.cached(("weights", "by source year", min_share, top_k, include_diagonal), dict)
+    built = data.cached(("weights", "by source year", min_share, top_k, include_diagonal, as_graph), dict)
     return data.cached(key, lambda: gw.commuting_by_year(
         data.flows,
         years,
@@ -154,6 +159,7 @@ def commuting_weights(
         min_share=min_share,
         top_k=top_k,
         include_diagonal=include_diagonal,
+        as_graph=as_graph,
     ))
 
 

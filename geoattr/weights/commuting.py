@@ -62,7 +62,8 @@ def _unit_ids(units: pd.Index, present: np.ndarray, ids: Sequence[str] | pd.Inde
     if ids is None:
         return pd.Index(sorted(units[present]))
     all_ids = pd.Index(ids) if normalised else _normalised_ids(ids)
-    unknown = set(units[present]) - set(all_ids)
+    # sets of numpy object arrays: 10 times faster than iterating pandas' string Indexes
+    unknown = set(np.asarray(units[present], dtype=object)) - set(np.asarray(all_ids, dtype=object))
     if unknown:
         raise InputError(
             f"{len(unknown)} id(s) in the flows are not among ids: {format_ids(unknown)}; "
@@ -220,6 +221,20 @@ def commuting(
         Row-stochastic (every row with flows sums to 1 after the options, which
         renormalise the rows), indexed by the unit ids.
     """
+    return _commuting_sparse(flows, year=year, ids=ids, origin=origin, destination=destination, value=value,
+                             year_column=year_column, min_share=min_share, top_k=top_k,
+                             include_diagonal=include_diagonal, stacklevel=3).to_graph(max_edges=None)
+
+
+#: The options of :func:`commuting` with their defaults (for :func:`_commuting_sparse`).
+_COMMUTING_DEFAULTS: dict[str, object] = {"ids": None, "origin": "origin", "destination": "destination", "value": "count",
+                                          "min_share": 0.0, "top_k": None, "include_diagonal": True}
+
+
+def _commuting_sparse(flows: pd.DataFrame, *, year: int | None, ids: Sequence[str] | pd.Index | None, origin: str,
+                      destination: str, value: str, year_column: str, min_share: float, top_k: int | None,
+                      include_diagonal: bool, stacklevel: int) -> SparseWeights:
+    """:func:`commuting` as SparseWeights (``stacklevel`` of the isolates warning, as in ``warnings.warn`` here)."""
     val.require_columns(flows, [origin, destination, value], table="flows",
                         hint="name the columns with origin=, destination=, value=")
     df = _one_year(flows, year, year_column)
@@ -233,9 +248,9 @@ def commuting(
     pos = c > 0
     shares = commuting_shares(o[pos], d[pos], c[pos], units, present=np.arange(len(units)),
                               ids=None if ids is None else pd.Index(ids), min_share=min_share, top_k=top_k,
-                              include_diagonal=include_diagonal, stacklevel=3,
+                              include_diagonal=include_diagonal, stacklevel=stacklevel + 1,
                               year=_year_of(flows, year, year_column))
-    return shares.to_graph(max_edges=None)
+    return shares
 
 
 @dataclass(frozen=True)
@@ -293,10 +308,11 @@ def commuting_by_year(
     *,
     fixed_year: int | None = None,
     year_column: str = "year",
-    built: MutableMapping[int, Graph] | None = None,
+    built: MutableMapping[int, Graph | SparseWeights] | None = None,
     prepared: MutableMapping[tuple, object] | None = None,
+    as_graph: bool = True,
     **commuting_options,
-) -> CommutingWeights[Graph]:
+) -> CommutingWeights:
     """Commuting weights for each requested year.
 
     Each year uses its own matrix; a year without one uses the nearest year that has
@@ -310,14 +326,18 @@ def commuting_by_year(
     years : iterable of int
     fixed_year : int, optional
     year_column : str, default "year"
-    built : mutable mapping of int to Graph, optional
-        Source year -> the weights already built from these flows with these options:
-        they are reused, and the ones built here are added (a memo shared by calls that
-        ask for different ranges of years).
+    built : mutable mapping of int to Graph or SparseWeights, optional
+        Source year -> the weights already built from these flows with these options
+        and this ``as_graph``: they are reused, and the ones built here are added (a memo
+        shared by calls that ask for different ranges of years).
     prepared : mutable mapping, optional
         A memo of these flows' rows checked and with normalised ids, shared by calls with
         other options (``min_share``, ``top_k``...); the weights are the same with or
         without it.
+    as_graph : bool, default True
+        Graphs; False: :class:`~geoattr.weights.SparseWeights` on the same ids (the same
+        shares, without building the Graphs' pandas adjacency tables), as in
+        :func:`geoattr.weights.commuting_by_year_from_files`.
     **commuting_options
         Passed to :func:`commuting` (``ids``, ``min_share``, ``top_k``, ``include_diagonal``,
         column names).
@@ -325,8 +345,10 @@ def commuting_by_year(
     Returns
     -------
     CommutingWeights
-        Year -> Graph, with ``substitutions``.
+        Year -> Graph (SparseWeights with ``as_graph=False``), with ``substitutions``.
     """
+    if not isinstance(as_graph, bool):
+        raise ValueError(f"as_graph must be True (a libpysal Graph) or False (SparseWeights), got {as_graph!r}")
     if year_column not in flows.columns:
         raise InputError(f"the flows have no {year_column!r} column; pass year_column=")
     col = pd.Series(val.normalise_years(flows[year_column], name=f"the flows' {year_column!r} column",
@@ -341,12 +363,14 @@ def commuting_by_year(
         source = {y: fixed_year for y in years}
     else:
         source = nearest_years(available, years)
-    memo: MutableMapping[int, Graph] = {} if built is None else built
+    memo: MutableMapping[int, Graph | SparseWeights] = {} if built is None else built
     todo = [s for s in sorted(set(source.values())) if s not in memo]
-    memo.update(_commuting_years(flows, todo, year_column, commuting_options, prepared))
+    memo.update(_commuting_years(flows, todo, year_column, commuting_options, prepared, as_graph=as_graph))
     for s in todo:
         if s not in memo:  # the one-year builder (and its error, if the rows are bad)
-            memo[s] = commuting(flows, year=s, year_column=year_column, **commuting_options)
+            memo[s] = commuting(flows, year=s, year_column=year_column, **commuting_options) if as_graph else \
+                _commuting_sparse(flows, **{**_COMMUTING_DEFAULTS, **commuting_options, "year": s,
+                                            "year_column": year_column, "stacklevel": 3})
     return CommutingWeights.from_sources(source, memo)
 
 
@@ -385,15 +409,15 @@ def _prepare(flows: pd.DataFrame, years: Sequence[int] | None, year_column: str,
 
 
 def _commuting_years(flows: pd.DataFrame, years: Sequence[int], year_column: str,
-                     options: Mapping[str, object], prepared: MutableMapping[tuple, object] | None = None
-                     ) -> dict[int, Graph]:
+                     options: Mapping[str, object], prepared: MutableMapping[tuple, object] | None = None, *,
+                     as_graph: bool = True) -> dict[int, Graph | SparseWeights]:
     """:func:`commuting` of each year, with the checks and id normalisation done once for all the years.
 
     The same weights as one :func:`commuting` call per year (the same rows in the same
     order reach :func:`commuting_shares`).  Returns ``{}`` when the rows fail a check or
     the year column is not integer, so that the caller's per-year calls raise their usual
     errors.  ``prepared`` memoises the checked rows of every year of these flows (the
-    options do not change them).
+    options do not change them).  ``as_graph=False``: the SparseWeights the Graphs are made of.
     """
     opts = dict(options)
     origin, destination = opts.pop("origin", "origin"), opts.pop("destination", "destination")
@@ -414,7 +438,7 @@ def _commuting_years(flows: pd.DataFrame, years: Sequence[int], year_column: str
     if p is None:
         return {}
     given = None if ids is None else _normalised_ids(ids)
-    out: dict[int, Graph] = {}
+    out: dict[int, Graph | SparseWeights] = {}
     for y in years:
         sel = p.y == y
         o, d, c = p.o[sel], p.d[sel], p.c[sel]
@@ -424,7 +448,7 @@ def _commuting_years(flows: pd.DataFrame, years: Sequence[int], year_column: str
                          present, min_share=opts.get("min_share", 0.0), top_k=opts.get("top_k"),
                          include_diagonal=opts.get("include_diagonal", True), year=int(y), account=None, notes=(),
                          stacklevel=3)
-        out[int(y)] = shares.to_graph(max_edges=None)
+        out[int(y)] = shares.to_graph(max_edges=None) if as_graph else shares
     return out
 
 
