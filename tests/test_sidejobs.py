@@ -127,3 +127,52 @@ def test_environment_variable_turns_side_jobs_off(monkeypatch):
     monkeypatch.setenv("GEOATTR_SIDE_JOBS", "0")
     assert sidejobs.parallel_available() is False
     assert sidejobs.SideJobs().parallel is False
+
+
+def _small_run(out: Path, *, parallel: bool, monkeypatch: pytest.MonkeyPatch, n_jobs: int | None = None) -> dict:
+    """The demo's configuration with small replication counts, with or without side jobs: run.json."""
+    import copy
+    import json
+
+    from geoattr.pipeline import job
+
+    cfg = copy.deepcopy(job.DEFAULT_CONFIG)
+    cfg["robustness"].update({"n_boot": 39, "n_placebo": 19})
+    if n_jobs is not None:
+        cfg["robustness"]["n_jobs"] = n_jobs
+    cfg["forecast"]["draws"] = 40
+    monkeypatch.setattr(sj, "parallel_available", lambda: parallel)
+    job.run(cfg, out=out, progress=False)
+    return json.loads((out / "run.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.slow
+@needs_fork
+def test_a_run_with_side_jobs_writes_what_the_serial_run_writes(tmp_path, monkeypatch):
+    """The tables, the map, the figures, the fan chart, the profiles and the robustness battery
+    run beside the main process and are collected where the serial run writes them: the same
+    files, listed in run.json in the same order, the same CSVs byte for byte (the PNGs
+    pixel for pixel), the same warnings.  The battery runs serially in its side job unless
+    ``n_jobs`` is given (it is the same battery either way)."""
+    from PIL import Image
+
+    serial = _small_run(tmp_path / "serial", parallel=False, monkeypatch=monkeypatch)
+    forked = _small_run(tmp_path / "forked", parallel=True, monkeypatch=monkeypatch)
+    assert list(forked["outputs"]) == list(serial["outputs"])
+    assert list(forked["timings_seconds"]) == list(serial["timings_seconds"])
+    assert forked["warnings"] == serial["warnings"]
+    assert forked["analyses"]["robustness"]["settings"]["backend"] == "serial"
+    assert serial["analyses"]["robustness"]["settings"]["backend"] != "serial" or os.cpu_count() == 1
+    files = sorted(p.relative_to(tmp_path / "serial") for p in (tmp_path / "serial").rglob("*")
+                   if p.is_file() and p.name != "run.json")
+    assert files == sorted(p.relative_to(tmp_path / "forked") for p in (tmp_path / "forked").rglob("*")
+                           if p.is_file() and p.name != "run.json")
+    csvs = [p for p in files if p.suffix == ".csv"]
+    assert len(csvs) > 20
+    for p in csvs:
+        assert (tmp_path / "forked" / p).read_bytes() == (tmp_path / "serial" / p).read_bytes(), p
+    for p in [p for p in files if p.suffix == ".png"]:
+        a, b = (np.asarray(Image.open(d / p)) for d in (tmp_path / "serial", tmp_path / "forked"))
+        np.testing.assert_array_equal(a, b, err_msg=str(p))
+    explicit = _small_run(tmp_path / "explicit", parallel=True, monkeypatch=monkeypatch, n_jobs=2)
+    assert explicit["analyses"]["robustness"]["settings"]["backend"] == "processes (2)"

@@ -24,8 +24,8 @@ from geoattr.data import PanelData
 from geoattr.io.folders import collect_warnings, relocate, staged_output
 from geoattr.models.ols import AttractivenessResults, YearlyResults, estimate, estimate_by_year
 from geoattr.pipeline.book import write_book_publication, write_yearly_tables
-from geoattr.pipeline.outputs import echo_files, report_context, run_info, write_estimates, write_map, \
-    write_profile_pages, write_publication
+from geoattr.pipeline.outputs import echo_files, report_context, run_info, start_figures, write_estimates, \
+    write_map, write_profile_pages, write_publication
 from geoattr.pipeline.forecast import fan_units, forecast_report, forecast_step, write_fan_chart
 from geoattr.pipeline.sources import read_run_data, resolve_path
 from geoattr.pipeline.sidejobs import SideJobs, fill, placeholder
@@ -249,12 +249,44 @@ def _collect_figures(jobs: SideJobs, files: dict[str, Path], figs: dict[str, Pat
         fill(files, "figures", {f"figure_{k}": v for k, v in new.items()})
 
 
+def _tables_job(out: Path, *, est: _Estimates, att: pd.DataFrame, rank_tables: list[pd.DataFrame],
+                data: PanelData) -> tuple[dict[str, Path], dict[tuple[str, str], pd.DataFrame]]:
+    """The estimates' CSVs, ``variables.csv`` and the yearly tables as a side job: the files and the yearly tables."""
+    files: dict[str, Path] = {}
+    write_estimates(out, files, coefficients=est.coefficients, fit_rows=est.fit_rows, yearly=est.yearly,
+                    att=att, rank_tables=rank_tables, data=data)
+    write_variables(out, files, est.fits.values())
+    return files, write_yearly_tables(out, files, est.yearly_fits)
+
+
+def _map_job(out: Path, **arguments: Any) -> dict[str, Path]:
+    """:func:`write_map` as a side job: the files it wrote."""
+    files: dict[str, Path] = {}
+    write_map(out, files, **arguments)
+    return files
+
+
+def _collect(jobs: SideJobs, name: str, files: dict[str, Path], timer: _Timer, step: str) -> Any:
+    """Put side job ``name``'s files where its step would have written them; its other results.
+
+    The job returns its files, or a tuple of its files and other results.  Its time
+    (where it ran) becomes the step's.
+    """
+    value = jobs.result(name)
+    new, rest = (value[0], value[1:]) if isinstance(value, tuple) else (value, ())
+    fill(files, name, new)
+    timer.timings[step] = round(jobs.seconds(name), 4)
+    return rest[0] if len(rest) == 1 else rest
+
+
 def _analyses(cfg: Mapping[str, Any], main: AttractivenessResults, data: PanelData, out: Path,
               files: dict[str, Path], kept: dict[str, Any], *, progress: bool, timer: _Timer,
-              jobs: SideJobs) -> dict[str, Any]:
-    """``[analyses]``, ``[comparison]`` and ``[robustness]``: facts for run.json.
+              jobs: SideJobs, then: Callable[[], None]) -> dict[str, Any]:
+    """``[analyses]``, ``[comparison]``, ``[robustness]`` and ``[forecast]``: facts for run.json.
 
-    The robustness battery runs as a side job: see :func:`_collect_robustness`.
+    The robustness battery runs as a side job: see :func:`_collect_robustness`.  ``then``
+    is called once the analyses and the comparison are known, before the forecast (it
+    starts the side jobs that need them).
     """
     info: dict[str, Any] = {}
     if acfg := cfg.get("analyses", {}):
@@ -268,6 +300,7 @@ def _analyses(cfg: Mapping[str, Any], main: AttractivenessResults, data: PanelDa
         files[placeholder("robustness")] = None  # type: ignore[assignment]  # filled when collected
         info["robustness"] = None
         timer.timings["robustness"] = 0.0
+    then()
     fcfg = cfg.get("forecast")
     if fcfg is not None and fcfg.get("enabled", True):
         with timer("forecast"):
@@ -299,48 +332,81 @@ def _run_steps(config: Mapping[str, Any] | None, *, out: Path, data_dir: str | P
             data = read_run_data(dcfg, base)
     est = _estimate_grid(data, dcfg, mcfg, progress=progress, timer=timer)
     if cfg.get("robustness", {}).get("enabled", False):  # needs only the main model: a side job from now on
-        jobs.start("robustness", _robustness_job, next(iter(est.fits.values())), data, cfg["robustness"], out,
-                   progress=progress)
+        rcfg = cfg["robustness"]
+        if jobs.parallel and "n_jobs" not in rcfg:  # the run's other steps keep the other cores busy
+            rcfg = {**rcfg, "n_jobs": 1}
+        jobs.start("robustness", _robustness_job, next(iter(est.fits.values())), data, rcfg, out, progress=progress)
     if cfg.get("analyses", {}).get("yearly", True):
         _estimate_by_year(est, mcfg, progress=progress, timer=timer)
     main = next(iter(est.fits.values()))
-    years = est.years
     top_n = int(ocfg.get("top_n", 10))
     with timer("attractiveness"):
         att = attractiveness(main)
         cum = cumulate(att)
         rank_tables = _rankings(main, data, att, cum, top_n)
     files: dict[str, Path] = {}
-    with timer("write tables"):
-        write_estimates(out, files, coefficients=est.coefficients, fit_rows=est.fit_rows, yearly=est.yearly,
-                        att=att, rank_tables=rank_tables, data=data)
-        write_variables(out, files, est.fits.values())
-        yearly_tables = write_yearly_tables(out, files, est.yearly_fits)
+    with timer("write tables"):  # a side job; its time is recorded when it is collected
+        jobs.start("tables", _tables_job, out, est=est, att=att, rank_tables=rank_tables, data=data)
+        files[placeholder("tables")] = None  # type: ignore[assignment]
+    extra_info, report = _outputs(cfg, est, data, att, cum, rank_tables, out, files, progress=progress,
+                                  timer=timer, jobs=jobs)
+    timer.timings["total"] = round(time.perf_counter() - t_start, 4)
+    info = run_info(cfg, data, main, analyses=extra_info, yearly_skipped=est.yearly_skipped,
+                    timings=timer.timings, files=files)
+    files["run"] = out / "run.json"
+    files["run"].write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
+    return RunOutputs(out=out, files=files, main=main, fits=est.fits, report=report)
+
+
+def _outputs(cfg: Mapping[str, Any], est: _Estimates, data: PanelData, att: pd.DataFrame, cum: pd.DataFrame,
+             rank_tables: list[pd.DataFrame], out: Path, files: dict[str, Path], *, progress: bool, timer: _Timer,
+             jobs: SideJobs) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Everything after the estimates: analyses, forecast, map, publication; facts for run.json and the report.
+
+    The figures and the map start as side jobs once the analyses are known, the fan chart
+    once the forecast is, the profile pages after the forecast; each is collected where
+    the serial run would have written its files.
+    """
+    main, years, ocfg = next(iter(est.fits.values())), est.years, cfg.get("output", {})
+    top_n, profiles = int(ocfg.get("top_n", 10)), ocfg.get("profiles", True)
+    with_map = bool(ocfg.get("map", True)) and data.polygons is not None
+    models = {f"{s} ({lv})": f for (s, lv), f in est.fits.items()}
     kept: dict[str, Any] = {}  # objects the publication outputs reuse (decomposition, comparison...)
-    extra_info = _analyses(cfg, main, data, out, files, kept, progress=progress, timer=timer, jobs=jobs)
-    profiles = ocfg.get("profiles", True)
-    if profiles:  # the profile pages need only what is known now: a side job
+
+    def start_outputs() -> None:  # the analyses and the comparison are known
+        if ocfg.get("figures", True):
+            start_figures(jobs, out, main=main, models=models, data=data, att=att, yearly=est.yearly, kept=kept,
+                          ocfg=ocfg)
+        if with_map:
+            jobs.start("map", _map_job, out, main=main, data=data, att=att, cum=cum,
+                       comparison=kept.get("comparison"), ocfg=ocfg, years=years)
+
+    extra_info = _analyses(cfg, main, data, out, files, kept, progress=progress, timer=timer, jobs=jobs,
+                           then=start_outputs)
+    units = fan_units(kept["forecast"], cfg["forecast"], cum) if "forecast" in kept else []
+    if "forecast" in kept and ocfg.get("figures", True):  # the run's last figure: a side job too
+        jobs.start("fan chart", _fan_chart_job, kept["forecast"], units, out / "figures" / "fan_chart.png",
+                   names=data.names)
+    if profiles:  # the profile pages need only what is known now (the forecast's calculator too)
         jobs.start("profiles", write_profile_pages, out, main=main, data=data, att=att, kept=kept)
-    if ocfg.get("map", True) and data.polygons is not None:
+    if with_map:
         with timer("map"):
-            write_map(out, files, main=main, data=data, att=att, cum=cum, comparison=kept.get("comparison"),
-                      ocfg=ocfg, years=years)
+            files[placeholder("map")] = None  # type: ignore[assignment]
     with timer("publication"):
-        models = {f"{s} ({lv})": f for (s, lv), f in est.fits.items()}
         ranks = pd.concat(rank_tables, ignore_index=True)
         figs = write_publication(out, files, main=main, models=models, data=data, att=att, ranks=ranks,
                                  yearly=est.yearly, kept=kept, ocfg=ocfg,
                                  profiles_index=out / "profiles" / "index.html" if profiles else None, jobs=jobs)
+        yearly_tables = _collect(jobs, "tables", files, timer, "write tables")
         figs.update(write_book_publication(out, files, main=main, yearly_tables=yearly_tables, kept=kept, ocfg=ocfg))
         _collect_robustness(jobs, files, extra_info, timer)
         _collect_figures(jobs, files, figs)
+        if with_map:
+            _collect(jobs, "map", files, timer, "map")
         report = report_context(main, models, data, ranks, figs, kept, files, top_n=top_n,
                                 years=years) if ocfg.get("report", True) else None
         if "forecast" in kept:  # the fan chart, the report's forecast section (profiles: kept["calculator"])
-            units = fan_units(kept["forecast"], cfg["forecast"], cum)
-            if ocfg.get("figures", True):  # the run's last figure: a side job too
-                jobs.start("fan chart", _fan_chart_job, kept["forecast"], units, out / "figures" / "fan_chart.png",
-                           names=data.names)
+            if "fan chart" in jobs:
                 files[placeholder("fan chart")] = None  # type: ignore[assignment]
             if report is not None:
                 report.update(forecast_report(kept["forecast"], units, names=data.names))
@@ -349,9 +415,4 @@ def _run_steps(config: Mapping[str, Any] | None, *, out: Path, data_dir: str | P
     if profiles:
         files["profiles"] = jobs.result("profiles")
         timer.timings["profiles"] = round(jobs.seconds("profiles"), 4)
-    timer.timings["total"] = round(time.perf_counter() - t_start, 4)
-    info = run_info(cfg, data, main, analyses=extra_info, yearly_skipped=est.yearly_skipped,
-                    timings=timer.timings, files=files)
-    files["run"] = out / "run.json"
-    files["run"].write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
-    return RunOutputs(out=out, files=files, main=main, fits=est.fits, report=report)
+    return extra_info, report

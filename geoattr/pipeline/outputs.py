@@ -40,8 +40,8 @@ models : mapping of str to AttractivenessResults
 data : PanelData
     The run's data."""
 
-__all__ = ["write_estimates", "write_map", "write_publication", "write_profile_pages", "report_context", "run_info",
-           "echo_files", "row_accounting"]
+__all__ = ["write_estimates", "write_map", "write_publication", "write_profile_pages", "figure_arguments",
+           "start_figures", "report_context", "run_info", "echo_files", "row_accounting"]
 
 _ATT_COLUMNS = ["actual", "expected", "residual", "residual_persons"]
 _PLURAL = {"municipality": "municipalities", "region": "regions"}
@@ -170,7 +170,8 @@ def write_publication(out: Path, files: dict[str, Path], *, main: Attractiveness
         in a side job); default: write them here.
     jobs : SideJobs, optional
         Draw the figures of :func:`geoattr.report.write_figures` in the side job
-        ``"figures"``: the returned mapping and ``files`` then hold its
+        ``"figures"`` (started here unless the caller started it with
+        :func:`start_figures`): the returned mapping and ``files`` then hold its
         :func:`~geoattr.pipeline.sidejobs.placeholder` until the caller fills it in.
 
     Returns
@@ -185,23 +186,67 @@ def write_publication(out: Path, files: dict[str, Path], *, main: Attractiveness
         files.update({f"table_{k}": v for k, v in written.items()})
     figs: dict[str, Path] = {}
     if ocfg.get("figures", True):
-        main_yearly = None
-        if yearly:
-            yf = pd.concat(yearly, ignore_index=True)
-            main_yearly = yf[(yf["spec"] == main.spec) & (yf["level"] == main.unit_level)]
-        args = {"att": att, "yearly": main_yearly, "decomposition": kept.get("decomposition"), "models": models,
-                "names": data.names, "top_n": top_n}
         if jobs is None:
-            figs = write_figures(out / "figures", **args)
+            figs = write_figures(out / "figures", **figure_arguments(main=main, models=models, data=data, att=att,
+                                                                     yearly=yearly, kept=kept, ocfg=ocfg))
             files.update({f"figure_{k}": v for k, v in figs.items()})
         else:
-            jobs.start("figures", write_figures, out / "figures", **args)
+            if "figures" not in jobs:  # not started earlier by the caller
+                start_figures(jobs, out, main=main, models=models, data=data, att=att, yearly=yearly, kept=kept,
+                              ocfg=ocfg)
             figs = {placeholder("figures"): None}  # type: ignore[dict-item]
             files[placeholder("figures")] = None  # type: ignore[assignment]
     figs = {**figs, **write_barometer_outputs(out, files, data=data, kept=kept, ocfg=ocfg)}
     if ocfg.get("profiles", True):
         files["profiles"] = profiles_index or write_profile_pages(out, main=main, data=data, att=att, kept=kept)
     return figs
+
+
+@fill_doc(run_models=_RUN_MODELS_DOC)
+def figure_arguments(*, main: AttractivenessResults, models: Mapping[str, AttractivenessResults], data: PanelData,
+                     att: pd.DataFrame, yearly: Sequence[pd.DataFrame], kept: Mapping[str, Any],
+                     ocfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of :func:`geoattr.report.write_figures` for the run's figures.
+
+    Parameters
+    ----------
+    {run_models}
+    att : DataFrame
+        Attractiveness of the main model.
+    yearly : sequence of DataFrame
+        Year-by-year coefficients (the main model's rows are drawn).
+    kept : mapping
+        Objects of the analyses (``decomposition``).
+    ocfg : mapping
+        The ``[output]`` section (``top_n``).
+
+    Returns
+    -------
+    dict
+    """
+    main_yearly = None
+    if yearly:
+        yf = pd.concat(yearly, ignore_index=True)
+        main_yearly = yf[(yf["spec"] == main.spec) & (yf["level"] == main.unit_level)]
+    return {"att": att, "yearly": main_yearly, "decomposition": kept.get("decomposition"), "models": models,
+            "names": data.names, "top_n": int(ocfg.get("top_n", 10))}
+
+
+def start_figures(jobs: SideJobs, out: Path, **arguments: Any) -> None:
+    """Start the side job ``"figures"``: :func:`geoattr.report.write_figures` into ``out/figures``.
+
+    It needs only the analyses' results, so a run starts it as soon as they are known;
+    :func:`write_publication` puts its files where it would have written them.
+
+    Parameters
+    ----------
+    jobs : SideJobs
+    out : Path
+        Output folder.
+    **arguments
+        Those of :func:`figure_arguments`.
+    """
+    jobs.start("figures", write_figures, out / "figures", **figure_arguments(**arguments))
 
 
 def write_profile_pages(out: Path, *, main: AttractivenessResults, data: PanelData, att: pd.DataFrame,
