@@ -301,6 +301,26 @@ def csv_safe(frame: pd.DataFrame, *, index: bool = True) -> pd.DataFrame:
     return out
 
 
+def _text_needs_guard(values: Any) -> bool:
+    """Whether any text cell of ``values`` (a Series or an Index) starts with a formula prefix."""
+    if isinstance(values, pd.MultiIndex):
+        return any(_text_needs_guard(lv) for lv in values.levels)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return _text_needs_guard(pd.Index(values.cat.categories if isinstance(values, pd.Series)
+                                          else values.categories))
+    if not _is_text(values.dtype):
+        return False
+    texts = [v for v in (values.dropna().unique() if values.dtype != object else pd.unique(values.to_numpy()))
+             if isinstance(v, str)]
+    return any(v.startswith(CSV_FORMULA_PREFIXES) for v in texts)
+
+
+def _needs_guard(frame: pd.DataFrame, *, index: bool) -> bool:
+    """Whether :func:`csv_safe` would change any cell or label of ``frame``."""
+    return (any(_text_needs_guard(frame.iloc[:, j]) for j in range(frame.shape[1]))
+            or _text_needs_guard(frame.columns) or (index and _text_needs_guard(frame.index)))
+
+
 def write_csv(frame: pd.DataFrame, path: str | Path, **to_csv: Any) -> Path:
     """Write a CSV whose text cells cannot run as spreadsheet formulas (:func:`csv_safe`).
 
@@ -318,6 +338,8 @@ def write_csv(frame: pd.DataFrame, path: str | Path, **to_csv: Any) -> Path:
     Path
         ``path``.
     """
-    safe = csv_safe(frame, index=bool(to_csv.get("index", True)))
+    index = bool(to_csv.get("index", True))
+    # the frame itself when no text cell needs a guard (most tables: ids and names), without a copy
+    safe = csv_safe(frame, index=index) if _needs_guard(frame, index=index) else frame
     safe.to_csv(path, **to_csv)
     return Path(path)

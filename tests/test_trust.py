@@ -1443,6 +1443,36 @@ def test_csv_safe_leaves_numeric_columns_and_dtypes_alone(tmp_path):
     assert back["value"].tolist() == [-1.0, -2.5] and back["n"].tolist() == [-3, 4]
 
 
+@pytest.mark.parametrize("where", ["column", "str column", "categorical", "index", "multiindex level", "columns"])
+def test_write_csv_guards_a_formula_wherever_it_is_and_skips_the_copy_otherwise(tmp_path, where):
+    """write_csv skips csv_safe's copy when no text cell or label starts like a formula; one such
+    cell anywhere (a column of either text dtype, categories, the index, a level, a header) is guarded."""
+    frame = pd.DataFrame({"unit": ["0301", "Oslo"], "name": pd.Series(["a", "b"], dtype="str"),
+                          "cat": pd.Categorical(["x", "y"]), "value": [-1.0, 2.5]},
+                         index=pd.Index(["i", "j"], name="row"))
+    plain = tmp_path / "plain.csv"
+    write_csv(frame, plain)
+    frame.to_csv(tmp_path / "ref.csv")
+    assert plain.read_bytes() == (tmp_path / "ref.csv").read_bytes()
+    evil = frame.copy()
+    if where == "column":
+        evil["unit"] = ["0301", "=cmd"]
+    elif where == "str column":
+        evil["name"] = pd.Series(["a", "+cmd"], dtype="str", index=evil.index)
+    elif where == "categorical":
+        evil["cat"] = pd.Categorical(["x", "@cmd"])
+    elif where == "index":
+        evil.index = pd.Index(["i", "-cmd"], name="row")
+    elif where == "multiindex level":
+        evil.index = pd.MultiIndex.from_arrays([["i", "=cmd"], [1, 2]], names=["row", "k"])
+    else:
+        evil = evil.rename(columns={"value": "=value"})
+    text = write_csv(evil, tmp_path / "evil.csv").read_text()
+    assert "'" + {"column": "=cmd", "str column": "+cmd", "categorical": "@cmd", "index": "-cmd",
+                  "multiindex level": "=cmd", "columns": "=value"}[where] in text
+    assert text == csv_safe(evil).to_csv()
+
+
 def test_every_csv_of_a_run_goes_through_write_csv():
     """No DataFrame.to_csv outside geoattr._format: the pipeline, robustness and choice runners use write_csv."""
     root = Path(__file__).resolve().parents[1] / "geoattr"
