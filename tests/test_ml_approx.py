@@ -272,3 +272,19 @@ def test_low_order_traces_by_blocks_of_rows(rows):
     Wd = W.toarray()
     ref = [np.trace(np.linalg.matrix_power(Wd, k)) for k in (1, 2, 3, 4)]
     np.testing.assert_allclose(ml_approx.low_order_traces(W, rows=rows), ref, rtol=1e-12)
+    # tr(W^2) is scipy's sum of the whole product W .* W', to the last bit, whatever the blocks
+    assert ml_approx.low_order_traces(W, rows=rows)[1] == float(W.multiply(W.T.tocsr()).sum())
+
+
+def test_the_approximate_engine_uses_a_view_of_w_transposed_with_the_copy_s_products():
+    """ApproxJacobian.w_transposed is W.T (no copy of W); its products, and the transposed
+    Neumann solves, are those of the CSR copy bit for bit."""
+    W = _scattered_knn(400)
+    jac = ml_approx.ApproxJacobian(W, "mc", (-1.0, 1.0))
+    view = jac.w_transposed()
+    assert sp.issparse(view) and view.format == "csc" and np.shares_memory(view.data, jac.W.data)
+    copy = jac.W.T.tocsr()
+    Z = np.random.default_rng(3).choice([-1.0, 1.0], size=(400, 5))
+    np.testing.assert_array_equal(view @ Z, copy @ Z)
+    np.testing.assert_array_equal(ml_approx._Neumann(jac.W, 0.6, view).solve(Z, trans="T"),
+                                  ml_approx._Neumann(jac.W, 0.6, copy).solve(Z, trans="T"))

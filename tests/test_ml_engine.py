@@ -475,3 +475,54 @@ def test_engine_reads_w_without_modifying_it(periods, method, fn):
             np.testing.assert_array_equal(a, b)
     # the same W once duplicates are summed: the same fit (rounding of the halves' sums)
     np.testing.assert_allclose(fits[1].params, fits[0].params, rtol=1e-9)
+
+
+def _symmetric_by_difference(W):
+    """The rule of is_symmetric written out: max |W - W'| <= 1e-14 max(1, max |W|) (dense, small W)."""
+    d = W.toarray()
+    return bool(np.abs(d - d.T).max() <= 1e-14 * max(1.0, np.abs(d).max()))
+
+
+def _lattice(side):
+    n = side * side
+    i = np.arange(n)
+    right, down = i[(i % side) < side - 1], i[i < n - side]
+    r = np.concatenate([right, right + 1, down, down + side])
+    c = np.concatenate([right + 1, right, down + side, down])
+    return sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(n, n))
+
+
+@pytest.mark.parametrize("case", ["binary lattice", "row-standardised lattice", "knn", "explicit zero",
+                                  "unsorted", "below rounding", "above rounding", "empty"])
+def test_is_symmetric_compares_values_on_a_common_pattern_without_the_difference(case):
+    """is_symmetric keeps its rule (checked against the dense difference) whether it compares
+    the common pattern in blocks (canonical W and W' with one pattern) or builds W - W'."""
+    C = _lattice(12)
+    rng = np.random.default_rng(4)
+    if case == "binary lattice":
+        W = C
+    elif case == "row-standardised lattice":  # a symmetric pattern, asymmetric values
+        W = sp.csr_matrix(C.multiply(1.0 / np.asarray(C.sum(axis=1))))
+    elif case == "knn":
+        dist = rng.random((144, 144))
+        idx = np.argsort(dist, axis=1)[:, 1:4]
+        W = sp.csr_matrix((np.full(idx.size, 1 / 3), (np.repeat(np.arange(144), 3), idx.ravel())), shape=(144, 144))
+    elif case == "explicit zero":  # a stored zero without its mirror: symmetric values, asymmetric pattern
+        coo = C.tocoo()
+        W = sp.csr_matrix((np.append(coo.data, 0.0), (np.append(coo.row, 0), np.append(coo.col, 50))), shape=C.shape)
+        assert W.nnz == C.nnz + 1  # the zero is stored
+    elif case == "unsorted":
+        W = C.copy()
+        W.indices[W.indptr[3]:W.indptr[4]] = W.indices[W.indptr[3]:W.indptr[4]][::-1]
+        W.has_sorted_indices = False
+    else:
+        W = C.copy().astype(float)
+        W.data[5] += {"below rounding": 1e-16, "above rounding": 1e-9, "empty": 0.0}[case]
+        if case == "empty":
+            W = sp.csr_matrix((144, 144))
+    expected = _symmetric_by_difference(W)
+    assert ml_jacobian.is_symmetric(W) is expected
+    assert ml_jacobian.is_symmetric(W, transposed=W.T.tocsr()) is expected
+    assert expected is {"binary lattice": True, "row-standardised lattice": False, "knn": False,
+                        "explicit zero": True, "unsorted": True, "below rounding": True, "above rounding": False,
+                        "empty": True}[case]

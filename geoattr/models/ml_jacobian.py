@@ -159,12 +159,32 @@ def is_row_standardised(W: sp.csr_matrix) -> bool:
     return bool(np.all((np.abs(rs - 1.0) < 1e-10) | (rs == 0.0)))
 
 
-def is_symmetric(W: sp.csr_matrix) -> bool:
-    """Whether W equals its transpose (to rounding)."""
-    D = (W - W.T).tocsr()
-    return D.nnz == 0 or float(np.abs(D.data).max()) <= 1e-14 * max(
-        1.0, float(np.abs(W.data).max())
-    )
+def is_symmetric(W: sp.csr_matrix, *, transposed: sp.csr_matrix | None = None) -> bool:
+    """Whether W equals its transpose (to rounding: ``max |W - W'| <= 1e-14 max(1, max |W|)``).
+
+    When W and W' are canonical CSR matrices with the same pattern (a contiguity graph,
+    even row-standardised), the values are compared entry by entry in blocks, without
+    building ``W - W'``; otherwise the difference is built.
+
+    Parameters
+    ----------
+    W : scipy.sparse.csr_matrix
+    transposed : scipy.sparse.csr_matrix, optional
+        ``W'`` when the caller holds it: no transpose is made then if it is a CSR matrix.
+
+    Returns
+    -------
+    bool
+    """
+    WT = W.T.tocsr() if transposed is None else transposed.tocsr()  # a CSC view of W' is copied
+    tol = 1e-14 * max(1.0, float(np.abs(W.data).max(initial=0.0)))
+    if W.has_canonical_format and WT.has_canonical_format and np.array_equal(W.indptr, WT.indptr) \
+            and np.array_equal(W.indices, WT.indices):
+        step = 1 << 20  # |W - W'| on the common pattern, a million entries at a time
+        return all(float(np.abs(W.data[k:k + step] - WT.data[k:k + step]).max(initial=0.0)) <= tol
+                   for k in range(0, W.nnz, step))
+    D = (W - WT).tocsr()
+    return D.nnz == 0 or float(np.abs(D.data).max()) <= tol
 
 
 def default_bounds(W: sp.csr_matrix) -> tuple[float, float]:
@@ -371,7 +391,8 @@ class Jacobian:
                 0.0,
             )
         tr2 = self._tr2(rho, tr1, bounds)
-        if is_symmetric(self.W):
+        if is_symmetric(self.W, transposed=self.w_transposed()):  # otherwise W' is kept for the Hutchinson probes
+            self._wt = None
             return (
                 {"tr1": tr1, "tr2": tr2, "tr3": tr2},
                 "exact (symmetric W: tr3 = tr2)",
@@ -456,6 +477,7 @@ class Jacobian:
         rng = np.random.default_rng(seed)
         W = self.W
         WT = self.w_transposed()
+        pair = getattr(lu, "solve_pair", None)
         tr2 = tr["tr3"]
         samples: list[np.ndarray] = []
         block = max(1, min(16, int(4e7 // (8 * self.n))))  # right-hand sides <= 320 MB
@@ -463,9 +485,21 @@ class Jacobian:
         while done < m_max:
             b = min(block, m_max - done)
             Z = self.probe_block(rng, b)
-            X, Y = solve_pair(lu, Z, np.asarray(WT @ Z))
-            D = W @ X - Y
+            C = np.asarray(WT @ Z)
+            if pair is not None:  # one call for both (the Cholesky path)
+                X, Y = pair(Z, C)
+                del Z, C
+            else:  # each right-hand side released once solved: at most four n x b blocks alive in a solve
+                X = lu.solve(Z)
+                del Z
+                Y = lu.solve(C, trans="T")
+                del C
+            D = W @ X
+            del X
+            D -= Y  # W A^-1 z - A^-T W' z, as W @ X - Y
+            del Y
             samples.append(0.5 * np.einsum("ij,ij->j", D, D))
+            del D
             done += b
             if done >= min(MIN_PROBES, m_max):
                 s = np.concatenate(samples)
