@@ -310,9 +310,15 @@ def _text_needs_guard(values: Any) -> bool:
                                           else values.categories))
     if not _is_text(values.dtype):
         return False
-    texts = [v for v in (values.dropna().unique() if values.dtype != object else pd.unique(values.to_numpy()))
-             if isinstance(v, str)]
-    return any(v.startswith(CSV_FORMULA_PREFIXES) for v in texts)
+    if values.dtype != object:
+        distinct = values.dropna().unique()
+    else:
+        cells = values.to_numpy()
+        try:
+            distinct = pd.unique(cells)
+        except TypeError:  # unhashable cells (lists...): each cell is looked at
+            distinct = cells
+    return any(isinstance(v, str) and v.startswith(CSV_FORMULA_PREFIXES) for v in distinct)
 
 
 def _needs_guard(frame: pd.DataFrame, *, index: bool) -> bool:

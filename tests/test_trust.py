@@ -1473,6 +1473,16 @@ def test_write_csv_guards_a_formula_wherever_it_is_and_skips_the_copy_otherwise(
     assert text == csv_safe(evil).to_csv()
 
 
+def test_write_csv_reads_unhashable_cells(tmp_path):
+    """Object columns may hold lists (notes): they are looked at cell by cell, and a text cell beside them
+    is still guarded."""
+    frame = pd.DataFrame({"notes": [["a", "b"], ["c"]], "unit": ["0301", "=cmd"]})
+    text = write_csv(frame, tmp_path / "x.csv", index=False).read_text()
+    assert "'=cmd" in text and text == csv_safe(frame, index=False).to_csv(index=False)
+    mixed = pd.DataFrame({"notes": [["a"], "@cmd"]})
+    assert "'@cmd" in write_csv(mixed, tmp_path / "y.csv", index=False).read_text()
+
+
 def test_every_csv_of_a_run_goes_through_write_csv():
     """No DataFrame.to_csv outside geoattr._format: the pipeline, robustness and choice runners use write_csv."""
     root = Path(__file__).resolve().parents[1] / "geoattr"
