@@ -133,16 +133,19 @@ def low_order_traces(W: sp.csr_matrix, *, rows: int = 65_536) -> tuple[float, fl
     WT = W.T.tocsr()
     t1 = float(W.diagonal().sum())
     values, filled = np.empty(W.nnz), 0
+    for start in range(0, W.shape[0], rows):  # tr(W^2) first: its values are freed before the W^2 blocks
+        part = W[start:start + rows].multiply(WT[start:start + rows]).tocsr().data
+        values[filled:filled + len(part)] = part
+        filled += len(part)
+    t2 = float(values[:filled].sum())
+    del values
     t3 = t4 = 0.0
     for start in range(0, W.shape[0], rows):
         stop = min(start + rows, W.shape[0])
-        part = W[start:stop].multiply(WT[start:stop]).tocsr().data
-        values[filled:filled + len(part)] = part
-        filled += len(part)
         A = W[start:stop] @ W  # rows B of W^2
         t3 += float(A.multiply(WT[start:stop]).sum())
         t4 += float(A.multiply(WT[start:stop] @ WT).sum())  # (W^2)'[B] = W'[B] W'
-    return t1, float(values[:filled].sum()), t3, t4
+    return t1, t2, t3, t4
 
 
 class ApproxLogdet:
