@@ -477,7 +477,7 @@ class Jacobian:
         rng = np.random.default_rng(seed)
         W = self.W
         WT = self.w_transposed()
-        pair = getattr(lu, "solve_pair", None)
+        pair = hasattr(lu, "solve_pair")
         tr2 = tr["tr3"]
         samples: list[np.ndarray] = []
         block = max(1, min(16, int(4e7 // (8 * self.n))))  # right-hand sides <= 320 MB
@@ -486,8 +486,8 @@ class Jacobian:
             b = min(block, m_max - done)
             Z = self.probe_block(rng, b)
             C = np.asarray(WT @ Z)
-            if pair is not None:  # one call for both (the Cholesky path)
-                X, Y = pair(Z, C)
+            if pair:  # one call for both (the Cholesky path)
+                X, Y = solve_pair(lu, Z, C)
                 del Z, C
             else:  # each right-hand side released once solved: at most four n x b blocks alive in a solve
                 X = lu.solve(Z)

@@ -221,20 +221,6 @@ def commuting(
         Row-stochastic (every row with flows sums to 1 after the options, which
         renormalise the rows), indexed by the unit ids.
     """
-    return _commuting_sparse(flows, year=year, ids=ids, origin=origin, destination=destination, value=value,
-                             year_column=year_column, min_share=min_share, top_k=top_k,
-                             include_diagonal=include_diagonal, stacklevel=3).to_graph(max_edges=None)
-
-
-#: The options of :func:`commuting` with their defaults (for :func:`_commuting_sparse`).
-_COMMUTING_DEFAULTS: dict[str, object] = {"ids": None, "origin": "origin", "destination": "destination", "value": "count",
-                                          "min_share": 0.0, "top_k": None, "include_diagonal": True}
-
-
-def _commuting_sparse(flows: pd.DataFrame, *, year: int | None, ids: Sequence[str] | pd.Index | None, origin: str,
-                      destination: str, value: str, year_column: str, min_share: float, top_k: int | None,
-                      include_diagonal: bool, stacklevel: int) -> SparseWeights:
-    """:func:`commuting` as SparseWeights (``stacklevel`` of the isolates warning, as in ``warnings.warn`` here)."""
     val.require_columns(flows, [origin, destination, value], table="flows",
                         hint="name the columns with origin=, destination=, value=")
     df = _one_year(flows, year, year_column)
@@ -248,9 +234,9 @@ def _commuting_sparse(flows: pd.DataFrame, *, year: int | None, ids: Sequence[st
     pos = c > 0
     shares = commuting_shares(o[pos], d[pos], c[pos], units, present=np.arange(len(units)),
                               ids=None if ids is None else pd.Index(ids), min_share=min_share, top_k=top_k,
-                              include_diagonal=include_diagonal, stacklevel=stacklevel + 1,
+                              include_diagonal=include_diagonal, stacklevel=3,
                               year=_year_of(flows, year, year_column))
-    return shares
+    return shares.to_graph(max_edges=None)
 
 
 @dataclass(frozen=True)
@@ -336,8 +322,8 @@ def commuting_by_year(
         without it.
     as_graph : bool, default True
         Graphs; False: :class:`~geoattr.weights.SparseWeights` on the same ids (the same
-        shares, without building the Graphs' pandas adjacency tables), as in
-        :func:`geoattr.weights.commuting_by_year_from_files`.
+        shares; from two source years on, without building the Graphs' pandas adjacency
+        tables), as in :func:`geoattr.weights.commuting_by_year_from_files`.
     **commuting_options
         Passed to :func:`commuting` (``ids``, ``min_share``, ``top_k``, ``include_diagonal``,
         column names).
@@ -368,9 +354,8 @@ def commuting_by_year(
     memo.update(_commuting_years(flows, todo, year_column, commuting_options, prepared, as_graph=as_graph))
     for s in todo:
         if s not in memo:  # the one-year builder (and its error, if the rows are bad)
-            memo[s] = commuting(flows, year=s, year_column=year_column, **commuting_options) if as_graph else \
-                _commuting_sparse(flows, **{**_COMMUTING_DEFAULTS, **commuting_options, "year": s,
-                                            "year_column": year_column, "stacklevel": 3})
+            g = commuting(flows, year=s, year_column=year_column, **commuting_options)
+            memo[s] = g if as_graph else SparseWeights.from_graph(g)
     return CommutingWeights.from_sources(source, memo)
 
 
