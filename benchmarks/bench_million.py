@@ -15,6 +15,13 @@ sparse LU path), and the case ``cholmod`` one CHOLMOD factorisation (analysis in
 
     .venv/bin/python benchmarks/bench_million.py --sides 316 --out results_logdet.json \
         --models lag lag-chebyshev lag-mc error error-chebyshev error-mc
+
+``--trace-memory`` records the fit's own allocations at their peak (``tracemalloc``, started
+just before the fit: numpy's and scipy's arrays, not the allocations of SuperLU or
+CHOLMOD), for target 5 (peak memory at most twice that of the graph plus the data): the
+fit's peak is within target when it is at most ``data_mb``, the caller's graph + data.
+``--shuffled`` numbers the lattice's units in a fixed random order (a graph whose ids carry
+no geography, as a commuting network's), which the approximate fits reorder.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ def _pressure() -> float | None:
         return None
 
 
-def child(case: str, side: int) -> dict:
+def child(case: str, side: int, *, trace_memory: bool = False, shuffled: bool = False) -> dict:
     """One case in this process: ``splu`` (the reference) or a fit (lag, error, sdm)."""
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(HERE))
@@ -53,12 +60,21 @@ def child(case: str, side: int) -> dict:
 
     from geoattr.models import ml_cholmod
     from geoattr.models.ml import ml_error, ml_lag
-    from geoattr.models.ml_jacobian import symmetric_scaling
+    from geoattr.models.ml_symmetry import symmetric_scaling
 
     model, _, method = case.partition("-")
     y, X, W = _data(side, "error" if model == "error" else "lag")
+    if shuffled:  # the same graph and data with the units in a fixed random order
+        p = np.random.default_rng(2026).permutation(W.shape[0])
+        W = W[p][:, p].tocsr()
+        W.sort_indices()
+        y, X = y[p], X[p]
     if model == "sdm":
         X = np.column_stack([X, W @ X[:, 1:]])
+    if trace_memory:
+        import tracemalloc
+
+        tracemalloc.start()
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     c0, t0 = time.process_time(), time.perf_counter()
     out: dict = {"case": case, "n": int(W.shape[0])}
@@ -81,6 +97,9 @@ def child(case: str, side: int) -> dict:
                    logdet_approximation={k: v for k, v in r.extra.get("logdet_approximation", {}).items() if k != "note"},
                    logdet_points=r.extra.get("logdet_points"), trace_method=r.extra["trace_method"],
                    se_sensitivity=r.extra["se_sensitivity"])
+    if trace_memory:
+        out["fit_peak_traced_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
     out.update(seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - c0, maxrss_before_mb=before,
                maxrss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                data_mb=(W.data.nbytes + W.indices.nbytes + W.indptr.nbytes + y.nbytes + X.nbytes) / 2**20,
@@ -110,10 +129,13 @@ def main() -> None:
     ap.add_argument("--sides", type=int, nargs="+", default=[316, 1000])
     ap.add_argument("--models", nargs="+", default=["lag", "error", "sdm"])
     ap.add_argument("--out", default="results_million.json", help="results file in benchmarks/")
+    ap.add_argument("--trace-memory", action="store_true", help="record the fit's own peak (tracemalloc)")
+    ap.add_argument("--shuffled", action="store_true", help="units of the lattice in a random order")
+    ap.add_argument("--note", default="", help="a note stored with the record")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        print(json.dumps(child(a.child[0], int(a.child[1]))))
+        print(json.dumps(child(a.child[0], int(a.child[1]), trace_memory=a.trace_memory, shuffled=a.shuffled)))
         return
     import numpy
     import scipy
@@ -123,10 +145,14 @@ def main() -> None:
                  "versions": {"python": platform.python_version(), "numpy": numpy.__version__,
                               "scipy": scipy.__version__, "scikit-sparse": _version("scikit-sparse"),
                               "blas (CHOLMOD)": _system_blas()},
-                 "cases": []}
+                 "options": {"trace_memory": a.trace_memory, "shuffled": a.shuffled}, "cases": []}
+    if a.note:
+        rec["note"] = a.note
+    flags = [*(["--trace-memory"] if a.trace_memory else []), *(["--shuffled"] if a.shuffled else [])]
     for side in a.sides:
         for case in ["splu", *(["cholmod"] if _version("scikit-sparse") else []), *a.models]:
-            p = subprocess.run([sys.executable, __file__, "--child", case, str(side)], capture_output=True, text=True)
+            p = subprocess.run([sys.executable, __file__, "--child", case, str(side), *flags], capture_output=True,
+                               text=True)
             if p.returncode:
                 res = {"case": case, "n": side * side, "error": (p.stderr.strip().splitlines() or ["?"])[-1]}
             else:

@@ -37,7 +37,11 @@ ROOT = HERE.parent
 
 
 def _grid_weights(side: int):
-    """Row-standardised queen contiguity on a side x side grid (ids row-major, as lat2W)."""
+    """Row-standardised queen contiguity on a side x side grid (ids row-major, as lat2W).
+
+    Canonical (sorted indices), as libpysal's ``W.sparse`` and ``Graph.sparse`` are: the
+    fits then use it without a copy (an unsorted W costs them one canonical copy).
+    """
     import numpy as np
     import scipy.sparse as sp
 
@@ -45,7 +49,9 @@ def _grid_weights(side: int):
     C = (sp.kron(T, T) - sp.identity(side * side)).tocsr()
     C.eliminate_zeros()
     deg = np.asarray(C.sum(axis=1)).ravel()
-    return (sp.diags(1.0 / deg) @ C).tocsr()
+    W = (sp.diags(1.0 / deg) @ C).tocsr()
+    W.sort_indices()  # the product's rows come unsorted
+    return W
 
 
 def _data(side: int, model: str, rho: float = 0.5, seed: int = 12345):

@@ -288,3 +288,56 @@ def test_the_approximate_engine_uses_a_view_of_w_transposed_with_the_copy_s_prod
     np.testing.assert_array_equal(view @ Z, copy @ Z)
     np.testing.assert_array_equal(ml_approx._Neumann(jac.W, 0.6, view).solve(Z, trans="T"),
                                   ml_approx._Neumann(jac.W, 0.6, copy).solve(Z, trans="T"))
+
+
+# --------------------------------------------------------------------------- a local order is kept
+def _lattice_csr(side: int) -> sp.csr_matrix:
+    return _grid_w(side).sparse.tocsr()
+
+
+def test_far_share_counts_entries_beyond_the_window():
+    """far_share against a count over the coordinates (blocks of 7 rows and one block)."""
+    W = _scattered_knn(300)
+    coo = W.tocoo()
+    for window in (0, 10, 150, 299):
+        expected = np.count_nonzero(np.abs(coo.row - coo.col) > window) / W.nnz
+        assert ml_approx.far_share(W, window, rows=7) == pytest.approx(expected, abs=0)
+        assert ml_approx.far_share(W, window) == pytest.approx(expected, abs=0)
+    assert ml_approx.far_share(sp.csr_matrix((5, 5)), 1) == 0.0
+
+
+def test_a_lattice_numbered_row_by_row_keeps_its_order_and_a_shuffled_one_is_reordered():
+    """Queen lattice 70 x 70: every entry within 71 rows of the diagonal, the window is
+    min(LOCAL_ROWS, 4900 // 64) = 76 rows: no reordering (the fit holds no copy of W).  The
+    same lattice with shuffled unit numbers: reordered."""
+    W = _lattice_csr(70)
+    assert ml_approx.far_share(W, 76) == 0.0
+    assert ml_approx.bandwidth_order(W, min_n=0) is None
+    p = np.random.default_rng(3).permutation(W.shape[0])
+    Ws = W[p][:, p].tocsr()
+    assert ml_approx.far_share(Ws, 76) > 0.9
+    perm = ml_approx.bandwidth_order(Ws, min_n=0)
+    assert perm is not None and np.array_equal(np.sort(perm), np.arange(W.shape[0]))
+
+
+def test_the_fit_on_a_local_order_uses_the_caller_s_w(monkeypatch):
+    """Above REORDER_MIN_N a lattice numbered row by row is fitted in its own order: the
+    Jacobian's W is the caller's canonical matrix itself (no copy), ordering "given"."""
+    monkeypatch.setattr(ml_approx, "REORDER_MIN_N", 0)
+    W = _lattice_csr(70)
+    W.sort_indices()
+    jac = ml_approx.ApproxJacobian(W, "mc", (-1.0, 1.0), 0)
+    assert jac.perm is None and jac.W is W
+    y, X = _simulate(W, "lag", 0.4, seed=2)
+    fit = ml_lag(y, X, W, method="mc")
+    assert fit.extra["logdet_approximation"]["ordering"] == "given"
+
+
+@pytest.mark.parametrize("n, columns", [(1, 16), (65_536, 16), (65_537, 15), (100_000, 10), (524_288, 2),
+                                        (524_289, 1), (10**6, 1), (10**8, 1)])
+def test_probe_columns_keep_a_block_within_block_bytes(n, columns):
+    """Columns of the approximate engine's blocks: BLOCK_BYTES // (8 n) within 1..16 (hand count)."""
+    assert ml_approx.probe_columns(n) == columns
+    assert columns == 1 or 8 * n * columns <= ml_approx.BLOCK_BYTES
+    jac = ml_approx.ApproxJacobian(_lattice_csr(10), "mc", (-1.0, 1.0), 0)
+    assert jac.probe_columns() == ml_approx.probe_columns(100) == 16

@@ -17,7 +17,8 @@ from geoattr.models import ml as ml_module
 from geoattr.models import ml_cholmod
 from geoattr.models.ml import ml_error, ml_lag
 from geoattr.models.ml_cholmod import CholmodJacobian, large_n_jacobian, row_scaling, symmetric_structure
-from geoattr.models.ml_jacobian import as_sparse_w, csc_with_diagonal, solve_pair, symmetric_scaling
+from geoattr.models.ml_jacobian import as_sparse_w, csc_with_diagonal, solve_pair
+from geoattr.models.ml_symmetry import symmetric_scaling
 from geoattr.models.ml_realdet import RealLUJacobian
 from tests.test_ml_realdet import _data, _queen
 

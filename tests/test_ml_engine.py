@@ -26,7 +26,7 @@ libpysal = pytest.importorskip("libpysal")
 spreg = pytest.importorskip("spreg")
 
 from geoattr.exceptions import ConvergenceWarning, InputError  # noqa: E402
-from geoattr.models import ml as _ml, ml_jacobian  # noqa: E402
+from geoattr.models import ml as _ml, ml_jacobian, ml_symmetry  # noqa: E402
 from geoattr.models.ml import MLResult, logdet, ml_error, ml_lag  # noqa: E402
 
 BETA = np.array([1.0, 2.0, -1.0, 0.5, 3.0])
@@ -496,7 +496,8 @@ def _lattice(side):
                                   "unsorted", "below rounding", "above rounding", "empty"])
 def test_is_symmetric_compares_values_on_a_common_pattern_without_the_difference(case):
     """is_symmetric keeps its rule (checked against the dense difference) whether it compares
-    the common pattern in blocks (canonical W and W' with one pattern) or builds W - W'."""
+    the common pattern in blocks (canonical W and W' with one pattern), builds W - W' from the
+    caller's W', or builds it by blocks of rows from W alone."""
     C = _lattice(12)
     rng = np.random.default_rng(4)
     if case == "binary lattice":
@@ -521,8 +522,11 @@ def test_is_symmetric_compares_values_on_a_common_pattern_without_the_difference
         if case == "empty":
             W = sp.csr_matrix((144, 144))
     expected = _symmetric_by_difference(W)
-    assert ml_jacobian.is_symmetric(W) is expected
-    assert ml_jacobian.is_symmetric(W, transposed=W.T.tocsr()) is expected
+    assert ml_symmetry.is_symmetric(W) is expected
+    assert ml_symmetry.is_symmetric(W, transposed=W.T.tocsr()) is expected
+    # without a CSR W' (none, or the transposed view): W - W' by blocks of rows, here of 5 and of 144
+    assert ml_symmetry.is_symmetric(W, rows=5) is expected
+    assert ml_symmetry.is_symmetric(W, transposed=W.T, rows=5) is expected
     assert expected is {"binary lattice": True, "row-standardised lattice": False, "knn": False,
                         "explicit zero": True, "unsorted": True, "below rounding": True, "above rounding": False,
                         "empty": True}[case]

@@ -42,7 +42,7 @@ from scipy.sparse.linalg import eigs, splu
 
 from geoattr.exceptions import InputError
 from geoattr.models.ml_approx import bandwidth_order, reordered
-from geoattr.models.ml_jacobian import is_symmetric, symmetric_scaling
+from geoattr.models.ml_symmetry import is_symmetric, symmetric_scaling
 
 __all__ = ["Traces", "traces", "impacts", "impact_sums", "IMPACT_METHODS", "EIGEN_MAX_N", "MAX_ORDER"]
 

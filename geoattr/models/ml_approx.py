@@ -31,13 +31,18 @@ Neumann iterations ``x <- b + rho W x`` (rate ``|rho|``).
 
 Everything above is products ``W V``, so their speed is that of memory: on a graph whose
 ids carry no geography (a commuting network) the entries of a row point all over ``V``.
-From ``REORDER_MIN_N`` units on, :func:`bandwidth_order` renumbers the units once by
+From ``REORDER_MIN_N`` units on, unless the caller's order is already local (a lattice
+numbered row by row), :func:`bandwidth_order` renumbers the units once by
 reverse Cuthill-McKee (scipy) and the products run on ``P W P'``; the probes are drawn in
 the caller's order and permuted, and solutions permuted back, so every trace, solve and
 estimate is the same up to the rounding of a different summation order.  Measured on the
 10^6-unit commuting graph of ``benchmarks/bench_scale.py`` (8.2 entries a row): 0.061 s a
 column of ``W V`` (blocks of 5) in the generator's order, 0.0094 s after the ordering,
 which itself takes 1.6 s.
+
+The working blocks of probes and right-hand sides (four alive at a time) have
+:func:`probe_columns` columns: at most ``BLOCK_BYTES`` each, so that beside the graph and
+the data they hold little (8 MB at N = 10^6: one column).
 """
 
 from __future__ import annotations
@@ -50,11 +55,13 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from geoattr.exceptions import InputError
-from geoattr.models.ml_jacobian import APPROX_METHODS, Jacobian, is_row_standardised, is_symmetric, symmetric_scaling
+from geoattr.models.ml_jacobian import APPROX_METHODS, Jacobian, is_row_standardised
+from geoattr.models.ml_symmetry import is_symmetric, symmetric_scaling
 
 __all__ = [
     "APPROX_METHODS", "ApproxJacobian", "ApproxLogdet", "CHEB_DEGREE", "LOGDET_PROBES", "MC_TERMS",
-    "REORDER_MIN_N", "bandwidth_order", "describe_approx", "low_order_traces", "reordered",
+    "BLOCK_BYTES", "LOCAL_FAR_SHARE", "LOCAL_ROWS", "REORDER_MIN_N", "bandwidth_order", "describe_approx", "far_share",
+    "low_order_traces", "probe_columns", "reordered",
 ]
 
 #: Degree of the Chebyshev series.
@@ -75,10 +82,72 @@ NEUMANN_RTOL = 1e-13
 #: and 0.0014 s after the ordering (0.16 s); below, the vectors stay in cache and the
 #: ordering is not worth its cost.
 REORDER_MIN_N = 50_000
+#: An entry is near the diagonal within ``min(LOCAL_ROWS, N // 64)`` rows: 16,384 rows of a
+#: block of ``V`` (128 KB a column) stay in the cache while a row of ``W`` reads them.
+LOCAL_ROWS = 1 << 14
+#: The caller's order is kept when at most this share of the entries lies farther away
+#: (:func:`bandwidth_order`).  The N = 10^6 queen lattice numbered row by row (every entry
+#: within 1,001 rows) took 0.0106 s a column of ``W V`` in its order and 0.0109 s after
+#: the ordering; a commuting graph with unit numbers unrelated to place, 0.061 s and 0.0094 s.
+LOCAL_FAR_SHARE = 0.1
+#: Largest working block (``n x columns`` floats) of the probes and solves: see :func:`probe_columns`.
+BLOCK_BYTES = 1 << 23
+
+
+def probe_columns(n: int) -> int:
+    """Columns of the approximate engine's working blocks of ``n`` rows (probes, right-hand sides).
+
+    At most ``BLOCK_BYTES`` a block and 1 to 16 columns: 16 up to N = 65,536, one from
+    N = 524,288 on.  Four blocks are alive at a time (a probe, its products or a Neumann
+    solve's right-hand side and iterates), 32 MB at N = 10^6 against 95 MB of the queen
+    lattice's W.  A column of ``W V`` costs 0.0071 s alone and 0.0063 s in a block of five
+    there (the N = 10^6 lattice), so narrow blocks cost little time.
+
+    Parameters
+    ----------
+    n : int
+
+    Returns
+    -------
+    int
+    """
+    return max(1, min(16, BLOCK_BYTES // (8 * max(n, 1))))
+
+
+def far_share(W: sp.csr_matrix, window: int, *, rows: int = 1 << 18) -> float:
+    """Share of the stored entries of ``W`` more than ``window`` rows from the diagonal (``|i - j| > window``).
+
+    Counted by blocks of rows (no array of the entries' row numbers).
+
+    Parameters
+    ----------
+    W : scipy.sparse.csr_matrix
+    window : int
+    rows : int, optional
+        Rows per block.
+
+    Returns
+    -------
+    float
+        In [0, 1]; 0 for a matrix without entries.
+    """
+    far = 0
+    for start in range(0, W.shape[0], rows):
+        stop = min(start + rows, W.shape[0])
+        lo, hi = W.indptr[start], W.indptr[stop]
+        row = np.repeat(np.arange(start, stop), np.diff(W.indptr[start:stop + 1]))
+        far += int(np.count_nonzero(np.abs(W.indices[lo:hi] - row) > window))
+    return far / W.nnz if W.nnz else 0.0
 
 
 def bandwidth_order(W: sp.csr_matrix, *, min_n: int | None = None) -> np.ndarray | None:
-    """A reverse Cuthill-McKee numbering of the units of ``W``, or None below ``min_n`` units.
+    """A reverse Cuthill-McKee numbering of the units of ``W``, or None when the caller's order will do.
+
+    The caller's order is kept below ``min_n`` units, and when it is already local: at most
+    ``LOCAL_FAR_SHARE`` of the entries lie more than ``min(LOCAL_ROWS, N // 64)`` rows from
+    the diagonal (a lattice numbered row by row, units sorted by place).  The products
+    ``W V`` then read ``V`` within a window that stays in the cache, as they would after
+    the ordering, and the fit holds no reordered copy of ``W``.
 
     Parameters
     ----------
@@ -94,7 +163,10 @@ def bandwidth_order(W: sp.csr_matrix, *, min_n: int | None = None) -> np.ndarray
         ordering of the symmetrised pattern ``W + W'``), so that the rows of ``V`` a row of
         ``W`` reads lie close together in memory; ``v[perm]`` is a vector in that order.
     """
-    if W.shape[0] < (REORDER_MIN_N if min_n is None else min_n):
+    n = W.shape[0]
+    if n < (REORDER_MIN_N if min_n is None else min_n):
+        return None
+    if far_share(W, min(LOCAL_ROWS, n // 64)) <= LOCAL_FAR_SHARE:
         return None
     return reverse_cuthill_mckee((W + W.T).tocsr(), symmetric_mode=True).astype(np.intp)
 
@@ -124,17 +196,19 @@ def low_order_traces(W: sp.csr_matrix, *, rows: int = 65_536) -> tuple[float, fl
     """Exact tr(W), tr(W^2), tr(W^3), tr(W^4) from sparse products, by blocks of rows.
 
     With ``W2 = W W``: ``tr(W^3) = sum(W2 .* W')`` and ``tr(W^4) = sum(W2 .* W2')``; a block
-    ``B`` of rows contributes ``sum(W[B] W .* W'[B])`` and ``sum(W[B] W .* W'[B] W')``, so
-    ``W^2`` (30 million entries for the 10^6-unit commuting graph) is never held whole.
+    ``B`` of rows contributes ``sum(W[B] W .* W'[B])`` and ``sum(W[B] W .* W2'[B])``, so
+    ``W^2`` (30 million entries for the 10^6-unit commuting graph) is never held whole, and
+    neither is ``W'``: its rows ``B`` are the columns ``B`` of ``W`` (``W[:, B]'``), and those
+    of ``W2'`` the columns ``B`` of ``W2``, ``(W W[:, B])'`` (the same sums, term by term
+    and in the same order, as with ``W'`` held: the same numbers to the last bit).
     ``tr(W^2) = sum(W .* W')`` is the sum of the product's stored values, which the blocks
     write one after the other into one array (at most nnz(W) values): the number scipy's
     ``sum`` of the whole product gives, without the product's indices.
     """
-    WT = W.T.tocsr()
     t1 = float(W.diagonal().sum())
     values, filled = np.empty(W.nnz), 0
     for start in range(0, W.shape[0], rows):  # tr(W^2) first: its values are freed before the W^2 blocks
-        part = W[start:start + rows].multiply(WT[start:start + rows]).tocsr().data
+        part = W[start:start + rows].multiply(W[:, start:start + rows].T.tocsr()).tocsr().data
         values[filled:filled + len(part)] = part
         filled += len(part)
     t2 = float(values[:filled].sum())
@@ -142,9 +216,10 @@ def low_order_traces(W: sp.csr_matrix, *, rows: int = 65_536) -> tuple[float, fl
     t3 = t4 = 0.0
     for start in range(0, W.shape[0], rows):
         stop = min(start + rows, W.shape[0])
+        columns = W[:, start:stop]  # W'[B] = columns[B]'
         A = W[start:stop] @ W  # rows B of W^2
-        t3 += float(A.multiply(WT[start:stop]).sum())
-        t4 += float(A.multiply(WT[start:stop] @ WT).sum())  # (W^2)'[B] = W'[B] W'
+        t3 += float(A.multiply(columns.T.tocsr()).sum())
+        t4 += float(A.multiply((W @ columns).T.tocsr()).sum())  # (W^2)'[B] = (W W[:, B])'
     return t1, t2, t3, t4
 
 
@@ -204,7 +279,7 @@ class ApproxLogdet:
         """``z_i' B_k(W) z_i`` for each probe i and k = 1..order (recurrence on the probes)."""
         rng = np.random.default_rng(seed)
         out = np.empty((self.probes, self.order))
-        block = max(1, min(16, int(4e7 // (8 * max(self.n, 1)))))
+        block = probe_columns(self.n)
         for start in range(0, self.probes, block):
             b = min(block, self.probes - start)
             Z = _permute_rows(rng.choice(np.array([-1.0, 1.0]), size=(self.n, b)), self.perm)
@@ -351,6 +426,10 @@ class ApproxJacobian(Jacobian):
     def low_order_traces(self) -> tuple[float, float, float, float]:
         """Exact ``tr(W^k)``, k = 1..4, as computed for the log-determinant."""
         return self.approx.low
+
+    def probe_columns(self) -> int:
+        """Columns of a block of Hutchinson probes: :func:`probe_columns` (small blocks, little memory)."""
+        return probe_columns(self.n)
 
     def probe_block(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """Rademacher probes drawn in the caller's order, returned in the order of :attr:`W`."""

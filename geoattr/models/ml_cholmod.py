@@ -13,7 +13,7 @@ every ``rho``) costs about a quarter of one real sparse LU of ``I - rho W`` at N
 (measured in ``benchmarks/results_million.json``) and half its memory.  Factorisations
 and solves run with subnormal numbers flushed to zero (:mod:`geoattr.models.fpu`).  The
 set-up is O(nnz) without sorting: :func:`row_scaling` finds ``r`` of a binary contiguity
-directly (else :func:`~geoattr.models.ml_jacobian.symmetric_scaling`),
+directly (else :func:`~geoattr.models.ml_symmetry.symmetric_scaling`),
 :func:`symmetric_structure` builds ``S`` and its diagonal on the structure of ``W``, and
 ``tr(W^k) = tr(S^k)``, k <= 4, come from ``S`` without transposes.
 
@@ -37,7 +37,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from geoattr.models.fpu import flush_denormals
-from geoattr.models.ml_jacobian import Jacobian, SingularError, csc_with_diagonal, symmetric_scaling
+from geoattr.models.ml_jacobian import Jacobian, SingularError, csc_with_diagonal
+from geoattr.models.ml_symmetry import symmetric_scaling
 from geoattr.models.ml_realdet import RealLUJacobian
 
 try:  # optional: scikit-sparse (CHOLMOD)
@@ -99,7 +100,7 @@ class CholmodJacobian(RealLUJacobian):
         The search interval.
     scaling : ndarray
         ``r`` with ``W = diag(r) C``, ``C`` symmetric
-        (:func:`~geoattr.models.ml_jacobian.symmetric_scaling`).
+        (:func:`~geoattr.models.ml_symmetry.symmetric_scaling`).
     """
 
     factorisation = "sparse Cholesky (CHOLMOD) of the symmetric matrix similar to I - rho W"
@@ -176,7 +177,7 @@ def row_scaling(W: sp.csr_matrix) -> np.ndarray | None:
     """``r`` = the largest weight of each row (1 for an empty row) when ``W = diag(r) C`` with
     ``C`` symmetric for it (binary contiguity, row-standardised), else None.
 
-    A cheap first try of :func:`~geoattr.models.ml_jacobian.symmetric_scaling` (same tolerance),
+    A cheap first try of :func:`~geoattr.models.ml_symmetry.symmetric_scaling` (same tolerance),
     which handles every other case.
     """
     mate = transpose_positions(W)

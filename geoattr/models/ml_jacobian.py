@@ -16,19 +16,19 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import breadth_first_order, connected_components
 from scipy.sparse.linalg import eigs, eigsh, splu
 from threadpoolctl import ThreadpoolController
 
 from geoattr._format import format_ids
 from geoattr._validation import number_pair
 from geoattr.exceptions import InputError
+from geoattr.models.ml_symmetry import is_symmetric, symmetric_scaling
 from geoattr.models.tsqr import augmented_r
 
 __all__ = [
     "APPROX_METHODS", "COMPLEX_STEP", "EIGEN_MAX_N", "EXACT_TRACE_MAX_N", "Jacobian", "METHODS", "SingularError",
     "as_sparse_w", "blas_limit", "csc_with_diagonal", "solve_pair", "check_bounds", "check_inputs", "check_method", "logdet",
-    "se_sensitivity", "default_bounds", "eigenvalues", "is_row_standardised", "is_symmetric", "symmetric_scaling",
+    "se_sensitivity", "default_bounds", "eigenvalues", "is_row_standardised",
 ]
 
 #: Largest N for which ``traces="auto"`` computes ``tr(W_A' W_A)`` exactly (sparse LU of
@@ -157,34 +157,6 @@ def is_row_standardised(W: sp.csr_matrix) -> bool:
         return False
     rs = np.asarray(W.sum(axis=1)).ravel()
     return bool(np.all((np.abs(rs - 1.0) < 1e-10) | (rs == 0.0)))
-
-
-def is_symmetric(W: sp.csr_matrix, *, transposed: sp.csr_matrix | None = None) -> bool:
-    """Whether W equals its transpose (to rounding: ``max |W - W'| <= 1e-14 max(1, max |W|)``).
-
-    When W and W' are canonical CSR matrices with the same pattern (a contiguity graph,
-    even row-standardised), the values are compared entry by entry in blocks, without
-    building ``W - W'``; otherwise the difference is built.
-
-    Parameters
-    ----------
-    W : scipy.sparse.csr_matrix
-    transposed : scipy.sparse.csr_matrix, optional
-        ``W'`` when the caller holds it: no transpose is made then if it is a CSR matrix.
-
-    Returns
-    -------
-    bool
-    """
-    WT = W.T.tocsr() if transposed is None else transposed.tocsr()  # a CSC view of W' is copied
-    tol = 1e-14 * max(1.0, float(np.abs(W.data).max(initial=0.0)))
-    if W.has_canonical_format and WT.has_canonical_format and np.array_equal(W.indptr, WT.indptr) \
-            and np.array_equal(W.indices, WT.indices):
-        step = 1 << 20  # |W - W'| on the common pattern, a million entries at a time
-        return all(float(np.abs(W.data[k:k + step] - WT.data[k:k + step]).max(initial=0.0)) <= tol
-                   for k in range(0, W.nnz, step))
-    D = (W - WT).tocsr()
-    return D.nnz == 0 or float(np.abs(D.data).max()) <= tol
 
 
 def default_bounds(W: sp.csr_matrix) -> tuple[float, float]:
@@ -442,6 +414,10 @@ class Jacobian:
             wt = self._wt = self.W.T.tocsr()
         return wt
 
+    def probe_columns(self) -> int:
+        """Probes in a block of the Hutchinson ``tr3``: 1 to 16, right-hand sides within 320 MB."""
+        return max(1, min(16, int(4e7 // (8 * self.n))))
+
     def probe_block(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """``size`` Rademacher probes (an n x size array) for the Hutchinson estimate of ``tr3``."""
         return rng.choice(np.array([-1.0, 1.0]), size=(self.n, size))
@@ -480,7 +456,7 @@ class Jacobian:
         pair = hasattr(lu, "solve_pair")
         tr2 = tr["tr3"]
         samples: list[np.ndarray] = []
-        block = max(1, min(16, int(4e7 // (8 * self.n))))  # right-hand sides <= 320 MB
+        block = self.probe_columns()
         done, se, sens = 0, math.inf, math.inf
         while done < m_max:
             b = min(block, m_max - done)
@@ -543,40 +519,6 @@ def eigenvalues(W: sp.csr_matrix) -> np.ndarray:
         return np.linalg.eigvalsh(S)
     ev = np.linalg.eigvals(Wd)
     return ev if np.abs(ev.imag).max(initial=0.0) > 1e-12 * n else ev.real
-
-
-def symmetric_scaling(W: sp.csr_matrix) -> np.ndarray | None:
-    """Positive r with W = diag(r) C, C symmetric (row-standardised contiguity), else None."""
-    if W.nnz == 0 or W.data.min() <= 0:
-        return None
-    P = (W != 0).astype(np.int8)
-    if (P - P.T).nnz:
-        return None
-    n = W.shape[0]
-    # one breadth-first spanning forest: a virtual node n joined to one node of each component
-    _, labels = connected_components(P, directed=False)
-    roots = np.unique(labels, return_index=True)[1]
-    link = sp.csr_matrix((np.ones(2 * roots.size, dtype=np.int8),
-                          (np.r_[roots, np.full(roots.size, n)], np.r_[np.full(roots.size, n), roots])),
-                         shape=(n + 1, n + 1))
-    order, pred = breadth_first_order(sp.bmat([[P, None], [None, sp.csr_matrix((1, 1), dtype=np.int8)]]).tocsr()
-                                      + link, n, directed=False, return_predecessors=True)
-    nodes = order[1:]
-    parent = np.full(n + 1, n)
-    parent[nodes] = pred[nodes]
-    acc = np.ones(n + 1)  # r[v] / r[parent[v]] = W[v, parent] / W[parent, v] along tree edges
-    inner = nodes[parent[nodes] != n]
-    acc[inner] = (np.asarray(W[inner, parent[inner]]).ravel()
-                  / np.asarray(W.T.tocsr()[inner, parent[inner]]).ravel())
-    while np.any(parent[:n] != n):  # pointer jumping: products along the paths to the roots
-        acc, parent = acc * acc[parent], parent[parent]
-    r = acc[:n]
-    Wc = W.tocoo()
-    C = Wc.data / r[Wc.row]
-    Ct = sp.csr_matrix((C, (Wc.row, Wc.col)), shape=W.shape)
-    if abs(Ct - Ct.T).max() > 1e-10 * np.abs(C).max():
-        return None
-    return r
 
 
 def logdet(weights: sp.spmatrix | np.ndarray, rho: float, *, method: str = "lu") -> float:
