@@ -272,8 +272,11 @@ def test_low_order_traces_by_blocks_of_rows(rows):
     Wd = W.toarray()
     ref = [np.trace(np.linalg.matrix_power(Wd, k)) for k in (1, 2, 3, 4)]
     np.testing.assert_allclose(ml_approx.low_order_traces(W, rows=rows), ref, rtol=1e-12)
-    # tr(W^2) is scipy's sum of the whole product W .* W', to the last bit, whatever the blocks
-    assert ml_approx.low_order_traces(W, rows=rows)[1] == float(W.multiply(W.T.tocsr()).sum())
+    # one block: the sums of the whole products with W' and (W^2)' held, to the last bit
+    WT, W2 = W.T.tocsr(), W @ W
+    whole = (float(W.diagonal().sum()), float(W.multiply(WT).sum()), float(W2.multiply(WT).sum()),
+             float(W2.multiply(W2.T.tocsr()).sum()))
+    assert ml_approx.low_order_traces(W, rows=300) == whole
 
 
 def test_the_approximate_engine_uses_a_view_of_w_transposed_with_the_copy_s_products():
@@ -341,3 +344,43 @@ def test_probe_columns_keep_a_block_within_block_bytes(n, columns):
     assert columns == 1 or 8 * n * columns <= ml_approx.BLOCK_BYTES
     jac = ml_approx.ApproxJacobian(_lattice_csr(10), "mc", (-1.0, 1.0), 0)
     assert jac.probe_columns() == ml_approx.probe_columns(100) == 16
+
+
+@pytest.mark.parametrize("rows", [1, 50, 65_536])
+def test_reordered_is_the_permuted_matrix_bit_for_bit(rows):
+    """reordered (one pass by blocks) against scipy's W[perm][:, perm] with sorted indices:
+    the same indptr, indices and values, for an asymmetric kNN W with isolates and a diagonal."""
+    W = _scattered_knn(400).tolil()
+    W[7, :] = 0.0  # an isolate
+    W[3, 3] = 0.25
+    W = W.tocsr()
+    W.eliminate_zeros()
+    perm = np.random.default_rng(8).permutation(400)
+    ref = W[perm][:, perm].tocsr()
+    ref.sort_indices()
+    got = ml_approx.reordered(W, perm, rows=rows)
+    assert got.has_sorted_indices
+    for name in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(ref, name))
+    assert ml_approx.reordered(W, None) is W
+
+
+@pytest.mark.parametrize("symmetric_pattern", [True, False])
+def test_bandwidth_order_equals_rcm_of_w_plus_w_transposed(symmetric_pattern):
+    """The ordering of W's own pattern (symmetric) or of the 1-byte pattern P + P' is scipy's
+    reverse Cuthill-McKee of the float W + W' it replaces, entry for entry."""
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+    W = _scattered_knn(600)
+    if symmetric_pattern:
+        W = (W + W.T).tocsr()
+        W.data[:] = 1.0 / np.repeat(np.diff(W.indptr), np.diff(W.indptr))
+        W.sort_indices()  # canonical, as the fits' W is: its own pattern is used
+    ref = reverse_cuthill_mckee((W + W.T).tocsr(), symmetric_mode=True)
+    np.testing.assert_array_equal(ml_approx.bandwidth_order(W, min_n=0), ref)
+    unsorted = W.copy()  # rows in another order: the 1-byte pattern sum, as before
+    unsorted.indices[unsorted.indptr[0]:unsorted.indptr[1]] = unsorted.indices[unsorted.indptr[0]:unsorted.indptr[1]][::-1]
+    unsorted.data[unsorted.indptr[0]:unsorted.indptr[1]] = unsorted.data[unsorted.indptr[0]:unsorted.indptr[1]][::-1]
+    unsorted.has_sorted_indices = False
+    np.testing.assert_array_equal(ml_approx.bandwidth_order(unsorted, min_n=0),
+                                  reverse_cuthill_mckee((unsorted + unsorted.T).tocsr(), symmetric_mode=True))
