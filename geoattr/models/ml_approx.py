@@ -114,7 +114,7 @@ def probe_columns(n: int) -> int:
     return max(1, min(16, BLOCK_BYTES // (8 * max(n, 1))))
 
 
-def far_share(W: sp.csr_matrix, window: int, *, rows: int = 1 << 18) -> float:
+def far_share(W: sp.csr_matrix, window: int, *, rows: int = 1 << 16) -> float:
     """Share of the stored entries of ``W`` more than ``window`` rows from the diagonal (``|i - j| > window``).
 
     Counted by blocks of rows (no array of the entries' row numbers).
