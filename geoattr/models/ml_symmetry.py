@@ -97,7 +97,8 @@ def pattern_is_symmetric(W: sp.csr_matrix, *, rows: int = BLOCK_ROWS) -> bool:
     bool
     """
     for _, rows_w, rows_wt in transposed_rows(W, rows=rows):
-        rows_w.sum_duplicates()  # a new matrix (the block): canonical, as the transposed block is
+        rows_w.sum_duplicates()  # new matrices (the blocks): canonical, whatever the caller's W
+        rows_wt.sum_duplicates()
         if not (np.array_equal(rows_w.indptr, rows_wt.indptr) and np.array_equal(rows_w.indices, rows_wt.indices)):
             return False
     return True
@@ -155,18 +156,14 @@ def symmetric_scaling(W: sp.csr_matrix) -> np.ndarray | None:
     while np.any(parent[:n] != n):  # pointer jumping: products along the paths to the roots
         acc, parent = acc * acc[parent], parent[parent]
     r = acc[:n]
-    c_max = 0.0  # max |C|, C = diag(r)^-1 W (each entry divided by its row's r)
+    c_max = d_max = 0.0  # max |C| and max |C - C'|, C = diag(r)^-1 W (each entry divided by its row's r)
     for start in range(0, n, BLOCK_ROWS):
-        stop = min(start + BLOCK_ROWS, n)
-        c_max = max(c_max, float(np.abs(_row_divided(W[start:stop], r[start:stop]).data).max(initial=0.0)))
-    for block, rows_w, _ in transposed_rows(W, rows=BLOCK_ROWS):
-        # rows B of C, and of C' = (C[:, B])': W[:, B] with each entry divided by its row's r
-        CT = _row_divided(W[:, block], r).T.tocsr()
-        D = (_row_divided(rows_w, r[block]) - CT).tocsr()
-        if D.nnz and float(np.abs(D.data).max()) > 1e-10 * c_max:
-            return None
-    return r
-
+        block = slice(start, min(start + BLOCK_ROWS, n))
+        rows_c = _row_divided(W[block], r[block])  # rows B of C
+        rows_ct = _row_divided(W[:, block], r).T.tocsr()  # rows B of C' = (C[:, B])'
+        c_max = max(c_max, float(np.abs(rows_c.data).max(initial=0.0)))
+        d_max = max(d_max, float(np.abs((rows_c - rows_ct).tocsr().data).max(initial=0.0)))
+    return None if d_max > 1e-10 * c_max else r
 
 def _row_divided(M: sp.csr_matrix, r: np.ndarray) -> sp.csr_matrix:
     """``M`` (a new matrix the caller owns) with each entry divided by ``r`` of its row, in place."""
