@@ -106,3 +106,14 @@ def test_symmetric_scaling_refuses_what_has_no_such_scaling():
     neg.data[0] = -neg.data[0]
     assert symmetric_scaling(neg) is None
     assert symmetric_scaling(sp.csr_matrix((4, 4))) is None
+
+
+def test_pattern_of_a_w_with_duplicate_entries_is_its_summed_pattern():
+    """An entry stored twice (a CSR matrix before sum_duplicates) counts once: the pattern
+    stays symmetric, and the caller's matrix keeps its duplicate."""
+    C = _lattice(6).astype(float)
+    W = sp.csr_matrix((np.r_[C.data[:1], 0.5, C.data[1:]], np.r_[C.indices[:1], C.indices[:1], C.indices[1:]],
+                       np.r_[C.indptr[:1], C.indptr[1:] + 1]), shape=C.shape)  # row 0 holds its first entry twice
+    assert W.nnz == C.nnz + 1 and not W.has_canonical_format
+    assert pattern_is_symmetric(W, rows=5)
+    assert W.nnz == C.nnz + 1

@@ -4,7 +4,7 @@ Both compare ``W`` with ``W'`` and neither builds ``W'`` whole: the rows ``B`` o
 the columns ``B`` of ``W`` transposed (:func:`transposed_rows`), so each block holds a
 slice of the graph.  At N = 10^6 (the queen lattice, 95 MB of W) the transposes, the
 coordinate copy and the difference ``C - C'`` that :func:`symmetric_scaling` built held
-0.55 GB at once; it now peaks at 67 MB, mostly its n-vectors (the search's order,
+0.55 GB at once; it now peaks at 61 MB (tracemalloc), mostly its n-vectors (the search's order,
 predecessors and labels), the blocks a few MB each.
 """
 
