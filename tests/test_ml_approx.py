@@ -225,6 +225,7 @@ def test_bandwidth_order_brings_entries_to_the_diagonal():
     assert ml_approx.bandwidth_order(W) is None  # below REORDER_MIN_N: the caller's order
     perm = ml_approx.bandwidth_order(W, min_n=0)
     assert np.array_equal(np.sort(perm), np.arange(900))  # a permutation
+    assert perm.dtype == np.int32  # scipy's order as it is: half the memory of an intp copy
     Wp = W[perm][:, perm].tocoo()
     Wc = W.tocoo()
     # shuffled ids: entries ~n/3 from the diagonal on average; RCM on a planar-like kNN graph: a few dozen
@@ -277,6 +278,29 @@ def test_low_order_traces_by_blocks_of_rows(rows):
     whole = (float(W.diagonal().sum()), float(W.multiply(WT).sum()), float(W2.multiply(WT).sum()),
              float(W2.multiply(W2.T.tocsr()).sum()))
     assert ml_approx.low_order_traces(W, rows=300) == whole
+
+
+@pytest.mark.parametrize("rows", [1, 37, 10_000])
+def test_low_order_traces_read_the_band_with_the_same_sums_as_whole_column_blocks(rows):
+    """The band-limited blocks (ml_symmetry.transposed_block) against the blocks they replace,
+    ``W[:, B]'`` and ``(W W[:, B])'`` from whole column slices: the same traces to the last bit,
+    on a lattice whose band (21) is far below N = 400 and on a kNN W in random order."""
+    def by_whole_columns(W, rows):
+        t = [float(W.diagonal().sum()), 0.0, 0.0, 0.0]
+        for start in range(0, W.shape[0], rows):
+            stop = min(start + rows, W.shape[0])
+            columns = W[:, start:stop]
+            transposed = columns.T.tocsr()
+            t[1] += float(W[start:stop].multiply(transposed).sum())
+            A = W[start:stop] @ W
+            t[2] += float(A.multiply(transposed).sum())
+            t[3] += float(A.multiply((W @ columns).T.tocsr()).sum())
+        return tuple(t)
+
+    lattice = _lattice_csr(20)
+    lattice.data = lattice.data * np.random.default_rng(2).uniform(0.5, 1.5, lattice.nnz)  # W W' != W^2
+    for W in (lattice, _scattered_knn(300)):
+        assert ml_approx.low_order_traces(W, rows=rows) == by_whole_columns(W, rows)
 
 
 def test_the_approximate_engine_uses_a_view_of_w_transposed_with_the_copy_s_products():
@@ -360,6 +384,7 @@ def test_reordered_is_the_permuted_matrix_bit_for_bit(rows):
     ref.sort_indices()
     got = ml_approx.reordered(W, perm, rows=rows)
     assert got.has_sorted_indices
+    assert got.indptr.dtype == W.indptr.dtype and got.indices.dtype == W.indices.dtype  # no wider copies
     for name in ("indptr", "indices", "data"):
         np.testing.assert_array_equal(getattr(got, name), getattr(ref, name))
     assert ml_approx.reordered(W, None) is W

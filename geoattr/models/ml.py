@@ -88,7 +88,7 @@ from geoattr.models.ml_jacobian import (
 from geoattr.models.ml_approx import APPROX_METHODS, ApproxJacobian, describe_approx, low_order_traces
 from geoattr.models.ml_blocks import BlockJacobian, panel_setup
 from geoattr.models.ml_cholmod import large_n_jacobian
-from geoattr.models.ml_filtered import FilteredLeastSquares
+from geoattr.models.ml_filtered import FilteredLeastSquares, filtered_fit
 from geoattr.models.ml_realdet import REAL_LU_MIN_N, RealLUJacobian, search_values
 from geoattr.models.tsqr import augmented_r, solve_augmented
 
@@ -455,13 +455,13 @@ def ml_lag(
         _warn_bounds("rho", rho, bnd, ok, msg)
 
         beta = b0 - rho * b1
-        u = e0 - rho * e1
-        del e0, e1, wy  # n-vectors the traces do not need
-        sig2 = float(u @ u) / n
+        e1 *= rho
+        e0 -= e1  # u = e0 - rho e1, in place
+        sig2 = float(e0 @ e0) / n
+        del e0, e1, wy  # n-vectors the traces do not need; u is formed again, the same to the last bit, after them
         loglik = -(0.5 * n * math.log(sig2) - ld) - 0.5 * n * _LN2PI - 0.5 * n
 
-        predy_e = jac.solve(rho, Xv @ beta)
-        wpy = Wc @ predy_e
+        wpy = Wc @ jac.solve(rho, Xv @ beta)  # predy_e: solved again once the traces are done
         xtx = Xv.T @ Xv
         xtwpy = Xv.T @ wpy
         wpywpy = float(wpy @ wpy)
@@ -481,6 +481,9 @@ def ml_lag(
         traced, more = _describe_real_lu(jac, traced)
         more.update(describe_approx(jac, rho))
         vm1 = inv_information(traced[0])
+        predy_e = jac.solve(rho, Xv @ beta)
+        del jac  # its factor or reordered W, before u is formed again
+        u = (yv - Xv @ b0) - rho * (Wc @ yv - Xv @ b1)  # e0 - rho e1 as above
         return _ml_result(np.append(beta, rho), vm1[:-1, :-1], sig2, loglik, u, yv, (iterations, ok, meth, bnd, ld),
                           traced, var_sigma2=float(vm1[-1, -1]), predy_e=predy_e, e_pred=yv - predy_e, **more)
 
@@ -503,27 +506,17 @@ def ml_error(
     with blas_limit(meth == "lu"):
         jac, wy = _jacobian(Wc, Wb, meth, bnd, periods, method == "auto", seed,
                                   (logdet_order, logdet_probes)), Wc @ yv
-        wx = np.asarray(Wc @ Xv)
-
-        def fit(lam: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            ys = yv - lam * wy
-            xs = wx * -lam  # Xv - lam wx bit for bit, with one n x k array
-            xs += Xv
-            b = solve_augmented(augmented_r(xs, ys), k)[0][:, 0]  # QR by blocks: no copies of xs
-            return b, ys - xs @ b, xs
-
-        trials = FilteredLeastSquares(yv, Xv, wy, wx)  # the search's trials in (2k + 2) coordinates
+        # W X and X - lam W X by blocks of rows (ml_filtered): neither is held whole
+        trials = FilteredLeastSquares(yv, Xv, wy, Wc)  # the search's trials in (2k + 2) coordinates
         lam, ld, tr1, ok, msg, iterations = _search(trials.sse, lambda lam: trials.score_part(lam, n), jac,
                                                     bnd, tol, n)
         _warn_bounds("lambda", lam, bnd, ok, msg)
 
-        beta, e_filtered, xs = fit(lam)
-        u = yv - Xv @ beta
+        beta, e_filtered, gram = filtered_fit(yv, Xv, wy, Wc, lam)
         sig2 = float(e_filtered @ e_filtered) / n
         loglik = -(0.5 * n * math.log(sig2) - ld) - 0.5 * n * _LN2PI - 0.5 * n
-
-        xsxsi = np.linalg.inv(xs.T @ xs)
-        del xs, wx  # n x k each: not needed by the traces (the peak memory of large fits)
+        xsxsi = np.linalg.inv(gram)
+        del e_filtered, wy  # not needed by the traces: computed again, the same to the last bit, after them
 
         def inv_information(t: dict[str, float]) -> tuple[np.ndarray, float]:
             """Covariance of (beta, lambda) and variance of sigma2, Anselin (1988)."""
@@ -539,7 +532,10 @@ def ml_error(
         traced = jac.traces(lam, ld, tr1, bnd, traces, n_probes, seed, lambda t: inv_information(t)[0])
         traced, more = _describe_real_lu(jac, traced)
         more.update(describe_approx(jac, lam))
+        del jac  # its factor or reordered W, before the residuals are formed again
         cov, var_sigma2 = inv_information(traced[0])
+        e_filtered = filtered_fit(yv, Xv, Wc @ yv, Wc, lam)[1]
+        u = yv - Xv @ beta
         return _ml_result(np.append(beta, lam), cov, sig2, loglik, u, yv, (iterations, ok, meth, bnd, ld),
                           traced, var_sigma2=var_sigma2, e_filtered=e_filtered, **more)
 

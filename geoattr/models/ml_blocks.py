@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from geoattr.exceptions import InputError
+from geoattr.models.ml_filtered import lagged_rows
 from geoattr.models.ml_jacobian import Jacobian, as_sparse_w, check_bounds, check_inputs, check_method
 
 __all__ = ["BlockJacobian", "PeriodBlocks", "panel_setup"]
@@ -74,6 +75,26 @@ class PeriodBlocks:
         out = np.empty(v.shape, dtype=np.result_type(v.dtype, self.block.dtype))
         for t in range(self.T):
             out[t * nb:(t + 1) * nb] = self.block @ v[t * nb:(t + 1) * nb]
+        return out
+
+    def lagged_rows(self, X: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop`` of ``self @ X`` (period by period: the same numbers, bit for bit).
+
+        Parameters
+        ----------
+        X : numpy.ndarray, shape (N T,) or (N T, k)
+        start, stop : int
+
+        Returns
+        -------
+        numpy.ndarray
+        """
+        X = np.asarray(X)
+        nb = self.block.shape[0]
+        out = np.empty((stop - start, *X.shape[1:]), dtype=np.result_type(X.dtype, self.block.dtype))
+        for t in range(start // nb, (stop - 1) // nb + 1 if stop > start else start // nb):
+            a, b = max(start, t * nb), min(stop, (t + 1) * nb)
+            out[a - start:b - start] = lagged_rows(self.block, X[t * nb:(t + 1) * nb], a - t * nb, b - t * nb)
         return out
 
     def matrix(self) -> sp.csr_matrix:

@@ -15,9 +15,11 @@ block.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-__all__ = ["ROWS", "augmented_r", "solve_augmented"]
+__all__ = ["ROWS", "augmented_r", "r_by_blocks", "solve_augmented"]
 
 #: Rows of a block (1 MB a column).
 ROWS = 131_072
@@ -45,20 +47,55 @@ def augmented_r(X: np.ndarray, *columns: np.ndarray, rows: int = ROWS) -> np.nda
     >>> X = np.column_stack([np.ones(4), [0.0, 1.0, 2.0, 3.0]])
     >>> y = np.array([1.0, 3.0, 5.0, 7.0])
     >>> Ra = augmented_r(X, y, rows=3)
-    >>> np.round(solve_augmented(Ra, 2)[0], 12)
+    >>> np.round(solve_augmented(Ra, 2)[0][:, 0], 12)
     array([1., 2.])
     """
     parts = [np.asarray(p).reshape(len(p), -1) for p in (X, *columns)]
-    n, q = parts[0].shape[0], sum(p.shape[1] for p in parts)
+
+    def fill(start: int, out: np.ndarray) -> None:
+        col = 0
+        for p in parts:
+            out[:, col:col + p.shape[1]] = p[start:start + len(out)]
+            col += p.shape[1]
+
+    return r_by_blocks(fill, parts[0].shape[0], sum(p.shape[1] for p in parts), rows=rows)
+
+
+def r_by_blocks(fill: Callable[[int, np.ndarray], None], n: int, q: int, *, rows: int = ROWS) -> np.ndarray:
+    """Triangular factor of an ``n x q`` matrix that is never held: ``fill`` writes its blocks of rows.
+
+    The engine of :func:`augmented_r`, for columns computed block by block (the spatially
+    filtered ``X - lambda W X`` of :mod:`geoattr.models.ml_filtered`): the same ``R`` as
+    :func:`augmented_r` of the whole matrix, bit for bit, for the same ``rows``.
+
+    Parameters
+    ----------
+    fill : callable
+        ``fill(start, out)`` writes rows ``start:start + len(out)`` of the matrix into ``out``
+        (shape ``(len(out), q)``).
+    n, q : int
+        Rows and columns of the matrix.
+    rows : int, default ``ROWS``
+        Rows of a block.
+
+    Returns
+    -------
+    numpy.ndarray, shape (min(n, q), q)
+        Upper-triangular ``R``.
+
+    Examples
+    --------
+    >>> Z = np.column_stack([np.ones(5), np.arange(5.0)])
+    >>> R = r_by_blocks(lambda start, out: out.__setitem__(slice(None), Z[start:start + len(out)]), 5, 2, rows=2)
+    >>> np.allclose(np.abs(R), np.abs(np.linalg.qr(Z, mode="r")))
+    True
+    """
     R = np.zeros((0, q))
     for start in range(0, n, rows):
         m = R.shape[0]
         block = np.empty((m + min(rows, n - start), q))
         block[:m] = R
-        col = 0
-        for p in parts:
-            block[m:, col:col + p.shape[1]] = p[start:start + rows]
-            col += p.shape[1]
+        fill(start, block[m:])
         R = np.linalg.qr(block, mode="r")
     return R
 
