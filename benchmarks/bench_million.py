@@ -22,6 +22,9 @@ CHOLMOD), for target 5 (peak memory at most twice that of the graph plus the dat
 fit's peak is within target when it is at most ``data_mb``, the caller's graph + data.
 ``--shuffled`` numbers the lattice's units in a fixed random order (a graph whose ids carry
 no geography, as a commuting network's), which the approximate fits reorder.
+``--periods T`` fits the pooled model (``periods=T``) on T years of the lattice's data, each
+year's X shifted and y perturbed by a fixed random draw; the reference ``splu`` and
+``cholmod`` cases stay those of one period's ``I - 0.4 W``.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ def _pressure() -> float | None:
         return None
 
 
-def child(case: str, side: int, *, trace_memory: bool = False, shuffled: bool = False) -> dict:
+def child(case: str, side: int, *, trace_memory: bool = False, shuffled: bool = False, periods: int = 1) -> dict:
     """One case in this process: ``splu`` (the reference) or a fit (lag, error, sdm)."""
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(HERE))
@@ -71,6 +74,11 @@ def child(case: str, side: int, *, trace_memory: bool = False, shuffled: bool = 
         y, X = y[p], X[p]
     if model == "sdm":
         X = np.column_stack([X, W @ X[:, 1:]])
+    if periods > 1:  # T years stacked year by year: X shifted, y perturbed (fixed draws)
+        rng = np.random.default_rng(1)
+        X = np.vstack([X + 0.1 * t + rng.normal(scale=0.1, size=X.shape) * (t > 0) for t in range(periods)])
+        X[:, 0] = 1.0
+        y = np.concatenate([y + 0.05 * t + rng.normal(scale=0.1, size=y.shape[0]) for t in range(periods)])
     if trace_memory:
         import tracemalloc
 
@@ -92,7 +100,7 @@ def child(case: str, side: int, *, trace_memory: bool = False, shuffled: bool = 
     else:
         if method == "reallu":  # the real-LU path with CHOLMOD switched off
             ml_cholmod.analyze, method = None, "auto"
-        r = (ml_error if model == "error" else ml_lag)(y, X, W, method=method or "auto")
+        r = (ml_error if model == "error" else ml_lag)(y, X, W, method=method or "auto", periods=periods)
         out.update(params=r.params.tolist(), se=r.std_errors.tolist(), loglik=r.loglik,
                    logdet_approximation={k: v for k, v in r.extra.get("logdet_approximation", {}).items() if k != "note"},
                    logdet_points=r.extra.get("logdet_points"), trace_method=r.extra["trace_method"],
@@ -131,11 +139,13 @@ def main() -> None:
     ap.add_argument("--out", default="results_million.json", help="results file in benchmarks/")
     ap.add_argument("--trace-memory", action="store_true", help="record the fit's own peak (tracemalloc)")
     ap.add_argument("--shuffled", action="store_true", help="units of the lattice in a random order")
+    ap.add_argument("--periods", type=int, default=1, help="years of a pooled fit (default 1: the cross-section)")
     ap.add_argument("--note", default="", help="a note stored with the record")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        print(json.dumps(child(a.child[0], int(a.child[1]), trace_memory=a.trace_memory, shuffled=a.shuffled)))
+        print(json.dumps(child(a.child[0], int(a.child[1]), trace_memory=a.trace_memory, shuffled=a.shuffled,
+                               periods=a.periods)))
         return
     import numpy
     import scipy
@@ -145,10 +155,12 @@ def main() -> None:
                  "versions": {"python": platform.python_version(), "numpy": numpy.__version__,
                               "scipy": scipy.__version__, "scikit-sparse": _version("scikit-sparse"),
                               "blas (CHOLMOD)": _system_blas()},
-                 "options": {"trace_memory": a.trace_memory, "shuffled": a.shuffled}, "cases": []}
+                 "options": {"trace_memory": a.trace_memory, "shuffled": a.shuffled, "periods": a.periods},
+                 "cases": []}
     if a.note:
         rec["note"] = a.note
-    flags = [*(["--trace-memory"] if a.trace_memory else []), *(["--shuffled"] if a.shuffled else [])]
+    flags = [*(["--trace-memory"] if a.trace_memory else []), *(["--shuffled"] if a.shuffled else []),
+             "--periods", str(a.periods)]
     for side in a.sides:
         for case in ["splu", *(["cholmod"] if _version("scikit-sparse") else []), *a.models]:
             p = subprocess.run([sys.executable, __file__, "--child", case, str(side), *flags], capture_output=True,
