@@ -56,7 +56,14 @@ from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from geoattr.exceptions import InputError
 from geoattr.models.ml_jacobian import APPROX_METHODS, Jacobian, is_row_standardised
-from geoattr.models.ml_symmetry import bandwidth, is_symmetric, pattern_is_symmetric, symmetric_scaling, transposed_block
+from geoattr.models.ml_symmetry import (
+    bandwidth,
+    diagonal_distances,
+    is_symmetric,
+    pattern_is_symmetric,
+    symmetric_scaling,
+    transposed_block,
+)
 
 __all__ = [
     "APPROX_METHODS", "ApproxJacobian", "ApproxLogdet", "CHEB_DEGREE", "LOGDET_PROBES", "MC_TERMS",
@@ -131,12 +138,7 @@ def far_share(W: sp.csr_matrix, window: int, *, rows: int = 1 << 16) -> float:
     float
         In [0, 1]; 0 for a matrix without entries.
     """
-    far = 0
-    for start in range(0, W.shape[0], rows):
-        stop = min(start + rows, W.shape[0])
-        lo, hi = W.indptr[start], W.indptr[stop]
-        row = np.repeat(np.arange(start, stop), np.diff(W.indptr[start:stop + 1]))
-        far += int(np.count_nonzero(np.abs(W.indices[lo:hi] - row) > window))
+    far = sum(int(np.count_nonzero(d > window)) for d in diagonal_distances(W, rows=rows))
     return far / W.nnz if W.nnz else 0.0
 
 
