@@ -88,7 +88,7 @@ from geoattr.models.ml_jacobian import (
 from geoattr.models.ml_approx import APPROX_METHODS, ApproxJacobian, describe_approx, low_order_traces
 from geoattr.models.ml_blocks import BlockJacobian, panel_setup
 from geoattr.models.ml_cholmod import large_n_jacobian
-from geoattr.models.ml_filtered import FilteredLeastSquares, filtered_fit
+from geoattr.models.ml_filtered import FilteredLeastSquares, filtered_fit, filtered_residuals
 from geoattr.models.ml_realdet import REAL_LU_MIN_N, RealLUJacobian, search_values
 from geoattr.models.tsqr import augmented_r, solve_augmented
 
@@ -534,7 +534,7 @@ def ml_error(
         more.update(describe_approx(jac, lam))
         del jac  # its factor or reordered W, before the residuals are formed again
         cov, var_sigma2 = inv_information(traced[0])
-        e_filtered = filtered_fit(yv, Xv, Wc @ yv, Wc, lam)[1]
+        e_filtered = filtered_residuals(yv, Xv, Wc @ yv, Wc, lam, beta)[0]
         u = yv - Xv @ beta
         return _ml_result(np.append(beta, lam), cov, sig2, loglik, u, yv, (iterations, ok, meth, bnd, ld),
                           traced, var_sigma2=var_sigma2, e_filtered=e_filtered, **more)

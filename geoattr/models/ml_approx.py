@@ -61,6 +61,7 @@ from geoattr.models.ml_symmetry import (
     diagonal_distances,
     is_symmetric,
     pattern_is_symmetric,
+    shifted_columns,
     symmetric_scaling,
     transposed_block,
 )
@@ -247,10 +248,9 @@ def low_order_traces(W: sp.csr_matrix, *, rows: int = 8_192) -> tuple[float, flo
         # and R those within band of C: the only rows of W W[:, B] with entries
         c0, c1 = max(0, start - band), min(n, stop + band)
         r0, r1 = max(0, c0 - band), min(n, c1 + band)
-        T = (W[r0:r1, c0:c1] @ transposed[:, c0:c1].T).T.tocsr()
+        T = shifted_columns((W[r0:r1, c0:c1] @ transposed[:, c0:c1].T).T.tocsr(), r0, n)
         del transposed
-        t4 += float(A.multiply(sp.csr_matrix((T.data, T.indices + T.indices.dtype.type(r0), T.indptr),
-                                             shape=(stop - start, n))).sum())
+        t4 += float(A.multiply(T).sum())
     return t1, t2, t3, t4
 
 

@@ -92,7 +92,7 @@ class PeriodBlocks:
         X = np.asarray(X)
         nb = self.block.shape[0]
         out = np.empty((stop - start, *X.shape[1:]), dtype=np.result_type(X.dtype, self.block.dtype))
-        for t in range(start // nb, (stop - 1) // nb + 1 if stop > start else start // nb):
+        for t in range(start // nb, -(-stop // nb)):  # the periods the rows fall in
             a, b = max(start, t * nb), min(stop, (t + 1) * nb)
             out[a - start:b - start] = lagged_rows(self.block, X[t * nb:(t + 1) * nb], a - t * nb, b - t * nb)
         return out

@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from geoattr.models.tsqr import r_by_blocks, solve_augmented
 
-__all__ = ["ROWS", "FilteredLeastSquares", "filtered_fit", "lagged_rows"]
+__all__ = ["ROWS", "FilteredLeastSquares", "filtered_fit", "filtered_residuals", "lagged_rows"]
 
 #: Rows of a block of ``W X`` and of the filtered regressors: a block of the search's
 #: ``[X, WX, y, Wy]`` (12 columns for five regressors) is 3 MB, and numpy's QR about three
@@ -125,20 +125,43 @@ def filtered_fit(y: np.ndarray, X: np.ndarray, wy: np.ndarray, W: sp.csr_matrix,
     """
     n, k = X.shape
 
-    def filtered(start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        xs = lagged_rows(W, X, start, stop)
-        xs *= -lam  # X - lam W X as (W X) (-lam) + X, the same rounding as the whole arrays
-        xs += X[start:stop]
-        return xs, y[start:stop] - lam * wy[start:stop]
-
     def fill(start: int, out: np.ndarray) -> None:
-        out[:, :k], out[:, k] = filtered(start, start + len(out))
+        out[:, :k], out[:, k] = _filtered_rows(y, X, wy, W, lam, start, start + len(out))
 
     b = solve_augmented(r_by_blocks(fill, n, k + 1, rows=ROWS), k)[0][:, 0]
+    return (b, *filtered_residuals(y, X, wy, W, lam, b))
+
+
+def filtered_residuals(y: np.ndarray, X: np.ndarray, wy: np.ndarray, W: sp.csr_matrix, lam: float,
+                       b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The second pass of :func:`filtered_fit`: ``y_s - X_s b`` and ``X_s' X_s`` for given coefficients.
+
+    Parameters
+    ----------
+    y, X, wy, W, lam
+        As in :func:`filtered_fit`.
+    b : numpy.ndarray, shape (k,)
+        The coefficients (:func:`filtered_fit`'s, for the same numbers bit for bit).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        The filtered residuals (n) and ``X_s' X_s`` (k x k).
+    """
+    n, k = X.shape
     e, gram = np.empty(n), np.zeros((k, k))
     for start in range(0, n, ROWS):
         stop = min(start + ROWS, n)
-        xs, ys = filtered(start, stop)
+        xs, ys = _filtered_rows(y, X, wy, W, lam, start, stop)
         e[start:stop] = ys - xs @ b
         gram += xs.T @ xs
-    return b, e, gram
+    return e, gram
+
+
+def _filtered_rows(y: np.ndarray, X: np.ndarray, wy: np.ndarray, W: sp.csr_matrix, lam: float, start: int,
+                   stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``start:stop`` of ``X - lam W X`` and ``y - lam W y``."""
+    xs = lagged_rows(W, X, start, stop)
+    xs *= -lam  # X - lam W X as (W X) (-lam) + X, the same rounding as the whole arrays
+    xs += X[start:stop]
+    return xs, y[start:stop] - lam * wy[start:stop]

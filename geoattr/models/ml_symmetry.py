@@ -16,7 +16,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 
-__all__ = ["bandwidth", "diagonal_distances", "is_symmetric", "pattern_is_symmetric", "symmetric_scaling", "transposed_block", "transposed_rows"]
+__all__ = ["bandwidth", "diagonal_distances", "is_symmetric", "pattern_is_symmetric", "shifted_columns", "symmetric_scaling", "transposed_block",
+           "transposed_rows"]
 
 #: Rows per block of the comparisons.
 BLOCK_ROWS = 65_536
@@ -76,8 +77,24 @@ def transposed_block(W: sp.csr_matrix, start: int, stop: int, *, band: int) -> s
         The same entries, in the same order, as ``W[:, start:stop].T.tocsr()``.
     """
     r0, r1 = max(0, start - band), min(W.shape[0], stop + band)
-    T = W[r0:r1, start:stop].T.tocsr()
-    return sp.csr_matrix((T.data, T.indices + T.indices.dtype.type(r0), T.indptr), shape=(stop - start, W.shape[0]))
+    return shifted_columns(W[r0:r1, start:stop].T.tocsr(), r0, W.shape[0])
+
+
+def shifted_columns(M: sp.csr_matrix, offset: int, n: int) -> sp.csr_matrix:
+    """``M`` (a block whose columns are ``offset:offset + M.shape[1]`` of a wider matrix) with ``n`` columns.
+
+    The same data and row pointers; the column numbers moved by ``offset``.
+
+    Parameters
+    ----------
+    M : scipy.sparse.csr_matrix
+    offset, n : int
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix, shape (M.shape[0], n)
+    """
+    return sp.csr_matrix((M.data, M.indices + M.indices.dtype.type(offset), M.indptr), shape=(M.shape[0], n))
 
 
 def transposed_rows(W: sp.csr_matrix, *, rows: int = BLOCK_ROWS) -> Iterator[tuple[slice, sp.csr_matrix, sp.csr_matrix]]:
@@ -215,12 +232,11 @@ def symmetric_scaling(W: sp.csr_matrix) -> np.ndarray | None:
         acc, parent = acc * acc[parent], parent[parent]
     r = acc[:n]
     c_max = d_max = 0.0  # max |C| and max |C - C'|, C = diag(r)^-1 W (each entry divided by its row's r)
-    for start in range(0, n, BLOCK_ROWS):
-        block = slice(start, min(start + BLOCK_ROWS, n))
-        rows_c = _row_divided(W[block], r[block])  # rows B of C
-        rows_ct = _row_divided(W[:, block], r).T.tocsr()  # rows B of C' = (C[:, B])'
+    for block, rows_w, rows_wt in transposed_rows(W, rows=BLOCK_ROWS):
+        rows_c = _row_divided(rows_w, r[block])  # rows B of C
+        rows_wt.data /= r[rows_wt.indices]  # now rows B of C' = (C[:, B])': W[j, b] / r[j] at (b, j)
         c_max = max(c_max, float(np.abs(rows_c.data).max(initial=0.0)))
-        d_max = max(d_max, float(np.abs((rows_c - rows_ct).tocsr().data).max(initial=0.0)))
+        d_max = max(d_max, float(np.abs((rows_c - rows_wt).tocsr().data).max(initial=0.0)))
     return None if d_max > 1e-10 * c_max else r
 
 def _row_divided(M: sp.csr_matrix, r: np.ndarray) -> sp.csr_matrix:
