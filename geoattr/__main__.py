@@ -1,10 +1,8 @@
-"""``python -m geoattr``: the same as the ``geoattr`` console script (:func:`geoattr.cli.main`)."""
+"""``python -m geoattr``: the same as the ``geoattr`` console script (:func:`geoattr.cli.console`)."""
 
 from __future__ import annotations
 
-import sys
-
-from geoattr.cli import main
+from geoattr.cli import console
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -233,3 +233,45 @@ def test_choice_command(tmp_path, capsys):
     cfg.write_text('[data]\nsource = "synthetic"\nn = 20000\nseed = 3\n')
     assert cli.main(["choice", str(cfg), "--out", str(tmp_path / "small")]) == 2
     assert "perfect separation: no 'emigration' among the" in capsys.readouterr().err
+
+
+def _console(tmp_path, *args: str, before: str = "") -> "subprocess.CompletedProcess[str]":
+    """Run ``geoattr.cli.console()`` in a fresh interpreter with ``args``; ``before`` runs first."""
+    import subprocess
+    import sys
+
+    script = ("import sys\n" + before + "\nfrom geoattr.cli import console\n"
+              "sys.argv = ['geoattr', *sys.argv[1:]]\nconsole()\n")
+    return subprocess.run([sys.executable, "-c", script, *args], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_console_exits_with_main_status_after_the_exit_handlers(tmp_path):
+    # console() skips the interpreter's teardown (os._exit) but still runs what a normal exit runs first:
+    # the atexit handlers (a TemporaryDirectory's cleanup, a handler registered before the import, one that
+    # prints), the join of a thread that is not a daemon, and the flush of a buffered stdout.
+    before = ("import atexit, tempfile, threading, time\n"
+              "tmp = tempfile.TemporaryDirectory(dir='.'); open(tmp.name + '/x', 'w').close()\n"
+              "atexit.register(lambda: print('handler ran', flush=True))\n"
+              "threading.Thread(target=lambda: (time.sleep(0.5), print('thread done'))).start()\n")
+    proc = _console(tmp_path, "versions", before=before)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.splitlines()
+    assert any(line.startswith("geoattr ") for line in out) and "numpy" in proc.stdout  # main's output, flushed
+    assert "thread done" in out and out[-1] == "handler ran"
+    assert not any(p.is_dir() for p in tmp_path.iterdir()), "the TemporaryDirectory was not cleaned up"
+
+
+def test_console_bad_input_exits_2_with_one_error_line(tmp_path):
+    proc = _console(tmp_path, "run", str(tmp_path / "missing.toml"), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("geoattr: error: ") and len(proc.stderr.strip().splitlines()) == 1
+    assert "missing.toml" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_console_keeps_the_traceback_of_a_bug(tmp_path):
+    # an exception that is not bad input propagates: the usual exit with its traceback, status 1
+    before = "import geoattr.cli\ngeoattr.cli._dispatch = lambda args: 1 / 0\n"
+    proc = _console(tmp_path, "versions", before=before)
+    assert proc.returncode == 1
+    assert "ZeroDivisionError" in proc.stderr and "Traceback" in proc.stderr
