@@ -103,7 +103,9 @@ def console() -> NoReturn:
     standard streams are flushed, and then ``os._exit`` skips the interpreter's teardown
     of every imported module.  That teardown does nothing a user can see and costs about
     0.8 s once numpy, pandas, scipy, libpysal and matplotlib are loaded (measured on a
-    2-core machine: ``import geoattr.cli`` and exit).  Where the ``atexit`` module cannot
+    2-core machine: ``import geoattr.cli`` and exit).  Output that cannot be flushed (the
+    reader of a pipe has gone) ends the process with status 120, as the interpreter's own
+    exit would, without a traceback.  Where the ``atexit`` module cannot
     run its handlers early, or when :func:`main` raises (a bug: the traceback is kept),
     the interpreter exits as usual.
     """
@@ -120,8 +122,11 @@ def _finish(status: int) -> NoReturn:
             thread.join()
     run_exit_handlers()
     for stream in (sys.stdout, sys.stderr):
-        if stream is not None:
-            stream.flush()
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: as the interpreter's own exit, status 120
+            status = status or 120
     os._exit(status)
 
 

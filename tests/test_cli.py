@@ -275,3 +275,20 @@ def test_console_keeps_the_traceback_of_a_bug(tmp_path):
     proc = _console(tmp_path, "versions", before=before)
     assert proc.returncode == 1
     assert "ZeroDivisionError" in proc.stderr and "Traceback" in proc.stderr
+
+
+def test_console_output_to_a_closed_pipe_exits_120_without_a_traceback(tmp_path):
+    # stdout is a pipe whose reader has gone before console() flushes its buffered output: the interpreter's own
+    # exit would end with status 120 (and print "Exception ignored"); console() ends with 120 too, and no traceback
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout buffered until the flush
+    script = "import sys\nfrom geoattr.cli import console\nsys.argv = ['geoattr', 'versions']\nconsole()\n"
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()  # long before the child has imported geoattr and printed
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 120
+    assert "Traceback" not in err
