@@ -98,28 +98,28 @@ def console() -> NoReturn:
     """The ``geoattr`` console script and ``python -m geoattr``: :func:`main`, then exit at once.
 
     After :func:`main` returns, the process ends the way a :mod:`multiprocessing` child
-    does: the threads that are not daemons are joined, the ``atexit`` handlers run (so
-    temporary folders, log handlers and child processes are cleaned up as usual), the
-    standard streams are flushed, and then ``os._exit`` skips the interpreter's teardown
-    of every imported module.  That teardown does nothing a user can see and costs about
-    0.8 s once numpy, pandas, scipy, libpysal and matplotlib are loaded (measured on a
-    2-core machine: ``import geoattr.cli`` and exit).  Output that cannot be flushed (the
-    reader of a pipe has gone) ends the process with status 120, as the interpreter's own
-    exit would, without a traceback.  Where the ``atexit`` module cannot
-    run its handlers early, or when :func:`main` raises (a bug: the traceback is kept),
-    the interpreter exits as usual.
+    does: threading's exit hooks run (idle thread pools are told to stop) and the threads
+    that are not daemons are joined, the ``atexit`` handlers run (so temporary folders,
+    log handlers and child processes are cleaned up as usual), the standard streams are
+    flushed, and then ``os._exit`` skips the interpreter's teardown of every imported
+    module.  That teardown does nothing a user can see and costs about 0.8 s once numpy,
+    pandas, scipy, libpysal and matplotlib are loaded (measured on a 2-core machine:
+    ``import geoattr.cli`` and exit).  Output that cannot be flushed (the reader of a
+    pipe has gone) ends the process with status 120, as the interpreter's own exit would,
+    without a traceback.  Outside CPython, or when :func:`main` raises (a bug: the
+    traceback is kept), the interpreter exits as usual.
     """
     status = main()
     _finish(status)
 
 
 def _finish(status: int) -> NoReturn:
-    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)  # CPython's; absent elsewhere
-    if run_exit_handlers is None:  # pragma: no cover - not CPython
+    # CPython's own exit steps, in its order (multiprocessing's children call the same two)
+    join_threads = getattr(threading, "_shutdown", None)  # threading's exit hooks, then non-daemon threads joined
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if join_threads is None or run_exit_handlers is None:  # pragma: no cover - not CPython
         sys.exit(status)
-    for thread in threading.enumerate():
-        if thread is not threading.main_thread() and not thread.daemon:
-            thread.join()
+    join_threads()
     run_exit_handlers()
     for stream in (sys.stdout, sys.stderr):
         try:

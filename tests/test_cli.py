@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -235,11 +238,8 @@ def test_choice_command(tmp_path, capsys):
     assert "perfect separation: no 'emigration' among the" in capsys.readouterr().err
 
 
-def _console(tmp_path, *args: str, before: str = "") -> "subprocess.CompletedProcess[str]":
+def _console(tmp_path, *args: str, before: str = "") -> subprocess.CompletedProcess[str]:
     """Run ``geoattr.cli.console()`` in a fresh interpreter with ``args``; ``before`` runs first."""
-    import subprocess
-    import sys
-
     script = ("import sys\n" + before + "\nfrom geoattr.cli import console\n"
               "sys.argv = ['geoattr', *sys.argv[1:]]\nconsole()\n")
     return subprocess.run([sys.executable, "-c", script, *args], cwd=tmp_path, capture_output=True, text=True,
@@ -262,6 +262,16 @@ def test_console_exits_with_main_status_after_the_exit_handlers(tmp_path):
     assert not any(p.is_dir() for p in tmp_path.iterdir()), "the TemporaryDirectory was not cleaned up"
 
 
+def test_console_ends_with_an_idle_thread_pool_alive(tmp_path):
+    # a ThreadPoolExecutor that was never shut down keeps a worker thread (not a daemon) waiting for work: the
+    # interpreter's exit tells it to stop before joining it, and so must console(), or the process never ends
+    before = ("from concurrent.futures import ThreadPoolExecutor\n"
+              "pool = ThreadPoolExecutor(1); pool.submit(print, 'pool ran').result()\n")
+    proc = _console(tmp_path, "versions", before=before)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == "pool ran" and "numpy" in proc.stdout
+
+
 def test_console_bad_input_exits_2_with_one_error_line(tmp_path):
     proc = _console(tmp_path, "run", str(tmp_path / "missing.toml"), "--out", str(tmp_path / "out"))
     assert proc.returncode == 2
@@ -280,10 +290,6 @@ def test_console_keeps_the_traceback_of_a_bug(tmp_path):
 def test_console_output_to_a_closed_pipe_exits_120_without_a_traceback(tmp_path):
     # stdout is a pipe whose reader has gone before console() flushes its buffered output: the interpreter's own
     # exit would end with status 120 (and print "Exception ignored"); console() ends with 120 too, and no traceback
-    import os
-    import subprocess
-    import sys
-
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout buffered until the flush
     script = "import sys\nfrom geoattr.cli import console\nsys.argv = ['geoattr', 'versions']\nconsole()\n"
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, stdout=subprocess.PIPE,
