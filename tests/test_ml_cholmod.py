@@ -69,6 +69,27 @@ def test_indefinite_point_falls_back_to_lu():
     assert jac.lu_evaluations == 1 and jac.evaluations == 1
 
 
+@needs_cholmod
+@pytest.mark.parametrize("rho", [-0.6, 0.4, 0.9])
+def test_probe_differences_in_one_solve_equal_dense(rho):
+    """``W A^-1 Z - A^-T W' Z`` from the Cholesky factor (S commuting with M^-1) against dense
+    solves (1e-12 relative), and equal to the generic way (two solves, W' products)."""
+    C = _queen(9).copy()
+    C.data[:] = 1.0  # binary queen lattice: 3, 5 or 8 neighbours, so h varies and W != W'
+    rows = np.asarray(C.sum(axis=1)).ravel()
+    W = (sp.diags(1.0 / rows) @ C).tocsr()
+    jac = large_n_jacobian(W, "lu", (-1.0, 1.0))
+    assert isinstance(jac, CholmodJacobian) and not jac.w_is_symmetric()
+    Z = np.random.default_rng(3).choice([-1.0, 1.0], size=(W.shape[0], 5))
+    A, Wd = _dense(W, rho), W.toarray()
+    want = Wd @ np.linalg.solve(A, Z) - np.linalg.solve(A.T, Wd.T @ Z)
+    lu = jac.probe_factor(rho)
+    got = jac.probe_differences(lu, Z.copy())
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13 * np.abs(want).max())
+    generic = RealLUJacobian.probe_differences(jac, lu, Z.copy())
+    np.testing.assert_allclose(got, generic, rtol=1e-12, atol=1e-13 * np.abs(want).max())
+
+
 def test_symmetric_scaling_weighted_with_components():
     """W = diag(r) C recovered for a weighted symmetric C with three components and an island."""
     rng = np.random.default_rng(5)

@@ -476,14 +476,6 @@ class ApproxJacobian(Jacobian):
         v, d1, _ = self.approx.value(rho)
         return v, -d1
 
-    def w_transposed(self) -> sp.csc_matrix:
-        """``W'`` as the transposed view (CSC) of :attr:`W`, without a copy.
-
-        Its products are those of the CSR copy the exact engines keep, bit for bit (each
-        entry of ``W' v`` adds the same terms in the same order), at the same speed.
-        """
-        return self.W.T
-
     def factor(self, rho: float) -> _Neumann:
         return _Neumann(self.W, rho, self.w_transposed())
 

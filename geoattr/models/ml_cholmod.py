@@ -116,9 +116,13 @@ class CholmodJacobian(RealLUJacobian):
         self._symbolic: Any = None
         self.lu_evaluations = 0
 
+    def _s(self) -> sp.csr_matrix:
+        """``S`` (its CSC arrays read as CSR: ``S' = S``), without a copy."""
+        return sp.csr_matrix((self._sdata, self._sindices, self._sindptr), shape=(self.n, self.n))
+
     def low_order_traces(self) -> tuple[float, float, float, float]:
         """tr(W^k) = tr(S^k), k = 1..4, from the symmetric ``S``: no transposes."""
-        S = sp.csr_matrix((self._sdata, self._sindices, self._sindptr), shape=(self.n, self.n))
+        S = self._s()
         S2 = S @ S
         return (float(self._sdata[self._sdiag].sum()), float(self._sdata @ self._sdata),
                 float(S2.multiply(S).sum()), float(S2.data @ S2.data))
@@ -149,6 +153,35 @@ class CholmodJacobian(RealLUJacobian):
         self._kept = (rho, solver, None)
         self.evaluations += 1
         return solver
+
+    def probe_differences(self, lu: Any, Z: np.ndarray) -> np.ndarray:
+        """``W A^-1 Z - A^-T W' Z`` from the Cholesky factor of ``M = I - rho S``, in one solve.
+
+        With ``W = H S H^-1``, ``A = H M H^-1``, and ``S`` commuting with ``M^-1``::
+
+            W A^-1 z = h * M^-1 S (z / h),    A^-T W' z = M^-1 S (h z) / h
+
+        so the block solved holds ``2 b`` columns and nothing else of that size is alive
+        beside it and its solution (the generic way also holds ``Z``, ``W' Z`` and a copy
+        of both: at N = 10^6, 230 MB of the peak where this needs about 150 MB).
+        """
+        base = getattr(lu, "lu", None)
+        if not isinstance(base, _CholeskySolve) or lu.d != 0.0 or lu.perm is not None:
+            return super().probe_differences(lu, Z)
+        S, h, b = self._s(), self._h[:, None], Z.shape[1]
+        R = np.empty((self.n, 2 * b), order="F")  # column-major right-hand sides (see _CholeskySolve)
+        T = Z / h
+        R[:, :b] = S @ T
+        np.multiply(Z, h, out=T)
+        del Z
+        R[:, b:] = S @ T
+        del T
+        with flush_denormals():
+            Y = base.factor(R)
+        del R
+        Y[:, :b] *= h
+        Y[:, b:] /= h
+        return Y[:, :b] - Y[:, b:]
 
     def logdet(self, rho: float) -> float:
         f = self._ordered(rho)

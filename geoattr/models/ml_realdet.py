@@ -79,7 +79,7 @@ class _Refined:
     """Solves with ``I - rho W`` from the LU of ``I - rho0 W`` by iterative refinement."""
 
     def __init__(self, lu: Any, perm: np.ndarray | None, W: sp.csr_matrix, rho0: float, rho: float) -> None:
-        self.lu, self.perm, self.W, self.WT, self.d = lu, perm, W, W.T.tocsr(), rho - rho0
+        self.lu, self.perm, self.W, self.d = lu, perm, W, rho - rho0
         self.rho = rho
 
     def _base(self, b: np.ndarray, trans: str) -> np.ndarray:
@@ -104,7 +104,7 @@ class _Refined:
         x = self._base(b, trans)
         if self.d == 0.0:
             return x
-        M = self.WT if trans == "T" else self.W
+        M = self.W.T if trans == "T" else self.W  # the transposed view: no copy of W'
         scale = float(np.abs(b).max()) or 1.0
         for _ in range(60):
             r = b - (x - self.rho * (M @ x))
