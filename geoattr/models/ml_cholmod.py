@@ -165,8 +165,8 @@ class CholmodJacobian(RealLUJacobian):
         beside it and its solution (the generic way also holds ``Z``, ``W' Z`` and a copy
         of both: at N = 10^6, 230 MB of the peak where this needs about 150 MB).
         """
-        base = getattr(lu, "lu", None)
-        if not isinstance(base, _CholeskySolve) or lu.d != 0.0 or lu.perm is not None:
+        base = getattr(lu, "direct", None)  # the Cholesky solver itself, when no refinement is needed
+        if not isinstance(base, _CholeskySolve):
             return super().probe_differences(lu, Z)
         S, h, b = self._s(), self._h[:, None], Z.shape[1]
         R = np.empty((self.n, 2 * b), order="F")  # column-major right-hand sides (see _CholeskySolve)

@@ -91,11 +91,16 @@ class _Refined:
             x[self.perm] = self.lu.solve(np.ascontiguousarray(b[self.perm]), trans=trans)
         return x
 
+    @property
+    def direct(self) -> Any:
+        """The base factorisation when it solves with ``A`` itself (no refinement, no permutation), else None."""
+        return self.lu if self.d == 0.0 and self.perm is None else None
+
     def solve_pair(self, B: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(A^-1 B, A^-T C)``: one call of the base factorisation's ``solve_pair`` when it has
         one and no refinement is needed, else two solves."""
-        pair = getattr(self.lu, "solve_pair", None)
-        if pair is not None and self.d == 0.0 and self.perm is None:
+        pair = getattr(self.direct, "solve_pair", None)
+        if pair is not None:
             return pair(np.asarray(B, dtype=float), np.asarray(C, dtype=float))
         return self.solve(B), self.solve(C, "T")
 
