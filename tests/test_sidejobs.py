@@ -176,3 +176,40 @@ def test_a_run_with_side_jobs_writes_what_the_serial_run_writes(tmp_path, monkey
         np.testing.assert_array_equal(a, b, err_msg=str(p))
     explicit = _small_run(tmp_path / "explicit", parallel=True, monkeypatch=monkeypatch, n_jobs=2)
     assert explicit["analyses"]["robustness"]["settings"]["backend"] == "processes (2)"
+
+
+@pytest.mark.parametrize("parallel", [False, pytest.param(True, marks=needs_fork)])
+def test_the_battery_starts_beside_the_grid_once_the_main_model_is_fitted(tmp_path, monkeypatch, parallel):
+    """In a child, the robustness battery needs only the main model (the grid's first), so it
+    starts before the grid's second model is estimated, while the other core would be idle;
+    run in the calling process it still runs after the whole grid, as before."""
+    from geoattr.pipeline import job
+
+    events: list[str] = []
+    estimate, start = job.estimate, SideJobs.start
+
+    def logged_estimate(data, spec, **kwargs):
+        events.append(f"estimate {spec} {kwargs['unit_level']}")
+        return estimate(data, spec, **kwargs)
+
+    def logged_start(self, name, fn, /, *args, **kwargs):
+        events.append(f"start {name}")
+        return start(self, name, fn, *args, **kwargs)
+
+    monkeypatch.setattr(job, "estimate", logged_estimate)
+    monkeypatch.setattr(SideJobs, "start", logged_start)
+    monkeypatch.setattr(sj, "parallel_available", lambda: parallel)
+    cfg = {"data": dict(job.DEFAULT_CONFIG["data"]),
+           "model": {"spec": ["2022", "2019"], "level": ["municipality"]},
+           "analyses": {"yearly": False, "subgroups": False, "barometer": False, "uncertainty": False,
+                        "persistence": False, "cohort_residual": False},
+           "robustness": {"enabled": True, "n_boot": 39, "n_placebo": 19},
+           "output": {"map": False, "figures": False, "profiles": False, "report": False}}
+    run = job.run(cfg, out=tmp_path / "out", progress=False)
+    grid = ["estimate 2022 municipality", "estimate 2019 municipality"]
+    if parallel:
+        assert events[:3] == [grid[0], "start robustness", grid[1]]
+    else:
+        assert events[:3] == [*grid, "start robustness"]
+    assert (tmp_path / "out" / "robustness.csv").is_file()
+    assert run.main.spec == "2022"

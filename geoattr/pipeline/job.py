@@ -169,8 +169,8 @@ class _Estimates:
 
 
 def _estimate_grid(data: PanelData, dcfg: Mapping[str, Any], mcfg: Mapping[str, Any], *, progress: bool,
-                   timer: _Timer) -> _Estimates:
-    """Estimate every (spec, level) of ``[model]``; the first is the main model."""
+                   timer: _Timer, then: Callable[[AttractivenessResults], None] | None = None) -> _Estimates:
+    """Estimate every (spec, level) of ``[model]``; the first is the main model, passed to ``then`` once fitted."""
     specs = [str(s) for s in _as_list(mcfg.get("spec", "2022"))]
     levels = _as_list(mcfg.get("level", "municipality"))
     est = _Estimates(years=tuple(dcfg["years"]) if dcfg.get("years") else None)
@@ -191,6 +191,8 @@ def _estimate_grid(data: PanelData, dcfg: Mapping[str, Any], mcfg: Mapping[str, 
             f.insert(0, "spec", s)
             est.coefficients.append(f)
             est.fit_rows.append({"spec": s, "level": lv, **fit.results.fit_statistics().to_dict()})
+            if then is not None and len(est.fits) == 1:
+                then(fit)
     return est
 
 
@@ -330,12 +332,20 @@ def _run_steps(config: Mapping[str, Any] | None, *, out: Path, data_dir: str | P
     with timer("read data"):
         if data is None:
             data = read_run_data(dcfg, base)
-    est = _estimate_grid(data, dcfg, mcfg, progress=progress, timer=timer)
-    if cfg.get("robustness", {}).get("enabled", False):  # needs only the main model: a side job from now on
+
+    def start_robustness(main: AttractivenessResults) -> None:  # needs only the main model: a side job from now on
         rcfg = cfg["robustness"]
         if jobs.parallel and "n_jobs" not in rcfg:  # the run's other steps keep the other cores busy
             rcfg = {**rcfg, "n_jobs": 1}
-        jobs.start("robustness", _robustness_job, next(iter(est.fits.values())), data, rcfg, out, progress=progress)
+        jobs.start("robustness", _robustness_job, main, data, rcfg, out, progress=progress)
+
+    # In a child, the battery starts beside the grid's other models (the other core is idle until they are
+    # done); run here, it runs after them, as it always has.
+    robust = bool(cfg.get("robustness", {}).get("enabled", False))
+    est = _estimate_grid(data, dcfg, mcfg, progress=progress, timer=timer,
+                         then=start_robustness if robust and jobs.parallel else None)
+    if robust and not jobs.parallel:
+        start_robustness(next(iter(est.fits.values())))
     if cfg.get("analyses", {}).get("yearly", True):
         _estimate_by_year(est, mcfg, progress=progress, timer=timer)
     main = next(iter(est.fits.values()))
