@@ -105,28 +105,77 @@ def test_no_side_processes_inside_a_daemonic_worker():
         assert pool.map(_available_in_pool_worker, [0]) == [(False, False)]
 
 
-def test_parallel_only_when_the_cores_are_not_all_busy(monkeypatch):
-    monkeypatch.setattr(sj, "_cores", lambda: 2)
+def _machine(monkeypatch, *, cores: int, others: float | None, window: float = 3.0, own: float = 2.5) -> list[float]:
+    """A machine where other processes used ``others`` cores over the last ``window`` seconds
+    (None: no /proc/stat) while this process used ``own`` CPU seconds; the sleeps taken are returned."""
+    sleeps: list[float] = []
+    monkeypatch.setattr(sj, "_cores", lambda: cores)
+    monkeypatch.setattr(sj, "_busy_seconds", lambda: None if others is None else 1000.0 + others * window + own)
+    monkeypatch.setattr(sj, "_own_seconds", lambda: 50.0 + own)
+    monkeypatch.setattr(sj, "_clock", lambda: 500.0 + window)
+    monkeypatch.setattr(sj.time, "sleep", sleeps.append)
+    monkeypatch.setattr(sj, "_since", sj._Usage(busy=None if others is None else 1000.0, own=50.0, wall=500.0))
+    monkeypatch.delenv("GEOATTR_SIDE_JOBS", raising=False)
+    return sleeps
+
+
+def test_other_processes_use_is_busy_time_less_this_process_own():
+    since = sj._Usage(busy=100.0, own=10.0, wall=0.0)
+    assert sj._others(sj._Usage(busy=106.0, own=13.0, wall=3.0), since) == pytest.approx(1.0)  # (6 - 3) / 3
+    assert sj._others(sj._Usage(busy=102.9, own=13.0, wall=3.0), since) == 0.0  # clock ticks: never below 0
+    assert sj._others(sj._Usage(busy=None, own=13.0, wall=3.0), since) is None
+    assert sj._busy_seconds() is None or sj._busy_seconds() > 0
+
+
+@needs_fork
+def test_parallel_only_when_a_core_is_free_of_other_processes(monkeypatch):
+    """Half a core idle besides this process' own: children; less: serial.  This process'
+    own CPU time is not counted (a load average of 2 right after a first run held the
+    second serial)."""
+    _machine(monkeypatch, cores=2, others=0.2)
+    assert sj.parallel_available() is True
+    _machine(monkeypatch, cores=2, others=1.0)  # another program keeps the second core busy
+    assert sj.parallel_available() is False
+    _machine(monkeypatch, cores=4, others=2.0)
+    assert sj.parallel_available() is True
+    _machine(monkeypatch, cores=4, others=2.6)
+    assert sj.parallel_available() is False
+    _machine(monkeypatch, cores=1, others=0.0)
+    assert sj.parallel_available() is False
     monkeypatch.setattr(sj.os, "getloadavg", lambda: (1.6, 0.5, 0.5))
-    assert sj.parallel_available() is fork_available()
-    monkeypatch.setattr(sj.os, "getloadavg", lambda: (2.0, 3.0, 3.0))  # both cores busy with other work
+    _machine(monkeypatch, cores=2, others=None)  # no /proc/stat: the load average
+    assert sj.parallel_available() is True
+    monkeypatch.setattr(sj.os, "getloadavg", lambda: (2.0, 3.0, 3.0))
     assert sj.parallel_available() is False
-    assert SideJobs().parallel is False
-    monkeypatch.setattr(sj, "_cores", lambda: 1)
-    monkeypatch.setattr(sj.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
-    assert sj.parallel_available() is False
+
+
+@needs_fork
+@pytest.mark.parametrize("window", [0.2, 600.0])
+def test_a_window_too_short_or_too_old_is_measured_afresh(monkeypatch, window):
+    sleeps = _machine(monkeypatch, cores=2, others=0.0, window=window)
+    assert sj.parallel_available() is True
+    assert sleeps == [0.25]
+    assert _machine(monkeypatch, cores=2, others=0.0, window=3.0) == [] and sj.parallel_available() is True
+
+
+def test_the_decision_waits_until_it_is_needed(monkeypatch):
+    """The machine's use is measured up to the first job, not when the object is made."""
+    asked: list[bool] = []
+    monkeypatch.setattr(sj, "parallel_available", lambda: asked.append(True) or False)
+    jobs = SideJobs()
+    assert asked == []
+    jobs.start("sum", sum, [1, 2, 3])
+    assert asked == [True] and jobs.parallel is False and asked == [True]  # asked once
+    assert jobs.result("sum") == 6
+    assert "sum" in repr(jobs)
 
 
 def test_environment_variable_turns_side_jobs_off(monkeypatch):
-    from geoattr.pipeline import sidejobs
-
-    monkeypatch.setattr(sidejobs.os, "getloadavg", lambda: (0.0, 0.0, 0.0))  # an idle machine
-    monkeypatch.setattr(sidejobs, "_cores", lambda: 2)
-    monkeypatch.delenv("GEOATTR_SIDE_JOBS", raising=False)
-    assert sidejobs.parallel_available() == sidejobs.fork_available()
+    _machine(monkeypatch, cores=2, others=0.0)  # an idle machine
+    assert sj.parallel_available() == fork_available()
     monkeypatch.setenv("GEOATTR_SIDE_JOBS", "0")
-    assert sidejobs.parallel_available() is False
-    assert sidejobs.SideJobs().parallel is False
+    assert sj.parallel_available() is False
+    assert SideJobs().parallel is False
 
 
 def _small_run(out: Path, *, parallel: bool, monkeypatch: pytest.MonkeyPatch, n_jobs: int | None = None) -> dict:
@@ -161,6 +210,7 @@ def test_a_run_with_side_jobs_writes_what_the_serial_run_writes(tmp_path, monkey
     assert list(forked["outputs"]) == list(serial["outputs"])
     assert list(forked["timings_seconds"]) == list(serial["timings_seconds"])
     assert forked["warnings"] == serial["warnings"]
+    assert (forked["side_jobs"], serial["side_jobs"]) == (True, False)
     assert forked["analyses"]["robustness"]["settings"]["backend"] == "serial"
     assert serial["analyses"]["robustness"]["settings"]["backend"] != "serial" or os.cpu_count() == 1
     files = sorted(p.relative_to(tmp_path / "serial") for p in (tmp_path / "serial").rglob("*")

@@ -339,12 +339,15 @@ def _run_steps(config: Mapping[str, Any] | None, *, out: Path, data_dir: str | P
             rcfg = {**rcfg, "n_jobs": 1}
         jobs.start("robustness", _robustness_job, main, data, rcfg, out, progress=progress)
 
+    def start_early(main: AttractivenessResults) -> None:  # once the main model is fitted
+        if robust and jobs.parallel:  # the first job: whether a core is free is measured until now
+            start_robustness(main)
+
     # In a child, the battery starts beside the grid's other models (the other core is idle until they are
     # done); run here, it runs after them, as it always has.
     robust = bool(cfg.get("robustness", {}).get("enabled", False))
-    est = _estimate_grid(data, dcfg, mcfg, progress=progress, timer=timer,
-                         then=start_robustness if robust and jobs.parallel else None)
-    if robust and not jobs.parallel:
+    est = _estimate_grid(data, dcfg, mcfg, progress=progress, timer=timer, then=start_early)
+    if robust and "robustness" not in jobs:
         start_robustness(next(iter(est.fits.values())))
     if cfg.get("analyses", {}).get("yearly", True):
         _estimate_by_year(est, mcfg, progress=progress, timer=timer)
@@ -362,7 +365,7 @@ def _run_steps(config: Mapping[str, Any] | None, *, out: Path, data_dir: str | P
                                   timer=timer, jobs=jobs)
     timer.timings["total"] = round(time.perf_counter() - t_start, 4)
     info = run_info(cfg, data, main, analyses=extra_info, yearly_skipped=est.yearly_skipped,
-                    timings=timer.timings, files=files)
+                    timings=timer.timings, files=files, side_jobs=jobs.parallel)
     files["run"] = out / "run.json"
     files["run"].write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
     return RunOutputs(out=out, files=files, main=main, fits=est.fits, report=report)

@@ -372,7 +372,7 @@ def report_context(main: AttractivenessResults, models: Mapping[str, Attractiven
 
 def run_info(cfg: Mapping[str, Any], data: PanelData, main: AttractivenessResults, *, analyses: Mapping[str, Any],
              yearly_skipped: Mapping[str, Any], timings: Mapping[str, float],
-             files: Mapping[str, Path]) -> dict[str, Any]:
+             files: Mapping[str, Path], side_jobs: bool | None = None) -> dict[str, Any]:
     """The content of ``run.json``: configuration, data, main model, accounting, versions, timings, outputs.
 
     Parameters
@@ -391,6 +391,9 @@ def run_info(cfg: Mapping[str, Any], data: PanelData, main: AttractivenessResult
         Seconds per step.
     files : mapping of str to Path
         The files written.
+    side_jobs : bool, optional
+        Whether side jobs ran in child processes (:class:`geoattr.pipeline.sidejobs.SideJobs`);
+        recorded as ``side_jobs`` when given.
 
     Returns
     -------
@@ -412,6 +415,7 @@ def run_info(cfg: Mapping[str, Any], data: PanelData, main: AttractivenessResult
         "yearly_skipped": yearly_skipped,
         "versions": versions(),
         "timings_seconds": timings,
+        **({"side_jobs": side_jobs} if side_jobs is not None else {}),
         "outputs": {k: v.name for k, v in files.items()},
     }
 

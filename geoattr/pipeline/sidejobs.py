@@ -52,23 +52,90 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def parallel_available() -> bool:
-    """Whether side jobs should run beside the main process: :func:`fork_available`, and the cores are not all busy.
+def _busy_seconds() -> float | None:
+    """Core-seconds the cores this process may use have been busy since boot (``/proc/stat``), or None.
 
-    The cores count as busy when the load average of the last minute is at least their
-    number.  The environment variable ``GEOATTR_SIDE_JOBS=0`` turns side jobs off.  On a machine already busy with other work, child processes only compete with
-    it and with the main process: measured on a 2-core machine at load 3-6, the demo then
-    took more CPU (62-63 s against 51-54 s) and more wall time (57-59 s against 45-49 s)
-    than serially; at load 1-2, 32-45 s wall against 42-46 s.
+    Busy is everything but idle and I/O wait: user, nice, system, interrupts and, on a
+    virtual machine, the time the host gave the core to another guest (steal).
+    """
+    try:
+        cpus = os.sched_getaffinity(0)
+        with open("/proc/stat", "rb") as f:
+            lines = [line.split() for line in f if line.startswith(b"cpu") and line[3:4].isdigit()]
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return None
+    ticks = 0
+    for fields in lines:
+        if int(fields[0][3:]) in cpus:
+            counts = [int(x) for x in fields[1:9]]
+            ticks += sum(counts) - counts[3] - counts[4]
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+_own_seconds = time.process_time  # this process' CPU time (all its threads)
+_clock = time.monotonic
+
+
+@dataclass
+class _Usage:
+    """A reading of the cores' busy time, this process' CPU time and the clock."""
+
+    busy: float | None = field(default_factory=lambda: _busy_seconds())
+    own: float = field(default_factory=lambda: _own_seconds())
+    wall: float = field(default_factory=lambda: _clock())
+
+
+#: The window over which other processes' use of the cores is measured: from the import
+#: of this module (the imports of geoattr take seconds) or the last decision to the next.
+_since = _Usage()
+
+
+def _others(now: _Usage, since: _Usage) -> float | None:
+    """Cores other processes used on average between ``since`` and ``now``, or None when unknown."""
+    window = now.wall - since.wall
+    if now.busy is None or since.busy is None or window <= 0:
+        return None
+    return max(0.0, (now.busy - since.busy) - (now.own - since.own)) / window
+
+
+def parallel_available() -> bool:
+    """Whether side jobs should run beside the main process: :func:`fork_available`, and a core is free.
+
+    A core counts as free when the other processes on the cores this process may use
+    left at least half a core idle besides the one this process needs, on average over
+    the seconds since the last decision (from the import of :mod:`geoattr` on, which
+    takes seconds; over a fresh quarter of a second when that window is shorter than
+    half a second or longer than two minutes).  This process' own CPU time is not
+    counted: the load average, which counts it and falls slowly, held a second run right
+    after a first one serial.  Without ``/proc/stat`` the load average of the last
+    minute must be below the number of cores.  The environment variable
+    ``GEOATTR_SIDE_JOBS=0`` turns side jobs off.  On a machine already busy with other
+    work, child processes only compete with it and with the main process: measured on a
+    2-core machine at load 3-6, the demo then took more CPU (62-63 s against 51-54 s) and
+    more wall time (57-59 s against 45-49 s) than serially; at load 1-2, 32-45 s wall
+    against 42-46 s.
 
     Returns
     -------
     bool
     """
+    global _since
     if os.environ.get("GEOATTR_SIDE_JOBS", "").strip() == "0":  # the user's (or the test suite's) choice
         return False
     cores = _cores()
-    return fork_available() and cores > 1 and os.getloadavg()[0] < cores
+    if not fork_available() or cores < 2:
+        return False
+    now = _Usage()
+    if not 0.5 <= now.wall - _since.wall <= 120:
+        since, _ = _Usage(), time.sleep(0.25)
+        now = _Usage()
+    else:
+        since = _since
+    _since = now
+    others = _others(now, since)
+    if others is None:  # no /proc/stat
+        return os.getloadavg()[0] < cores
+    return cores - 1 - others >= 0.5
 
 
 def _outcome(fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple:
@@ -110,15 +177,16 @@ class _Job:
     done: bool = False
 
 
-@dataclass
 class SideJobs:
     """Jobs started now and collected later, in a child process each when possible.
 
     Parameters
     ----------
     parallel : bool, optional
-        Run the jobs in child processes; default :func:`parallel_available`.  ``False``
-        runs each job when it is started, in the calling process.
+        Run the jobs in child processes; default :func:`parallel_available`, asked when
+        :attr:`parallel` is first read (the first job's start, usually), so that the
+        machine's use is measured over the seconds before.  ``False`` runs each job when
+        it is started, in the calling process.
 
     Examples
     --------
@@ -128,12 +196,19 @@ class SideJobs:
     6
     """
 
-    parallel: bool | None = None
-    _jobs: dict[str, _Job] = field(default_factory=dict, repr=False)
+    def __init__(self, parallel: bool | None = None) -> None:
+        self._parallel = parallel
+        self._jobs: dict[str, _Job] = {}
 
-    def __post_init__(self) -> None:
-        if self.parallel is None:
-            self.parallel = parallel_available()
+    def __repr__(self) -> str:
+        return f"SideJobs(parallel={self._parallel!r}, jobs={list(self._jobs)})"
+
+    @property
+    def parallel(self) -> bool:
+        """Whether the jobs run in child processes (decided once, when first read)."""
+        if self._parallel is None:
+            self._parallel = parallel_available()
+        return self._parallel
 
     def __contains__(self, name: object) -> bool:
         return name in self._jobs
