@@ -44,7 +44,7 @@ def _timed(fn, repeat=3):
 
 def _demo_runs(n: int) -> dict:
     """``geoattr demo`` ``n`` times in a subprocess: the median wall and CPU time, and the run.json steps."""
-    walls, cpus, steps = [], [], []
+    walls, cpus, steps, side = [], [], [], []
     load = [os.getloadavg()[0]]
     for _ in range(n):
         with tempfile.TemporaryDirectory() as tmp:
@@ -55,11 +55,13 @@ def _demo_runs(n: int) -> dict:
             walls.append(time.perf_counter() - t0)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-            steps.append(json.loads((Path(tmp) / "run.json").read_text())["timings_seconds"])
+            run = json.loads((Path(tmp) / "run.json").read_text())
+            steps.append(run["timings_seconds"])
+            side.append(run.get("side_jobs"))
     load.append(os.getloadavg()[0])
     return {"wall": statistics.median(walls), "cpu": statistics.median(cpus), "load": load,
             "steps": {k: statistics.median(s[k] for s in steps) for k in steps[0]},
-            "runs": [{"wall": round(w, 2), "cpu": round(c, 2)} for w, c in zip(walls, cpus)]}
+            "runs": [{"wall": round(w, 2), "cpu": round(c, 2), "side_jobs": j} for w, c, j in zip(walls, cpus, side)]}
 
 
 def main() -> None:

@@ -105,17 +105,30 @@ def test_no_side_processes_inside_a_daemonic_worker():
         assert pool.map(_available_in_pool_worker, [0]) == [(False, False)]
 
 
-def _machine(monkeypatch, *, cores: int, others: float | None, window: float = 3.0, own: float = 2.5) -> list[float]:
-    """A machine where other processes used ``others`` cores over the last ``window`` seconds
-    (None: no /proc/stat) while this process used ``own`` CPU seconds; the sleeps taken are returned."""
+def _machine(monkeypatch, *, cores: int, others: float | None, window: float = 3.0) -> list[float]:
+    """A simulated machine: other processes use ``others`` cores all along (None: no /proc/stat);
+    ``window`` seconds have passed since the last reading, this process using 0.8 of a core;
+    a sleep lets the clock run on with this process idle.  The sleeps taken are returned."""
+    state = {"t": 500.0, "busy": 1000.0, "own": 50.0}
     sleeps: list[float] = []
+
+    def run(seconds: float, own_rate: float) -> None:
+        state["t"] += seconds
+        state["own"] += own_rate * seconds
+        state["busy"] += (own_rate + (others or 0.0)) * seconds
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        run(seconds, 0.0)
+
     monkeypatch.setattr(sj, "_cores", lambda: cores)
-    monkeypatch.setattr(sj, "_busy_seconds", lambda: None if others is None else 1000.0 + others * window + own)
-    monkeypatch.setattr(sj, "_own_seconds", lambda: 50.0 + own)
-    monkeypatch.setattr(sj, "_clock", lambda: 500.0 + window)
-    monkeypatch.setattr(sj.time, "sleep", sleeps.append)
-    monkeypatch.setattr(sj, "_since", sj._Usage(busy=None if others is None else 1000.0, own=50.0, wall=500.0))
+    monkeypatch.setattr(sj, "_busy_seconds", lambda: None if others is None else state["busy"])
+    monkeypatch.setattr(sj, "_own_seconds", lambda: state["own"])
+    monkeypatch.setattr(sj, "_clock", lambda: state["t"])
+    monkeypatch.setattr(sj.time, "sleep", sleep)
+    monkeypatch.setattr(sj, "_since", sj._Usage())
     monkeypatch.delenv("GEOATTR_SIDE_JOBS", raising=False)
+    run(window, 0.8)
     return sleeps
 
 
@@ -152,10 +165,16 @@ def test_parallel_only_when_a_core_is_free_of_other_processes(monkeypatch):
 @needs_fork
 @pytest.mark.parametrize("window", [0.2, 600.0])
 def test_a_window_too_short_or_too_old_is_measured_afresh(monkeypatch, window):
+    monkeypatch.setattr(sj.os, "getloadavg", lambda: (5.0, 5.0, 5.0))  # not asked: the fresh window decides
     sleeps = _machine(monkeypatch, cores=2, others=0.0, window=window)
     assert sj.parallel_available() is True
     assert sleeps == [0.25]
-    assert _machine(monkeypatch, cores=2, others=0.0, window=3.0) == [] and sj.parallel_available() is True
+    sleeps = _machine(monkeypatch, cores=2, others=1.2, window=window)
+    assert sj.parallel_available() is False
+    assert sleeps == [0.25]
+    sleeps = _machine(monkeypatch, cores=2, others=0.0, window=3.0)
+    assert sj.parallel_available() is True
+    assert sleeps == []
 
 
 def test_the_decision_waits_until_it_is_needed(monkeypatch):
