@@ -103,9 +103,10 @@ def parallel_available() -> bool:
 
     A core counts as free when the other processes on the cores this process may use
     left at least half a core idle besides the one this process needs, on average over
-    the seconds since the last decision (from the import of :mod:`geoattr` on, which
-    takes seconds; over a fresh quarter of a second when that window is shorter than
-    half a second or longer than two minutes).  This process' own CPU time is not
+    the seconds since the last decision or since this module was imported (during
+    ``import geoattr``; :class:`SideJobs` asks at its first job, after a run has read its
+    data and fitted its main model), or over a fresh quarter of a second when that
+    window is shorter than half a second or longer than two minutes.  This process' own CPU time is not
     counted: the load average, which counts it and falls slowly, held a second run right
     after a first one serial.  Without ``/proc/stat`` the load average of the last
     minute must be below the number of cores.  The environment variable
@@ -126,11 +127,11 @@ def parallel_available() -> bool:
     if not fork_available() or cores < 2:
         return False
     now = _Usage()
-    if not 0.5 <= now.wall - _since.wall <= 120:
-        since, _ = _Usage(), time.sleep(0.25)
+    since = _since
+    if not 0.5 <= now.wall - since.wall <= 120:
+        since = now
+        time.sleep(0.25)
         now = _Usage()
-    else:
-        since = _since
     _since = now
     others = _others(now, since)
     if others is None:  # no /proc/stat
