@@ -332,6 +332,7 @@ def _run_steps(config: Mapping[str, Any] | None, *, out: Path, data_dir: str | P
     with timer("read data"):
         if data is None:
             data = read_run_data(dcfg, base)
+    robust = bool(cfg.get("robustness", {}).get("enabled", False))
 
     def start_robustness(main: AttractivenessResults) -> None:  # needs only the main model: a side job from now on
         rcfg = cfg["robustness"]
@@ -345,7 +346,6 @@ def _run_steps(config: Mapping[str, Any] | None, *, out: Path, data_dir: str | P
 
     # In a child, the battery starts beside the grid's other models (the other core is idle until they are
     # done); run here, it runs after them, as it always has.
-    robust = bool(cfg.get("robustness", {}).get("enabled", False))
     est = _estimate_grid(data, dcfg, mcfg, progress=progress, timer=timer, then=start_early)
     if robust and "robustness" not in jobs:
         start_robustness(next(iter(est.fits.values())))

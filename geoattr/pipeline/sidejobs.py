@@ -106,10 +106,10 @@ def parallel_available() -> bool:
     the seconds since the last decision or since this module was imported (during
     ``import geoattr``; :class:`SideJobs` asks at its first job, after a run has read its
     data and fitted its main model), or over a fresh quarter of a second when that
-    window is shorter than half a second or longer than two minutes.  This process' own CPU time is not
-    counted: the load average, which counts it and falls slowly, held a second run right
-    after a first one serial.  Without ``/proc/stat`` the load average of the last
-    minute must be below the number of cores.  The environment variable
+    window is shorter than half a second or longer than two minutes.  This process' own
+    CPU time is not counted: the load average, which counts it and falls slowly, held a
+    second run right after a first one serial.  Without ``/proc/stat`` the load average
+    of the last minute must be below the number of cores.  The environment variable
     ``GEOATTR_SIDE_JOBS=0`` turns side jobs off.  On a machine already busy with other
     work, child processes only compete with it and with the main process: measured on a
     2-core machine at load 3-6, the demo then took more CPU (62-63 s against 51-54 s) and
